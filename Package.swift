@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// libsrtp: the project's own OpenSSL build (scripts/bootstrap.sh) by default;
+// LIVESFU_SRTP=debian selects Debian's NSS-based libsrtp2-dev as a fallback.
+let srtpPkgConfig = Context.environment["LIVESFU_SRTP"] == "debian" ? "libsrtp2" : "libsrtp2_ossl"
+
+let useDebianSRTP = Context.environment["LIVESFU_SRTP"] == "debian"
+let strict: [SwiftSetting] =
+    [.swiftLanguageMode(.v6)] + (useDebianSRTP ? [.define("LIVESFU_SRTP_DEBIAN")] : [])
+
+let package = Package(
+    name: "livesfu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "livesfu", targets: ["Main"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C: what Swift's Glibc module lacks (mmsghdr, epoll, eventfd, CMSG, GSO, affinity).
+        .target(name: "CShim", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: srtpPkgConfig, providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+
+        .target(
+            name: "Reactor",
+            dependencies: ["CShim", "CURing"],
+            swiftSettings: strict),
+        .target(
+            name: "SFU",
+            dependencies: ["Reactor", "COpenSSL", "CSRTP"],
+            swiftSettings: strict),
+        .target(
+            name: "HTTP",
+            dependencies: [
+                "Reactor", "SFU", "COpenSSL",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "Main",
+            dependencies: [
+                "Reactor", "SFU", "HTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .executableTarget(
+            name: "livesfu-reactor-bench",
+            dependencies: ["Reactor", "CShim"],
+            path: "perf/ReactorBench",
+            swiftSettings: strict),
+
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
+        .testTarget(
+            name: "SFUTests",
+            dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,71 @@
+// What Swift's Glibc module lacks: batched UDP I/O, GSO/GRO control messages,
+// epoll, eventfd, CPU affinity and a reliable thread-local core id (NATIVE.md).
+#ifndef LIVESFU_CSHIM_H
+#define LIVESFU_CSHIM_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+struct mmsghdr;
+
+/// Batched datagram I/O: thin wrappers so Swift can call them.
+int lsfu_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+int lsfu_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+size_t lsfu_mmsghdr_size(void);
+/// Points message `i` of an mmsghdr array at one iovec, an address and a control buffer.
+void lsfu_mmsghdr_set(struct mmsghdr *msgs, unsigned int i, struct iovec *iov, size_t iovlen,
+                      void *addr, socklen_t addrlen, void *control, size_t controllen);
+unsigned int lsfu_mmsghdr_len(const struct mmsghdr *msgs, unsigned int i);
+socklen_t lsfu_mmsghdr_namelen(const struct mmsghdr *msgs, unsigned int i);
+size_t lsfu_mmsghdr_controllen(const struct mmsghdr *msgs, unsigned int i);
+int lsfu_mmsghdr_flags(const struct mmsghdr *msgs, unsigned int i);
+
+/// GSO: writes a UDP_SEGMENT control message of `segment` bytes into `control`; returns its length.
+size_t lsfu_cmsg_put_udp_segment(void *control, size_t controllen, uint16_t segment);
+size_t lsfu_cmsg_space_u16(void);
+size_t lsfu_cmsg_space_int(void);
+/// GRO: the segment size from a UDP_GRO control message, or 0 when there is none.
+int lsfu_cmsg_get_udp_gro(void *control, size_t controllen);
+int lsfu_enable_udp_gro(int fd);
+int lsfu_udp_segment_supported(int fd);
+
+/// epoll / eventfd.
+int lsfu_epoll_create(void);
+int lsfu_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits; writes up to `max` (events, data) pairs; returns the count or -1.
+int lsfu_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int max, int timeout_ms);
+int lsfu_eventfd(void);
+uint32_t lsfu_EPOLLIN(void);
+uint32_t lsfu_EPOLLOUT(void);
+uint32_t lsfu_EPOLLERR(void);
+uint32_t lsfu_EPOLLHUP(void);
+uint32_t lsfu_EPOLLRDHUP(void);
+uint32_t lsfu_EPOLLET(void);
+int lsfu_EPOLL_CTL_ADD(void);
+int lsfu_EPOLL_CTL_MOD(void);
+int lsfu_EPOLL_CTL_DEL(void);
+
+/// CPU affinity of the calling thread; returns 0 on success.
+int lsfu_pin_current_thread(int cpu);
+int lsfu_cpu_count(void);
+
+/// Thread-local core id (pthread_self() is unreliable in async code).
+void lsfu_set_core_id(int id);
+int lsfu_core_id(void);
+
+/// Blocks SIGINT/SIGTERM/SIGPIPE for the calling thread (and threads it starts later).
+void lsfu_block_signals(void);
+/// A signalfd for SIGINT and SIGTERM.
+int lsfu_signalfd(void);
+
+/// Socket options that Glibc's module does not name.
+int lsfu_set_reuseport(int fd);
+int lsfu_SOCK_NONBLOCK(void);
+int lsfu_SOCK_CLOEXEC(void);
+int lsfu_MSG_DONTWAIT(void);
+int lsfu_MSG_NOSIGNAL(void);
+int lsfu_MSG_TRUNC(void);
+int lsfu_MSG_CTRUNC(void);
+#endif

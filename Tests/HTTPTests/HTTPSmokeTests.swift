@@ -1,0 +1,5 @@
+import Testing
+@testable import HTTP
+
+@Test("module loads")
+func moduleLoads() { #expect(HTTPServerInfo.name == "HTTP") }

@@ -1,0 +1,2 @@
+import Reactor
+print("reactor bench: not yet")

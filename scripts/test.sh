@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite: sets up what is missing, builds, then runs the Swift tests and the
+# interop tests inside a loopback-only network namespace (when root), so no test traffic
+# can leave 127.0.0.1. Ends with one summary line: "N passed, N failed".
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
+  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ${LIVESFU_EXTRA_PKGS:-}" \
+    "$ROOT/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
+  source "$ROOT/scripts/env.sh"
+  echo "[test] building" >&2
+  blog="$(mktemp)"
+  if ! swift build --build-tests >"$blog" 2>&1; then
+    grep -E 'error|warning' "$blog" | head -50 >&2; tail -5 "$blog" >&2; echo "0 passed, 1 failed"; exit 1
+  fi
+  grep -E 'warning:' "$blog" | sort -u | head -20 >&2; rm -f "$blog"
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    echo "[test] entering a loopback-only network namespace" >&2
+    exec unshare --net -- env LIVESFU_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+  fi
+  echo "[test] not root: running without a private network namespace" >&2
+fi
+source "$ROOT/scripts/env.sh"
+
+passed=0; failed=0
+out="$(mktemp)"
+swift test --skip-build "$@" 2>&1 | tee "$out"
+swift_rc=${PIPESTATUS[0]}
+# Swift Testing's summary: "Test run with N tests in M suites passed/failed after ..., with K issues"
+line="$(grep -E '^.?\s*Test run with [0-9]+ test' "$out" | tail -1)"
+n=$(echo "$line" | sed -nE 's/.*Test run with ([0-9]+) test.*/\1/p'); n=${n:-0}
+f=$(echo "$line" | sed -nE 's/.*with ([0-9]+) issue.*/\1/p'); f=${f:-0}
+if [ "$swift_rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+failedtests=$(grep -cE '✘ Test .* failed' "$out" || true)
+[ "$failedtests" -gt 0 ] && f=$failedtests
+passed=$((passed + n - f)); failed=$((failed + f))
+rm -f "$out"
+
+if [ -x "$ROOT/Tests/Interop/run.sh" ] && [ "${LIVESFU_SKIP_INTEROP:-}" != 1 ]; then
+  "$ROOT/Tests/Interop/run.sh"
+  ip_rc=$?
+  if [ -f "$ROOT/test-artifacts/interop-summary.txt" ]; then
+    read -r ip ifail < "$ROOT/test-artifacts/interop-summary.txt"
+    passed=$((passed + ip)); failed=$((failed + ifail))
+  elif [ $ip_rc != 0 ]; then failed=$((failed + 1)); fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
