@@ -61,6 +61,15 @@ let package = Package(
             path: "perf/ReactorBench",
             swiftSettings: strict),
 
+        // libFuzzer harness: only with LIVESFU_FUZZ=1 (Tests/Fuzz/run.sh), since it links
+        // libFuzzer's driver and is built with -sanitize=fuzzer.
+    ] + (Context.environment["LIVESFU_FUZZ"] == "1" ? [
+        .executableTarget(
+            name: "livesfu-fuzz",
+            dependencies: ["SFU", "HTTP"],
+            path: "Tests/Fuzz/Harness",
+            swiftSettings: strict),
+    ] : []) + [
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
         .testTarget(
             name: "SFUTests",
