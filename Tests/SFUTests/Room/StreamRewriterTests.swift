@@ -10,8 +10,10 @@ struct StreamRewriterTests {
     @Test("the first publisher's numbering passes through unchanged")
     func passthrough() {
         var r = StreamRewriter(clockRate: 90_000)
-        #expect(r.rewrite(ssrc: 7, sequenceNumber: 100, timestamp: 5000, now: t0) == (100, 5000))
-        #expect(r.rewrite(ssrc: 7, sequenceNumber: 101, timestamp: 8000, now: t0) == (101, 8000))
+        let a = r.rewrite(ssrc: 7, sequenceNumber: 100, timestamp: 5000, now: t0)
+        let b = r.rewrite(ssrc: 7, sequenceNumber: 101, timestamp: 8000, now: t0)
+        #expect(a == (100, 5000))
+        #expect(b == (101, 8000))
     }
 
     @Test("a reconnecting publisher continues the sequence and advances the timestamp by the pause")
@@ -31,7 +33,8 @@ struct StreamRewriterTests {
         var r = StreamRewriter(clockRate: 48_000)
         _ = r.rewrite(ssrc: 1, sequenceNumber: 10, timestamp: 0, now: t0)
         _ = r.rewrite(ssrc: 1, sequenceNumber: 12, timestamp: 1920, now: t0)
-        #expect(r.rewrite(ssrc: 1, sequenceNumber: 11, timestamp: 960, now: t0) == (11, 960))
+        let late = r.rewrite(ssrc: 1, sequenceNumber: 11, timestamp: 960, now: t0)
+        #expect(late == (11, 960))
         #expect(r.lastSequenceNumber == 12)
     }
 
@@ -81,7 +84,8 @@ struct KeyframeThrottleTests {
         var sent = 0
         for i in 0..<100 where t.request(now: t0 + .milliseconds(UInt64(i))) { sent += 1 }
         #expect(sent == 1)
-        #expect(t.request(now: t0 + .milliseconds(600)))
+        let later = t.request(now: t0 + .milliseconds(600))
+        #expect(later)
         #expect(t.requestsSuppressed == 99)
     }
 
@@ -89,10 +93,11 @@ struct KeyframeThrottleTests {
     func retry() {
         var t = KeyframeRequestThrottle()
         let t0 = Instant(nanoseconds: 1_000_000_000)
-        #expect(t.request(now: t0))
-        #expect(!t.retryDue(now: t0 + .milliseconds(900)))
-        #expect(t.retryDue(now: t0 + .milliseconds(1000)))
+        let first = t.request(now: t0)
+        let early = t.retryDue(now: t0 + .milliseconds(900))
+        let due = t.retryDue(now: t0 + .milliseconds(1000))
         t.keyframeReceived()
-        #expect(!t.retryDue(now: t0 + .milliseconds(5000)))
+        let afterKeyframe = t.retryDue(now: t0 + .milliseconds(5000))
+        #expect(first && !early && due && !afterKeyframe)
     }
 }
