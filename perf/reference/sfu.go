@@ -292,10 +292,15 @@ func (s *server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rm := s.room(roomName)
-	rm.mu.Lock()
-	slots := rm.slots
-	rm.mu.Unlock()
+	s.mu.Lock()
+	rm := s.rooms[roomName] // a viewer does not create a room
+	s.mu.Unlock()
+	var slots []*slot
+	if rm != nil {
+		rm.mu.Lock()
+		slots = rm.slots
+		rm.mu.Unlock()
+	}
 	if len(slots) == 0 {
 		http.Error(w, "no publisher in this room", http.StatusNotFound)
 		return
