@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "livesfu", targets: ["Main"]),
+        .executable(name: "livesfu-load", targets: ["livesfu-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +56,14 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        .executableTarget(
+            name: "livesfu-load",
+            dependencies: [
+                "Reactor", "SFU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "perf/LoadGen",
+            swiftSettings: strict),
         .executableTarget(
             name: "livesfu-reactor-bench",
             dependencies: ["Reactor", "CShim"],
