@@ -18,10 +18,12 @@ public final class DTLSIdentity: @unchecked Sendable {
     /// `SRTP_AEAD_AES_128_GCM` first: the server picks the first of its own list the client
     /// also offers, so GCM wins whenever the browser has it; AES-CM is the WebRTC mandatory one.
     static let srtpProfiles = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
-    /// ECDHE with ECDSA only: our certificate is ECDSA, so no other suite could be chosen.
+    /// ECDHE-ECDSA (our certificate is ECDSA) with AEAD only: RFC 8827 §6.5 makes
+    /// ECDHE-ECDSA-AES128-GCM-SHA256 mandatory for every WebRTC endpoint, and AEAD-only lets
+    /// `DTLSTransport` screen out records too short to be genuine (see its
+    /// `minimumEncryptedRecord`).
     static let cipherList =
-        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
-        + "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384"
 
     let privateKey: OpaquePointer  // EVP_PKEY*
     let certificate: OpaquePointer  // X509*

@@ -10,8 +10,9 @@ enum DTLSRecordScanner {
         var applicationDataRecords = 0
     }
 
-    /// The datagram's records, or nil if it is not a well-framed DTLS datagram.
-    static func scan(_ datagram: UnsafeRawBufferPointer) -> Summary? {
+    /// The datagram's records, or nil if it is not a well-framed DTLS datagram or has a
+    /// record in an encrypted epoch (epoch > 0) shorter than `minimumEncryptedRecord`.
+    static func scan(_ datagram: UnsafeRawBufferPointer, minimumEncryptedRecord: Int = 0) -> Summary? {
         var summary = Summary()
         var offset = 0
         let count = datagram.count
@@ -23,6 +24,8 @@ enum DTLSRecordScanner {
             guard (20...23).contains(type), datagram[offset + 1] == 0xFE else { return nil }
             let length = Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12])
             guard length <= count - offset - headerLength else { return nil }
+            let epoch = Int(datagram[offset + 3]) << 8 | Int(datagram[offset + 4])
+            if epoch != 0, length < minimumEncryptedRecord { return nil }
             summary.records += 1
             if type == 23 { summary.applicationDataRecords += 1 }
             offset += headerLength + length

@@ -61,7 +61,7 @@ public final class DTLSTransport {
 
     private let identity: DTLSIdentity
     private let remoteFingerprint: DTLSFingerprint
-    private let ssl: OpaquePointer  // SSL*
+    let ssl: OpaquePointer  // SSL*; internal for tests
     private let readBIO: OpaquePointer  // mem BIO; owned by ssl
     private var outgoing: [[UInt8]] = []
     private var events: [Event] = []
@@ -121,7 +121,9 @@ public final class DTLSTransport {
             counters.datagramsAfterClose += 1
             return
         }
-        guard let summary = DTLSRecordScanner.scan(datagram), let base = datagram.baseAddress else {
+        guard let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimumEncryptedRecord),
+            let base = datagram.baseAddress
+        else {
             counters.garbageDatagrams += 1
             return
         }
@@ -193,11 +195,12 @@ public final class DTLSTransport {
             if state == .connected { readRecords() }
             return
         }
-        switch SSL_get_error(ssl, result) {
+        let code = SSL_get_error(ssl, result)
+        switch code {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             ERR_clear_error()
         default:
-            fail(verifyFailure ?? .handshakeFailed(DTLSIdentity.openSSLError()))
+            fail(verifyFailure ?? .handshakeFailed(DTLSTransport.reason(code)))
         }
     }
 
@@ -235,12 +238,27 @@ public final class DTLSTransport {
                     state = .closed
                     nextTimeout = nil
                     events.append(.closed)
-                default:
-                    fail(.handshakeFailed(DTLSIdentity.openSSLError()))
+                case let code:
+                    fail(.handshakeFailed(DTLSTransport.reason(code)))
                 }
                 return
             }
         }
+    }
+
+    /// The shortest record the negotiated AEAD can produce (explicit nonce + tag). OpenSSL
+    /// 3.0 treats a shorter record in an encrypted epoch as fatal, so one forged datagram
+    /// could kill the association; we drop those first. Before a cipher is chosen no
+    /// encrypted record is legitimate at all.
+    private var minimumEncryptedRecord: Int {
+        // During the handshake the peer's epoch-1 Finished uses the pending cipher.
+        let cipher = state == .handshaking
+            ? (SSL_get_pending_cipher(ssl) ?? SSL_get_current_cipher(ssl))
+            : (SSL_get_current_cipher(ssl) ?? SSL_get_pending_cipher(ssl))
+        guard let cipher else { return Int.max }
+        guard SSL_CIPHER_is_aead(cipher) == 1 else { return 0 }
+        // ChaCha20-Poly1305 has an implicit nonce (RFC 7905); AES-GCM an 8-byte explicit one.
+        return SSL_CIPHER_get_cipher_nid(cipher) == NID_chacha20_poly1305 ? 16 : 8 + 16
     }
 
     private func updateTimer(now: Instant) {
@@ -255,6 +273,12 @@ public final class DTLSTransport {
         } else {
             nextTimeout = nil
         }
+    }
+
+    /// OpenSSL's reason for a failed call, with the `SSL_get_error` class when the queue is empty.
+    private static func reason(_ code: Int32) -> String {
+        if ERR_peek_error() != 0 { return DTLSIdentity.openSSLError() }
+        return code == SSL_ERROR_SYSCALL ? "I/O error (SSL_ERROR_SYSCALL)" : "SSL_get_error \(code)"
     }
 
     private func fail(_ error: DTLSError) {
