@@ -14,37 +14,62 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 ART="$ROOT/test-artifacts"
 SUMMARY="$ART/interop-summary.txt"
 mkdir -p "$ART"
-rm -f "$SUMMARY" "$ART/interop-counts.txt" "$ART"/*.png "$ART"/server-*.log "$ART"/chromium*.log
+[ "${1:-}" = --setup ] || rm -f "$SUMMARY" "$ART/interop-counts.txt" "$ART"/*.png "$ART"/server-*.log "$ART"/chromium*.log "$ART"/*-stats.json
 fail() { echo "[interop] $*" >&2; echo "0 1" > "$SUMMARY"; exit 1; }
 started=$(date +%s)
 
-# Python environment (wheels only, from PyPI)
-VENV="$ROOT/.venv"
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "[interop] creating $VENV" >&2
-  python3 -m venv "$VENV" || fail "python3 -m venv failed (install python3-venv)"
-fi
-if ! "$VENV/bin/python" -c 'import aiortc, aiohttp, pytest, pytest_timeout' 2>/dev/null \
-   || ! cmp -s "$HERE/requirements.txt" "$VENV/.interop-requirements.txt"; then
-  echo "[interop] installing Python packages" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: -r "$HERE/requirements.txt" >&2 \
-    || fail "pip install failed"
-  cp "$HERE/requirements.txt" "$VENV/.interop-requirements.txt"
-fi
-
-# Headless Chromium from Debian (no network in the namespace: install only works outside
-# it, so try here and let tests that need it skip when it is still missing)
-if [ -z "${CHROMIUM_BIN:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "[interop] installing chromium" >&2
-    timeout 300 apt-get install -y --no-install-recommends chromium >"$ART/apt-chromium.log" 2>&1 \
-      || { timeout 120 apt-get update >>"$ART/apt-chromium.log" 2>&1 \
-           && timeout 300 apt-get install -y --no-install-recommends chromium >>"$ART/apt-chromium.log" 2>&1; } \
-      || echo "[interop] could not install chromium (see $ART/apt-chromium.log): browser tests will be skipped" >&2
+# Set-up needs the network (PyPI, Debian), which the loopback-only namespace lacks: callers
+# should run `run.sh --setup` before entering it (scripts/test.sh). Inside the namespace,
+# root tries the host's network namespace through nsenter where the sandbox allows it.
+outside() {
+  if [ "${LIVESFU_IN_NETNS:-}" = 1 ] && [ "$(id -u)" = 0 ] && command -v nsenter >/dev/null \
+     && nsenter --net=/proc/1/ns/net -- true 2>/dev/null; then
+    nsenter --net=/proc/1/ns/net -- "$@"
   else
-    echo "[interop] chromium missing and not root: browser tests will be skipped" >&2
+    "$@"
   fi
+}
+hint() {
+  [ "${LIVESFU_IN_NETNS:-}" = 1 ] && echo "[interop] (inside the loopback-only namespace there is no network:" \
+    "run 'Tests/Interop/run.sh --setup' before entering it)" >&2
+  return 0
+}
+
+setup() {
+  local VENV="$ROOT/.venv"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "[interop] creating $VENV" >&2
+    python3 -m venv "$VENV" || { echo "[interop] python3 -m venv failed (install python3-venv)" >&2; return 1; }
+  fi
+  if ! "$VENV/bin/python" -c 'import aiortc, aiohttp, pytest, pytest_timeout' 2>/dev/null \
+     || ! cmp -s "$HERE/requirements.txt" "$VENV/.interop-requirements.txt"; then
+    echo "[interop] installing Python packages" >&2
+    outside "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: \
+      -r "$HERE/requirements.txt" >&2 || { echo "[interop] pip install failed" >&2; hint; return 1; }
+    cp "$HERE/requirements.txt" "$VENV/.interop-requirements.txt"
+  fi
+  # Headless Chromium from Debian; tests that need it are skipped when it is still missing
+  if [ -z "${CHROMIUM_BIN:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "[interop] installing chromium" >&2
+      { outside timeout 300 apt-get install -y --no-install-recommends chromium \
+        || { outside timeout 120 apt-get update && \
+             outside timeout 300 apt-get install -y --no-install-recommends chromium; }; } \
+        >"$ART/apt-chromium.log" 2>&1 \
+        || echo "[interop] could not install chromium (see $ART/apt-chromium.log): browser tests will be skipped" >&2
+      hint
+    else
+      echo "[interop] chromium missing and not root: browser tests will be skipped" >&2
+    fi
+  fi
+  return 0
+}
+
+if [ "${1:-}" = --setup ]; then
+  setup; exit $?
 fi
+setup || fail "set-up failed"
+VENV="$ROOT/.venv"
 
 if [ "${LIVESFU_STANDIN:-}" = 1 ]; then
   echo "[interop] server under test: STAND-IN (Tests/Interop/standin_sfu.py), not livesfu" >&2
