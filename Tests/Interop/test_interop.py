@@ -236,7 +236,7 @@ def test_second_publisher_is_refused_while_first_is_live(sfu, request):
 
 # ---------------------------------------------------------------------------- Chromium
 
-def test_chromium_publish_page_to_chromium_player_page(sfu, browser, request):
+def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
     room = room_name(request)
     name = node_slug(request.node.name)
 
@@ -272,7 +272,7 @@ def test_chromium_publish_page_to_chromium_player_page(sfu, browser, request):
     run(body(), 120)
 
 
-def test_aiortc_publisher_to_chromium_player(sfu, browser, request):
+def test_aiortc_publisher_to_chromium_player(browser, sfu, request):
     room = room_name(request)
     name = node_slug(request.node.name)
 
@@ -293,7 +293,7 @@ def test_aiortc_publisher_to_chromium_player(sfu, browser, request):
     run(body(), 120)
 
 
-def test_chromium_publisher_to_aiortc_viewer(sfu, browser, request):
+def test_chromium_publisher_to_aiortc_viewer(browser, sfu, request):
     room = room_name(request)
     name = node_slug(request.node.name)
 
@@ -315,7 +315,7 @@ def test_chromium_publisher_to_aiortc_viewer(sfu, browser, request):
     run(body(), 120)
 
 
-def test_chromium_h264_publisher_to_chromium_and_aiortc(sfu, browser, request):
+def test_chromium_h264_publisher_to_chromium_and_aiortc(browser, sfu, request):
     room = room_name(request)
     name = node_slug(request.node.name)
 
@@ -340,7 +340,7 @@ def test_chromium_h264_publisher_to_chromium_and_aiortc(sfu, browser, request):
     run(body(), 120)
 
 
-def test_chromium_player_waiting_before_publisher_then_reconnect(sfu, browser, request):
+def test_chromium_player_waiting_before_publisher_then_reconnect(browser, sfu, request):
     """A player page opened on an empty room plays once an aiortc publisher arrives, and
     keeps playing (same peer connection) when the publisher leaves and comes back."""
     room = room_name(request)
@@ -363,6 +363,43 @@ def test_chromium_player_waiting_before_publisher_then_reconnect(sfu, browser, r
             await wait_playing(play, frames=before + PAGE_FRAMES, audio=PAGE_AUDIO)
             await play.screenshot(f"{name}-player.png")
             assert await play.evaluate("window.livesfuState.pcState") == "connected"
+        finally:
+            await close_all(play, pub)
+
+    run(body(), 120)
+
+
+TOKEN = "s3cret-token"
+
+
+@pytest.mark.parametrize("sfu", [{"AUTH_TOKEN": TOKEN}], indirect=True, ids=["AUTH_TOKEN"])
+def test_pages_send_the_bearer_token(browser, sfu, request):
+    """With AUTH_TOKEN set, publishing needs `Authorization: Bearer`; the pages' token field
+    (here ?token=) sends it, and a publisher without it gets 401."""
+    room = room_name(request)
+    name = node_slug(request.node.name)
+
+    async def body():
+        pub = play = None
+        try:
+            from whip_client import HttpError
+            with pytest.raises(HttpError) as err:
+                await WhipPublisher(sfu.base_url, room).start()
+            assert err.value.status == 401, err.value
+
+            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish-no-token")
+            await pub.wait_for("window.livesfuState.state === 'error' && window.livesfuState.error", 20,
+                               "publish page without token shows the refusal")
+            assert "401" in await pub.evaluate("window.livesfuState.error")
+            await pub.screenshot(f"{name}-publish-refused.png")
+            await pub.close()
+
+            pub = await browser.open(page_url(sfu, "publish.html", room=room, token=TOKEN, autostart=1), "publish")
+            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher with token connected")
+            play = await browser.open(page_url(sfu, "player.html", room=room, token=TOKEN, autostart=1), "player")
+            await wait_playing(play)
+            assert await stop_page(play) in OK_DELETE
+            assert await stop_page(pub) in OK_DELETE
         finally:
             await close_all(play, pub)
 
