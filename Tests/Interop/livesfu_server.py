@@ -33,11 +33,11 @@ def using_standin() -> bool:
     return os.environ.get("LIVESFU_STANDIN") == "1"
 
 
-def server_command(http_port: int, udp_port: int) -> list[str]:
+def server_command(http_port: int, udp_port: int, standin: bool = False) -> list[str]:
     common = ["--http-addr", f"127.0.0.1:{http_port}", "--udp-port", str(udp_port),
               "--web-root", os.path.join(REPO, "web")]
-    extra = shlex.split(os.environ.get("LIVESFU_ARGS", ""))
-    if using_standin():
+    extra = [] if standin else shlex.split(os.environ.get("LIVESFU_ARGS", ""))
+    if standin or using_standin():
         return [sys.executable, os.path.join(HERE, "standin_sfu.py"), *common, *extra]
     binary = os.environ.get("LIVESFU_BIN", os.path.join(REPO, ".build", "debug", "livesfu"))
     return [binary, *common, *extra]
@@ -46,12 +46,13 @@ def server_command(http_port: int, udp_port: int) -> list[str]:
 class ServerUnderTest:
     """One running server. `base_url` is http://127.0.0.1:<port>."""
 
-    def __init__(self, name: str, env: dict | None = None):
+    def __init__(self, name: str, env: dict | None = None, standin: bool = False):
         self.name = name
         self.http_port = free_port()
         self.udp_port = free_port(socket.SOCK_DGRAM)
         self.base_url = f"http://127.0.0.1:{self.http_port}"
-        self.cmd = server_command(self.http_port, self.udp_port)
+        self.standin = standin or using_standin()
+        self.cmd = server_command(self.http_port, self.udp_port, standin)
         self.env = dict(os.environ, **(env or {}))
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.log_path = os.path.join(ARTIFACTS, f"server-{name}.log")

@@ -133,3 +133,69 @@ def test_publisher_path_loss_3pct_viewers_keep_decoding(browser, sfu, request):
             await close_all(v, p_loss, p_ref, pub_loss, pub_ref, gw)
 
     run(body(), 150)
+
+
+RAMP_SECONDS = 15
+
+SEND_RATE_JS = """(async () => {
+  const s = window.livesfuSession;
+  if (!s) return null;
+  const r = await s.pc.getStats();
+  let bytes = 0, bwe = null;
+  r.forEach((x) => {
+    if (x.type === 'outbound-rtp' && x.kind === 'video') bytes += x.bytesSent || 0;
+    if (x.type === 'candidate-pair' && x.nominated && x.availableOutgoingBitrate) bwe = x.availableOutgoingBitrate;
+  });
+  return { at: performance.now(), bytes, bwe };
+})()"""
+
+
+def test_chromium_publisher_bitrate_ramps_as_against_aiortc(browser, sfu, request):
+    """Two Chromium publishers at once: one to the server under test, one to an aiortc peer
+    (the stand-in). After 15 s the first sends at least 80% of what the second does, and
+    never collapses (INTEROP.md: ≈30 kbps when transport-cc is accepted but not answered)."""
+    from livesfu_server import ServerUnderTest
+
+    room = room_name(request)
+    name = node_slug(request.node.name)
+    reference = ServerUnderTest(name + "-aiortc-reference", standin=True).start()
+
+    async def body():
+        pub = ref = v = rv = None
+        try:
+            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish-sfu")
+            ref = await browser.open(page_url(reference, "publish.html", room=room, autostart=1), "publish-aiortc")
+            for p in (pub, ref):
+                await p.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            # a viewer on each, so both servers really forward
+            v = await WhepViewer(sfu.base_url, room).start()
+            rv = await WhepViewer(reference.base_url, room).start()
+            series = {"sfu": [], "aiortc": []}
+            for _ in range(RAMP_SECONDS):
+                await asyncio.sleep(1.0)
+                a, b = await asyncio.gather(pub.evaluate(SEND_RATE_JS), ref.evaluate(SEND_RATE_JS))
+                series["sfu"].append(a)
+                series["aiortc"].append(b)
+
+            def kbps(s, i, j):
+                return (s[j]["bytes"] - s[i]["bytes"]) * 8 / (s[j]["at"] - s[i]["at"])
+
+            n = len(series["sfu"]) - 1
+            figures = {
+                "sfu_kbps_last5s": round(kbps(series["sfu"], n - 5, n)),
+                "aiortc_kbps_last5s": round(kbps(series["aiortc"], n - 5, n)),
+                "sfu_min_kbps_after5s": round(min(kbps(series["sfu"], i, i + 1) for i in range(5, n))),
+                "sfu_bwe": series["sfu"][-1]["bwe"], "aiortc_bwe": series["aiortc"][-1]["bwe"],
+                "viewer_frames": v.video_frames,
+            }
+            save_json(f"{name}.json", {"figures": figures, "series": series})
+            assert figures["sfu_kbps_last5s"] >= 0.8 * figures["aiortc_kbps_last5s"], figures
+            assert figures["sfu_min_kbps_after5s"] > 100, figures
+            assert v.video_frames > 0, figures
+        finally:
+            await close_all(v, rv, pub, ref)
+
+    try:
+        run(body(), 120)
+    finally:
+        reference.stop()
