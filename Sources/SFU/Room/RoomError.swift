@@ -9,6 +9,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooManyRooms(limit: Int)
     case tooManySessions(limit: Int)
     case sessionNotFound
+    /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
+    case precondition(required: Bool)
     case internalError(String)
 
     public var status: Int {
@@ -18,6 +20,7 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .publisherExists: 409
         case .roomFull, .tooManyRooms, .tooManySessions: 503
         case .sessionNotFound: 404
+        case .precondition(let required): required ? 428 : 412
         case .internalError: 500
         }
     }
@@ -32,6 +35,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyRooms(let limit): "server has too many rooms (\(limit))"
         case .tooManySessions(let limit): "server core has too many sessions (\(limit))"
         case .sessionNotFound: "no such session"
+        case .precondition(let required):
+            required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
         case .internalError(let r): "internal error: \(r)"
         }
     }

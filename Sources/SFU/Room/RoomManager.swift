@@ -101,6 +101,37 @@ public final class RoomManager: UDPReceiver {
         return s.etag
     }
 
+    /// PATCH (RFC 9725 §4.3): trickled candidates are accepted and ignored (an ICE-lite
+    /// server learns addresses from checks); new credentials restart ICE.
+    public func patch(room: String, id: String, fragment: TrickleFragment, ifMatch: String?, now: Instant)
+        -> Result<PatchOutcome, RoomError>
+    {
+        guard let s = sessions[id], s.roomName == room else { return .failure(.sessionNotFound) }
+        if let ifMatch, ifMatch != "*", ifMatch != s.etag { return .failure(.preconditionFailed) }
+        guard let (remoteUfrag, remotePassword) = fragment.credentials, remoteUfrag != s.remoteUfrag else {
+            return .success(.trickleAccepted)
+        }
+        guard ifMatch != nil else { return .failure(.preconditionRequired) }
+        var ufrag = RandomToken.iceString(length: 8)
+        while byUfrag[ufrag] != nil { ufrag = RandomToken.iceString(length: 8) }
+        let password = RandomToken.iceString(length: 24)
+        byUfrag[s.ice.localUfrag] = nil
+        byUfrag[ufrag] = s
+        s.restartICE(
+            agent: IceLiteAgent(
+                localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword),
+            remoteUfrag: remoteUfrag)
+        var fragmentText = "a=ice-lite\r\na=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\n"
+        if let mid = s.tracks.first?.mid {
+            fragmentText += "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:\(mid)\r\n"
+            for (i, c) in candidateAddresses.enumerated() {
+                fragmentText += "a=candidate:\(i + 1) 1 udp 2130706431 \(c.ipString) \(c.port) typ host\r\n"
+            }
+            fragmentText += "a=end-of-candidates\r\n"
+        }
+        return .success(.restarted(fragment: fragmentText, etag: s.etag))
+    }
+
     // MARK: - Session set-up
 
     private func room(named name: String, now: Instant) throws(RoomError) -> Room {
@@ -157,6 +188,7 @@ public final class RoomManager: UDPReceiver {
         let session = PeerSession(
             id: RandomToken.hex(bytes: 16), role: role, roomName: room.name, ice: ice, dtls: dtls,
             tracks: answer.media, now: now)
+        session.remoteUfrag = answer.remoteICEUfrag
         sessions[session.id] = session
         byUfrag[ufrag] = session
         pending.append(session)

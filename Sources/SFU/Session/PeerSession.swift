@@ -23,7 +23,9 @@ public final class PeerSession {
     public let id: String
     public let role: Role
     public let roomName: String
-    public let ice: IceLiteAgent
+    public private(set) var ice: IceLiteAgent
+    /// The peer's ICE ufrag (a PATCH with another one is an ICE restart).
+    public var remoteUfrag = ""
     public let dtls: DTLSTransport
     public private(set) var srtp: SRTPContext?
     public var state: State = .waitingForICE
@@ -113,5 +115,14 @@ final class InboundStream {
         self.kind = kind
         self.media = media
         self.isRTX = isRTX
+    }
+}
+
+extension PeerSession {
+    /// ICE restart (RFC 9725 §4.3.2): new local and remote credentials; DTLS and SRTP stay.
+    func restartICE(agent: IceLiteAgent, remoteUfrag: String) {
+        ice = agent
+        self.remoteUfrag = remoteUfrag
+        etag = "\"\(RandomToken.hex(bytes: 8))\""
     }
 }
