@@ -50,6 +50,8 @@ public final class DTLSTransport {
     /// Largest datagram we send: the DTLS MTU. Handshake records are fragmented to fit 1200
     /// bytes so they pass any path that carries media (and TURN's overhead) unfragmented.
     public static let mtu = 1200
+    /// Larger than any UDP payload; anything bigger is not a datagram we could have received.
+    static let maxReceivedDatagram = 65_535
     static let firstRetransmitMicroseconds: UInt32 = 50_000
     static let maxRetransmitMicroseconds: UInt32 = 3_200_000
 
@@ -121,7 +123,8 @@ public final class DTLSTransport {
             counters.datagramsAfterClose += 1
             return
         }
-        guard let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimumEncryptedRecord),
+        guard datagram.count <= Self.maxReceivedDatagram,
+            let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimumEncryptedRecord),
             let base = datagram.baseAddress
         else {
             counters.garbageDatagrams += 1

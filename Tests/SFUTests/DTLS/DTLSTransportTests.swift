@@ -75,6 +75,7 @@ struct DTLSTransportTests {
         #expect(clientKeys.localKeyingMaterial != clientKeys.remoteKeyingMaterial)
         #expect(link.sent <= 6)  // 4 flights, no retransmissions on a clean link
         #expect(client.counters.retransmissions == 0)
+        #expect(client.nextTimeout == nil)  // nothing left to retransmit
         try expectSRTPWorksBothWays(client: clientKeys, server: serverKeys)
     }
 
