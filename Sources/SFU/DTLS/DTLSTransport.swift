@@ -61,6 +61,7 @@ public final class DTLSTransport {
     public private(set) var nextTimeout: Instant?
     public private(set) var counters = Counters()
 
+    /// Kept so the shared `SSL_CTX` and BIO method outlive this transport's `SSL`.
     private let identity: DTLSIdentity
     private let remoteFingerprint: DTLSFingerprint
     let ssl: OpaquePointer  // SSL*; internal for tests
@@ -79,7 +80,12 @@ public final class DTLSTransport {
         self.remoteFingerprint = try DTLSFingerprint(algorithm: remoteFingerprint.algorithm, value: remoteFingerprint.value)
         ERR_clear_error()
         guard let ssl = SSL_new(identity.context) else { throw .setupFailed(DTLSIdentity.openSSLError()) }
-        guard let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(identity.datagramWriteMethod) else {
+        guard let rbio = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw .setupFailed(DTLSIdentity.openSSLError())
+        }
+        guard let wbio = BIO_new(identity.datagramWriteMethod) else {
+            BIO_free(rbio)
             SSL_free(ssl)
             throw .setupFailed(DTLSIdentity.openSSLError())
         }

@@ -191,6 +191,29 @@ struct DTLSTransportTests {
         }
     }
 
+    @Test(
+        "a client whose peer never answers fails with .timedOut after 12 retransmissions (≈26 s; LIVESFU_SLOW_TESTS=1)",
+        .enabled(if: getenv("LIVESFU_SLOW_TESTS") != nil))
+    func silentPeerTimesOut() throws {
+        let client = try DTLSTransport(
+            identity: clientIdentity, role: .client,
+            remoteFingerprint: ("sha-256", String(serverIdentity.fingerprint.dropFirst(8))))
+        client.startHandshake(now: Instant.now())
+        var sink = [UInt8](repeating: 0, count: 1500)
+        let start = Instant.now()
+        // 50+100+..+1600 ms, then 3.2 s seven times: the 13th expiry gives up (≈25.5 s).
+        while let deadline = client.nextTimeout, Instant.now() - start < .seconds(40) {
+            while sink.withUnsafeMutableBytes({ client.pollDatagram(into: $0) }) != nil {}
+            let real = Instant.now()
+            if deadline > real { usleep(UInt32((deadline - real).nanoseconds / 1000) + 100) }
+            client.handleTimeout(now: Instant.now())
+        }
+        #expect(client.state == .failed(.timedOut))
+        #expect(client.pollEvent() == .failed(.timedOut))
+        #expect(client.counters.retransmissions == 12)
+        #expect((20...32).contains((Instant.now() - start).milliseconds / 1000))
+    }
+
     @Test("close_notify from one side is seen as .closed by the other")
     func closeNotify() throws {
         let (client, server) = try dtlsTestPair(clientIdentity: clientIdentity, serverIdentity: serverIdentity)

@@ -6,6 +6,10 @@ import Testing
 // Reference packets from libsrtp 2.5.0 test/srtp_driver.c (srtp_validate, srtp_validate_gcm):
 // computed by libsrtp's authors with the default AES-CM-128/HMAC-SHA1-80 policy and with
 // AEAD_AES_128_GCM (16-byte tag), SSRC 0xcafebabe, sequence 0x1234, SRTCP index 1.
+// The AES-CM key is RFC 3711 appendix B.3's master key and salt, so matching these packets
+// also checks B.3's key derivation end to end (libsrtp does not expose the derived keys).
+// RFC 7714 §16's vectors start from already-derived session keys, which libsrtp's API cannot
+// take, so the GCM reference packet here is libsrtp's own.
 private let cmKey = srtpHex(
     "e1f97a0d3e018be0d64fa32c06de4139 0ec675ad498afeebb6960b3aabe6")  // test_key[0..<30]
 private let gcmKey = srtpHex("000102030405060708090a0b0c0d0e0f a0a1a2a3a4a5a6a7a8a9aaab")  // test_key_gcm
