@@ -25,11 +25,19 @@ extension String {
 
 /// Writes a 12-byte RTP header with `seq` and `ssrc` and fills the payload once.
 func writeRTPHeader(_ p: UnsafeMutableRawBufferPointer, seq: UInt16, ssrc: UInt32) {
-    p[0] = 0x80; p[1] = 96
-    p[2] = UInt8(seq >> 8); p[3] = UInt8(seq & 0xff)
+    p[0] = 0x80
+    p[1] = 96
+    p[2] = UInt8(seq >> 8)
+    p[3] = UInt8(seq & 0xff)
     let ts = UInt32(seq) &* 3000
-    p[4] = UInt8(ts >> 24); p[5] = UInt8((ts >> 16) & 0xff); p[6] = UInt8((ts >> 8) & 0xff); p[7] = UInt8(ts & 0xff)
-    p[8] = UInt8(ssrc >> 24); p[9] = UInt8((ssrc >> 16) & 0xff); p[10] = UInt8((ssrc >> 8) & 0xff); p[11] = UInt8(ssrc & 0xff)
+    p[4] = UInt8(ts >> 24)
+    p[5] = UInt8((ts >> 16) & 0xff)
+    p[6] = UInt8((ts >> 8) & 0xff)
+    p[7] = UInt8(ts & 0xff)
+    p[8] = UInt8(ssrc >> 24)
+    p[9] = UInt8((ssrc >> 16) & 0xff)
+    p[10] = UInt8((ssrc >> 8) & 0xff)
+    p[11] = UInt8(ssrc & 0xff)
 }
 
 let packets = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
@@ -85,7 +93,10 @@ for profile in [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80] {
 
     // fanout: one unprotect, then a copy + protect per viewer session (header rewrite is the
     // RTP module's; here only the SSRC/seq bytes are rewritten).
-    let viewers = try (0..<fanout).map { _ in try SRTPContext(keys: SRTPKeys(profile: profile, role: .server, clientWriteKey: keyBytes, serverWriteKey: keyBytes)) }
+    let viewers = try (0..<fanout).map { _ in
+        try SRTPContext(
+            keys: SRTPKeys(profile: profile, role: .server, clientWriteKey: keyBytes, serverWriteKey: keyBytes))
+    }
     let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
     defer { copy.deallocate() }
     let fanPackets = packets / fanout
@@ -118,8 +129,14 @@ for profile in [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80] {
     let rtcpCount = packets / 4
     start = cpuNanoseconds()
     for _ in 0..<rtcpCount {
-        buffer[0] = 0x80; buffer[1] = 200; buffer[2] = 0; buffer[3] = 24
-        buffer[4] = 0x12; buffer[5] = 0x34; buffer[6] = 0x56; buffer[7] = 0x78
+        buffer[0] = 0x80
+        buffer[1] = 200
+        buffer[2] = 0
+        buffer[3] = 24
+        buffer[4] = 0x12
+        buffer[5] = 0x34
+        buffer[6] = 0x56
+        buffer[7] = 0x78
         let n = try sender.protectRTCP(buffer, length: 100)
         _ = try inbound.unprotectRTCP(buffer, length: n)
     }
@@ -128,7 +145,8 @@ for profile in [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80] {
     let sessions = 2_000
     start = cpuNanoseconds()
     for _ in 0..<sessions {
-        _ = try SRTPContext(keys: SRTPKeys(profile: profile, role: .client, clientWriteKey: keyBytes, serverWriteKey: keyBytes))
+        _ = try SRTPContext(
+            keys: SRTPKeys(profile: profile, role: .client, clientWriteKey: keyBytes, serverWriteKey: keyBytes))
     }
     report("SRTPContext create + free (2 sessions)", cpuNanoseconds() - start, per: sessions)
 }
@@ -154,11 +172,13 @@ var completed = 0
 for _ in 0..<handshakes {
     let now = Instant.now()
     var t = cpuNanoseconds()
-    let client = try DTLSTransport(identity: clientIdentity, role: .client, remoteFingerprint: split(serverIdentity.fingerprint))
+    let client = try DTLSTransport(
+        identity: clientIdentity, role: .client, remoteFingerprint: split(serverIdentity.fingerprint))
     client.startHandshake(now: now)
     clientCPU += cpuNanoseconds() - t
     t = cpuNanoseconds()
-    let server = try DTLSTransport(identity: serverIdentity, role: .server, remoteFingerprint: split(clientIdentity.fingerprint))
+    let server = try DTLSTransport(
+        identity: serverIdentity, role: .server, remoteFingerprint: split(clientIdentity.fingerprint))
     serverCPU += cpuNanoseconds() - t
     var rounds = 0
     while rounds < 10, !(client.state == .connected && server.state == .connected) {

@@ -74,10 +74,13 @@ public final class DTLSTransport {
     /// Creates a transport; `remoteFingerprint` is the peer's SDP `a=fingerprint`
     /// (e.g. `("sha-256", "AB:CD:..")`). A `.server` waits for the ClientHello; a `.client`
     /// sends it on `startHandshake(now:)`.
-    public init(identity: DTLSIdentity, role: DTLSRole, remoteFingerprint: (algorithm: String, value: String)) throws(DTLSError) {
+    public init(identity: DTLSIdentity, role: DTLSRole, remoteFingerprint: (algorithm: String, value: String))
+        throws(DTLSError)
+    {
         self.identity = identity
         self.role = role
-        self.remoteFingerprint = try DTLSFingerprint(algorithm: remoteFingerprint.algorithm, value: remoteFingerprint.value)
+        self.remoteFingerprint = try DTLSFingerprint(
+            algorithm: remoteFingerprint.algorithm, value: remoteFingerprint.value)
         ERR_clear_error()
         guard let ssl = SSL_new(identity.context) else { throw .setupFailed(DTLSIdentity.openSSLError()) }
         guard let rbio = BIO_new(BIO_s_mem()) else {
@@ -261,7 +264,8 @@ public final class DTLSTransport {
     /// encrypted record is legitimate at all.
     private var minimumEncryptedRecord: Int {
         // During the handshake the peer's epoch-1 Finished uses the pending cipher.
-        let cipher = state == .handshaking
+        let cipher =
+            state == .handshaking
             ? (SSL_get_pending_cipher(ssl) ?? SSL_get_current_cipher(ssl))
             : (SSL_get_current_cipher(ssl) ?? SSL_get_pending_cipher(ssl))
         guard let cipher else { return Int.max }

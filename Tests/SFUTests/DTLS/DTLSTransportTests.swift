@@ -51,8 +51,10 @@ struct DTLSTransportTests {
         #expect(throws: DTLSError.unsupportedFingerprintAlgorithm("md5")) {
             _ = try DTLSFingerprint(algorithm: "md5", value: "AB")
         }
-        for value in ["", "AB", "ZZ" + String(repeating: ":AB", count: 31), String(repeating: "AB:", count: 32),
-                      String(repeating: "ABC", count: 32).dropLast().description] {
+        for value in [
+            "", "AB", "ZZ" + String(repeating: ":AB", count: 31), String(repeating: "AB:", count: 32),
+            String(repeating: "ABC", count: 32).dropLast().description,
+        ] {
             #expect(throws: DTLSError.malformedFingerprint(value)) {
                 _ = try DTLSFingerprint(algorithm: "sha-256", value: value)
             }
@@ -91,7 +93,9 @@ struct DTLSTransportTests {
             for (from, to) in [(client, server), (server, client)] {
                 while let n = buffer.withUnsafeMutableBytes({ from.pollDatagram(into: $0) }) {
                     sizes.append(n)
-                    buffer.withUnsafeBytes { to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: Instant.now()) }
+                    buffer.withUnsafeBytes {
+                        to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: Instant.now())
+                    }
                 }
             }
         }
@@ -111,7 +115,10 @@ struct DTLSTransportTests {
         #expect(link.serverEvents == [.failed(.fingerprintMismatch)])
         // The server's fatal alert reaches the client, which fails too instead of waiting.
         link.run(maxSteps: 20) { if case .failed = client.state { true } else { false } }
-        guard case .failed = client.state else { Issue.record("client state \(client.state)"); return }
+        guard case .failed = client.state else {
+            Issue.record("client state \(client.state)")
+            return
+        }
         #expect(link.keys(link.clientEvents) == nil)
     }
 
