@@ -367,7 +367,7 @@ public final class RoomManager: UDPReceiver {
         if stream.kind == .video, let codec = VideoCodec(stream.media.codecName) {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
         }
-        room.fanout(stream.kind).forward(packet, sourceSSRC: view.ssrc, isKeyframe: isKeyframe, now: now, socket: socket)
+        room.fanout(stream.kind).forward(view, isKeyframe: isKeyframe, now: now, socket: socket)
     }
 
     private func handleRTCP(
@@ -386,18 +386,23 @@ public final class RoomManager: UDPReceiver {
             return
         }
         guard let room = rooms[s.roomName] else { return }
+        guard let compound = try? RTCPCompound(parsing: UnsafeMutableRawBufferPointer(rebasing: datagram[0..<length]))
+        else {
+            counters.droppedMalformed &+= 1
+            return
+        }
         var sawBye = false
         var wantsKeyframe = false
-        RTCPScan.forEach(UnsafeRawBufferPointer(rebasing: datagram[0..<length])) { type, format, _ in
-            switch (type, format) {
-            case (RTCPScan.payloadSpecificFeedback, 1), (RTCPScan.payloadSpecificFeedback, 4):  // PLI, FIR
+        for packet in compound {
+            switch packet {
+            case .pli, .fir:
                 if s.role == .viewer {
                     s.pliReceived &+= 1
                     wantsKeyframe = true
                 }
-            case (RTCPScan.transportFeedback, 1):  // generic NACK
+            case .nack:
                 s.nackReceived &+= 1
-            case (RTCPScan.bye, _):
+            case .bye:
                 sawBye = true
             default:
                 break
@@ -422,7 +427,9 @@ public final class RoomManager: UDPReceiver {
         else { return }
         let sender = room.video.ssrc
         _ = socket.send(to: address, capacity: 64) { out in
-            let n = RTCPWriter.pli(senderSSRC: sender, mediaSSRC: stream.ssrc, into: out)
+            var writer = RTCPWriter(into: out)
+            writer.addPictureLossIndication(senderSSRC: sender, mediaSSRC: stream.ssrc)
+            guard let n = try? writer.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0
         }
         counters.pliSent &+= 1
@@ -432,11 +439,13 @@ public final class RoomManager: UDPReceiver {
         guard p.state == .connected, let address = p.address, let srtp = p.srtp, let socket,
             let room = rooms[p.roomName]
         else { return }
-        let ssrcs = p.inbound.lazy.filter { !$0.isRTX }.map(\.ssrc)
+        let ssrcs = p.inbound.filter { !$0.isRTX }.map(\.ssrc)
         let bitrate = configuration.publisherMaxBitrate
         let sender = room.video.ssrc
         _ = socket.send(to: address, capacity: 96) { out in
-            let n = RTCPWriter.remb(senderSSRC: sender, bitrate: bitrate, ssrcs: ssrcs, into: out)
+            var writer = RTCPWriter(into: out)
+            writer.addRemb(senderSSRC: sender, bitrate: bitrate, ssrcs: ssrcs)
+            guard let n = try? writer.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0
         }
     }

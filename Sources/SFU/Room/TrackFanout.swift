@@ -65,12 +65,10 @@ final class TrackFanout {
 
     /// Forwards one decrypted publisher packet to every connected viewer.
     /// - Parameters:
-    ///   - packet: the plaintext RTP packet (exactly its bytes); rewritten in place.
+    ///   - rtp: the plaintext RTP packet (exactly its bytes); rewritten in place.
     ///   - isKeyframe: whether it starts a keyframe (video), for the keyframe throttle.
-    func forward(
-        _ packet: UnsafeMutableRawBufferPointer, sourceSSRC: UInt32, isKeyframe: Bool, now: Instant,
-        socket: UDPSocket
-    ) {
+    func forward(_ rtp: RTPPacket, isKeyframe: Bool, now: Instant, socket: UDPSocket) {
+        let packet = rtp.buffer
         let length = packet.count
         packetsIn &+= 1
         bytesIn &+= UInt64(length)
@@ -79,10 +77,10 @@ final class TrackFanout {
             keyframes &+= 1
             keyframeThrottle.keyframeReceived()
         }
-        let header = RTPFixedHeader(packet)
-        let out = rewriter.rewrite(
-            ssrc: sourceSSRC, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
-        RTPFixedHeader.write(sequenceNumber: out.sequenceNumber, timestamp: out.timestamp, ssrc: ssrc, into: packet)
+        let out = rewriter.rewrite(ssrc: rtp.ssrc, sequenceNumber: rtp.sequenceNumber, timestamp: rtp.timestamp, now: now)
+        rtp.sequenceNumber = out.sequenceNumber
+        rtp.timestamp = out.timestamp
+        rtp.ssrc = ssrc
         guard let source else { return }
         let readOnly = UnsafeRawBufferPointer(packet)
 
@@ -100,7 +98,7 @@ final class TrackFanout {
             var failed = false
             let queued = socket.send(to: address, capacity: length + 16) { slot in
                 slot.copyMemory(from: readOnly)
-                RTPFixedHeader.write(payloadType: pt, into: slot)
+                slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
                 if !map.isIdentity,
                     let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length]))
                 {
