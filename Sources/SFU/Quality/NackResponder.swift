@@ -1,0 +1,142 @@
+import Reactor
+
+/// Decides, for one viewer of one track, which NACKed packets to send again.
+///
+/// Two limits keep repairs from hurting: a packet resent to this viewer is not resent again
+/// within about one round trip (the first copy may still be on its way), and resends draw
+/// from a token bucket refilled at a share of the stream's bitrate, so a viewer that NACKs
+/// everything (a flood, or a hopeless link) gets at most that much extra and never starves
+/// the other viewers or the core. Everything refused is counted. Allocation-free: the
+/// recently-resent table is a fixed ring created with the responder.
+public struct NackResponder {
+    /// What to do with one NACKed sequence number.
+    public enum Decision: Equatable, Sendable {
+        case resend
+        /// Resent to this viewer less than one RTT ago.
+        case repeated
+        /// Over the resend budget.
+        case overBudget
+    }
+
+    /// Resend budget: `shareOfBitrate` percent of the stream bitrate, at least `minimumRate`
+    /// bits per second, with a burst of `burst` worth of that rate.
+    public var shareOfBitrate: UInt64
+    public var minimumRate: UInt64
+    public let burst: Duration
+    /// Repeat window when the viewer's RTT is not known yet.
+    public var defaultRepeatInterval: Duration
+    /// The viewer's measured round-trip time, when known.
+    public var roundTripTime: Duration?
+
+    private var rate: UInt64
+    /// Tokens in bits × 1e9 (bit-nanoseconds), so refills need no division per call.
+    private var tokens: UInt64
+    private var lastRefill: Instant?
+    private static let recentCount = 512
+    private var recentSeq: [UInt16]
+    private var recentAt: [UInt64]
+    /// Next RTX sequence number for this viewer (its own sequence space, RFC 4588 §4).
+    public var nextRTXSequence: UInt16
+
+    // Figures.
+    public private(set) var requested: UInt64 = 0
+    public private(set) var resent: UInt64 = 0
+    public private(set) var resentBytes: UInt64 = 0
+    public private(set) var suppressedRepeats: UInt64 = 0
+    public private(set) var suppressedBudget: UInt64 = 0
+    /// NACKed packets that were no longer (or never) in the history.
+    public private(set) var missing: UInt64 = 0
+
+    public init(
+        shareOfBitrate: UInt64 = 25, minimumRate: UInt64 = 200_000, burst: Duration = .milliseconds(500),
+        defaultRepeatInterval: Duration = .milliseconds(100), firstRTXSequence: UInt16 = 0
+    ) {
+        self.shareOfBitrate = shareOfBitrate
+        self.minimumRate = minimumRate
+        self.defaultRepeatInterval = defaultRepeatInterval
+        self.burst = Duration(nanoseconds: min(burst.nanoseconds, 2_000_000_000))
+        self.rate = min(minimumRate, Self.maxRate)
+        self.tokens = 0
+        self.recentSeq = [UInt16](repeating: 0, count: Self.recentCount)
+        self.recentAt = [UInt64](repeating: 0, count: Self.recentCount)
+        self.nextRTXSequence = firstRTXSequence
+    }
+
+    /// Adjusts the budget to the stream's current bitrate (bits per second).
+    public mutating func updateStreamBitrate(_ bitrate: UInt64) {
+        // Bounded so that rate × burst (in bit-nanoseconds) stays far from overflow.
+        rate = min(max(minimumRate, min(bitrate, Self.maxRate) * min(shareOfBitrate, 100) / 100), Self.maxRate)
+    }
+
+    /// The current budget in bits per second.
+    public var budgetRate: UInt64 { rate }
+
+    /// How long a resent packet is not resent again: the RTT (plus a little for jitter),
+    /// bounded to 20…500 ms, or the default before an RTT is known.
+    public var repeatInterval: Duration {
+        guard let rtt = roundTripTime else { return defaultRepeatInterval }
+        let ns = min(max(rtt.nanoseconds + rtt.nanoseconds / 4, 20_000_000), 500_000_000)
+        return Duration(nanoseconds: ns)
+    }
+
+    /// A NACKed packet that is not in the history: only counted.
+    public mutating func recordMissing() {
+        requested &+= 1
+        missing &+= 1
+    }
+
+    /// A NACKed packet that is in the history (`bytes` long): resend it now?
+    /// `.resend` has already charged the budget and marked the packet as resent.
+    public mutating func decide(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Decision {
+        requested &+= 1
+        let slot = Int(seq) & (Self.recentCount - 1)
+        if recentAt[slot] != 0, recentSeq[slot] == seq, now.nanoseconds >= recentAt[slot],
+            now - Instant(nanoseconds: recentAt[slot]) < repeatInterval
+        {
+            suppressedRepeats &+= 1
+            return .repeated
+        }
+        refill(now: now)
+        let cost = UInt64(max(bytes, 0)) * 8 * 1_000_000_000
+        guard tokens >= cost else {
+            suppressedBudget &+= 1
+            return .overBudget
+        }
+        tokens -= cost
+        recentSeq[slot] = seq
+        recentAt[slot] = max(now.nanoseconds, 1)
+        resent &+= 1
+        resentBytes &+= UInt64(max(bytes, 0))
+        return .resend
+    }
+
+    /// Returns the budget of a resend that could not be sent after all (queue full).
+    public mutating func refund(bytes: Int) {
+        tokens = min(tokens &+ UInt64(max(bytes, 0)) * 8 * 1_000_000_000, capacity)
+        resent &-= 1
+        resentBytes &-= UInt64(max(bytes, 0))
+    }
+
+    /// Takes the next RTX sequence number for this viewer.
+    public mutating func takeRTXSequence() -> UInt16 {
+        defer { nextRTXSequence &+= 1 }
+        return nextRTXSequence
+    }
+
+    private static let maxRate: UInt64 = 1_000_000_000
+    private var capacity: UInt64 { rate * min(burst.nanoseconds, 2_000_000_000) }
+
+    private mutating func refill(now: Instant) {
+        guard let last = lastRefill else {
+            tokens = capacity  // a full bucket to start with
+            lastRefill = now
+            return
+        }
+        if now > last {
+            let elapsed = min((now - last).nanoseconds, burst.nanoseconds)
+            tokens = min(tokens &+ rate * elapsed, capacity)
+            lastRefill = now
+        }
+        tokens = min(tokens, capacity)
+    }
+}

@@ -1,0 +1,90 @@
+import Reactor
+import Testing
+
+@testable import SFU
+
+@Suite("Packet history ring")
+struct PacketHistoryTests {
+    func store(_ h: PacketHistory, _ seq: UInt16, at t: Instant = qualityT0) {
+        let p = qualityRTP(seq: seq, payload: [UInt8(truncatingIfNeeded: seq), 9])
+        p.withUnsafeBytes { #expect(h.store($0, sequenceNumber: seq, now: t)) }
+    }
+
+    func lookup(_ h: PacketHistory, _ seq: UInt16, at t: Instant = qualityT0) -> [UInt8]? {
+        h.packet(sequenceNumber: seq, now: t).map { Array($0) }
+    }
+
+    @Test("a stored packet comes back byte for byte under its sequence number")
+    func storeAndFind() {
+        let h = PacketHistory(slotCount: 16)
+        store(h, 100)
+        #expect(lookup(h, 100) == qualityRTP(seq: 100, payload: [100, 9]))
+        #expect(lookup(h, 101) == nil)
+        #expect(h.newestSequenceNumber == 100)
+    }
+
+    @Test("the ring keeps the newest slotCount packets across the 16-bit wrap")
+    func wrapAround() {
+        let h = PacketHistory(slotCount: 16)
+        for i in 0..<40 { store(h, 65520 &+ UInt16(i)) }  // 65520 … 65535, 0 … 23
+        let newest: UInt16 = 23
+        #expect(h.newestSequenceNumber == newest)
+        for back in 0..<16 {
+            let s = newest &- UInt16(back)
+            #expect(lookup(h, s).map { Array($0.suffix(2)) } == [UInt8(truncatingIfNeeded: s), 9])
+        }
+        // Overwritten ones (same slot, older numbers) are gone.
+        #expect(lookup(h, newest &- 16) == nil)
+        #expect(lookup(h, 65535) == nil)
+        #expect(lookup(h, 65520) == nil)
+    }
+
+    @Test("future numbers and numbers a full wrap away are never answered from a stale slot")
+    func futureAndStale() {
+        let h = PacketHistory(slotCount: 16)
+        store(h, 5)
+        #expect(lookup(h, 6) == nil)  // future
+        #expect(lookup(h, 5 &+ 16) == nil)  // same slot, future
+        #expect(lookup(h, 5 &- 16) == nil)  // same slot, older
+        // A gap leaves slot 7 holding 7 while the newest moves far ahead: 7 is too old now.
+        store(h, 7)
+        store(h, 7 &+ 1000)
+        #expect(lookup(h, 7) == nil)
+        #expect(lookup(h, 7 &+ 1000) != nil)
+    }
+
+    @Test("packets older than maxAge are not answered")
+    func maxAge() {
+        let h = PacketHistory(slotCount: 16, maxAge: .seconds(2))
+        store(h, 1, at: qualityT0)
+        #expect(lookup(h, 1, at: qualityT0 + .milliseconds(1999)) != nil)
+        #expect(lookup(h, 1, at: qualityT0 + .milliseconds(2001)) == nil)
+    }
+
+    @Test("oversized packets are refused and counted; the empty ring answers nothing")
+    func oversized() {
+        let h = PacketHistory(slotCount: 16, slotSize: 20)
+        #expect(lookup(h, 0) == nil)
+        let p = qualityRTP(seq: 1, payload: [UInt8](repeating: 7, count: 100))
+        p.withUnsafeBytes { #expect(!h.store($0, sequenceNumber: 1, now: qualityT0)) }
+        #expect(h.tooLarge == 1)
+        #expect(lookup(h, 1) == nil)
+        #expect(h.misses == 2)
+    }
+
+    @Test("random stores and lookups only ever return the packet asked for")
+    func randomized() {
+        var rng = SplitMix64(seed: 6)
+        let h = PacketHistory(slotCount: 64)
+        var seq: UInt16 = UInt16(truncatingIfNeeded: rng.next())
+        for _ in 0..<5000 {
+            seq &+= UInt16(rng.next() % 3)  // gaps and duplicates
+            store(h, seq)
+            let ask = seq &- UInt16(truncatingIfNeeded: rng.next() % 200) &+ 50
+            if let got = lookup(h, ask) {
+                #expect(got.withUnsafeBytes { WireBytes.u16($0, 2) } == ask)
+                #expect(got.last == 9 && got[got.count - 2] == UInt8(truncatingIfNeeded: ask))
+            }
+        }
+    }
+}
