@@ -51,7 +51,6 @@ let package = Package(
             name: "Main",
             dependencies: [
                 "Reactor", "SFU", "HTTP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -527,6 +527,11 @@ public final class RoomManager: UDPReceiver {
 
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
+    public var sessionsByState: [(String, Int)] {
+        var counts: [PeerSession.State: Int] = [:]
+        for s in sessions.values { counts[s.state, default: 0] += 1 }
+        return [PeerSession.State.waitingForICE, .connecting, .connected].map { ($0.rawValue, counts[$0] ?? 0) }
+    }
     public var routedAddressCount: Int { byAddress.count }
     public var pendingCount: Int { pending.count }
 
