@@ -248,4 +248,45 @@ struct LiveServerTests {
         // A bad key file is a clear start-up error.
         #expect(throws: TLSError.self) { try TLSServerContext(certificateFile: dir + "/cert.pem", keyFile: dir + "/missing.pem") }
     }
+
+    @Test("4000 idle connections: the server keeps serving, then cuts them all off at the header timeout")
+    func idleFlood() throws {
+        let server = try LiveServer(environment: ["HTTP_HEADER_TIMEOUT_SECONDS": "2"])
+        var clients: [RawClient] = []
+        for _ in 0..<4000 { clients.append(try RawClient(port: server.port, timeoutSeconds: 5)) }
+        defer { for c in clients { c.close() } }
+        let busy = try server.request([server.base + "/metrics"])
+        #expect(busy.code == 200)
+        #expect(busy.text.contains("livesfu_http_connections_open 4001"))
+        usleep(2_600_000)
+        let after = try server.request([server.base + "/metrics"])
+        #expect(after.text.contains("livesfu_http_connections_open 1"))
+        #expect(clients[0].readToEnd().closed && clients[3999].readToEnd().closed)
+    }
+
+    @Test("connections beyond the per-core limit are refused while others are served")
+    func connectionLimit() throws {
+        let server = try LiveServer(environment: ["HTTP_MAX_CONNECTIONS_PER_CORE": "2"])
+        let a = try RawClient(port: server.port)
+        let b = try RawClient(port: server.port)
+        defer { a.close(); b.close() }
+        usleep(100_000)
+        let c = try RawClient(port: server.port, timeoutSeconds: 2)
+        defer { c.close() }
+        c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(c.readToEnd().text == "")
+        a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(a.readResponses(1).first?.hasSuffix("ok\n") == true)
+    }
+
+    @Test("curl's Expect: 100-continue for a larger offer gets its interim answer at once")
+    func expectContinue() throws {
+        let server = try LiveServer()
+        let offer = String(repeating: "a=x\r\n", count: 1000)  // 5 KB offer, with the Expect: 100-continue older curls add above 1 KB
+        let start = Date()
+        let r = try LiveServer.curl(["-v", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect: 100-continue", "-H", "Content-Type: application/sdp", "--data-binary", offer, server.base + "/api/whip/publish/r"])
+        #expect(r.out == "201")
+        #expect(r.err.contains("HTTP/1.1 100 Continue"))
+        #expect(Date().timeIntervalSince(start) < 0.9)  // curl waits 1 s when no 100 comes
+    }
 }
