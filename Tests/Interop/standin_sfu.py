@@ -365,7 +365,7 @@ def main() -> int:
         app.router.add_static("/web", args.web_root)
 
     async def run() -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         await web.TCPSite(runner, host, int(port)).start()
         log.info("stand-in listening on http://%s:%s", host, port)

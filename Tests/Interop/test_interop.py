@@ -74,16 +74,14 @@ async def stop_page(page) -> object:
 
 
 async def close_all(*things) -> None:
+    """Stops clients, pages and helpers, each bounded in time, ignoring their errors."""
     for t in things:
         if t is None:
             continue
         try:
-            if hasattr(t, "stop"):
-                await t.stop()
-            else:
-                await t.close()
-        except Exception:  # noqa: BLE001 — teardown of a failed test
-            pass
+            await asyncio.wait_for(t.stop() if hasattr(t, "stop") else t.close(), 10)
+        except Exception as exc:  # noqa: BLE001 — teardown, often of a failed test
+            print(f"close_all: {type(t).__name__}: {type(exc).__name__} {exc}")
 
 
 def save_json(name: str, data) -> None:

@@ -38,7 +38,7 @@ async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str,
     headers = {"Content-Type": "application/sdp"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         async with http.post(url, data=offer.encode(), headers=headers) as resp:
             body = await resp.text()
             if resp.status != 201:
@@ -51,7 +51,7 @@ async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str,
 
 async def delete_session(location: str, token: str | None = None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         async with http.delete(location, headers=headers) as resp:
             await resp.read()
             return resp.status
