@@ -6,6 +6,7 @@ viewer over the same window. Marked `quality`: deselect with `-m "not quality"`.
 
 import asyncio
 import json
+import os
 
 import pytest
 
@@ -212,3 +213,45 @@ def test_chromium_publisher_bitrate_ramps_as_against_aiortc(browser, sfu, reques
         run(body(), 120)
     finally:
         reference.stop()
+
+
+PLI_JS = """(async () => {
+  const r = await window.livesfuSession.pc.getStats();
+  let n = 0;
+  r.forEach((x) => { if (x.type === 'outbound-rtp' && x.kind === 'video') n += (x.pliCount || 0) + (x.firCount || 0); });
+  return n;
+})()"""
+
+
+def test_viewers_joining_at_once_start_fast_with_few_keyframe_requests(browser, sfu, request):
+    """N aiortc viewers join a running Chromium-published room at once: each decodes its
+    first frame soon after its answer (one keyframe round trip, plus decoding on a busy
+    machine), and the publisher sees only a few PLI/FIR for all of them."""
+    room = room_name(request)
+    name = node_slug(request.node.name)
+    n = int(os.environ.get("INTEROP_JOIN_VIEWERS", "5" if using_standin() else "20"))
+
+    async def body():
+        pub = None
+        viewers: list = []
+        try:
+            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
+            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            await asyncio.sleep(3.0)  # past the start-up keyframes
+            pli0 = await pub.evaluate(PLI_JS)
+            viewers = [WhepViewer(sfu.base_url, room) for _ in range(n)]
+            await asyncio.gather(*(v.start() for v in viewers))
+            await asyncio.gather(*(v.wait_frames(1, 0, 30) for v in viewers))
+            await asyncio.sleep(2.0)
+            pli = await pub.evaluate(PLI_JS) - pli0
+            delays = sorted(round(v.first_frame_delay(), 3) for v in viewers)
+            figures = {"viewers": n, "first_frame_delays_s": delays, "median_s": delays[n // 2],
+                       "publisher_pli_fir": pli}
+            save_json(f"{name}.json", figures)
+            assert delays[n // 2] < 1.0, figures
+            assert delays[-1] < 3.0, figures
+            assert pli <= 3, figures
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), 120)

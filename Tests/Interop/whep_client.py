@@ -25,6 +25,7 @@ class WhepViewer:
         self.last_video_at: float | None = None
         self.max_video_gap = 0.0
         self.answer_sdp = ""
+        self.answered_at: float | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> "WhepViewer":
@@ -39,7 +40,14 @@ class WhepViewer:
             await self.pc.close()
             raise
         await self.pc.setRemoteDescription(RTCSessionDescription(self.answer_sdp, "answer"))
+        self.answered_at = time.monotonic()
         return self
+
+    def first_frame_delay(self) -> float | None:
+        """Seconds from the WHEP answer to the first decoded video frame."""
+        if self.first_video_at is None or self.answered_at is None:
+            return None
+        return self.first_video_at - self.answered_at
 
     def _on_track(self, track) -> None:
         self._tasks.append(asyncio.ensure_future(self._consume(track)))
