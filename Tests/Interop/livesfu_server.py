@@ -4,6 +4,8 @@ ports, waits for /healthz, keeps its log, and stops it with SIGTERM expecting a 
 Environment:
   LIVESFU_BIN      path of the livesfu binary (default <repo>/.build/debug/livesfu)
   LIVESFU_ARGS     extra arguments, split like a shell would
+  LIVESFU_ARGS_TEMPLATE  replaces the standard arguments; {http_port}, {udp_port},
+                   {web_root} are filled in (default: DEFAULT_TEMPLATE below)
   LIVESFU_STANDIN  1 = run Tests/Interop/standin_sfu.py instead (harness scaffolding only)
 """
 
@@ -33,9 +35,13 @@ def using_standin() -> bool:
     return os.environ.get("LIVESFU_STANDIN") == "1"
 
 
+DEFAULT_TEMPLATE = "--http-addr 127.0.0.1:{http_port} --udp-port {udp_port} --web-root {web_root}"
+
+
 def server_command(http_port: int, udp_port: int, standin: bool = False) -> list[str]:
-    common = ["--http-addr", f"127.0.0.1:{http_port}", "--udp-port", str(udp_port),
-              "--web-root", os.path.join(REPO, "web")]
+    template = DEFAULT_TEMPLATE if standin else os.environ.get("LIVESFU_ARGS_TEMPLATE", DEFAULT_TEMPLATE)
+    common = [a.format(http_port=http_port, udp_port=udp_port, web_root=os.path.join(REPO, "web"))
+              for a in shlex.split(template)]
     extra = [] if standin else shlex.split(os.environ.get("LIVESFU_ARGS", ""))
     if standin or using_standin():
         return [sys.executable, os.path.join(HERE, "standin_sfu.py"), *common, *extra]

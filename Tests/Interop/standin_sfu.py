@@ -206,6 +206,15 @@ class StandIn:
             raise web.HTTPUnauthorized(text="missing or bad token\n")
         return room
 
+    def _setup_deadline(self, session: Session, seconds: float = 15.0) -> None:
+        """A session not connected in time is ended (its client is gone or unreachable)."""
+        async def check() -> None:
+            await asyncio.sleep(seconds)
+            if session.id in self.sessions and session.pc.connectionState != "connected":
+                log.info("session %s not connected after %ss: ending it", session.id, seconds)
+                await self.end(session)
+        asyncio.ensure_future(check())
+
     def _created(self, session: Session) -> web.Response:
         loc = f"/api/session/{session.id}"
         return web.Response(
@@ -217,8 +226,8 @@ class StandIn:
 
     async def whip(self, request: web.Request) -> web.Response:
         name = self._check(request)
-        offer = await request.text()
-        if "v=0" not in offer:
+        offer = (await request.read()).decode("utf-8", errors="replace")
+        if not offer.startswith("v=0"):
             raise web.HTTPBadRequest(text="malformed SDP\n")
         self.counters["whip_posts"] += 1
         room = self.room(name)
@@ -244,13 +253,14 @@ class StandIn:
             raise web.HTTPBadRequest(text=f"unusable offer: {exc}\n")
         session.codecs = answer_codecs(pc.localDescription.sdp)
         room.set_sources(dict(tracks))
+        self._setup_deadline(session)
         log.info("publisher %s in room %s codecs %s", session.id, name, session.codecs)
         return self._created(session)
 
     async def whep(self, request: web.Request) -> web.Response:
         name = self._check(request)
-        offer = await request.text()
-        if "v=0" not in offer:
+        offer = (await request.read()).decode("utf-8", errors="replace")
+        if not offer.startswith("v=0"):
             raise web.HTTPBadRequest(text="malformed SDP\n")
         self.counters["whep_posts"] += 1
         room = self.room(name)
@@ -280,6 +290,7 @@ class StandIn:
             await self.end(session)
             raise web.HTTPBadRequest(text=f"unusable offer: {exc}\n")
         session.codecs = answer_codecs(pc.localDescription.sdp)
+        self._setup_deadline(session)
         log.info("viewer %s in room %s codecs %s", session.id, name, session.codecs)
         return self._created(session)
 

@@ -402,3 +402,75 @@ def test_pages_send_the_bearer_token(browser, sfu, request):
             await close_all(play, pub)
 
     run(body(), 120)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+def test_bad_offers_get_clear_4xx_and_leave_nothing_behind(sfu, request):
+    import urllib.error
+    import urllib.request
+
+    room = room_name(request)
+
+    def post(path: str, body: bytes, ctype: str) -> tuple[int, str]:
+        req = urllib.request.Request(sfu.base_url + path, data=body, method="POST", headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    cases = [
+        ("wrong content type", f"/api/whip/publish/{room}", b"v=0\r\n", "text/plain", (415,)),
+        ("garbage SDP", f"/api/whip/publish/{room}", b"\x00\xffnot an sdp", "application/sdp", (400, 422)),
+        ("garbage SDP (WHEP)", f"/api/whep/play/{room}", b"m=video 9 RTP/AVP\r\n", "application/sdp", (400, 422)),
+        ("bad room name", "/api/whip/publish/" + "x" * 300, b"v=0\r\n", "application/sdp", (400, 404, 414)),
+    ]
+    results = {}
+    for what, path, body, ctype, want in cases:
+        status, text = post(path, body, ctype)
+        results[what] = (status, text.strip()[:120])
+        assert status in want, f"{what}: got {status} {text!r}, want {want}"
+        assert text.strip(), f"{what}: {status} without a reason"
+    save_json(f"{node_slug(request.node.name)}.json", results)
+    status, health = sfu.get("/healthz")
+    assert status == 200 and health.strip() == b"ok", (status, health)
+    assert room not in sfu.rooms(), "a refused offer left a room behind"
+
+
+def test_offers_that_never_connect_are_cleaned_up_without_disturbing_a_live_room(sfu, request):
+    """WHEP sessions whose client vanishes right after the answer (no ICE, no DTLS) are
+    removed by the server's set-up timeout; a live room next to them keeps playing."""
+    room = room_name(request)
+    ghost_room = room + "-ghosts"
+    n = 20
+
+    async def body():
+        from whip_client import post_sdp, rtc_config
+        from aiortc import RTCPeerConnection
+
+        pub = v = None
+        try:
+            pub = await WhipPublisher(sfu.base_url, room).start()
+            await pub.wait_connected()
+            v = await WhepViewer(sfu.base_url, room).start()
+            await v.wait_frames(10, 10, 30)
+            for _ in range(n):
+                pc = RTCPeerConnection(rtc_config())
+                pc.addTransceiver("video", direction="recvonly")
+                pc.addTransceiver("audio", direction="recvonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                offer = pc.localDescription.sdp
+                await pc.close()  # gone: its candidate's port is closed
+                await post_sdp(f"{sfu.base_url}/api/whep/play/{ghost_room}", offer)
+            seen = sfu.rooms().get(ghost_room, {}).get("viewers", 0)
+            f0 = v.video_frames
+            await eventually(lambda: ghost_room not in sfu.rooms(), 60,
+                             f"{n} never-connected viewers removed (room {ghost_room} gone)", interval=1.0)
+            assert v.video_frames > f0 + 30, "the live room stalled meanwhile"
+            assert sfu.rooms()[room]["viewers"] == 1
+            assert seen <= n
+        finally:
+            await close_all(v, pub)
+
+    run(body(), 120)
