@@ -5,90 +5,15 @@ The server is livesfu (`LIVESFU_BIN`), or the aiortc stand-in when LIVESFU_STAND
 """
 
 import asyncio
-import itertools
 import json
-import os
 
 import pytest
 
-from harness import eventually, node_slug, run
-from livesfu_server import ARTIFACTS
+from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
+                     V_FRAMES, close_all, eventually, frames_decoded, node_slug, page_url, room_gone, room_name,
+                     run, save_json, stop_page, wait_playing)
 from whep_client import WhepViewer
 from whip_client import WhipPublisher
-
-# aiortc sources: 320x240 pattern at 30 fps, Opus 20 ms frames (50/s)
-AIORTC_SIZE = (320, 240)
-# Chromium's fake camera (INTEROP.md)
-CHROMIUM_SIZE = (640, 480)
-
-V_FRAMES = 30      # decoded video frames an aiortc viewer must reach (~1 s)
-A_FRAMES = 50      # decoded audio frames (~1 s)
-PAGE_FRAMES = 40   # player page framesDecoded (~2 s at 20 fps)
-PAGE_AUDIO = 50    # player page audio packetsReceived (~1 s)
-OK_DELETE = (200, 204)
-
-_rooms = itertools.count(1)
-
-
-def room_name(request) -> str:
-    return f"r{next(_rooms)}-{node_slug(request.node.name)[:40]}".replace("[", "-").replace("]", "")
-
-
-def page_url(sfu, page: str, **query) -> str:
-    q = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"{sfu.base_url}/web/{page}" + (f"?{q}" if q else "")
-
-
-async def room_gone(sfu, room: str, timeout: float = 10.0) -> None:
-    await eventually(lambda: room not in sfu.rooms(), timeout, f"room {room} removed from /api/rooms")
-
-
-PLAYING_JS = """(() => {
-  const s = window.livesfuState && window.livesfuState.stats;
-  const v = s && s.inbound.video, a = s && s.inbound.audio;
-  return v && a && v.framesDecoded > %d && a.packets > %d ? s.inbound : null;
-})()"""
-
-SENDING_JS = """(() => {
-  const s = window.livesfuState && window.livesfuState.state === 'connected' && window.livesfuState.stats;
-  const v = s && s.outbound.video;
-  return v && v.framesEncoded > 10 && v.codec ? s.outbound : null;
-})()"""
-
-
-async def wait_playing(page, frames: int = PAGE_FRAMES, audio: int = PAGE_AUDIO, timeout: float = 40.0) -> dict:
-    return await page.wait_for(PLAYING_JS % (frames, audio), timeout,
-                               f"player page: framesDecoded > {frames} and audio packets > {audio}")
-
-
-async def frames_decoded(page) -> int:
-    return await page.evaluate(
-        "(window.livesfuState.stats && window.livesfuState.stats.inbound.video "
-        "&& window.livesfuState.stats.inbound.video.framesDecoded) || 0")
-
-
-async def stop_page(page) -> object:
-    """Stop button semantics: DELETE then close; returns the DELETE status the page got."""
-    await page.evaluate("window.livesfuStop()")
-    return await page.evaluate("window.livesfuState.deleteStatus")
-
-
-async def close_all(*things) -> None:
-    """Stops clients, pages and helpers, each bounded in time, ignoring their errors."""
-    for t in things:
-        if t is None:
-            continue
-        try:
-            await asyncio.wait_for(t.stop() if hasattr(t, "stop") else t.close(), 10)
-        except Exception as exc:  # noqa: BLE001 — teardown, often of a failed test
-            print(f"close_all: {type(t).__name__}: {type(exc).__name__} {exc}")
-
-
-def save_json(name: str, data) -> None:
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with open(os.path.join(ARTIFACTS, name), "w") as f:
-        json.dump(data, f, indent=2, default=str)
-
 
 # ---------------------------------------------------------------------------- aiortc only
 

@@ -5,7 +5,6 @@ viewer over the same window. Marked `quality`: deselect with `-m "not quality"`.
 """
 
 import asyncio
-import json
 import os
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 from harness import node_slug, run
 from livesfu_server import using_standin
 from lossy_gateway import Impairment, LossyGateway
-from test_interop import (AIORTC_SIZE, CHROMIUM_SIZE, V_FRAMES, A_FRAMES, close_all, page_url, room_name,
-                          save_json, wait_playing)
+from harness import close_all, page_url, room_name, save_json, wait_playing
 from whep_client import WhepViewer
 from whip_client import WhipPublisher
 
