@@ -124,3 +124,9 @@ def save_json(name: str, data) -> None:
     os.makedirs(ARTIFACTS, exist_ok=True)
     with open(os.path.join(ARTIFACTS, name), "w") as f:
         json.dump(data, f, indent=2, default=str)
+
+
+async def assert_deleted(client) -> None:
+    """Stops an aiortc client (DELETE, then close) and checks the DELETE's answer."""
+    status = await client.stop()
+    assert status in OK_DELETE, f"DELETE {client.location} answered {status} ({client.delete_error})"

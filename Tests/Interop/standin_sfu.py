@@ -159,6 +159,7 @@ class StandIn:
         self.sessions: dict = {}
         self.web_root = web_root
         self.counters = {"whip_posts": 0, "whep_posts": 0, "deletes": 0}
+        self._closing: set = set()
 
     def room(self, name: str) -> Room:
         if name not in self.rooms:
@@ -180,8 +181,10 @@ class StandIn:
         else:
             room.viewers.pop(session.id, None)
         self._gc(room)
-        await session.pc.close()
         log.info("session %s (%s, room %s) ended", session.id, session.role, room.name)
+        # closing can take a while on a busy machine: the session is already gone for the API
+        self._closing.add(asyncio.ensure_future(session.pc.close()))
+        self._closing = {t for t in self._closing if not t.done()}
 
     def _new_pc(self, session_holder: list) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -325,6 +328,8 @@ class StandIn:
     async def close_all(self) -> None:
         for s in list(self.sessions.values()):
             await self.end(s)
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=5)
 
 
 CORS = {

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
+from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, assert_deleted, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
                      V_FRAMES, close_all, eventually, frames_decoded, node_slug, page_url, room_gone, room_name,
                      run, save_json, stop_page, wait_playing)
 from whep_client import WhepViewer
@@ -32,9 +32,9 @@ def test_aiortc_publisher_reaches_two_aiortc_viewers(sfu, request):
                 assert v.video_size == AIORTC_SIZE
             info = sfu.rooms()[room]
             assert info["publisher"] and info["viewers"] == 2, info
-            assert await v1.stop() in OK_DELETE
-            assert await v2.stop() in OK_DELETE
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(v1)
+            await assert_deleted(v2)
+            await assert_deleted(pub)
             pub = v1 = v2 = None
             await room_gone(sfu, room)
         finally:
@@ -125,7 +125,7 @@ def test_publisher_reconnect_is_seen_by_existing_viewer(sfu, request):
             await pub.wait_connected()
             v = await WhepViewer(sfu.base_url, room).start()
             await v.wait_frames(V_FRAMES, A_FRAMES, 30)
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.0)
             seen_v, seen_a = v.video_frames, v.audio_frames
@@ -229,7 +229,7 @@ def test_chromium_publisher_to_aiortc_viewer(browser, sfu, request):
             await v.wait_frames(V_FRAMES, A_FRAMES, 40)
             assert v.video_size == CHROMIUM_SIZE
             await pub.screenshot(f"{name}-publish.png")
-            assert await v.stop() in OK_DELETE
+            await assert_deleted(v)
             v = None
             assert await stop_page(pub) in OK_DELETE
         finally:
@@ -277,7 +277,7 @@ def test_chromium_player_waiting_before_publisher_then_reconnect(browser, sfu, r
             pub = await WhipPublisher(sfu.base_url, room).start()
             await pub.wait_connected()
             await wait_playing(play)
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.5)
             before = await frames_decoded(play)

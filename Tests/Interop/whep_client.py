@@ -25,6 +25,7 @@ class WhepViewer:
         self.last_video_at: float | None = None
         self.max_video_gap = 0.0
         self.answer_sdp = ""
+        self.delete_error: str | None = None
         self.answered_at: float | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -88,8 +89,9 @@ class WhepViewer:
         if delete and self.location:
             try:
                 status = await delete_session(self.location, self.token)
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 — reported through the status
                 status = None
+                self.delete_error = f"{type(exc).__name__}: {exc}"
         if self.pc:
             await self.pc.close()
         for t in self._tasks:

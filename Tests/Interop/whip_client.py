@@ -151,6 +151,7 @@ class WhipPublisher:
         self.location: str | None = None
         self.offer_sdp = ""
         self.answer_sdp = ""
+        self.delete_error: str | None = None
 
     async def start(self) -> "WhipPublisher":
         self.pc = RTCPeerConnection(rtc_config(self.bundle))
@@ -185,8 +186,9 @@ class WhipPublisher:
         if delete and self.location:
             try:
                 status = await delete_session(self.location, self.token)
-            except aiohttp.ClientError:
+            except Exception as exc:  # noqa: BLE001 — reported through the status
                 status = None
+                self.delete_error = f"{type(exc).__name__}: {exc}"
         if self.pc:
             await self.pc.close()
         return status
