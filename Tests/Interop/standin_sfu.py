@@ -391,11 +391,16 @@ def main() -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
-        await sfu.close_all()
-        await runner.cleanup()
+        try:
+            await asyncio.wait_for(sfu.close_all(), 5)
+            await asyncio.wait_for(runner.cleanup(), 3)
+        except asyncio.TimeoutError:
+            log.warning("shutdown took too long; exiting anyway")
 
     asyncio.run(run())
-    return 0
+    log.info("stopped")
+    logging.shutdown()
+    os._exit(0)  # aiortc's codec worker threads must not keep the process alive
 
 
 if __name__ == "__main__":
