@@ -166,7 +166,11 @@ def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
     async def body():
         pub = play = index = None
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
+            # as a person would: type the room, click Start
+            pub = await browser.open(page_url(sfu, "publish.html"), "publish")
+            await pub.wait_for("document.readyState === 'complete' && window.livesfuState", 10, "page loaded")
+            await pub.evaluate(f"document.getElementById('room').value = {json.dumps(room)};"
+                               "document.getElementById('start').click(); true")
             await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             inbound = await wait_playing(play)
@@ -187,7 +191,9 @@ def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
             await index.screenshot(f"{name}-index.png")
 
             assert await stop_page(play) in OK_DELETE
-            assert await stop_page(pub) in OK_DELETE
+            await pub.evaluate("document.getElementById('stop').click(); true")
+            await pub.wait_for("window.livesfuState.state === 'stopped'", 10, "publisher stopped by its Stop button")
+            assert await pub.evaluate("window.livesfuState.deleteStatus") in OK_DELETE
             await room_gone(sfu, room)
         finally:
             await close_all(pub, play, index)
