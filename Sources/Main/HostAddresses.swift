@@ -2,11 +2,12 @@ import Glibc
 
 /// The machine's IPv4 interface addresses, for host ICE candidates when `PUBLIC_IP` is unset.
 enum HostAddresses {
-    /// Non-loopback IPv4 addresses that are up; just loopback when there is nothing else (a
-    /// loopback-only namespace, or a laptop offline).
+    /// Non-loopback IPv4 addresses that are up, then loopback (for clients on this machine,
+    /// and the only one in a loopback-only namespace).
     static func ipv4() -> [String] {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return ["127.0.0.1"] }
+        // (loopback is appended last below)
         defer { freeifaddrs(list) }
         var found: [String] = []
         var cursor = list
@@ -21,7 +22,7 @@ enum HostAddresses {
             let ip = SocketAddressText.ipv4(sin.sin_addr)
             if !found.contains(ip) { found.append(ip) }
         }
-        return found.isEmpty ? ["127.0.0.1"] : found
+        return found + ["127.0.0.1"]
     }
 }
 

@@ -20,7 +20,8 @@ enum LiveSFU {
             let flags = try CommandLineFlags.parse(arguments, options: Configuration.options)
             configuration = try Configuration.load(environment: environment(), flags: flags)
         } catch {
-            fputs("livesfu: \(error)\n", stderr)
+            let message = "livesfu: \(error)\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
             exit(2)
         }
         let level = Logger.Level(rawValue: configuration.logLevel.rawValue) ?? .info

@@ -15,14 +15,15 @@ struct Server {
         let c = configuration
         let cores = c.cores > 0 ? c.cores : OSThread.cpuCount
         let identity = try DTLSIdentity.generate()
-        let tls = try c.tlsCertFile.map { cert in
-            try TLSServerContext(certificateFile: cert, keyFile: c.tlsKeyFile ?? "")
-        }
+        // Checked once here for a clear start-up error; each core makes its own SSL_CTX.
+        let usesTLS = try Self.makeTLS(c) != nil
         let authenticator = Authenticator(settings: c.auth)
         var rooms = RoomManagerConfiguration()
         rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
-        rooms.candidateIPs = c.publicIP.map { [$0] } ?? HostAddresses.ipv4()
+        // A server bound to loopback only serves this machine: advertise loopback only.
+        let loopbackOnly = c.httpBind.ipString.hasPrefix("127.") || c.httpBind.ipString == "::1"
+        rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
         let roomConfiguration = rooms
         let links = iceServerLinks()
         let backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
@@ -32,7 +33,7 @@ struct Server {
                 "cores": "\(cores)", "backend": "\(backend)", "http": "\(c.httpBind)",
                 "udp": "\(c.udpBasePort)-\(Int(c.udpBasePort) + cores - 1)",
                 "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
-                "srtp": "\(SRTPBackend.description)", "tls": "\(tls != nil)",
+                "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
             ])
         let configuration = self.configuration
         let logger = self.logger
@@ -44,6 +45,7 @@ struct Server {
             loop.context = context
             Self.startTicking(manager, on: loop)
             let handle = loop.handle
+            let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
                 gatherMetrics: { done in
@@ -56,7 +58,7 @@ struct Server {
                     RoomRoutes(coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory)
                         .register(on: router)
                 })
-            context.httpMetrics = { [weak server] in server?.metricsSnapshot() ?? MetricsSnapshot() }
+            context.http = server
             try server.start(bind: configuration.httpBind)
         }
         let handles = group.handles
@@ -64,6 +66,11 @@ struct Server {
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
         group.wait()
         logger.info("livesfu stopped")
+    }
+
+    static func makeTLS(_ c: Configuration) throws -> TLSServerContext? {
+        guard let cert = c.tlsCertFile else { return nil }
+        return try TLSServerContext(certificateFile: cert, keyFile: c.tlsKeyFile ?? "")
     }
 
     /// A repeating per-core timer for `RoomManager.tick`.

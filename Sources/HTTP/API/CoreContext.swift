@@ -7,8 +7,8 @@ public final class CoreContext {
     public let rooms: RoomManager
     /// Every core's handle (set once the group has started).
     public var cores: [EventLoopHandle] = []
-    /// This core's HTTP figures for `/metrics` (set by whoever starts the core's server).
-    public var httpMetrics: (() -> MetricsSnapshot)?
+    /// This core's HTTP server (kept alive here; its figures go into `/metrics`).
+    public var http: HTTPServer?
 
     public init(rooms: RoomManager) {
         self.rooms = rooms

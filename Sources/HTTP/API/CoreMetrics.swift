@@ -3,11 +3,11 @@ import SFU
 
 /// One core's media figures for `/metrics`, built on that core at scrape time. The Go
 /// server's names are kept (`webrtc_*`); livesfu's own start with `livesfu_`.
-enum CoreMetrics {
-    static func snapshot(of loop: EventLoop) -> MetricsSnapshot {
+public enum CoreMetrics {
+    public static func snapshot(of loop: EventLoop) -> MetricsSnapshot {
         var s = MetricsSnapshot()
         guard let context = loop.context as? CoreContext else { return s }
-        if let http = context.httpMetrics { s.merge(http()) }
+        if let http = context.http { s.merge(http.metricsSnapshot()) }
         let rooms = context.rooms
         let snapshots = rooms.snapshot(now: loop.now)
         s.add("webrtc_rooms", .gauge, help: "Rooms open", value: Double(snapshots.count))

@@ -158,7 +158,7 @@ public final class RoomManager: UDPReceiver {
         while byUfrag[ufrag] != nil { ufrag = RandomToken.iceString(length: 8) }
         let password = RandomToken.iceString(length: 24)
         let parameters = AnswerParameters(
-            iceUfrag: ufrag, icePassword: password, fingerprint: identity.fingerprint,
+            iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
             candidates: candidateAddresses, sendTransportCC: false,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
