@@ -68,6 +68,8 @@ public final class DTLSTransport {
     private let readBIO: OpaquePointer  // mem BIO; owned by ssl
     private var outgoing: [[UInt8]] = []
     private var events: [Event] = []
+    /// Whether `releaseBuffersIfIdle` freed OpenSSL's record buffers.
+    private var buffersReleased = false
     /// Set by the verify callback so a failed handshake reports why.
     private var verifyFailure: DTLSError?
 
@@ -140,6 +142,7 @@ public final class DTLSTransport {
             return
         }
         counters.applicationDataRecords += summary.applicationDataRecords
+        restoreBuffersIfReleased()
         _ = BIO_write(readBIO, base, Int32(datagram.count))
         if state == .handshaking {
             advanceHandshake()
@@ -148,19 +151,37 @@ public final class DTLSTransport {
         }
         // OpenSSL reads a whole datagram at a time; drop whatever a rejected record left.
         _ = lsfu_BIO_reset(readBIO)
+        releaseBuffersIfIdle()
         updateTimer(now: now)
+    }
+
+    /// Once connected, DTLS carries almost nothing (an alert, a retransmitted Finished), but
+    /// OpenSSL keeps ≈35 KB of record buffers per association. Freeing them between calls
+    /// keeps a connected transport near 10 KB. OpenSSL 3.0 reallocates the read buffer by
+    /// itself but writes through a NULL write buffer, so every call into a connected `SSL`
+    /// is bracketed by `restoreBuffersIfReleased()` / `releaseBuffersIfIdle()`.
+    private func releaseBuffersIfIdle() {
+        guard state == .connected, !buffersReleased else { return }
+        buffersReleased = SSL_free_buffers(ssl) == 1
+    }
+
+    private func restoreBuffersIfReleased() {
+        guard buffersReleased else { return }
+        buffersReleased = SSL_alloc_buffers(ssl) != 1
     }
 
     /// Retransmits the current flight if its timer expired; call at `nextTimeout`.
     public func handleTimeout(now: Instant) {
         guard state == .handshaking || state == .connected, let deadline = nextTimeout, now >= deadline else { return }
         ERR_clear_error()
+        restoreBuffersIfReleased()
         let result = lsfu_DTLSv1_handle_timeout(ssl)
         if result < 0 {
             fail(.timedOut)
             return
         }
         if result > 0 { counters.retransmissions += 1 }
+        releaseBuffersIfIdle()
         updateTimer(now: now)
     }
 
@@ -190,8 +211,10 @@ public final class DTLSTransport {
         guard state == .handshaking || state == .connected else { return }
         if state == .connected {
             ERR_clear_error()
+            restoreBuffersIfReleased()
             _ = SSL_shutdown(ssl)
             ERR_clear_error()
+            _ = SSL_free_buffers(ssl)
         }
         state = .closed
         nextTimeout = nil
@@ -205,6 +228,7 @@ public final class DTLSTransport {
         if result == 1 {
             finishHandshake()
             if state == .connected { readRecords() }
+            releaseBuffersIfIdle()
             return
         }
         let code = SSL_get_error(ssl, result)
