@@ -137,11 +137,12 @@ struct DTLSTransportTests {
     }
 
     @Test(
-        "with 10% of datagrams dropped and some reordered the handshake completes by retransmission",
-        arguments: [UInt64(1), 2, 3, 4, 5, 6])
+        "with 10% of datagrams dropped, 20% reordered and 5% duplicated the handshake completes by retransmission",
+        arguments: Array(UInt64(1)...12))
     func lossyHandshake(seed: UInt64) throws {
         let (client, server) = try dtlsTestPair(clientIdentity: clientIdentity, serverIdentity: serverIdentity)
-        let link = DTLSTestLink(client: client, server: server, seed: seed, dropRate: 0.10, reorderRate: 0.2)
+        let link = DTLSTestLink(
+            client: client, server: server, seed: seed, dropRate: 0.10, reorderRate: 0.2, duplicateRate: 0.05)
         // The first ClientHello is always lost: the client must retransmit at least once.
         client.startHandshake(now: link.now)
         var sink = [UInt8](repeating: 0, count: 1500)
