@@ -242,21 +242,30 @@ public final class DTLSTransport {
 
     /// Checks the peer once more, then exports the SRTP keys.
     private func finishHandshake() {
-        guard let peer = SSL_get1_peer_certificate(ssl) else { return fail(.noPeerCertificate) }
+        guard let peer = SSL_get1_peer_certificate(ssl) else { return abandon(.noPeerCertificate) }
         let matches = remoteFingerprint.matches(certificate: peer)
         X509_free(peer)
-        guard matches else { return fail(.fingerprintMismatch) }
+        guard matches else { return abandon(.fingerprintMismatch) }
         guard let selected = SSL_get_selected_srtp_profile(ssl),
             let profile = SRTPProfile(dtlsProfileID: UInt(selected.pointee.id))
-        else { return fail(.noSRTPProfile) }
+        else { return abandon(.noSRTPProfile) }
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         let label = "EXTRACTOR-dtls_srtp"
         let exported = SSL_export_keying_material(ssl, &material, material.count, label, label.utf8.count, nil, 0, 0)
         guard exported == 1, let keys = SRTPKeys(profile: profile, role: role, exported: material) else {
-            return fail(.keyExportFailed)
+            return abandon(.keyExportFailed)
         }
         state = .connected
         events.append(.connected(keys))
+    }
+
+    /// Fails a handshake that OpenSSL completed but we cannot use: close_notify tells the
+    /// peer at once instead of leaving it to wait for media that never comes.
+    private func abandon(_ error: DTLSError) {
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+        fail(error)
     }
 
     /// After the handshake: lets OpenSSL answer retransmitted flights, notices close_notify
