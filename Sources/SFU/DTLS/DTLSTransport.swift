@@ -11,9 +11,13 @@ import Reactor
 /// caller's clock; when the caller's timer fires, `handleTimeout` runs
 /// `DTLSv1_handle_timeout`, which retransmits if OpenSSL agrees the time is up, and otherwise
 /// `nextTimeout` moves by the few ms left. With the Reactor's monotonic clock both agree to
-/// within a tick. A test with a virtual clock must let real time pass up to each deadline.
+/// within a tick. OpenSSL may also retransmit by itself while reading a datagram that arrives
+/// after its deadline (which is what the timer wanted anyway). A simulation on a virtual
+/// clock therefore gets retransmissions only as real time passes: its driver must wait for
+/// the real clock to reach a deadline it jumps to (see `DTLSTestLink` in the tests). Making
+/// OpenSSL 3.0 obey another clock would mean writing its private timer state; not done.
 /// Retransmissions start at 50 ms (`DTLS_set_timer_cb`; OpenSSL's default is 1 s), double up
-/// to 3.2 s, and after 12 unanswered timeouts OpenSSL gives up (`.failed(.timedOut)`).
+/// to 3.2 s, and the 13th expiry without an answer (≈25 s) fails with `.timedOut`.
 public final class DTLSTransport {
     /// Where the association is.
     public enum State: Sendable, Hashable {
