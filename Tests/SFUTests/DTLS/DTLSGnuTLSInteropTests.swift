@@ -257,7 +257,7 @@ final class InteropProcess {
 
     /// Waits up to 5 s for the child to exit, then kills it.
     func wait() {
-        guard !reaped else { return }
+        guard !reaped, pid > 0 else { return }
         for _ in 0..<500 {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
@@ -271,7 +271,7 @@ final class InteropProcess {
 
     func kill() {
         closeInput()
-        guard !reaped else { return }
+        guard !reaped, pid > 0 else { return }  // never kill(0): that is our process group
         Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
