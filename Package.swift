@@ -64,6 +64,12 @@ let package = Package(
             path: "perf/LoadGen",
             swiftSettings: strict),
         .executableTarget(
+            name: "livesfu-srtp-bench",
+            dependencies: ["SFU", "Reactor"],
+            path: "perf/SRTPBench",
+            exclude: ["README.md"],
+            swiftSettings: strict),
+        .executableTarget(
             name: "livesfu-reactor-bench",
             dependencies: ["Reactor", "CShim"],
             path: "perf/ReactorBench",
