@@ -16,6 +16,10 @@ if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
     grep -E 'error|warning' "$blog" | head -50 >&2; tail -5 "$blog" >&2; echo "0 passed, 1 failed"; exit 1
   fi
   grep -E 'warning:' "$blog" | sort -u | head -20 >&2; rm -f "$blog"
+  # Interop set-up (venv, pip, chromium) needs the network: before the namespace.
+  if [ -x "$ROOT/Tests/Interop/run.sh" ] && [ "${LIVESFU_SKIP_INTEROP:-}" != 1 ]; then
+    "$ROOT/Tests/Interop/run.sh" --setup || echo "[test] interop set-up failed" >&2
+  fi
   if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
     echo "[test] entering a loopback-only network namespace" >&2
     exec unshare --net -- env LIVESFU_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"

@@ -158,7 +158,7 @@ public final class RoomManager: UDPReceiver {
         while byUfrag[ufrag] != nil { ufrag = RandomToken.iceString(length: 8) }
         let password = RandomToken.iceString(length: 24)
         let parameters = AnswerParameters(
-            iceUfrag: ufrag, icePassword: password, fingerprint: identity.fingerprint,
+            iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
             candidates: candidateAddresses, sendTransportCC: false,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
@@ -527,6 +527,11 @@ public final class RoomManager: UDPReceiver {
 
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
+    public var sessionsByState: [(String, Int)] {
+        var counts: [PeerSession.State: Int] = [:]
+        for s in sessions.values { counts[s.state, default: 0] += 1 }
+        return [PeerSession.State.waitingForICE, .connecting, .connected].map { ($0.rawValue, counts[$0] ?? 0) }
+    }
     public var routedAddressCount: Int { byAddress.count }
     public var pendingCount: Int { pending.count }
 
