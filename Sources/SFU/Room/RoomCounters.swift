@@ -20,6 +20,19 @@ public struct RoomCounters: Sendable {
     public var droppedMalformed: UInt64 = 0
     public var droppedUnknownSSRC: UInt64 = 0
     public var droppedPublisherRTX: UInt64 = 0
+    // Quality loop.
+    /// NACK packets from viewers answered from the history, and NACKs naming no track of theirs.
+    public var nackPacketsFromViewers: UInt64 = 0
+    public var nackUnknownSSRC: UInt64 = 0
+    /// NACK packets sent to publishers and the packets they named.
+    public var upstreamNacksSent: UInt64 = 0
+    public var upstreamNackedPackets: UInt64 = 0
+    /// Publisher packets recovered through its RTX, and its padding-only RTX probes.
+    public var publisherRTXRepaired: UInt64 = 0
+    public var publisherRTXProbes: UInt64 = 0
+    public var transportFeedbacksSent: UInt64 = 0
+    public var senderReportsToViewers: UInt64 = 0
+    public var receiverReportsSent: UInt64 = 0
 
     public init() {}
 
@@ -53,5 +66,14 @@ public struct RoomCounters: Sendable {
         droppedMalformed &+= o.droppedMalformed
         droppedUnknownSSRC &+= o.droppedUnknownSSRC
         droppedPublisherRTX &+= o.droppedPublisherRTX
+        nackPacketsFromViewers &+= o.nackPacketsFromViewers
+        nackUnknownSSRC &+= o.nackUnknownSSRC
+        upstreamNacksSent &+= o.upstreamNacksSent
+        upstreamNackedPackets &+= o.upstreamNackedPackets
+        publisherRTXRepaired &+= o.publisherRTXRepaired
+        publisherRTXProbes &+= o.publisherRTXProbes
+        transportFeedbacksSent &+= o.transportFeedbacksSent
+        senderReportsToViewers &+= o.senderReportsToViewers
+        receiverReportsSent &+= o.receiverReportsSent
     }
 }

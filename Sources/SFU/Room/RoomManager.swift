@@ -58,7 +58,7 @@ public final class RoomManager: UDPReceiver {
         let specs = [room.audio, room.video].map { f in
             OutboundTrackSpec(
                 kind: f.kind.mediaKind, streamID: f.streamID, trackID: f.trackID, ssrc: f.ssrc,
-                rtxSSRC: nil, cname: f.cname, codec: f.source?.codec)
+                rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec)
         }
         let (session, answer) = try makeSession(
             role: .viewer, room: room, offer: offer, role: .viewer(tracks: specs), now: now)
@@ -159,7 +159,9 @@ public final class RoomManager: UDPReceiver {
         let password = RandomToken.iceString(length: 24)
         let parameters = AnswerParameters(
             iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
-            candidates: candidateAddresses, sendTransportCC: false,
+            // Publishers get transport-cc feedback (TransportCCFeedback); viewers' congestion
+            // control is not driven by this server, so it is not negotiated with them.
+            candidates: candidateAddresses, sendTransportCC: role == .publisher && configuration.sendTransportCC,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
         do {
@@ -347,22 +349,57 @@ public final class RoomManager: UDPReceiver {
             return
         }
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[0..<length])
-        guard let view = try? RTPPacket(parsing: packet) else {
+        guard var view = try? RTPPacket(parsing: packet) else {
             counters.droppedMalformed &+= 1
             return
         }
         s.packetsIn &+= 1
         s.bytesIn &+= UInt64(length)
-        guard let stream = s.inboundStream(ssrc: view.ssrc, payloadType: view.payloadType) else {
+        // Every packet of the transport counts for congestion control, RTX and probes included.
+        if s.transportCC != nil, let tseq = view.transportSequenceNumber(id: s.transportCCExtensionID) {
+            s.transportCC?.record(sequenceNumber: tseq, arrival: now)
+            if s.transportCC?.isDue(now: now) == true, let room = rooms[s.roomName] {
+                sendTransportFeedback(s, room: room, now: now)
+            }
+        }
+        guard var stream = s.inboundStream(ssrc: view.ssrc, payloadType: view.payloadType) else {
             counters.droppedUnknownSSRC &+= 1
             return
         }
-        if stream.isRTX {
-            // Repairs from the publisher are not unwrapped yet (quality-loop issue).
-            counters.droppedPublisherRTX &+= 1
-            return
-        }
         guard let room = rooms[s.roomName] else { return }
+        var repaired = false
+        if stream.isRTX {
+            // A repair (RFC 4588): back to the original packet, then on like any other.
+            guard let primary = s.inbound.first(where: { !$0.isRTX && $0.kind == stream.kind }) else {
+                counters.droppedPublisherRTX &+= 1
+                return
+            }
+            let n: Int
+            do {
+                n = try RTXPacketizer.unwrap(view, ssrc: primary.ssrc, payloadType: primary.media.payloadType)
+            } catch {
+                counters.publisherRTXProbes &+= 1  // padding-only bandwidth probe
+                return
+            }
+            guard let original = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: datagram[0..<n]))
+            else {
+                counters.droppedMalformed &+= 1
+                return
+            }
+            view = original
+            stream = primary
+            repaired = true
+            primary.repaired &+= 1
+            counters.publisherRTXRepaired &+= 1
+        }
+        stream.receptionStats.record(
+            sequenceNumber: view.sequenceNumber, timestamp: view.timestamp, arrival: now, updateJitter: !repaired)
+        if stream.media.feedback.contains(.nack),
+            stream.nackGenerator.received(sequenceNumber: view.sequenceNumber, now: now)
+                || stream.nackGenerator.isDue(now: now)
+        {
+            sendNack(s, stream: stream, room: room, now: now)
+        }
         var isKeyframe = false
         if stream.kind == .video, let codec = VideoCodec(stream.media.codecName) {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
@@ -400,8 +437,19 @@ public final class RoomManager: UDPReceiver {
                     s.pliReceived &+= 1
                     wantsKeyframe = true
                 }
-            case .nack:
+            case .nack(let nack):
                 s.nackReceived &+= 1
+                if s.role == .viewer { answerNack(nack, viewer: s, room: room, socket: socket, now: now) }
+            case .receiverReport(let rr):
+                if s.role == .viewer {
+                    for i in 0..<rr.reportCount { readViewerReport(rr.reportBlock(at: i), viewer: s, room: room, now: now) }
+                }
+            case .senderReport(let sr):
+                if s.role == .publisher {
+                    forwardSenderReport(sr, publisher: s, room: room, socket: socket, now: now)
+                } else {
+                    for i in 0..<sr.reportCount { readViewerReport(sr.reportBlock(at: i), viewer: s, room: room, now: now) }
+                }
             case .bye:
                 sawBye = true
             default:
@@ -435,6 +483,136 @@ public final class RoomManager: UDPReceiver {
         counters.pliSent &+= 1
     }
 
+    // MARK: - Quality loop
+
+    /// A viewer's NACK: each lost packet is resent from its track's history (RTX or plain),
+    /// within the viewer's repeat and bandwidth limits.
+    private func answerNack(
+        _ nack: RTCPNack, viewer s: PeerSession, room: Room, socket: UDPSocket, now: Instant
+    ) {
+        let media = nack.mediaSSRC
+        guard let track = s.viewerTracks.first(where: { room.fanout($0.kind).ssrc == media }) else {
+            counters.nackUnknownSSRC &+= 1
+            return
+        }
+        counters.nackPacketsFromViewers &+= 1
+        let fanout = room.fanout(track.kind)
+        nack.forEachLostSequence { seq in
+            fanout.resend(sequenceNumber: seq, to: track, now: now, socket: socket)
+        }
+    }
+
+    /// A viewer's report block about one of our outbound streams: loss and RTT figures, and
+    /// the RTT paces that viewer's NACK repeat suppression.
+    private func readViewerReport(_ block: RTCPReportBlock, viewer s: PeerSession, room: Room, now: Instant) {
+        for t in s.viewerTracks where room.fanout(t.kind).ssrc == block.ssrc {
+            t.reports.receiverReport(block, now: now)
+            t.nack.roundTripTime = t.reports.roundTripTime
+        }
+    }
+
+    /// A publisher's SR: remembered for our RR's LSR/DLSR and, mapped to the outbound stream,
+    /// sent on to every viewer of the track so they can sync audio and video.
+    private func forwardSenderReport(
+        _ sr: RTCPSenderReport, publisher p: PeerSession, room: Room, socket: UDPSocket, now: Instant
+    ) {
+        let ssrc = sr.ssrc
+        guard let stream = p.inbound.first(where: { $0.ssrc == ssrc && !$0.isRTX }) else { return }
+        stream.receptionStats.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, now: now)
+        let fanout = room.fanout(stream.kind)
+        guard fanout.currentSourceSSRC == ssrc else { return }
+        fanout.senderReports.publisherReport(
+            ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp), now: now)
+        for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, socket: socket, now: now) }
+    }
+
+    private func sendSenderReport(_ fanout: TrackFanout, to viewer: ViewerTrack, socket: UDPSocket, now: Instant) {
+        let session = viewer.session
+        guard session.state == .connected, let address = session.address, let srtp = session.srtp else { return }
+        let ssrc = fanout.ssrc
+        let cname = fanout.cname
+        var ntp: UInt64?
+        _ = socket.send(to: address, capacity: 200) { out in
+            var w = RTCPWriter(into: out)
+            ntp = fanout.senderReports.write(
+                into: &w, ssrc: ssrc, packetCount: viewer.packetsSent, octetCount: viewer.bytesSent, now: now)
+            w.addSourceDescription(ssrc: ssrc, cname: cname)
+            guard ntp != nil, let n = try? w.finish(), let protected = try? srtp.protectRTCP(out, length: n) else {
+                ntp = nil
+                return 0
+            }
+            return protected
+        }
+        if let ntp {
+            viewer.reports.senderReportSent(ntpTimestamp: ntp, now: now)
+            counters.senderReportsToViewers &+= 1
+        }
+    }
+
+    /// NACKs upstream the publisher packets that are due (new gaps, retries).
+    private func sendNack(_ p: PeerSession, stream: InboundStream, room: Room, now: Instant) {
+        guard p.state == .connected, let address = p.address, let srtp = p.srtp, let socket else { return }
+        let sender = room.fanout(stream.kind).ssrc
+        let media = stream.ssrc
+        let generator = stream
+        let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 100) { buf -> Int in
+            let n = generator.nackGenerator.collect(now: now, into: buf)
+            guard n > 0 else { return 0 }
+            let lost = UnsafeBufferPointer(rebasing: buf[0..<n])
+            let queued = socket.send(to: address, capacity: 600) { out in
+                var w = RTCPWriter(into: out)
+                w.addNack(senderSSRC: sender, mediaSSRC: media, lost: lost)
+                guard let len = try? w.finish() else { return 0 }
+                return (try? srtp.protectRTCP(out, length: len)) ?? 0
+            }
+            return queued ? n : 0
+        }
+        guard sent > 0 else { return }
+        p.nacksSent &+= 1
+        counters.upstreamNacksSent &+= 1
+        counters.upstreamNackedPackets &+= UInt64(sent)
+    }
+
+    /// Sends the publisher the transport-wide feedback that is pending.
+    private func sendTransportFeedback(_ p: PeerSession, room: Room, now: Instant) {
+        guard p.transportCC != nil, p.state == .connected, let address = p.address, let srtp = p.srtp, let socket
+        else { return }
+        let media = (p.inbound.first { !$0.isRTX && $0.kind == .video } ?? p.inbound.first)?.ssrc ?? 0
+        let sender = room.video.ssrc
+        // A long window (after a pause) may need more than one packet; bounded per call.
+        for _ in 0..<4 {
+            var built = false
+            _ = socket.send(to: address, capacity: 1200) { out in
+                var w = RTCPWriter(into: out)
+                guard p.transportCC?.build(into: &w, senderSSRC: sender, mediaSSRC: media, now: now) == true,
+                    let n = try? w.finish()
+                else { return 0 }
+                built = true
+                return (try? srtp.protectRTCP(out, length: n)) ?? 0
+            }
+            guard built else { break }
+            counters.transportFeedbacksSent &+= 1
+        }
+    }
+
+    /// Receiver reports for the publisher's media streams (loss, jitter, LSR/DLSR for its RTT).
+    private func sendReceiverReports(_ p: PeerSession, room: Room, now: Instant) {
+        guard p.state == .connected, let address = p.address, let srtp = p.srtp, let socket else { return }
+        var blocks: [RTCPReportBlock] = []  // once a second per publisher, not per packet
+        for st in p.inbound where !st.isRTX {
+            if let b = st.receptionStats.reportBlock(ssrc: st.ssrc, now: now) { blocks.append(b) }
+        }
+        guard !blocks.isEmpty else { return }
+        let sender = room.video.ssrc
+        let queued = socket.send(to: address, capacity: 8 + 24 * 31 + 64) { out in
+            var w = RTCPWriter(into: out)
+            w.addReceiverReport(ssrc: sender, reports: blocks.prefix(31))
+            guard let n = try? w.finish() else { return 0 }
+            return (try? srtp.protectRTCP(out, length: n)) ?? 0
+        }
+        if queued { counters.receiverReportsSent &+= 1 }
+    }
+
     private func sendREMB(_ p: PeerSession) {
         guard p.state == .connected, let address = p.address, let srtp = p.srtp, let socket,
             let room = rooms[p.roomName]
@@ -455,6 +633,14 @@ public final class RoomManager: UDPReceiver {
     /// Drives DTLS retransmits and set-up timeouts (call every ~20–50 ms), and once a second
     /// consent expiry, REMB to publishers, keyframe retries and the publisher grace period.
     public func tick(now: Instant) {
+        // Publisher feedback that is due: transport-wide feedback, NACK retries.
+        for room in rooms.values {
+            guard let p = room.publisher, p.state == .connected else { continue }
+            if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
+            for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
+                sendNack(p, stream: st, room: room, now: now)
+            }
+        }
         for s in pending {
             if now - s.createdAt >= configuration.setupTimeout {
                 counters.setupTimeouts &+= 1
@@ -473,8 +659,14 @@ public final class RoomManager: UDPReceiver {
             end(s, reason: .consentExpired, now: now)
         }
         for room in Array(rooms.values) {
+            // Each viewer's resend budget follows the stream's bitrate.
+            for f in [room.audio, room.video] {
+                let rate = f.currentBitrate(now: now)
+                for v in f.viewers { v.nack.updateStreamBitrate(rate) }
+            }
             if let p = room.publisher {
                 sendREMB(p)
+                sendReceiverReports(p, room: room, now: now)
                 if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             } else if configuration.publisherGrace.nanoseconds > 0,
                 let since = room.publisherLeftAt ?? Optional(room.createdAt),
@@ -525,6 +717,18 @@ public final class RoomManager: UDPReceiver {
 
     // MARK: - Figures
 
+    /// Cumulative uplink loss of a publisher's media streams (0…1).
+    static func uplinkLoss(_ p: PeerSession) -> Double {
+        var lost: Int64 = 0
+        var expected: Int64 = 0
+        for st in p.inbound where !st.isRTX {
+            let l = max(st.receptionStats.cumulativeLost, 0)
+            lost += l
+            expected += Int64(st.receptionStats.packetsReceived) + l
+        }
+        return expected > 0 ? Double(lost) / Double(expected) : 0
+    }
+
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
     public var sessionsByState: [(String, Int)] {
@@ -542,15 +746,20 @@ public final class RoomManager: UDPReceiver {
                 name: room.name, core: coreIndex,
                 publisher: room.publisher.map { p in
                     RoomSnapshot.Publisher(
-                        state: p.state.rawValue, packets: p.packetsIn, bytes: p.bytesIn, srtpErrors: p.srtpErrors)
+                        state: p.state.rawValue, packets: p.packetsIn, bytes: p.bytesIn, srtpErrors: p.srtpErrors,
+                        lossFraction: Self.uplinkLoss(p), nacksSent: p.nacksSent,
+                        repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired })
                 },
                 tracks: [room.audio, room.video].compactMap { f in
                     guard let source = f.source else { return nil }
+                    let quality = f.viewerQuality()
                     return RoomSnapshot.Track(
                         kind: f.kind.description, codec: source.codecName.encodingName, ssrc: f.ssrc,
                         bitrate: f.currentBitrate(now: now), packetsIn: f.packetsIn, bytesIn: f.bytesIn,
                         packetsOut: f.packetsOut, bytesOut: f.bytesOut, keyframes: f.keyframes,
-                        keyframeRequests: f.keyframeThrottle.requestsSent)
+                        keyframeRequests: f.keyframeThrottle.requestsSent, nacksReceived: f.nackRequests,
+                        nacksAnswered: f.nacksAnswered, rtxPackets: f.rtxPacketsOut, rtxBytes: f.rtxBytesOut,
+                        viewerLoss: quality?.loss, viewerRTTMillis: quality?.rttMillis)
                 },
                 viewers: room.viewerCount,
                 connectedViewers: room.viewersByID.values.filter { $0.state == .connected }.count,

@@ -16,6 +16,9 @@ public struct RoomManagerConfiguration: Sendable {
     public var candidateIPs: [String] = ["127.0.0.1"]
     /// The bitrate announced to publishers in REMB (bits/s), so browsers ramp up.
     public var publisherMaxBitrate: UInt64 = 4_000_000
+    /// Negotiate transport-cc with publishers and send them transport-wide feedback (their
+    /// congestion controller then ramps as against a browser peer); REMB is sent either way.
+    public var sendTransportCC = true
 
     public init() {}
 }

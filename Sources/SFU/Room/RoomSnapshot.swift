@@ -5,6 +5,11 @@ public struct RoomSnapshot: Sendable {
         public var packets: UInt64
         public var bytes: UInt64
         public var srtpErrors: UInt64
+        /// Uplink loss the server sees (cumulative lost / expected, over all its media streams).
+        public var lossFraction: Double = 0
+        /// NACK packets sent to the publisher, and packets it repaired by RTX.
+        public var nacksSent: UInt64 = 0
+        public var repairedPackets: UInt64 = 0
     }
 
     public struct Track: Sendable {
@@ -19,6 +24,14 @@ public struct RoomSnapshot: Sendable {
         public var bytesOut: UInt64
         public var keyframes: UInt64
         public var keyframeRequests: UInt64
+        /// Packets viewers NACKed, resent to them, and the RTX bytes among the resends.
+        public var nacksReceived: UInt64 = 0
+        public var nacksAnswered: UInt64 = 0
+        public var rtxPackets: UInt64 = 0
+        public var rtxBytes: UInt64 = 0
+        /// Mean loss fraction (0…1) and RTT (ms) from the viewers' receiver reports.
+        public var viewerLoss: Double?
+        public var viewerRTTMillis: Double?
     }
 
     public var name: String
@@ -44,6 +57,10 @@ public struct RoomSnapshot: Sendable {
             o.field("packets", publisher.packets)
             o.field("bytes", publisher.bytes)
             o.field("srtp_errors", publisher.srtpErrors)
+            o.key("loss")
+            o.raw(Self.decimal(publisher.lossFraction))
+            o.field("nacks_sent", publisher.nacksSent)
+            o.field("rtx_repaired", publisher.repairedPackets)
             o.endObject()
         } else {
             o.null()
@@ -62,6 +79,14 @@ public struct RoomSnapshot: Sendable {
             o.field("bytes_out", t.bytesOut)
             o.field("keyframes", t.keyframes)
             o.field("keyframe_requests", t.keyframeRequests)
+            o.field("nacks_received", t.nacksReceived)
+            o.field("nacks_answered", t.nacksAnswered)
+            o.field("rtx_packets", t.rtxPackets)
+            o.field("rtx_bytes", t.rtxBytes)
+            o.key("viewer_loss")
+            if let l = t.viewerLoss { o.raw(Self.decimal(l)) } else { o.null() }
+            o.key("viewer_rtt_ms")
+            if let r = t.viewerRTTMillis { o.raw(Self.decimal(r)) } else { o.null() }
             o.endObject()
         }
         o.endArray()
@@ -72,5 +97,11 @@ public struct RoomSnapshot: Sendable {
         o.field("packets_out", packetsOut)
         o.field("bytes_out", bytesOut)
         o.endObject()
+    }
+
+    /// A finite number rounded to 4 decimals, as JSON.
+    static func decimal(_ v: Double) -> String {
+        guard v.isFinite else { return "0" }
+        return "\((v * 10_000).rounded() / 10_000)"
     }
 }

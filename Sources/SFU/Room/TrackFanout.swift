@@ -17,6 +17,11 @@ final class TrackFanout {
     private var rewriter: StreamRewriter
     private(set) var viewers: [ViewerTrack] = []
     var keyframeThrottle = KeyframeRequestThrottle()
+    /// The last seconds of outbound packets, answering viewers' NACKs; created with the first
+    /// publisher (rooms without one cost no history memory).
+    private(set) var history: PacketHistory?
+    /// The publisher's sender reports, mapped to the outbound stream for viewers (A/V sync).
+    var senderReports: SenderReportRewriter
 
     // Figures (plain counters; folded at scrape time).
     var packetsIn: UInt64 = 0
@@ -27,6 +32,11 @@ final class TrackFanout {
     var droppedNoCodecMatch: UInt64 = 0
     var protectErrors: UInt64 = 0
     var sendQueueFull: UInt64 = 0
+    /// Packets viewers NACKed, and those resent (RTX or plain).
+    var nackRequests: UInt64 = 0
+    var nacksAnswered: UInt64 = 0
+    var rtxPacketsOut: UInt64 = 0
+    var rtxBytesOut: UInt64 = 0
     /// Bytes in the current 1 s window and the last full window's bitrate.
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)
@@ -40,6 +50,7 @@ final class TrackFanout {
         self.trackID = "\(kind)-\(RandomToken.hex(bytes: 4))"
         self.cname = cname
         self.rewriter = StreamRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
+        self.senderReports = SenderReportRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -48,6 +59,10 @@ final class TrackFanout {
         if rewriter.clockRate != media.codec.clockRate, media.codec.clockRate > 0 {
             rewriter = StreamRewriter(clockRate: media.codec.clockRate)
         }
+        // A new publisher has its own clock: wait for its first SR.
+        senderReports = SenderReportRewriter(clockRate: rewriter.clockRate)
+        // ~2 s at the highest packet rates expected (video 500/s, audio 50/s).
+        if history == nil { history = PacketHistory(slotCount: kind == .video ? 1024 : 128) }
         for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
     }
 
@@ -83,6 +98,7 @@ final class TrackFanout {
         rtp.ssrc = ssrc
         guard let source else { return }
         let readOnly = UnsafeRawBufferPointer(packet)
+        history?.store(readOnly, sequenceNumber: out.sequenceNumber, now: now)
 
         for viewer in viewers {
             let session = viewer.session
@@ -127,6 +143,68 @@ final class TrackFanout {
     /// The outbound RTP timestamp for a publisher timestamp (SR rewriting).
     func outboundTimestamp(_ ts: UInt32) -> UInt32 { rewriter.outboundTimestamp(ts) }
 
+    /// The publisher SSRC the outbound stream currently follows (nil before the first packet).
+    var currentSourceSSRC: UInt32? { rewriter.started ? rewriter.sourceSSRC : nil }
+
+    /// Answers one sequence number of a viewer's NACK from the history: as RTX on the room's
+    /// RTX SSRC when the viewer negotiated it, else as a plain resend. The viewer's
+    /// `NackResponder` drops repeats within an RTT and caps the resend bandwidth.
+    func resend(sequenceNumber seq: UInt16, to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
+        nackRequests &+= 1
+        guard let history, let stored = history.packet(sequenceNumber: seq, now: now) else {
+            viewer.nack.recordMissing()
+            return
+        }
+        let session = viewer.session
+        guard session.state == .connected, let address = session.address, let srtp = session.srtp,
+            let source, viewer.codec == source.codecName
+        else { return }
+        let rtxPT = viewer.rtxPayloadType
+        let length = stored.count + (rtxPT == nil ? 0 : 2)
+        guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
+        let map = viewer.extensionMap
+        let pt = viewer.payloadType
+        let rtxSSRC = self.rtxSSRC
+        let rtxSeq = viewer.nack.nextRTXSequence
+        var failed = false
+        let queued = socket.send(to: address, capacity: length + 16) { slot in
+            var n = stored.count
+            if let rtxPT {
+                do {
+                    n = try RTXPacketizer.wrap(stored, into: slot, ssrc: rtxSSRC, sequenceNumber: rtxSeq, payloadType: rtxPT)
+                } catch {
+                    failed = true
+                    return 0
+                }
+            } else {
+                slot.copyMemory(from: stored)
+                slot[1] = (slot[1] & 0x80) | pt
+            }
+            if !map.isIdentity, let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<n])) {
+                copy.rewriteExtensionIDs { map.map($0) }
+            }
+            do {
+                return try srtp.protectRTP(slot, length: n)
+            } catch {
+                failed = true
+                return 0
+            }
+        }
+        guard queued, !failed else {
+            viewer.nack.refund(bytes: length)
+            if failed { protectErrors &+= 1 } else { sendQueueFull &+= 1 }
+            return
+        }
+        nacksAnswered &+= 1
+        if rtxPT != nil {
+            _ = viewer.nack.takeRTXSequence()
+            viewer.rtxPacketsSent &+= 1
+            viewer.rtxBytesSent &+= UInt64(length)
+            rtxPacketsOut &+= 1
+            rtxBytesOut &+= UInt64(length)
+        }
+    }
+
     private func account(bytes: Int, now: Instant) {
         if now - windowStart >= .seconds(1) {
             let elapsed = max((now - windowStart).nanoseconds, 1)
@@ -135,6 +213,25 @@ final class TrackFanout {
             windowBytes = 0
         }
         windowBytes &+= UInt64(bytes)
+    }
+
+    /// Mean loss fraction (0…1) and mean RTT (ms) the viewers' receiver reports give, nil
+    /// without reports.
+    func viewerQuality() -> (loss: Double, rttMillis: Double?)? {
+        var loss = 0.0
+        var lossCount = 0
+        var rtt = 0.0
+        var rttCount = 0
+        for v in viewers where v.reports.reportsReceived > 0 {
+            loss += v.reports.lossFraction
+            lossCount += 1
+            if let r = v.reports.roundTripTime {
+                rtt += Double(r.nanoseconds) / 1e6
+                rttCount += 1
+            }
+        }
+        guard lossCount > 0 else { return nil }
+        return (loss / Double(lossCount), rttCount > 0 ? rtt / Double(rttCount) : nil)
     }
 
     /// The bitrate, decayed to zero once packets stop.

@@ -7,6 +7,12 @@ final class ViewerTrack {
     var extensionMap: ExtensionIDMap
     var packetsSent: UInt64 = 0
     var bytesSent: UInt64 = 0
+    /// Answers this viewer's NACKs: repeat suppression, resend budget, RTX numbering.
+    var nack = NackResponder(firstRTXSequence: UInt16.random(in: 0...UInt16.max))
+    /// What this viewer's receiver reports say: loss, jitter, round-trip time.
+    var reports = ViewerReportStats()
+    var rtxPacketsSent: UInt64 = 0
+    var rtxBytesSent: UInt64 = 0
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session
@@ -17,6 +23,9 @@ final class ViewerTrack {
 
     var codec: SDPCodec.Name { media.codecName }
     var payloadType: UInt8 { media.payloadType }
+    /// The viewer's RTX payload type, when its answer carries our RTX SSRC (repairs go as
+    /// RTX); nil: repairs are plain resends on the media SSRC.
+    var rtxPayloadType: UInt8? { media.localRTXSSRC != nil ? media.rtxPayloadType : nil }
 
     /// Recomputes the id map for a (new) publisher's numbering. Transport-wide sequence
     /// numbers belong to one transport, so they are never forwarded as they are; the MID

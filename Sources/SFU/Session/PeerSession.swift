@@ -44,6 +44,10 @@ public final class PeerSession {
     var inbound: [InboundStream] = []
     // Viewer side: one binding per room track the viewer receives.
     var viewerTracks: [ViewerTrack] = []
+    // Publisher side: transport-wide congestion control feedback, when the answer negotiated
+    // the transport-wide sequence extension (its id in `transportCCExtensionID`).
+    var transportCC: TransportCCFeedback?
+    var transportCCExtensionID: UInt8 = 0
 
     // Figures.
     public var packetsIn: UInt64 = 0
@@ -53,6 +57,8 @@ public final class PeerSession {
     public var srtpErrors: UInt64 = 0
     public var pliReceived: UInt64 = 0
     public var nackReceived: UInt64 = 0
+    /// Upstream NACK packets sent to this publisher.
+    public var nacksSent: UInt64 = 0
 
     init(
         id: String, role: Role, roomName: String, ice: IceLiteAgent, dtls: DTLSTransport,
@@ -66,6 +72,10 @@ public final class PeerSession {
         self.tracks = tracks
         self.etag = "\"\(RandomToken.hex(bytes: 8))\""
         self.createdAt = now
+        if role == .publisher, let id = tracks.lazy.compactMap(\.extensions.transportWideCC).first {
+            transportCC = TransportCCFeedback()
+            transportCCExtensionID = id
+        }
     }
 
     /// Installs the SRTP contexts from the DTLS-exported keys.
@@ -109,12 +119,19 @@ final class InboundStream {
     var highestSeq: UInt16 = 0
     var started = false
     var lost: UInt64 = 0
+    /// Gaps in this stream's sequence numbers, NACKed upstream (media streams only).
+    var nackGenerator = NackGenerator()
+    /// Reception statistics for the receiver reports sent to the publisher.
+    var receptionStats: ReceiverReportGenerator
+    /// Packets repaired by the publisher's RTX.
+    var repaired: UInt64 = 0
 
     init(ssrc: UInt32, kind: TrackKind, media: NegotiatedMedia, isRTX: Bool) {
         self.ssrc = ssrc
         self.kind = kind
         self.media = media
         self.isRTX = isRTX
+        receptionStats = ReceiverReportGenerator(clockRate: max(media.codec.clockRate, 1))
     }
 }
 
