@@ -115,6 +115,19 @@ public struct NackGenerator {
         return false
     }
 
+    /// A repair (unwrapped RTX) arrived. True when it fills a gap being waited for (forward
+    /// it); false for a copy of a packet already received or given up — browsers also send
+    /// RTX copies of old packets as bandwidth probes — which is only counted.
+    public mutating func repairArrived(sequenceNumber seq: UInt16) -> Bool {
+        guard let i = missing.firstIndex(where: { $0.sequenceNumber == seq }) else {
+            duplicatesOrLate &+= 1
+            return false
+        }
+        missing.remove(at: i)
+        recovered &+= 1
+        return true
+    }
+
     /// Writes the sequence numbers to NACK now into `out` (ascending from the oldest) and
     /// returns how many; marks them sent. `roundTripTime` paces retries when known.
     public mutating func collect(

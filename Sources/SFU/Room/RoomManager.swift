@@ -386,6 +386,12 @@ public final class RoomManager: UDPReceiver {
                 counters.droppedMalformed &+= 1
                 return
             }
+            // Only a packet we are missing is forwarded: browsers also send RTX copies of
+            // packets already received, as bandwidth probes.
+            guard primary.nackGenerator.repairArrived(sequenceNumber: original.sequenceNumber) else {
+                counters.publisherRTXProbes &+= 1
+                return
+            }
             view = original
             stream = primary
             repaired = true
@@ -394,7 +400,7 @@ public final class RoomManager: UDPReceiver {
         }
         stream.receptionStats.record(
             sequenceNumber: view.sequenceNumber, timestamp: view.timestamp, arrival: now, updateJitter: !repaired)
-        if stream.media.feedback.contains(.nack),
+        if !repaired, stream.media.feedback.contains(.nack),
             stream.nackGenerator.received(sequenceNumber: view.sequenceNumber, now: now)
                 || stream.nackGenerator.isDue(now: now)
         {
@@ -474,9 +480,17 @@ public final class RoomManager: UDPReceiver {
             let socket, let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
         else { return }
         let sender = room.video.ssrc
+        // FIR (RFC 5104) only where the publisher negotiated it and not PLI.
+        let useFIR = !stream.media.feedback.contains(.pli) && stream.media.feedback.contains(.fir)
+        if useFIR { p.firSequence &+= 1 }
+        let firSequence = p.firSequence
         _ = socket.send(to: address, capacity: 64) { out in
             var writer = RTCPWriter(into: out)
-            writer.addPictureLossIndication(senderSSRC: sender, mediaSSRC: stream.ssrc)
+            if useFIR {
+                writer.addFullIntraRequest(senderSSRC: sender, mediaSSRC: stream.ssrc, sequenceNumber: firSequence)
+            } else {
+                writer.addPictureLossIndication(senderSSRC: sender, mediaSSRC: stream.ssrc)
+            }
             guard let n = try? writer.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0
         }

@@ -48,6 +48,8 @@ public final class PeerSession {
     // the transport-wide sequence extension (its id in `transportCCExtensionID`).
     var transportCC: TransportCCFeedback?
     var transportCCExtensionID: UInt8 = 0
+    /// Command sequence number of the last FIR sent to this publisher (RFC 5104 §4.3.1).
+    var firSequence: UInt8 = 0
 
     // Figures.
     public var packetsIn: UInt64 = 0

@@ -122,4 +122,16 @@ struct NackGeneratorTests {
         }
         #expect(g.missingCount <= g.capacity)
     }
+
+    @Test("a repair that fills a gap is taken; an RTX copy of a packet already here is not")
+    func repairs() {
+        var g = NackGenerator()
+        g.received(sequenceNumber: 1, now: qualityT0)
+        g.received(sequenceNumber: 3, now: qualityT0)
+        let probe = g.repairArrived(sequenceNumber: 1)
+        let fill = g.repairArrived(sequenceNumber: 2)
+        let again = g.repairArrived(sequenceNumber: 2)
+        #expect(!probe && fill && !again)
+        #expect(g.missingCount == 0 && g.recovered == 1 && g.duplicatesOrLate == 2)
+    }
 }
