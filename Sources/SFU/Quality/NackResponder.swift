@@ -46,6 +46,13 @@ public struct NackResponder {
     public private(set) var suppressedBudget: UInt64 = 0
     /// NACKed packets that were no longer (or never) in the history.
     public private(set) var missing: UInt64 = 0
+    /// NACKed sequence numbers not even looked up: over `maxRequestsPerSecond`.
+    public private(set) var suppressedFlood: UInt64 = 0
+    /// Most sequence numbers looked up per second for this viewer (a NACK flood costs the
+    /// core lookups even when nothing is resent).
+    public var maxRequestsPerSecond: UInt64 = 3000
+    private var floodWindowStart: Instant?
+    private var floodWindowCount: UInt64 = 0
 
     public init(
         shareOfBitrate: UInt64 = 25, minimumRate: UInt64 = 200_000, burst: Duration = .milliseconds(500),
@@ -77,6 +84,21 @@ public struct NackResponder {
         guard let rtt = roundTripTime else { return defaultRepeatInterval }
         let ns = min(max(rtt.nanoseconds + rtt.nanoseconds / 4, 20_000_000), 500_000_000)
         return Duration(nanoseconds: ns)
+    }
+
+    /// Whether one more NACKed sequence number may be looked up now (flood bound).
+    public mutating func admit(now: Instant) -> Bool {
+        if let start = floodWindowStart, now - start < .seconds(1) {
+            guard floodWindowCount < maxRequestsPerSecond else {
+                suppressedFlood &+= 1
+                return false
+            }
+        } else {
+            floodWindowStart = now
+            floodWindowCount = 0
+        }
+        floodWindowCount &+= 1
+        return true
     }
 
     /// A NACKed packet that is not in the history: only counted.

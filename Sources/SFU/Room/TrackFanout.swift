@@ -151,6 +151,7 @@ final class TrackFanout {
     /// `NackResponder` drops repeats within an RTT and caps the resend bandwidth.
     func resend(sequenceNumber seq: UInt16, to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
         nackRequests &+= 1
+        guard viewer.nack.admit(now: now) else { return }
         guard let history, let stored = history.packet(sequenceNumber: seq, now: now) else {
             viewer.nack.recordMissing()
             return

@@ -100,4 +100,15 @@ struct NackResponderTests {
         #expect(r.resent == 0 && r.missing == r.requested && r.requested > 9_900)
         #expect(history.misses == r.missing)
     }
+
+    @Test("lookups per second are bounded per viewer, so a NACK flood cannot hog the core")
+    func floodBound() {
+        var r = NackResponder()
+        r.maxRequestsPerSecond = 100
+        var admitted = 0
+        for _ in 0..<1000 where r.admit(now: qualityT0) { admitted += 1 }
+        #expect(admitted == 100 && r.suppressedFlood == 900)
+        let nextSecond = r.admit(now: qualityT0 + .seconds(1))
+        #expect(nextSecond)
+    }
 }
