@@ -780,7 +780,27 @@ public final class RoomManager: UDPReceiver {
                 packetsIn: room.audio.packetsIn &+ room.video.packetsIn,
                 bytesIn: room.audio.bytesIn &+ room.video.bytesIn,
                 packetsOut: room.audio.packetsOut &+ room.video.packetsOut,
-                bytesOut: room.audio.bytesOut &+ room.video.bytesOut)
+                bytesOut: room.audio.bytesOut &+ room.video.bytesOut,
+                viewerDetails: room.viewersByID.values.map(Self.viewerFigures))
         }
+    }
+
+    /// One viewer's figures over its tracks; loss and RTT from its video track when it has one.
+    static func viewerFigures(_ v: PeerSession) -> RoomSnapshot.Viewer {
+        var f = RoomSnapshot.Viewer(
+            state: v.state.rawValue, packetsSent: 0, bytesSent: 0, loss: nil, rttMillis: nil, nacks: 0,
+            nacksAnswered: 0, rtxBytes: 0, plis: v.pliReceived)
+        for t in v.viewerTracks.sorted(by: { $0.kind == .audio && $1.kind != .audio }) {
+            f.packetsSent &+= t.packetsSent
+            f.bytesSent &+= t.bytesSent
+            f.nacks &+= t.nack.requested
+            f.nacksAnswered &+= t.nack.resent
+            f.rtxBytes &+= t.rtxBytesSent
+            if t.reports.reportsReceived > 0 {
+                f.loss = t.reports.lossFraction  // video (sorted last) wins
+                if let r = t.reports.roundTripTime { f.rttMillis = Double(r.nanoseconds) / 1e6 }
+            }
+        }
+        return f
     }
 }

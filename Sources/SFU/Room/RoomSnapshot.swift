@@ -34,6 +34,20 @@ public struct RoomSnapshot: Sendable {
         public var viewerRTTMillis: Double?
     }
 
+    /// One viewer's figures (no session id: the session URL is its only credential).
+    public struct Viewer: Sendable {
+        public var state: String
+        public var packetsSent: UInt64
+        public var bytesSent: UInt64
+        /// Loss fraction (0…1) and RTT (ms) from its receiver reports, nil before one.
+        public var loss: Double?
+        public var rttMillis: Double?
+        public var nacks: UInt64
+        public var nacksAnswered: UInt64
+        public var rtxBytes: UInt64
+        public var plis: UInt64
+    }
+
     public var name: String
     public var core: Int
     public var publisher: Publisher?
@@ -44,6 +58,7 @@ public struct RoomSnapshot: Sendable {
     public var bytesIn: UInt64
     public var packetsOut: UInt64
     public var bytesOut: UInt64
+    public var viewerDetails: [Viewer] = []
 
     /// Writes the JSON object of `/api/rooms` for this room.
     public func write(to o: inout JSONWriter) {
@@ -96,6 +111,24 @@ public struct RoomSnapshot: Sendable {
         o.field("bytes_in", bytesIn)
         o.field("packets_out", packetsOut)
         o.field("bytes_out", bytesOut)
+        o.key("viewer_details")
+        o.beginArray()
+        for v in viewerDetails {
+            o.beginObject()
+            o.field("state", v.state)
+            o.field("packets_sent", v.packetsSent)
+            o.field("bytes_sent", v.bytesSent)
+            o.key("loss")
+            if let l = v.loss { o.raw(Self.decimal(l)) } else { o.null() }
+            o.key("rtt_ms")
+            if let r = v.rttMillis { o.raw(Self.decimal(r)) } else { o.null() }
+            o.field("nacks", v.nacks)
+            o.field("nacks_answered", v.nacksAnswered)
+            o.field("rtx_bytes", v.rtxBytes)
+            o.field("plis", v.plis)
+            o.endObject()
+        }
+        o.endArray()
         o.endObject()
     }
 
