@@ -145,6 +145,47 @@ struct UDPSocketTests {
         #expect(loop.pool.available == loop.pool.slotCount)
     }
 
+    @Test("a datagram whose control data does not fit is counted and dropped", arguments: BackendKind.allCases)
+    func controlTruncated(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        // Ask for more ancillary data than the socket's control buffer holds.
+        var on: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(rx.fd, SOL_SOCKET, 35 /* SO_TIMESTAMPNS */, &on, size)
+        setsockopt(rx.fd, Int32(IPPROTO_IP), 8 /* IP_PKTINFO */, &on, size)
+        setsockopt(rx.fd, Int32(IPPROTO_IP), 12 /* IP_RECVTTL */, &on, size)
+        setsockopt(rx.fd, Int32(IPPROTO_IP), 13 /* IP_RECVTOS */, &on, size)
+        let raw = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(raw) }
+        var b: UInt8 = 1
+        _ = rx.localAddress.withSockAddr { sendto(raw, &b, 1, 0, $0, $1) }
+        #expect(loop.run(until: { loop.counters.udpControlTruncated == 1 }, timeout: .seconds(5)))
+        #expect(sink.datagrams.isEmpty)
+    }
+
+    @Test("a datagram the kernel refuses is counted and dropped; the rest of the queue goes out", arguments: BackendKind.allCases)
+    func refusedSend(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: SocketAddress(ip: "0.0.0.0", port: 0)!, receiver: DatagramCollector())
+        // Broadcast without SO_BROADCAST: EACCES, for a single datagram and for a GSO run.
+        let broadcast = SocketAddress(ip: "255.255.255.255", port: 9)!
+        let good = patterned(1, length: 100)
+        _ = good.withUnsafeBytes { tx.send($0, to: broadcast) }
+        _ = good.withUnsafeBytes { tx.send($0, to: rx.localAddress) }
+        for _ in 0..<3 { _ = good.withUnsafeBytes { tx.send($0, to: broadcast) } }
+        _ = good.withUnsafeBytes { tx.send($0, to: rx.localAddress) }
+        #expect(loop.run(until: { sink.datagrams.count == 2 }, timeout: .seconds(5)))
+        #expect(loop.run(until: { loop.pool.available == loop.pool.slotCount }, timeout: .seconds(2)))
+        #expect(loop.counters.udpSendErrors >= 2)
+        #expect(tx.pendingSendCount == 0)
+    }
+
     @Test("one socket per core receives on its own port inside a group", arguments: BackendKind.allCases)
     func perCorePorts(backend: BackendKind) throws {
         final class Counter: UDPReceiver {

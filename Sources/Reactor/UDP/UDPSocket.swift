@@ -8,8 +8,9 @@ import Glibc
 public final class UDPSocket: Channel {
     /// The bound address (with the kernel's port if 0 was asked for).
     public let localAddress: SocketAddress
-    /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it.
-    public private(set) var gsoEnabled: Bool
+    /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it (set it to
+    /// false to send one datagram per message, e.g. to compare in a benchmark).
+    public var gsoEnabled: Bool
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool
 
