@@ -338,7 +338,9 @@ public final class UDPSocket: Channel {
     }
 
     private func flushURing(_ u: URingBackend) {
-        for (b, batch) in uringBatches.enumerated() where batch.inFlight == 0 && queueCount > 0 {
+        for b in 0..<uringBatches.count where queueCount > 0 {
+            let batch = uringBatches[b]
+            if batch.inFlight != 0 { continue }
             let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
             batch.owned.update(from: queue, count: used)
             batch.ownedCount = used
