@@ -181,6 +181,31 @@ struct TCPTests {
         #expect(client.bytes.count == payload.count)
     }
 
+    @Test("a peer that resets a paused connection ends it without spinning the loop", arguments: BackendKind.allCases)
+    func resetWhilePaused(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let server = RecordingHandler()
+        var serverConn: TCPConnection?
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 5) { c in
+            c.pauseReading()
+            serverConn = c
+            return server
+        }
+        let client = RecordingHandler()
+        let conn = try loop.connectTCP(to: listener.localAddress, handler: client)
+        conn.write([1, 2, 3])
+        #expect(loop.run(until: { serverConn != nil }, timeout: .seconds(5)))
+        loop.run(until: { false }, timeout: .milliseconds(20))
+        conn.abort()
+        let turnsBefore = loop.counters.loopTurns
+        #expect(loop.run(until: { server.closedCount == 1 }, timeout: .seconds(5)))
+        loop.run(until: { false }, timeout: .milliseconds(100))
+        #expect(loop.counters.loopTurns - turnsBefore < 200)
+        #expect(client.closedCount == 1)
+        #expect(listener.connectionCount == 0)
+    }
+
     @Test("connecting to a closed port reports closed exactly once", arguments: BackendKind.allCases)
     func connectRefused(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)

@@ -133,6 +133,16 @@ final class URingBackend: ReactorBackend {
         return true
     }
 
+    /// A one-shot poll that completes through `Channel.completed` (not `ready`).
+    @discardableResult
+    func submitPoll(fd: Int32, mask: UInt32, userData: UInt64) -> Bool {
+        guard let s = sqe() else { return false }
+        io_uring_prep_poll_add(s, fd, mask)
+        io_uring_sqe_set_data64(s, userData)
+        outstanding += 1
+        return true
+    }
+
     /// Cancels every operation on `fd`; each completes with -ECANCELED (or its real result).
     func cancelAll(fd: Int32) {
         guard let s = sqe() else { return }

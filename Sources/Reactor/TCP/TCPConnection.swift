@@ -29,6 +29,8 @@ public final class TCPConnection: Channel {
     // io_uring: one receive and one send in flight at most.
     private var recvSlot: BufferPool.Slot?
     private var recvInFlight = false
+    /// io_uring: a hang-up poll while reading is paused (epoll reports HUP without interest).
+    private var hangupPollInFlight = false
     private var sendInFlight = false
     /// Bytes received while reading was paused, delivered on resume.
     private var heldLength = 0
@@ -92,6 +94,7 @@ public final class TCPConnection: Channel {
             } else {
                 submitReceive(u)
                 submitSend(u)
+                if readingPaused { watchHangup(u) }
             }
         } else {
             watchingReadable = state == .open && !readingPaused
@@ -154,7 +157,11 @@ public final class TCPConnection: Channel {
     public func pauseReading() {
         guard !readingPaused else { return }
         readingPaused = true
-        if loop.uring == nil { updateInterest() }
+        if let u = loop.uring {
+            watchHangup(u)
+        } else {
+            updateInterest()
+        }
     }
 
     /// Delivers reads again.
@@ -220,13 +227,18 @@ public final class TCPConnection: Channel {
             flushWrites()
             return
         }
+        if events & lsfu_EPOLLERR() != 0 {
+            // Reset or other socket error: nothing more can be written or trusted.
+            finish(abortive: true)
+            return
+        }
         if events & lsfu_EPOLLOUT() != 0 { flushWrites() }
         if state == .closed { return }
         if events & (lsfu_EPOLLIN() | lsfu_EPOLLRDHUP() | lsfu_EPOLLHUP()) != 0, !readingPaused, state == .open {
             readAvailable()
-        } else if events & lsfu_EPOLLERR() != 0 {
-            finish(abortive: true)
-        } else if events & lsfu_EPOLLHUP() != 0, state == .closing {
+        } else if events & lsfu_EPOLLHUP() != 0 {
+            // Both directions are gone (HUP is reported even without interest, level-triggered):
+            // a paused or closing connection must end here or the loop would spin on it.
             finish(abortive: true)
         }
     }
@@ -301,6 +313,15 @@ public final class TCPConnection: Channel {
         }
     }
 
+    private func watchHangup(_ u: URingBackend) {
+        guard token != 0, !hangupPollInFlight, state == .open else { return }
+        let pollErrHup: UInt32 = 0x0008 | 0x0010
+        if u.submitPoll(fd: fd, mask: pollErrHup, userData: Token.withOp(token, op: IOOp.watchPoll)) {
+            hangupPollInFlight = true
+            outstanding += 1
+        }
+    }
+
     private func submitSend(_ u: URingBackend) {
         guard !sendInFlight, !failing, let front = writes.front else { return }
         if u.submitSend(fd: fd, buffer: front.baseAddress!, length: front.count, userData: Token.withOp(token, op: IOOp.send)) {
@@ -341,6 +362,11 @@ public final class TCPConnection: Channel {
                 if state != .closed, let u = loop.uring { submitSend(u) }
                 if state != .closed { afterWritesDrained() }
             }
+        case IOOp.watchPoll:
+            hangupPollInFlight = false
+            if result > 0, UInt32(result) & (0x0008 | 0x0010) != 0, state != .closed {
+                finish(abortive: true)
+            }
         case IOOp.connect:
             if state == .connecting {
                 if result == 0 {
@@ -378,8 +404,9 @@ public final class TCPConnection: Channel {
         dropWrites()
         if let u = loop.uring {
             if outstanding > 0 {
-                // shutdown() completes the pending receive at once; cancel the rest.
-                _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+                // A graceful close sends FIN now (and completes the pending receive); an abort
+                // must not, so the peer sees only the reset when the socket is closed.
+                if !abortive { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
                 u.cancelAll(fd: fd)
                 u.submitNow()
             }
