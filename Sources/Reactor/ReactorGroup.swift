@@ -108,6 +108,25 @@ public final class ReactorGroup: Sendable {
         for t in ts { t.join() }
     }
 
+    /// Reads every core's counters on its own thread and calls `completion` once with their
+    /// sum and the per-core values (on the thread of the last core to answer). Cores that
+    /// have stopped are left out.
+    public func collectCounters(_ completion: @escaping @Sendable (_ total: ReactorCounters, _ perCore: [ReactorCounters]) -> Void) {
+        let state = Mutex<(left: Int, perCore: [ReactorCounters?])>((handles.count, Array(repeating: nil, count: handles.count)))
+        let answer: @Sendable (Int, ReactorCounters?) -> Void = { index, counters in
+            let done = state.withLock { s -> [ReactorCounters]? in
+                s.perCore[index] = counters
+                s.left -= 1
+                return s.left == 0 ? s.perCore.compactMap { $0 } : nil
+            }
+            if let done { completion(done.reduce(ReactorCounters(), +), done) }
+        }
+        for h in handles {
+            let index = h.index
+            if !h.execute({ (loop: EventLoop) in answer(index, loop.counters) }) { answer(index, nil) }
+        }
+    }
+
     /// Runs `body` on every core (e.g. to collect counters).
     public func executeOnAll(_ body: @escaping @Sendable (EventLoop) -> Void) {
         for h in handles { h.execute(body) }

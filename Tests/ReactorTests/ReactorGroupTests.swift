@@ -82,6 +82,21 @@ struct ReactorGroupTests {
         }
     }
 
+    @Test("counters from every core are summed on request")
+    func collectCounters() throws {
+        let group = try ReactorGroup(cores: 2, backend: .epoll)
+        defer { group.stop(); group.wait() }
+        for h in group.handles { h.execute { (loop: EventLoop) in loop.counters.udpSent = 10 + loop.index } }
+        let result = Mutex<(ReactorCounters, Int)?>(nil)
+        group.collectCounters { total, perCore in result.withLock { $0 = (total, perCore.count) } }
+        let deadline = Instant.now() + .seconds(3)
+        while result.withLock({ $0 }) == nil, Instant.now() < deadline { usleepMs(1) }
+        let r = try #require(result.withLock { $0 })
+        #expect(r.0.udpSent == 21)
+        #expect(r.1 == 2)
+        #expect(r.0.loopTurns > 0)
+    }
+
     @Test("EventLoop.current is the running loop on a core and nil elsewhere")
     func currentLoop() throws {
         #expect(EventLoop.current == nil)

@@ -27,7 +27,10 @@ public final class TCPConnection: Channel {
     private var watchingReadable = false
 
     // io_uring: one receive and one send in flight at most.
-    private var recvSlot: BufferPool.Slot?
+    /// io_uring receive buffer, allocated on first receive (not from the packet pool, so many
+    /// idle connections cannot starve UDP sends of slots).
+    private var recvBuffer: UnsafeMutableRawPointer?
+    static let uringReceiveSize = 16 * 1024
     private var recvInFlight = false
     /// io_uring: a hang-up poll while reading is paused (epoll reports HUP without interest).
     private var hangupPollInFlight = false
@@ -169,10 +172,10 @@ public final class TCPConnection: Channel {
         guard readingPaused else { return }
         readingPaused = false
         if let u = loop.uring {
-            if heldLength > 0, let slot = recvSlot {
+            if heldLength > 0, let buffer = recvBuffer {
                 let n = heldLength
                 heldLength = 0
-                handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: n), on: self)
+                handler?.received(UnsafeRawBufferPointer(start: buffer, count: n), on: self)
             }
             if state == .open { submitReceive(u) }
         } else {
@@ -294,19 +297,11 @@ public final class TCPConnection: Channel {
 
     private func submitReceive(_ u: URingBackend) {
         guard token != 0, handler != nil, !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
-        if recvSlot == nil {
-            recvSlot = loop.pool.take()
-            if recvSlot == nil {
-                loop.counters.poolExhausted &+= 1
-                // No buffer now: try again shortly rather than fail the connection.
-                loop.scheduleTimer(after: .milliseconds(1)) { [weak self] in
-                    if let self, let u = self.loop.uring { self.submitReceive(u) }
-                }
-                return
-            }
+        if recvBuffer == nil {
+            recvBuffer = .allocate(byteCount: Self.uringReceiveSize, alignment: 16)
         }
-        guard let slot = recvSlot else { return }
-        if u.submitRecv(fd: fd, buffer: loop.pool.pointer(slot), length: loop.pool.slotSize,
+        guard let buffer = recvBuffer else { return }
+        if u.submitRecv(fd: fd, buffer: buffer, length: Self.uringReceiveSize,
                         userData: Token.withOp(token, op: IOOp.recv)) {
             recvInFlight = true
             outstanding += 1
@@ -340,8 +335,8 @@ public final class TCPConnection: Channel {
                     loop.counters.tcpReadBytes &+= Int(result)
                     if readingPaused {
                         heldLength = Int(result)
-                    } else if let slot = recvSlot {
-                        handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: Int(result)), on: self)
+                    } else if let buffer = recvBuffer {
+                        handler?.received(UnsafeRawBufferPointer(start: buffer, count: Int(result)), on: self)
                     }
                 } else if result == 0 {
                     close()
@@ -425,9 +420,9 @@ public final class TCPConnection: Channel {
         resourcesReleased = true
         writes.removeAll()
         Glibc.close(fd)
-        if let slot = recvSlot {
-            loop.pool.give(slot)
-            recvSlot = nil
+        if let buffer = recvBuffer {
+            buffer.deallocate()
+            recvBuffer = nil
         }
         loop.unregister(token)
     }
