@@ -186,6 +186,27 @@ struct UDPSocketTests {
         #expect(tx.pendingSendCount == 0)
     }
 
+    @Test("when the kernel refuses GSO the socket falls back to single datagrams and nothing is lost", arguments: BackendKind.allCases)
+    func gsoFallback(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: loopback, receiver: DatagramCollector())
+        try #require(tx.gsoEnabled)
+        // Linux refuses UDP_SEGMENT (EINVAL) on a socket without UDP checksums.
+        var on: Int32 = 1
+        setsockopt(tx.fd, SOL_SOCKET, 11 /* SO_NO_CHECK */, &on, socklen_t(MemoryLayout<Int32>.size))
+        let run = (0..<10).map { patterned($0, length: 1000) }
+        for d in run { _ = d.withUnsafeBytes { tx.send($0, to: rx.localAddress) } }
+        #expect(loop.run(until: { sink.datagrams.count == run.count }, timeout: .seconds(5)))
+        #expect(Set(sink.datagrams) == Set(run))
+        #expect(!tx.gsoEnabled)
+        #expect(loop.counters.udpGSOFallbacks == 1)
+        #expect(loop.counters.udpSendDropped == 0)
+        #expect(loop.run(until: { loop.pool.available == loop.pool.slotCount }, timeout: .seconds(2)))
+    }
+
     @Test("one socket per core receives on its own port inside a group", arguments: BackendKind.allCases)
     func perCorePorts(backend: BackendKind) throws {
         final class Counter: UDPReceiver {

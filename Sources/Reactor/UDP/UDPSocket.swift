@@ -374,8 +374,20 @@ public final class UDPSocket: Channel {
             } else if e == ENOBUFS {
                 loop.counters.udpSendNoBuffers &+= 1
             } else if b.segmented[m], e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP {
+                // The kernel cannot segment here: put the run back as single datagrams.
+                if gsoEnabled { loop.counters.udpGSOFallbacks &+= 1 }
                 gsoEnabled = false
-                loop.counters.udpGSOFallbacks &+= 1
+                let first = b.datagrams(inFirst: m)
+                if !isClosed, queueCount + n <= Self.queueCapacity {
+                    for k in 0..<n {
+                        queue[queueCount] = b.owned[first + k]
+                        queueCount += 1
+                        b.owned[first + k].slot = -1  // now owned by the queue again
+                    }
+                    b.inFlight -= 1
+                    if b.inFlight == 0 { releaseOwned(b) }
+                    return
+                }
             } else if e != ECANCELED {
                 loop.counters.udpSendErrors &+= 1
             }
@@ -387,7 +399,7 @@ public final class UDPSocket: Channel {
 
     private func releaseOwned(_ b: DatagramBatch) {
         let pool = loop.pool
-        for i in 0..<b.ownedCount { pool.give(b.owned[i].slot) }
+        for i in 0..<b.ownedCount where b.owned[i].slot >= 0 { pool.give(b.owned[i].slot) }
         b.ownedCount = 0
     }
 
