@@ -207,6 +207,43 @@ struct UDPSocketTests {
         #expect(loop.run(until: { loop.pool.available == loop.pool.slotCount }, timeout: .seconds(2)))
     }
 
+    @Test("EAGAIN and ENOBUFS on send are counted and retried next turn without blocking the loop")
+    func sendPushBackRetried() throws {
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: loopback, receiver: DatagramCollector())
+        tx.injectedSendFailures = 1
+        tx.injectedErrno = EAGAIN
+        for i in 0..<5 { _ = patterned(i, length: 200).withUnsafeBytes { tx.send($0, to: rx.localAddress) } }
+        tx.flush()
+        #expect(tx.pendingSendCount == 5)  // pushed back, kept
+        tx.injectedSendFailures = 2
+        tx.injectedErrno = ENOBUFS
+        #expect(loop.run(until: { sink.datagrams.count == 5 }, timeout: .seconds(2)))
+        #expect(loop.counters.udpSendWouldBlock == 1)
+        #expect(loop.counters.udpSendNoBuffers == 2)
+        #expect(loop.counters.udpSendDropped == 0)
+    }
+
+    @Test("a send queue the kernel keeps refusing is dropped and counted after a bounded number of turns")
+    func stalledQueueDropped() throws {
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let rx = try loop.openUDP(bind: loopback, receiver: DatagramCollector())
+        let tx = try loop.openUDP(bind: loopback, receiver: DatagramCollector())
+        tx.injectedSendFailures = 1_000_000
+        tx.injectedErrno = ENOBUFS
+        for i in 0..<7 { _ = patterned(i, length: 200).withUnsafeBytes { tx.send($0, to: rx.localAddress) } }
+        let start = Instant.now()
+        #expect(loop.run(until: { tx.pendingSendCount == 0 }, timeout: .seconds(2)))
+        #expect(Instant.now() - start < .seconds(1))
+        #expect(loop.counters.udpSendDropped == 7)
+        #expect(loop.counters.udpSendNoBuffers > UDPSocket.maxStalledTurns)
+        #expect(loop.pool.available == loop.pool.slotCount)
+    }
+
     @Test("one socket per core receives on its own port inside a group", arguments: BackendKind.allCases)
     func perCorePorts(backend: BackendKind) throws {
         final class Counter: UDPReceiver {

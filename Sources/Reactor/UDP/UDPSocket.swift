@@ -44,6 +44,9 @@ public final class UDPSocket: Channel {
     /// io_uring: batches in flight (their slots return when every message completed).
     private var uringBatches: [DatagramBatch] = []
     private var outstanding = 0
+    /// Tests only: the next `injectedSendFailures` sendmmsg calls fail with `injectedErrno`.
+    var injectedSendFailures = 0
+    var injectedErrno: Int32 = 0
 
     init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool) throws(ReactorError) {
         self.loop = loop
@@ -286,7 +289,15 @@ public final class UDPSocket: Channel {
         while queueCount > 0 {
             let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
             let messages = batch.messages
-            let r = Int(lsfu_sendmmsg(fd, batch.msgs, UInt32(messages), lsfu_MSG_DONTWAIT()))
+            let r: Int
+            if injectedSendFailures > 0 {
+                // Tests: loopback never pushes back, so EAGAIN/ENOBUFS are simulated here.
+                injectedSendFailures -= 1
+                errno = injectedErrno
+                r = -1
+            } else {
+                r = Int(lsfu_sendmmsg(fd, batch.msgs, UInt32(messages), lsfu_MSG_DONTWAIT()))
+            }
             loop.counters.udpSendCalls &+= 1
             if r > 0 {
                 var sent = 0
