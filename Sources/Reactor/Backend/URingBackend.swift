@@ -18,6 +18,13 @@ final class URingBackend: ReactorBackend {
     private var watches: [UInt64: (fd: Int32, mask: UInt32)] = [:]
     private var isShutdown = false
 
+    /// Whether a ring can be created at all (checked once per process).
+    static let probe: Bool = {
+        guard let b = try? URingBackend(entries: 4) else { return false }
+        b.shutdown()
+        return true
+    }()
+
     init(entries: UInt32 = 1024) throws(ReactorError) {
         ring = UnsafeMutableRawPointer.allocate(byteCount: Int(lsfu_io_uring_size()), alignment: 64)
             .bindMemory(to: io_uring.self, capacity: 1)
