@@ -62,12 +62,15 @@ public final class ReactorGroup: Sendable {
         if let cpu { OSThread.pinCurrent(to: cpu) }
         lsfu_set_core_id(Int32(index))
         let loop: EventLoop
+        var signalFD: Int32 = -1
+        defer { if signalFD >= 0 { close(signalFD) } }
         do {
             loop = try EventLoop(index: index, backend: backend,
                                  pool: BufferPool(slotSize: poolSlotSize, slotCount: poolSlots), mailbox: mailbox)
             if signals {
                 let sfd = lsfu_signalfd()
                 if sfd < 0 { throw ReactorError.errno("signalfd") }
+                signalFD = sfd
                 _ = try loop.watchReadable(fd: sfd) { [self] in
                     if lsfu_signalfd_read(sfd) != 0 { self.stop() }
                 }

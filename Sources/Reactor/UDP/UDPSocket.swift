@@ -287,7 +287,7 @@ public final class UDPSocket: Channel {
 
     private func flushEpoll() {
         while queueCount > 0 {
-            let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
+            _ = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
             let messages = batch.messages
             let r: Int
             if injectedSendFailures > 0 {
@@ -311,8 +311,8 @@ public final class UDPSocket: Channel {
                 loop.counters.udpSentBytes &+= bytes
                 releaseQueued(sent)
                 stalledTurns = 0
-                if r < messages, !handleSendError(errno, firstMessageSegmented: false, datagrams: 0) { return }
-                _ = used
+                // A partial batch: the next call starts at the message that failed and
+                // reports its error.
                 continue
             }
             let e = errno
