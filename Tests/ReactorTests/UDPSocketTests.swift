@@ -244,6 +244,20 @@ struct UDPSocketTests {
         #expect(loop.pool.available == loop.pool.slotCount)
     }
 
+    @Test("datagrams move over IPv6 loopback too", arguments: BackendKind.available)
+    func ipv6(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let any6 = SocketAddress(ip: "::1", port: 0)!
+        // Containers without IPv6 cannot bind ::1: nothing to test there.
+        guard let rx = try? loop.openUDP(bind: any6, receiver: sink),
+              let tx = try? loop.openUDP(bind: any6, receiver: DatagramCollector()) else { return }
+        for i in 0..<10 { _ = patterned(i, length: 1200).withUnsafeBytes { tx.send($0, to: rx.localAddress) } }
+        #expect(loop.run(until: { sink.datagrams.count == 10 }, timeout: .seconds(5)))
+        #expect(sink.sources.allSatisfy { $0 == tx.localAddress && $0.isIPv6 })
+    }
+
     @Test("one socket per core receives on its own port inside a group", arguments: BackendKind.available)
     func perCorePorts(backend: BackendKind) throws {
         final class Counter: UDPReceiver {
