@@ -10,7 +10,7 @@ import Synchronization
 struct Options {
     var seconds = 3.0
     var size = 1200
-    var modes = ["sendto", "sendmmsg", "gso", "iouring", "reactor-epoll-nogso", "reactor-epoll", "reactor-iouring"]
+    var modes = ["sendto", "sendmmsg", "gso", "iouring", "reactor-epoll-nogso", "reactor-epoll", "reactor-iouring-nogso", "reactor-iouring"]
     var allocCheck = false
 }
 
@@ -161,14 +161,14 @@ func sendLoop(mode: String, to: SocketAddress, size: Int, seconds: Double) -> In
         }
         io_uring_queue_exit(ring)
         close(fd)
-    case "reactor-epoll", "reactor-epoll-nogso", "reactor-iouring":
+    case "reactor-epoll", "reactor-epoll-nogso", "reactor-iouring", "reactor-iouring-nogso":
         final class Ignore: UDPReceiver {
             func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on s: UDPSocket, now: Instant) {}
             func batchEnded(on socket: UDPSocket, now: Instant) {}
         }
-        let loop = try! EventLoop(backend: mode == "reactor-iouring" ? .iouring : .epoll)
+        let loop = try! EventLoop(backend: mode.hasPrefix("reactor-iouring") ? .iouring : .epoll)
         let tx = try! loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: Ignore())
-        if mode == "reactor-epoll-nogso" { tx.gsoEnabled = false }
+        if mode.hasSuffix("-nogso") { tx.gsoEnabled = false }
         // 32 datagrams queued per loop turn by a timer that re-arms itself for "now" (so the
         // loop never sleeps), flushed at the end of the turn: the SFU's shape.
         let producer = loop.scheduleTimer(at: Instant(nanoseconds: 0)) {}
@@ -271,7 +271,13 @@ if options.allocCheck {
     allocCheck(backend: BackendKind.fromEnvironment)
     exit(0)
 }
-print("UDP loopback, \(options.size)-byte datagrams, \(options.seconds) s per mode, sender CPU 0, receiver CPU 1 (recvmmsg×32)")
+var loadavg = [CChar](repeating: 0, count: 64)
+if let f = fopen("/proc/loadavg", "r") {
+    _ = fgets(&loadavg, 64, f)
+    fclose(f)
+}
+let load = loadavg.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.split(separator: " ").prefix(3).joined(separator: " ")
+print("UDP loopback, \(options.size)-byte datagrams, \(options.seconds) s per mode, sender CPU 0, receiver CPU 1 (recvmmsg×32); load average at start: \(load)")
 print("| mode                 | sent/s     | recv/s     | loss |")
 print("|----------------------|------------|------------|------|")
 for m in options.modes { runMode(m, options: options) }
