@@ -68,14 +68,7 @@ public struct TrickleFragment: Hashable, Sendable {
         for (index, line) in lines.enumerated() {
             let number = index + 1
             if line.isEmpty { continue }
-            guard line.count <= SDPLimits.maxLineLength else {
-                throw .malformed(line: number, reason: "line longer than \(SDPLimits.maxLineLength) characters")
-            }
-            guard let type = line.first, type.isASCII, type.isLowercase, line.dropFirst().first == "=" else {
-                throw .malformed(line: number, reason: "expected <letter>=<value>")
-            }
-            guard SDPSyntax.isPrintable(line) else { throw .malformed(line: number, reason: "control character in line") }
-            let value = line.dropFirst(2)
+            let (type, value) = try SDPParser.splitLine(line, number)
             if type == "m" {
                 flush()
                 guard f.sections.count < SDPLimits.maxMediaSections else {
