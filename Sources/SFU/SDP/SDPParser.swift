@@ -130,7 +130,8 @@ public enum SDPParser {
     static func parseOrigin(_ value: Substring, line: Int) throws(SDPError) -> SessionDescription.Origin {
         let f = SDPSyntax.fields(value)
         guard f.count == 6 else {
-            throw .malformed(line: line, reason: "o= needs 6 fields: <username> <sess-id> <sess-version> IN <addrtype> <address>")
+            throw .malformed(
+                line: line, reason: "o= needs 6 fields: <username> <sess-id> <sess-version> IN <addrtype> <address>")
         }
         guard SDPSyntax.isDigits(f[1], max: 32) else {
             throw .malformed(line: line, reason: "o= session id must be 1-32 digits")

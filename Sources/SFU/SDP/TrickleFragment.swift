@@ -20,7 +20,10 @@ public struct TrickleFragment: Hashable, Sendable {
         public var candidates: [SDPCandidate]
         public var endOfCandidates: Bool
 
-        public init(mid: String?, iceUfrag: String? = nil, icePassword: String? = nil, candidates: [SDPCandidate] = [], endOfCandidates: Bool = false) {
+        public init(
+            mid: String?, iceUfrag: String? = nil, icePassword: String? = nil, candidates: [SDPCandidate] = [],
+            endOfCandidates: Bool = false
+        ) {
             self.mid = mid
             self.iceUfrag = iceUfrag
             self.icePassword = icePassword
@@ -35,7 +38,10 @@ public struct TrickleFragment: Hashable, Sendable {
     public var groups: [SDPGroup]
     public var sections: [Section]
 
-    public init(iceUfrag: String? = nil, icePassword: String? = nil, iceOptions: [String] = [], groups: [SDPGroup] = [], sections: [Section] = []) {
+    public init(
+        iceUfrag: String? = nil, icePassword: String? = nil, iceOptions: [String] = [], groups: [SDPGroup] = [],
+        sections: [Section] = []
+    ) {
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.iceOptions = iceOptions

@@ -37,7 +37,9 @@ enum SDPModelGenerator {
         while s.last == " " { s.removeLast() }
         return s
     }
-    static func ipv4(_ rng: inout RNG) -> String { (0..<4).map { _ in String(int(0...255, &rng)) }.joined(separator: ".") }
+    static func ipv4(_ rng: inout RNG) -> String {
+        (0..<4).map { _ in String(int(0...255, &rng)) }.joined(separator: ".")
+    }
     static func digits(_ rng: inout RNG) -> String { String(UInt64.random(in: 0...UInt64.max, using: &rng)) }
     static func hexFingerprint(_ rng: inout RNG) -> String {
         (0..<32).map { _ in
@@ -49,7 +51,9 @@ enum SDPModelGenerator {
 
     static func makeSession(_ rng: inout RNG) -> SessionDescription {
         var d = SessionDescription(
-            origin: .init(username: token(&rng), sessionID: digits(&rng), sessionVersion: digits(&rng), address: "IN IP4 \(ipv4(&rng))"))
+            origin: .init(
+                username: token(&rng), sessionID: digits(&rng), sessionVersion: digits(&rng),
+                address: "IN IP4 \(ipv4(&rng))"))
         d.sessionName = chance(0.8, &rng) ? "-" : text(&rng)
         d.timing = "0 0"
         if chance(0.3, &rng) { d.connection = "IN IP4 \(ipv4(&rng))" }
@@ -81,7 +85,8 @@ enum SDPModelGenerator {
     static func makeCodec(_ pt: UInt8, _ rng: inout RNG) -> SDPCodec {
         let names: [(String, UInt32, UInt16?)] = [
             ("opus", 48000, 2), ("VP8", 90000, nil), ("VP9", 90000, nil), ("H264", 90000, nil), ("AV1", 90000, nil),
-            ("rtx", 90000, nil), ("PCMU", 8000, nil), ("red", 48000, 2), (token(&rng), UInt32(int(1...200000, &rng)), chance(0.3, &rng) ? UInt16(int(1...8, &rng)) : nil),
+            ("rtx", 90000, nil), ("PCMU", 8000, nil), ("red", 48000, 2),
+            (token(&rng), UInt32(int(1...200000, &rng)), chance(0.3, &rng) ? UInt16(int(1...8, &rng)) : nil),
         ]
         let (name, clock, channels) = pick(names, &rng)
         var c = SDPCodec(payloadType: pt, encodingName: name, clockRate: clock, channels: channels)
@@ -92,7 +97,8 @@ enum SDPModelGenerator {
             let value = pick(["1", "0", "42e01f", "96", "x=y", token(&rng)], &rng)
             c.parameters.append(.init(key, chance(0.85, &rng) ? value : nil))
         }
-        for fb in [SDPCodec.Feedback.nack, .nackPLI, .ccmFIR, .remb, .transportCC, .init(token(&rng), "a b")] where chance(0.4, &rng) {
+        for fb in [SDPCodec.Feedback.nack, .nackPLI, .ccmFIR, .remb, .transportCC, .init(token(&rng), "a b")]
+        where chance(0.4, &rng) {
             if !c.feedback.contains(fb) { c.feedback.append(fb) }
         }
         return c
@@ -102,12 +108,16 @@ enum SDPModelGenerator {
         var c = SDPCandidate(
             foundation: string(iceChars, 1...32, &rng), component: UInt16(int(1...256, &rng)),
             transport: pick(["udp", "tcp"], &rng), priority: UInt32.random(in: 1...UInt32.max, using: &rng),
-            address: chance(0.8, &rng) ? ipv4(&rng) : token(&rng) + ".local", port: UInt16.random(in: 0...UInt16.max, using: &rng),
+            address: chance(0.8, &rng) ? ipv4(&rng) : token(&rng) + ".local",
+            port: UInt16.random(in: 0...UInt16.max, using: &rng),
             type: pick(["host", "srflx", "prflx", "relay"], &rng))
         if chance(0.3, &rng) { c.relatedAddress = ipv4(&rng) }
         if chance(0.3, &rng) { c.relatedPort = UInt16.random(in: 0...UInt16.max, using: &rng) }
         for _ in 0..<int(0...3, &rng) {
-            c.extensions.append(.init(name: pick(["generation", "network-id", "network-cost", "ufrag", "tcptype"], &rng), value: token(&rng)))
+            c.extensions.append(
+                .init(
+                    name: pick(["generation", "network-id", "network-cost", "ufrag", "tcptype"], &rng),
+                    value: token(&rng)))
         }
         return c
     }
@@ -129,7 +139,7 @@ enum SDPModelGenerator {
             m.codecs = pts.filter { _ in chance(0.8, &rng) }.map { makeCodec($0, &rng) }
             for fb in [SDPCodec.Feedback.nack, .transportCC] where chance(0.1, &rng) { m.wildcardFeedback.append(fb) }
         } else {
-            m.formats = chance(0.7, &rng) ? ["webrtc-datachannel"] : [token(&rng), token(&rng)].uniqued
+            m.formats = chance(0.7, &rng) ? ["webrtc-datachannel"] : [token(&rng), token(&rng)].sdpUniqued
         }
         if chance(0.7, &rng) { m.connection = "IN IP4 \(ipv4(&rng))" }
         if chance(0.1, &rng) { m.bandwidths = ["TIAS:\(int(1...10_000_000, &rng))"] }
@@ -148,29 +158,40 @@ enum SDPModelGenerator {
         m.bundleOnly = chance(0.05, &rng)
         m.candidates = (0..<int(0...3, &rng)).map { _ in makeCandidate(&rng) }
         m.endOfCandidates = chance(0.5, &rng)
-        let uris = [SDPExtensionURI.mid, SDPExtensionURI.absSendTime, SDPExtensionURI.audioLevel, SDPExtensionURI.transportWideCC,
-                    SDPExtensionURI.videoOrientation, "urn:x-" + token(&rng)]
+        let uris = [
+            SDPExtensionURI.mid, SDPExtensionURI.absSendTime, SDPExtensionURI.audioLevel,
+            SDPExtensionURI.transportWideCC,
+            SDPExtensionURI.videoOrientation, "urn:x-" + token(&rng),
+        ]
         var ids = Set<UInt8>()
         for uri in uris where chance(0.5, &rng) {
             let id = UInt8(int(1...255, &rng))
             guard ids.insert(id).inserted else { continue }
             m.headerExtensions.append(
-                SDPHeaderExtension(id: id, uri: uri, direction: chance(0.1, &rng) ? pick(MediaDirection.allCases, &rng) : nil,
-                                   attributes: chance(0.1, &rng) ? token(&rng) : nil))
+                SDPHeaderExtension(
+                    id: id, uri: uri, direction: chance(0.1, &rng) ? pick(MediaDirection.allCases, &rng) : nil,
+                    attributes: chance(0.1, &rng) ? token(&rng) : nil))
         }
         m.extmapAllowMixed = chance(0.3, &rng)
-        if chance(0.6, &rng) { m.msids = [SDPMediaStreamID(stream: token(&rng), track: chance(0.8, &rng) ? token(&rng) : nil)] }
+        if chance(0.6, &rng) {
+            m.msids = [SDPMediaStreamID(stream: token(&rng), track: chance(0.8, &rng) ? token(&rng) : nil)]
+        }
         var ssrcs: [UInt32] = []
         for _ in 0..<int(0...3, &rng) {
             let s = UInt32.random(in: 0...UInt32.max, using: &rng)
             if !ssrcs.contains(s) { ssrcs.append(s) }
         }
         m.ssrcs = ssrcs.map { s in
-            SDPSSRC(ssrc: s, attributes: (0..<int(1...3, &rng)).map { _ in
-                SDPSSRC.Attribute(pick(["cname", "msid", "label", token(&rng)], &rng), chance(0.9, &rng) ? text(&rng) : nil)
-            })
+            SDPSSRC(
+                ssrc: s,
+                attributes: (0..<int(1...3, &rng)).map { _ in
+                    SDPSSRC.Attribute(
+                        pick(["cname", "msid", "label", token(&rng)], &rng), chance(0.9, &rng) ? text(&rng) : nil)
+                })
         }
-        if ssrcs.count >= 2, chance(0.7, &rng) { m.ssrcGroups = [SDPSSRCGroup(semantics: "FID", ssrcs: Array(ssrcs.prefix(2)))] }
+        if ssrcs.count >= 2, chance(0.7, &rng) {
+            m.ssrcGroups = [SDPSSRCGroup(semantics: "FID", ssrcs: Array(ssrcs.prefix(2)))]
+        }
         for _ in 0..<int(0...2, &rng) {
             m.otherAttributes.append(SDPAttribute("x-" + token(&rng), chance(0.7, &rng) ? text(&rng) : nil))
         }
@@ -187,11 +208,21 @@ enum SDPModelGenerator {
             var pts = m.formats.compactMap(UInt8.init)
             let base = pick([SDPCodec.Name.opus, .vp8, .vp9, .h264, .av1], &rng)
             if !pts.contains(100), !pts.contains(101) {
-                var c = SDPCodec(payloadType: 100, encodingName: base.encodingName, clockRate: base.clockRate, channels: base.channels)
-                if base == .h264 { c.parameters = [.init("packetization-mode", pick(["0", "1"], &rng)), .init("profile-level-id", pick(["42e01f", "4d001f", "zz"], &rng))] }
+                var c = SDPCodec(
+                    payloadType: 100, encodingName: base.encodingName, clockRate: base.clockRate,
+                    channels: base.channels)
+                if base == .h264 {
+                    c.parameters = [
+                        .init("packetization-mode", pick(["0", "1"], &rng)),
+                        .init("profile-level-id", pick(["42e01f", "4d001f", "zz"], &rng)),
+                    ]
+                }
                 c.feedback = [.nack, .nackPLI, .transportCC]
                 m.codecs.insert(c, at: 0)
-                m.codecs.insert(SDPCodec(payloadType: 101, encodingName: "rtx", clockRate: 90000, parameters: [.init("apt", "100")]), at: 1)
+                m.codecs.insert(
+                    SDPCodec(
+                        payloadType: 101, encodingName: "rtx", clockRate: 90000, parameters: [.init("apt", "100")]),
+                    at: 1)
                 pts.insert(contentsOf: [100, 101], at: 0)
             }
             m.formats = pts.map(String.init)
@@ -203,7 +234,7 @@ enum SDPModelGenerator {
 }
 
 extension Array where Element: Hashable {
-    var uniqued: [Element] {
+    var sdpUniqued: [Element] {
         var seen = Set<Element>()
         return filter { seen.insert($0).inserted }
     }

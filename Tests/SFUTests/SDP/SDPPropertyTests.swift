@@ -26,7 +26,8 @@ struct SDPPropertyTests {
             for role in [AnswerRole.publisher, .viewer(tracks: ViewerAnswerTests.tracks(audio: nil, video: nil))] {
                 let answer: SDPAnswer
                 do {
-                    answer = try AnswerBuilder.buildAnswer(offer: parsed, parameters: SDPFixtures.parameters(), role: role)
+                    answer = try AnswerBuilder.buildAnswer(
+                        offer: parsed, parameters: SDPFixtures.parameters(), role: role)
                 } catch let error as SDPError {
                     #expect(!error.description.isEmpty)
                     continue
@@ -52,7 +53,7 @@ struct SDPPropertyTests {
 
     @Test("random bytes never crash the parsers", arguments: 0..<4)
     func randomBytes(seed: UInt64) {
-        var rng = SplitMix(seed: seed)
+        var rng = SDPTestRandom(seed: seed)
         for _ in 0..<300 {
             let n = Int.random(in: 0...600, using: &rng)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -65,9 +66,11 @@ struct SDPPropertyTests {
 
     @Test("mutated real offers never crash the parser or the answerer", arguments: SDPFixtures.all)
     func mutatedFixtures(name: String) {
-        var rng = SplitMix(seed: UInt64(name.utf8.count))
+        var rng = SDPTestRandom(seed: UInt64(name.utf8.count))
         let lines = SDPFixtures.text(name).split(separator: "\r\n").map(String.init)
-        let pieces = ["0", "-1", "99999", "4294967296", "300", " ", ":", "/", "=", "", "a=", "m=video", "\u{0}", "é", "*"]
+        let pieces = [
+            "0", "-1", "99999", "4294967296", "300", " ", ":", "/", "=", "", "a=", "m=video", "\u{0}", "é", "*",
+        ]
         for _ in 0..<200 {
             var mutated = lines
             for _ in 0..<Int.random(in: 1...4, using: &rng) {
@@ -77,7 +80,10 @@ struct SDPPropertyTests {
                 case 1: mutated.insert(mutated[Int.random(in: 0..<mutated.count, using: &rng)], at: i)
                 case 2:
                     var chars = Array(mutated[i])
-                    if !chars.isEmpty { chars[Int.random(in: 0..<chars.count, using: &rng)] = pieces.randomElement(using: &rng)!.first ?? " " }
+                    if !chars.isEmpty {
+                        chars[Int.random(in: 0..<chars.count, using: &rng)] =
+                            pieces.randomElement(using: &rng)!.first ?? " "
+                    }
                     mutated[i] = String(chars)
                 case 3:
                     let f = mutated[i].split(separator: " ", omittingEmptySubsequences: false).map(String.init)
@@ -91,13 +97,14 @@ struct SDPPropertyTests {
             let text = mutated.joined(separator: "\r\n")
             guard let offer = try? SDPParser.parse(text) else { continue }
             _ = try? AnswerBuilder.buildAnswer(offer: offer, parameters: SDPFixtures.parameters(), role: .publisher)
-            _ = try? AnswerBuilder.buildAnswer(offer: offer, parameters: SDPFixtures.parameters(), role: .viewer(tracks: ViewerAnswerTests.tracks()))
+            _ = try? AnswerBuilder.buildAnswer(
+                offer: offer, parameters: SDPFixtures.parameters(), role: .viewer(tracks: ViewerAnswerTests.tracks()))
         }
     }
 }
 
 /// A tiny seeded generator for the byte-level loops (reproducible from the test argument).
-struct SplitMix: RandomNumberGenerator {
+struct SDPTestRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
     mutating func next() -> UInt64 {
