@@ -1,3 +1,5 @@
+import Reactor
+
 /// An ICE fragment (`application/trickle-ice-sdpfrag`, RFC 8840) as WHIP/WHEP PATCH carries it:
 /// ICE credentials, and candidates per m-section identified by mid.
 ///
@@ -47,6 +49,18 @@ public struct TrickleFragment: Hashable, Sendable {
         self.iceOptions = iceOptions
         self.groups = groups
         self.sections = sections
+    }
+
+    /// The server's answer to an ICE restart PATCH (RFC 9725 §4.3.2): the new credentials and
+    /// its host candidates for each bundled mid, gathering complete.
+    public init(iceUfrag: String, icePassword: String, hostCandidates: [SocketAddress], mids: [String]) {
+        let candidates = hostCandidates.enumerated().map { SDPCandidate(host: $0.element, index: $0.offset) }
+        self.init(
+            iceUfrag: iceUfrag, icePassword: icePassword,
+            groups: mids.isEmpty ? [] : [SDPGroup(semantics: "BUNDLE", mids: mids)],
+            sections: (mids.isEmpty ? [String?.none] : mids.map { $0 }).map {
+                Section(mid: $0, candidates: candidates, endOfCandidates: true)
+            })
     }
 
     /// Every candidate in the fragment, in order.
