@@ -40,8 +40,10 @@ public enum SDPParser {
                 continue
             }
 
-            if current != nil {
-                try current!.apply(type: type, value: value, line: number)
+            // take() leaves no second reference, so the builder's arrays are mutated in place.
+            if var builder = current.take() {
+                try builder.apply(type: type, value: value, line: number)
+                current = builder
                 continue
             }
 

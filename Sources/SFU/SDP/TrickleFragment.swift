@@ -80,10 +80,12 @@ public struct TrickleFragment: Hashable, Sendable {
     public static func parse(_ text: String) throws(SDPError) -> TrickleFragment {
         let lines = try SDPParser.splitLines(text)
         var f = TrickleFragment()
-        var current: Section?
+        var current = Section(mid: nil)
+        var inSection = false  // an m-line, mid or candidate has opened `current`
         func flush() {
-            if let s = current { f.sections.append(s) }
-            current = nil
+            if inSection { f.sections.append(current) }
+            current = Section(mid: nil)
+            inSection = false
         }
         for (index, line) in lines.enumerated() {
             let number = index + 1
@@ -94,7 +96,7 @@ public struct TrickleFragment: Hashable, Sendable {
                 guard f.sections.count < SDPLimits.maxMediaSections else {
                     throw .tooLarge("more than \(SDPLimits.maxMediaSections) m-lines")
                 }
-                current = Section(mid: nil)
+                inSection = true
                 continue
             }
             guard type == "a" else { continue }
@@ -102,10 +104,10 @@ public struct TrickleFragment: Hashable, Sendable {
             switch name {
             case "ice-ufrag":
                 let u = try SDPParser.parseCredential(attr, "ice-ufrag", line: number)
-                if current != nil { current!.iceUfrag = u } else { f.iceUfrag = u }
+                if inSection { current.iceUfrag = u } else { f.iceUfrag = u }
             case "ice-pwd":
                 let p = try SDPParser.parseCredential(attr, "ice-pwd", line: number)
-                if current != nil { current!.icePassword = p } else { f.icePassword = p }
+                if inSection { current.icePassword = p } else { f.icePassword = p }
             case "ice-options":
                 f.iceOptions = SDPParser.parseOptions(attr)
             case "group":
@@ -114,19 +116,18 @@ public struct TrickleFragment: Hashable, Sendable {
                 guard let attr, SDPParser.isMid(attr) else {
                     throw .malformed(line: number, reason: "mid must be a token of 1-64 characters")
                 }
-                if current == nil { current = Section(mid: nil) }
-                current!.mid = String(attr)
-            case "candidate", "end-of-candidates":
-                if current == nil { current = Section(mid: nil) }
-                if name == "end-of-candidates" {
-                    current!.endOfCandidates = true
-                    continue
-                }
-                guard current!.candidates.count < SDPLimits.maxCandidatesPerMedia else {
+                inSection = true
+                current.mid = String(attr)
+            case "end-of-candidates":
+                inSection = true
+                current.endOfCandidates = true
+            case "candidate":
+                inSection = true
+                guard current.candidates.count < SDPLimits.maxCandidatesPerMedia else {
                     throw .tooLarge("more than \(SDPLimits.maxCandidatesPerMedia) candidates in one m-section")
                 }
                 switch SDPCandidate.parse(attr ?? "") {
-                case .success(let c): current!.candidates.append(c)
+                case .success(let c): current.candidates.append(c)
                 case .failure(let e): throw .malformed(line: number, reason: e.reason)
                 }
             default:
