@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "livesfu", targets: ["Main"]),
+        .executable(name: "livesfu-load", targets: ["livesfu-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,15 +57,33 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "livesfu-load",
+            dependencies: [
+                "Reactor", "SFU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "perf/LoadGen",
+            swiftSettings: strict),
+        .executableTarget(
             name: "livesfu-reactor-bench",
             dependencies: ["Reactor", "CShim"],
             path: "perf/ReactorBench",
             swiftSettings: strict),
 
+        // libFuzzer harness: only with LIVESFU_FUZZ=1 (Tests/Fuzz/run.sh), since it links
+        // libFuzzer's driver and is built with -sanitize=fuzzer.
+    ] + (Context.environment["LIVESFU_FUZZ"] == "1" ? [
+        .executableTarget(
+            name: "livesfu-fuzz",
+            dependencies: ["SFU", "HTTP"],
+            path: "Tests/Fuzz/Harness",
+            swiftSettings: strict),
+    ] : []) + [
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
         .testTarget(
             name: "SFUTests",
             dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: strict),
     ]

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -142,3 +143,55 @@ int lsfu_MSG_DONTWAIT(void) { return MSG_DONTWAIT; }
 int lsfu_MSG_NOSIGNAL(void) { return MSG_NOSIGNAL; }
 int lsfu_MSG_TRUNC(void) { return MSG_TRUNC; }
 int lsfu_MSG_CTRUNC(void) { return MSG_CTRUNC; }
+
+struct msghdr *lsfu_mmsghdr_msghdr(struct mmsghdr *msgs, unsigned int i) { return &msgs[i].msg_hdr; }
+void lsfu_mmsghdr_reset_recv(struct mmsghdr *msgs, unsigned int n, socklen_t namelen, size_t controllen) {
+    for (unsigned int i = 0; i < n; i++) {
+        msgs[i].msg_hdr.msg_namelen = namelen;
+        msgs[i].msg_hdr.msg_controllen = controllen;
+        msgs[i].msg_hdr.msg_flags = 0;
+        msgs[i].msg_len = 0;
+    }
+}
+void lsfu_mmsghdr_set_iov(struct mmsghdr *msgs, unsigned int i, struct iovec *iov, size_t iovlen, size_t controllen) {
+    msgs[i].msg_hdr.msg_iov = iov;
+    msgs[i].msg_hdr.msg_iovlen = iovlen;
+    msgs[i].msg_hdr.msg_controllen = controllen;
+    if (controllen == 0) msgs[i].msg_hdr.msg_control = NULL;
+    msgs[i].msg_hdr.msg_flags = 0;
+    msgs[i].msg_len = 0;
+}
+
+int lsfu_set_socket_buffers(int fd, int rcvbuf, int sndbuf) {
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    return lsfu_get_rcvbuf(fd);
+}
+int lsfu_get_rcvbuf(int fd) { int v = 0; socklen_t l = sizeof(v); getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &l); return v; }
+int lsfu_get_sndbuf(int fd) { int v = 0; socklen_t l = sizeof(v); getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l); return v; }
+int lsfu_set_linger_zero(int fd) { struct linger l = {1, 0}; return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)); }
+int lsfu_set_nodelay(int fd) { int on = 1; return setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &on, sizeof(on)); }
+int lsfu_socket_error(int fd) { int v = 0; socklen_t l = sizeof(v); if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &l) != 0) return errno; return v; }
+int lsfu_accept(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+
+static __thread void *lsfu_tls_loop = NULL;
+void lsfu_set_current_loop(void *loop) { lsfu_tls_loop = loop; }
+void *lsfu_current_loop(void) { return lsfu_tls_loop; }
+
+void lsfu_eventfd_signal(int fd) { uint64_t one = 1; ssize_t r = write(fd, &one, sizeof(one)); (void)r; }
+void lsfu_eventfd_drain(int fd) { uint64_t v; ssize_t r = read(fd, &v, sizeof(v)); (void)r; }
+int lsfu_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t r = read(fd, &info, sizeof(info));
+    return r == (ssize_t)sizeof(info) ? (int)info.ssi_signo : 0;
+}
+
+int lsfu_EAGAIN(void) { return EAGAIN; }
+int lsfu_ENOBUFS(void) { return ENOBUFS; }
+int lsfu_errno(void) { return errno; }
+#include <sys/syscall.h>
+int lsfu_gettid(void) { return (int)syscall(SYS_gettid); }
+int lsfu_tgkill(int tid, int sig) { return (int)syscall(SYS_tgkill, getpid(), tid, sig); }
+int lsfu_SIGTERM(void) { return SIGTERM; }

@@ -68,4 +68,40 @@ int lsfu_MSG_DONTWAIT(void);
 int lsfu_MSG_NOSIGNAL(void);
 int lsfu_MSG_TRUNC(void);
 int lsfu_MSG_CTRUNC(void);
+
+/// The msghdr inside message `i` of an mmsghdr array (for io_uring SENDMSG/RECVMSG).
+struct msghdr *lsfu_mmsghdr_msghdr(struct mmsghdr *msgs, unsigned int i);
+/// Resets the lengths recvmmsg overwrites (name, control, flags) on `n` messages.
+void lsfu_mmsghdr_reset_recv(struct mmsghdr *msgs, unsigned int n, socklen_t namelen, size_t controllen);
+/// Sets message `i`'s iovec list (for GSO runs spanning several buffers) and control length.
+void lsfu_mmsghdr_set_iov(struct mmsghdr *msgs, unsigned int i, struct iovec *iov, size_t iovlen, size_t controllen);
+
+/// Socket buffer sizes: tries SO_*BUFFORCE (root) and falls back to SO_*BUF; returns the size the kernel reports.
+int lsfu_set_socket_buffers(int fd, int rcvbuf, int sndbuf);
+int lsfu_get_rcvbuf(int fd);
+int lsfu_get_sndbuf(int fd);
+/// SO_LINGER {1, 0}: close() sends RST (abort).
+int lsfu_set_linger_zero(int fd);
+int lsfu_set_nodelay(int fd);
+int lsfu_socket_error(int fd);
+int lsfu_accept(int fd, int flags);
+
+/// The calling thread's event loop (opaque), for EventLoop.current.
+void lsfu_set_current_loop(void *loop);
+void *lsfu_current_loop(void);
+
+/// eventfd: add 1 / drain.
+void lsfu_eventfd_signal(int fd);
+void lsfu_eventfd_drain(int fd);
+/// Reads one signalfd_siginfo; returns the signal number or 0.
+int lsfu_signalfd_read(int fd);
+
+/// The calling thread's kernel id, and a signal sent to one thread (tests of signal handling).
+int lsfu_gettid(void);
+int lsfu_tgkill(int tid, int sig);
+int lsfu_SIGTERM(void);
+
+int lsfu_EAGAIN(void);
+int lsfu_ENOBUFS(void);
+int lsfu_errno(void);
 #endif

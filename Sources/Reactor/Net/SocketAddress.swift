@@ -123,7 +123,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { s6 in
                     var a = s6.pointee.sin6_addr
                     _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-                    return String(cString: buf)
+                    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 }
             }
         }

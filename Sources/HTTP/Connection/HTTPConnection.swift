@@ -1,0 +1,269 @@
+import HTTPTypes
+import Reactor
+
+/// One HTTP/1.1 connection as a sans-IO state machine: bytes in → requests out; responses in
+/// → bytes out, in request order even when handlers answer out of order (pipelining with
+/// asynchronous handlers); deadlines out → `handleTimeout(now:)`. The transport (plain TCP or
+/// TLS) feeds `receive`, writes what `takeOutput()` returns when `onOutput` fires, and closes
+/// the socket once `shouldClose` is true and the output is written.
+///
+/// Not `Sendable`: owned by the core that accepted the socket.
+public final class HTTPConnection {
+    /// A request ready for the application, with the responder that answers it.
+    public struct Request {
+        public var parsed: HTTPParsedRequest
+        public var responder: HTTPResponder
+        /// When its last byte arrived.
+        public var receivedAt: Instant
+    }
+
+    public let limits: HTTPLimits
+    private var parser: HTTPRequestParser
+    private let dateCache: HTTPDateCache
+    private let clock: () -> Instant
+
+    private struct InFlight {
+        var isHead: Bool
+        var keepAlive: Bool
+        var responder: HTTPResponder
+        var response: [UInt8]?
+        var closeAfter: Bool
+    }
+
+    private var nextSequence: UInt64 = 0
+    /// Requests handed out and not yet written, by sequence number (oldest first).
+    private var inFlight: [(sequence: UInt64, entry: InFlight)] = []
+    private var ready: [Request] = []
+    private var output: [UInt8] = []
+    /// No request will be read any more; close once everything queued is written.
+    private var closing = false
+    public private(set) var isClosed = false
+    private var requestStartedAt: Instant?
+    private var idleSince: Instant
+    private var fresh = true
+
+    /// Called when `takeOutput()` has bytes (set by the transport).
+    public var onOutput: (() -> Void)?
+    /// Receives each parsed request in order (set by the server). Without one, requests
+    /// wait in `nextRequest()`. Never called re-entrantly: a handler that answers at once
+    /// does not recurse into the next request.
+    public var requestHandler: ((Request) -> Void)?
+    private var pumping = false
+    private var needsPump = false
+
+    public init(limits: HTTPLimits, dateCache: HTTPDateCache, clock: @escaping () -> Instant) {
+        self.limits = limits
+        self.parser = HTTPRequestParser(limits: limits)
+        self.dateCache = dateCache
+        self.clock = clock
+        self.idleSince = clock()
+    }
+
+    // MARK: Input
+
+    /// Feeds received bytes and parses as many requests as the pipelining limit allows.
+    public func receive(_ bytes: UnsafeRawBufferPointer, now: Instant) {
+        guard !closing, !isClosed, bytes.count > 0 else { return }
+        if !parser.hasPartialRequest { requestStartedAt = now }
+        fresh = false
+        parser.append(bytes)
+        pump(now: now)
+    }
+
+    private func pump(now: Instant) {
+        if pumping {
+            needsPump = true
+            return
+        }
+        pumping = true
+        defer { pumping = false }
+        repeat {
+            needsPump = false
+            parse(now: now)
+            while requestHandler != nil, !ready.isEmpty, !isClosed {
+                let request = ready.removeFirst()
+                requestHandler?(request)
+            }
+        } while needsPump && !isClosed
+    }
+
+    /// Convenience for tests and TLS: feeds bytes from an array.
+    public func receive(_ bytes: [UInt8], now: Instant) {
+        bytes.withUnsafeBytes { receive($0, now: now) }
+    }
+
+    /// The next parsed request, if any.
+    public func nextRequest() -> Request? {
+        ready.isEmpty ? nil : ready.removeFirst()
+    }
+
+    /// Whether the transport should stop reading: enough requests are queued, output is
+    /// piling up, or the connection is closing.
+    public var wantsReadPaused: Bool {
+        closing || isClosed || inFlight.count >= limits.maxPipelinedRequests
+            || parser.bufferedByteCount > limits.maxRequestLineBytes + limits.maxHeaderBytes + limits.maxBodyBytes
+    }
+
+    private func parse(now: Instant) {
+        while !closing && inFlight.count < limits.maxPipelinedRequests {
+            switch parser.next() {
+            case .needMoreData:
+                return
+            case .continueRequested:
+                if inFlight.isEmpty {
+                    output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                    onOutput?()
+                }
+            case .failed(let error):
+                // The framing is lost: answer after the requests before it, then close.
+                closing = true
+                let sequence = nextSequence
+                nextSequence += 1
+                let responder = HTTPResponder(connection: self, sequence: sequence)
+                inFlight.append((sequence, InFlight(isHead: false, keepAlive: false, responder: responder, response: nil, closeAfter: true)))
+                complete(sequence: sequence, with: .error(error.status, error.description))
+                return
+            case .request(let parsed):
+                let sequence = nextSequence
+                nextSequence += 1
+                let responder = HTTPResponder(connection: self, sequence: sequence)
+                inFlight.append(
+                    (sequence, InFlight(
+                        isHead: parsed.head.method == .head, keepAlive: parsed.keepAlive,
+                        responder: responder, response: nil, closeAfter: !parsed.keepAlive)))
+                if !parsed.keepAlive { closing = true }
+                requestStartedAt = parser.hasPartialRequest ? now : nil
+                ready.append(Request(parsed: parsed, responder: responder, receivedAt: now))
+            }
+        }
+    }
+
+    // MARK: Output
+
+    /// Called by a responder: serializes its response and writes every response that is now
+    /// at the head of the line.
+    func complete(sequence: UInt64, with response: HTTPServerResponse) {
+        guard !isClosed, let index = inFlight.firstIndex(where: { $0.sequence == sequence }) else { return }
+        var entry = inFlight[index].entry
+        if response.head.headerFields[.connection].map({ $0.lowercased().contains("close") }) == true {
+            entry.closeAfter = true
+        }
+        entry.response = serialize(response, isHead: entry.isHead, close: entry.closeAfter)
+        inFlight[index].entry = entry
+        flushInOrder()
+    }
+
+    private func flushInOrder() {
+        var wrote = false
+        while let first = inFlight.first, let bytes = first.entry.response {
+            output.append(contentsOf: bytes)
+            inFlight.removeFirst()
+            wrote = true
+            if first.entry.closeAfter {
+                // Nothing after a closing response is sent; cancel what is still pending.
+                closing = true
+                let rest = inFlight
+                inFlight = []
+                ready = []
+                for item in rest { item.entry.responder.cancel() }
+                break
+            }
+        }
+        if inFlight.isEmpty { idleSince = clock() }
+        if wrote {
+            onOutput?()
+            // Reading may resume: parse what was held back by the pipelining limit.
+            if !closing { pump(now: clock()) }
+        }
+    }
+
+    /// Bytes to write, emptied by the call.
+    public func takeOutput() -> [UInt8] {
+        let bytes = output
+        output = []
+        return bytes
+    }
+
+    /// Whether output is waiting in `takeOutput()`.
+    public var hasOutput: Bool { !output.isEmpty }
+
+    /// True once the transport should close the socket (after writing `takeOutput()`).
+    public var shouldClose: Bool { isClosed || (closing && inFlight.isEmpty && output.isEmpty) }
+
+    /// Whether a close is pending after the queued output (the transport closes after flushing).
+    public var isClosing: Bool { closing }
+
+    private func serialize(_ response: HTTPServerResponse, isHead: Bool, close: Bool) -> [UInt8] {
+        let code = response.head.status.code
+        var out: [UInt8] = []
+        out.reserveCapacity(192 + (isHead ? 0 : response.body.count))
+        out.append(contentsOf: "HTTP/1.1 \(code) ".utf8)
+        let reason = response.head.status.reasonPhrase
+        out.append(contentsOf: (reason.isEmpty ? HTTPReasonPhrase.phrase(for: code) : reason).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        for field in response.head.headerFields {
+            switch field.name {
+            case .contentLength, .transferEncoding, .connection, .date: continue
+            default: break
+            }
+            out.append(contentsOf: field.name.rawName.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: field.value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "Date: \(dateCache.current)\r\n".utf8)
+        let bodyless = code == 204 || code == 304 || (100..<200).contains(code)
+        if !bodyless {
+            out.append(contentsOf: "Content-Length: \(response.body.count)\r\n".utf8)
+        }
+        if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        out.append(contentsOf: "\r\n".utf8)
+        if !isHead && !bodyless { out.append(contentsOf: response.body) }
+        return out
+    }
+
+    // MARK: Time
+
+    /// When `handleTimeout(now:)` must next be called, or nil when no deadline runs (a
+    /// request is with its handler, or the connection is closed).
+    public var nextDeadline: Instant? {
+        if isClosed || closing { return nil }
+        if !inFlight.isEmpty { return nil }
+        if parser.hasPartialRequest, let started = requestStartedAt { return started + limits.headerTimeout }
+        return idleSince + (fresh ? limits.headerTimeout : limits.idleTimeout)
+    }
+
+    /// Enforces the header and idle timeouts: a client in the middle of a request gets a 408
+    /// and the connection closes; an idle one is closed without a word.
+    public func handleTimeout(now: Instant) {
+        guard let deadline = nextDeadline, now >= deadline else { return }
+        if parser.hasPartialRequest {
+            closing = true
+            let sequence = nextSequence
+            nextSequence += 1
+            let responder = HTTPResponder(connection: self, sequence: sequence)
+            inFlight.append((sequence, InFlight(isHead: false, keepAlive: false, responder: responder, response: nil, closeAfter: true)))
+            complete(sequence: sequence, with: .error(.requestTimeout, "request not received in time"))
+        } else {
+            closing = true
+        }
+    }
+
+    /// The transport closed (peer gone, error, or after `shouldClose`): pending responders
+    /// become no-ops and run their cancel handlers.
+    public func transportClosed() {
+        guard !isClosed else { return }
+        isClosed = true
+        closing = true
+        let pending = inFlight
+        inFlight = []
+        ready = []
+        output = []
+        onOutput = nil
+        requestHandler = nil
+        for item in pending { item.entry.responder.cancel() }
+    }
+
+    /// Requests being handled or awaiting their turn to be written.
+    public var inFlightCount: Int { inFlight.count }
+}

@@ -1,0 +1,445 @@
+import CShim
+import Glibc
+
+/// One TCP connection on a loop: non-blocking reads delivered to its handler, a bounded
+/// write queue with watermarks (back-pressure) and a hard cap past which a peer that stopped
+/// reading is aborted. Core-confined.
+public final class TCPConnection: Channel {
+    /// The peer's address.
+    public let remoteAddress: SocketAddress
+    /// Unique per loop.
+    public let id: UInt64
+    /// The write-queue bounds.
+    public let limits: TCPLimits
+
+    unowned let loop: EventLoop
+    let fd: Int32
+    private var token: UInt64 = 0
+    private var handler: (any TCPConnectionHandler)?
+    weak var listener: TCPListener?
+
+    private enum State { case connecting, open, closing, closed }
+    private var state: State
+    private var readingPaused = false
+    private var aboveHighWatermark = false
+    private var writes = WriteQueue()
+    private var watchingWritable = false
+    private var watchingReadable = false
+
+    // io_uring: one receive and one send in flight at most.
+    private var recvSlot: BufferPool.Slot?
+    private var recvInFlight = false
+    private var sendInFlight = false
+    /// Bytes received while reading was paused, delivered on resume.
+    private var heldLength = 0
+    private var outstanding = 0
+    private var connectAddress = sockaddr_storage()
+    private var resourcesReleased = false
+    /// An error or the hard cap hit: abort on the next turn, write nothing more.
+    private var failing = false
+    /// epoll: added to the epoll set (interest changes before that wait for `start`).
+    private var isWatched = false
+
+    init(loop: EventLoop, fd: Int32, remote: SocketAddress, connecting: Bool, limits: TCPLimits) {
+        self.loop = loop
+        self.fd = fd
+        remoteAddress = remote
+        id = loop.takeConnectionID()
+        self.limits = limits
+        state = connecting ? .connecting : .open
+    }
+
+    /// Takes a token so the connection can be written to before it starts (e.g. inside the
+    /// listener's accept closure).
+    func register() {
+        if token == 0 { token = loop.register(self) }
+    }
+
+    /// Drops a connection that was refused before it started.
+    func discard() {
+        state = .closed
+        _ = lsfu_set_linger_zero(fd)
+        dropWrites()
+        if outstanding == 0 {
+            releaseResources()
+        } else if let u = loop.uring {
+            // A send submitted from the accept closure is in flight: cancel it; the last
+            // completion releases the socket.
+            _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+            u.cancelAll(fd: fd)
+            u.submitNow()
+        }
+    }
+
+    /// Frees queued bytes unless io_uring is still sending from them.
+    private func dropWrites() {
+        if !sendInFlight { writes.removeAll() }
+    }
+
+    /// Starts reading (or connecting) with `handler` receiving events.
+    func start(handler: any TCPConnectionHandler) throws(ReactorError) {
+        self.handler = handler
+        register()
+        if let u = loop.uring {
+            if state == .connecting {
+                let len = remoteAddress.write(to: &connectAddress)
+                let ok = withUnsafePointer(to: &connectAddress) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        u.submitConnect(fd: fd, address: $0, length: len, userData: Token.withOp(token, op: IOOp.connect))
+                    }
+                }
+                if ok { outstanding += 1 }
+            } else {
+                submitReceive(u)
+                submitSend(u)
+            }
+        } else {
+            watchingReadable = state == .open && !readingPaused
+            watchingWritable = state == .connecting || !writes.isEmpty
+            do {
+                try loop.backend.watch(fd: fd, token: token, readable: watchingReadable, writable: watchingWritable)
+            } catch {
+                loop.unregister(token)
+                throw error
+            }
+            isWatched = true
+        }
+    }
+
+    // MARK: public API
+
+    /// Bytes queued and not yet accepted by the kernel.
+    public var pendingWriteBytes: Int { state == .closed || failing ? 0 : writes.count }
+    /// True above the high watermark: stop producing until `writable` is called.
+    public var isWriteBufferFull: Bool { writes.count > limits.highWatermark }
+    /// True until closed or aborted (also while flushing after `close()`).
+    public var isOpen: Bool { state != .closed }
+
+    /// Queues `bytes` (copied) for the peer.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard state == .open || state == .connecting, bytes.count > 0 else { return }
+        var rest = bytes
+        if writes.isEmpty, state == .open, loop.uring == nil {
+            // Common case: the kernel takes it all at once, nothing is copied.
+            let n = Glibc.send(fd, rest.baseAddress, rest.count, lsfu_MSG_NOSIGNAL() | lsfu_MSG_DONTWAIT())
+            if n > 0 {
+                loop.counters.tcpWrittenBytes &+= n
+                if n == rest.count { return }
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            } else if n < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
+                failLater()
+                return
+            }
+        }
+        writes.append(rest)
+        if writes.count > limits.hardCap {
+            loop.counters.tcpWriteCapAborts &+= 1
+            failLater()
+            return
+        }
+        if writes.count > limits.highWatermark { aboveHighWatermark = true }
+        if let u = loop.uring {
+            if state == .open, token != 0 { submitSend(u) }
+        } else if state == .open {
+            updateInterest()
+        }
+    }
+
+    /// Queues a copy of `bytes`.
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Stops delivering reads (the kernel's receive buffer then pushes back on the peer).
+    public func pauseReading() {
+        guard !readingPaused else { return }
+        readingPaused = true
+        if loop.uring == nil { updateInterest() }
+    }
+
+    /// Delivers reads again.
+    public func resumeReading() {
+        guard readingPaused else { return }
+        readingPaused = false
+        if let u = loop.uring {
+            if heldLength > 0, let slot = recvSlot {
+                let n = heldLength
+                heldLength = 0
+                handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: n), on: self)
+            }
+            if state == .open { submitReceive(u) }
+        } else {
+            updateInterest()
+        }
+    }
+
+    /// Closes after the queued bytes are written.
+    public func close() {
+        switch state {
+        case .closed, .closing: return
+        case .connecting: finish(abortive: false)
+        case .open:
+            if writes.isEmpty {
+                finish(abortive: false)
+            } else {
+                state = .closing
+                readingPaused = true
+                if loop.uring == nil { updateInterest() }
+            }
+        }
+    }
+
+    /// Closes at once, dropping queued bytes (the peer sees a reset).
+    public func abort() {
+        guard state != .closed else { return }
+        finish(abortive: true)
+    }
+
+    // MARK: epoll
+
+    private func updateInterest() {
+        guard state != .closed, loop.uring == nil, isWatched else { return }
+        let r = state == .open && !readingPaused
+        let w = state == .connecting || !writes.isEmpty
+        if r != watchingReadable || w != watchingWritable {
+            watchingReadable = r
+            watchingWritable = w
+            loop.backend.rewatch(fd: fd, token: token, readable: r, writable: w)
+        }
+    }
+
+    func ready(_ events: UInt32) {
+        if state == .connecting {
+            let e = lsfu_socket_error(fd)
+            if e != 0 || events & lsfu_EPOLLERR() != 0 {
+                finish(abortive: true)
+                return
+            }
+            state = .open
+            updateInterest()
+            flushWrites()
+            return
+        }
+        if events & lsfu_EPOLLOUT() != 0 { flushWrites() }
+        if state == .closed { return }
+        if events & (lsfu_EPOLLIN() | lsfu_EPOLLRDHUP() | lsfu_EPOLLHUP()) != 0, !readingPaused, state == .open {
+            readAvailable()
+        } else if events & lsfu_EPOLLERR() != 0 {
+            finish(abortive: true)
+        } else if events & lsfu_EPOLLHUP() != 0, state == .closing {
+            finish(abortive: true)
+        }
+    }
+
+    private func readAvailable() {
+        let buf = loop.scratch
+        // A few reads per wake-up keep one fast peer from starving the rest of the loop.
+        for _ in 0..<4 {
+            guard state == .open, !readingPaused else { return }
+            let n = Glibc.recv(fd, buf.baseAddress, buf.count, lsfu_MSG_DONTWAIT())
+            if n > 0 {
+                loop.counters.tcpReadBytes &+= n
+                handler?.received(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), on: self)
+                if n < buf.count { return }
+            } else if n == 0 {
+                close()  // peer finished sending: flush our answer, then close
+                return
+            } else {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+                finish(abortive: true)
+                return
+            }
+        }
+    }
+
+    private func flushWrites() {
+        while !failing, let front = writes.front {
+            let n = Glibc.send(fd, front.baseAddress, front.count, lsfu_MSG_NOSIGNAL() | lsfu_MSG_DONTWAIT())
+            if n > 0 {
+                loop.counters.tcpWrittenBytes &+= n
+                writes.consume(n)
+                if n < front.count { break }
+            } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+                break
+            } else {
+                finish(abortive: true)
+                return
+            }
+        }
+        afterWritesDrained()
+        updateInterest()
+    }
+
+    private func afterWritesDrained() {
+        if aboveHighWatermark, writes.count < limits.lowWatermark {
+            aboveHighWatermark = false
+            handler?.writable(self)
+        }
+        if state == .closing, writes.isEmpty, !failing { finish(abortive: false) }
+    }
+
+    // MARK: io_uring
+
+    private func submitReceive(_ u: URingBackend) {
+        guard token != 0, handler != nil, !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
+        if recvSlot == nil {
+            recvSlot = loop.pool.take()
+            if recvSlot == nil {
+                loop.counters.poolExhausted &+= 1
+                // No buffer now: try again shortly rather than fail the connection.
+                loop.scheduleTimer(after: .milliseconds(1)) { [weak self] in
+                    if let self, let u = self.loop.uring { self.submitReceive(u) }
+                }
+                return
+            }
+        }
+        guard let slot = recvSlot else { return }
+        if u.submitRecv(fd: fd, buffer: loop.pool.pointer(slot), length: loop.pool.slotSize,
+                        userData: Token.withOp(token, op: IOOp.recv)) {
+            recvInFlight = true
+            outstanding += 1
+        }
+    }
+
+    private func submitSend(_ u: URingBackend) {
+        guard !sendInFlight, !failing, let front = writes.front else { return }
+        if u.submitSend(fd: fd, buffer: front.baseAddress!, length: front.count, userData: Token.withOp(token, op: IOOp.send)) {
+            sendInFlight = true
+            outstanding += 1
+        }
+    }
+
+    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {
+        outstanding -= 1
+        switch op {
+        case IOOp.recv:
+            recvInFlight = false
+            if state == .open {
+                if result > 0 {
+                    loop.counters.tcpReadBytes &+= Int(result)
+                    if readingPaused {
+                        heldLength = Int(result)
+                    } else if let slot = recvSlot {
+                        handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: Int(result)), on: self)
+                    }
+                } else if result == 0 {
+                    close()
+                } else if result != -EAGAIN, result != -EINTR {
+                    finish(abortive: true)
+                }
+                if state == .open, let u = loop.uring { submitReceive(u) }
+            }
+        case IOOp.send:
+            sendInFlight = false
+            if state == .open || state == .closing {
+                if result > 0 {
+                    loop.counters.tcpWrittenBytes &+= Int(result)
+                    writes.consume(Int(result))
+                } else if result != -EAGAIN, result != -EINTR {
+                    finish(abortive: true)
+                }
+                if state != .closed, let u = loop.uring { submitSend(u) }
+                if state != .closed { afterWritesDrained() }
+            }
+        case IOOp.connect:
+            if state == .connecting {
+                if result == 0 {
+                    state = .open
+                    if let u = loop.uring {
+                        submitReceive(u)
+                        submitSend(u)
+                    }
+                } else {
+                    finish(abortive: true)
+                }
+            }
+        default:
+            break
+        }
+        if state == .closed, outstanding == 0 { releaseResources() }
+    }
+
+    // MARK: closing
+
+    /// Errors found inside `write` close the connection on the next turn, so a handler
+    /// never sees `closed` from inside its own `write` call.
+    private func failLater() {
+        guard state != .closed, !failing else { return }
+        failing = true
+        dropWrites()
+        state = .closing
+        loop.executeSoon { [weak self] in self?.finish(abortive: true) }
+    }
+
+    private func finish(abortive: Bool) {
+        guard state != .closed else { return }
+        state = .closed
+        if abortive { _ = lsfu_set_linger_zero(fd) }
+        dropWrites()
+        if let u = loop.uring {
+            if outstanding > 0 {
+                // shutdown() completes the pending receive at once; cancel the rest.
+                _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+                u.cancelAll(fd: fd)
+                u.submitNow()
+            }
+        } else if isWatched {
+            loop.backend.unwatch(fd: fd, token: token)
+        }
+        listener?.connectionClosed()
+        let h = handler
+        handler = nil
+        h?.closed(self)
+        if outstanding == 0 { releaseResources() }
+    }
+
+    private func releaseResources() {
+        guard !resourcesReleased else { return }
+        resourcesReleased = true
+        writes.removeAll()
+        Glibc.close(fd)
+        if let slot = recvSlot {
+            loop.pool.give(slot)
+            recvSlot = nil
+        }
+        loop.unregister(token)
+    }
+
+    func closeForLoopStop() {
+        if state == .open, !writes.isEmpty, loop.uring == nil { flushWrites() }
+        finish(abortive: false)
+    }
+}
+
+extension EventLoop {
+    /// Connects to `address` (non-blocking); `handler` gets the connection's events, and
+    /// `closed` if the connection fails.
+    public func connectTCP(to address: SocketAddress, limits: TCPLimits = TCPLimits(), handler: any TCPConnectionHandler) throws(ReactorError) -> TCPConnection {
+        let onUring = uring != nil
+        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | (onUring ? 0 : lsfu_SOCK_NONBLOCK())
+        let fd = socket(address.isIPv6 ? AF_INET6 : AF_INET, type, 0)
+        if fd < 0 { throw .errno("socket(TCP)") }
+        _ = lsfu_set_nodelay(fd)
+        var connecting = onUring
+        if !onUring {
+            let r = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+            if r != 0 {
+                if errno == EINPROGRESS {
+                    connecting = true
+                } else {
+                    let e = ReactorError.errno("connect(\(address))")
+                    Glibc.close(fd)
+                    throw e
+                }
+            }
+        }
+        let c = TCPConnection(loop: self, fd: fd, remote: address, connecting: connecting, limits: limits)
+        do {
+            try c.start(handler: handler)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return c
+    }
+}

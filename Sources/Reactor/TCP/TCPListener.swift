@@ -1,0 +1,169 @@
+import CShim
+import Glibc
+
+/// A listening TCP socket on one loop (every core listens on the same port with
+/// SO_REUSEPORT, so the kernel spreads connections). Accepts without blocking and enforces
+/// this core's connection limit. Core-confined.
+public final class TCPListener: Channel {
+    /// The bound address (with the kernel's port if 0 was asked for).
+    public let localAddress: SocketAddress
+    /// Most live connections this listener keeps on this core; more are refused.
+    public let maxConnections: Int
+    /// Live connections accepted by this listener.
+    public private(set) var connectionCount = 0
+
+    unowned let loop: EventLoop
+    let fd: Int32
+    private let limits: TCPLimits
+    private let acceptHandler: (TCPConnection) -> (any TCPConnectionHandler)?
+    private var token: UInt64 = 0
+    private var isClosed = false
+    private var acceptInFlight = false
+
+    init(loop: EventLoop, bind address: SocketAddress, reusePort: Bool, backlog: Int, maxConnections: Int,
+         limits: TCPLimits, accept: @escaping (TCPConnection) -> (any TCPConnectionHandler)?) throws(ReactorError) {
+        self.loop = loop
+        self.maxConnections = maxConnections
+        self.limits = limits
+        acceptHandler = accept
+        let onUring = loop.uring != nil
+        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | (onUring ? 0 : lsfu_SOCK_NONBLOCK())
+        let s = socket(address.isIPv6 ? AF_INET6 : AF_INET, type, 0)
+        if s < 0 { throw .errno("socket(TCP)") }
+        var on: Int32 = 1
+        _ = setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { _ = lsfu_set_reuseport(s) }
+        if address.withSockAddr({ Glibc.bind(s, $0, $1) }) != 0 {
+            let e = ReactorError.errno("bind(TCP \(address))")
+            Glibc.close(s)
+            throw e
+        }
+        if Glibc.listen(s, Int32(clamping: backlog)) != 0 {
+            let e = ReactorError.errno("listen(\(address))")
+            Glibc.close(s)
+            throw e
+        }
+        fd = s
+        localAddress = Self.address(of: s, peer: false) ?? address
+    }
+
+    static func address(of fd: Int32, peer: Bool) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let r = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                peer ? getpeername(fd, $0, &len) : getsockname(fd, $0, &len)
+            }
+        }
+        guard r == 0 else { return nil }
+        return withUnsafePointer(to: &storage) { SocketAddress(storage: UnsafeRawPointer($0), length: Int(len)) }
+    }
+
+    func start() throws(ReactorError) {
+        token = loop.register(self)
+        if let u = loop.uring {
+            submitAccept(u)
+        } else {
+            do {
+                try loop.backend.watch(fd: fd, token: token, readable: true, writable: false)
+            } catch {
+                loop.unregister(token)
+                throw error
+            }
+        }
+    }
+
+    func ready(_ events: UInt32) {
+        // Bounded per wake-up; level-triggered epoll brings us back for the rest.
+        for _ in 0..<64 {
+            guard !isClosed else { return }
+            let c = lsfu_accept(fd, lsfu_SOCK_NONBLOCK() | lsfu_SOCK_CLOEXEC())
+            if c < 0 { return }
+            adopt(c)
+        }
+    }
+
+    private func adopt(_ c: Int32) {
+        guard connectionCount < maxConnections else {
+            loop.counters.tcpRefused &+= 1
+            _ = lsfu_set_linger_zero(c)
+            Glibc.close(c)
+            return
+        }
+        _ = lsfu_set_nodelay(c)
+        let remote = Self.address(of: c, peer: true) ?? SocketAddress(ipv4: (0, 0, 0, 0), port: 0)
+        let conn = TCPConnection(loop: loop, fd: c, remote: remote, connecting: false, limits: limits)
+        conn.register()
+        guard let handler = acceptHandler(conn) else {
+            loop.counters.tcpRefused &+= 1
+            conn.discard()
+            return
+        }
+        do {
+            try conn.start(handler: handler)
+        } catch {
+            conn.discard()
+            handler.closed(conn)
+            return
+        }
+        conn.listener = self
+        connectionCount += 1
+        loop.counters.tcpAccepted &+= 1
+    }
+
+    func connectionClosed() {
+        connectionCount -= 1
+    }
+
+    private func submitAccept(_ u: URingBackend) {
+        guard !acceptInFlight, !isClosed else { return }
+        if u.submitAccept(fd: fd, userData: Token.withOp(token, op: IOOp.accept)) { acceptInFlight = true }
+    }
+
+    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {
+        acceptInFlight = false
+        if isClosed {
+            if result >= 0 { Glibc.close(result) }
+            finishClose()
+            return
+        }
+        if result >= 0 { adopt(result) }
+        if let u = loop.uring { submitAccept(u) }
+    }
+
+    /// Stops accepting; live connections stay open.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        if let u = loop.uring, acceptInFlight {
+            u.cancelAll(fd: fd)
+            u.submitNow()
+        } else {
+            finishClose()
+        }
+    }
+
+    private var finished = false
+    private func finishClose() {
+        guard !finished else { return }
+        finished = true
+        if loop.uring == nil { loop.backend.unwatch(fd: fd, token: token) }
+        Glibc.close(fd)
+        loop.unregister(token)
+    }
+
+    func closeForLoopStop() { close() }
+}
+
+extension EventLoop {
+    /// Listens on `bind`; `accept` gets each new connection and returns its handler (nil
+    /// refuses it). At most `maxConnections` live connections on this loop.
+    public func listenTCP(bind: SocketAddress, reusePort: Bool = true, backlog: Int = 1024, maxConnections: Int,
+                          limits: TCPLimits = TCPLimits(),
+                          accept: @escaping (TCPConnection) -> (any TCPConnectionHandler)?) throws(ReactorError) -> TCPListener {
+        let l = try TCPListener(loop: self, bind: bind, reusePort: reusePort, backlog: backlog,
+                                maxConnections: maxConnections, limits: limits, accept: accept)
+        try l.start()
+        return l
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-@testable import HTTP
-
-@Test("module loads")
-func moduleLoads() { #expect(HTTPServerInfo.name == "HTTP") }

@@ -1,0 +1,201 @@
+"""Quality under loss (issue 6): 3% media loss on a viewer's path or on the publisher's path,
+through `LossyGateway`. Viewers behind the loss must keep decoding (no gap between decoded
+frames much over a second, NACKs visible) and decode nearly as many frames as a loss-free
+viewer over the same window. Marked `quality`: deselect with `-m "not quality"`.
+"""
+
+import asyncio
+import json
+
+import pytest
+
+from harness import node_slug, run
+from lossy_gateway import Impairment, LossyGateway
+from test_interop import (AIORTC_SIZE, CHROMIUM_SIZE, V_FRAMES, A_FRAMES, close_all, page_url, room_name,
+                          save_json, wait_playing)
+from whep_client import WhepViewer
+from whip_client import WhipPublisher
+
+pytestmark = pytest.mark.quality
+
+WINDOW = 10.0        # seconds of measurement
+MAX_GAP_MS = 1200    # "no gap between decoded frames longer than about a second"
+MIN_RATIO = 0.8      # lossy viewer's frames / loss-free viewer's frames over the window
+
+# Samples the page's own peer connection every 100 ms: decoded frames, longest time without
+# a new decoded frame (after the first), NACKs sent, packets lost.
+PROBE_JS = """(() => {
+  const p = { frames: 0, lastAt: performance.now(), maxGapMs: 0, nack: 0, lost: 0, samples: 0 };
+  p.timer = setInterval(async () => {
+    const s = window.livesfuSession;
+    if (!s) return;
+    const r = await s.pc.getStats();
+    let fd = 0, nack = 0, lost = 0;
+    r.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') {
+      fd += x.framesDecoded || 0; nack += x.nackCount || 0; lost += x.packetsLost || 0; } });
+    const now = performance.now();
+    if (fd > p.frames) { if (p.frames > 0) p.maxGapMs = Math.max(p.maxGapMs, now - p.lastAt); p.frames = fd; p.lastAt = now; }
+    p.nack = nack; p.lost = lost; p.samples += 1;
+  }, 100);
+  window.__probe = p;
+  return true;
+})()"""
+
+PROBE_READ = "(() => { const p = window.__probe; return {frames: p.frames, maxGapMs: Math.round(p.maxGapMs), " \
+             "nack: p.nack, lost: p.lost, samples: p.samples}; })()"
+
+
+async def probe(page):
+    await page.evaluate(PROBE_JS)
+
+
+async def probe_read(page) -> dict:
+    return await page.evaluate(PROBE_READ)
+
+
+def test_viewer_path_loss_3pct_chromium_and_aiortc_keep_decoding(browser, sfu, request):
+    room = room_name(request)
+    name = node_slug(request.node.name)
+
+    async def body():
+        gw = pub = v_loss = v_ref = p_loss = p_ref = None
+        try:
+            gw = await LossyGateway(sfu.base_url, to_client=Impairment(loss=0.03), seed=6).start()
+            pub = await WhipPublisher(sfu.base_url, room).start()
+            await pub.wait_connected()
+            v_ref = await WhepViewer(sfu.base_url, room).start()
+            v_loss = await WhepViewer(gw.base_url, room).start()
+            p_ref = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player-direct")
+            p_loss = await browser.open(
+                page_url(sfu, "player.html", room=room, server=gw.base_url, autostart=1), "player-lossy")
+            await asyncio.gather(wait_playing(p_ref, 10, 10), wait_playing(p_loss, 10, 10),
+                                 v_ref.wait_frames(10, 10, 30), v_loss.wait_frames(10, 10, 30))
+            await asyncio.gather(probe(p_ref), probe(p_loss))
+            a0, b0 = v_ref.video_frames, v_loss.video_frames
+            v_loss.max_video_gap = 0.0
+            await asyncio.sleep(WINDOW)
+            ref, loss = await asyncio.gather(probe_read(p_ref), probe_read(p_loss))
+            a, b = v_ref.video_frames - a0, v_loss.video_frames - b0
+            figures = {"chromium_direct": ref, "chromium_lossy": loss, "aiortc_direct_frames": a,
+                       "aiortc_lossy_frames": b, "aiortc_lossy_max_gap_s": v_loss.max_video_gap,
+                       "gateway": gw.figures()}
+            save_json(f"{name}.json", figures)
+            await p_loss.screenshot(f"{name}-player-lossy.png")
+            assert gw.to_client.dropped > 0, figures
+            assert loss["maxGapMs"] < MAX_GAP_MS, figures
+            assert loss["nack"] > 0, figures
+            assert loss["frames"] >= MIN_RATIO * ref["frames"], figures
+            assert v_loss.max_video_gap < MAX_GAP_MS / 1000, figures
+            assert b >= MIN_RATIO * a, figures
+        finally:
+            await close_all(p_loss, p_ref, v_loss, v_ref, pub, gw)
+
+    run(body(), 120)
+
+
+def test_publisher_path_loss_3pct_viewers_keep_decoding(browser, sfu, request):
+    """A Chromium publisher behind 3% loss (repaired by NACKs from the server) against a
+    loss-free Chromium publisher in another room, both watched by a Chromium player."""
+    room = room_name(request)
+    ref_room = room + "-ref"
+    name = node_slug(request.node.name)
+
+    async def body():
+        gw = pub_loss = pub_ref = p_loss = p_ref = v = None
+        try:
+            gw = await LossyGateway(sfu.base_url, to_server=Impairment(loss=0.03), seed=7).start()
+            pub_loss = await browser.open(
+                page_url(sfu, "publish.html", room=room, server=gw.base_url, autostart=1), "publish-lossy")
+            pub_ref = await browser.open(page_url(sfu, "publish.html", room=ref_room, autostart=1), "publish-direct")
+            for p in (pub_loss, pub_ref):
+                await p.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            p_loss = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player-of-lossy")
+            p_ref = await browser.open(page_url(sfu, "player.html", room=ref_room, autostart=1), "player-of-direct")
+            v = await WhepViewer(sfu.base_url, room).start()
+            await asyncio.gather(wait_playing(p_ref, 10, 10), wait_playing(p_loss, 10, 10), v.wait_frames(10, 10, 30))
+            await asyncio.gather(probe(p_ref), probe(p_loss))
+            v0 = v.video_frames
+            v.max_video_gap = 0.0
+            await asyncio.sleep(WINDOW)
+            ref, loss = await asyncio.gather(probe_read(p_ref), probe_read(p_loss))
+            sent = await pub_loss.evaluate("window.livesfuState.stats && window.livesfuState.stats.outbound.video")
+            figures = {"player_of_direct": ref, "player_of_lossy": loss, "aiortc_frames": v.video_frames - v0,
+                       "aiortc_max_gap_s": v.max_video_gap, "lossy_publisher_video": sent,
+                       "gateway": gw.figures()}
+            save_json(f"{name}.json", figures)
+            await p_loss.screenshot(f"{name}-player.png")
+            assert gw.to_server.dropped > 0, figures
+            assert loss["maxGapMs"] < MAX_GAP_MS, figures
+            assert loss["frames"] >= MIN_RATIO * ref["frames"], figures
+            assert v.max_video_gap < MAX_GAP_MS / 1000, figures
+            assert (sent or {}).get("retransmittedPacketsSent", 0) > 0, figures  # upstream NACKs answered
+        finally:
+            await close_all(v, p_loss, p_ref, pub_loss, pub_ref, gw)
+
+    run(body(), 150)
+
+
+RAMP_SECONDS = 15
+
+SEND_RATE_JS = """(async () => {
+  const s = window.livesfuSession;
+  if (!s) return null;
+  const r = await s.pc.getStats();
+  let bytes = 0, bwe = null;
+  r.forEach((x) => {
+    if (x.type === 'outbound-rtp' && x.kind === 'video') bytes += x.bytesSent || 0;
+    if (x.type === 'candidate-pair' && x.nominated && x.availableOutgoingBitrate) bwe = x.availableOutgoingBitrate;
+  });
+  return { at: performance.now(), bytes, bwe };
+})()"""
+
+
+def test_chromium_publisher_bitrate_ramps_as_against_aiortc(browser, sfu, request):
+    """Two Chromium publishers at once: one to the server under test, one to an aiortc peer
+    (the stand-in). After 15 s the first sends at least 80% of what the second does, and
+    never collapses (INTEROP.md: ≈30 kbps when transport-cc is accepted but not answered)."""
+    from livesfu_server import ServerUnderTest
+
+    room = room_name(request)
+    name = node_slug(request.node.name)
+    reference = ServerUnderTest(name + "-aiortc-reference", standin=True).start()
+
+    async def body():
+        pub = ref = v = rv = None
+        try:
+            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish-sfu")
+            ref = await browser.open(page_url(reference, "publish.html", room=room, autostart=1), "publish-aiortc")
+            for p in (pub, ref):
+                await p.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            # a viewer on each, so both servers really forward
+            v = await WhepViewer(sfu.base_url, room).start()
+            rv = await WhepViewer(reference.base_url, room).start()
+            series = {"sfu": [], "aiortc": []}
+            for _ in range(RAMP_SECONDS):
+                await asyncio.sleep(1.0)
+                a, b = await asyncio.gather(pub.evaluate(SEND_RATE_JS), ref.evaluate(SEND_RATE_JS))
+                series["sfu"].append(a)
+                series["aiortc"].append(b)
+
+            def kbps(s, i, j):
+                return (s[j]["bytes"] - s[i]["bytes"]) * 8 / (s[j]["at"] - s[i]["at"])
+
+            n = len(series["sfu"]) - 1
+            figures = {
+                "sfu_kbps_last5s": round(kbps(series["sfu"], n - 5, n)),
+                "aiortc_kbps_last5s": round(kbps(series["aiortc"], n - 5, n)),
+                "sfu_min_kbps_after5s": round(min(kbps(series["sfu"], i, i + 1) for i in range(5, n))),
+                "sfu_bwe": series["sfu"][-1]["bwe"], "aiortc_bwe": series["aiortc"][-1]["bwe"],
+                "viewer_frames": v.video_frames,
+            }
+            save_json(f"{name}.json", {"figures": figures, "series": series})
+            assert figures["sfu_kbps_last5s"] >= 0.8 * figures["aiortc_kbps_last5s"], figures
+            assert figures["sfu_min_kbps_after5s"] > 100, figures
+            assert v.video_frames > 0, figures
+        finally:
+            await close_all(v, rv, pub, ref)
+
+    try:
+        run(body(), 120)
+    finally:
+        reference.stop()

@@ -1,0 +1,103 @@
+import Reactor
+import Testing
+
+@testable import SFU
+
+@Suite("Outbound stream continuity")
+struct StreamRewriterTests {
+    let t0 = Instant(nanoseconds: 1_000_000_000)
+
+    @Test("the first publisher's numbering passes through unchanged")
+    func passthrough() {
+        var r = StreamRewriter(clockRate: 90_000)
+        let a = r.rewrite(ssrc: 7, sequenceNumber: 100, timestamp: 5000, now: t0)
+        let b = r.rewrite(ssrc: 7, sequenceNumber: 101, timestamp: 8000, now: t0)
+        #expect(a == (100, 5000))
+        #expect(b == (101, 8000))
+    }
+
+    @Test("a reconnecting publisher continues the sequence and advances the timestamp by the pause")
+    func reconnect() {
+        var r = StreamRewriter(clockRate: 90_000)
+        _ = r.rewrite(ssrc: 7, sequenceNumber: 65535, timestamp: 4_294_967_000, now: t0)
+        // New source 2 s later with unrelated bases.
+        let out = r.rewrite(ssrc: 9, sequenceNumber: 17, timestamp: 1234, now: t0 + .seconds(2))
+        #expect(out.sequenceNumber == 0)  // 65535 + 1 wraps
+        #expect(out.timestamp == 4_294_967_000 &+ 180_000)
+        let next = r.rewrite(ssrc: 9, sequenceNumber: 18, timestamp: 1234 + 3000, now: t0 + .seconds(2))
+        #expect(next == (1, 4_294_967_000 &+ 183_000))
+    }
+
+    @Test("reordered packets keep their relative order and do not move the high-water mark back")
+    func reordered() {
+        var r = StreamRewriter(clockRate: 48_000)
+        _ = r.rewrite(ssrc: 1, sequenceNumber: 10, timestamp: 0, now: t0)
+        _ = r.rewrite(ssrc: 1, sequenceNumber: 12, timestamp: 1920, now: t0)
+        let late = r.rewrite(ssrc: 1, sequenceNumber: 11, timestamp: 960, now: t0)
+        #expect(late == (11, 960))
+        #expect(r.lastSequenceNumber == 12)
+    }
+
+    @Test("sequence comparison follows RFC 3550 wrap-around")
+    func serial() {
+        #expect(StreamRewriter.isNewer(1, than: 65535))
+        #expect(!StreamRewriter.isNewer(65535, than: 1))
+        #expect(!StreamRewriter.isNewer(5, than: 5))
+    }
+}
+
+@Suite("Room names and placement")
+struct RoomNameTests {
+    @Test("valid names are accepted and odd ones refused with a reason")
+    func names() throws {
+        #expect(try RoomName(validating: "demo-1_a.b").value == "demo-1_a.b")
+        #expect(throws: RoomNameError.empty) { try RoomName(validating: "") }
+        #expect(throws: RoomNameError.badCharacter) { try RoomName(validating: "../etc") }
+        #expect(throws: RoomNameError.badCharacter) { try RoomName(validating: "a b") }
+        #expect(throws: RoomNameError.badCharacter) { try RoomName(validating: "é") }
+        #expect(throws: RoomNameError.tooLong(64)) { try RoomName(validating: String(repeating: "a", count: 65)) }
+    }
+
+    @Test("placement is stable and spreads rooms over cores")
+    func placement() {
+        var counts = [0, 0]
+        for i in 0..<1000 { counts[RoomPlacement.core(forRoom: "room\(i)", cores: 2)] += 1 }
+        #expect(counts.allSatisfy { $0 > 400 })
+        #expect(RoomPlacement.core(forRoom: "x", cores: 4) == RoomPlacement.core(forRoom: "x", cores: 4))
+    }
+
+    @Test("tokens are unguessable hex and ICE strings use ice-chars")
+    func tokens() {
+        let a = RandomToken.hex(bytes: 16)
+        #expect(a.count == 32 && a != RandomToken.hex(bytes: 16))
+        #expect(RandomToken.iceString(length: 24).count == 24)
+        #expect(RandomToken.ssrc() != 0)
+    }
+}
+
+@Suite("Keyframe request throttle")
+struct KeyframeThrottleTests {
+    @Test("a hundred viewers asking at once cause one upstream request per interval")
+    func storm() {
+        var t = KeyframeRequestThrottle()
+        let t0 = Instant(nanoseconds: 5_000_000_000)
+        var sent = 0
+        for i in 0..<100 where t.request(now: t0 + .milliseconds(UInt64(i))) { sent += 1 }
+        #expect(sent == 1)
+        let later = t.request(now: t0 + .milliseconds(600))
+        #expect(later)
+        #expect(t.requestsSuppressed == 99)
+    }
+
+    @Test("an unanswered request is retried, an answered one is not")
+    func retry() {
+        var t = KeyframeRequestThrottle()
+        let t0 = Instant(nanoseconds: 1_000_000_000)
+        let first = t.request(now: t0)
+        let early = t.retryDue(now: t0 + .milliseconds(900))
+        let due = t.retryDue(now: t0 + .milliseconds(1000))
+        t.keyframeReceived()
+        let afterKeyframe = t.retryDue(now: t0 + .milliseconds(5000))
+        #expect(first && !early && due && !afterKeyframe)
+    }
+}

@@ -1,0 +1,60 @@
+/// The 16 bytes every synthetic payload carries at a fixed offset after its codec
+/// descriptor, so a viewer that decrypts can measure one-way latency and loss without
+/// trusting the server's (rewritten) RTP fields: send time (monotonic ns, the same clock
+/// on loopback), the stream's own packet counter, and a magic word to tell it from filler.
+public struct MediaStamp: Equatable, Sendable {
+    /// "LSFU": marks a real stamp.
+    public static let magic: UInt32 = 0x4C53_4655
+    /// Bytes on the wire.
+    public static let size = 16
+    /// Where the stamp sits in a VP8 payload: after the 1-byte payload descriptor and 10
+    /// bytes reserved for the VP8 frame header (a keyframe's is 10 bytes, a delta frame's 3;
+    /// continuation packets leave the room as filler so the offset never moves).
+    public static let videoOffset = 11
+    /// Where the stamp sits in an Opus-like payload: after a 1-byte TOC.
+    public static let audioOffset = 1
+
+    /// Monotonic send time in nanoseconds.
+    public var sendNanos: UInt64
+    /// The stream's own packet counter (continuous from 0; independent of RTP seq).
+    public var counter: UInt32
+
+    public init(sendNanos: UInt64, counter: UInt32) {
+        self.sendNanos = sendNanos
+        self.counter = counter
+    }
+
+    /// Writes the stamp at `offset`; returns false if it does not fit.
+    @discardableResult
+    public func write(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Bool {
+        guard offset >= 0, buffer.count - offset >= Self.size else { return false }
+        var o = offset
+        for i in stride(from: 56, through: 0, by: -8) {
+            buffer[o] = UInt8(truncatingIfNeeded: sendNanos >> UInt64(i))
+            o += 1
+        }
+        for i in stride(from: 24, through: 0, by: -8) {
+            buffer[o] = UInt8(truncatingIfNeeded: counter >> UInt32(i))
+            o += 1
+        }
+        for i in stride(from: 24, through: 0, by: -8) {
+            buffer[o] = UInt8(truncatingIfNeeded: Self.magic >> UInt32(i))
+            o += 1
+        }
+        return true
+    }
+
+    /// Reads a stamp at `offset`; nil if the bytes are too short or the magic is missing.
+    public init?(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
+        guard offset >= 0, buffer.count - offset >= Self.size else { return nil }
+        var t: UInt64 = 0
+        for i in 0..<8 { t = t << 8 | UInt64(buffer[offset + i]) }
+        var c: UInt32 = 0
+        for i in 8..<12 { c = c << 8 | UInt32(buffer[offset + i]) }
+        var m: UInt32 = 0
+        for i in 12..<16 { m = m << 8 | UInt32(buffer[offset + i]) }
+        guard m == Self.magic else { return nil }
+        sendNanos = t
+        counter = c
+    }
+}

@@ -1,0 +1,36 @@
+/// Limits given on the command line; a run that misses any exits non-zero.
+public struct Thresholds: Sendable {
+    public var minDelivery: Double? = nil
+    public var maxP99LatencyMs: Double? = nil
+    public var maxJoinSeconds: Double? = nil
+    public var maxFailed: Int = 0
+    public var maxStalled: Int = 0
+
+    public init() {}
+
+    /// The misses, as lines a user reads; empty when the run passed.
+    public func check(_ r: LoadReport) -> [String] {
+        var out: [String] = []
+        let c = r.counters
+        if c.publishersConnected < r.publishersWanted {
+            out.append("publishers connected \(c.publishersConnected) of \(r.publishersWanted)")
+        }
+        if c.viewersFailed > maxFailed { out.append("viewers failed \(c.viewersFailed) > \(maxFailed)") }
+        if c.viewersWithMedia < r.viewersWanted - maxFailed {
+            out.append("viewers receiving media \(c.viewersWithMedia) of \(r.viewersWanted)")
+        }
+        if r.stalledViewers > maxStalled { out.append("viewers stalled (no media in the last second) \(r.stalledViewers) > \(maxStalled)") }
+        if let m = minDelivery, c.deliveryRatio < m {
+            out.append("delivery \(Format.fixed(c.deliveryRatio * 100, 3))% < \(Format.fixed(m * 100, 3))%")
+        }
+        if let m = maxP99LatencyMs {
+            let p99 = Double(c.latency.value(atQuantile: 0.99)) / 1e6
+            if c.latency.count == 0 { out.append("no latency samples (no verified viewer got media)") }
+            else if p99 > m { out.append("p99 latency \(Format.fixed(p99, 3)) ms > \(Format.fixed(m, 3)) ms") }
+        }
+        if let m = maxJoinSeconds {
+            if r.joinSpanSeconds > m { out.append("join span \(Format.fixed(r.joinSpanSeconds, 3)) s > \(Format.fixed(m, 3)) s") }
+        }
+        return out
+    }
+}

@@ -1,0 +1,170 @@
+// livesfu WHIP/WHEP client (RFC 9725 and the WHEP draft), no build step, no dependencies.
+//
+// Non-trickle: the offer is sent once ICE gathering completes (or after a short wait, as
+// it is), so no PATCH is needed. A 201 answer carries the SDP answer and the session's
+// Location (possibly relative: resolved against the endpoint URL); DELETE on it ends the
+// session, and is sent before the peer connection is closed.
+(function (global) {
+  'use strict';
+
+  class WhipError extends Error {
+    constructor(status, body) {
+      super(`HTTP ${status}${body ? ': ' + body.trim().slice(0, 200) : ''}`);
+      this.status = status;
+    }
+  }
+
+  function params() {
+    return new URLSearchParams(global.location.search);
+  }
+
+  // Base URL of the server: ?server=... when given, else the page's own origin.
+  function serverBase() {
+    const s = params().get('server');
+    return (s || global.location.origin).replace(/\/+$/, '');
+  }
+
+  function endpoint(kind, room) {
+    const path = kind === 'publish' ? '/api/whip/publish/' : '/api/whep/play/';
+    return serverBase() + path + encodeURIComponent(room);
+  }
+
+  function waitGatheringComplete(pc, timeoutMs) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      };
+      const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+      const timer = setTimeout(done, timeoutMs);
+      pc.addEventListener('icegatheringstatechange', check);
+    });
+  }
+
+  function authHeaders(token) {
+    return token ? { Authorization: 'Bearer ' + token } : {};
+  }
+
+  // One WHIP or WHEP session over an RTCPeerConnection that already has its transceivers.
+  class Session {
+    constructor(pc, url, token) {
+      this.pc = pc;
+      this.url = url;
+      this.token = token || '';
+      this.location = null;
+      this.etag = null;
+    }
+
+    async negotiate(gatherTimeoutMs = 3000) {
+      const offer = await this.pc.createOffer();
+      await this.pc.setLocalDescription(offer);
+      await waitGatheringComplete(this.pc, gatherTimeoutMs);
+      const resp = await fetch(this.url, {
+        method: 'POST',
+        headers: Object.assign({ 'Content-Type': 'application/sdp' }, authHeaders(this.token)),
+        body: this.pc.localDescription.sdp,
+      });
+      const body = await resp.text();
+      if (resp.status !== 201) throw new WhipError(resp.status, body);
+      const loc = resp.headers.get('Location');
+      if (!loc) throw new WhipError(resp.status, '201 without a Location header');
+      this.location = new URL(loc, this.url).toString();
+      this.etag = resp.headers.get('ETag');
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: body });
+      return this;
+    }
+
+    // DELETE the session (errors ignored: the server may be gone), then close the connection.
+    async stop() {
+      let status = null;
+      if (this.location) {
+        try {
+          const resp = await fetch(this.location, { method: 'DELETE', headers: authHeaders(this.token) });
+          status = resp.status;
+        } catch (e) {
+          status = 'error: ' + e.message;
+        }
+      }
+      this.pc.close();
+      return status;
+    }
+  }
+
+  function newPeerConnection() {
+    return new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
+  }
+
+  // Restricts a video transceiver to one codec (e.g. 'h264'), keeping RTX.
+  function preferCodec(transceiver, kind, codec) {
+    if (!codec || !RTCRtpSender.getCapabilities || !transceiver.setCodecPreferences) return false;
+    const caps = RTCRtpSender.getCapabilities(kind).codecs;
+    const want = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/${codec.toLowerCase()}`);
+    if (!want.length) return false;
+    const rtx = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/rtx`);
+    transceiver.setCodecPreferences(want.concat(rtx));
+    return true;
+  }
+
+  async function publish(url, stream, opts = {}) {
+    const pc = newPeerConnection();
+    for (const track of stream.getTracks()) {
+      const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      if (track.kind === 'video' && opts.codec) {
+        if (!preferCodec(t, 'video', opts.codec)) throw new Error(`codec ${opts.codec} not available`);
+      }
+    }
+    return new Session(pc, url, opts.token).negotiate();
+  }
+
+  async function play(url, opts = {}) {
+    const pc = newPeerConnection();
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (opts.onTrack) pc.addEventListener('track', opts.onTrack);
+    return new Session(pc, url, opts.token).negotiate();
+  }
+
+  // Folds getStats() into plain figures; `prev` (the last result) gives bitrates.
+  async function summarize(pc, prev) {
+    const report = await pc.getStats();
+    const now = performance.now();
+    const codecs = {};
+    report.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+    const out = { at: now, inbound: {}, outbound: {}, bytes: {} };
+    report.forEach((s) => {
+      if (s.type !== 'inbound-rtp' && s.type !== 'outbound-rtp') return;
+      const dir = s.type === 'inbound-rtp' ? 'inbound' : 'outbound';
+      const bytes = dir === 'inbound' ? s.bytesReceived : s.bytesSent;
+      const key = dir + '-' + s.kind;
+      const agg = out[dir][s.kind] || (out[dir][s.kind] = { bytes: 0, packets: 0, ssrcs: 0 });
+      agg.ssrcs += 1;
+      agg.bytes += bytes || 0;
+      agg.packets += (dir === 'inbound' ? s.packetsReceived : s.packetsSent) || 0;
+      agg.codec = codecs[s.codecId] || agg.codec || null;
+      for (const f of ['framesDecoded', 'framesEncoded', 'framesReceived', 'framesDropped', 'keyFramesDecoded',
+        'frameWidth', 'frameHeight', 'framesPerSecond', 'packetsLost', 'nackCount', 'pliCount', 'firCount',
+        'jitter', 'totalSamplesReceived', 'concealedSamples', 'retransmittedPacketsSent',
+        'retransmittedPacketsReceived', 'qualityLimitationReason', 'encoderImplementation',
+        'decoderImplementation', 'targetBitrate']) {
+        if (s[f] !== undefined) {
+          agg[f] = typeof s[f] === 'number' && typeof agg[f] === 'number' && !/frame(Width|Height)|Rate|Second|jitter/.test(f)
+            ? agg[f] + s[f] : s[f];
+        }
+      }
+      out.bytes[key] = agg.bytes;
+    });
+    for (const dir of ['inbound', 'outbound']) {
+      for (const kind of Object.keys(out[dir])) {
+        const key = dir + '-' + kind;
+        const agg = out[dir][kind];
+        agg.kbps = prev && prev.bytes[key] !== undefined && now > prev.at
+          ? Math.round(((out.bytes[key] - prev.bytes[key]) * 8) / (now - prev.at)) : 0;
+      }
+    }
+    return out;
+  }
+
+  global.LiveSFU = { WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec };
+})(window);
