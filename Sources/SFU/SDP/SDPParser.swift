@@ -93,9 +93,13 @@ public enum SDPParser {
             throw .tooLarge("more than \(SDPLimits.maxLines) lines")
         }
         var lines = SDPSyntax.split(Substring(text), 0x0A, omittingEmpty: false)
+        // CR of CRLF, and trailing spaces/tabs some stacks leave (`a=rtcp-mux `): never meaningful.
         for i in lines.indices {
-            let lu = lines[i].utf8
-            if let last = lu.last, last == 0x0D { lines[i] = lines[i][..<lu.index(before: lu.endIndex)] }
+            var line = lines[i]
+            while let last = line.utf8.last, last == 0x0D || last == 0x20 || last == 0x09 {
+                line = line[..<line.utf8.index(before: line.utf8.endIndex)]
+            }
+            lines[i] = line
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard lines.count <= SDPLimits.maxLines else {

@@ -257,6 +257,14 @@ struct SDPBadInputTests {
         #expect(outside.rejected.first?.reason == "not in the offer's BUNDLE group (the server uses one transport)")
     }
 
+    @Test("trailing spaces and tabs after a line are ignored")
+    func trailingWhitespace() throws {
+        let text = Self.offer().sdpReplacing("a=rtcp-mux\r\n", with: "a=rtcp-mux \t\r\n").sdpReplacing("v=0\r\n", with: "v=0 \r\n")
+        let d = try SDPParser.parse(text)
+        #expect(d.media[0].rtcpMux)
+        #expect(d == (try SDPParser.parse(Self.offer())))
+    }
+
     @Test("unknown attributes and line types are tolerated")
     func tolerant() throws {
         let text = Self.offer(extra: [
