@@ -259,7 +259,8 @@ struct SDPBadInputTests {
 
     @Test("trailing spaces and tabs after a line are ignored")
     func trailingWhitespace() throws {
-        let text = Self.offer().sdpReplacing("a=rtcp-mux\r\n", with: "a=rtcp-mux \t\r\n").sdpReplacing("v=0\r\n", with: "v=0 \r\n")
+        let text = Self.offer().sdpReplacing("a=rtcp-mux\r\n", with: "a=rtcp-mux \t\r\n").sdpReplacing(
+            "v=0\r\n", with: "v=0 \r\n")
         let d = try SDPParser.parse(text)
         #expect(d.media[0].rtcpMux)
         #expect(d == (try SDPParser.parse(Self.offer())))
