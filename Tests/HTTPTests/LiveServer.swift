@@ -14,6 +14,7 @@ final class LiveServer: Sendable {
     let port: UInt16
     let logs: LogCapture
     private let handles: HandleList
+    private let directory: CoreDirectory
 
     init(environment: [String: String] = [:], cores: Int = 1) throws {
         port = try Self.freePort()
@@ -26,26 +27,27 @@ final class LiveServer: Sendable {
         self.logs = logs
         let handles = HandleList()
         self.handles = handles
+        let directory = CoreDirectory()
+        self.directory = directory
         group = try ReactorGroup(cores: cores, backend: .epoll, pin: false) { loop in
             var logger = Logger(label: "livesfu.http", factory: { _ in logs })
             logger.logLevel = .info
             let tls = try configuration.tlsCertFile.map { cert in
                 try TLSServerContext(certificateFile: cert, keyFile: configuration.tlsKeyFile!)
             }
-            let origin = loop.handle
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: { completion in
-                    MetricsGathering.acrossCores(
-                        handles: handles.all, origin: origin,
-                        snapshot: { loop in (loop.context as? HTTPServer)?.metricsSnapshot() ?? MetricsSnapshot() },
-                        completion: completion)
-                },
+                gatherMetrics: directory.metricsGatherer(for: loop),
                 routes: { router in Self.addRoomStandIns(router, handles: handles) })
-            loop.context = server
+            directory.register(server)
+            let core = loop.index
+            server.addMetricsContributor { snapshot in
+                snapshot.add("livesfu_test_rooms", .gauge, help: "Rooms (stand-in)", labels: [("core", String(core))], value: 1)
+            }
             try server.start(bind: configuration.httpBind)
         }
         handles.set(group.handles)
+        directory.setHandles(group.handles)
     }
 
     deinit {

@@ -217,6 +217,7 @@ struct LiveServerTests {
         #expect(r.text.contains(#"livesfu_http_requests_total{route="/healthz",method="GET",status="200"} 10"#))
         #expect(r.text.contains("process_resident_memory_bytes "))
         #expect(r.text.contains("process_open_fds "))
+        #expect(r.text.contains(#"livesfu_test_rooms{core="0"} 1"#) && r.text.contains(#"livesfu_test_rooms{core="1"} 1"#))
     }
 
     @Test("HTTPS with a self-signed certificate made by openssl req")
