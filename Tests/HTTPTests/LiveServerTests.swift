@@ -82,6 +82,7 @@ struct LiveServerTests {
         let garbage = client.readToEnd()
         client.close()
         #expect(garbage.closed)
+        #expect(garbage.text.hasPrefix("HTTP/1.1 400 Bad Request"))
         #expect(try server.request([server.base + "/healthz"]).code == 200)
     }
 
