@@ -10,6 +10,7 @@ public struct LoadCounters: Sendable {
     public var viewersWithKeyframe = 0
     public var viewersFailed = 0
     public var viewersClosed = 0
+    public var viewersStalled = 0
     public var publishersConnected = 0
     public var publishersFailed = 0
     /// Join phases, nanoseconds from the start of the viewer's POST.
@@ -74,6 +75,7 @@ public struct LoadCounters: Sendable {
         viewersWithKeyframe += o.viewersWithKeyframe
         viewersFailed += o.viewersFailed
         viewersClosed += o.viewersClosed
+        viewersStalled += o.viewersStalled
         publishersConnected += o.publishersConnected
         publishersFailed += o.publishersFailed
         joinHTTP.merge(o.joinHTTP)
