@@ -43,6 +43,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Local IP the client sockets bind to.") var bind = "127.0.0.1"
     @Option(help: "Seconds to let the publishers' media flow before viewers join.") var settle: Double = 1
     @Flag(help: "No per-second lines.") var quiet = false
+    @Flag(help: "Check the load generator's own pure parts (no server needed) and exit.") var selfTest = false
 
     @Option(help: "Fail if overall delivery (received/expected) is below this, e.g. 0.999.") var minDelivery: Double?
     @Option(help: "Fail if p99 one-way latency exceeds this (ms).") var maxP99LatencyMs: Double?
@@ -67,6 +68,10 @@ struct LoadCommand: ParsableCommand {
     }
 
     func run() throws {
+        if selfTest {
+            if !SelfTest.run() { throw ExitCode(1) }
+            return
+        }
         let runner: LoadRunner
         do { runner = try LoadRunner(self) } catch {
             print("livesfu-load: setup failed: \(error)")

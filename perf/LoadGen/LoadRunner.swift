@@ -173,6 +173,8 @@ final class LoadRunner {
         group.stop()
         group.wait()
         signalling.shutdown()
+        counters.deletesOK = signalling.deletesOK.load(ordering: .relaxed)
+        counters.deletesFailed = signalling.deletesFailed.load(ordering: .relaxed)
 
         let joinSpan = counters.lastFirstPacketNanos > counters.firstJoinStartNanos && counters.firstJoinStartNanos != .max
             ? Double(counters.lastFirstPacketNanos - counters.firstJoinStartNanos) / 1e9 : 0

@@ -69,6 +69,7 @@ public struct LoadReport: Sendable {
         } else {
             s += "server: not sampled (give --server-pid)\n"
         }
+        s += "sessions ended: DELETE ok \(c.deletesOK), failed \(c.deletesFailed)\n"
         if let me = selfEnd { s += "load generator: CPU \(Format.fixed(me.cpuSeconds, 2)) s, RSS \(Format.mib(me.rssBytes)) MiB\n" }
         if c.sendDropped > 0 { s += "warning: \(c.sendDropped) sends dropped by the load generator's own queues\n" }
         for f in c.failures.prefix(5) { s += "failure: \(f)\n" }
@@ -160,6 +161,8 @@ public struct LoadReport: Sendable {
             ls.add("rss_bytes", me.rssBytes)
             o.add("load_process", ls)
         }
+        o.add("deletes_ok", c.deletesOK)
+        o.add("deletes_failed", c.deletesFailed)
         o.add("failures", raw: "[" + c.failures.map(Format.jsonString).joined(separator: ",") + "]")
         o.add("misses", raw: "[" + misses.map(Format.jsonString).joined(separator: ",") + "]")
         o.add("pass", misses.isEmpty)

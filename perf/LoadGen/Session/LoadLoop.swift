@@ -129,7 +129,14 @@ final class LoadLoop {
             s.close()
             if let loc = hadLocation {
                 let path = HTTPClient.path(ofLocation: loc)
-                signalling.submit { _ = try? client.request(method: "DELETE", path: path) }
+                let pool = signalling
+                signalling.submit {
+                    if let r = try? client.request(method: "DELETE", path: path), (200..<300).contains(r.status) {
+                        pool.deletesOK.add(1, ordering: .relaxed)
+                    } else {
+                        pool.deletesFailed.add(1, ordering: .relaxed)
+                    }
+                }
             }
         }
         counters.viewersClosed = viewers.count

@@ -12,6 +12,9 @@ final class SignallingPool: Sendable {
     private let wakeups: Semaphore
     private let threads = Mutex<[OSThread]>([])
     let threadCount: Int
+    /// DELETE requests answered 2xx, and the others (error status or no answer).
+    let deletesOK = Atomic<Int>(0)
+    let deletesFailed = Atomic<Int>(0)
 
     /// A counting semaphore. `@unchecked Sendable`: `sem_t` is made for sharing between
     /// threads, and the pointer is a `let` freed only in `deinit`.

@@ -11,6 +11,9 @@ public struct LoadCounters: Sendable {
     public var viewersFailed = 0
     public var viewersClosed = 0
     public var viewersStalled = 0
+    /// Sessions ended with DELETE (2xx) and DELETEs that failed; set once at the end.
+    public var deletesOK = 0
+    public var deletesFailed = 0
     public var publishersConnected = 0
     public var publishersFailed = 0
     /// Join phases, nanoseconds from the start of the viewer's POST.
