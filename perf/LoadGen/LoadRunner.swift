@@ -151,6 +151,10 @@ final class LoadRunner {
         }
         sleepReporting(seconds: o.duration)
 
+        // Offers still waiting for an answer get it before the end, so none is left behind
+        // on the server without its DELETE.
+        if !signalling.waitIdle(seconds: 20) { say("livesfu-load: some offers got no answer in 20 s") }
+
         // End: stop the media, let the last packets land, take the final counts.
         pubHandle.execute { (loop: EventLoop) in LoadLoop.on(loop)?.stopPublishers() }
         let stopNanos = Instant.now().nanoseconds

@@ -8,7 +8,8 @@
 #   anything after --       passed to livesfu-load (e.g. -- --duration 60)
 #
 # Environment: SERVER_CPU (default 1), LOAD_CPU (default 0), LIVESFU_ARGS (extra server
-# flags), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000).
+# flags), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
+# both server and load generator at that niceness, for a machine that is busy with other work).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,6 +36,8 @@ case "$target" in livesfu|pion) ;; *) echo "--target is livesfu or pion" >&2; ex
 server_cpu="${SERVER_CPU:-1}"
 load_cpu="${LOAD_CPU:-0}"
 server_pid=""
+nice_cmd=()
+if [ -n "${NICE:-}" ]; then nice_cmd=(nice -n "$NICE"); fi
 
 build_all() {
     ((build)) || return 0
@@ -59,10 +62,10 @@ start_server() {
     local name="$1" log="$out/$1-$target-server.log"
     if [ "$target" = livesfu ]; then
         # shellcheck disable=SC2086
-        taskset -c "$server_cpu" "$repo/.build/$config/livesfu" --http-addr "127.0.0.1:${LIVESFU_PORT:-8080}" \
+        "${nice_cmd[@]}" taskset -c "$server_cpu" "$repo/.build/$config/livesfu" --http-addr "127.0.0.1:${LIVESFU_PORT:-8080}" \
             --cores 1 ${LIVESFU_ARGS:-} >"$log" 2>&1 &
     else
-        taskset -c "$server_cpu" "$repo/.build-reference/pion-sfu" -http "127.0.0.1:${PION_PORT:-8090}" \
+        "${nice_cmd[@]}" taskset -c "$server_cpu" "$repo/.build-reference/pion-sfu" -http "127.0.0.1:${PION_PORT:-8090}" \
             -udp-port "${PION_UDP_PORT:-40000}" >"$log" 2>&1 &
     fi
     server_pid=$!
@@ -91,9 +94,9 @@ run_load() {
     local name="$1"; shift
     local stem="$out/$name-$target"
     ulimit -n 20000 2>/dev/null || true
-    echo "command: taskset -c $load_cpu $(load_bin) --cpu $load_cpu --server $(server_url) --target $target --server-pid $server_pid --json $stem.json $* ${load_extra[*]:-}"
+    echo "command: ${nice_cmd[*]:+${nice_cmd[*]} }taskset -c $load_cpu $(load_bin) --cpu $load_cpu --server $(server_url) --target $target --server-pid $server_pid --json $stem.json $* ${load_extra[*]:-}"
     set +e
-    taskset -c "$load_cpu" "$(load_bin)" --cpu "$load_cpu" --server "$(server_url)" --target "$target" \
+    "${nice_cmd[@]}" taskset -c "$load_cpu" "$(load_bin)" --cpu "$load_cpu" --server "$(server_url)" --target "$target" \
         --server-pid "$server_pid" --json "$stem.json" "$@" "${load_extra[@]}" 2>&1 | tee "$stem.txt"
     local rc=${PIPESTATUS[0]}
     set -e

@@ -26,7 +26,9 @@ final class LoadLoop {
         self.signalling = signalling
         self.board = board
         scratch = .allocate(byteCount: 4096, alignment: 16)
-        tick = loop.scheduleTimer(after: .seconds(1)) { [weak self] in self?.everySecond() }
+        // Unowned: a weak reference would give this object a side table, and every retain of it
+        // the slow path; the timer is cancelled in closeAll() and dies with the loop.
+        tick = loop.scheduleTimer(after: .seconds(1)) { [unowned(unsafe) self] in self.everySecond() }
     }
 
     deinit { scratch.deallocate() }

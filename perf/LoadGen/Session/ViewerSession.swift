@@ -28,10 +28,17 @@ final class ViewerSession: PeerSession {
     // Counting-only keyframe guess: a frame of at least `keyframeThresholdPackets` packets.
     var frameTimestamp: UInt32 = 0
     var framePackets = 0
+    // Per-packet settings, copied out of the loop's config once.
+    let nack: Bool
+    let pliOnJoin: Bool
+    let keyframeThresholdPackets: Int
 
     init(host: LoadLoop, id: Int, room: String, verified: Bool, seed: UInt64) throws(ReactorError) {
         self.verified = verified
         rtcpSSRC = UInt32(truncatingIfNeeded: seed >> 7) | 1
+        nack = host.config.nack
+        pliOnJoin = host.config.pliOnJoin
+        keyframeThresholdPackets = host.config.keyframeThresholdPackets
         try super.init(host: host, id: id, room: room, seed: seed)
         if host.counters.firstJoinStartNanos == .max { host.counters.firstJoinStartNanos = joinStart.nanoseconds }
         host.counters.viewersStarted += 1
@@ -92,7 +99,7 @@ final class ViewerSession: PeerSession {
             host.counters.duplicates &+= 1
             return
         case .gap(let missing):
-            if isVideo && host.config.nack && missing <= 64 {
+            if isVideo && nack && missing <= 64 {
                 sendNACK(media: h.ssrc, first: h.sequence &- UInt16(missing), count: missing)
             }
         default: break
@@ -139,14 +146,14 @@ final class ViewerSession: PeerSession {
                 framePackets = 0
             }
             framePackets += 1
-            keyframe = h.marker && framePackets >= host.config.keyframeThresholdPackets
+            keyframe = h.marker && framePackets >= keyframeThresholdPackets
         }
         if keyframe && keyframeAt == nil {
             keyframeAt = now
             host.counters.viewersWithKeyframe += 1
             host.counters.joinFirstKeyframe.record((now - joinStart).nanoseconds)
         }
-        if isVideo && !pliSent && host.config.pliOnJoin && keyframeAt == nil { sendPLI(now: now) }
+        if isVideo && !pliSent && pliOnJoin && keyframeAt == nil { sendPLI(now: now) }
     }
 
     override func handleRTCP(_ d: UnsafeMutableRawBufferPointer, now: Instant) {
