@@ -75,11 +75,11 @@ enum SelfTest {
               "audio stamp")
 
         // RTCP: NACK encoding and the feedback scanner.
-        let nackLen = RTCPWriter.nack(into: buf, sender: 1, media: 2, first: 100, count: 20)
+        let nackLen = LoadRTCP.nack(into: buf, sender: 1, media: 2, first: 100, count: 20)
         check(nackLen == 20, "NACK of 20 packets takes two FCI entries (\(nackLen))")
         check(buf[12] == 0 && buf[13] == 100 && buf[14] == 0xFF && buf[15] == 0xFF, "first NACK entry")
-        let pliLen = RTCPWriter.pli(into: UnsafeMutableRawBufferPointer(rebasing: buf[nackLen...]), sender: 1, media: 2)
-        let fb = RTCPWriter.scanFeedback(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)]))
+        let pliLen = LoadRTCP.pli(into: UnsafeMutableRawBufferPointer(rebasing: buf[nackLen...]), sender: 1, media: 2)
+        let fb = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)]))
         check(fb.nacks == 1 && fb.keyframeRequests == 1, "feedback scan \(fb)")
 
         // SDP answer (Pion-like: setup:active, candidate with generation, ssrc lines).
@@ -114,7 +114,7 @@ enum SelfTest {
             _ = RTPHeaderView(g)
             _ = MediaStamp(reading: g, at: Int(rng % 32))
             _ = SyntheticVideoSource.isKeyframeStart(g)
-            _ = RTCPWriter.scanFeedback(g)
+            _ = LoadRTCP.scanFeedback(g)
             _ = try? AnswerInfo(parsing: String(decoding: g, as: UTF8.self))
         }
         check(ProcessSampler.parseStatCPUTicks("1 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0") == 300,

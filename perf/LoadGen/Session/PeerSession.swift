@@ -76,8 +76,8 @@ class PeerSession: UDPReceiver {
 
     // MARK: hooks for subclasses
 
-    var offer: ClientOffer {
-        ClientOffer(role: .viewer, iceUfrag: localUfrag, icePassword: localPassword,
+    var offer: LoadOffer {
+        LoadOffer(role: .viewer, iceUfrag: localUfrag, icePassword: localPassword,
                     fingerprint: host.identity.fingerprint, candidate: socket.localAddress)
     }
     func answered(now: Instant) {}

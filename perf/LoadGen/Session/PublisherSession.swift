@@ -12,14 +12,14 @@ final class PublisherSession: PeerSession {
 
     override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
         videoSource = SyntheticVideoSource(config: host.config.video, ssrc: UInt32(truncatingIfNeeded: seed &* 31) | 1,
-                                           payloadType: ClientOffer.videoPT, seed: seed)
+                                           payloadType: LoadOffer.videoPT, seed: seed)
         audioSource = SyntheticAudioSource(ssrc: UInt32(truncatingIfNeeded: seed &* 37) | 2,
-                                           payloadType: ClientOffer.audioPT, seed: seed &+ 1)
+                                           payloadType: LoadOffer.audioPT, seed: seed &+ 1)
         try super.init(host: host, id: id, room: room, seed: seed)
     }
 
-    override var offer: ClientOffer {
-        var o = ClientOffer(role: .publisher, iceUfrag: localUfrag, icePassword: localPassword,
+    override var offer: LoadOffer {
+        var o = LoadOffer(role: .publisher, iceUfrag: localUfrag, icePassword: localPassword,
                             fingerprint: host.identity.fingerprint, candidate: socket.localAddress)
         o.videoSSRC = videoSource.ssrc
         o.audioSSRC = audioSource.ssrc
@@ -112,7 +112,7 @@ final class PublisherSession: PeerSession {
 
     override func handleRTCP(_ d: UnsafeMutableRawBufferPointer, now: Instant) {
         guard let srtp, let n = try? srtp.unprotectRTCP(d, length: d.count) else { return }
-        let f = RTCPWriter.scanFeedback(UnsafeRawBufferPointer(rebasing: d[0..<n]))
+        let f = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: d[0..<n]))
         if f.keyframeRequests > 0 {
             host.counters.publisherPLIsReceived &+= UInt64(f.keyframeRequests)
             videoSource.requestKeyframe()

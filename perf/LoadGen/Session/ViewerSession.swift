@@ -16,8 +16,8 @@ struct ReceivedStream {
 final class ViewerSession: PeerSession {
     let verified: Bool
     let rtcpSSRC: UInt32
-    var videoPT: UInt8 = ClientOffer.videoPT
-    var audioPT: UInt8 = ClientOffer.audioPT
+    var videoPT: UInt8 = LoadOffer.videoPT
+    var audioPT: UInt8 = LoadOffer.audioPT
     var video = ReceivedStream(clockRate: 90_000)
     var audio = ReceivedStream(clockRate: 48_000)
     var firstPacketAt: Instant?
@@ -182,28 +182,28 @@ final class ViewerSession: PeerSession {
         guard video.ssrc != 0 else { return }
         pliSent = true
         host.counters.plisSent &+= 1
-        sendRTCP(RTCPWriter.pli(into: host.scratch, sender: rtcpSSRC, media: video.ssrc))
+        sendRTCP(LoadRTCP.pli(into: host.scratch, sender: rtcpSSRC, media: video.ssrc))
     }
 
     func sendNACK(media: UInt32, first: UInt16, count: Int) {
         host.counters.nacksSent &+= 1
         host.counters.nackedPackets &+= UInt64(count)
-        sendRTCP(RTCPWriter.nack(into: host.scratch, sender: rtcpSSRC, media: media, first: first, count: count))
+        sendRTCP(LoadRTCP.nack(into: host.scratch, sender: rtcpSSRC, media: media, first: first, count: count))
     }
 
     func sendReport() {
-        var blocks: [RTCPWriter.Block] = []
+        var blocks: [LoadRTCP.Block] = []
         for i in 0..<2 {
             var s = i == 0 ? video : audio
             guard s.tracker.started else { continue }
             let fraction = s.tracker.takeIntervalFractionLost()
-            blocks.append(RTCPWriter.Block(ssrc: s.ssrc, fractionLost: fraction, cumulativeLost: UInt32(min(s.tracker.lost, 0x7F_FFFF)),
+            blocks.append(LoadRTCP.Block(ssrc: s.ssrc, fractionLost: fraction, cumulativeLost: UInt32(min(s.tracker.lost, 0x7F_FFFF)),
                                            highestSequence: s.tracker.highest, jitter: s.jitter.units))
             if i == 0 { video = s } else { audio = s }
         }
         guard !blocks.isEmpty else { return }
         host.counters.receiverReportsSent &+= 1
-        sendRTCP(RTCPWriter.receiverReport(into: host.scratch, sender: rtcpSSRC, blocks: blocks))
+        sendRTCP(LoadRTCP.receiverReport(into: host.scratch, sender: rtcpSSRC, blocks: blocks))
     }
 
     var expected: UInt64 { video.tracker.expected + audio.tracker.expected }

@@ -1,6 +1,6 @@
 /// Builds the RTCP a viewer sends (RR, PLI, generic NACK) and reads the feedback a
 /// publisher gets (PLI, FIR, NACK). Writers return the length written, 0 if it does not fit.
-public enum RTCPWriter {
+public enum LoadRTCP {
     /// A receiver report (RFC 3550 §6.4.2) with one report block per source given.
     public struct Block: Sendable {
         public var ssrc: UInt32
