@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(
             name: "SFUTests",
             dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: strict),
     ]

@@ -30,6 +30,7 @@ static inline int lsfu_SSL_CTX_set_tlsext_use_srtp(SSL_CTX *c, const char *p) { 
 static inline long lsfu_SSL_CTX_set_session_cache_mode(SSL_CTX *c, long m) { return SSL_CTX_set_session_cache_mode(c, m); }
 static inline long lsfu_SSL_SESS_CACHE_OFF(void) { return SSL_SESS_CACHE_OFF; }
 static inline uint64_t lsfu_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET; }
+static inline uint64_t lsfu_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline int lsfu_MBSTRING_ASC(void) { return MBSTRING_ASC; }
 static inline int lsfu_SSL_set_app_data(SSL *s, void *p) { return SSL_set_app_data(s, p); }
 static inline void *lsfu_SSL_get_app_data(const SSL *s) { return SSL_get_app_data(s); }

@@ -191,3 +191,7 @@ int lsfu_signalfd_read(int fd) {
 int lsfu_EAGAIN(void) { return EAGAIN; }
 int lsfu_ENOBUFS(void) { return ENOBUFS; }
 int lsfu_errno(void) { return errno; }
+#include <sys/syscall.h>
+int lsfu_gettid(void) { return (int)syscall(SYS_gettid); }
+int lsfu_tgkill(int tid, int sig) { return (int)syscall(SYS_tgkill, getpid(), tid, sig); }
+int lsfu_SIGTERM(void) { return SIGTERM; }

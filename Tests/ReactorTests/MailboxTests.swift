@@ -16,7 +16,7 @@ struct MailboxTests {
     @Test("N producer threads post to one loop: nothing lost, nothing duplicated", arguments: BackendKind.allCases)
     func multiProducerStress(backend: BackendKind) throws {
         let producers = 4
-        let perProducer = 50_000
+        let perProducer = 25_000
         let total = producers * perProducer
         let group = try ReactorGroup(cores: 1, backend: backend) { loop in
             loop.context = Received(total: total)

@@ -96,6 +96,11 @@ void lsfu_eventfd_drain(int fd);
 /// Reads one signalfd_siginfo; returns the signal number or 0.
 int lsfu_signalfd_read(int fd);
 
+/// The calling thread's kernel id, and a signal sent to one thread (tests of signal handling).
+int lsfu_gettid(void);
+int lsfu_tgkill(int tid, int sig);
+int lsfu_SIGTERM(void);
+
 int lsfu_EAGAIN(void);
 int lsfu_ENOBUFS(void);
 int lsfu_errno(void);

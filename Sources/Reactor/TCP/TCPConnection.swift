@@ -35,6 +35,10 @@ public final class TCPConnection: Channel {
     private var outstanding = 0
     private var connectAddress = sockaddr_storage()
     private var resourcesReleased = false
+    /// An error or the hard cap hit: abort on the next turn, write nothing more.
+    private var failing = false
+    /// epoll: added to the epoll set (interest changes before that wait for `start`).
+    private var isWatched = false
 
     init(loop: EventLoop, fd: Int32, remote: SocketAddress, connecting: Bool, limits: TCPLimits) {
         self.loop = loop
@@ -45,10 +49,37 @@ public final class TCPConnection: Channel {
         state = connecting ? .connecting : .open
     }
 
-    /// Registers with the loop and starts reading (or connecting).
+    /// Takes a token so the connection can be written to before it starts (e.g. inside the
+    /// listener's accept closure).
+    func register() {
+        if token == 0 { token = loop.register(self) }
+    }
+
+    /// Drops a connection that was refused before it started.
+    func discard() {
+        state = .closed
+        _ = lsfu_set_linger_zero(fd)
+        dropWrites()
+        if outstanding == 0 {
+            releaseResources()
+        } else if let u = loop.uring {
+            // A send submitted from the accept closure is in flight: cancel it; the last
+            // completion releases the socket.
+            _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+            u.cancelAll(fd: fd)
+            u.submitNow()
+        }
+    }
+
+    /// Frees queued bytes unless io_uring is still sending from them.
+    private func dropWrites() {
+        if !sendInFlight { writes.removeAll() }
+    }
+
+    /// Starts reading (or connecting) with `handler` receiving events.
     func start(handler: any TCPConnectionHandler) throws(ReactorError) {
         self.handler = handler
-        token = loop.register(self)
+        register()
         if let u = loop.uring {
             if state == .connecting {
                 let len = remoteAddress.write(to: &connectAddress)
@@ -60,23 +91,25 @@ public final class TCPConnection: Channel {
                 if ok { outstanding += 1 }
             } else {
                 submitReceive(u)
+                submitSend(u)
             }
         } else {
-            watchingReadable = state == .open
-            watchingWritable = state == .connecting
+            watchingReadable = state == .open && !readingPaused
+            watchingWritable = state == .connecting || !writes.isEmpty
             do {
                 try loop.backend.watch(fd: fd, token: token, readable: watchingReadable, writable: watchingWritable)
             } catch {
                 loop.unregister(token)
                 throw error
             }
+            isWatched = true
         }
     }
 
     // MARK: public API
 
     /// Bytes queued and not yet accepted by the kernel.
-    public var pendingWriteBytes: Int { writes.count }
+    public var pendingWriteBytes: Int { state == .closed || failing ? 0 : writes.count }
     /// True above the high watermark: stop producing until `writable` is called.
     public var isWriteBufferFull: Bool { writes.count > limits.highWatermark }
     /// True until closed or aborted (also while flushing after `close()`).
@@ -106,7 +139,7 @@ public final class TCPConnection: Channel {
         }
         if writes.count > limits.highWatermark { aboveHighWatermark = true }
         if let u = loop.uring {
-            if state == .open { submitSend(u) }
+            if state == .open, token != 0 { submitSend(u) }
         } else if state == .open {
             updateInterest()
         }
@@ -165,7 +198,7 @@ public final class TCPConnection: Channel {
     // MARK: epoll
 
     private func updateInterest() {
-        guard state != .closed, loop.uring == nil else { return }
+        guard state != .closed, loop.uring == nil, isWatched else { return }
         let r = state == .open && !readingPaused
         let w = state == .connecting || !writes.isEmpty
         if r != watchingReadable || w != watchingWritable {
@@ -220,7 +253,7 @@ public final class TCPConnection: Channel {
     }
 
     private func flushWrites() {
-        while let front = writes.front {
+        while !failing, let front = writes.front {
             let n = Glibc.send(fd, front.baseAddress, front.count, lsfu_MSG_NOSIGNAL() | lsfu_MSG_DONTWAIT())
             if n > 0 {
                 loop.counters.tcpWrittenBytes &+= n
@@ -242,13 +275,13 @@ public final class TCPConnection: Channel {
             aboveHighWatermark = false
             handler?.writable(self)
         }
-        if state == .closing, writes.isEmpty { finish(abortive: false) }
+        if state == .closing, writes.isEmpty, !failing { finish(abortive: false) }
     }
 
     // MARK: io_uring
 
     private func submitReceive(_ u: URingBackend) {
-        guard !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
+        guard token != 0, handler != nil, !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
         if recvSlot == nil {
             recvSlot = loop.pool.take()
             if recvSlot == nil {
@@ -269,7 +302,7 @@ public final class TCPConnection: Channel {
     }
 
     private func submitSend(_ u: URingBackend) {
-        guard !sendInFlight, let front = writes.front else { return }
+        guard !sendInFlight, !failing, let front = writes.front else { return }
         if u.submitSend(fd: fd, buffer: front.baseAddress!, length: front.count, userData: Token.withOp(token, op: IOOp.send)) {
             sendInFlight = true
             outstanding += 1
@@ -331,8 +364,9 @@ public final class TCPConnection: Channel {
     /// Errors found inside `write` close the connection on the next turn, so a handler
     /// never sees `closed` from inside its own `write` call.
     private func failLater() {
-        guard state != .closed else { return }
-        writes.removeAll()
+        guard state != .closed, !failing else { return }
+        failing = true
+        dropWrites()
         state = .closing
         loop.executeSoon { [weak self] in self?.finish(abortive: true) }
     }
@@ -341,7 +375,7 @@ public final class TCPConnection: Channel {
         guard state != .closed else { return }
         state = .closed
         if abortive { _ = lsfu_set_linger_zero(fd) }
-        writes.removeAll()
+        dropWrites()
         if let u = loop.uring {
             if outstanding > 0 {
                 // shutdown() completes the pending receive at once; cancel the rest.
@@ -349,7 +383,7 @@ public final class TCPConnection: Channel {
                 u.cancelAll(fd: fd)
                 u.submitNow()
             }
-        } else {
+        } else if isWatched {
             loop.backend.unwatch(fd: fd, token: token)
         }
         listener?.connectionClosed()
@@ -362,6 +396,7 @@ public final class TCPConnection: Channel {
     private func releaseResources() {
         guard !resourcesReleased else { return }
         resourcesReleased = true
+        writes.removeAll()
         Glibc.close(fd)
         if let slot = recvSlot {
             loop.pool.give(slot)

@@ -93,16 +93,16 @@ public final class TCPListener: Channel {
         _ = lsfu_set_nodelay(c)
         let remote = Self.address(of: c, peer: true) ?? SocketAddress(ipv4: (0, 0, 0, 0), port: 0)
         let conn = TCPConnection(loop: loop, fd: c, remote: remote, connecting: false, limits: limits)
+        conn.register()
         guard let handler = acceptHandler(conn) else {
             loop.counters.tcpRefused &+= 1
-            _ = lsfu_set_linger_zero(c)
-            Glibc.close(c)
+            conn.discard()
             return
         }
         do {
             try conn.start(handler: handler)
         } catch {
-            Glibc.close(c)
+            conn.discard()
             handler.closed(conn)
             return
         }

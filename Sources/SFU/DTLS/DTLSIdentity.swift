@@ -116,9 +116,11 @@ public final class DTLSIdentity: @unchecked Sendable {
             SSL_CTX_free(ctx)
             return nil
         }
-        // WebRTC peers never resume sessions; a cache would be shared mutable state.
+        // WebRTC peers never resume sessions; a cache would be shared mutable state. Keys are
+        // exported once, so a renegotiation could only desynchronise SRTP: refuse it.
         _ = lsfu_SSL_CTX_set_session_cache_mode(ctx, lsfu_SSL_SESS_CACHE_OFF())
-        _ = SSL_CTX_set_options(ctx, lsfu_SSL_OP_NO_TICKET() | lsfu_SSL_OP_NO_QUERY_MTU())
+        _ = SSL_CTX_set_options(
+            ctx, lsfu_SSL_OP_NO_TICKET() | lsfu_SSL_OP_NO_QUERY_MTU() | lsfu_SSL_OP_NO_RENEGOTIATION())
         // Ask for the peer's certificate (the server sends CertificateRequest) and accept it
         // only if it matches the SDP fingerprint; chains and CAs play no part in WebRTC.
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, store in

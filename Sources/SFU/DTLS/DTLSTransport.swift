@@ -50,6 +50,8 @@ public final class DTLSTransport {
     /// Largest datagram we send: the DTLS MTU. Handshake records are fragmented to fit 1200
     /// bytes so they pass any path that carries media (and TURN's overhead) unfragmented.
     public static let mtu = 1200
+    /// Larger than any UDP payload; anything bigger is not a datagram we could have received.
+    static let maxReceivedDatagram = 65_535
     static let firstRetransmitMicroseconds: UInt32 = 50_000
     static let maxRetransmitMicroseconds: UInt32 = 3_200_000
 
@@ -59,6 +61,7 @@ public final class DTLSTransport {
     public private(set) var nextTimeout: Instant?
     public private(set) var counters = Counters()
 
+    /// Kept so the shared `SSL_CTX` and BIO method outlive this transport's `SSL`.
     private let identity: DTLSIdentity
     private let remoteFingerprint: DTLSFingerprint
     let ssl: OpaquePointer  // SSL*; internal for tests
@@ -71,13 +74,21 @@ public final class DTLSTransport {
     /// Creates a transport; `remoteFingerprint` is the peer's SDP `a=fingerprint`
     /// (e.g. `("sha-256", "AB:CD:..")`). A `.server` waits for the ClientHello; a `.client`
     /// sends it on `startHandshake(now:)`.
-    public init(identity: DTLSIdentity, role: DTLSRole, remoteFingerprint: (algorithm: String, value: String)) throws(DTLSError) {
+    public init(identity: DTLSIdentity, role: DTLSRole, remoteFingerprint: (algorithm: String, value: String))
+        throws(DTLSError)
+    {
         self.identity = identity
         self.role = role
-        self.remoteFingerprint = try DTLSFingerprint(algorithm: remoteFingerprint.algorithm, value: remoteFingerprint.value)
+        self.remoteFingerprint = try DTLSFingerprint(
+            algorithm: remoteFingerprint.algorithm, value: remoteFingerprint.value)
         ERR_clear_error()
         guard let ssl = SSL_new(identity.context) else { throw .setupFailed(DTLSIdentity.openSSLError()) }
-        guard let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(identity.datagramWriteMethod) else {
+        guard let rbio = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw .setupFailed(DTLSIdentity.openSSLError())
+        }
+        guard let wbio = BIO_new(identity.datagramWriteMethod) else {
+            BIO_free(rbio)
             SSL_free(ssl)
             throw .setupFailed(DTLSIdentity.openSSLError())
         }
@@ -121,7 +132,8 @@ public final class DTLSTransport {
             counters.datagramsAfterClose += 1
             return
         }
-        guard let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimumEncryptedRecord),
+        guard datagram.count <= Self.maxReceivedDatagram,
+            let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimumEncryptedRecord),
             let base = datagram.baseAddress
         else {
             counters.garbageDatagrams += 1
@@ -252,7 +264,8 @@ public final class DTLSTransport {
     /// encrypted record is legitimate at all.
     private var minimumEncryptedRecord: Int {
         // During the handshake the peer's epoch-1 Finished uses the pending cipher.
-        let cipher = state == .handshaking
+        let cipher =
+            state == .handshaking
             ? (SSL_get_pending_cipher(ssl) ?? SSL_get_current_cipher(ssl))
             : (SSL_get_current_cipher(ssl) ?? SSL_get_pending_cipher(ssl))
         guard let cipher else { return Int.max }

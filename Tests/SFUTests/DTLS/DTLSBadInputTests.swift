@@ -105,6 +105,20 @@ struct DTLSBadInputTests {
         #expect(server.state == .closed)
     }
 
+    @Test("application data from the peer is counted and ignored")
+    func applicationDataIgnored() throws {
+        let (client, server) = try dtlsTestPair(clientIdentity: identityA, serverIdentity: identityB)
+        let link = DTLSTestLink(client: client, server: server)
+        client.startHandshake(now: link.now)
+        #expect(link.run { link.bothConnected })
+        let message: [UInt8] = Array("not a data channel".utf8)
+        for _ in 0..<3 { #expect(SSL_write(client.ssl, message, Int32(message.count)) == Int32(message.count)) }
+        link.run(maxSteps: 10) { false }
+        #expect(server.counters.applicationDataRecords == 3)
+        #expect(server.state == .connected)
+        #expect(server.pollEvent() == nil)
+    }
+
     @Test("datagrams after close or failure are counted and ignored")
     func afterClose() throws {
         let (client, server) = try dtlsTestPair(clientIdentity: identityA, serverIdentity: identityB)

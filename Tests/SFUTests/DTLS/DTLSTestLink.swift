@@ -22,7 +22,8 @@ final class DTLSTestLink {
     var reordered = 0
     var timerJumps = 0
 
-    init(client: DTLSTransport, server: DTLSTransport, seed: UInt64 = 1, dropRate: Double = 0, reorderRate: Double = 0) {
+    init(client: DTLSTransport, server: DTLSTransport, seed: UInt64 = 1, dropRate: Double = 0, reorderRate: Double = 0)
+    {
         self.client = client
         self.server = server
         self.now = Instant.now()
@@ -66,7 +67,10 @@ final class DTLSTestLink {
                 continue
             }
             let deadlines = [client.nextTimeout, server.nextTimeout].compactMap { $0 }
-            guard let next = deadlines.min() else { collect(); return done() }
+            guard let next = deadlines.min() else {
+                collect()
+                return done()
+            }
             if next > now { now = next }
             timerJumps += 1
             let real = Instant.now()

@@ -51,8 +51,10 @@ struct DTLSTransportTests {
         #expect(throws: DTLSError.unsupportedFingerprintAlgorithm("md5")) {
             _ = try DTLSFingerprint(algorithm: "md5", value: "AB")
         }
-        for value in ["", "AB", "ZZ" + String(repeating: ":AB", count: 31), String(repeating: "AB:", count: 32),
-                      String(repeating: "ABC", count: 32).dropLast().description] {
+        for value in [
+            "", "AB", "ZZ" + String(repeating: ":AB", count: 31), String(repeating: "AB:", count: 32),
+            String(repeating: "ABC", count: 32).dropLast().description,
+        ] {
             #expect(throws: DTLSError.malformedFingerprint(value)) {
                 _ = try DTLSFingerprint(algorithm: "sha-256", value: value)
             }
@@ -75,6 +77,7 @@ struct DTLSTransportTests {
         #expect(clientKeys.localKeyingMaterial != clientKeys.remoteKeyingMaterial)
         #expect(link.sent <= 6)  // 4 flights, no retransmissions on a clean link
         #expect(client.counters.retransmissions == 0)
+        #expect(client.nextTimeout == nil)  // nothing left to retransmit
         try expectSRTPWorksBothWays(client: clientKeys, server: serverKeys)
     }
 
@@ -90,7 +93,9 @@ struct DTLSTransportTests {
             for (from, to) in [(client, server), (server, client)] {
                 while let n = buffer.withUnsafeMutableBytes({ from.pollDatagram(into: $0) }) {
                     sizes.append(n)
-                    buffer.withUnsafeBytes { to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: Instant.now()) }
+                    buffer.withUnsafeBytes {
+                        to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: Instant.now())
+                    }
                 }
             }
         }
@@ -110,7 +115,10 @@ struct DTLSTransportTests {
         #expect(link.serverEvents == [.failed(.fingerprintMismatch)])
         // The server's fatal alert reaches the client, which fails too instead of waiting.
         link.run(maxSteps: 20) { if case .failed = client.state { true } else { false } }
-        guard case .failed = client.state else { Issue.record("client state \(client.state)"); return }
+        guard case .failed = client.state else {
+            Issue.record("client state \(client.state)")
+            return
+        }
         #expect(link.keys(link.clientEvents) == nil)
     }
 
@@ -188,6 +196,29 @@ struct DTLSTransportTests {
         for (gap, planned) in zip(gaps, [UInt64(50), 100, 200, 400]) {
             #expect(gap <= planned && gap + 15 >= planned, "gap \(gap) ms, planned \(planned) ms")
         }
+    }
+
+    @Test(
+        "a client whose peer never answers fails with .timedOut after 12 retransmissions (≈26 s; LIVESFU_SLOW_TESTS=1)",
+        .enabled(if: getenv("LIVESFU_SLOW_TESTS") != nil))
+    func silentPeerTimesOut() throws {
+        let client = try DTLSTransport(
+            identity: clientIdentity, role: .client,
+            remoteFingerprint: ("sha-256", String(serverIdentity.fingerprint.dropFirst(8))))
+        client.startHandshake(now: Instant.now())
+        var sink = [UInt8](repeating: 0, count: 1500)
+        let start = Instant.now()
+        // 50+100+..+1600 ms, then 3.2 s seven times: the 13th expiry gives up (≈25.5 s).
+        while let deadline = client.nextTimeout, Instant.now() - start < .seconds(40) {
+            while sink.withUnsafeMutableBytes({ client.pollDatagram(into: $0) }) != nil {}
+            let real = Instant.now()
+            if deadline > real { usleep(UInt32((deadline - real).nanoseconds / 1000) + 100) }
+            client.handleTimeout(now: Instant.now())
+        }
+        #expect(client.state == .failed(.timedOut))
+        #expect(client.pollEvent() == .failed(.timedOut))
+        #expect(client.counters.retransmissions == 12)
+        #expect((20...32).contains((Instant.now() - start).milliseconds / 1000))
     }
 
     @Test("close_notify from one side is seen as .closed by the other")

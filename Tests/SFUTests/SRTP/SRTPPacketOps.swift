@@ -57,7 +57,10 @@ func srtpTestRTP(seq: UInt16, ssrc: UInt32 = 0xcafe_babe, payloadLength: Int = 1
 
 /// A minimal RTCP receiver report with no report blocks, from `ssrc`.
 func srtpTestRTCP(ssrc: UInt32 = 0xcafe_babe) -> [UInt8] {
-    [0x80, 0xc9, 0x00, 0x01, UInt8(ssrc >> 24), UInt8((ssrc >> 16) & 0xff), UInt8((ssrc >> 8) & 0xff), UInt8(ssrc & 0xff)]
+    [
+        0x80, 0xc9, 0x00, 0x01, UInt8(ssrc >> 24), UInt8((ssrc >> 16) & 0xff), UInt8((ssrc >> 8) & 0xff),
+        UInt8(ssrc & 0xff),
+    ]
 }
 
 /// Deterministic random bytes for seeded loops (SplitMix64).

@@ -6,6 +6,10 @@ import Testing
 // Reference packets from libsrtp 2.5.0 test/srtp_driver.c (srtp_validate, srtp_validate_gcm):
 // computed by libsrtp's authors with the default AES-CM-128/HMAC-SHA1-80 policy and with
 // AEAD_AES_128_GCM (16-byte tag), SSRC 0xcafebabe, sequence 0x1234, SRTCP index 1.
+// The AES-CM key is RFC 3711 appendix B.3's master key and salt, so matching these packets
+// also checks B.3's key derivation end to end (libsrtp does not expose the derived keys).
+// RFC 7714 §16's vectors start from already-derived session keys, which libsrtp's API cannot
+// take, so the GCM reference packet here is libsrtp's own.
 private let cmKey = srtpHex(
     "e1f97a0d3e018be0d64fa32c06de4139 0ec675ad498afeebb6960b3aabe6")  // test_key[0..<30]
 private let gcmKey = srtpHex("000102030405060708090a0b0c0d0e0f a0a1a2a3a4a5a6a7a8a9aaab")  // test_key_gcm
@@ -66,7 +70,9 @@ struct SRTPSessionTests {
         #expect(srtpApply(.unprotectRTCP, inb, protectedRTCP) == .success(rtcp))
     }
 
-    @Test("a packet with one flipped bit in the tag or payload is rejected", arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
+    @Test(
+        "a packet with one flipped bit in the tag or payload is rejected",
+        arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
     func badTagRejected(profile: SRTPProfile) throws {
         let key = [UInt8](repeating: 0x42, count: profile.keyingMaterialLength)
         let out = try SRTPSession(profile: profile, key: key, direction: .outbound)
@@ -85,7 +91,8 @@ struct SRTPSessionTests {
         #expect(srtpApply(.unprotectRTP, inb, good) == .success(srtpTestRTP(seq: 3)))
     }
 
-    @Test("a replayed packet is rejected inbound, RTP and RTCP", arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
+    @Test(
+        "a replayed packet is rejected inbound, RTP and RTCP", arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
     func replayRejected(profile: SRTPProfile) throws {
         let key = [UInt8](repeating: 0x17, count: profile.keyingMaterialLength)
         let out = try SRTPSession(profile: profile, key: key, direction: .outbound)
@@ -130,8 +137,12 @@ struct SRTPSessionTests {
         }
         let out = try SRTPSession(profile: profile, key: key, direction: .outbound)
         let inb = try SRTPSession(profile: profile, key: key, direction: .inbound)
-        #expect(srtpApply(.protectRTP, out, srtpTestRTP(seq: 1), spare: 15) == .failure(.noRoomForTrailer(needed: 16, available: 15)))
-        #expect(srtpApply(.protectRTCP, out, srtpTestRTCP(), spare: 19) == .failure(.noRoomForTrailer(needed: 20, available: 19)))
+        #expect(
+            srtpApply(.protectRTP, out, srtpTestRTP(seq: 1), spare: 15)
+                == .failure(.noRoomForTrailer(needed: 16, available: 15)))
+        #expect(
+            srtpApply(.protectRTCP, out, srtpTestRTCP(), spare: 19)
+                == .failure(.noRoomForTrailer(needed: 20, available: 19)))
         #expect(srtpApply(.protectRTP, out, [0x80, 0x60, 0, 1]) == .failure(.badLength))
         #expect(srtpApply(.unprotectRTP, inb, []) == .failure(.badLength))
         #expect(srtpApply(.unprotectRTP, inb, Array(srtpTestRTP(seq: 1).prefix(11))) == .failure(.badLength))
@@ -149,7 +160,10 @@ struct SRTPSessionTests {
         // length larger than the buffer
         var small = [UInt8](repeating: 0x80, count: 20)
         let r = small.withUnsafeMutableBytes { raw -> SRTPError? in
-            do throws(SRTPError) { _ = try inb.unprotectRTP(raw, length: 200); return nil } catch { return error }
+            do throws(SRTPError) {
+                _ = try inb.unprotectRTP(raw, length: 200)
+                return nil
+            } catch { return error }
         }
         #expect(r == .badLength)
     }
@@ -161,7 +175,10 @@ struct SRTPSessionTests {
         await propertyCheck(count: 300, input: Gen.uint8().array(of: 0...1500)) { bytes in
             guard let cm = try? SRTPSession(profile: .aes128CmSha1_80, key: key, direction: .inbound),
                 let gcm = try? SRTPSession(profile: .aeadAes128Gcm, key: gcmKey, direction: .inbound)
-            else { Issue.record("session setup failed"); return }
+            else {
+                Issue.record("session setup failed")
+                return
+            }
             for op in [SRTPOp.unprotectRTP, .unprotectRTCP] {
                 #expect(throws: SRTPError.self) { try srtpApply(op, cm, bytes).get() }
                 #expect(throws: SRTPError.self) { try srtpApply(op, gcm, bytes).get() }

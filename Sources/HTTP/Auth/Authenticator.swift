@@ -1,0 +1,130 @@
+import HTTPTypes
+
+/// Decides whether a request may reach its handler, with the Go server's rules made safe:
+/// constant-time token comparison, JWTs verified by jwt-kit only, `alg` pinned to HS256/384/512,
+/// the admin endpoints closed unless `ADMIN_TOKEN` or `JWT_SECRET` is set.
+///
+/// Credentials come from `Authorization: Bearer <token>` or, failing that, `X-Auth-Token`.
+///
+/// Precedence for a room (`AuthRequirement.room`): a room listed in `ROOM_TOKENS` accepts
+/// only its own token (another room's token → 403). Any other room accepts `AUTH_TOKEN` or a
+/// JWT when either is configured (a JWT whose `room` claim names another room → 403), and is
+/// open when neither is.
+///
+/// Static tokens are decided synchronously. A JWT needs jwt-kit's `async` verification:
+/// `evaluate` then returns `.needsJWT`, the caller awaits `verifyJWT` in a Task (off the
+/// core's loop, a few tens of µs of work) and hops back to its core with the claims, where
+/// `decide(claims:)` finishes synchronously. `Sendable`: one instance serves every core.
+public final class Authenticator: Sendable {
+    public let settings: AuthSettings
+    private let verifier: JWTVerifier?
+
+    public init(settings: AuthSettings) {
+        self.settings = settings
+        self.verifier = settings.jwtSecret.map { JWTVerifier(secret: $0) }
+    }
+
+    /// The first step of a decision.
+    public enum Evaluation: Sendable, Equatable {
+        case decided(AuthResult)
+        /// Verify this token with `verifyJWT`, then call `decide(claims:…)`.
+        case needsJWT(token: String)
+    }
+
+    /// The bearer token of a request, if any.
+    public static func token(from fields: HTTPFields) -> String? {
+        if let authorization = fields[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let token = String(parts[1]).trimmingASCIIWhitespace()
+                if !token.isEmpty { return token }
+            }
+        }
+        if let header = fields[HTTPField.Name("X-Auth-Token")!] {
+            let token = header.trimmingASCIIWhitespace()
+            if !token.isEmpty { return token }
+        }
+        return nil
+    }
+
+    /// Decides what static tokens can decide; asks for JWT verification otherwise.
+    public func evaluate(_ requirement: AuthRequirement, room: String?, fields: HTTPFields) -> Evaluation {
+        let token = Self.token(from: fields)
+        let jwtEnabled = verifier != nil
+        switch requirement {
+        case .none:
+            return .decided(.allowed(AuthIdentity(credential: .open)))
+
+        case .room:
+            if let room, let expected = settings.roomTokens[room] {
+                guard let token else { return .decided(.unauthorized("missing token for this room")) }
+                if ConstantTime.equals(token, expected) {
+                    return .decided(.allowed(AuthIdentity(credential: .roomToken, room: room)))
+                }
+                var forOtherRoom = false
+                for (other, value) in settings.roomTokens where other != room {
+                    forOtherRoom = ConstantTime.equals(token, value) || forOtherRoom
+                }
+                return .decided(forOtherRoom ? .forbidden("token is for another room") : .unauthorized("invalid token"))
+            }
+            fallthrough
+
+        case .global:
+            guard settings.authToken != nil || jwtEnabled else {
+                return .decided(.allowed(AuthIdentity(credential: .open)))
+            }
+            guard let token else { return .decided(.unauthorized("missing token")) }
+            if let expected = settings.authToken, ConstantTime.equals(token, expected) {
+                return .decided(.allowed(AuthIdentity(credential: .globalToken)))
+            }
+            if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
+            return .decided(.unauthorized("invalid token"))
+
+        case .admin:
+            guard settings.adminToken != nil || jwtEnabled else {
+                return .decided(.forbidden("admin endpoints are disabled (set ADMIN_TOKEN or JWT_SECRET)"))
+            }
+            guard let token else { return .decided(.unauthorized("missing admin token")) }
+            if let expected = settings.adminToken, ConstantTime.equals(token, expected) {
+                return .decided(.allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+            }
+            if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
+            return .decided(.unauthorized("invalid admin token"))
+        }
+    }
+
+    /// Verifies a JWT (signature, `alg`, `exp`, `nbf`) with jwt-kit.
+    public func verifyJWT(_ token: String) async -> Result<JWTClaims, JWTRejection> {
+        guard let verifier else { return .failure(.invalid("JWT not configured")) }
+        return await verifier.verify(token)
+    }
+
+    /// Finishes a decision once the JWT has been verified.
+    public func decide(_ requirement: AuthRequirement, room: String?, claims: Result<JWTClaims, JWTRejection>) -> AuthResult {
+        let verified: JWTClaims
+        switch claims {
+        case .failure(let rejection): return .unauthorized(rejection.description)
+        case .success(let c): verified = c
+        }
+        let identity = AuthIdentity(credential: .jwt, room: verified.room, isAdmin: verified.isAdmin, subject: verified.sub)
+        switch requirement {
+        case .none, .global:
+            return .allowed(identity)
+        case .room:
+            if let claimRoom = verified.room, claimRoom != room, !verified.isAdmin {
+                return .forbidden("token is for another room")
+            }
+            return .allowed(identity)
+        case .admin:
+            return verified.isAdmin ? .allowed(identity) : .forbidden("token does not grant admin")
+        }
+    }
+
+    /// The whole decision in one call (tests and callers already in an async context).
+    public func authenticate(_ requirement: AuthRequirement, room: String?, fields: HTTPFields) async -> AuthResult {
+        switch evaluate(requirement, room: room, fields: fields) {
+        case .decided(let result): return result
+        case .needsJWT(let token): return decide(requirement, room: room, claims: await verifyJWT(token))
+        }
+    }
+}

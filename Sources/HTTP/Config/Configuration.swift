@@ -1,0 +1,283 @@
+import Reactor
+
+/// Every setting of livesfu, loaded from the environment (names of the Go server this
+/// replaces, DESIGN.md §5) and command-line flags, validated once at start-up. `load` is a
+/// pure function of its inputs: no file is read, no clock is consulted.
+public struct Configuration: Sendable, Equatable {
+    // HTTP
+    /// `HTTP_ADDR` (`:8080`, `127.0.0.1:8080`, `[::1]:8080`): the listening address; an empty
+    /// host means every IPv4 interface.
+    public var httpBind: SocketAddress
+    public var cors: CORSPolicy
+    public var auth: AuthSettings
+    public var rateLimitRPS: Double
+    public var rateLimitBurst: Int
+    public var httpLimits: HTTPLimits
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    /// Folder served under `/web/`.
+    public var webDirectory: String
+
+    // Rooms and media
+    /// 0 = unlimited.
+    public var maxSubscribersPerRoom: Int
+    public var stunURLs: [String]
+    public var turnURLs: [String]
+    public var turnUsername: String?
+    public var turnPassword: String?
+    public var publisherGraceSeconds: Int
+
+    // Recording and upload
+    public var recordEnabled: Bool
+    public var recordDirectory: String
+    public var uploadRecordings: Bool
+    public var deleteRecordingAfterUpload: Bool
+    public var s3: S3Settings
+
+    // livesfu itself
+    /// 0 = one core per CPU.
+    public var cores: Int
+    /// Core i receives media on `udpBasePort + i`.
+    public var udpBasePort: UInt16
+    /// Address put in ICE candidates; nil = the addresses of the interfaces.
+    public var publicIP: String?
+    public var reactorBackend: ReactorBackendChoice
+    public var logLevel: LogLevelChoice
+
+    public struct S3Settings: Sendable, Equatable {
+        public var endpoint: String?
+        public var region: String
+        public var bucket: String?
+        public var accessKey: String?
+        public var secretKey: String?
+        public var prefix: String
+        public var useSSL: Bool
+        public var pathStyle: Bool
+    }
+
+    public enum ReactorBackendChoice: String, Sendable, Equatable { case epoll, ioUring = "io_uring" }
+    public enum LogLevelChoice: String, Sendable, Equatable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// Shortest accepted `JWT_SECRET`, in bytes. RFC 7518 §3.2 requires an HMAC key at least
+    /// as long as the hash (32 bytes for HS256), and jwt-kit asserts it in debug builds only;
+    /// livesfu refuses a shorter secret at start-up in every build rather than crash or
+    /// silently accept a weak key.
+    public static let minimumJWTSecretBytes = 32
+
+    /// Every option, for Main's flags and `--help` (defaults as a user would type them).
+    public static let options: [ConfigurationOption] = [
+        .init("HTTP_ADDR", .string, default: ":8080", "HTTP listen address (host:port; empty host = all IPv4 interfaces)"),
+        .init("ALLOWED_ORIGIN", .string, default: "*", "CORS origins: *, one origin, or a comma-separated list; empty = no CORS"),
+        .init("AUTH_TOKEN", .secret, default: nil, "Token for every room not listed in ROOM_TOKENS"),
+        .init("ROOM_TOKENS", .secret, default: nil, "Per-room tokens: room:token;room:token"),
+        .init("JWT_SECRET", .secret, default: nil, "HMAC secret (>= 32 bytes) for HS256/384/512 JWTs; claims room, role=admin / admin=true"),
+        .init("ADMIN_TOKEN", .secret, default: nil, "Token for /api/admin/...; admin is closed unless this or JWT_SECRET is set"),
+        .init("RATE_LIMIT_RPS", .number, default: "0", "Requests per second per client IP on the API (per core); 0 = off"),
+        .init("RATE_LIMIT_BURST", .integer, default: "0", "Bucket size of the rate limit; 0 = max(1, ceil(RATE_LIMIT_RPS))"),
+        .init("MAX_SUBS_PER_ROOM", .integer, default: "0", "Viewers per room at most; 0 = unlimited"),
+        .init("STUN_URLS", .string, default: nil, "Comma-separated STUN URLs handed to clients (Link header)"),
+        .init("TURN_URLS", .string, default: nil, "Comma-separated TURN URLs handed to clients"),
+        .init("TURN_USERNAME", .string, default: nil, "TURN username"),
+        .init("TURN_PASSWORD", .secret, default: nil, "TURN password"),
+        .init("TLS_CERT_FILE", .string, default: nil, "PEM certificate chain; with TLS_KEY_FILE serves HTTPS"),
+        .init("TLS_KEY_FILE", .string, default: nil, "PEM private key for TLS_CERT_FILE"),
+        .init("RECORD_ENABLED", .boolean, default: "false", "Record published streams"),
+        .init("RECORD_DIR", .string, default: "./records", "Folder for recordings"),
+        .init("UPLOAD_RECORDINGS", .boolean, default: "false", "Upload finished recordings to S3"),
+        .init("DELETE_RECORDING_AFTER_UPLOAD", .boolean, default: "false", "Delete the local file after a successful upload"),
+        .init("S3_ENDPOINT", .string, default: nil, "S3 endpoint host[:port]"),
+        .init("S3_REGION", .string, default: "us-east-1", "S3 region"),
+        .init("S3_BUCKET", .string, default: nil, "S3 bucket"),
+        .init("S3_ACCESS_KEY", .secret, default: nil, "S3 access key"),
+        .init("S3_SECRET_KEY", .secret, default: nil, "S3 secret key"),
+        .init("S3_PREFIX", .string, default: "", "Key prefix for uploads"),
+        .init("S3_USE_SSL", .boolean, default: "true", "Use HTTPS for S3"),
+        .init("S3_PATH_STYLE", .boolean, default: "false", "Path-style S3 URLs (MinIO)"),
+        .init("CORES", .integer, default: "0", "Cores (threads) to run; 0 = one per CPU"),
+        .init("UDP_PORT", .integer, default: "10000", "First media UDP port; core i uses UDP_PORT+i"),
+        .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
+        .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring"),
+        .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
+        .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
+        .init("PUBLISHER_GRACE_SECONDS", .integer, default: "10", "How long a room waits for its publisher to come back"),
+        .init("HTTP_MAX_REQUEST_LINE_BYTES", .integer, default: "8192", "Longest request line (414 beyond)"),
+        .init("HTTP_MAX_HEADER_BYTES", .integer, default: "16384", "Largest header section (431 beyond)"),
+        .init("HTTP_MAX_BODY_BYTES", .integer, default: "65536", "Largest request body (413 beyond)"),
+        .init("HTTP_HEADER_TIMEOUT_SECONDS", .integer, default: "10", "Time to send a whole request (408 beyond)"),
+        .init("HTTP_IDLE_TIMEOUT_SECONDS", .integer, default: "60", "Idle keep-alive connections are closed after this"),
+        .init("HTTP_MAX_CONNECTIONS_PER_CORE", .integer, default: "10000", "Open HTTP connections per core at most"),
+    ]
+
+    /// Loads and validates. `flags` (keyed by environment name) override `environment`.
+    /// Empty values count as unset.
+    public static func load(environment: [String: String], flags: [String: String] = [:]) throws(ConfigurationError) -> Configuration {
+        var reader = Reader(environment: environment, flags: flags)
+        return try reader.build()
+    }
+
+    private struct Reader {
+        let environment: [String: String]
+        let flags: [String: String]
+
+        func raw(_ name: String) -> String? {
+            let value = flags[name] ?? environment[name]
+            guard let value else { return Configuration.options.first { $0.env == name }?.defaultValue }
+            let trimmed = value.trimmingASCIIWhitespace()
+            return trimmed.isEmpty ? nil : trimmed
+        }
+
+        func string(_ name: String) -> String? { raw(name) }
+
+        func int(_ name: String, min: Int = 0, max: Int = Int.max) throws(ConfigurationError) -> Int {
+            guard let text = raw(name) else { return 0 }
+            guard let value = Int(text) else { throw .invalid(name, "`\(text)` is not a whole number") }
+            guard value >= min else { throw .invalid(name, "must be at least \(min), got \(value)") }
+            guard value <= max else { throw .invalid(name, "must be at most \(max), got \(value)") }
+            return value
+        }
+
+        func number(_ name: String) throws(ConfigurationError) -> Double {
+            guard let text = raw(name) else { return 0 }
+            guard let value = Double(text), value.isFinite else { throw .invalid(name, "`\(text)` is not a number") }
+            guard value >= 0 else { throw .invalid(name, "must not be negative, got \(text)") }
+            return value
+        }
+
+        func bool(_ name: String) throws(ConfigurationError) -> Bool {
+            guard let text = raw(name) else { return false }
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw .invalid(name, "`\(text)` is not a boolean (true/false)")
+            }
+        }
+
+        func list(_ name: String) -> [String] {
+            guard let text = raw(name) else { return [] }
+            return text.split(separator: ",").map { String($0).trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
+        }
+
+        mutating func build() throws(ConfigurationError) -> Configuration {
+            let bind = try Configuration.parseListenAddress(string("HTTP_ADDR") ?? ":8080")
+            let cors = try CORSPolicy(allowedOrigin: flags["ALLOWED_ORIGIN"] ?? environment["ALLOWED_ORIGIN"] ?? "*")
+            let roomTokens = try Configuration.parseRoomTokens(string("ROOM_TOKENS"))
+            var jwtSecret: [UInt8]?
+            if let secret = string("JWT_SECRET") {
+                guard secret.utf8.count >= Configuration.minimumJWTSecretBytes else {
+                    throw .invalid("JWT_SECRET", "must be at least \(Configuration.minimumJWTSecretBytes) bytes for HS256 (RFC 7518 §3.2), got \(secret.utf8.count)")
+                }
+                jwtSecret = Array(secret.utf8)
+            }
+            let auth = AuthSettings(
+                authToken: string("AUTH_TOKEN"), roomTokens: roomTokens, jwtSecret: jwtSecret, adminToken: string("ADMIN_TOKEN"))
+
+            let rps = try number("RATE_LIMIT_RPS")
+            let burst = try int("RATE_LIMIT_BURST")
+
+            var limits = HTTPLimits()
+            limits.maxRequestLineBytes = try int("HTTP_MAX_REQUEST_LINE_BYTES", min: 64, max: 1 << 20)
+            limits.maxHeaderBytes = try int("HTTP_MAX_HEADER_BYTES", min: 256, max: 1 << 20)
+            limits.maxBodyBytes = try int("HTTP_MAX_BODY_BYTES", min: 0, max: 64 << 20)
+            limits.headerTimeout = .seconds(UInt64(try int("HTTP_HEADER_TIMEOUT_SECONDS", min: 1, max: 3600)))
+            limits.idleTimeout = .seconds(UInt64(try int("HTTP_IDLE_TIMEOUT_SECONDS", min: 1, max: 86_400)))
+            limits.maxConnectionsPerCore = try int("HTTP_MAX_CONNECTIONS_PER_CORE", min: 1, max: 1_000_000)
+
+            let cert = string("TLS_CERT_FILE")
+            let key = string("TLS_KEY_FILE")
+            if (cert == nil) != (key == nil) {
+                throw .invalid(cert == nil ? "TLS_CERT_FILE" : "TLS_KEY_FILE", "TLS needs both TLS_CERT_FILE and TLS_KEY_FILE")
+            }
+
+            let turnURLs = list("TURN_URLS")
+            for url in list("STUN_URLS") where !(url.hasPrefix("stun:") || url.hasPrefix("stuns:")) {
+                throw .invalid("STUN_URLS", "`\(url)` does not start with stun: or stuns:")
+            }
+            for url in turnURLs where !(url.hasPrefix("turn:") || url.hasPrefix("turns:")) {
+                throw .invalid("TURN_URLS", "`\(url)` does not start with turn: or turns:")
+            }
+
+            let s3 = S3Settings(
+                endpoint: string("S3_ENDPOINT"), region: string("S3_REGION") ?? "us-east-1", bucket: string("S3_BUCKET"),
+                accessKey: string("S3_ACCESS_KEY"), secretKey: string("S3_SECRET_KEY"), prefix: string("S3_PREFIX") ?? "",
+                useSSL: try bool("S3_USE_SSL"), pathStyle: try bool("S3_PATH_STYLE"))
+            let upload = try bool("UPLOAD_RECORDINGS")
+            if upload {
+                for (name, value) in [("S3_ENDPOINT", s3.endpoint), ("S3_BUCKET", s3.bucket), ("S3_ACCESS_KEY", s3.accessKey), ("S3_SECRET_KEY", s3.secretKey)]
+                where value == nil {
+                    throw .invalid(name, "required when UPLOAD_RECORDINGS is true")
+                }
+            }
+
+            let backendText = string("REACTOR_BACKEND") ?? "epoll"
+            guard let backend = ReactorBackendChoice(rawValue: backendText.lowercased()) else {
+                throw .invalid("REACTOR_BACKEND", "`\(backendText)` is not epoll or io_uring")
+            }
+            let levelText = string("LOG_LEVEL") ?? "info"
+            guard let level = LogLevelChoice(rawValue: levelText.lowercased()) else {
+                throw .invalid("LOG_LEVEL", "`\(levelText)` is not one of \(LogLevelChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let cores = try int("CORES", min: 0, max: 1024)
+            let udpPort = try int("UDP_PORT", min: 1, max: 65535)
+            if let publicIP = string("PUBLIC_IP"), SocketAddress(ip: publicIP, port: 0) == nil {
+                throw .invalid("PUBLIC_IP", "`\(publicIP)` is not an IPv4 or IPv6 address")
+            }
+
+            return Configuration(
+                httpBind: bind, cors: cors, auth: auth, rateLimitRPS: rps, rateLimitBurst: burst, httpLimits: limits,
+                tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
+                maxSubscribersPerRoom: try int("MAX_SUBS_PER_ROOM"), stunURLs: list("STUN_URLS"), turnURLs: turnURLs,
+                turnUsername: string("TURN_USERNAME"), turnPassword: string("TURN_PASSWORD"),
+                publisherGraceSeconds: try int("PUBLISHER_GRACE_SECONDS", min: 0, max: 3600),
+                recordEnabled: try bool("RECORD_ENABLED"), recordDirectory: string("RECORD_DIR") ?? "./records",
+                uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
+                cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
+                logLevel: level)
+        }
+    }
+
+    /// `host:port`, `:port`, `[v6]:port`; hosts are IP literals or `localhost`.
+    static func parseListenAddress(_ text: String) throws(ConfigurationError) -> SocketAddress {
+        var host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw .invalid("HTTP_ADDR", "`\(text)` is not [ipv6]:port")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw .invalid("HTTP_ADDR", "`\(text)` has no :port") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = UInt16(portText) else { throw .invalid("HTTP_ADDR", "`\(portText)` is not a port") }
+        if host.isEmpty { host = "0.0.0.0" }
+        if host == "localhost" { host = "127.0.0.1" }
+        guard let address = SocketAddress(ip: String(host), port: port) else {
+            throw .invalid("HTTP_ADDR", "`\(host)` is not an IP address (host names are not resolved)")
+        }
+        return address
+    }
+
+    /// `room:token;room:token` (spaces around items ignored, empty items skipped).
+    static func parseRoomTokens(_ text: String?) throws(ConfigurationError) -> [String: String] {
+        guard let text else { return [:] }
+        var tokens: [String: String] = [:]
+        for (index, item) in text.split(separator: ";").enumerated() {
+            let entry = String(item).trimmingASCIIWhitespace()
+            if entry.isEmpty { continue }
+            guard let colon = entry.firstIndex(of: ":") else {
+                throw .invalid("ROOM_TOKENS", "entry \(index + 1) has no `:` (expected room:token;room:token)")
+            }
+            let room = String(entry[..<colon]).trimmingASCIIWhitespace()
+            let token = String(entry[entry.index(after: colon)...]).trimmingASCIIWhitespace()
+            guard !room.isEmpty else { throw .invalid("ROOM_TOKENS", "entry \(index + 1) has an empty room name") }
+            guard !token.isEmpty else { throw .invalid("ROOM_TOKENS", "room `\(room)` has an empty token") }
+            guard tokens[room] == nil else { throw .invalid("ROOM_TOKENS", "room `\(room)` is listed twice") }
+            tokens[room] = token
+        }
+        return tokens
+    }
+}

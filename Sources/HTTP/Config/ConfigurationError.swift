@@ -1,0 +1,11 @@
+/// A configuration value that cannot be used, with the variable's name and why. Main prints
+/// `description` and exits with status 64 (EX_USAGE).
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let name, let why): return "\(name): \(why)"
+        }
+    }
+}

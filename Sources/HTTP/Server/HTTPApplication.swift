@@ -1,0 +1,152 @@
+import HTTPTypes
+import Logging
+import Reactor
+
+/// The middleware pipeline of one core, in front of the router: request log and metrics,
+/// CORS (preflights answered here, headers added to every response), 404/405/501, the per-IP
+/// rate limit, authentication, then the route's handler. Sans-IO: it takes a parsed request
+/// and its responder; `HTTPServer` wires it to connections.
+/// Not `Sendable`: one per core.
+public final class HTTPApplication {
+    public let router: Router
+    public let cors: CORSPolicy
+    public let rateLimiter: RateLimiter
+    public let authenticator: Authenticator
+    public let metrics: HTTPMetrics
+    public var logger: Logger
+    public let coreIndex: Int
+    private let clock: () -> Instant
+    private let hop: CoreHop
+
+    static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .patch, .options]
+
+    public init(
+        router: Router, cors: CORSPolicy, rateLimiter: RateLimiter, authenticator: Authenticator,
+        metrics: HTTPMetrics, logger: Logger, coreIndex: Int, clock: @escaping () -> Instant, hop: CoreHop
+    ) {
+        self.router = router
+        self.cors = cors
+        self.rateLimiter = rateLimiter
+        self.authenticator = authenticator
+        self.metrics = metrics
+        self.logger = logger
+        self.coreIndex = coreIndex
+        self.clock = clock
+        self.hop = hop
+    }
+
+    /// Handles one request from a connection.
+    public func handle(_ incoming: HTTPConnection.Request, remoteAddress: SocketAddress?) {
+        handle(parsed: incoming.parsed, responder: incoming.responder, remoteAddress: remoteAddress, receivedAt: incoming.receivedAt)
+    }
+
+    public func handle(parsed: HTTPParsedRequest, responder: HTTPResponder, remoteAddress: SocketAddress?, receivedAt: Instant) {
+        var request = HTTPServerRequest(
+            head: parsed.head, body: parsed.body, remoteAddress: remoteAddress, coreIndex: coreIndex, receivedAt: receivedAt)
+        let method = request.head.method
+        let origin = request.head.headerFields[.origin]
+        let start = clock()
+
+        // Decided here, once the route is known: see `finish`.
+        var routeName = "unmatched"
+        let cors = self.cors
+        let metrics = self.metrics
+        let logger = self.logger
+        let clock = self.clock
+        let core = coreIndex
+        let path = request.path
+        responder.addFilter { response in
+            cors.decorate(&response, origin: origin)
+            let duration = clock() - start
+            metrics.record(route: routeName, method: method.rawValue, status: response.status.code, durationNanoseconds: duration.nanoseconds)
+            // Path only: a query string may carry a token; bodies (SDP) are never logged at info.
+            logger.info(
+                "\(method.rawValue) \(path) \(response.status.code)",
+                metadata: ["ms": "\(Double(duration.nanoseconds / 1000) / 1000)", "core": "\(core)", "route": "\(routeName)"])
+        }
+
+        guard Self.knownMethods.contains(method) else {
+            responder.respond(.error(.notImplemented, "method \(method.rawValue) not implemented"))
+            return
+        }
+
+        if request.head.path == "*" {
+            if method == .options {
+                if CORSPolicy.isPreflight(request.head) {
+                    responder.respond(cors.preflightResponse(for: request.head))
+                } else {
+                    var fields = HTTPFields()
+                    fields[.allow] = "GET, HEAD, POST, PATCH, DELETE, OPTIONS"
+                    responder.respond(HTTPServerResponse(status: .noContent, headerFields: fields))
+                }
+            } else {
+                responder.respond(.error(.badRequest, "bad request target"))
+            }
+            return
+        }
+
+        let match = router.match(method: method, path: request.path)
+        switch match {
+        case .notFound:
+            responder.respond(.error(.notFound, "not found"))
+
+        case .methodNotAllowed(let allow, let policy):
+            if method == .options {
+                if CORSPolicy.isPreflight(request.head) {
+                    responder.respond(cors.preflightResponse(for: request.head, acceptPost: policy.acceptPost))
+                } else {
+                    var fields = HTTPFields()
+                    fields[.allow] = allow.map(\.rawValue).joined(separator: ", ")
+                    if let acceptPost = policy.acceptPost { fields[HTTPField.Name("Accept-Post")!] = acceptPost }
+                    responder.respond(HTTPServerResponse(status: .noContent, headerFields: fields))
+                }
+                return
+            }
+            var response = HTTPServerResponse.error(.methodNotAllowed, "method \(method.rawValue) not allowed here")
+            response.head.headerFields[.allow] = allow.map(\.rawValue).joined(separator: ", ")
+            responder.respond(response)
+
+        case .found(let route, let parameters):
+            routeName = route.pattern
+            request.pathParameters = parameters
+            request.routeName = route.pattern
+
+            if route.policy.rateLimited, case .limited(let retryAfter) = rateLimiter.check(remoteAddress, now: start) {
+                var response = HTTPServerResponse.error(.tooManyRequests, "rate limit exceeded")
+                response.head.headerFields[.retryAfter] = String(retryAfter)
+                responder.respond(response)
+                return
+            }
+
+            let requirement = route.policy.auth
+            let room: String? = {
+                if case .room(let parameter) = requirement { return parameters[parameter] }
+                return nil
+            }()
+            switch authenticator.evaluate(requirement, room: room, fields: request.head.headerFields) {
+            case .decided(let result):
+                proceed(result, request: request, route: route, responder: responder)
+            case .needsJWT(let token):
+                let authenticator = self.authenticator
+                hop.run({ await authenticator.verifyJWT(token) }) { [weak self] claims in
+                    guard let self, responder.isConnectionAlive else { return }
+                    let result = authenticator.decide(requirement, room: room, claims: claims)
+                    self.proceed(result, request: request, route: route, responder: responder)
+                }
+            }
+        }
+    }
+
+    private func proceed(_ result: AuthResult, request: HTTPServerRequest, route: Router.Route, responder: HTTPResponder) {
+        switch result {
+        case .denied(let status, let reason):
+            var response = HTTPServerResponse.error(status, reason)
+            if status == .unauthorized { response.head.headerFields[.wwwAuthenticate] = "Bearer" }
+            responder.respond(response)
+        case .allowed(let identity):
+            var request = request
+            request.identity = identity
+            route.handler(request, responder)
+        }
+    }
+}

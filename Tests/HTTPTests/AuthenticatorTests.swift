@@ -1,0 +1,163 @@
+import FoundationEssentials
+import HTTPTypes
+import JWTKit
+import Testing
+
+@testable import HTTP
+
+@Suite("Authenticator")
+struct AuthenticatorTests {
+    static let secret = String(repeating: "0123456789abcdef", count: 4)  // 64 bytes: HS256, HS384 and HS512
+
+    func fields(bearer: String? = nil, xAuth: String? = nil) -> HTTPFields {
+        var f = HTTPFields()
+        if let bearer { f[.authorization] = "Bearer \(bearer)" }
+        if let xAuth { f[HTTPField.Name("X-Auth-Token")!] = xAuth }
+        return f
+    }
+
+    func sign(_ claims: JWTClaims, alg: DigestAlgorithm = .sha256, secret: String = secret) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Array(secret.utf8)), digestAlgorithm: alg)
+        return try await keys.sign(claims)
+    }
+
+    static func base64URL(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    @Test("a room listed in ROOM_TOKENS takes only its token; another room's token is 403")
+    func roomTokens() async {
+        let auth = Authenticator(settings: AuthSettings(authToken: "global", roomTokens: ["a": "ta", "b": "tb"]))
+        let req = AuthRequirement.room(parameter: "room")
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(xAuth: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "tb")) == .denied(status: .forbidden, reason: "token is for another room"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "global")) == .denied(status: .unauthorized, reason: "invalid token"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields()) == .denied(status: .unauthorized, reason: "missing token for this room"))
+        // A room without its own token falls back to AUTH_TOKEN.
+        #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "global")) == .allowed(AuthIdentity(credential: .globalToken)))
+        #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "nope")) == .denied(status: .unauthorized, reason: "invalid token"))
+    }
+
+    @Test("with nothing configured rooms are open and admin is closed")
+    func openByDefault() async {
+        let auth = Authenticator(settings: AuthSettings())
+        #expect(await auth.authenticate(.room(parameter: "room"), room: "x", fields: fields()) == .allowed(AuthIdentity(credential: .open)))
+        guard case .denied(let status, _) = await auth.authenticate(.admin, room: nil, fields: fields(bearer: "anything")) else {
+            Issue.record("admin open"); return
+        }
+        #expect(status == .forbidden)
+    }
+
+    @Test("ADMIN_TOKEN opens admin endpoints; other tokens do not")
+    func adminToken() async {
+        let auth = Authenticator(settings: AuthSettings(authToken: "global", adminToken: "root"))
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: "root")) == .allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: "global")) == .denied(status: .unauthorized, reason: "invalid admin token"))
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields()) == .denied(status: .unauthorized, reason: "missing admin token"))
+    }
+
+    @Test("a valid JWT is accepted for its room and refused (403) for another room")
+    func jwtRoom() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let token = try await sign(JWTClaims(sub: "u1", exp: Date().addingTimeInterval(600), room: "a"))
+        let ok = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: token))
+        #expect(ok == .allowed(AuthIdentity(credential: .jwt, room: "a", subject: "u1")))
+        let other = await auth.authenticate(.room(parameter: "room"), room: "b", fields: fields(bearer: token))
+        #expect(other == .denied(status: .forbidden, reason: "token is for another room"))
+        let unrestricted = try await sign(JWTClaims(exp: Date().addingTimeInterval(600)))
+        guard case .allowed = await auth.authenticate(.room(parameter: "room"), room: "b", fields: fields(bearer: unrestricted)) else {
+            Issue.record("room-less JWT refused"); return
+        }
+    }
+
+    @Test("HS384 and HS512 tokens verify with the same secret")
+    func otherHashes() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        for alg in [DigestAlgorithm.sha384, .sha512] {
+            let token = try await sign(JWTClaims(room: "a"), alg: alg)
+            guard case .allowed = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: token)) else {
+                Issue.record("\(alg) refused"); continue
+            }
+        }
+    }
+
+    @Test("expired, not-yet-valid, wrongly signed, alg none and RS256 JWTs are 401")
+    func badJWTs() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let req = AuthRequirement.room(parameter: "room")
+        let expired = try await sign(JWTClaims(exp: Date().addingTimeInterval(-60), room: "a"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: expired)) == .denied(status: .unauthorized, reason: "JWT expired"))
+        let future = try await sign(JWTClaims(nbf: Date().addingTimeInterval(600), room: "a"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: future)) == .denied(status: .unauthorized, reason: "JWT not yet valid"))
+        let wrongKey = try await sign(JWTClaims(room: "a"), secret: String(repeating: "x", count: 64))
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: wrongKey)) == .denied(status: .unauthorized, reason: "invalid JWT: bad signature"))
+
+        let payload = Self.base64URL(#"{"room":"a","admin":true}"#)
+        let none = Self.base64URL(#"{"alg":"none","typ":"JWT"}"#) + "." + payload + "."
+        guard case .denied(.unauthorized, _) = await auth.authenticate(req, room: "a", fields: fields(bearer: none)) else {
+            Issue.record("alg none accepted"); return
+        }
+        let noneSigned = Self.base64URL(#"{"alg":"none","typ":"JWT"}"#) + "." + payload + ".c2ln"
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: noneSigned)) == .denied(status: .unauthorized, reason: "JWT algorithm none not accepted (HS256, HS384, HS512 only)"))
+        // RS256 header with an HMAC over the secret: the key-confusion attack.
+        let good = try await sign(JWTClaims(room: "a"))
+        let parts = good.split(separator: ".")
+        let rs = Self.base64URL(#"{"alg":"RS256","typ":"JWT"}"#) + "." + parts[1] + "." + parts[2]
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: rs)) == .denied(status: .unauthorized, reason: "JWT algorithm RS256 not accepted (HS256, HS384, HS512 only)"))
+        // An HS512 header on an HS256 signature.
+        let swapped = Self.base64URL(#"{"alg":"HS512","typ":"JWT"}"#) + "." + parts[1] + "." + parts[2]
+        guard case .denied(.unauthorized, _) = await auth.authenticate(req, room: "a", fields: fields(bearer: swapped)) else {
+            Issue.record("alg swap accepted"); return
+        }
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "garbage")) == .denied(status: .unauthorized, reason: "invalid token"))
+    }
+
+    @Test("a 32-byte secret accepts HS256 only: HS512 tokens are refused, not asserted on")
+    func shortSecretRefusesLongerHashes() async throws {
+        let short = String(repeating: "s", count: 32)
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(short.utf8)))
+        let hs256 = try await sign(JWTClaims(room: "a"), secret: short)
+        guard case .allowed = await auth.authenticate(.global, room: nil, fields: fields(bearer: hs256)) else {
+            Issue.record("HS256 refused"); return
+        }
+        let hs512 = try await sign(JWTClaims(room: "a"), alg: .sha512, secret: String(repeating: "s", count: 64))
+        #expect(await auth.authenticate(.global, room: nil, fields: fields(bearer: hs512)) == .denied(status: .unauthorized, reason: "JWT algorithm HS512 not accepted (HS256, HS384, HS512 only)"))
+    }
+
+    @Test("an admin JWT (role or admin claim) opens admin; a plain JWT is 403 there")
+    func adminJWT() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let role = try await sign(JWTClaims(role: "admin"))
+        let flag = try await sign(JWTClaims(admin: true))
+        let plain = try await sign(JWTClaims(sub: "u"))
+        guard case .allowed(let id1) = await auth.authenticate(.admin, room: nil, fields: fields(bearer: role)), id1.isAdmin else {
+            Issue.record("role admin refused"); return
+        }
+        guard case .allowed = await auth.authenticate(.admin, room: nil, fields: fields(bearer: flag)) else {
+            Issue.record("admin flag refused"); return
+        }
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: plain)) == .denied(status: .forbidden, reason: "token does not grant admin"))
+    }
+
+    @Test("constant-time comparison agrees with ==")
+    func constantTime() {
+        #expect(ConstantTime.equals("abc", "abc"))
+        #expect(!ConstantTime.equals("abc", "abd"))
+        #expect(!ConstantTime.equals("abc", "abcd"))
+        #expect(!ConstantTime.equals("", "a"))
+        #expect(ConstantTime.equals("", ""))
+    }
+
+    @Test("tokens come from Authorization: Bearer first, then X-Auth-Token")
+    func tokenSources() {
+        var f = HTTPFields()
+        f[.authorization] = "bearer  abc "
+        f[HTTPField.Name("X-Auth-Token")!] = "def"
+        #expect(Authenticator.token(from: f) == "abc")
+        f[.authorization] = "Basic Zm9vOmJhcg=="
+        #expect(Authenticator.token(from: f) == "def")
+    }
+}

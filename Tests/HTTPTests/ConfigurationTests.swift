@@ -1,0 +1,99 @@
+import Reactor
+import Testing
+
+@testable import HTTP
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test("defaults match the Go server's where they exist")
+    func defaults() throws {
+        let c = try Configuration.load(environment: [:])
+        #expect(c.httpBind == SocketAddress(ip: "0.0.0.0", port: 8080))
+        #expect(c.cors.origins == .any)
+        #expect(c.rateLimitRPS == 0)
+        #expect(c.httpLimits == HTTPLimits())
+        #expect(c.webDirectory == "web")
+        #expect(c.reactorBackend == .epoll)
+        #expect(c.logLevel == .info)
+        #expect(c.udpBasePort == 10000)
+        #expect(c.s3.useSSL)
+        #expect(c.auth == AuthSettings())
+    }
+
+    @Test("every documented variable is read, and flags beat the environment")
+    func readsEverything() throws {
+        let env = [
+            "HTTP_ADDR": "127.0.0.1:9000", "ALLOWED_ORIGIN": "https://a.example", "AUTH_TOKEN": "g",
+            "ROOM_TOKENS": "a:ta; b:tb;", "JWT_SECRET": String(repeating: "k", count: 32), "ADMIN_TOKEN": "adm",
+            "RATE_LIMIT_RPS": "2.5", "RATE_LIMIT_BURST": "5", "MAX_SUBS_PER_ROOM": "50",
+            "STUN_URLS": "stun:stun.example:3478", "TURN_URLS": "turn:t.example:3478?transport=udp,turns:t.example:5349",
+            "TURN_USERNAME": "u", "TURN_PASSWORD": "p", "TLS_CERT_FILE": "/c.pem", "TLS_KEY_FILE": "/k.pem",
+            "RECORD_ENABLED": "true", "RECORD_DIR": "/rec", "UPLOAD_RECORDINGS": "1", "DELETE_RECORDING_AFTER_UPLOAD": "yes",
+            "S3_ENDPOINT": "s3.example", "S3_REGION": "eu-west-1", "S3_BUCKET": "b", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk",
+            "S3_PREFIX": "live/", "S3_USE_SSL": "false", "S3_PATH_STYLE": "true",
+            "CORES": "2", "UDP_PORT": "20000", "PUBLIC_IP": "203.0.113.7", "REACTOR_BACKEND": "io_uring", "LOG_LEVEL": "debug",
+            "HTTP_MAX_BODY_BYTES": "1000", "HTTP_HEADER_TIMEOUT_SECONDS": "3", "PUBLISHER_GRACE_SECONDS": "4",
+        ]
+        let c = try Configuration.load(environment: env, flags: ["HTTP_ADDR": "[::1]:9443", "CORES": "1"])
+        #expect(c.httpBind == SocketAddress(ip: "::1", port: 9443))
+        #expect(c.cores == 1)
+        #expect(c.auth.roomTokens == ["a": "ta", "b": "tb"])
+        #expect(c.auth.jwtSecret?.count == 32)
+        #expect(c.rateLimitRPS == 2.5 && c.rateLimitBurst == 5)
+        #expect(c.turnURLs.count == 2)
+        #expect(c.tlsCertFile == "/c.pem" && c.tlsKeyFile == "/k.pem")
+        #expect(c.uploadRecordings && c.deleteRecordingAfterUpload && c.recordEnabled)
+        #expect(c.s3 == Configuration.S3Settings(endpoint: "s3.example", region: "eu-west-1", bucket: "b", accessKey: "ak", secretKey: "sk", prefix: "live/", useSSL: false, pathStyle: true))
+        #expect(c.reactorBackend == .ioUring && c.logLevel == .debug)
+        #expect(c.httpLimits.maxBodyBytes == 1000 && c.httpLimits.headerTimeout == .seconds(3))
+        #expect(c.publisherGraceSeconds == 4 && c.udpBasePort == 20000 && c.publicIP == "203.0.113.7")
+        #expect(c.maxSubscribersPerRoom == 50)
+    }
+
+    @Test("bad values are refused with the variable's name and a reason")
+    func errors() {
+        func message(_ env: [String: String]) -> String? {
+            do {
+                _ = try Configuration.load(environment: env)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(message(["ROOM_TOKENS": "a:ta;bad"])?.hasPrefix("ROOM_TOKENS: entry 2 has no `:`") == true)
+        #expect(message(["ROOM_TOKENS": "a:"])?.hasPrefix("ROOM_TOKENS:") == true)
+        #expect(message(["ROOM_TOKENS": ":t"])?.hasPrefix("ROOM_TOKENS:") == true)
+        #expect(message(["ROOM_TOKENS": "a:1;a:2"])?.contains("twice") == true)
+        #expect(message(["RATE_LIMIT_RPS": "-1"])?.hasPrefix("RATE_LIMIT_RPS: must not be negative") == true)
+        #expect(message(["RATE_LIMIT_RPS": "lots"])?.hasPrefix("RATE_LIMIT_RPS:") == true)
+        #expect(message(["RATE_LIMIT_BURST": "-3"])?.hasPrefix("RATE_LIMIT_BURST:") == true)
+        #expect(message(["JWT_SECRET": "short"])?.hasPrefix("JWT_SECRET: must be at least 32 bytes") == true)
+        #expect(message(["HTTP_ADDR": "8080"])?.hasPrefix("HTTP_ADDR:") == true)
+        #expect(message(["HTTP_ADDR": "example.com:80"])?.contains("not an IP address") == true)
+        #expect(message(["TLS_CERT_FILE": "/c.pem"])?.hasPrefix("TLS_KEY_FILE:") == true)
+        #expect(message(["RECORD_ENABLED": "maybe"])?.hasPrefix("RECORD_ENABLED:") == true)
+        #expect(message(["UPLOAD_RECORDINGS": "true"])?.contains("required when UPLOAD_RECORDINGS") == true)
+        #expect(message(["REACTOR_BACKEND": "kqueue"])?.hasPrefix("REACTOR_BACKEND:") == true)
+        #expect(message(["LOG_LEVEL": "loud"])?.hasPrefix("LOG_LEVEL:") == true)
+        #expect(message(["STUN_URLS": "http://x"])?.hasPrefix("STUN_URLS:") == true)
+        #expect(message(["PUBLIC_IP": "host.example"])?.hasPrefix("PUBLIC_IP:") == true)
+        #expect(message(["UDP_PORT": "70000"])?.hasPrefix("UDP_PORT:") == true)
+        #expect(message(["ALLOWED_ORIGIN": "example.com"])?.hasPrefix("ALLOWED_ORIGIN:") == true)
+    }
+
+    @Test("the option table covers every DESIGN.md §5 variable, with unique flags")
+    func optionTable() {
+        let names = Set(Configuration.options.map(\.env))
+        for required in [
+            "HTTP_ADDR", "ALLOWED_ORIGIN", "AUTH_TOKEN", "ROOM_TOKENS", "JWT_SECRET", "ADMIN_TOKEN", "RATE_LIMIT_RPS",
+            "RATE_LIMIT_BURST", "MAX_SUBS_PER_ROOM", "STUN_URLS", "TURN_URLS", "TURN_USERNAME", "TURN_PASSWORD",
+            "TLS_CERT_FILE", "TLS_KEY_FILE", "RECORD_ENABLED", "RECORD_DIR", "UPLOAD_RECORDINGS",
+            "DELETE_RECORDING_AFTER_UPLOAD", "S3_ENDPOINT", "S3_REGION", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+            "S3_PREFIX", "S3_USE_SSL", "S3_PATH_STYLE", "CORES", "UDP_PORT", "PUBLIC_IP", "REACTOR_BACKEND", "LOG_LEVEL",
+        ] {
+            #expect(names.contains(required), "\(required)")
+        }
+        #expect(Set(Configuration.options.map(\.flag)).count == Configuration.options.count)
+        #expect(Configuration.options.first { $0.env == "HTTP_ADDR" }?.flag == "http-addr")
+    }
+}

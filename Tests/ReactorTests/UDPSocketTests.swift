@@ -1,0 +1,177 @@
+import Glibc
+import Synchronization
+import Testing
+@testable import Reactor
+
+/// Collects datagrams (copied, for checking) on the test's loop.
+final class DatagramCollector: UDPReceiver {
+    var datagrams: [[UInt8]] = []
+    var sources: [SocketAddress] = []
+    var batches = 0
+    func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {
+        datagrams.append(Array(datagram))
+        sources.append(from)
+    }
+    func batchEnded(on socket: UDPSocket, now: Instant) { batches += 1 }
+}
+
+let loopback = SocketAddress(ip: "127.0.0.1", port: 0)!
+
+/// A datagram whose bytes say which one it is: [index hi, index lo, fill...].
+func patterned(_ index: Int, length: Int) -> [UInt8] {
+    var b = [UInt8](repeating: UInt8(truncatingIfNeeded: index &* 7), count: length)
+    b[0] = UInt8(truncatingIfNeeded: index >> 8)
+    b[1] = UInt8(truncatingIfNeeded: index)
+    return b
+}
+
+@Suite("UDP socket", .serialized)
+struct UDPSocketTests {
+    @Test("a batch of datagrams of mixed sizes arrives intact on loopback", arguments: BackendKind.allCases)
+    func batchSendReceive(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector(), quiet = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: loopback, receiver: quiet)
+        let count = 300
+        for i in 0..<count {
+            let d = patterned(i, length: 20 + (i * 37) % 1400)
+            #expect(d.withUnsafeBytes { tx.send($0, to: rx.localAddress) })
+        }
+        #expect(loop.run(until: { sink.datagrams.count == count }, timeout: .seconds(5)))
+        let got = Set(sink.datagrams)
+        for i in 0..<count { #expect(got.contains(patterned(i, length: 20 + (i * 37) % 1400))) }
+        #expect(sink.sources.allSatisfy { $0 == tx.localAddress })
+        #expect(sink.batches >= 1)
+        #expect(loop.counters.udpSent == count)
+        #expect(loop.counters.udpReceived == count)
+        #expect(loop.pool.available == loop.pool.slotCount)  // every send slot came back
+    }
+
+    @Test("a GSO run of equal-sized datagrams (last shorter) arrives as separate datagrams", arguments: BackendKind.allCases)
+    func gsoRun(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector(), quiet = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: loopback, receiver: quiet)
+        try #require(tx.gsoEnabled, "kernel without UDP_SEGMENT")
+        var expected: [[UInt8]] = []
+        for i in 0..<40 { expected.append(patterned(i, length: 1200)) }
+        expected.append(patterned(40, length: 500))
+        for d in expected {
+            #expect(tx.send(to: rx.localAddress, capacity: 1500) { buf in
+                buf.copyBytes(from: d)
+                return d.count
+            })
+        }
+        #expect(loop.run(until: { sink.datagrams.count == expected.count }, timeout: .seconds(5)))
+        #expect(sink.datagrams == expected)
+        #expect(loop.counters.udpGSOSends >= 1)
+        #expect(loop.counters.udpSendCalls <= 2)
+    }
+
+    @Test("a GRO receive is split back into the datagrams that were sent", arguments: BackendKind.allCases)
+    func groSplit(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector(), quiet = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink, gro: true)
+        let tx = try loop.openUDP(bind: loopback, receiver: quiet)
+        try #require(rx.groEnabled && tx.gsoEnabled, "kernel without UDP_GRO/UDP_SEGMENT")
+        var expected: [[UInt8]] = []
+        for i in 0..<30 { expected.append(patterned(i, length: 1000)) }
+        expected.append(patterned(30, length: 10))
+        for d in expected { _ = d.withUnsafeBytes { tx.send($0, to: rx.localAddress) } }
+        #expect(loop.run(until: { sink.datagrams.count == expected.count }, timeout: .seconds(5)))
+        #expect(sink.datagrams == expected)
+        // On loopback a GSO super-datagram reaches a GRO socket unsplit: we split it.
+        #expect(loop.counters.udpGROReceives >= 1)
+    }
+
+    @Test("an oversized datagram is counted and dropped, the next one still arrives", arguments: BackendKind.allCases)
+    func oversized(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let sink = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        // A plain blocking socket sends a datagram larger than any receive buffer.
+        let raw = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(raw) }
+        let big = [UInt8](repeating: 0xAB, count: 9000)
+        let small = patterned(1, length: 100)
+        for d in [big, small] {
+            let r = d.withUnsafeBytes { b in
+                rx.localAddress.withSockAddr { sendto(raw, b.baseAddress, b.count, 0, $0, $1) }
+            }
+            #expect(r == d.count)
+        }
+        #expect(loop.run(until: { sink.datagrams.count == 1 }, timeout: .seconds(5)))
+        #expect(sink.datagrams == [small])
+        #expect(loop.counters.udpTruncated == 1)
+    }
+
+    @Test("sends beyond the pool are dropped and counted, and the pool recovers after a flush", arguments: BackendKind.allCases)
+    func poolExhaustion(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend, pool: BufferPool(slotSize: 2048, slotCount: 4))
+        defer { loop.close() }
+        let sink = DatagramCollector(), quiet = DatagramCollector()
+        let rx = try loop.openUDP(bind: loopback, receiver: sink)
+        let tx = try loop.openUDP(bind: loopback, receiver: quiet)
+        var accepted = 0
+        for i in 0..<10 {
+            let ok = tx.send(to: rx.localAddress) { buf in
+                buf.copyBytes(from: patterned(i, length: 64))
+                return 64
+            }
+            if ok { accepted += 1 }
+        }
+        #expect(accepted == 4)
+        #expect(loop.counters.poolExhausted == 6)
+        #expect(loop.counters.udpSendDropped == 6)
+        #expect(loop.run(until: { sink.datagrams.count == 4 }, timeout: .seconds(5)))
+        #expect(loop.run(until: { loop.pool.available == 4 }, timeout: .seconds(2)))
+        #expect(tx.send(to: rx.localAddress) { _ in 10 })
+    }
+
+    @Test("a write that returns 0 cancels the send and returns its slot")
+    func cancelledSend() throws {
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let tx = try loop.openUDP(bind: loopback, receiver: DatagramCollector())
+        #expect(!tx.send(to: tx.localAddress) { _ in 0 })
+        #expect(tx.pendingSendCount == 0)
+        #expect(loop.pool.available == loop.pool.slotCount)
+    }
+
+    @Test("one socket per core receives on its own port inside a group", arguments: BackendKind.allCases)
+    func perCorePorts(backend: BackendKind) throws {
+        final class Counter: UDPReceiver {
+            func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on s: UDPSocket, now: Instant) {
+                // Echo back so the test thread sees which core answered.
+                var core = UInt8(truncatingIfNeeded: EventLoop.current!.index)
+                _ = withUnsafeBytes(of: &core) { s.send($0, to: from) }
+            }
+            func batchEnded(on socket: UDPSocket, now: Instant) {}
+        }
+        let ports = Mutex<[UInt16]>([0, 0])
+        let group = try ReactorGroup(cores: 2, backend: backend) { loop in
+            let s = try loop.openUDP(bind: loopback, receiver: Counter())
+            ports.withLock { $0[loop.index] = s.localAddress.port }
+        }
+        defer { group.stop(); group.wait() }
+        let raw = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(raw) }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        for core in 0..<2 {
+            let to = SocketAddress(ip: "127.0.0.1", port: ports.withLock { $0[core] })!
+            var b: UInt8 = 9
+            _ = to.withSockAddr { sendto(raw, &b, 1, 0, $0, $1) }
+            var answer: UInt8 = 255
+            #expect(recv(raw, &answer, 1, 0) == 1)
+            #expect(Int(answer) == core)
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import Reactor
+import Testing
+
+@testable import SFU
+
+/// One client agent and one lite agent over an in-memory network with a virtual clock.
+final class IcePair {
+    let lite = IceLiteAgent(localUfrag: "srvU", localPassword: "serverpassword0123456789", remoteUfrag: "cliU",
+                            remotePassword: "clientpassword0123456789")
+    let client: IceClientAgent
+    var clientAddress = SocketAddress(ip: "10.0.0.2", port: 50000)!
+    let serverAddress = SocketAddress(ip: "10.0.0.1", port: 3478)!
+    var now = Instant(nanoseconds: 1_000_000_000)
+    var out = [UInt8](repeating: 0, count: 1500)
+    var reply = [UInt8](repeating: 0, count: 1500)
+    var nominations = 0
+    /// Drop every datagram from the client while true.
+    var blackhole = false
+    /// Drop this fraction of datagrams in each direction, from a seeded generator.
+    var lossRate = 0.0
+    var rng = SplitMix64(seed: 5)
+
+    func lost() -> Bool {
+        lossRate > 0 && Double(rng.next() % 1000) < lossRate * 1000
+    }
+
+    init(candidates: [SocketAddress]? = nil) {
+        client = IceClientAgent(
+            localUfrag: "cliU", localPassword: "clientpassword0123456789", remoteUfrag: "srvU",
+            remotePassword: "serverpassword0123456789",
+            remoteCandidates: candidates ?? [SocketAddress(ip: "10.9.9.9", port: 1)!, SocketAddress(ip: "10.0.0.1", port: 3478)!],
+            tieBreaker: 0x1234_5678_9ABC_DEF0)
+    }
+
+    /// Delivers everything the client wants to send now; the server answers at once.
+    func pump() {
+        while let (n, to) = out.withUnsafeMutableBytes({ client.poll(now: now, out: $0) }) {
+            guard !blackhole, to == serverAddress, !lost() else { continue }
+            let r = out.withUnsafeBytes { o in
+                reply.withUnsafeMutableBytes { rep in
+                    lite.handle(stun: UnsafeRawBufferPointer(rebasing: o[0..<n]), from: clientAddress, now: now, reply: rep)
+                }
+            }
+            if r.selectedAddressChanged { nominations += 1 }
+            if r.replyLength > 0, !lost() {
+                _ = reply.withUnsafeBytes { rep in
+                    out.withUnsafeMutableBytes { o in
+                        client.handle(stun: UnsafeRawBufferPointer(rebasing: rep[0..<r.replyLength]), from: serverAddress,
+                                      now: now, reply: o)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Advances the virtual clock to the client's next wake-up (bounded by `limit`).
+    func run(until limit: Instant) {
+        pump()
+        while let wake = client.nextWakeUp, wake <= limit {
+            now = max(now, wake)
+            pump()
+        }
+        now = max(now, limit)
+        pump()
+    }
+}
+
+@Suite("ICE agents")
+struct IceAgentTests {
+    @Test("client and lite agent connect in memory and agree on the addresses")
+    func connect() {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        #expect(p.client.state == .connected)
+        #expect(p.client.selectedAddress == p.serverAddress)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        #expect(p.lite.isAddressValidated(p.clientAddress))
+        #expect(p.nominations == 1)
+    }
+
+    @Test("consent stays fresh while the client refreshes it, and expires 30 s after the last check")
+    func consent() {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        p.run(until: p.now + .seconds(60))
+        #expect(p.client.state == .connected)
+        #expect(!p.lite.consentExpired(now: p.now))
+        let last = p.lite.lastConsent!
+        #expect(p.now - last < .seconds(6))
+        p.blackhole = true
+        #expect(!p.lite.consentExpired(now: last + .seconds(29)))
+        #expect(p.lite.consentExpired(now: last + .seconds(30)))
+        p.run(until: p.now + .seconds(40))
+        #expect(p.client.state == .failed)
+    }
+
+    @Test("client and lite agent still connect and keep consent with 30% of datagrams lost")
+    func lossy() {
+        let p = IcePair()
+        p.lossRate = 0.3
+        p.run(until: p.now + .seconds(5))
+        #expect(p.client.state == .connected)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        p.run(until: p.now + .seconds(120))
+        #expect(p.client.state == .connected)
+        #expect(p.lite.sendAddress(now: p.now) == p.clientAddress)
+    }
+
+    @Test("after an ICE restart only the new credentials are accepted, and the old path keeps media")
+    func restart() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        p.lite.restart(localUfrag: "srv2", localPassword: "newserverpassword012345", remoteUfrag: "cli2",
+                       remotePassword: nil)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        var r = handle(p.lite, try clientCheck(useCandidate: true), from: p.clientAddress, now: p.now)
+        #expect(r.rejection == .unknownUsername)
+        r = handle(p.lite, try clientCheck(useCandidate: true, password: "newserverpassword012345", username: "srv2:cli2"),
+                   from: p.clientAddress, now: p.now)
+        #expect(r.rejection == nil)
+    }
+
+    @Test("a client with no reachable candidate fails after its check timeout")
+    func failure() {
+        let p = IcePair(candidates: [SocketAddress(ip: "10.9.9.9", port: 1)!])
+        p.run(until: p.now + .seconds(30))
+        #expect(p.client.state == .failed)
+        #expect(p.client.nextWakeUp == nil)
+    }
+
+    @Test("a peer that moves is followed only after a valid nominating check from the new address")
+    func mobility() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        let newAddress = SocketAddress(ip: "10.0.0.77", port: 41000)!
+        // A check from the new address without USE-CANDIDATE validates it but selects nothing.
+        let plain = try clientCheck(useCandidate: false)
+        var r = handle(p.lite, plain, from: newAddress, now: p.now)
+        #expect(r.replyLength > 0 && !r.selectedAddressChanged)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        #expect(p.lite.isAddressValidated(newAddress))
+        // A nominating check with a wrong password is refused and changes nothing.
+        let forged = try clientCheck(useCandidate: true, password: "not-the-password")
+        r = handle(p.lite, forged, from: SocketAddress(ip: "10.6.6.6", port: 1)!, now: p.now)
+        #expect(r.rejection == .badIntegrity)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        // A valid nominating check moves the selection.
+        let nominating = try clientCheck(useCandidate: true)
+        r = handle(p.lite, nominating, from: newAddress, now: p.now)
+        #expect(r.selectedAddressChanged)
+        #expect(p.lite.selectedAddress == newAddress)
+    }
+
+    @Test("a request for an unknown ufrag gets 401, one without credentials 400")
+    func unknownUfrag() throws {
+        let lite = IcePair().lite
+        let from = SocketAddress(ip: "10.0.0.3", port: 5)!
+        let wrongUser = try clientCheck(useCandidate: true, username: "otherU:cliU")
+        var r = handle(lite, wrongUser, from: from, now: Instant(nanoseconds: 1))
+        #expect(r.rejection == .unknownUsername)
+        #expect(try errorCode(r) == 401)
+        let wrongRemote = try clientCheck(useCandidate: true, username: "srvU:someoneElse")
+        r = handle(lite, wrongRemote, from: from, now: Instant(nanoseconds: 1))
+        #expect(r.rejection == .unknownUsername)
+        let bare = try buildStun(.bindingRequest, StunTransactionID(hi: 1, lo: 2)) { $0.addFingerprint() }
+        r = handle(lite, bare, from: from, now: Instant(nanoseconds: 1))
+        #expect(r.rejection == .missingCredentials)
+        #expect(try errorCode(r) == 400)
+        #expect(lite.selectedAddress == nil)
+        #expect(!lite.isAddressValidated(from))
+    }
+
+    @Test("unknown comprehension-required attributes are answered 420 with UNKNOWN-ATTRIBUTES")
+    func unknownAttribute() throws {
+        let lite = IcePair().lite
+        let req = try buildStun(.bindingRequest, StunTransactionID(hi: 1, lo: 2)) { b in
+            b.addUsername("srvU:cliU")
+            [UInt8]([1, 2, 3, 4]).withUnsafeBytes { b.addAttribute(type: 0x0031, value: $0) }
+            b.addMessageIntegrity(key: Array("serverpassword0123456789".utf8))
+            b.addFingerprint()
+        }
+        let r = handle(lite, req, from: SocketAddress(ip: "10.0.0.3", port: 5)!, now: Instant(nanoseconds: 1))
+        #expect(r.rejection == .unknownAttributes)
+        #expect(try errorCode(r) == 420)
+        var listed: [UInt16] = []
+        try withStun(r.reply) { m in
+            m.forEachAttribute { t, v in
+                if t == StunAttribute.unknownAttributes { listed.append(UInt16(v[0]) << 8 | UInt16(v[1])) }
+            }
+            try m.validateMessageIntegrity(key: Array("serverpassword0123456789".utf8))
+            try m.validateFingerprint()
+        }
+        #expect(listed == [0x0031])
+    }
+
+    @Test("a success response carries the source as XOR-MAPPED-ADDRESS and is signed")
+    func successShape() throws {
+        let lite = IcePair().lite
+        let from = SocketAddress(ip: "::1", port: 6000)!
+        let r = handle(lite, try clientCheck(useCandidate: true), from: from, now: Instant(nanoseconds: 1))
+        #expect(r.rejection == nil && r.selectedAddressChanged)
+        try withStun(r.reply) { m in
+            #expect(m.type == .bindingSuccess)
+            #expect(m.xorMappedAddress == from)
+            try m.validateMessageIntegrity(key: Array("serverpassword0123456789".utf8))
+            try m.validateFingerprint()
+        }
+    }
+
+    @Test("the ufrag routing helper extracts the server half of USERNAME")
+    func ufragRouting() throws {
+        try withStun(try clientCheck(useCandidate: true)) { m in
+            #expect(IceLiteAgent.localUfrag(in: m) == "srvU")
+            let bytes = IceLiteAgent.localUfragBytes(in: m)!
+            #expect(Array(bytes) == Array("srvU".utf8))
+        }
+    }
+
+    @Test("the client answers a full-ICE peer's own checks with its password")
+    func clientAnswersChecks() throws {
+        let p = IcePair()
+        let req = try buildStun(.bindingRequest, StunTransactionID(hi: 9, lo: 9)) { b in
+            b.addUsername("cliU:srvU")
+            b.addIceControlled(1)
+            b.addMessageIntegrity(key: Array("clientpassword0123456789".utf8))
+            b.addFingerprint()
+        }
+        var reply = [UInt8](repeating: 0, count: 1500)
+        let n = req.withUnsafeBytes { r in
+            reply.withUnsafeMutableBytes { p.client.handle(stun: r, from: p.serverAddress, now: p.now, reply: $0) }
+        }
+        #expect(n > 0)
+        try withStun(Array(reply[0..<n])) { m in
+            #expect(m.type == .bindingSuccess)
+            #expect(m.xorMappedAddress == p.serverAddress)
+            try m.validateMessageIntegrity(key: Array("clientpassword0123456789".utf8))
+        }
+    }
+
+    @Test("garbage never crashes either agent and never selects an address")
+    func garbage() {
+        let p = IcePair()
+        var rng = SplitMix64(seed: 99)
+        var buf = [UInt8](repeating: 0, count: 1500)
+        for _ in 0..<5000 {
+            var b = (0..<Int(rng.next() % 100)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if b.count >= 20 {
+                b[0] = 0; b[1] = 1; b[4] = 0x21; b[5] = 0x12; b[6] = 0xa4; b[7] = 0x42
+                b[2] = 0; b[3] = UInt8(b.count - 20)
+            }
+            b.withUnsafeBytes { raw in
+                buf.withUnsafeMutableBytes { out in
+                    _ = p.lite.handle(stun: raw, from: p.clientAddress, now: p.now, reply: out)
+                    _ = p.client.handle(stun: raw, from: p.serverAddress, now: p.now, reply: out)
+                }
+            }
+        }
+        #expect(p.lite.selectedAddress == nil)
+        #expect(p.client.state == .checking)
+    }
+}
+
+/// The lite agent's answer to one request: its result and the reply bytes.
+private struct Answer {
+    var result: IceLiteAgent.Result
+    var reply: [UInt8]
+    var rejection: IceLiteAgent.Rejection? { result.rejection }
+    var replyLength: Int { result.replyLength }
+    var selectedAddressChanged: Bool { result.selectedAddressChanged }
+}
+
+private func handle(_ lite: IceLiteAgent, _ req: [UInt8], from: SocketAddress, now: Instant) -> Answer {
+    var reply = [UInt8](repeating: 0, count: 1500)
+    let r = req.withUnsafeBytes { raw in reply.withUnsafeMutableBytes { lite.handle(stun: raw, from: from, now: now, reply: $0) } }
+    return Answer(result: r, reply: Array(reply[0..<r.replyLength]))
+}
+
+private func errorCode(_ r: Answer) throws -> Int? {
+    try withStun(r.reply) { m in
+        #expect(m.type == .bindingError)
+        try m.validateFingerprint()
+        return m.errorCode
+    }
+}
+
+private func clientCheck(
+    useCandidate: Bool, password: String = "serverpassword0123456789", username: String = "srvU:cliU"
+) throws -> [UInt8] {
+    try buildStun(.bindingRequest, StunTransactionID(hi: 7, lo: UInt64(username.count))) { b in
+        b.addUsername(username)
+        b.addPriority(IceClientAgent.peerReflexivePriority)
+        b.addIceControlling(42)
+        if useCandidate { b.addUseCandidate() }
+        b.addMessageIntegrity(key: Array(password.utf8))
+        b.addFingerprint()
+    }
+}
