@@ -121,8 +121,6 @@ final class LoadRunner {
             let c = board.merged()
             return c.publishersConnected + c.publishersFailed >= want
         }
-        // The loops publish once a second: wait for a fresh copy to be sure.
-        sleepReporting(seconds: 1.1)
         let afterPublish = board.merged()
         if afterPublish.publishersConnected < want {
             say("livesfu-load: publishers connected \(afterPublish.publishersConnected) of \(want); \(afterPublish.failures.first ?? "timed out")")

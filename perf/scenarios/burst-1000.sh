@@ -6,4 +6,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_all
 start_server burst-1000
 run_load burst-1000 --viewers 1000 --join-rate 0 --http-concurrency 32 --duration 15 --video-bitrate 2M --fps 30 \
-    --verify-sample 0.1 --max-join-seconds 5 --min-delivery 0.999
+    --verify-sample 0.1 --gro --max-join-seconds 5 --min-delivery 0.999

@@ -6,4 +6,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_all
 start_server fanout-2000
 run_load fanout-2000 --viewers 2000 --join-rate 200 --duration 30 --video-bitrate 2M --fps 30 \
-    --verify-sample 0.1 --min-delivery 0.999 --max-p99-latency-ms 10
+    --verify-sample 0.1 --gro --min-delivery 0.999 --max-p99-latency-ms 10

@@ -4,4 +4,4 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_all
 start_server quick
-run_load quick --viewers 3 --duration 5 --min-delivery 0.99
+run_load quick --viewers 3 --duration 5 --min-delivery 0.99 --gro
