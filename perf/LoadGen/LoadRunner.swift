@@ -128,6 +128,7 @@ final class LoadRunner {
             say("livesfu-load: \(want) publisher(s) connected")
         }
         sleepReporting(seconds: o.settle)
+        let serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
 
         // Viewers, round-robin over the viewer loops and the rooms.
         let joinStart = Instant.now()
@@ -147,7 +148,12 @@ final class LoadRunner {
             usleep(2000)
             maybeLine()
         }
-        sleepReporting(seconds: o.duration)
+        // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
+        let settleForWindow = min(2.0, o.duration / 2)
+        sleepReporting(seconds: settleForWindow)
+        let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        sleepReporting(seconds: o.duration - settleForWindow)
+        let windowEnd = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
 
         // Offers still waiting for an answer get it before the end, so none is left behind
         // on the server without its DELETE.
@@ -195,6 +201,13 @@ final class LoadRunner {
         t.maxJoinSeconds = o.maxJoinSeconds
         t.maxFailed = o.maxFailed
         t.maxStalled = o.maxStalled
+        report.serverBeforeViewers = serverBeforeViewers
+        if let a = windowStart.2, let b = windowEnd.2, windowEnd.0 > windowStart.0 {
+            let seconds = Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9
+            let packets = windowEnd.1 &- windowStart.1
+            report.steady = LoadReport.Steady(seconds: seconds, serverCPUSeconds: b.cpuSeconds - a.cpuSeconds,
+                                              packetsReceived: packets)
+        }
         report.misses = t.check(report)
         return report
     }

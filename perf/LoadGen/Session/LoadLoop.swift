@@ -129,6 +129,7 @@ final class LoadLoop {
         for (_, s) in sessions {
             let hadLocation = s.location
             s.close()
+            if hadLocation == nil && s.answer != nil { counters.missingLocation += 1 }
             if let loc = hadLocation {
                 let path = HTTPClient.path(ofLocation: loc)
                 let pool = signalling

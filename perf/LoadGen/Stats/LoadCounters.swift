@@ -14,6 +14,8 @@ public struct LoadCounters: Sendable {
     /// Sessions ended with DELETE (2xx) and DELETEs that failed; set once at the end.
     public var deletesOK = 0
     public var deletesFailed = 0
+    /// Answered sessions whose answer had no Location header (they cannot be DELETEd).
+    public var missingLocation = 0
     public var publishersConnected = 0
     public var publishersFailed = 0
     /// Join phases, nanoseconds from the start of the viewer's POST.
@@ -79,6 +81,7 @@ public struct LoadCounters: Sendable {
         viewersFailed += o.viewersFailed
         viewersClosed += o.viewersClosed
         viewersStalled += o.viewersStalled
+        missingLocation += o.missingLocation
         publishersConnected += o.publishersConnected
         publishersFailed += o.publishersFailed
         joinHTTP.merge(o.joinHTTP)
