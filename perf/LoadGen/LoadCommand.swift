@@ -40,6 +40,7 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Viewers send no NACK for gaps.") var noNack = false
     @Flag(help: "Viewers send no PLI on join.") var noPli = false
     @Flag(help: "Receive with UDP_GRO.") var gro = false
+    @Option(help: "Event loop backend: epoll or iouring.") var backend = "epoll"
     @Option(help: "Local IP the client sockets bind to.") var bind = "127.0.0.1"
     @Option(help: "Seconds to let the publishers' media flow before viewers join.") var settle: Double = 1
     @Flag(help: "No per-second lines.") var quiet = false
@@ -64,6 +65,7 @@ struct LoadCommand: ParsableCommand {
         guard Self.parseRate(videoBitrate) != nil else { throw ValidationError("--video-bitrate: a number like 2000000, 2M or 500k") }
         guard viewers >= 0, rooms >= 1, loops >= 1, fps >= 1, fps <= 120 else { throw ValidationError("counts must be positive") }
         guard verifySample >= 0, verifySample <= 1 else { throw ValidationError("--verify-sample is a fraction in 0...1") }
+        guard backend == "epoll" || backend == "iouring" else { throw ValidationError("--backend is epoll or iouring") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
     }
 

@@ -39,7 +39,7 @@ final class LoadRunner {
         let board = self.board
         let pool = signalling
         // Threads inherit the main thread's pinning (--cpu), so the group does not pin.
-        group = try ReactorGroup(cores: 1 + o.loops, backend: .epoll, pin: false, poolSlots: 16384) { loop in
+        group = try ReactorGroup(cores: 1 + o.loops, backend: o.backend == "iouring" ? .iouring : .epoll, pin: false, poolSlots: 16384) { loop in
             loop.context = LoadLoop(loop: loop, config: config, identity: identity, signalling: pool, board: board)
         }
         roomNames = o.rooms == 1 ? [o.room] : (0..<o.rooms).map { "\(o.room)-\($0)" }
@@ -152,8 +152,10 @@ final class LoadRunner {
         let settleForWindow = min(2.0, o.duration / 2)
         sleepReporting(seconds: settleForWindow)
         let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let selfStart = ProcessSampler.sampleSelf()
         sleepReporting(seconds: o.duration - settleForWindow)
         let windowEnd = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let selfEndWindow = ProcessSampler.sampleSelf()
 
         // Offers still waiting for an answer get it before the end, so none is left behind
         // on the server without its DELETE.
@@ -202,6 +204,9 @@ final class LoadRunner {
         t.maxFailed = o.maxFailed
         t.maxStalled = o.maxStalled
         report.serverBeforeViewers = serverBeforeViewers
+        if let a = selfStart, let b = selfEndWindow, windowEnd.0 > windowStart.0 {
+            report.loadSteadyCPUFraction = (b.cpuSeconds - a.cpuSeconds) / (Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9)
+        }
         if let a = windowStart.2, let b = windowEnd.2, windowEnd.0 > windowStart.0 {
             let seconds = Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9
             let packets = windowEnd.1 &- windowStart.1

@@ -36,6 +36,8 @@ public struct LoadReport: Sendable {
         }
     }
     public var steady: Steady? = nil
+    /// The load generator's own CPU use in the steady window (1.0 = its whole core).
+    public var loadSteadyCPUFraction: Double? = nil
 
     var serverCPUSeconds: Double? {
         guard let a = serverStart, let b = serverEnd else { return nil }
@@ -88,7 +90,13 @@ public struct LoadReport: Sendable {
             s += "server: not sampled (give --server-pid)\n"
         }
         s += "sessions ended: DELETE ok \(c.deletesOK), failed \(c.deletesFailed), answers without Location \(c.missingLocation)\n"
-        if let me = selfEnd { s += "load generator: CPU \(Format.fixed(me.cpuSeconds, 2)) s, RSS \(Format.mib(me.rssBytes)) MiB\n" }
+        if let me = selfEnd {
+            let steadyText = loadSteadyCPUFraction.map { ", \(Format.fixed($0 * 100, 1))% of a core in the steady state" } ?? ""
+            s += "load generator: CPU \(Format.fixed(me.cpuSeconds, 2)) s\(steadyText), RSS \(Format.mib(me.rssBytes)) MiB\n"
+        }
+        if let f = loadSteadyCPUFraction, f > 0.85 {
+            s += "warning: the load generator used \(Format.fixed(f * 100, 0))% of its core: latency and loss may be its own, not the server's\n"
+        }
         if c.sendDropped > 0 { s += "warning: \(c.sendDropped) sends dropped by the load generator's own queues\n" }
         for f in c.failures.prefix(5) { s += "failure: \(f)\n" }
         if misses.isEmpty { s += "RESULT: PASS\n" } else {
@@ -189,6 +197,7 @@ public struct LoadReport: Sendable {
             var ls = JSONObject()
             ls.add("cpu_seconds", me.cpuSeconds)
             ls.add("rss_bytes", me.rssBytes)
+            if let f = loadSteadyCPUFraction { ls.add("steady_cpu_fraction", f) }
             o.add("load_process", ls)
         }
         o.add("deletes_ok", c.deletesOK)
