@@ -40,6 +40,9 @@ final class TrackFanout {
     /// Bytes in the current 1 s window and the last full window's bitrate.
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)
+    private var windowPackets: UInt64 = 0
+    /// Times the history was reallocated larger for a higher packet rate.
+    private(set) var historyGrowths: UInt64 = 0
     private(set) var bitrate: UInt64 = 0
 
     init(kind: TrackKind, streamID: String, cname: String) {
@@ -61,8 +64,8 @@ final class TrackFanout {
         }
         // A new publisher has its own clock: wait for its first SR.
         senderReports = SenderReportRewriter(clockRate: rewriter.clockRate)
-        // ~2 s at the highest packet rates expected (video 500/s, audio 50/s).
-        if history == nil { history = PacketHistory(slotCount: kind == .video ? 1024 : 128) }
+        // Small to start with (memory per room); grown to the measured packet rate.
+        if history == nil { history = PacketHistory(slotCount: kind == .video ? 256 : 128) }
         for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
     }
 
@@ -210,10 +213,27 @@ final class TrackFanout {
         if now - windowStart >= .seconds(1) {
             let elapsed = max((now - windowStart).nanoseconds, 1)
             bitrate = windowStart.nanoseconds == 0 ? 0 : windowBytes * 8 * 1_000_000_000 / elapsed
+            if windowStart.nanoseconds != 0 {
+                growHistory(packetsPerSecond: windowPackets * 1_000_000_000 / elapsed)
+            }
             windowStart = now
             windowBytes = 0
+            windowPackets = 0
         }
         windowBytes &+= UInt64(bytes)
+        windowPackets &+= 1
+    }
+
+    /// Grows the history to hold ~2.5 s at the measured packet rate (never shrinks; at most
+    /// a few reallocations per stream, once a second at most, never per packet).
+    private func growHistory(packetsPerSecond rate: UInt64) {
+        guard let h = history else { return }
+        let wanted = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
+        guard wanted > h.slotCount else { return }
+        var slots = h.slotCount
+        while slots < wanted { slots *= 2 }
+        history = PacketHistory(slotCount: slots)
+        historyGrowths &+= 1
     }
 
     /// Mean loss fraction (0…1) and mean RTT (ms) the viewers' receiver reports give, nil
