@@ -60,13 +60,13 @@ public final class IceLiteAgent {
     /// How many distinct validated source addresses are remembered.
     static let maxValidatedAddresses = 8
 
-    public let localUfrag: String
-    private let localUfragBytes: [UInt8]
-    private let localPasswordBytes: [UInt8]
-    private let remoteUfragBytes: [UInt8]
+    public private(set) var localUfrag: String
+    private var localUfragBytes: [UInt8]
+    private var localPasswordBytes: [UInt8]
+    private var remoteUfragBytes: [UInt8]
     /// The peer's password, from its SDP; a lite agent has no use for it but keeps it for
     /// ICE restarts and diagnostics.
-    public let remotePassword: String?
+    public private(set) var remotePassword: String?
 
     /// The address media goes to: the last one nominated by a valid USE-CANDIDATE check.
     public private(set) var selectedAddress: SocketAddress?
@@ -84,6 +84,22 @@ public final class IceLiteAgent {
         self.remotePassword = remotePassword
         validated = []
         validated.reserveCapacity(Self.maxValidatedAddresses)
+    }
+
+    /// ICE restart (RFC 8445 §9): new credentials from a renegotiation. The selected address
+    /// stays in use until the peer nominates again with the new credentials, so media does
+    /// not stop during the restart.
+    public func restart(localUfrag: String, localPassword: String, remoteUfrag: String, remotePassword: String?) {
+        self.localUfrag = localUfrag
+        localUfragBytes = Array(localUfrag.utf8)
+        localPasswordBytes = Array(localPassword.utf8)
+        remoteUfragBytes = Array(remoteUfrag.utf8)
+        self.remotePassword = remotePassword
+    }
+
+    /// Where media may be sent now: the selected address while consent is fresh, else nil.
+    public func sendAddress(now: Instant) -> SocketAddress? {
+        consentExpired(now: now) ? nil : selectedAddress
     }
 
     /// True when `address` has sent a valid check (media may go there).

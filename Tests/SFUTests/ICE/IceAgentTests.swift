@@ -16,6 +16,13 @@ final class IcePair {
     var nominations = 0
     /// Drop every datagram from the client while true.
     var blackhole = false
+    /// Drop this fraction of datagrams in each direction, from a seeded generator.
+    var lossRate = 0.0
+    var rng = SplitMix64(seed: 5)
+
+    func lost() -> Bool {
+        lossRate > 0 && Double(rng.next() % 1000) < lossRate * 1000
+    }
 
     init(candidates: [SocketAddress]? = nil) {
         client = IceClientAgent(
@@ -28,14 +35,14 @@ final class IcePair {
     /// Delivers everything the client wants to send now; the server answers at once.
     func pump() {
         while let (n, to) = out.withUnsafeMutableBytes({ client.poll(now: now, out: $0) }) {
-            guard !blackhole, to == serverAddress else { continue }
+            guard !blackhole, to == serverAddress, !lost() else { continue }
             let r = out.withUnsafeBytes { o in
                 reply.withUnsafeMutableBytes { rep in
                     lite.handle(stun: UnsafeRawBufferPointer(rebasing: o[0..<n]), from: clientAddress, now: now, reply: rep)
                 }
             }
             if r.selectedAddressChanged { nominations += 1 }
-            if r.replyLength > 0 {
+            if r.replyLength > 0, !lost() {
                 _ = reply.withUnsafeBytes { rep in
                     out.withUnsafeMutableBytes { o in
                         client.handle(stun: UnsafeRawBufferPointer(rebasing: rep[0..<r.replyLength]), from: serverAddress,
@@ -85,6 +92,32 @@ struct IceAgentTests {
         #expect(p.lite.consentExpired(now: last + .seconds(30)))
         p.run(until: p.now + .seconds(40))
         #expect(p.client.state == .failed)
+    }
+
+    @Test("client and lite agent still connect and keep consent with 30% of datagrams lost")
+    func lossy() {
+        let p = IcePair()
+        p.lossRate = 0.3
+        p.run(until: p.now + .seconds(5))
+        #expect(p.client.state == .connected)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        p.run(until: p.now + .seconds(120))
+        #expect(p.client.state == .connected)
+        #expect(p.lite.sendAddress(now: p.now) == p.clientAddress)
+    }
+
+    @Test("after an ICE restart only the new credentials are accepted, and the old path keeps media")
+    func restart() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        p.lite.restart(localUfrag: "srv2", localPassword: "newserverpassword012345", remoteUfrag: "cli2",
+                       remotePassword: nil)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        var r = handle(p.lite, try clientCheck(useCandidate: true), from: p.clientAddress, now: p.now)
+        #expect(r.rejection == .unknownUsername)
+        r = handle(p.lite, try clientCheck(useCandidate: true, password: "newserverpassword012345", username: "srv2:cli2"),
+                   from: p.clientAddress, now: p.now)
+        #expect(r.rejection == nil)
     }
 
     @Test("a client with no reachable candidate fails after its check timeout")

@@ -1,0 +1,38 @@
+import Reactor
+
+/// A room on its owning core: at most one publisher, any number of viewers, and one
+/// outbound track per kind that viewers stay subscribed to across publisher changes.
+final class Room {
+    let name: String
+    var publisher: PeerSession?
+    private(set) var viewersByID: [String: PeerSession] = [:]
+    let audio: TrackFanout
+    let video: TrackFanout
+    let createdAt: Instant
+    /// When the last publisher left (viewers wait for a new one until the grace period ends).
+    var publisherLeftAt: Instant?
+    var publisherSessions: UInt64 = 0
+
+    init(name: String, now: Instant) {
+        self.name = name
+        let streamID = "livesfu-\(name)"
+        let cname = RandomToken.hex(bytes: 8)
+        audio = TrackFanout(kind: .audio, streamID: streamID, cname: cname)
+        video = TrackFanout(kind: .video, streamID: streamID, cname: cname)
+        createdAt = now
+    }
+
+    func fanout(_ kind: TrackKind) -> TrackFanout { kind == .audio ? audio : video }
+
+    var viewerCount: Int { viewersByID.count }
+
+    var isEmpty: Bool { publisher == nil && viewersByID.isEmpty }
+
+    func addViewer(_ session: PeerSession) { viewersByID[session.id] = session }
+
+    func removeViewer(_ session: PeerSession) {
+        viewersByID[session.id] = nil
+        audio.remove(session: session)
+        video.remove(session: session)
+    }
+}

@@ -1,0 +1,21 @@
+import Reactor
+
+/// Limits and timings of the rooms on one core. Every limit is explicit (README lists them).
+public struct RoomManagerConfiguration: Sendable {
+    /// Viewers per room; 0 = unlimited (`MAX_SUBS_PER_ROOM`).
+    public var maxViewersPerRoom = 0
+    /// Rooms per core.
+    public var maxRooms = 10_000
+    /// Sessions (publishers + viewers) per core.
+    public var maxSessions = 20_000
+    /// How long viewers wait in a room without a publisher before they are ended; 0 = forever.
+    public var publisherGrace: Duration = .seconds(60)
+    /// ICE + DTLS must complete within this time after the answer.
+    public var setupTimeout: Duration = .seconds(20)
+    /// IP addresses advertised as host candidates (the core's UDP port is added).
+    public var candidateIPs: [String] = ["127.0.0.1"]
+    /// The bitrate announced to publishers in REMB (bits/s), so browsers ramp up.
+    public var publisherMaxBitrate: UInt64 = 4_000_000
+
+    public init() {}
+}

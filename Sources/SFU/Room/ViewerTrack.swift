@@ -1,0 +1,31 @@
+/// One viewer's subscription to one room track: the payload types and header-extension ids
+/// that viewer negotiated, so each forwarded copy can be adapted to it.
+final class ViewerTrack {
+    unowned let session: PeerSession
+    let kind: TrackKind
+    let media: NegotiatedMedia
+    var extensionMap: ExtensionIDMap
+    var packetsSent: UInt64 = 0
+    var bytesSent: UInt64 = 0
+
+    init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
+        self.session = session
+        self.kind = kind
+        self.media = media
+        self.extensionMap = ExtensionIDMap(publisher: [], viewer: media.extensions.all)
+    }
+
+    var codec: SDPCodec.Name { media.codecName }
+    var payloadType: UInt8 { media.payloadType }
+
+    /// Recomputes the id map for a (new) publisher's numbering. Transport-wide sequence
+    /// numbers belong to one transport, so they are never forwarded as they are; the MID
+    /// names the publisher's m-line, not the viewer's (a viewer that ordered its m-lines
+    /// differently would route audio to its video receiver), so viewers demultiplex by the
+    /// SSRCs their answer announced instead.
+    func bind(publisherExtensions: [SDPHeaderExtension]) {
+        extensionMap = ExtensionIDMap(
+            publisher: publisherExtensions, viewer: media.extensions.all,
+            dropping: [SDPExtensionURI.transportWideCC, SDPExtensionURI.mid])
+    }
+}

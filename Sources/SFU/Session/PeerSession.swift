@@ -1,0 +1,128 @@
+import Reactor
+
+/// One WebRTC peer of a room — its publisher or one viewer — on the room's core: ICE-lite,
+/// DTLS and SRTP state, fed with datagrams by the core's `RoomManager`. Core-confined.
+public final class PeerSession {
+    public enum Role: String, Sendable { case publisher, viewer }
+
+    public enum State: String, Sendable {
+        /// Answer sent; waiting for a valid ICE check.
+        case waitingForICE = "new"
+        /// ICE checked; DTLS handshake running.
+        case connecting
+        /// DTLS done, SRTP keys installed: media flows.
+        case connected
+        case closed
+    }
+
+    /// Why a session ended (for logs and metrics).
+    public enum EndReason: String, Sendable, CaseIterable {
+        case deleted, dtlsClosed, bye, consentExpired, setupTimeout, failed, roomClosed, replaced, shutdown
+    }
+
+    public let id: String
+    public let role: Role
+    public let roomName: String
+    public private(set) var ice: IceLiteAgent
+    /// The peer's ICE ufrag (a PATCH with another one is an ICE restart).
+    public var remoteUfrag = ""
+    public let dtls: DTLSTransport
+    public private(set) var srtp: SRTPContext?
+    public var state: State = .waitingForICE
+    /// The address media goes to: the ICE-nominated one.
+    public var address: SocketAddress?
+    /// Every address that passed an ICE check and is routed to this session.
+    var routedAddresses: [SocketAddress] = []
+    /// Negotiated m-lines, in offer order.
+    public let tracks: [NegotiatedMedia]
+    public var etag: String
+    public let createdAt: Instant
+    public var connectedAt: Instant?
+    var dtlsTimer: TimerHandle?
+
+    // Publisher side: incoming SSRC → track kind, learned from SDP or the first packets.
+    var inbound: [InboundStream] = []
+    // Viewer side: one binding per room track the viewer receives.
+    var viewerTracks: [ViewerTrack] = []
+
+    // Figures.
+    public var packetsIn: UInt64 = 0
+    public var bytesIn: UInt64 = 0
+    public var packetsOut: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    public var srtpErrors: UInt64 = 0
+    public var pliReceived: UInt64 = 0
+    public var nackReceived: UInt64 = 0
+
+    init(
+        id: String, role: Role, roomName: String, ice: IceLiteAgent, dtls: DTLSTransport,
+        tracks: [NegotiatedMedia], now: Instant
+    ) {
+        self.id = id
+        self.role = role
+        self.roomName = roomName
+        self.ice = ice
+        self.dtls = dtls
+        self.tracks = tracks
+        self.etag = "\"\(RandomToken.hex(bytes: 8))\""
+        self.createdAt = now
+    }
+
+    /// Installs the SRTP contexts from the DTLS-exported keys.
+    func installKeys(_ keys: SRTPKeys) throws(SRTPError) {
+        srtp = try SRTPContext(keys: keys)
+    }
+
+    /// The inbound stream for a publisher SSRC, learning unknown SSRCs from their payload
+    /// type (each negotiated m-line has its own payload types, so the PT names the track).
+    func inboundStream(ssrc: UInt32, payloadType: UInt8) -> InboundStream? {
+        for s in inbound where s.ssrc == ssrc { return s }
+        guard inbound.count < 8 else { return nil }  // a publisher has few streams; refuse floods
+        for t in tracks {
+            if t.payloadType == payloadType || (t.remoteSSRC == ssrc && t.remoteRTXSSRC != ssrc) {
+                guard let kind = TrackKind(t.kind) else { return nil }
+                let s = InboundStream(ssrc: ssrc, kind: kind, media: t, isRTX: false)
+                inbound.append(s)
+                return s
+            }
+            if let rtx = t.rtxPayloadType, rtx == payloadType || t.remoteRTXSSRC == ssrc {
+                guard let kind = TrackKind(t.kind) else { return nil }
+                let s = InboundStream(ssrc: ssrc, kind: kind, media: t, isRTX: true)
+                inbound.append(s)
+                return s
+            }
+        }
+        return nil
+    }
+
+    /// The negotiated m-line of a kind.
+    func track(of kind: TrackKind) -> NegotiatedMedia? { tracks.first { $0.kind == kind.mediaKind } }
+}
+
+/// One SSRC a publisher sends, bound to the m-line (and so the room track) it belongs to.
+final class InboundStream {
+    let ssrc: UInt32
+    let kind: TrackKind
+    let media: NegotiatedMedia
+    let isRTX: Bool
+    var packets: UInt64 = 0
+    var highestSeq: UInt16 = 0
+    var started = false
+    var lost: UInt64 = 0
+
+    init(ssrc: UInt32, kind: TrackKind, media: NegotiatedMedia, isRTX: Bool) {
+        self.ssrc = ssrc
+        self.kind = kind
+        self.media = media
+        self.isRTX = isRTX
+    }
+}
+
+extension PeerSession {
+    /// ICE restart (RFC 9725 §4.3.2): new local and remote credentials; DTLS and SRTP stay.
+    func restartICE(agent: IceLiteAgent, remoteUfrag: String) {
+        ice = agent
+        self.remoteUfrag = remoteUfrag
+        etag = "\"\(RandomToken.hex(bytes: 8))\""
+    }
+}
