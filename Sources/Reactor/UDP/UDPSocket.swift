@@ -47,6 +47,7 @@ public final class UDPSocket: Channel {
     /// Turns a send queue may stay blocked by EAGAIN/ENOBUFS before it is dropped.
     static let maxStalledTurns = 50
     private let batch: DatagramBatch
+    private let grouper = DestinationGrouper(capacity: UDPSocket.queueCapacity)
     /// io_uring: batches in flight (their slots return when every message completed).
     private var uringBatches: [DatagramBatch] = []
     private var outstanding = 0
@@ -289,6 +290,7 @@ public final class UDPSocket: Channel {
     /// Hands queued datagrams to the kernel now (normally done once per loop turn).
     public func flush() {
         guard queueCount > 0, !isClosed else { return }
+        if gsoEnabled { grouper.group(queue, count: queueCount) }
         if let u = loop.uring { flushURing(u) } else { flushEpoll() }
     }
 
@@ -421,7 +423,7 @@ public final class UDPSocket: Channel {
                     return
                 }
             } else if e != ECANCELED {
-                loop.counters.udpSendErrors &+= 1
+                loop.counters.udpSendErrors &+= n
             }
             loop.counters.udpSendDropped &+= n
         }
