@@ -50,6 +50,7 @@ final class DestinationGrouper {
         guard count > 2, count <= capacity else { return }
         var usedCount = 0
         var headCount = 0
+        var interleaved = false
         for i in 0..<count {
             next[i] = -1
             let address = entries[i].address
@@ -67,6 +68,7 @@ final class DestinationGrouper {
                     break
                 }
                 if entries[head].address == address {
+                    if Int(tail[head]) != i - 1 { interleaved = true }
                     next[Int(tail[head])] = Int32(i)
                     tail[head] = Int32(i)
                     break
@@ -76,7 +78,8 @@ final class DestinationGrouper {
             if usedCount == tableSize { break }  // pathological: give up, keep the order
         }
         for u in 0..<usedCount { table[Int(used[u])] = -1 }
-        guard headCount < count, usedCount < tableSize else { return }  // all distinct, or gave up
+        // Already grouped (e.g. one destination), or gave up: leave the queue as it is.
+        guard interleaved, usedCount < tableSize else { return }
         var out = 0
         for h in 0..<headCount {
             var i = Int(heads[h])
