@@ -11,6 +11,10 @@ public final class UDPSocket: Channel {
     /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it (set it to
     /// false to send one datagram per message, e.g. to compare in a benchmark).
     public var gsoEnabled: Bool
+    /// Whether a flush first groups queued datagrams by destination so GSO finds runs in a
+    /// packet-major fanout. Datagrams to different destinations may then leave in a different
+    /// order than queued; each destination's own order is kept.
+    public var groupsByDestination = true
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool
 
@@ -290,7 +294,7 @@ public final class UDPSocket: Channel {
     /// Hands queued datagrams to the kernel now (normally done once per loop turn).
     public func flush() {
         guard queueCount > 0, !isClosed else { return }
-        if gsoEnabled { grouper.group(queue, count: queueCount) }
+        if gsoEnabled, groupsByDestination { grouper.group(queue, count: queueCount) }
         if let u = loop.uring { flushURing(u) } else { flushEpoll() }
     }
 
