@@ -1,4 +1,5 @@
 import Reactor
+import SFU
 
 /// `livesfu-load --self-test`: checks of the pure parts (media source, stamps, statistics,
 /// RTCP, SDP answer reading, garbage input), runnable without a server in well under a
@@ -120,8 +121,70 @@ enum SelfTest {
         check(ProcessSampler.parseStatCPUTicks("1 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0") == 300,
               "stat with ')' in the name")
 
+        clientStack(check)
+
         for f in failures { print("self-test: FAIL \(f)") }
         print(failures.isEmpty ? "self-test: PASS" : "self-test: FAIL (\(failures.count))")
         return failures.isEmpty
+    }
+
+    /// The client stack against the project's own server-side pieces, in memory: our ICE
+    /// checks against the ICE-lite agent (what livesfu answers with), then DTLS with us as
+    /// the client (livesfu answers `setup:passive`), then a synthetic video packet through
+    /// SRTP from one side to the other with its stamp intact.
+    static func clientStack(_ check: (Bool, String) -> Void) {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buf.deallocate(); reply.deallocate() }
+        let client = SocketAddress(ip: "127.0.0.1", port: 50000)!
+        let server = SocketAddress(ip: "127.0.0.1", port: 40000)!
+        var now = Instant(nanoseconds: 1_000_000_000)
+        let lite = IceLiteAgent(localUfrag: "srvU", localPassword: "serverpassword0123456789",
+                                remoteUfrag: "cliU", remotePassword: "clientpassword0123456789")
+        let ice = ClientICE(localUfrag: "cliU", localPassword: "clientpassword0123456789", remoteUfrag: "srvU",
+                            remotePassword: "serverpassword0123456789", remote: server, seed: 99, now: now)
+        guard let n = ice.pollCheck(now: now, into: buf) else { return check(false, "ICE: no first check") }
+        let r = lite.handle(stun: UnsafeRawBufferPointer(rebasing: buf[0..<n]), from: client, now: now, reply: reply)
+        check(r.rejection == nil && r.replyLength > 0, "ICE-lite accepts our check (\(String(describing: r.rejection)))")
+        check(lite.selectedAddress == client, "ICE-lite selects our address (USE-CANDIDATE)")
+        _ = ice.handle(UnsafeRawBufferPointer(rebasing: reply[0..<r.replyLength]), from: server, now: now, reply: buf)
+        check(ice.connected, "our ICE connects on the ICE-lite answer")
+
+        // DTLS: us the client, the server's transport the server.
+        guard let idA = try? DTLSIdentity.generate(), let idB = try? DTLSIdentity.generate() else {
+            return check(false, "DTLS identities")
+        }
+        func fp(_ id: DTLSIdentity) -> (String, String) {
+            let p = id.fingerprint.split(separator: " ")
+            return (String(p[0]), String(p[1]))
+        }
+        guard let us = try? DTLSTransport(identity: idA, role: .client, remoteFingerprint: fp(idB)),
+              let them = try? DTLSTransport(identity: idB, role: .server, remoteFingerprint: fp(idA))
+        else { return check(false, "DTLS transports") }
+        us.startHandshake(now: now)
+        var usKeys: SRTPKeys? = nil, themKeys: SRTPKeys? = nil
+        for _ in 0..<20 where usKeys == nil || themKeys == nil {
+            while let k = us.pollDatagram(into: buf) { them.handle(datagram: UnsafeRawBufferPointer(rebasing: buf[0..<k]), now: now) }
+            while let k = them.pollDatagram(into: buf) { us.handle(datagram: UnsafeRawBufferPointer(rebasing: buf[0..<k]), now: now) }
+            while let e = us.pollEvent() { if case .connected(let k) = e { usKeys = k } }
+            while let e = them.pollEvent() { if case .connected(let k) = e { themKeys = k } }
+            now = now + .milliseconds(10)
+        }
+        guard let uk = usKeys, let tk = themKeys else { return check(false, "DTLS handshake completes") }
+        guard let usSRTP = try? SRTPContext(keys: uk), let themSRTP = try? SRTPContext(keys: tk) else {
+            return check(false, "SRTP contexts")
+        }
+        // A publisher packet from us, unprotected by the server side.
+        let v = SyntheticVideoSource(config: .init(), ssrc: 5, payloadType: 96, seed: 3)
+        v.beginFrame()
+        let len = v.writePacket(0, sendNanos: 777, into: buf)
+        guard let p = try? usSRTP.protectRTP(buf, length: len),
+              let u = try? themSRTP.unprotectRTP(buf, length: p)
+        else { return check(false, "SRTP round trip") }
+        let h = RTPHeaderView(UnsafeRawBufferPointer(rebasing: buf[0..<u]))
+        let payload = UnsafeRawBufferPointer(rebasing: buf[(h?.payloadOffset ?? 12)..<u])
+        check(u == len && MediaStamp(reading: payload, at: MediaStamp.videoOffset)?.sendNanos == 777,
+              "stamp survives SRTP")
+        check(SyntheticVideoSource.isKeyframeStart(payload), "first frame is a keyframe after SRTP")
     }
 }
