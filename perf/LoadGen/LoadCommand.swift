@@ -44,6 +44,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Local IP the client sockets bind to.") var bind = "127.0.0.1"
     @Option(help: "Seconds to let the publishers' media flow before viewers join.") var settle: Double = 1
     @Flag(help: "No per-second lines.") var quiet = false
+    @Flag(help: "Viewers join before the publishers (a server should still give them media).") var viewersFirst = false
     @Flag(help: "Check the load generator's own pure parts (no server needed) and exit.") var selfTest = false
 
     @Option(help: "Fail if overall delivery (received/expected) is below this, e.g. 0.999.") var minDelivery: Double?

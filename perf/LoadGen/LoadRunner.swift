@@ -101,16 +101,9 @@ final class LoadRunner {
         return Int(Double(i + 1) * s) > Int(Double(i) * s)
     }
 
-    func run() -> LoadReport {
+    /// Starts one publisher per room on loop 0 and waits (≤ 15 s) until they connected.
+    private func startPublishers() {
         let o = opts
-        let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
-        let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
-        say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
-        say("livesfu-load: pinning: server CPUs \(serverCPU)\(o.serverPid.map { " (pid \($0))" } ?? ""), load generator CPUs \(loadCPU); verify sample \(Format.fixed(o.verifySample * 100, 1))% of viewers (the rest count packets from the clear RTP header)")
-        let serverStart = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
-        lastServer = serverStart
-
-        // Publishers, all on loop 0.
         let pubHandle = group.handles[0]
         for (i, name) in roomNames.enumerated() {
             let seed = UInt64(0xA11C_E000 + i) &* 0x9E37_79B9
@@ -128,9 +121,12 @@ final class LoadRunner {
             say("livesfu-load: \(want) publisher(s) connected")
         }
         sleepReporting(seconds: o.settle)
-        let serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+    }
 
-        // Viewers, round-robin over the viewer loops and the rooms.
+    /// Starts the viewers at the join rate, round-robin over the viewer loops and the rooms;
+    /// returns when the first one started.
+    private func startViewers() -> Instant {
+        let o = opts
         let joinStart = Instant.now()
         var next = 0
         while next < o.viewers {
@@ -147,6 +143,31 @@ final class LoadRunner {
             }
             usleep(2000)
             maybeLine()
+        }
+        return joinStart
+    }
+
+    func run() -> LoadReport {
+        let o = opts
+        let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
+        let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
+        say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
+        say("livesfu-load: pinning: server CPUs \(serverCPU)\(o.serverPid.map { " (pid \($0))" } ?? ""), load generator CPUs \(loadCPU); verify sample \(Format.fixed(o.verifySample * 100, 1))% of viewers (the rest count packets from the clear RTP header)")
+        let serverStart = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+        lastServer = serverStart
+
+        let pubHandle = group.handles[0]
+        var serverBeforeViewers: ProcessSample? = nil
+        var joinStart = Instant.now()
+        if o.viewersFirst {
+            serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+            joinStart = startViewers()
+            sleepReporting(seconds: o.settle)
+            startPublishers()
+        } else {
+            startPublishers()
+            serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+            joinStart = startViewers()
         }
         // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
         let settleForWindow = min(2.0, o.duration / 2)
