@@ -1,6 +1,11 @@
 import Glibc
 import Reactor
 import SFU
+import Synchronization
+
+/// Set by SIGINT/SIGTERM: the run ends early but still takes its final counts and DELETEs
+/// every session, so an interrupted run leaves nothing behind on the server.
+let interrupted = Atomic<Bool>(false)
 
 /// Runs one load test: loops, publishers, the join schedule, per-second lines, the end
 /// (stop media, final counts, DELETE everything) and the report.
@@ -88,7 +93,7 @@ final class LoadRunner {
 
     private func sleepReporting(seconds: Double, until done: () -> Bool = { false }) {
         let end = Instant.now() + Duration(nanoseconds: UInt64(max(0, seconds) * 1e9))
-        while Instant.now() < end && !done() {
+        while Instant.now() < end && !done() && !interrupted.load(ordering: .relaxed) {
             usleep(20_000)
             maybeLine()
         }
@@ -129,7 +134,7 @@ final class LoadRunner {
         let o = opts
         let joinStart = Instant.now()
         var next = 0
-        while next < o.viewers {
+        while next < o.viewers && !interrupted.load(ordering: .relaxed) {
             let due = o.joinRate > 0 ? min(o.viewers, Int(Double((Instant.now() - joinStart).nanoseconds) / 1e9 * o.joinRate) + 1) : o.viewers
             while next < due {
                 let i = next
@@ -149,6 +154,8 @@ final class LoadRunner {
 
     func run() -> LoadReport {
         let o = opts
+        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in interrupted.store(true, ordering: .relaxed) }
         let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
         let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
         say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
@@ -167,6 +174,11 @@ final class LoadRunner {
         } else {
             startPublishers()
             serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+            if board.merged().publishersConnected == 0 {
+                // Nothing to watch: no viewer would get media.
+                say("livesfu-load: no publisher connected; not starting viewers")
+                interrupted.store(true, ordering: .relaxed)
+            }
             joinStart = startViewers()
         }
         // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
@@ -235,6 +247,7 @@ final class LoadRunner {
                                               packetsReceived: packets)
         }
         report.misses = t.check(report)
+        if interrupted.load(ordering: .relaxed) { report.misses.append("the run ended early (signal, or no publisher)") }
         return report
     }
 }
