@@ -156,6 +156,9 @@ final class LoadRunner {
         let o = opts
         signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in interrupted.store(true, ordering: .relaxed) }
+        // A closed stdout (a pipe whose reader went away on Ctrl-C) must not kill the run
+        // before its DELETEs.
+        signal(SIGPIPE, SIG_IGN)
         let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
         let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
         say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
