@@ -51,7 +51,6 @@ let package = Package(
             name: "Main",
             dependencies: [
                 "Reactor", "SFU", "HTTP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -63,6 +62,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "perf/LoadGen",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "livesfu-srtp-bench",
+            dependencies: ["SFU", "Reactor"],
+            path: "perf/SRTPBench",
+            exclude: ["README.md"],
             swiftSettings: strict),
         .executableTarget(
             name: "livesfu-reactor-bench",

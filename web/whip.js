@@ -100,7 +100,11 @@
   function preferCodec(transceiver, kind, codec) {
     if (!codec || !RTCRtpSender.getCapabilities || !transceiver.setCodecPreferences) return false;
     const caps = RTCRtpSender.getCapabilities(kind).codecs;
-    const want = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/${codec.toLowerCase()}`);
+    // H.264: most compatible first (packetization-mode=1, constrained baseline)
+    const score = (c) => (/packetization-mode=1/.test(c.sdpFmtpLine || '') ? 0 : 2)
+      + (/profile-level-id=42e01f/.test(c.sdpFmtpLine || '') ? 0 : 1);
+    const want = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/${codec.toLowerCase()}`)
+      .sort((a, b) => score(a) - score(b));
     if (!want.length) return false;
     const rtx = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/rtx`);
     transceiver.setCodecPreferences(want.concat(rtx));
@@ -130,8 +134,8 @@
   async function summarize(pc, prev) {
     const report = await pc.getStats();
     const now = performance.now();
-    const codecs = {};
-    report.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+    const codecs = {}, fmtps = {};
+    report.forEach((s) => { if (s.type === 'codec') { codecs[s.id] = s.mimeType; fmtps[s.id] = s.sdpFmtpLine; } });
     const out = { at: now, inbound: {}, outbound: {}, bytes: {} };
     report.forEach((s) => {
       if (s.type !== 'inbound-rtp' && s.type !== 'outbound-rtp') return;
@@ -143,6 +147,7 @@
       agg.bytes += bytes || 0;
       agg.packets += (dir === 'inbound' ? s.packetsReceived : s.packetsSent) || 0;
       agg.codec = codecs[s.codecId] || agg.codec || null;
+      agg.fmtp = fmtps[s.codecId] || agg.fmtp || null;
       for (const f of ['framesDecoded', 'framesEncoded', 'framesReceived', 'framesDropped', 'keyFramesDecoded',
         'frameWidth', 'frameHeight', 'framesPerSecond', 'packetsLost', 'nackCount', 'pliCount', 'firCount',
         'jitter', 'totalSamplesReceived', 'concealedSamples', 'retransmittedPacketsSent',

@@ -1,19 +1,54 @@
-import ArgumentParser
+import Glibc
+import HTTP
 import Logging
 import Reactor
 import SFU
 
+/// The `livesfu` executable: reads the configuration (environment and flags), starts one
+/// pinned event loop per core, each with its rooms, its UDP media socket and an HTTP
+/// listener on the shared port, and stops them all on SIGINT/SIGTERM.
 @main
-struct LiveSFU: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "livesfu",
-        abstract: "A WebRTC SFU for live streaming: WHIP in, WHEP out, thread-per-core.")
-
-    @Option(name: .customLong("http-addr"), help: "HTTP listen address (env HTTP_ADDR).")
-    var httpAddr: String = "0.0.0.0:8080"
-
-    mutating func run() throws {
+enum LiveSFU {
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(CommandLineFlags.help(options: Configuration.options), terminator: "")
+            return
+        }
+        let configuration: Configuration
+        do {
+            let flags = try CommandLineFlags.parse(arguments, options: Configuration.options)
+            configuration = try Configuration.load(environment: environment(), flags: flags)
+        } catch {
+            let message = "livesfu: \(error)\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            exit(2)
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let log = Logger(label: "livesfu")
-        log.info("livesfu starting", metadata: ["srtp": "\(SRTPBackend.description)"])
+        do {
+            try Server(configuration: configuration, logger: log).run()
+        } catch {
+            log.critical("livesfu could not start: \(error)")
+            exit(1)
+        }
+    }
+
+    static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if let eq = pair.firstIndex(of: "=") {
+                env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            }
+            cursor += 1
+        }
+        return env
     }
 }

@@ -124,7 +124,7 @@ struct AuthenticatorTests {
             Issue.record("HS256 refused"); return
         }
         let hs512 = try await sign(JWTClaims(room: "a"), alg: .sha512, secret: String(repeating: "s", count: 64))
-        #expect(await auth.authenticate(.global, room: nil, fields: fields(bearer: hs512)) == .denied(status: .unauthorized, reason: "JWT algorithm HS512 not accepted (HS256, HS384, HS512 only)"))
+        #expect(await auth.authenticate(.global, room: nil, fields: fields(bearer: hs512)) == .denied(status: .unauthorized, reason: "JWT algorithm HS512 (JWT_SECRET too short for it) not accepted (HS256, HS384, HS512 only)"))
     }
 
     @Test("an admin JWT (role or admin claim) opens admin; a plain JWT is 403 there")

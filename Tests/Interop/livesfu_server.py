@@ -4,6 +4,11 @@ ports, waits for /healthz, keeps its log, and stops it with SIGTERM expecting a 
 Environment:
   LIVESFU_BIN      path of the livesfu binary (default <repo>/.build/debug/livesfu)
   LIVESFU_ARGS     extra arguments, split like a shell would
+  LIVESFU_ARGS_TEMPLATE  replaces the standard arguments; {http_port}, {udp_port},
+                   {web_root} are filled in (default: DEFAULT_TEMPLATE below)
+The server also gets the environment HTTP_ADDR, UDP_PORT (first of UDP_PORT_SPAN free
+ports: core i uses UDP_PORT+i), WEB_DIR, and runs in the repository (its default web dir
+"web" is then right too).
   LIVESFU_STANDIN  1 = run Tests/Interop/standin_sfu.py instead (harness scaffolding only)
 """
 
@@ -33,9 +38,38 @@ def using_standin() -> bool:
     return os.environ.get("LIVESFU_STANDIN") == "1"
 
 
+DEFAULT_TEMPLATE = "--http-addr 127.0.0.1:{http_port} --udp-port {udp_port}"
+STANDIN_TEMPLATE = "--http-addr 127.0.0.1:{http_port} --udp-port {udp_port} --web-root {web_root}"
+UDP_PORT_SPAN = 8
+WEB_ROOT = os.path.join(REPO, "web")
+
+
+def free_udp_span(span: int = UDP_PORT_SPAN) -> int:
+    """A first port p with p..p+span-1 all free for UDP on 127.0.0.1 (one per core)."""
+    for _ in range(50):
+        base = free_port(socket.SOCK_DGRAM)
+        if base + span > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + span):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    return free_port(socket.SOCK_DGRAM)
+
+
 def server_command(http_port: int, udp_port: int, standin: bool = False) -> list[str]:
-    common = ["--http-addr", f"127.0.0.1:{http_port}", "--udp-port", str(udp_port),
-              "--web-root", os.path.join(REPO, "web")]
+    template = STANDIN_TEMPLATE if (standin or using_standin()) else \
+        os.environ.get("LIVESFU_ARGS_TEMPLATE", DEFAULT_TEMPLATE)
+    common = [a.format(http_port=http_port, udp_port=udp_port, web_root=WEB_ROOT)
+              for a in shlex.split(template)]
     extra = [] if standin else shlex.split(os.environ.get("LIVESFU_ARGS", ""))
     if standin or using_standin():
         return [sys.executable, os.path.join(HERE, "standin_sfu.py"), *common, *extra]
@@ -49,11 +83,12 @@ class ServerUnderTest:
     def __init__(self, name: str, env: dict | None = None, standin: bool = False):
         self.name = name
         self.http_port = free_port()
-        self.udp_port = free_port(socket.SOCK_DGRAM)
+        self.udp_port = free_udp_span()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.standin = standin or using_standin()
         self.cmd = server_command(self.http_port, self.udp_port, standin)
-        self.env = dict(os.environ, **(env or {}))
+        self.env = dict(os.environ, HTTP_ADDR=f"127.0.0.1:{self.http_port}", UDP_PORT=str(self.udp_port),
+                        WEB_DIR=WEB_ROOT, **(env or {}))
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.log_path = os.path.join(ARTIFACTS, f"server-{name}.log")
         self.proc: subprocess.Popen | None = None

@@ -159,6 +159,7 @@ class StandIn:
         self.sessions: dict = {}
         self.web_root = web_root
         self.counters = {"whip_posts": 0, "whep_posts": 0, "deletes": 0}
+        self._closing: set = set()
 
     def room(self, name: str) -> Room:
         if name not in self.rooms:
@@ -180,8 +181,10 @@ class StandIn:
         else:
             room.viewers.pop(session.id, None)
         self._gc(room)
-        await session.pc.close()
         log.info("session %s (%s, room %s) ended", session.id, session.role, room.name)
+        # closing can take a while on a busy machine: the session is already gone for the API
+        self._closing.add(asyncio.ensure_future(session.pc.close()))
+        self._closing = {t for t in self._closing if not t.done()}
 
     def _new_pc(self, session_holder: list) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -206,6 +209,15 @@ class StandIn:
             raise web.HTTPUnauthorized(text="missing or bad token\n")
         return room
 
+    def _setup_deadline(self, session: Session, seconds: float = 15.0) -> None:
+        """A session not connected in time is ended (its client is gone or unreachable)."""
+        async def check() -> None:
+            await asyncio.sleep(seconds)
+            if session.id in self.sessions and session.pc.connectionState != "connected":
+                log.info("session %s not connected after %ss: ending it", session.id, seconds)
+                await self.end(session)
+        asyncio.ensure_future(check())
+
     def _created(self, session: Session) -> web.Response:
         loc = f"/api/session/{session.id}"
         return web.Response(
@@ -217,8 +229,8 @@ class StandIn:
 
     async def whip(self, request: web.Request) -> web.Response:
         name = self._check(request)
-        offer = await request.text()
-        if "v=0" not in offer:
+        offer = (await request.read()).decode("utf-8", errors="replace")
+        if not offer.startswith("v=0"):
             raise web.HTTPBadRequest(text="malformed SDP\n")
         self.counters["whip_posts"] += 1
         room = self.room(name)
@@ -244,13 +256,14 @@ class StandIn:
             raise web.HTTPBadRequest(text=f"unusable offer: {exc}\n")
         session.codecs = answer_codecs(pc.localDescription.sdp)
         room.set_sources(dict(tracks))
+        self._setup_deadline(session)
         log.info("publisher %s in room %s codecs %s", session.id, name, session.codecs)
         return self._created(session)
 
     async def whep(self, request: web.Request) -> web.Response:
         name = self._check(request)
-        offer = await request.text()
-        if "v=0" not in offer:
+        offer = (await request.read()).decode("utf-8", errors="replace")
+        if not offer.startswith("v=0"):
             raise web.HTTPBadRequest(text="malformed SDP\n")
         self.counters["whep_posts"] += 1
         room = self.room(name)
@@ -280,6 +293,7 @@ class StandIn:
             await self.end(session)
             raise web.HTTPBadRequest(text=f"unusable offer: {exc}\n")
         session.codecs = answer_codecs(pc.localDescription.sdp)
+        self._setup_deadline(session)
         log.info("viewer %s in room %s codecs %s", session.id, name, session.codecs)
         return self._created(session)
 
@@ -314,6 +328,8 @@ class StandIn:
     async def close_all(self) -> None:
         for s in list(self.sessions.values()):
             await self.end(s)
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=5)
 
 
 CORS = {
@@ -365,7 +381,7 @@ def main() -> int:
         app.router.add_static("/web", args.web_root)
 
     async def run() -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         await web.TCPSite(runner, host, int(port)).start()
         log.info("stand-in listening on http://%s:%s", host, port)
@@ -375,11 +391,16 @@ def main() -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
-        await sfu.close_all()
-        await runner.cleanup()
+        try:
+            await asyncio.wait_for(sfu.close_all(), 5)
+            await asyncio.wait_for(runner.cleanup(), 3)
+        except asyncio.TimeoutError:
+            log.warning("shutdown took too long; exiting anyway")
 
     asyncio.run(run())
-    return 0
+    log.info("stopped")
+    logging.shutdown()
+    os._exit(0)  # aiortc's codec worker threads must not keep the process alive
 
 
 if __name__ == "__main__":

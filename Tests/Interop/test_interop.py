@@ -5,92 +5,15 @@ The server is livesfu (`LIVESFU_BIN`), or the aiortc stand-in when LIVESFU_STAND
 """
 
 import asyncio
-import itertools
 import json
-import os
 
 import pytest
 
-from harness import eventually, node_slug, run
-from livesfu_server import ARTIFACTS
+from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, assert_deleted, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
+                     V_FRAMES, close_all, eventually, frames_decoded, node_slug, page_url, room_gone, room_name,
+                     run, save_json, stop_page, wait_playing)
 from whep_client import WhepViewer
 from whip_client import WhipPublisher
-
-# aiortc sources: 320x240 pattern at 30 fps, Opus 20 ms frames (50/s)
-AIORTC_SIZE = (320, 240)
-# Chromium's fake camera (INTEROP.md)
-CHROMIUM_SIZE = (640, 480)
-
-V_FRAMES = 30      # decoded video frames an aiortc viewer must reach (~1 s)
-A_FRAMES = 50      # decoded audio frames (~1 s)
-PAGE_FRAMES = 40   # player page framesDecoded (~2 s at 20 fps)
-PAGE_AUDIO = 50    # player page audio packetsReceived (~1 s)
-OK_DELETE = (200, 204)
-
-_rooms = itertools.count(1)
-
-
-def room_name(request) -> str:
-    return f"r{next(_rooms)}-{node_slug(request.node.name)[:40]}".replace("[", "-").replace("]", "")
-
-
-def page_url(sfu, page: str, **query) -> str:
-    q = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"{sfu.base_url}/web/{page}" + (f"?{q}" if q else "")
-
-
-async def room_gone(sfu, room: str, timeout: float = 10.0) -> None:
-    await eventually(lambda: room not in sfu.rooms(), timeout, f"room {room} removed from /api/rooms")
-
-
-PLAYING_JS = """(() => {
-  const s = window.livesfuState && window.livesfuState.stats;
-  const v = s && s.inbound.video, a = s && s.inbound.audio;
-  return v && a && v.framesDecoded > %d && a.packets > %d ? s.inbound : null;
-})()"""
-
-SENDING_JS = """(() => {
-  const s = window.livesfuState && window.livesfuState.state === 'connected' && window.livesfuState.stats;
-  const v = s && s.outbound.video;
-  return v && v.framesEncoded > 10 && v.codec ? s.outbound : null;
-})()"""
-
-
-async def wait_playing(page, frames: int = PAGE_FRAMES, audio: int = PAGE_AUDIO, timeout: float = 40.0) -> dict:
-    return await page.wait_for(PLAYING_JS % (frames, audio), timeout,
-                               f"player page: framesDecoded > {frames} and audio packets > {audio}")
-
-
-async def frames_decoded(page) -> int:
-    return await page.evaluate(
-        "(window.livesfuState.stats && window.livesfuState.stats.inbound.video "
-        "&& window.livesfuState.stats.inbound.video.framesDecoded) || 0")
-
-
-async def stop_page(page) -> object:
-    """Stop button semantics: DELETE then close; returns the DELETE status the page got."""
-    await page.evaluate("window.livesfuStop()")
-    return await page.evaluate("window.livesfuState.deleteStatus")
-
-
-async def close_all(*things) -> None:
-    for t in things:
-        if t is None:
-            continue
-        try:
-            if hasattr(t, "stop"):
-                await t.stop()
-            else:
-                await t.close()
-        except Exception:  # noqa: BLE001 — teardown of a failed test
-            pass
-
-
-def save_json(name: str, data) -> None:
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with open(os.path.join(ARTIFACTS, name), "w") as f:
-        json.dump(data, f, indent=2, default=str)
-
 
 # ---------------------------------------------------------------------------- aiortc only
 
@@ -109,9 +32,9 @@ def test_aiortc_publisher_reaches_two_aiortc_viewers(sfu, request):
                 assert v.video_size == AIORTC_SIZE
             info = sfu.rooms()[room]
             assert info["publisher"] and info["viewers"] == 2, info
-            assert await v1.stop() in OK_DELETE
-            assert await v2.stop() in OK_DELETE
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(v1)
+            await assert_deleted(v2)
+            await assert_deleted(pub)
             pub = v1 = v2 = None
             await room_gone(sfu, room)
         finally:
@@ -202,7 +125,7 @@ def test_publisher_reconnect_is_seen_by_existing_viewer(sfu, request):
             await pub.wait_connected()
             v = await WhepViewer(sfu.base_url, room).start()
             await v.wait_frames(V_FRAMES, A_FRAMES, 30)
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.0)
             seen_v, seen_a = v.video_frames, v.audio_frames
@@ -243,7 +166,11 @@ def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
     async def body():
         pub = play = index = None
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
+            # as a person would: type the room, click Start
+            pub = await browser.open(page_url(sfu, "publish.html"), "publish")
+            await pub.wait_for("document.readyState === 'complete' && window.livesfuState", 10, "page loaded")
+            await pub.evaluate(f"document.getElementById('room').value = {json.dumps(room)};"
+                               "document.getElementById('start').click(); true")
             await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             inbound = await wait_playing(play)
@@ -264,7 +191,9 @@ def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
             await index.screenshot(f"{name}-index.png")
 
             assert await stop_page(play) in OK_DELETE
-            assert await stop_page(pub) in OK_DELETE
+            await pub.evaluate("document.getElementById('stop').click(); true")
+            await pub.wait_for("window.livesfuState.state === 'stopped'", 10, "publisher stopped by its Stop button")
+            assert await pub.evaluate("window.livesfuState.deleteStatus") in OK_DELETE
             await room_gone(sfu, room)
         finally:
             await close_all(pub, play, index)
@@ -306,7 +235,7 @@ def test_chromium_publisher_to_aiortc_viewer(browser, sfu, request):
             await v.wait_frames(V_FRAMES, A_FRAMES, 40)
             assert v.video_size == CHROMIUM_SIZE
             await pub.screenshot(f"{name}-publish.png")
-            assert await v.stop() in OK_DELETE
+            await assert_deleted(v)
             v = None
             assert await stop_page(pub) in OK_DELETE
         finally:
@@ -354,7 +283,7 @@ def test_chromium_player_waiting_before_publisher_then_reconnect(browser, sfu, r
             pub = await WhipPublisher(sfu.base_url, room).start()
             await pub.wait_connected()
             await wait_playing(play)
-            assert await pub.stop() in OK_DELETE
+            await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.5)
             before = await frames_decoded(play)
@@ -402,5 +331,77 @@ def test_pages_send_the_bearer_token(browser, sfu, request):
             assert await stop_page(pub) in OK_DELETE
         finally:
             await close_all(play, pub)
+
+    run(body(), 120)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+def test_bad_offers_get_clear_4xx_and_leave_nothing_behind(sfu, request):
+    import urllib.error
+    import urllib.request
+
+    room = room_name(request)
+
+    def post(path: str, body: bytes, ctype: str) -> tuple[int, str]:
+        req = urllib.request.Request(sfu.base_url + path, data=body, method="POST", headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    cases = [
+        ("wrong content type", f"/api/whip/publish/{room}", b"v=0\r\n", "text/plain", (415,)),
+        ("garbage SDP", f"/api/whip/publish/{room}", b"\x00\xffnot an sdp", "application/sdp", (400, 422)),
+        ("garbage SDP (WHEP)", f"/api/whep/play/{room}", b"m=video 9 RTP/AVP\r\n", "application/sdp", (400, 422)),
+        ("bad room name", "/api/whip/publish/" + "x" * 300, b"v=0\r\n", "application/sdp", (400, 404, 414)),
+    ]
+    results = {}
+    for what, path, body, ctype, want in cases:
+        status, text = post(path, body, ctype)
+        results[what] = (status, text.strip()[:120])
+        assert status in want, f"{what}: got {status} {text!r}, want {want}"
+        assert text.strip(), f"{what}: {status} without a reason"
+    save_json(f"{node_slug(request.node.name)}.json", results)
+    status, health = sfu.get("/healthz")
+    assert status == 200 and health.strip() == b"ok", (status, health)
+    assert room not in sfu.rooms(), "a refused offer left a room behind"
+
+
+def test_offers_that_never_connect_are_cleaned_up_without_disturbing_a_live_room(sfu, request):
+    """WHEP sessions whose client vanishes right after the answer (no ICE, no DTLS) are
+    removed by the server's set-up timeout; a live room next to them keeps playing."""
+    room = room_name(request)
+    ghost_room = room + "-ghosts"
+    n = 20
+
+    async def body():
+        from whip_client import post_sdp, rtc_config
+        from aiortc import RTCPeerConnection
+
+        pub = v = None
+        try:
+            pub = await WhipPublisher(sfu.base_url, room).start()
+            await pub.wait_connected()
+            v = await WhepViewer(sfu.base_url, room).start()
+            await v.wait_frames(10, 10, 30)
+            for _ in range(n):
+                pc = RTCPeerConnection(rtc_config())
+                pc.addTransceiver("video", direction="recvonly")
+                pc.addTransceiver("audio", direction="recvonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                offer = pc.localDescription.sdp
+                await pc.close()  # gone: its candidate's port is closed
+                await post_sdp(f"{sfu.base_url}/api/whep/play/{ghost_room}", offer)
+            seen = sfu.rooms().get(ghost_room, {}).get("viewers", 0)
+            f0 = v.video_frames
+            await eventually(lambda: ghost_room not in sfu.rooms(), 60,
+                             f"{n} never-connected viewers removed (room {ghost_room} gone)", interval=1.0)
+            assert v.video_frames > f0 + 30, "the live room stalled meanwhile"
+            assert sfu.rooms()[room]["viewers"] == 1
+            assert seen <= n
+        finally:
+            await close_all(v, pub)
 
     run(body(), 120)

@@ -25,6 +25,8 @@ class WhepViewer:
         self.last_video_at: float | None = None
         self.max_video_gap = 0.0
         self.answer_sdp = ""
+        self.delete_error: str | None = None
+        self.answered_at: float | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> "WhepViewer":
@@ -39,7 +41,14 @@ class WhepViewer:
             await self.pc.close()
             raise
         await self.pc.setRemoteDescription(RTCSessionDescription(self.answer_sdp, "answer"))
+        self.answered_at = time.monotonic()
         return self
+
+    def first_frame_delay(self) -> float | None:
+        """Seconds from the WHEP answer to the first decoded video frame."""
+        if self.first_video_at is None or self.answered_at is None:
+            return None
+        return self.first_video_at - self.answered_at
 
     def _on_track(self, track) -> None:
         self._tasks.append(asyncio.ensure_future(self._consume(track)))
@@ -80,8 +89,9 @@ class WhepViewer:
         if delete and self.location:
             try:
                 status = await delete_session(self.location, self.token)
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 — reported through the status
                 status = None
+                self.delete_error = f"{type(exc).__name__}: {exc}"
         if self.pc:
             await self.pc.close()
         for t in self._tasks:

@@ -38,7 +38,7 @@ async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str,
     headers = {"Content-Type": "application/sdp"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         async with http.post(url, data=offer.encode(), headers=headers) as resp:
             body = await resp.text()
             if resp.status != 201:
@@ -51,7 +51,7 @@ async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str,
 
 async def delete_session(location: str, token: str | None = None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         async with http.delete(location, headers=headers) as resp:
             await resp.read()
             return resp.status
@@ -151,6 +151,7 @@ class WhipPublisher:
         self.location: str | None = None
         self.offer_sdp = ""
         self.answer_sdp = ""
+        self.delete_error: str | None = None
 
     async def start(self) -> "WhipPublisher":
         self.pc = RTCPeerConnection(rtc_config(self.bundle))
@@ -185,8 +186,9 @@ class WhipPublisher:
         if delete and self.location:
             try:
                 status = await delete_session(self.location, self.token)
-            except aiohttp.ClientError:
+            except Exception as exc:  # noqa: BLE001 — reported through the status
                 status = None
+                self.delete_error = f"{type(exc).__name__}: {exc}"
         if self.pc:
             await self.pc.close()
         return status

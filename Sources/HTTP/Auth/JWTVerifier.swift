@@ -119,7 +119,10 @@ actor JWTVerifier {
         } catch {
             return .failure(.malformed)
         }
-        guard let keys = await collection(for: alg) else { return .failure(.algorithmNotAllowed(alg)) }
+        guard let keys = await collection(for: alg) else {
+            if alg == "HS384" || alg == "HS512" { return .failure(.algorithmNotAllowed("\(alg) (JWT_SECRET too short for it)")) }
+            return .failure(.algorithmNotAllowed(alg))
+        }
         do {
             let claims = try await keys.verify(token, as: JWTClaims.self)
             return .success(claims)

@@ -11,9 +11,13 @@ import Reactor
 /// caller's clock; when the caller's timer fires, `handleTimeout` runs
 /// `DTLSv1_handle_timeout`, which retransmits if OpenSSL agrees the time is up, and otherwise
 /// `nextTimeout` moves by the few ms left. With the Reactor's monotonic clock both agree to
-/// within a tick. A test with a virtual clock must let real time pass up to each deadline.
+/// within a tick. OpenSSL may also retransmit by itself while reading a datagram that arrives
+/// after its deadline (which is what the timer wanted anyway). A simulation on a virtual
+/// clock therefore gets retransmissions only as real time passes: its driver must wait for
+/// the real clock to reach a deadline it jumps to (see `DTLSTestLink` in the tests). Making
+/// OpenSSL 3.0 obey another clock would mean writing its private timer state; not done.
 /// Retransmissions start at 50 ms (`DTLS_set_timer_cb`; OpenSSL's default is 1 s), double up
-/// to 3.2 s, and after 12 unanswered timeouts OpenSSL gives up (`.failed(.timedOut)`).
+/// to 3.2 s, and the 13th expiry without an answer (≈25 s) fails with `.timedOut`.
 public final class DTLSTransport {
     /// Where the association is.
     public enum State: Sendable, Hashable {
@@ -68,6 +72,8 @@ public final class DTLSTransport {
     private let readBIO: OpaquePointer  // mem BIO; owned by ssl
     private var outgoing: [[UInt8]] = []
     private var events: [Event] = []
+    /// Whether `releaseBuffersIfIdle` freed OpenSSL's record buffers.
+    private var buffersReleased = false
     /// Set by the verify callback so a failed handshake reports why.
     private var verifyFailure: DTLSError?
 
@@ -140,6 +146,7 @@ public final class DTLSTransport {
             return
         }
         counters.applicationDataRecords += summary.applicationDataRecords
+        restoreBuffersIfReleased()
         _ = BIO_write(readBIO, base, Int32(datagram.count))
         if state == .handshaking {
             advanceHandshake()
@@ -148,19 +155,37 @@ public final class DTLSTransport {
         }
         // OpenSSL reads a whole datagram at a time; drop whatever a rejected record left.
         _ = lsfu_BIO_reset(readBIO)
+        releaseBuffersIfIdle()
         updateTimer(now: now)
+    }
+
+    /// Once connected, DTLS carries almost nothing (an alert, a retransmitted Finished), but
+    /// OpenSSL keeps ≈35 KB of record buffers per association. Freeing them between calls
+    /// keeps a connected transport near 10 KB. OpenSSL 3.0 reallocates the read buffer by
+    /// itself but writes through a NULL write buffer, so every call into a connected `SSL`
+    /// is bracketed by `restoreBuffersIfReleased()` / `releaseBuffersIfIdle()`.
+    private func releaseBuffersIfIdle() {
+        guard state == .connected, !buffersReleased else { return }
+        buffersReleased = SSL_free_buffers(ssl) == 1
+    }
+
+    private func restoreBuffersIfReleased() {
+        guard buffersReleased else { return }
+        buffersReleased = SSL_alloc_buffers(ssl) != 1
     }
 
     /// Retransmits the current flight if its timer expired; call at `nextTimeout`.
     public func handleTimeout(now: Instant) {
         guard state == .handshaking || state == .connected, let deadline = nextTimeout, now >= deadline else { return }
         ERR_clear_error()
+        restoreBuffersIfReleased()
         let result = lsfu_DTLSv1_handle_timeout(ssl)
         if result < 0 {
             fail(.timedOut)
             return
         }
         if result > 0 { counters.retransmissions += 1 }
+        releaseBuffersIfIdle()
         updateTimer(now: now)
     }
 
@@ -190,8 +215,10 @@ public final class DTLSTransport {
         guard state == .handshaking || state == .connected else { return }
         if state == .connected {
             ERR_clear_error()
+            restoreBuffersIfReleased()
             _ = SSL_shutdown(ssl)
             ERR_clear_error()
+            _ = SSL_free_buffers(ssl)
         }
         state = .closed
         nextTimeout = nil
@@ -205,6 +232,7 @@ public final class DTLSTransport {
         if result == 1 {
             finishHandshake()
             if state == .connected { readRecords() }
+            releaseBuffersIfIdle()
             return
         }
         let code = SSL_get_error(ssl, result)
@@ -218,21 +246,30 @@ public final class DTLSTransport {
 
     /// Checks the peer once more, then exports the SRTP keys.
     private func finishHandshake() {
-        guard let peer = SSL_get1_peer_certificate(ssl) else { return fail(.noPeerCertificate) }
+        guard let peer = SSL_get1_peer_certificate(ssl) else { return abandon(.noPeerCertificate) }
         let matches = remoteFingerprint.matches(certificate: peer)
         X509_free(peer)
-        guard matches else { return fail(.fingerprintMismatch) }
+        guard matches else { return abandon(.fingerprintMismatch) }
         guard let selected = SSL_get_selected_srtp_profile(ssl),
             let profile = SRTPProfile(dtlsProfileID: UInt(selected.pointee.id))
-        else { return fail(.noSRTPProfile) }
+        else { return abandon(.noSRTPProfile) }
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         let label = "EXTRACTOR-dtls_srtp"
         let exported = SSL_export_keying_material(ssl, &material, material.count, label, label.utf8.count, nil, 0, 0)
         guard exported == 1, let keys = SRTPKeys(profile: profile, role: role, exported: material) else {
-            return fail(.keyExportFailed)
+            return abandon(.keyExportFailed)
         }
         state = .connected
         events.append(.connected(keys))
+    }
+
+    /// Fails a handshake that OpenSSL completed but we cannot use: close_notify tells the
+    /// peer at once instead of leaving it to wait for media that never comes.
+    private func abandon(_ error: DTLSError) {
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+        fail(error)
     }
 
     /// After the handshake: lets OpenSSL answer retransmitted flights, notices close_notify

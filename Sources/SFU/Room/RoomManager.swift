@@ -121,14 +121,9 @@ public final class RoomManager: UDPReceiver {
             agent: IceLiteAgent(
                 localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword),
             remoteUfrag: remoteUfrag)
-        var fragmentText = "a=ice-lite\r\na=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\n"
-        if let mid = s.tracks.first?.mid {
-            fragmentText += "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:\(mid)\r\n"
-            for (i, c) in candidateAddresses.enumerated() {
-                fragmentText += "a=candidate:\(i + 1) 1 udp 2130706431 \(c.ipString) \(c.port) typ host\r\n"
-            }
-            fragmentText += "a=end-of-candidates\r\n"
-        }
+        let fragmentText = TrickleFragment(
+            iceUfrag: ufrag, icePassword: password, hostCandidates: candidateAddresses, mids: s.tracks.map(\.mid)
+        ).text
         return .success(.restarted(fragment: fragmentText, etag: s.etag))
     }
 
@@ -158,7 +153,7 @@ public final class RoomManager: UDPReceiver {
         while byUfrag[ufrag] != nil { ufrag = RandomToken.iceString(length: 8) }
         let password = RandomToken.iceString(length: 24)
         let parameters = AnswerParameters(
-            iceUfrag: ufrag, icePassword: password, fingerprint: identity.fingerprint,
+            iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
             candidates: candidateAddresses, sendTransportCC: false,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
@@ -167,7 +162,7 @@ public final class RoomManager: UDPReceiver {
         } catch {
             removeIfEmpty(room)
             counters.offersRejected &+= 1
-            throw .unusableOffer(error.description)
+            throw error.httpStatus == 422 ? .unusableOffer(error.description) : .badOffer(error.description)
         }
         let fingerprints = answer.remoteFingerprints
         guard let fp = fingerprints.first(where: { $0.algorithm == "sha-256" }) ?? fingerprints.first else {
@@ -527,6 +522,11 @@ public final class RoomManager: UDPReceiver {
 
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
+    public var sessionsByState: [(String, Int)] {
+        var counts: [PeerSession.State: Int] = [:]
+        for s in sessions.values { counts[s.state, default: 0] += 1 }
+        return [PeerSession.State.waitingForICE, .connecting, .connected].map { ($0.rawValue, counts[$0] ?? 0) }
+    }
     public var routedAddressCount: Int { byAddress.count }
     public var pendingCount: Int { pending.count }
 

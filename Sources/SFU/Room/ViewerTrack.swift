@@ -19,10 +19,13 @@ final class ViewerTrack {
     var payloadType: UInt8 { media.payloadType }
 
     /// Recomputes the id map for a (new) publisher's numbering. Transport-wide sequence
-    /// numbers belong to one transport, so they are never forwarded as they are.
+    /// numbers belong to one transport, so they are never forwarded as they are; the MID
+    /// names the publisher's m-line, not the viewer's (a viewer that ordered its m-lines
+    /// differently would route audio to its video receiver), so viewers demultiplex by the
+    /// SSRCs their answer announced instead.
     func bind(publisherExtensions: [SDPHeaderExtension]) {
         extensionMap = ExtensionIDMap(
             publisher: publisherExtensions, viewer: media.extensions.all,
-            dropping: [SDPExtensionURI.transportWideCC])
+            dropping: [SDPExtensionURI.transportWideCC, SDPExtensionURI.mid])
     }
 }

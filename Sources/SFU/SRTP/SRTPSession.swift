@@ -65,6 +65,14 @@ public struct SRTPSession: ~Copyable {
 
     deinit { srtp_dealloc(context) }
 
+    /// Frees libsrtp's per-SSRC state (keys, replay window) of a stream that ended, e.g. a
+    /// track removed or a viewer's SSRC retired. Returns false if the SSRC was never seen.
+    /// A later packet with that SSRC starts a fresh stream (with a fresh replay window).
+    @discardableResult
+    public func removeStream(ssrc: UInt32) -> Bool {
+        srtp_remove_stream(context, ssrc.bigEndian) == srtp_err_status_ok
+    }
+
     /// Encrypts and authenticates the RTP packet in `buffer[0..<length]`; returns the new
     /// length (`length + profile.rtpTrailerLength`). The buffer must have that room.
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {

@@ -16,7 +16,7 @@ public final class PeerSession {
     }
 
     /// Why a session ended (for logs and metrics).
-    public enum EndReason: String, Sendable {
+    public enum EndReason: String, Sendable, CaseIterable {
         case deleted, dtlsClosed, bye, consentExpired, setupTimeout, failed, roomClosed, replaced, shutdown
     }
 

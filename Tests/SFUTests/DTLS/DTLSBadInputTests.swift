@@ -112,11 +112,46 @@ struct DTLSBadInputTests {
         client.startHandshake(now: link.now)
         #expect(link.run { link.bothConnected })
         let message: [UInt8] = Array("not a data channel".utf8)
+        // The transport frees OpenSSL's record buffers between calls; writing behind its
+        // back needs them back first.
+        #expect(SSL_alloc_buffers(client.ssl) == 1)
         for _ in 0..<3 { #expect(SSL_write(client.ssl, message, Int32(message.count)) == Int32(message.count)) }
         link.run(maxSteps: 10) { false }
         #expect(server.counters.applicationDataRecords == 3)
         #expect(server.state == .connected)
         #expect(server.pollEvent() == nil)
+    }
+
+    @Test("every handshake datagram replayed after the handshake leaves both sides connected")
+    func replayedHandshake() throws {
+        let (client, server) = try dtlsTestPair(clientIdentity: identityA, serverIdentity: identityB)
+        // Record the whole clean handshake, then replay it (an attacker on the path, or a
+        // network that duplicates late).
+        var recorded: [(toServer: Bool, bytes: [UInt8])] = []
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        client.startHandshake(now: Instant.now())
+        for _ in 0..<10 where !(client.state == .connected && server.state == .connected) {
+            for (from, to, toServer) in [(client, server, true), (server, client, false)] {
+                while let n = buffer.withUnsafeMutableBytes({ from.pollDatagram(into: $0) }) {
+                    recorded.append((toServer, Array(buffer[0..<n])))
+                    buffer.withUnsafeBytes {
+                        to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: Instant.now())
+                    }
+                }
+            }
+        }
+        #expect(client.state == .connected && server.state == .connected)
+        #expect(client.pollEvent() != nil && server.pollEvent() != nil)  // the one .connected each
+        let link = DTLSTestLink(client: client, server: server)
+        for _ in 0..<3 {
+            link.inFlight += recorded.shuffled()
+            link.run(maxSteps: 200) { false }
+        }
+        #expect(client.state == .connected && server.state == .connected)
+        #expect(link.clientEvents.isEmpty && link.serverEvents.isEmpty)  // no second .connected, no failure
+        client.close()
+        link.run(maxSteps: 20) { server.state == .closed }
+        #expect(server.state == .closed)
     }
 
     @Test("datagrams after close or failure are counted and ignored")

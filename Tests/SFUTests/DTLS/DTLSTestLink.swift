@@ -13,6 +13,8 @@ final class DTLSTestLink {
     var rng: SRTPTestRandom
     var dropRate: Double
     var reorderRate: Double
+    var duplicateRate: Double
+    var duplicated = 0
     /// (to server?, bytes)
     var inFlight: [(toServer: Bool, bytes: [UInt8])] = []
     var clientEvents: [DTLSTransport.Event] = []
@@ -22,14 +24,17 @@ final class DTLSTestLink {
     var reordered = 0
     var timerJumps = 0
 
-    init(client: DTLSTransport, server: DTLSTransport, seed: UInt64 = 1, dropRate: Double = 0, reorderRate: Double = 0)
-    {
+    init(
+        client: DTLSTransport, server: DTLSTransport, seed: UInt64 = 1, dropRate: Double = 0, reorderRate: Double = 0,
+        duplicateRate: Double = 0
+    ) {
         self.client = client
         self.server = server
         self.now = Instant.now()
         self.rng = SRTPTestRandom(seed: seed)
         self.dropRate = dropRate
         self.reorderRate = reorderRate
+        self.duplicateRate = duplicateRate
     }
 
     /// Moves queued datagrams onto the wire (maybe dropping or reordering them) and events out.
@@ -48,6 +53,10 @@ final class DTLSTestLink {
                     inFlight.insert(packet, at: Int.random(in: 0..<inFlight.count, using: &rng))
                 } else {
                     inFlight.append(packet)
+                }
+                if Double.random(in: 0..<1, using: &rng) < duplicateRate {
+                    duplicated += 1
+                    inFlight.insert(packet, at: Int.random(in: 0...inFlight.count, using: &rng))
                 }
             }
         }

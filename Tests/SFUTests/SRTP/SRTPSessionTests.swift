@@ -71,6 +71,44 @@ struct SRTPSessionTests {
     }
 
     @Test(
+        "sequence numbers that wrap past 65535 keep working (rollover counter)",
+        arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
+    func rolloverCounter(profile: SRTPProfile) throws {
+        let key = [UInt8](repeating: 0x3c, count: profile.keyingMaterialLength)
+        let out = try SRTPSession(profile: profile, key: key, direction: .outbound)
+        let inb = try SRTPSession(profile: profile, key: key, direction: .inbound)
+        var seq: UInt16 = 65_500
+        for _ in 0..<100 {
+            let rtp = srtpTestRTP(seq: seq, payloadLength: 100)
+            let wire = try srtpApply(.protectRTP, out, rtp).get()
+            #expect(srtpApply(.unprotectRTP, inb, wire) == .success(rtp), "seq \(seq)")
+            seq &+= 1
+        }
+        // The loop ended at seq 63 of ROC 1; seq 100 is a new index there, accepted once.
+        let again = try srtpApply(.protectRTP, out, srtpTestRTP(seq: 100, payloadLength: 100)).get()
+        #expect(srtpApply(.unprotectRTP, inb, again) == .success(srtpTestRTP(seq: 100, payloadLength: 100)))
+        #expect(srtpApply(.unprotectRTP, inb, again) == .failure(.replay))
+    }
+
+    @Test("removing a stream frees its SSRC state; unknown SSRCs report false")
+    func removeStream() throws {
+        let profile = SRTPProfile.aeadAes128Gcm
+        let key = [UInt8](repeating: 0x21, count: profile.keyingMaterialLength)
+        let out = try SRTPSession(profile: profile, key: key, direction: .outbound)
+        let inb = try SRTPSession(profile: profile, key: key, direction: .inbound)
+        let wire = try srtpApply(.protectRTP, out, srtpTestRTP(seq: 5, ssrc: 0x0102_0304)).get()
+        #expect(srtpApply(.unprotectRTP, inb, wire) == .success(srtpTestRTP(seq: 5, ssrc: 0x0102_0304)))
+        // (#expect cannot borrow a ~Copyable receiver, hence the lets.)
+        let removed = inb.removeStream(ssrc: 0x0102_0304)
+        let removedTwice = inb.removeStream(ssrc: 0x0102_0304)
+        let removedUnknown = inb.removeStream(ssrc: 0xdead_beef)
+        let removedOutbound = out.removeStream(ssrc: 0x0102_0304)
+        #expect(removed && !removedTwice && !removedUnknown && removedOutbound)
+        // A fresh stream for the SSRC: the earlier packet authenticates again.
+        #expect(srtpApply(.unprotectRTP, inb, wire) == .success(srtpTestRTP(seq: 5, ssrc: 0x0102_0304)))
+    }
+
+    @Test(
         "a packet with one flipped bit in the tag or payload is rejected",
         arguments: [SRTPProfile.aeadAes128Gcm, .aes128CmSha1_80])
     func badTagRejected(profile: SRTPProfile) throws {

@@ -1,0 +1,16 @@
+import Reactor
+import SFU
+
+/// What each core hangs on its `EventLoop.context`: its rooms. Mailbox jobs find the
+/// owning core's `RoomManager` through it. Not Sendable: it never leaves its core.
+public final class CoreContext {
+    public let rooms: RoomManager
+    /// Every core's handle (set once the group has started).
+    public var cores: [EventLoopHandle] = []
+    /// This core's HTTP server (kept alive here; its figures go into `/metrics`).
+    public var http: HTTPServer?
+
+    public init(rooms: RoomManager) {
+        self.rooms = rooms
+    }
+}

@@ -1,0 +1,69 @@
+import Reactor
+import SFU
+
+/// One core's media figures for `/metrics`, built on that core at scrape time. The Go
+/// server's names are kept (`webrtc_*`); livesfu's own start with `livesfu_`.
+public enum CoreMetrics {
+    public static func snapshot(of loop: EventLoop) -> MetricsSnapshot {
+        var s = MetricsSnapshot()
+        guard let context = loop.context as? CoreContext else { return s }
+        if let http = context.http { s.merge(http.metricsSnapshot()) }
+        let rooms = context.rooms
+        let snapshots = rooms.snapshot(now: loop.now)
+        s.add("webrtc_rooms", .gauge, help: "Rooms open", value: Double(snapshots.count))
+        for r in snapshots {
+            let room = [("room", r.name)]
+            s.add("webrtc_subscribers", .gauge, help: "Viewers per room", labels: room, value: Double(r.viewers))
+            s.add("webrtc_rtp_bytes_total", .counter, help: "RTP bytes received from publishers", labels: room,
+                  value: Double(r.bytesIn))
+            s.add("webrtc_rtp_packets_total", .counter, help: "RTP packets received from publishers", labels: room,
+                  value: Double(r.packetsIn))
+            s.add("livesfu_egress_bytes_total", .counter, help: "RTP bytes sent to viewers", labels: room,
+                  value: Double(r.bytesOut))
+            s.add("livesfu_egress_packets_total", .counter, help: "RTP packets sent to viewers", labels: room,
+                  value: Double(r.packetsOut))
+            for t in r.tracks {
+                let labels = [("room", r.name), ("kind", t.kind)]
+                s.add("livesfu_track_bitrate_bps", .gauge, help: "Publisher bitrate over the last second",
+                      labels: labels, value: Double(t.bitrate))
+                s.add("livesfu_keyframes_total", .counter, help: "Keyframes received from publishers",
+                      labels: labels, value: Double(t.keyframes))
+                s.add("livesfu_keyframe_requests_total", .counter, help: "Keyframe requests sent upstream",
+                      labels: labels, value: Double(t.keyframeRequests))
+            }
+        }
+        let c = rooms.counters
+        for (reason, value) in c.droppedByReason {
+            s.add("livesfu_dropped_packets_total", .counter, help: "Packets dropped by the media path, by reason",
+                  labels: [("reason", reason)], value: Double(value))
+        }
+        for (state, count) in rooms.sessionsByState {
+            s.add("livesfu_sessions", .gauge, help: "Sessions by state", labels: [("state", state)],
+                  value: Double(count))
+        }
+        for reason in PeerSession.EndReason.allCases {
+            s.add("livesfu_sessions_ended_total", .counter, help: "Sessions ended, by reason",
+                  labels: [("reason", reason.rawValue)], value: Double(c.sessionsEnded[reason] ?? 0))
+        }
+        s.add("livesfu_pli_received_total", .counter, help: "PLI/FIR received from viewers",
+              value: Double(c.pliFromViewers))
+        s.add("livesfu_pli_sent_total", .counter, help: "PLI sent to publishers", value: Double(c.pliSent))
+        s.add("livesfu_offers_rejected_total", .counter, help: "SDP offers that could not be served",
+              value: Double(c.offersRejected))
+        s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",
+              value: Double(c.setupTimeouts))
+        let r = loop.counters
+        let core = [("core", "\(loop.index)")]
+        s.add("livesfu_loop_utilisation", .gauge, help: "Share of time the core's loop was busy",
+              labels: core, value: r.utilisation)
+        s.add("livesfu_udp_sent_packets_total", .counter, help: "UDP datagrams sent", labels: core,
+              value: Double(r.udpSent))
+        s.add("livesfu_udp_received_packets_total", .counter, help: "UDP datagrams received", labels: core,
+              value: Double(r.udpReceived))
+        s.add("livesfu_udp_send_dropped_total", .counter, help: "UDP datagrams dropped on send (queue full, ENOBUFS)",
+              labels: core, value: Double(r.udpSendDropped))
+        s.add("livesfu_buffer_pool_exhausted_total", .counter, help: "Times the packet buffer pool was empty",
+              labels: core, value: Double(r.poolExhausted))
+        return s
+    }
+}

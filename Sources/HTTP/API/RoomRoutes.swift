@@ -1,0 +1,270 @@
+import HTTPTypes
+import Reactor
+import SFU
+
+/// The room endpoints: WHIP publish, WHEP play, session DELETE/PATCH, `/api/rooms`,
+/// `/api/records` and the admin close. A request is parsed, rate-limited and authenticated
+/// on the core that accepted it; the room's own core (by `RoomPlacement`) does the work and
+/// the answer comes back through this core's mailbox.
+public struct RoomRoutes {
+    /// This core's index.
+    public let coreIndex: Int
+    /// `Link` header values for the configured STUN/TURN servers (RFC 9725 §4.6).
+    public let iceServerLinks: [String]
+    /// Folder of recordings for `/api/records`.
+    public let recordDirectory: String
+
+    public init(coreIndex: Int, iceServerLinks: [String], recordDirectory: String) {
+        self.coreIndex = coreIndex
+        self.iceServerLinks = iceServerLinks
+        self.recordDirectory = recordDirectory
+    }
+
+    static let sessionPrefix = "/api/session"
+
+    /// Every core's handle, by index: the only way to reach another core. Set on each core
+    /// once the group has started; empty before that (requests then get a 503).
+    var cores: [EventLoopHandle] { (EventLoop.current?.context as? CoreContext)?.cores ?? [] }
+
+    public func register(on router: Router) {
+        let media = RoutePolicy(auth: .room(parameter: "room"), rateLimited: true, acceptPost: "application/sdp")
+        router.add(.post, "/api/whip/publish/:room", policy: media) { request, responder in
+            self.createSession(.publisher, request, responder)
+        }
+        router.add(.post, "/api/whep/play/:room", policy: media) { request, responder in
+            self.createSession(.viewer, request, responder)
+        }
+        let session = RoutePolicy(auth: .room(parameter: "room"), rateLimited: true)
+        router.add(.delete, "\(Self.sessionPrefix)/:room/:id", policy: session) { request, responder in
+            self.deleteSession(request, responder)
+        }
+        router.add(.patch, "\(Self.sessionPrefix)/:room/:id", policy: session) { request, responder in
+            self.patchSession(request, responder)
+        }
+        let listing = RoutePolicy(auth: .global, rateLimited: true)
+        router.add(.get, "/api/rooms", policy: listing) { _, responder in
+            self.listRooms(responder)
+        }
+        router.add(.get, "/api/records", policy: listing) { _, responder in
+            responder.respond(.json(.ok, RecordingList.json(directory: self.recordDirectory)))
+        }
+        router.add(.post, "/api/admin/rooms/:room/close", policy: RoutePolicy(auth: .admin, rateLimited: true)) {
+            request, responder in
+            self.closeRoom(request, responder)
+        }
+    }
+
+    // MARK: - WHIP / WHEP
+
+    private func createSession(_ role: PeerSession.Role, _ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        guard Self.mediaType(request.head.headerFields[.contentType]) == "application/sdp" else {
+            responder.respond(.error(.unsupportedMediaType, "Content-Type must be application/sdp"))
+            return
+        }
+        let room: RoomName
+        do {
+            room = try RoomName(validating: request.pathParameters["room"] ?? "")
+        } catch {
+            responder.respond(.error(.badRequest, error.description))
+            return
+        }
+        guard let text = String(validating: request.body, as: UTF8.self), !text.isEmpty else {
+            responder.respond(.error(.badRequest, "the SDP offer is empty or not UTF-8"))
+            return
+        }
+        // Parsing is pure, so it runs here and spreads the work over the accepting cores.
+        let offer: SessionDescription
+        do {
+            offer = try SDPParser.parse(text)
+        } catch {
+            responder.respond(.error(.badRequest, "malformed SDP offer: \(error)"))
+            return
+        }
+        let links = iceServerLinks
+        onOwner(of: room.value, responder) { rooms, now in
+            Result { () throws(RoomError) in
+                role == .publisher
+                    ? try rooms.publish(room: room, offer: offer, now: now)
+                    : try rooms.play(room: room, offer: offer, now: now)
+            }
+        } then: { result, responder in
+            switch result {
+            case .success(let created):
+                guard responder.isConnectionAlive else {
+                    // The client left while the session was made: leave nothing behind.
+                    self.onOwner(of: room.value, nil) { rooms, now in
+                        rooms.endSession(room: room.value, id: created.sessionID, now: now)
+                    } then: { _, _ in }
+                    return
+                }
+                var fields = HTTPFields()
+                fields[.contentType] = "application/sdp"
+                fields[.location] = "\(Self.sessionPrefix)/\(room.value)/\(created.sessionID)"
+                fields[.eTag] = created.etag
+                fields[HTTPField.Name("Accept-Patch")!] = "application/trickle-ice-sdpfrag"
+                for link in links { fields.append(HTTPField(name: HTTPField.Name("Link")!, value: link)) }
+                responder.respond(HTTPServerResponse(status: .created, headerFields: fields, body: Array(created.answer.utf8)))
+            case .failure(let error):
+                responder.respond(.error(HTTPResponse.Status(code: error.status), error.description))
+            }
+        }
+    }
+
+    // MARK: - Sessions
+
+    private func deleteSession(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        let room = request.pathParameters["room"] ?? ""
+        let id = request.pathParameters["id"] ?? ""
+        onOwner(of: room, responder) { rooms, now in
+            rooms.endSession(room: room, id: id, now: now)
+        } then: { found, responder in
+            responder.respond(found ? .text(.ok, "session ended") : .error(.notFound, "no such session"))
+        }
+    }
+
+    /// RFC 9725 §4.3: trickle candidates (204) or an ICE restart (200 with new credentials).
+    private func patchSession(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        guard Self.mediaType(request.head.headerFields[.contentType]) == "application/trickle-ice-sdpfrag" else {
+            responder.respond(.error(.unsupportedMediaType, "Content-Type must be application/trickle-ice-sdpfrag"))
+            return
+        }
+        let fragment: TrickleFragment
+        do {
+            fragment = try TrickleFragment.parse(String(decoding: request.body, as: UTF8.self))
+        } catch {
+            responder.respond(.error(.badRequest, "malformed trickle fragment: \(error)"))
+            return
+        }
+        let room = request.pathParameters["room"] ?? ""
+        let id = request.pathParameters["id"] ?? ""
+        let ifMatch = request.head.headerFields[.ifMatch]
+        onOwner(of: room, responder) { rooms, now in
+            rooms.patch(room: room, id: id, fragment: fragment, ifMatch: ifMatch, now: now)
+        } then: { result, responder in
+            switch result {
+            case .success(.trickleAccepted):
+                responder.respond(HTTPServerResponse(status: .noContent))
+            case .success(.restarted(let answer, let etag)):
+                var fields = HTTPFields()
+                fields[.contentType] = "application/trickle-ice-sdpfrag"
+                fields[.eTag] = etag
+                responder.respond(HTTPServerResponse(status: .ok, headerFields: fields, body: Array(answer.utf8)))
+            case .failure(let error):
+                responder.respond(.error(HTTPResponse.Status(code: error.status), error.description))
+            }
+        }
+    }
+
+    // MARK: - Listing and admin
+
+    private func listRooms(_ responder: HTTPResponder) {
+        gather({ rooms, now in rooms.snapshot(now: now) }) { perCore in
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("rooms")
+            json.beginArray()
+            for room in perCore.joined().sorted(by: { $0.name < $1.name }) { room.write(to: &json) }
+            json.endArray()
+            json.endObject()
+            responder.respond(.json(.ok, json.text))
+        }
+    }
+
+    private func closeRoom(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        let room = request.pathParameters["room"] ?? ""
+        onOwner(of: room, responder) { rooms, now in
+            rooms.closeRoom(room, now: now)
+        } then: { found, responder in
+            responder.respond(found ? .text(.ok, "room closed") : .error(.notFound, "no such room"))
+        }
+    }
+
+    // MARK: - Cross-core plumbing
+
+    /// Runs `work` on the core that owns `room` and `then` back on this core. When the
+    /// owner's loop is gone (shutdown) the client gets a 503.
+    func onOwner<T: Sendable>(
+        of room: String, _ responder: HTTPResponder?,
+        _ work: @escaping @Sendable (RoomManager, Instant) -> T,
+        then: @escaping (T, HTTPResponder) -> Void
+    ) {
+        let cores = self.cores
+        guard cores.count > coreIndex else {
+            responder?.respond(.error(.serviceUnavailable, "server is starting"))
+            return
+        }
+        let owner = cores[RoomPlacement.core(forRoom: room, cores: cores.count)]
+        let back = cores[coreIndex]
+        let box = CoreBound(ResultHandler(responder: responder, then: then))
+        let posted = owner.execute { (loop: EventLoop) in
+            guard let rooms = (loop.context as? CoreContext)?.rooms else { return }
+            let result = work(rooms, loop.now)
+            back.execute { box.value?.deliver(result) }
+        }
+        if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Runs `work` on every core and calls `done` on this core with all results (by core).
+    func gather<T: Sendable>(
+        _ work: @escaping @Sendable (RoomManager, Instant) -> T, done: @escaping ([T]) -> Void
+    ) {
+        let cores = self.cores
+        guard cores.count > coreIndex else { return done([]) }
+        let back = cores[coreIndex]
+        let collector = CoreBound(Collector<T>(count: cores.count, done: done))
+        for (i, core) in cores.enumerated() {
+            let posted = core.execute { (loop: EventLoop) in
+                let value = (loop.context as? CoreContext).map { work($0.rooms, loop.now) }
+                back.execute { collector.value?.add(value, at: i) }
+            }
+            if !posted { collector.value?.add(nil, at: i) }
+        }
+    }
+
+    /// `application/sdp; charset=utf-8` → `application/sdp`.
+    static func mediaType(_ value: String?) -> String? {
+        guard let value else { return nil }
+        return value.split(separator: ";").first.map { $0.trimmingASCIISpaces().lowercased() }
+    }
+}
+
+/// Holds a cross-core request's continuation on its home core.
+private final class ResultHandler<T> {
+    let responder: HTTPResponder?
+    let then: (T, HTTPResponder) -> Void
+
+    init(responder: HTTPResponder?, then: @escaping (T, HTTPResponder) -> Void) {
+        self.responder = responder
+        self.then = then
+    }
+
+    func deliver(_ value: T) {
+        then(value, responder ?? HTTPResponder.detached { _ in })
+    }
+}
+
+/// Collects one answer per core, then calls `done` once.
+private final class Collector<T> {
+    private var values: [T?]
+    private var remaining: Int
+    private let done: ([T]) -> Void
+
+    init(count: Int, done: @escaping ([T]) -> Void) {
+        values = Array(repeating: nil, count: count)
+        remaining = count
+        self.done = done
+    }
+
+    func add(_ value: T?, at index: Int) {
+        guard remaining > 0 else { return }
+        values[index] = value
+        remaining -= 1
+        if remaining == 0 { done(values.compactMap { $0 }) }
+    }
+}
+
+extension Substring {
+    func trimmingASCIISpaces() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

@@ -1,0 +1,171 @@
+import Glibc
+import Logging
+import Reactor
+
+/// The HTTP server of one core: listens on the shared port (`SO_REUSEPORT`, the kernel
+/// spreads connections over cores), drives one `HTTPConnection` per TCP connection (through a
+/// `TLSSession` when TLS is configured), arms one timer per connection for its header/idle
+/// deadline, and hands requests to the core's `HTTPApplication`.
+/// Create and start it in `ReactorGroup`'s per-core setup. Not `Sendable`.
+public final class HTTPServer {
+    public let loop: EventLoop
+    public let application: HTTPApplication
+    public let limits: HTTPLimits
+    public let dateCache: HTTPDateCache
+    private let tls: TLSServerContext?
+    private var listener: TCPListener?
+    var logger: Logger
+    var metricsContributors: [(inout MetricsSnapshot) -> Void] = []
+
+    /// - Parameters:
+    ///   - tls: a context built on this core, or nil for plain HTTP.
+    public init(loop: EventLoop, application: HTTPApplication, limits: HTTPLimits, tls: TLSServerContext?, logger: Logger) {
+        self.loop = loop
+        self.application = application
+        self.limits = limits
+        self.tls = tls
+        self.logger = logger
+        self.dateCache = HTTPDateCache(wallClock: { Int64(time(nil)) })
+    }
+
+    /// Starts listening on `address`; throws if the port cannot be bound.
+    public func start(bind address: SocketAddress) throws(ReactorError) {
+        let metrics = application.metrics
+        listener = try loop.listenTCP(bind: address, reusePort: true, backlog: 1024, maxConnections: limits.maxConnectionsPerCore) {
+            [weak self] tcp in
+            guard let self else { return nil }
+            var session: TLSSession?
+            if let tls = self.tls {
+                do {
+                    session = try TLSSession(context: tls)
+                } catch {
+                    self.logger.error("TLS session: \(error)")
+                    return nil
+                }
+            }
+            metrics.connectionOpened()
+            return HTTPConnectionDriver(server: self, tcp: tcp, tls: session)
+        }
+    }
+
+    /// The bound address (port 0 becomes the real port).
+    public var localAddress: SocketAddress? { listener?.localAddress }
+
+    /// Stops accepting (open connections finish on their own).
+    public func stop() {
+        listener?.close()
+        listener = nil
+    }
+}
+
+/// Glue between one `TCPConnection` and its `HTTPConnection` (and `TLSSession`).
+final class HTTPConnectionDriver: TCPConnectionHandler {
+    private unowned let server: HTTPServer
+    private weak var tcp: TCPConnection?
+    private let http: HTTPConnection
+    private let tls: TLSSession?
+    private var timer: TimerHandle?
+
+    init(server: HTTPServer, tcp: TCPConnection, tls: TLSSession?) {
+        self.server = server
+        self.tcp = tcp
+        self.tls = tls
+        let loop = server.loop
+        http = HTTPConnection(limits: server.limits, dateCache: server.dateCache, clock: { [unowned loop] in loop.now })
+        let application = server.application
+        let remote = tcp.remoteAddress
+        http.requestHandler = { request in application.handle(request, remoteAddress: remote) }
+        // Output can appear later than any TCP event (a handler answering after a cross-core
+        // round trip): write it, and re-arm the idle deadline and reading, at once.
+        http.onOutput = { [unowned self] in self.afterEvent() }
+        armTimer()
+    }
+
+    func received(_ bytes: UnsafeRawBufferPointer, on connection: TCPConnection) {
+        if let tls {
+            do {
+                let plaintext = try tls.receive(bytes)
+                writeCiphertext()
+                if !plaintext.isEmpty { http.receive(plaintext, now: server.loop.now) }
+            } catch {
+                server.logger.debug("TLS error from \(connection.remoteAddress): \(error)")
+                writeCiphertext()
+                connection.close()
+                return
+            }
+        } else {
+            http.receive(bytes, now: server.loop.now)
+        }
+        afterEvent()
+    }
+
+    func writable(_ connection: TCPConnection) {
+        afterEvent()
+    }
+
+    func closed(_ connection: TCPConnection) {
+        if let timer { server.loop.cancelTimer(timer) }
+        timer = nil
+        http.transportClosed()
+        server.application.metrics.connectionClosed()
+    }
+
+    private func flush() {
+        guard let tcp, tcp.isOpen else { return }
+        let out = http.takeOutput()
+        if !out.isEmpty {
+            if let tls {
+                do {
+                    try tls.send(out)
+                } catch {
+                    tcp.abort()
+                    return
+                }
+                writeCiphertext()
+            } else {
+                tcp.write(out)
+            }
+        }
+        if http.shouldClose {
+            tls?.shutdown()
+            writeCiphertext()
+            tcp.close()
+        }
+    }
+
+    private func writeCiphertext() {
+        guard let tls, let tcp else { return }
+        let bytes = tls.takeOutput()
+        if !bytes.isEmpty { tcp.write(bytes) }
+    }
+
+    /// Applies back-pressure and re-arms the deadline after any event.
+    private func afterEvent() {
+        guard let tcp, tcp.isOpen else { return }
+        flush()
+        guard tcp.isOpen else { return }
+        if http.wantsReadPaused || tcp.isWriteBufferFull {
+            tcp.pauseReading()
+        } else {
+            tcp.resumeReading()
+        }
+        armTimer()
+    }
+
+    private func armTimer() {
+        guard let deadline = http.nextDeadline else {
+            if let timer { server.loop.cancelTimer(timer) }
+            return
+        }
+        if let timer {
+            if !timer.isScheduled || timer.deadline != deadline { server.loop.reschedule(timer, at: deadline) }
+        } else {
+            timer = server.loop.scheduleTimer(at: deadline) { [weak self] in self?.timerFired() }
+        }
+    }
+
+    private func timerFired() {
+        http.handleTimeout(now: server.loop.now)
+        afterEvent()
+    }
+}

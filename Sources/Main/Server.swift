@@ -1,0 +1,101 @@
+import HTTP
+import Logging
+import Reactor
+import SFU
+
+/// Starts the cores and blocks until they stop.
+struct Server {
+    let configuration: Configuration
+    let logger: Logger
+
+    /// How often each core drives DTLS retransmits and session timers.
+    static let tickInterval: Duration = .milliseconds(20)
+
+    func run() throws {
+        let c = configuration
+        let cores = c.cores > 0 ? c.cores : OSThread.cpuCount
+        let identity = try DTLSIdentity.generate()
+        // Checked once here for a clear start-up error; each core makes its own SSL_CTX.
+        let usesTLS = try Self.makeTLS(c) != nil
+        let authenticator = Authenticator(settings: c.auth)
+        var rooms = RoomManagerConfiguration()
+        rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
+        rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
+        // A server bound to loopback only serves this machine: advertise loopback only.
+        let loopbackOnly = c.httpBind.ipString.hasPrefix("127.") || c.httpBind.ipString == "::1"
+        rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
+        let roomConfiguration = rooms
+        let links = iceServerLinks()
+        let backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
+        logger.info(
+            "livesfu starting",
+            metadata: [
+                "cores": "\(cores)", "backend": "\(backend)", "http": "\(c.httpBind)",
+                "udp": "\(c.udpBasePort)-\(Int(c.udpBasePort) + cores - 1)",
+                "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
+                "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
+            ])
+        if c.recordEnabled || c.uploadRecordings {
+            // Said loudly rather than silently ignored: recording is not built yet.
+            logger.warning("RECORD_ENABLED/UPLOAD_RECORDINGS are set, but this build does not record rooms yet")
+        }
+        let configuration = self.configuration
+        let logger = self.logger
+        let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
+            let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
+            let port = UInt16(Int(configuration.udpBasePort) + loop.index)
+            manager.socket = try loop.openUDP(bind: SocketAddress(ipv4: (0, 0, 0, 0), port: port), receiver: manager)
+            let context = CoreContext(rooms: manager)
+            loop.context = context
+            Self.startTicking(manager, on: loop)
+            let handle = loop.handle
+            let tls = try Self.makeTLS(configuration)
+            let server = HTTPServer.make(
+                loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
+                gatherMetrics: { done in
+                    let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
+                    MetricsGathering.acrossCores(
+                        handles: handles, origin: handle, snapshot: { CoreMetrics.snapshot(of: $0) },
+                        completion: done)
+                },
+                routes: { router in
+                    RoomRoutes(coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory)
+                        .register(on: router)
+                })
+            context.http = server
+            try server.start(bind: configuration.httpBind)
+        }
+        let handles = group.handles
+        group.executeOnAll { loop in (loop.context as? CoreContext)?.cores = handles }
+        logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
+        group.wait()
+        logger.info("livesfu stopped")
+    }
+
+    static func makeTLS(_ c: Configuration) throws -> TLSServerContext? {
+        guard let cert = c.tlsCertFile else { return nil }
+        return try TLSServerContext(certificateFile: cert, keyFile: c.tlsKeyFile ?? "")
+    }
+
+    /// A repeating per-core timer for `RoomManager.tick`.
+    static func startTicking(_ manager: RoomManager, on loop: EventLoop) {
+        var timer: TimerHandle?
+        timer = loop.scheduleTimer(after: tickInterval) { [unowned loop, unowned manager] in
+            manager.tick(now: loop.now)
+            if let timer { loop.reschedule(timer, at: loop.now + tickInterval) }
+        }
+    }
+
+    /// `Link` values for the configured ICE servers (RFC 9725 §4.6).
+    func iceServerLinks() -> [String] {
+        var links = configuration.stunURLs.map { "<\($0)>; rel=\"ice-server\"" }
+        for url in configuration.turnURLs {
+            var link = "<\(url)>; rel=\"ice-server\""
+            if let user = configuration.turnUsername, let password = configuration.turnPassword {
+                link += "; username=\"\(user)\"; credential=\"\(password)\"; credential-type=\"password\""
+            }
+            links.append(link)
+        }
+        return links
+    }
+}
