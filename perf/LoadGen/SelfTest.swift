@@ -122,6 +122,7 @@ enum SelfTest {
               "stat with ')' in the name")
 
         clientStack(check)
+        answersFromSFU(check)
 
         for f in failures { print("self-test: FAIL \(f)") }
         print(failures.isEmpty ? "self-test: PASS" : "self-test: FAIL (\(failures.count))")
@@ -186,5 +187,42 @@ enum SelfTest {
         check(u == len && MediaStamp(reading: payload, at: MediaStamp.videoOffset)?.sendNanos == 777,
               "stamp survives SRTP")
         check(SyntheticVideoSource.isKeyframeStart(payload), "first frame is a keyframe after SRTP")
+    }
+
+    /// Our offers answered by the project's own SDP answer builder (what livesfu sends back),
+    /// read by `AnswerInfo`: credentials, candidate, DTLS role, payload types, SSRCs.
+    static func answersFromSFU(_ check: (Bool, String) -> Void) {
+        let cand = SocketAddress(ip: "127.0.0.1", port: 41000)!
+        guard let id = try? DTLSIdentity.generate() else { return check(false, "identity") }
+        let params = AnswerParameters(iceUfrag: "srvU", icePassword: "serverpassword0123456789",
+                                      fingerprint: id.localFingerprint.value, candidates: [cand], sessionID: 7)
+        var pub = LoadOffer(role: .publisher, iceUfrag: "cliU", icePassword: "clientpassword0123456789",
+                            fingerprint: id.fingerprint, candidate: SocketAddress(ip: "127.0.0.1", port: 50000)!)
+        pub.videoSSRC = 1111
+        pub.audioSSRC = 2222
+        do {
+            let a = try AnswerBuilder.buildAnswer(offerText: pub.sdp, parameters: params, role: .publisher)
+            let info = try AnswerInfo(parsing: a.sdp)
+            check(info.iceUfrag == "srvU" && info.candidate == cand, "publisher answer: ICE and candidate")
+            check(info.setup != "active", "publisher answer: the server is the DTLS server (\(info.setup))")
+            check(info.video?.payloadType == LoadOffer.videoPT && info.audio?.payloadType == LoadOffer.audioPT,
+                  "publisher answer: payload types")
+        } catch {
+            check(false, "publisher offer answered by the SFU's AnswerBuilder: \(error)")
+        }
+        let viewer = LoadOffer(role: .viewer, iceUfrag: "cliV", icePassword: "clientpassword0123456789",
+                               fingerprint: id.fingerprint, candidate: SocketAddress(ip: "127.0.0.1", port: 50001)!)
+        let tracks = [
+            OutboundTrackSpec(kind: .video, streamID: "s", trackID: "v", ssrc: 3333, cname: "c"),
+            OutboundTrackSpec(kind: .audio, streamID: "s", trackID: "a", ssrc: 4444, cname: "c"),
+        ]
+        do {
+            let a = try AnswerBuilder.buildAnswer(offerText: viewer.sdp, parameters: params, role: .viewer(tracks: tracks))
+            let info = try AnswerInfo(parsing: a.sdp)
+            check(info.video?.ssrc == 3333 && info.audio?.ssrc == 4444, "viewer answer: the room's SSRCs")
+            check(info.video?.payloadType == LoadOffer.videoPT, "viewer answer: VP8 payload type")
+        } catch {
+            check(false, "viewer offer answered by the SFU's AnswerBuilder: \(error)")
+        }
     }
 }
