@@ -29,6 +29,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Seconds between keyframes (0: only on request).") var keyframeInterval: Double = 2
     @Option(help: "Keyframe size as a multiple of a delta frame.") var keyframeRatio = 8
     @Flag(help: "Send no audio.") var noAudio = false
+    @Option(help: "Replay this VP8 IVF file (looped, at --fps) instead of the synthetic video.") var ivf: String?
     @Option(help: "Fraction of viewers that decrypt every packet and measure latency (at least one).") var verifySample: Double = 0.1
     @Option(help: "Event loops for the viewers (publishers have their own loop).") var loops = 1
     @Option(help: "Pin every thread of the load generator to this CPU.") var cpu: Int?

@@ -36,7 +36,12 @@ final class LoadRunner {
         video.keyframeInterval = o.keyframeInterval
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
-                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli)
+                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf)
+        if let path = o.ivf {
+            // Fail before anything starts if the recording cannot be used.
+            let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
+            print("livesfu-load: replaying \(path): \(probe.frameCount) frames at \(o.fps) fps, looped")
+        }
         let client = try HTTPClient(base: o.server)
         signalling = try SignallingPool(threads: o.httpConcurrency, client: client)
         let identity = try DTLSIdentity.generate()

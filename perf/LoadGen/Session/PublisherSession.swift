@@ -4,15 +4,24 @@ import SFU
 /// A WHIP publisher sending the synthetic VP8 and Opus-like streams, paced by its timer;
 /// PLI/FIR from the server make the next frame a keyframe.
 final class PublisherSession: PeerSession {
-    let videoSource: SyntheticVideoSource
+    let videoSource: any VideoSource
     let audioSource: SyntheticAudioSource
     var nextFrame = Instant(nanoseconds: 0)
     var nextAudio = Instant(nanoseconds: 0)
     var sending = false
 
     override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
-        videoSource = SyntheticVideoSource(config: host.config.video, ssrc: UInt32(truncatingIfNeeded: seed &* 31) | 1,
-                                           payloadType: LoadOffer.videoPT, seed: seed)
+        let ssrc = UInt32(truncatingIfNeeded: seed &* 31) | 1
+        if let path = host.config.ivfPath {
+            do {
+                videoSource = try IVFVideoSource(path: path, fps: host.config.video.fps, ssrc: ssrc,
+                                                 payloadType: LoadOffer.videoPT, seed: seed)
+            } catch {
+                throw ReactorError.invalidArgument("--ivf: \(error)")
+            }
+        } else {
+            videoSource = SyntheticVideoSource(config: host.config.video, ssrc: ssrc, payloadType: LoadOffer.videoPT, seed: seed)
+        }
         audioSource = SyntheticAudioSource(ssrc: UInt32(truncatingIfNeeded: seed &* 37) | 2,
                                            payloadType: LoadOffer.audioPT, seed: seed &+ 1)
         try super.init(host: host, id: id, room: room, seed: seed)
