@@ -31,6 +31,40 @@ enum SelfTest {
         check(t.add(0) == .duplicate, "seq duplicate")
         check(t.expected == 5 && t.received == 4 && t.lost == 1, "seq counts \(t.expected) \(t.received)")
 
+        // Sequence tracker against a model: random loss, reordering within 8 packets and
+        // duplicates, across the 16-bit wrap; counts must match exactly.
+        var rs: UInt64 = 0xC0FFEE
+        func rand(_ n: UInt64) -> UInt64 {
+            rs = rs &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (rs >> 33) % n
+        }
+        for round in 0..<20 {
+            let start = UInt16(truncatingIfNeeded: 65_000 &+ UInt64(round) &* 977)
+            var sent: [UInt16] = []
+            for k in 0..<3000 { sent.append(start &+ UInt16(truncatingIfNeeded: k)) }
+            // Keep the first and last so expected is the whole run.
+            var delivered = [sent[0]]
+            var lostModel = 0
+            for k in 1..<(sent.count - 1) {
+                if rand(100) < 3 { lostModel += 1 } else { delivered.append(sent[k]) }
+            }
+            delivered.append(sent[sent.count - 1])
+            // Local reordering (never moving the first or last packet) and duplicates.
+            for k in stride(from: 1, to: delivered.count - 9, by: 1) where rand(100) < 5 {
+                delivered.swapAt(k, k + Int(rand(8)))
+            }
+            var withDups: [UInt16] = []
+            var dupModel = 0
+            for x in delivered {
+                withDups.append(x)
+                if rand(100) < 2 { withDups.append(x); dupModel += 1 }
+            }
+            var tr = SequenceTracker()
+            for x in withDups { tr.add(x) }
+            check(tr.expected == 3000 && tr.lost == UInt64(lostModel) && tr.duplicates == UInt64(dupModel),
+                  "sequence model round \(round): expected \(tr.expected) lost \(tr.lost)/\(lostModel) dup \(tr.duplicates)/\(dupModel)")
+        }
+
         // Jitter: perfectly paced packets have none; alternating delays converge to it.
         var j = JitterEstimator(clockRate: 90_000)
         for i in 0..<100 { j.add(rtpTimestamp: UInt32(i * 3000), arrivalNanos: UInt64(i) * 33_333_333) }
