@@ -116,6 +116,11 @@ enum SelfTest {
         let pliLen = LoadRTCP.pli(into: UnsafeMutableRawBufferPointer(rebasing: buf[nackLen...]), sender: 1, media: 2)
         let fb = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)]))
         check(fb.nacks == 1 && fb.keyframeRequests == 1, "feedback scan \(fb)")
+        var nacked: [UInt16] = []
+        LoadRTCP.forEachNackedSequence(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)])) { media, seq in
+            if media == 2 { nacked.append(seq) }
+        }
+        check(nacked == Array(100..<120), "NACK round trip lists the 20 packets (\(nacked.count))")
 
         // SDP answer (Pion-like: setup:active, candidate with generation, ssrc lines).
         let answer = """
