@@ -30,7 +30,9 @@ source "$ROOT/scripts/env.sh"
 
 passed=0; failed=0
 out="$(mktemp)"
-swift test --skip-build "$@" 2>&1 | tee "$out"
+# Serial: many suites start live servers with pinned cores; in parallel on a 2-core machine
+# they starve each other past the tests' socket timeouts.
+swift test --skip-build --no-parallel "$@" 2>&1 | tee "$out"
 swift_rc=${PIPESTATUS[0]}
 # Swift Testing's summary: "Test run with N tests in M suites passed/failed after ..., with K issues"
 line="$(grep -aE 'Test run with [0-9]+ test' "$out" | tail -1)"
