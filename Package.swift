@@ -76,6 +76,7 @@ let package = Package(
             name: "livesfu-fanout-bench",
             dependencies: ["SFU", "Reactor", "CAllocCounter"],
             path: "perf/FanoutBench",
+            exclude: ["run.sh"],
             swiftSettings: strict),
         .executableTarget(
             name: "livesfu-reactor-bench",

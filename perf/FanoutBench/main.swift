@@ -104,6 +104,13 @@ final class MeasuringReceiver: UDPReceiver {
     }
 }
 
+// Positive control: the counter must see an allocation we know happens, or a 0 below means
+// nothing (e.g. the wrappers were not linked in).
+@inline(never) func allocateOnce(_ n: Int) -> Int { [UInt8](repeating: 1, count: n).reduce(0) { $0 &+ Int($1) } }
+let controlBefore = lsfu_alloc_count()
+_ = allocateOnce(Int(CommandLine.arguments.count) + 100)
+guard lsfu_alloc_count() > controlBefore else { fail("the allocation counter does not see allocations") }
+
 let loop: EventLoop
 do { loop = try EventLoop(index: 0, backend: backend, pool: BufferPool(slotSize: 2048, slotCount: 8192)) } catch {
     fail("event loop: \(error)")
@@ -316,6 +323,49 @@ let minDelivered = delivered.min() ?? 0
     return (Double(withProtect) / Double(iterations), Double(copyOnly) / Double(iterations))
 }
 
+/// The kernel's share: the same datagrams (length, destinations in the same order) queued
+/// on a plain Reactor socket of the same loop and flushed with sendmmsg, CPU of the flush
+/// only, per datagram. On loopback this includes the receive side's enqueue (softirq in the
+/// sender's context). Subtracted from the forwarding figure, it leaves the SFU's user-space
+/// work per viewer.
+final class Discard: UDPReceiver {
+    func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on: UDPSocket, now: Instant) {}
+    func batchEnded(on: UDPSocket, now: Instant) {}
+}
+
+@MainActor func sendBaseline(datagrams total: Int, length: Int) -> Double {
+    guard let socket = try? loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: Discard()) else {
+        fail("baseline socket")
+    }
+    defer { socket.close() }
+    let destinations = viewers.compactMap { $0.socket?.localAddress }
+    var nanoseconds: UInt64 = 0
+    var sentCount = 0
+    var next = 0
+    var received = viewers.reduce(0) { $0 + $1.rtpReceived }
+    while sentCount < total {
+        var queued = 0
+        while queued < 256 {
+            let ok = socket.send(to: destinations[next], capacity: length) { slot in
+                slot.storeBytes(of: 0x80, toByteOffset: 0, as: UInt8.self)
+                slot.storeBytes(of: 96, toByteOffset: 1, as: UInt8.self)
+                return length
+            }
+            if !ok { fail("baseline send queue") }
+            queued += 1
+            next = (next + 1) % destinations.count
+        }
+        let t0 = cpuNanoseconds()
+        socket.flush()
+        nanoseconds &+= cpuNanoseconds() &- t0
+        sentCount += queued
+        received += queued
+        let target = received
+        _ = loop.run(until: { viewers.reduce(0) { $0 + $1.rtpReceived } >= target }, timeout: .seconds(2))
+    }
+    return Double(nanoseconds) / Double(sentCount)
+}
+
 /// Cost of one pair of clock reads, subtracted from each measured call.
 func clockOverhead() -> Double {
     let n = 20_000
@@ -326,6 +376,7 @@ func clockOverhead() -> Double {
 
 let baseline = protectBaseline(iterations: 100_000)
 let clockCost = clockOverhead()
+let sendPerDatagram = sendBaseline(datagrams: 50_000, length: packetLength + profile.rtpTrailerLength)
 
 // MARK: - Report
 
@@ -351,10 +402,12 @@ print("  delivery: min \(minDelivered)/\(packetCount) per viewer")
 print("  server CPU per publisher packet:  \(fmt(perPacket)) ns  (received \(fmt(receiveNet / packets)) + flush \(fmt(flushNet / packets)); \(shim.flushes) flushes)")
 print("  server CPU per packet per viewer: \(fmt(perViewer)) ns  (received only \(fmt(receivePerViewer)) ns)")
 print("  SRTP protect alone (same size/profile): \(fmt(protectAlone)) ns (copy+protect \(fmt(baseline.copyProtect)) ns); ratio per-viewer/protect \(fmt(perViewer / protectAlone, 2))")
+let userPerViewer = perViewer - sendPerDatagram
+print("  kernel sendmmsg per datagram (same length/destinations, plain socket): \(fmt(sendPerDatagram)) ns → SFU user space per viewer ≈ \(fmt(userPerViewer)) ns, ratio to protect \(fmt(userPerViewer / protectAlone, 2))")
 print("  heap allocations in measured calls: \(shim.allocations) in received (\(shim.allocatedBytes) B), \(shim.flushAllocations) in flush → \(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)) per packet")
 print("  clock read cost subtracted: \(fmt(clockCost)) ns per call")
 print(
-    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
+    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"nsSendPerDatagram\":\(fmt(sendPerDatagram)),\"nsUserPerViewer\":\(fmt(userPerViewer)),\"userRatio\":\(fmt(userPerViewer / protectAlone, 2)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
 )
 if let driver { loop.cancelTimer(driver) }
 manager.shutdown(now: Instant.now())
