@@ -79,6 +79,22 @@ final class ClientPeer: UDPReceiver {
         }
     }
 
+    /// A viewer's periodic feedback: SRTCP compound RR + generic NACK about the room's video
+    /// stream, as a browser sends it. Returns false if it could not be queued.
+    func sendFeedback(senderSSRC: UInt32, lostSequence: UInt16) -> Bool {
+        guard let socket, let srtp, let server = ice.selectedAddress,
+            let media = negotiation.media.first(where: { $0.kind == .video }), let mediaSSRC = media.remoteSSRC
+        else { return false }
+        return socket.send(to: server, capacity: 256) { out in
+            var w = RTCPWriter(into: out)
+            w.addReceiverReport(
+                ssrc: senderSSRC, reports: CollectionOfOne(RTCPReportBlock(ssrc: mediaSSRC, extendedHighestSequence: 1000)))
+            w.addNack(senderSSRC: senderSSRC, mediaSSRC: mediaSSRC, lost: CollectionOfOne(lostSequence))
+            guard let n = try? w.finish() else { return 0 }
+            return (try? srtp.protectRTCP(out, length: n)) ?? 0
+        }
+    }
+
     private func pumpDTLS(now: Instant) {
         guard let socket, let server = ice.selectedAddress else { return }
         while true {

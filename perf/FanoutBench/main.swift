@@ -67,12 +67,34 @@ final class MeasuringReceiver: UDPReceiver {
     var allocations: UInt64 = 0
     var allocatedBytes: UInt64 = 0
     var flushAllocations: UInt64 = 0
+    var rtcpSeen = 0
+    var measuredRTCP = 0
+    var rtcpNanoseconds: UInt64 = 0
+    var rtcpAllocations: UInt64 = 0
 
     init(manager: RoomManager) { self.manager = manager }
 
     func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant) {
-        let isRTP = PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp
+        let kind = PacketKind.classify(UnsafeRawBufferPointer(datagram))
+        let isRTP = kind == .rtp
         if isRTP { rtpSeen &+= 1 }
+        if kind == .rtcp {
+            rtcpSeen &+= 1
+            guard measuring else {
+                manager.received(datagram, from: source, on: socket, now: now)
+                return
+            }
+            let a0 = lsfu_alloc_count()
+            if trap { lsfu_alloc_trap(1) }
+            let t0 = cpuNanoseconds()
+            manager.received(datagram, from: source, on: socket, now: now)
+            let t1 = cpuNanoseconds()
+            lsfu_alloc_trap(0)
+            rtcpAllocations &+= lsfu_alloc_count() &- a0
+            rtcpNanoseconds &+= t1 &- t0
+            measuredRTCP &+= 1
+            return
+        }
         guard measuring, isRTP else {
             manager.received(datagram, from: source, on: socket, now: now)
             return
@@ -250,6 +272,8 @@ var packetLength = 0
 }
 
 var sent = 0
+var feedbackSent = 0
+var feedbackViewer = 0
 /// Sends `count` packets in bursts of `burst`, each burst fully received by the server
 /// before the next (so the socket buffers never overflow and every packet is forwarded).
 @MainActor func publish(_ count: Int) {
@@ -260,9 +284,18 @@ var sent = 0
         publisherSocket.flush()
         sent += k
         left -= k
+        // One viewer's RR + NACK per burst, round-robin (the RTCP half of the media path).
+        let v = viewers[feedbackViewer % viewers.count]
+        feedbackViewer += 1
+        if v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(feedbackViewer % viewers.count), lostSequence: sequence &- 3) {
+            v.socket?.flush()
+            feedbackSent += 1
+        }
         let target = sent
-        guard loop.run(until: { shim.rtpSeen >= target }, timeout: .seconds(10)) else {
-            fail("server saw \(shim.rtpSeen) of \(target) packets")
+        let feedbackTarget = feedbackSent
+        guard loop.run(until: { shim.rtpSeen >= target && shim.rtcpSeen >= feedbackTarget }, timeout: .seconds(10))
+        else {
+            fail("server saw \(shim.rtpSeen) of \(target) packets, \(shim.rtcpSeen) of \(feedbackTarget) RTCP")
         }
     }
 }
@@ -405,9 +438,11 @@ print("  SRTP protect alone (same size/profile): \(fmt(protectAlone)) ns (copy+p
 let userPerViewer = perViewer - sendPerDatagram
 print("  kernel sendmmsg per datagram (same length/destinations, plain socket): \(fmt(sendPerDatagram)) ns → SFU user space per viewer ≈ \(fmt(userPerViewer)) ns, ratio to protect \(fmt(userPerViewer / protectAlone, 2))")
 print("  heap allocations in measured calls: \(shim.allocations) in received (\(shim.allocatedBytes) B), \(shim.flushAllocations) in flush → \(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)) per packet")
+let rtcpCPU = shim.measuredRTCP > 0 ? (Double(shim.rtcpNanoseconds) - clockCost * Double(shim.measuredRTCP)) / Double(shim.measuredRTCP) : 0
+print("  viewer RTCP (SRTCP RR+NACK): \(shim.measuredRTCP) measured, \(fmt(rtcpCPU)) ns each, \(shim.rtcpAllocations) heap allocations")
 print("  clock read cost subtracted: \(fmt(clockCost)) ns per call")
 print(
-    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"nsSendPerDatagram\":\(fmt(sendPerDatagram)),\"nsUserPerViewer\":\(fmt(userPerViewer)),\"userRatio\":\(fmt(userPerViewer / protectAlone, 2)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
+    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"nsSendPerDatagram\":\(fmt(sendPerDatagram)),\"nsUserPerViewer\":\(fmt(userPerViewer)),\"userRatio\":\(fmt(userPerViewer / protectAlone, 2)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"rtcpPackets\":\(shim.measuredRTCP),\"nsPerRTCP\":\(fmt(rtcpCPU)),\"rtcpAllocations\":\(shim.rtcpAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
 )
 if let driver { loop.cancelTimer(driver) }
 manager.shutdown(now: Instant.now())
