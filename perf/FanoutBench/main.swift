@@ -285,9 +285,10 @@ var feedbackViewer = 0
         sent += k
         left -= k
         // One viewer's RR + NACK per burst, round-robin (the RTCP half of the media path).
-        let v = viewers[feedbackViewer % viewers.count]
+        let vi = feedbackViewer % viewers.count
+        let v = viewers[vi]
         feedbackViewer += 1
-        if v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(feedbackViewer % viewers.count), lostSequence: sequence &- 3) {
+        if v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
             v.socket?.flush()
             feedbackSent += 1
         }
@@ -301,6 +302,16 @@ var feedbackViewer = 0
 }
 
 publish(warmup)
+// Warm-up for RTCP too: libsrtp creates a viewer's inbound stream (three mallocs in
+// srtp_stream_clone) on the first SRTCP packet of its SSRC, once per viewer.
+for (i, v) in viewers.enumerated() where v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+    v.socket?.flush()
+    feedbackSent += 1
+}
+do {
+    let target = feedbackSent
+    guard loop.run(until: { shim.rtcpSeen >= target }, timeout: .seconds(10)) else { fail("RTCP warm-up incomplete") }
+}
 _ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= warmup } }, timeout: .seconds(3))
 let viewersBefore = viewers.map(\.rtpReceived)
 shim.measuring = true
