@@ -195,3 +195,5 @@ int lsfu_errno(void) { return errno; }
 int lsfu_gettid(void) { return (int)syscall(SYS_gettid); }
 int lsfu_tgkill(int tid, int sig) { return (int)syscall(SYS_tgkill, getpid(), tid, sig); }
 int lsfu_SIGTERM(void) { return SIGTERM; }
+#include <dlfcn.h>
+void *lsfu_dlvsym(void *handle, const char *name, const char *version) { return dlvsym(handle, name, version); }

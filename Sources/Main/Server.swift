@@ -35,6 +35,10 @@ struct Server {
                 "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
                 "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
             ])
+        if c.recordEnabled || c.uploadRecordings {
+            // Said loudly rather than silently ignored: recording is not built yet.
+            logger.warning("RECORD_ENABLED/UPLOAD_RECORDINGS are set, but this build does not record rooms yet")
+        }
         let configuration = self.configuration
         let logger = self.logger
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in

@@ -124,8 +124,12 @@ public final class EventLoop {
         fireDueTimers()
         runMailbox()
         var pendingSends = false
-        if !udpSockets.isEmpty {
-            for s in udpSockets where s.endOfTurn() { pendingSends = true }
+        // Index loop (not for-in): no iterator, and a socket closed meanwhile is skipped safely.
+        var i = 0
+        while i < udpSockets.count {
+            let s = udpSockets[i]
+            if s.endOfTurn() { pendingSends = true }
+            if i < udpSockets.count, udpSockets[i] === s { i += 1 }
         }
         if stopRequested { return }
 

@@ -4,6 +4,14 @@ public struct EventLoopHandle: Sendable, Hashable {
     let mailbox: Mailbox
     /// The loop's core index.
     public let index: Int
+    /// The loop as a serial/task executor for actors and tasks pinned to this core.
+    public let executor: EventLoopExecutor
+
+    init(mailbox: Mailbox, index: Int) {
+        self.mailbox = mailbox
+        self.index = index
+        executor = EventLoopExecutor(mailbox: mailbox)
+    }
 
     /// Runs `job` on the loop (where `EventLoop.current` is that loop). Returns false if the
     /// loop has stopped and the job was dropped.

@@ -62,12 +62,15 @@ public final class ReactorGroup: Sendable {
         if let cpu { OSThread.pinCurrent(to: cpu) }
         lsfu_set_core_id(Int32(index))
         let loop: EventLoop
+        var signalFD: Int32 = -1
+        defer { if signalFD >= 0 { close(signalFD) } }
         do {
             loop = try EventLoop(index: index, backend: backend,
                                  pool: BufferPool(slotSize: poolSlotSize, slotCount: poolSlots), mailbox: mailbox)
             if signals {
                 let sfd = lsfu_signalfd()
                 if sfd < 0 { throw ReactorError.errno("signalfd") }
+                signalFD = sfd
                 _ = try loop.watchReadable(fd: sfd) { [self] in
                     if lsfu_signalfd_read(sfd) != 0 { self.stop() }
                 }
@@ -106,6 +109,25 @@ public final class ReactorGroup: Sendable {
             return all
         }
         for t in ts { t.join() }
+    }
+
+    /// Reads every core's counters on its own thread and calls `completion` once with their
+    /// sum and the per-core values (on the thread of the last core to answer). Cores that
+    /// have stopped are left out.
+    public func collectCounters(_ completion: @escaping @Sendable (_ total: ReactorCounters, _ perCore: [ReactorCounters]) -> Void) {
+        let state = Mutex<(left: Int, perCore: [ReactorCounters?])>((handles.count, Array(repeating: nil, count: handles.count)))
+        let answer: @Sendable (Int, ReactorCounters?) -> Void = { index, counters in
+            let done = state.withLock { s -> [ReactorCounters]? in
+                s.perCore[index] = counters
+                s.left -= 1
+                return s.left == 0 ? s.perCore.compactMap { $0 } : nil
+            }
+            if let done { completion(done.reduce(ReactorCounters(), +), done) }
+        }
+        for h in handles {
+            let index = h.index
+            if !h.execute({ (loop: EventLoop) in answer(index, loop.counters) }) { answer(index, nil) }
+        }
     }
 
     /// Runs `body` on every core (e.g. to collect counters).

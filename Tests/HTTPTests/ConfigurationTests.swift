@@ -97,3 +97,32 @@ struct ConfigurationTests {
         #expect(Configuration.options.first { $0.env == "HTTP_ADDR" }?.flag == "http-addr")
     }
 }
+
+@Suite("Configuration from the command line")
+struct ConfigurationCommandLineTests {
+    @Test("flags map to variables in both spellings; bare booleans are true")
+    func flags() throws {
+        let flags = try Configuration.parseFlags(["--http-addr", ":9000", "--cores=2", "--record-enabled", "--log-level", "debug"])
+        #expect(flags == ["HTTP_ADDR": ":9000", "CORES": "2", "RECORD_ENABLED": "true", "LOG_LEVEL": "debug"])
+        let c = try Configuration.load(environment: ["HTTP_ADDR": ":1"], flags: flags)
+        #expect(c.httpBind.port == 9000 && c.cores == 2 && c.recordEnabled)
+    }
+
+    @Test("unknown flags and missing values are errors naming the flag")
+    func badFlags() {
+        #expect(throws: ConfigurationError.invalid("--nope", "unknown option (see --help)")) { try Configuration.parseFlags(["--nope", "1"]) }
+        #expect(throws: ConfigurationError.invalid("--http-addr", "needs a value")) { try Configuration.parseFlags(["--http-addr"]) }
+        #expect(throws: ConfigurationError.self) { try Configuration.parseFlags(["stray"]) }
+    }
+
+    @Test("help text lists every option with its variable")
+    func help() {
+        let text = Configuration.helpText
+        for option in Configuration.options { #expect(text.contains("--\(option.flag)") && text.contains("env \(option.env)")) }
+    }
+
+    @Test("the process environment is read without Foundation")
+    func environment() {
+        #expect(Configuration.processEnvironment()["PATH"] != nil)
+    }
+}

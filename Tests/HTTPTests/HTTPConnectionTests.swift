@@ -212,6 +212,19 @@ struct HTTPConnectionTests {
         #expect(h.output().components(separatedBy: "HTTP/1.1 200").count == 501)
     }
 
+    @Test("HTTP/1.0 gets Connection: keep-alive when it asked for it, and a close otherwise")
+    func http10() {
+        let h = ConnectionHarness()
+        h.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        h.requests[0].responder.respond(.text(.ok, "a"))
+        #expect(h.output().contains("Connection: keep-alive\r\n"))
+        #expect(!h.connection.shouldClose)
+        h.send("GET / HTTP/1.0\r\n\r\n")
+        h.requests[1].responder.respond(.text(.ok, "b"))
+        #expect(h.output().contains("Connection: close\r\n"))
+        #expect(h.connection.shouldClose)
+    }
+
     @Test("the Date value follows the RFC 9110 IMF-fixdate format")
     func dateFormat() {
         #expect(HTTPDate.format(epochSeconds: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")

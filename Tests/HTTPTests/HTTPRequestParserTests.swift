@@ -285,6 +285,74 @@ struct HTTPRequestParserTests {
     }
 }
 
+@Suite("HTTP request parser under mutation")
+struct HTTPRequestParserMutationTests {
+    static let seeds: [String] = [
+        "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n",
+        "POST /api/whip/publish/r HTTP/1.1\r\nHost: h\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n",
+        "PATCH /api/session/x HTTP/1.1\r\nHost: h\r\nIf-Match: \"1\"\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: h\r\nOrigin: https://a\r\n\r\n",
+    ]
+
+    static func describe(_ event: HTTPParseEvent) -> String {
+        switch event {
+        case .request(let r): return "request \(r.head.method.rawValue) \(r.head.path ?? "") \(r.body.count) \(r.keepAlive)"
+        case .needMoreData: return "more"
+        case .continueRequested: return "continue"
+        case .failed(let e): return "failed \(e.status.code)"
+        }
+    }
+
+    /// Every event until the parser needs more data or fails, `.continueRequested` left out.
+    static func events(_ chunks: [[UInt8]]) -> [String] {
+        var parser = HTTPRequestParser()
+        var out: [String] = []
+        for chunk in chunks {
+            parser.append(contentsOf: chunk)
+            loop: while true {
+                let event = parser.next()
+                switch event {
+                case .continueRequested: continue
+                case .request: out.append(describe(event))
+                case .needMoreData: break loop
+                case .failed:
+                    out.append(describe(event))
+                    return out
+                }
+            }
+        }
+        return out
+    }
+
+    @Test("mutated requests never crash, and parse the same whole or split at random (no desync)")
+    func mutations() {
+        var rng = SplitMix64(seed: 0xC0FFEE)
+        let inserts: [UInt8] = Array("\r\n\0 :\t,;0123456789".utf8) + [0x7F, 0xFF]
+        for _ in 0..<20_000 {
+            var bytes = Array(Self.seeds[Int(rng.next() % UInt64(Self.seeds.count))].utf8)
+            for _ in 0..<Int(rng.next() % 4 + 1) where !bytes.isEmpty {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 4 {
+                case 0: bytes[at] = inserts[Int(rng.next() % UInt64(inserts.count))]
+                case 1: bytes.insert(inserts[Int(rng.next() % UInt64(inserts.count))], at: at)
+                case 2: bytes.remove(at: at)
+                default: bytes.insert(contentsOf: bytes[at..<min(bytes.count, at + Int(rng.next() % 20))], at: at)
+                }
+            }
+            let whole = Self.events([bytes])
+            var chunks: [[UInt8]] = []
+            var i = 0
+            while i < bytes.count {
+                let n = min(bytes.count - i, Int(rng.next() % 7) + 1)
+                chunks.append(Array(bytes[i..<(i + n)]))
+                i += n
+            }
+            let split = Self.events(chunks)
+            #expect(whole == split, "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+        }
+    }
+}
+
 /// A small deterministic generator so property tests replay from their seed.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64

@@ -7,13 +7,14 @@ import Synchronization
 
 @testable import HTTP
 
-/// A real livesfu HTTP server on 127.0.0.1 (ReactorGroup, epoll) with the standard routes
+/// A real livesfu HTTP server on 127.0.0.1 (ReactorGroup, epoll or io_uring) with the standard routes
 /// and stand-ins for the room routes, for tests with curl and raw sockets.
 final class LiveServer: Sendable {
     let group: ReactorGroup
     let port: UInt16
     let logs: LogCapture
     private let handles: HandleList
+    private let directory: CoreDirectory
 
     init(environment: [String: String] = [:], cores: Int = 1) throws {
         port = try Self.freePort()
@@ -26,26 +27,28 @@ final class LiveServer: Sendable {
         self.logs = logs
         let handles = HandleList()
         self.handles = handles
-        group = try ReactorGroup(cores: cores, backend: .epoll, pin: false) { loop in
+        let directory = CoreDirectory()
+        self.directory = directory
+        // LIVESFU_BACKEND=iouring runs the same tests on io_uring.
+        group = try ReactorGroup(cores: cores, backend: .fromEnvironment, pin: false) { loop in
             var logger = Logger(label: "livesfu.http", factory: { _ in logs })
             logger.logLevel = .info
             let tls = try configuration.tlsCertFile.map { cert in
                 try TLSServerContext(certificateFile: cert, keyFile: configuration.tlsKeyFile!)
             }
-            let origin = loop.handle
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: { completion in
-                    MetricsGathering.acrossCores(
-                        handles: handles.all, origin: origin,
-                        snapshot: { loop in (loop.context as? HTTPServer)?.metricsSnapshot() ?? MetricsSnapshot() },
-                        completion: completion)
-                },
+                gatherMetrics: directory.metricsGatherer(for: loop),
                 routes: { router in Self.addRoomStandIns(router, handles: handles) })
-            loop.context = server
+            directory.register(server)
+            let core = loop.index
+            server.addMetricsContributor { snapshot in
+                snapshot.add("livesfu_test_rooms", .gauge, help: "Rooms (stand-in)", labels: [("core", String(core))], value: 1)
+            }
             try server.start(bind: configuration.httpBind)
         }
         handles.set(group.handles)
+        directory.setHandles(group.handles)
     }
 
     deinit {
@@ -172,7 +175,8 @@ struct RawClient {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { return (String(decoding: all, as: UTF8.self), true) }
-            if n < 0 { return (String(decoding: all, as: UTF8.self), false) }
+            // A reset counts as closed: the server closed with unread bytes still queued.
+            if n < 0 { return (String(decoding: all, as: UTF8.self), errno == ECONNRESET) }
             all.append(contentsOf: buffer[0..<n])
         }
     }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Timers", .serialized)
 struct TimerTests {
-    @Test("timers fire in deadline order, equal deadlines in scheduling order", arguments: BackendKind.allCases)
+    @Test("timers fire in deadline order, equal deadlines in scheduling order", arguments: BackendKind.available)
     func order(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)
         defer { loop.close() }
@@ -19,7 +19,7 @@ struct TimerTests {
         #expect(loop.counters.timersFired == 4)
     }
 
-    @Test("a cancelled timer never fires", arguments: BackendKind.allCases)
+    @Test("a cancelled timer never fires", arguments: BackendKind.available)
     func cancel(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)
         defer { loop.close() }
@@ -34,7 +34,7 @@ struct TimerTests {
         #expect(fired == [2])
     }
 
-    @Test("a handle re-armed later fires once, at the new deadline", arguments: BackendKind.allCases)
+    @Test("a handle re-armed later fires once, at the new deadline", arguments: BackendKind.available)
     func rearm(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)
         defer { loop.close() }

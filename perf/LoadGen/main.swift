@@ -1,2 +1,2 @@
-// livesfu-load: placeholder until the load generator lands.
-print("livesfu-load: not yet built")
+// livesfu-load: the WebRTC load generator (see LoadCommand).
+LoadCommand.main()

@@ -101,6 +101,10 @@ int lsfu_gettid(void);
 int lsfu_tgkill(int tid, int sig);
 int lsfu_SIGTERM(void);
 
+/// dlvsym (a GNU extension Swift does not import): the benchmark finds glibc's debug
+/// mtrace, whose symbol is not the default version.
+void *lsfu_dlvsym(void *handle, const char *name, const char *version);
+
 int lsfu_EAGAIN(void);
 int lsfu_ENOBUFS(void);
 int lsfu_errno(void);

@@ -24,6 +24,8 @@ public final class HTTPConnection {
 
     private struct InFlight {
         var isHead: Bool
+        /// An HTTP/1.0 client that asked for keep-alive must be told it got it.
+        var http10KeepAlive = false
         var keepAlive: Bool
         var responder: HTTPResponder
         var response: [UInt8]?
@@ -129,8 +131,8 @@ public final class HTTPConnection {
                 let responder = HTTPResponder(connection: self, sequence: sequence)
                 inFlight.append(
                     (sequence, InFlight(
-                        isHead: parsed.head.method == .head, keepAlive: parsed.keepAlive,
-                        responder: responder, response: nil, closeAfter: !parsed.keepAlive)))
+                        isHead: parsed.head.method == .head, http10KeepAlive: parsed.minorVersion == 0 && parsed.keepAlive,
+                        keepAlive: parsed.keepAlive, responder: responder, response: nil, closeAfter: !parsed.keepAlive)))
                 if !parsed.keepAlive { closing = true }
                 requestStartedAt = parser.hasPartialRequest ? now : nil
                 ready.append(Request(parsed: parsed, responder: responder, receivedAt: now))
@@ -148,7 +150,7 @@ public final class HTTPConnection {
         if response.head.headerFields[.connection].map({ $0.lowercased().contains("close") }) == true {
             entry.closeAfter = true
         }
-        entry.response = serialize(response, isHead: entry.isHead, close: entry.closeAfter)
+        entry.response = serialize(response, isHead: entry.isHead, close: entry.closeAfter, announceKeepAlive: entry.http10KeepAlive)
         inFlight[index].entry = entry
         flushInOrder()
     }
@@ -193,7 +195,7 @@ public final class HTTPConnection {
     /// Whether a close is pending after the queued output (the transport closes after flushing).
     public var isClosing: Bool { closing }
 
-    private func serialize(_ response: HTTPServerResponse, isHead: Bool, close: Bool) -> [UInt8] {
+    private func serialize(_ response: HTTPServerResponse, isHead: Bool, close: Bool, announceKeepAlive: Bool = false) -> [UInt8] {
         let code = response.head.status.code
         var out: [UInt8] = []
         out.reserveCapacity(192 + (isHead ? 0 : response.body.count))
@@ -216,7 +218,11 @@ public final class HTTPConnection {
         if !bodyless {
             out.append(contentsOf: "Content-Length: \(response.body.count)\r\n".utf8)
         }
-        if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        if close {
+            out.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if announceKeepAlive {
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
         out.append(contentsOf: "\r\n".utf8)
         if !isHead && !bodyless { out.append(contentsOf: response.body) }
         return out

@@ -147,7 +147,7 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func compact() {
         if start == buffer.count {
-            buffer.removeAll(keepingCapacity: buffer.capacity <= 64 * 1024)
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 4096)  // idle connections hold no large buffers
         } else if start > 4096 && start * 2 > buffer.count {
             buffer.removeFirst(start)
         } else {

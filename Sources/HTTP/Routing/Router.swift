@@ -116,7 +116,7 @@ public final class Router {
                 return parameters
             }
         }
-        // A single trailing slash is tolerated (`/healthz/` is not, as it is not a route).
+        // Every path segment must be consumed: `/api/rooms/` is not `/api/rooms`.
         return i == parts.count ? parameters : nil
     }
 }

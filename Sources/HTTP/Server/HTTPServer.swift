@@ -15,6 +15,7 @@ public final class HTTPServer {
     private let tls: TLSServerContext?
     private var listener: TCPListener?
     var logger: Logger
+    var metricsContributors: [(inout MetricsSnapshot) -> Void] = []
 
     /// - Parameters:
     ///   - tls: a context built on this core, or nil for plain HTTP.

@@ -7,6 +7,18 @@ public enum BackendKind: String, Sendable, CaseIterable, CustomStringConvertible
 
     public var description: String { rawValue }
 
+    /// Whether this machine lets the process use the backend (io_uring is often disabled by
+    /// `kernel.io_uring_disabled` or a container's seccomp profile). Probed once.
+    public var isAvailable: Bool {
+        switch self {
+        case .epoll: true
+        case .iouring: URingBackend.probe
+        }
+    }
+
+    /// The backends usable here, epoll first.
+    public static var available: [BackendKind] { allCases.filter(\.isAvailable) }
+
     /// `LIVESFU_BACKEND=iouring` selects io_uring; anything else epoll.
     public static var fromEnvironment: BackendKind {
         if let v = getenv("LIVESFU_BACKEND"), String(cString: v) == "iouring" { return .iouring }

@@ -18,6 +18,13 @@ final class URingBackend: ReactorBackend {
     private var watches: [UInt64: (fd: Int32, mask: UInt32)] = [:]
     private var isShutdown = false
 
+    /// Whether a ring can be created at all (checked once per process).
+    static let probe: Bool = {
+        guard let b = try? URingBackend(entries: 4) else { return false }
+        b.shutdown()
+        return true
+    }()
+
     init(entries: UInt32 = 1024) throws(ReactorError) {
         ring = UnsafeMutableRawPointer.allocate(byteCount: Int(lsfu_io_uring_size()), alignment: 64)
             .bindMemory(to: io_uring.self, capacity: 1)
@@ -128,6 +135,16 @@ final class URingBackend: ReactorBackend {
     func submitConnect(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t, userData: UInt64) -> Bool {
         guard let s = sqe() else { return false }
         io_uring_prep_connect(s, fd, address, length)
+        io_uring_sqe_set_data64(s, userData)
+        outstanding += 1
+        return true
+    }
+
+    /// A one-shot poll that completes through `Channel.completed` (not `ready`).
+    @discardableResult
+    func submitPoll(fd: Int32, mask: UInt32, userData: UInt64) -> Bool {
+        guard let s = sqe() else { return false }
+        io_uring_prep_poll_add(s, fd, mask)
         io_uring_sqe_set_data64(s, userData)
         outstanding += 1
         return true

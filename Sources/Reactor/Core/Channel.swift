@@ -34,6 +34,8 @@ enum IOOp {
     static let connect: UInt8 = 4
     static let cancel: UInt8 = 5
     static let pollRemove: UInt8 = 6
+    /// A one-shot poll owned by a channel (e.g. hang-up watch of a paused TCP connection).
+    static let watchPoll: UInt8 = 7
 }
 
 /// The loop's channels by token index, with a free list.

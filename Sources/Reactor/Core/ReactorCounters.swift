@@ -39,6 +39,8 @@ public struct ReactorCounters: Sendable {
     public var tcpRefused = 0
     /// Connections aborted because their write queue passed the hard cap.
     public var tcpWriteCapAborts = 0
+    /// Times accepting paused for lack of file descriptors or memory (EMFILE, ENFILE...).
+    public var tcpAcceptPauses = 0
     public var tcpReadBytes = 0
     public var tcpWrittenBytes = 0
 
@@ -71,6 +73,7 @@ public struct ReactorCounters: Sendable {
         r.tcpAccepted += b.tcpAccepted
         r.tcpRefused += b.tcpRefused
         r.tcpWriteCapAborts += b.tcpWriteCapAborts
+        r.tcpAcceptPauses += b.tcpAcceptPauses
         r.tcpReadBytes += b.tcpReadBytes
         r.tcpWrittenBytes += b.tcpWrittenBytes
         return r

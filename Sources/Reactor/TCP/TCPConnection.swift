@@ -27,8 +27,13 @@ public final class TCPConnection: Channel {
     private var watchingReadable = false
 
     // io_uring: one receive and one send in flight at most.
-    private var recvSlot: BufferPool.Slot?
+    /// io_uring receive buffer, allocated on first receive (not from the packet pool, so many
+    /// idle connections cannot starve UDP sends of slots).
+    private var recvBuffer: UnsafeMutableRawPointer?
+    static let uringReceiveSize = 16 * 1024
     private var recvInFlight = false
+    /// io_uring: a hang-up poll while reading is paused (epoll reports HUP without interest).
+    private var hangupPollInFlight = false
     private var sendInFlight = false
     /// Bytes received while reading was paused, delivered on resume.
     private var heldLength = 0
@@ -92,6 +97,7 @@ public final class TCPConnection: Channel {
             } else {
                 submitReceive(u)
                 submitSend(u)
+                if readingPaused { watchHangup(u) }
             }
         } else {
             watchingReadable = state == .open && !readingPaused
@@ -154,7 +160,11 @@ public final class TCPConnection: Channel {
     public func pauseReading() {
         guard !readingPaused else { return }
         readingPaused = true
-        if loop.uring == nil { updateInterest() }
+        if let u = loop.uring {
+            watchHangup(u)
+        } else {
+            updateInterest()
+        }
     }
 
     /// Delivers reads again.
@@ -162,10 +172,10 @@ public final class TCPConnection: Channel {
         guard readingPaused else { return }
         readingPaused = false
         if let u = loop.uring {
-            if heldLength > 0, let slot = recvSlot {
+            if heldLength > 0, let buffer = recvBuffer {
                 let n = heldLength
                 heldLength = 0
-                handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: n), on: self)
+                handler?.received(UnsafeRawBufferPointer(start: buffer, count: n), on: self)
             }
             if state == .open { submitReceive(u) }
         } else {
@@ -220,13 +230,18 @@ public final class TCPConnection: Channel {
             flushWrites()
             return
         }
+        if events & lsfu_EPOLLERR() != 0 {
+            // Reset or other socket error: nothing more can be written or trusted.
+            finish(abortive: true)
+            return
+        }
         if events & lsfu_EPOLLOUT() != 0 { flushWrites() }
         if state == .closed { return }
         if events & (lsfu_EPOLLIN() | lsfu_EPOLLRDHUP() | lsfu_EPOLLHUP()) != 0, !readingPaused, state == .open {
             readAvailable()
-        } else if events & lsfu_EPOLLERR() != 0 {
-            finish(abortive: true)
-        } else if events & lsfu_EPOLLHUP() != 0, state == .closing {
+        } else if events & lsfu_EPOLLHUP() != 0 {
+            // Both directions are gone (HUP is reported even without interest, level-triggered):
+            // a paused or closing connection must end here or the loop would spin on it.
             finish(abortive: true)
         }
     }
@@ -282,21 +297,22 @@ public final class TCPConnection: Channel {
 
     private func submitReceive(_ u: URingBackend) {
         guard token != 0, handler != nil, !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
-        if recvSlot == nil {
-            recvSlot = loop.pool.take()
-            if recvSlot == nil {
-                loop.counters.poolExhausted &+= 1
-                // No buffer now: try again shortly rather than fail the connection.
-                loop.scheduleTimer(after: .milliseconds(1)) { [weak self] in
-                    if let self, let u = self.loop.uring { self.submitReceive(u) }
-                }
-                return
-            }
+        if recvBuffer == nil {
+            recvBuffer = .allocate(byteCount: Self.uringReceiveSize, alignment: 16)
         }
-        guard let slot = recvSlot else { return }
-        if u.submitRecv(fd: fd, buffer: loop.pool.pointer(slot), length: loop.pool.slotSize,
+        guard let buffer = recvBuffer else { return }
+        if u.submitRecv(fd: fd, buffer: buffer, length: Self.uringReceiveSize,
                         userData: Token.withOp(token, op: IOOp.recv)) {
             recvInFlight = true
+            outstanding += 1
+        }
+    }
+
+    private func watchHangup(_ u: URingBackend) {
+        guard token != 0, !hangupPollInFlight, state == .open else { return }
+        let pollErrHup: UInt32 = 0x0008 | 0x0010
+        if u.submitPoll(fd: fd, mask: pollErrHup, userData: Token.withOp(token, op: IOOp.watchPoll)) {
+            hangupPollInFlight = true
             outstanding += 1
         }
     }
@@ -319,8 +335,8 @@ public final class TCPConnection: Channel {
                     loop.counters.tcpReadBytes &+= Int(result)
                     if readingPaused {
                         heldLength = Int(result)
-                    } else if let slot = recvSlot {
-                        handler?.received(UnsafeRawBufferPointer(start: loop.pool.pointer(slot), count: Int(result)), on: self)
+                    } else if let buffer = recvBuffer {
+                        handler?.received(UnsafeRawBufferPointer(start: buffer, count: Int(result)), on: self)
                     }
                 } else if result == 0 {
                     close()
@@ -340,6 +356,11 @@ public final class TCPConnection: Channel {
                 }
                 if state != .closed, let u = loop.uring { submitSend(u) }
                 if state != .closed { afterWritesDrained() }
+            }
+        case IOOp.watchPoll:
+            hangupPollInFlight = false
+            if result > 0, UInt32(result) & (0x0008 | 0x0010) != 0, state != .closed {
+                finish(abortive: true)
             }
         case IOOp.connect:
             if state == .connecting {
@@ -378,8 +399,9 @@ public final class TCPConnection: Channel {
         dropWrites()
         if let u = loop.uring {
             if outstanding > 0 {
-                // shutdown() completes the pending receive at once; cancel the rest.
-                _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+                // A graceful close sends FIN now (and completes the pending receive); an abort
+                // must not, so the peer sees only the reset when the socket is closed.
+                if !abortive { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
                 u.cancelAll(fd: fd)
                 u.submitNow()
             }
@@ -398,9 +420,9 @@ public final class TCPConnection: Channel {
         resourcesReleased = true
         writes.removeAll()
         Glibc.close(fd)
-        if let slot = recvSlot {
-            loop.pool.give(slot)
-            recvSlot = nil
+        if let buffer = recvBuffer {
+            buffer.deallocate()
+            recvBuffer = nil
         }
         loop.unregister(token)
     }

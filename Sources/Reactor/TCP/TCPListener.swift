@@ -19,6 +19,7 @@ public final class TCPListener: Channel {
     private var token: UInt64 = 0
     private var isClosed = false
     private var acceptInFlight = false
+    private var acceptPaused = false
 
     init(loop: EventLoop, bind address: SocketAddress, reusePort: Bool, backlog: Int, maxConnections: Int,
          limits: TCPLimits, accept: @escaping (TCPConnection) -> (any TCPConnectionHandler)?) throws(ReactorError) {
@@ -78,7 +79,10 @@ public final class TCPListener: Channel {
         for _ in 0..<64 {
             guard !isClosed else { return }
             let c = lsfu_accept(fd, lsfu_SOCK_NONBLOCK() | lsfu_SOCK_CLOEXEC())
-            if c < 0 { return }
+            if c < 0 {
+                if Self.isResourceShortage(errno) { pauseAccepting() }
+                return
+            }
             adopt(c)
         }
     }
@@ -127,8 +131,35 @@ public final class TCPListener: Channel {
             finishClose()
             return
         }
-        if result >= 0 { adopt(result) }
+        if result >= 0 {
+            adopt(result)
+        } else if Self.isResourceShortage(-result) {
+            pauseAccepting()
+            return
+        }
         if let u = loop.uring { submitAccept(u) }
+    }
+
+    /// Out of file descriptors or memory: the pending connection stays in the backlog, and a
+    /// level-triggered listener would wake the loop forever, so stop accepting for a moment.
+    static func isResourceShortage(_ e: Int32) -> Bool {
+        e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM
+    }
+
+    private func pauseAccepting() {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        loop.counters.tcpAcceptPauses &+= 1
+        if loop.uring == nil { loop.backend.rewatch(fd: fd, token: token, readable: false, writable: false) }
+        loop.scheduleTimer(after: .milliseconds(100)) { [weak self] in
+            guard let self, !self.isClosed else { return }
+            self.acceptPaused = false
+            if let u = self.loop.uring {
+                self.submitAccept(u)
+            } else {
+                self.loop.backend.rewatch(fd: self.fd, token: self.token, readable: true, writable: false)
+            }
+        }
     }
 
     /// Stops accepting; live connections stay open.

@@ -8,7 +8,8 @@ public final class TimerHandle {
     var heapIndex: Int = -1
     /// Tie-breaker so timers with the same deadline fire in scheduling order.
     var sequence: UInt64 = 0
-    var body: () -> Void
+    /// What runs when the timer fires (replaceable, e.g. to let a timer re-arm itself).
+    public var body: () -> Void
 
     init(deadline: Instant, body: @escaping () -> Void) {
         self.deadline = deadline

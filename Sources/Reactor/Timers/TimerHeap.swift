@@ -5,7 +5,7 @@ struct TimerHeap {
     private var nextSequence: UInt64 = 0
 
     var count: Int { items.count }
-    var earliest: Instant? { items.first?.deadline }
+    var earliest: Instant? { items.isEmpty ? nil : items[0].deadline }
 
     mutating func schedule(_ t: TimerHandle, at deadline: Instant) {
         t.deadline = deadline
@@ -36,7 +36,8 @@ struct TimerHeap {
 
     /// Removes and returns the earliest timer if it is due at `now`.
     mutating func popDue(_ now: Instant) -> TimerHandle? {
-        guard let first = items.first, first.deadline <= now else { return nil }
+        guard !items.isEmpty, items[0].deadline <= now else { return nil }
+        let first = items[0]
         cancel(first)
         return first
     }

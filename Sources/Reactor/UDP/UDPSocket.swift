@@ -8,8 +8,9 @@ import Glibc
 public final class UDPSocket: Channel {
     /// The bound address (with the kernel's port if 0 was asked for).
     public let localAddress: SocketAddress
-    /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it.
-    public private(set) var gsoEnabled: Bool
+    /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it (set it to
+    /// false to send one datagram per message, e.g. to compare in a benchmark).
+    public var gsoEnabled: Bool
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool
 
@@ -43,6 +44,9 @@ public final class UDPSocket: Channel {
     /// io_uring: batches in flight (their slots return when every message completed).
     private var uringBatches: [DatagramBatch] = []
     private var outstanding = 0
+    /// Tests only: the next `injectedSendFailures` sendmmsg calls fail with `injectedErrno`.
+    var injectedSendFailures = 0
+    var injectedErrno: Int32 = 0
 
     init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool) throws(ReactorError) {
         self.loop = loop
@@ -283,9 +287,17 @@ public final class UDPSocket: Channel {
 
     private func flushEpoll() {
         while queueCount > 0 {
-            let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
+            _ = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
             let messages = batch.messages
-            let r = Int(lsfu_sendmmsg(fd, batch.msgs, UInt32(messages), lsfu_MSG_DONTWAIT()))
+            let r: Int
+            if injectedSendFailures > 0 {
+                // Tests: loopback never pushes back, so EAGAIN/ENOBUFS are simulated here.
+                injectedSendFailures -= 1
+                errno = injectedErrno
+                r = -1
+            } else {
+                r = Int(lsfu_sendmmsg(fd, batch.msgs, UInt32(messages), lsfu_MSG_DONTWAIT()))
+            }
             loop.counters.udpSendCalls &+= 1
             if r > 0 {
                 var sent = 0
@@ -299,8 +311,8 @@ public final class UDPSocket: Channel {
                 loop.counters.udpSentBytes &+= bytes
                 releaseQueued(sent)
                 stalledTurns = 0
-                if r < messages, !handleSendError(errno, firstMessageSegmented: false, datagrams: 0) { return }
-                _ = used
+                // A partial batch: the next call starts at the message that failed and
+                // reports its error.
                 continue
             }
             let e = errno
@@ -337,7 +349,9 @@ public final class UDPSocket: Channel {
     }
 
     private func flushURing(_ u: URingBackend) {
-        for (b, batch) in uringBatches.enumerated() where batch.inFlight == 0 && queueCount > 0 {
+        for b in 0..<uringBatches.count where queueCount > 0 {
+            let batch = uringBatches[b]
+            if batch.inFlight != 0 { continue }
             let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
             batch.owned.update(from: queue, count: used)
             batch.ownedCount = used
@@ -371,8 +385,20 @@ public final class UDPSocket: Channel {
             } else if e == ENOBUFS {
                 loop.counters.udpSendNoBuffers &+= 1
             } else if b.segmented[m], e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP {
+                // The kernel cannot segment here: put the run back as single datagrams.
+                if gsoEnabled { loop.counters.udpGSOFallbacks &+= 1 }
                 gsoEnabled = false
-                loop.counters.udpGSOFallbacks &+= 1
+                let first = b.datagrams(inFirst: m)
+                if !isClosed, queueCount + n <= Self.queueCapacity {
+                    for k in 0..<n {
+                        queue[queueCount] = b.owned[first + k]
+                        queueCount += 1
+                        b.owned[first + k].slot = -1  // now owned by the queue again
+                    }
+                    b.inFlight -= 1
+                    if b.inFlight == 0 { releaseOwned(b) }
+                    return
+                }
             } else if e != ECANCELED {
                 loop.counters.udpSendErrors &+= 1
             }
@@ -384,7 +410,7 @@ public final class UDPSocket: Channel {
 
     private func releaseOwned(_ b: DatagramBatch) {
         let pool = loop.pool
-        for i in 0..<b.ownedCount { pool.give(b.owned[i].slot) }
+        for i in 0..<b.ownedCount where b.owned[i].slot >= 0 { pool.give(b.owned[i].slot) }
         b.ownedCount = 0
     }
 

@@ -121,14 +121,9 @@ public final class RoomManager: UDPReceiver {
             agent: IceLiteAgent(
                 localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword),
             remoteUfrag: remoteUfrag)
-        var fragmentText = "a=ice-lite\r\na=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\n"
-        if let mid = s.tracks.first?.mid {
-            fragmentText += "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:\(mid)\r\n"
-            for (i, c) in candidateAddresses.enumerated() {
-                fragmentText += "a=candidate:\(i + 1) 1 udp 2130706431 \(c.ipString) \(c.port) typ host\r\n"
-            }
-            fragmentText += "a=end-of-candidates\r\n"
-        }
+        let fragmentText = TrickleFragment(
+            iceUfrag: ufrag, icePassword: password, hostCandidates: candidateAddresses, mids: s.tracks.map(\.mid)
+        ).text
         return .success(.restarted(fragment: fragmentText, etag: s.etag))
     }
 
@@ -167,7 +162,7 @@ public final class RoomManager: UDPReceiver {
         } catch {
             removeIfEmpty(room)
             counters.offersRejected &+= 1
-            throw .unusableOffer(error.description)
+            throw error.httpStatus == 422 ? .unusableOffer(error.description) : .badOffer(error.description)
         }
         let fingerprints = answer.remoteFingerprints
         guard let fp = fingerprints.first(where: { $0.algorithm == "sha-256" }) ?? fingerprints.first else {

@@ -78,20 +78,25 @@ public enum AnswerBuilder {
             }
             guard let codec = p.codecs.choose(from: m) else {
                 let offered = m.codecs.filter { !$0.isRTX }.map(\.encodingName)
-                reject("no supported \(m.kind) codec (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
+                reject(
+                    "no supported \(m.kind) codec (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))"
+                )
                 continue
             }
             guard m.rtcpMux else {
-                throw .unsupported("m-line \(i) (mid \(mid)) has no a=rtcp-mux; the server requires RTP/RTCP multiplexing")
+                throw .unsupported(
+                    "m-line \(i) (mid \(mid)) has no a=rtcp-mux; the server requires RTP/RTCP multiplexing")
             }
             chosen[i] = codec
             accepted.append(i)
         }
         guard let tagIndex = accepted.first else {
-            throw .noUsableMedia(rejected.map { "m-line \($0.index) (\($0.kind)): \($0.reason)" }.joined(separator: "; "))
+            throw .noUsableMedia(
+                rejected.map { "m-line \($0.index) (\($0.kind)): \($0.reason)" }.joined(separator: "; "))
         }
         if offerBundle.isEmpty, accepted.count > 1 {
-            throw .unsupported("the offer has \(accepted.count) usable m-lines but no a=group:BUNDLE; the server needs max-bundle")
+            throw .unsupported(
+                "the offer has \(accepted.count) usable m-lines but no a=group:BUNDLE; the server needs max-bundle")
         }
 
         // The transport of the bundle: the offerer-tagged m-line if accepted, else the first accepted.
@@ -110,7 +115,8 @@ public enum AnswerBuilder {
         }
         switch offer.setup(of: tagged) {
         case .passive:
-            throw .unsupported("the offer asks the server to be DTLS client (a=setup:passive); the server is DTLS passive only")
+            throw .unsupported(
+                "the offer asks the server to be DTLS client (a=setup:passive); the server is DTLS passive only")
         case .holdconn:
             throw .unsupported("a=setup:holdconn is not supported")
         case .actpass, .active, nil:
@@ -129,7 +135,8 @@ public enum AnswerBuilder {
         var answerMedia: [MediaDescription] = []
         let allowMixed = offer.extmapAllowMixed || offer.media.contains { $0.extmapAllowMixed }
         let port = p.candidates.first?.port ?? 9
-        let connection = p.candidates.first.map { "IN \($0.isIPv6 ? "IP6" : "IP4") \($0.ipString)" }
+        let connection =
+            p.candidates.first.map { "IN \($0.isIPv6 ? "IP6" : "IP4") \($0.ipString)" }
             ?? "IN IP4 0.0.0.0"
         let candidates = p.candidates.enumerated().map { SDPCandidate(host: $0.element, index: $0.offset) }
 
@@ -196,9 +203,11 @@ public enum AnswerBuilder {
                     m.ssrcGroups = [SDPSSRCGroup(semantics: "FID", ssrcs: ssrcs)]
                 }
                 m.ssrcs = ssrcs.map {
-                    SDPSSRC(ssrc: $0, attributes: [
-                        .init("cname", track.cname), .init("msid", "\(track.streamID) \(track.trackID)"),
-                    ])
+                    SDPSSRC(
+                        ssrc: $0,
+                        attributes: [
+                            .init("cname", track.cname), .init("msid", "\(track.streamID) \(track.trackID)"),
+                        ])
                 }
             }
             m.candidates = candidates
@@ -223,7 +232,9 @@ public enum AnswerBuilder {
             throw .noUsableMedia("no m-line sends media to the server (a publisher offer must be sendonly or sendrecv)")
         }
 
-        let bundle = bundleOrder.isEmpty ? accepted.compactMap { offer.media[$0].mid } : bundleOrder.compactMap { offer.media[$0].mid }
+        let bundle =
+            bundleOrder.isEmpty
+            ? accepted.compactMap { offer.media[$0].mid } : bundleOrder.compactMap { offer.media[$0].mid }
         var session = SessionDescription(
             origin: .init(
                 username: "-", sessionID: String(p.sessionID), sessionVersion: String(p.sessionVersion),

@@ -55,7 +55,8 @@ public enum AnswerReader {
                     trackID: direction.sends ? track?.trackID : nil, localSSRC: direction.sends ? track?.ssrc : nil,
                     localRTXSSRC: direction.sends && rtx != nil ? track?.rtxSSRC : nil))
         }
-        guard let first = media.first, let tagged = answer.media.first(where: { $0.mid == (answer.bundleMids.first ?? first.mid) })
+        guard let first = media.first,
+            let tagged = answer.media.first(where: { $0.mid == (answer.bundleMids.first ?? first.mid) })
         else {
             throw .noUsableMedia("the server rejected every m-line")
         }

@@ -10,7 +10,8 @@ public struct CodecPolicy: Hashable, Sendable {
     /// Negotiate RTX (RFC 4588) for the chosen video codec when offered.
     public var rtx: Bool
 
-    public init(audio: [SDPCodec.Name] = [.opus], video: [SDPCodec.Name] = [.vp8, .vp9, .h264, .av1], rtx: Bool = true) {
+    public init(audio: [SDPCodec.Name] = [.opus], video: [SDPCodec.Name] = [.vp8, .vp9, .h264, .av1], rtx: Bool = true)
+    {
         self.audio = audio
         self.video = video
         self.rtx = rtx

@@ -13,19 +13,19 @@ struct MediaBuilder {
 
     init(mLine value: Substring, line: Int) throws(SDPError) {
         self.line = line
-        let f = value.split(separator: " ", omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value)
         guard f.count >= 4 else {
             throw .malformed(line: line, reason: "m= needs <media> <port> <proto> <format>…")
         }
         guard SDPSyntax.isToken(f[0]) else { throw .malformed(line: line, reason: "bad media type") }
         var media = MediaDescription(kind: MediaKind(token: String(f[0])))
-        let portField = f[1].split(separator: "/", omittingEmptySubsequences: false)
+        let portField = SDPSyntax.split(f[1], UInt8(ascii: "/"), omittingEmpty: false)
         guard portField.count <= 2 else { throw .malformed(line: line, reason: "bad port") }
         media.port = try SDPParser.number(portField[0], 0...65535, "port", line: line)
         if portField.count == 2 {
             media.portCount = try SDPParser.number(portField[1], 1...65535, "port count", line: line)
         }
-        guard f[2].count <= 64, f[2].allSatisfy(SDPSyntax.isVisible) else {
+        guard f[2].utf8.count <= 64, f[2].utf8.allSatisfy(SDPSyntax.isVisible) else {
             throw .malformed(line: line, reason: "bad proto")
         }
         media.proto = String(f[2])
@@ -41,7 +41,7 @@ struct MediaBuilder {
                     throw .malformed(line: line, reason: "payload type \(pt) listed twice")
                 }
             } else {
-                guard SDPSyntax.isToken(format) || format.allSatisfy(SDPSyntax.isVisible) else {
+                guard SDPSyntax.isAddressToken(format) else {
                     throw .malformed(line: line, reason: "bad format")
                 }
             }
@@ -131,17 +131,17 @@ struct MediaBuilder {
     private func splitPayloadType(_ value: Substring, _ what: String, line: Int) throws(SDPError)
         -> (pt: UInt8, rest: Substring)
     {
-        guard let space = value.firstIndex(of: " ") else {
+        guard let space = SDPSyntax.firstIndex(of: SDPSyntax.space, in: value) else {
             throw .malformed(line: line, reason: "\(what) needs <payload type> <value>")
         }
         let pt: UInt8 = try SDPParser.number(value[..<space], 0...127, "payload type", line: line)
-        return (pt, value[value.index(after: space)...].trimmingSpaces)
+        return (pt, value[value.utf8.index(after: space)...].trimmingSpaces)
     }
 
     private mutating func parseRTPMap(_ value: Substring, line: Int) throws(SDPError) {
         let (pt, rest) = try splitPayloadType(value, "rtpmap", line: line)
-        let f = rest.split(separator: "/", omittingEmptySubsequences: false)
-        guard f.count == 2 || f.count == 3, SDPSyntax.isToken(f[0]), f[0].count <= 64 else {
+        let f = SDPSyntax.split(rest, UInt8(ascii: "/"), omittingEmpty: false)
+        guard f.count == 2 || f.count == 3, SDPSyntax.isToken(f[0]), f[0].utf8.count <= 64 else {
             throw .malformed(line: line, reason: "rtpmap must be <pt> <encoding>/<clock rate>[/<channels>]")
         }
         let clock: UInt32 = try SDPParser.number(f[1], 1...UInt32.max, "clock rate", line: line)
@@ -164,7 +164,7 @@ struct MediaBuilder {
     }
 
     private mutating func parseFeedback(_ value: Substring, line: Int) throws(SDPError) {
-        let f = value.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value, maxSplits: 2)
         guard f.count >= 2, SDPSyntax.isToken(f[1]) else {
             throw .malformed(line: line, reason: "rtcp-fb must be <pt|*> <type> [<parameter>]")
         }
@@ -178,9 +178,9 @@ struct MediaBuilder {
     }
 
     private mutating func parseExtmap(_ value: Substring, line: Int) throws(SDPError) {
-        let f = value.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value, maxSplits: 2)
         guard f.count >= 2 else { throw .malformed(line: line, reason: "extmap must be <id>[/<direction>] <uri>") }
-        let idField = f[0].split(separator: "/", omittingEmptySubsequences: false)
+        let idField = SDPSyntax.split(f[0], UInt8(ascii: "/"), omittingEmpty: false)
         guard idField.count <= 2 else { throw .malformed(line: line, reason: "bad extmap id") }
         let id: UInt8 = try SDPParser.number(idField[0], 1...255, "extmap id", line: line)
         var direction: MediaDirection?
@@ -190,7 +190,7 @@ struct MediaBuilder {
             }
             direction = d
         }
-        guard f[1].count <= 256, f[1].allSatisfy(SDPSyntax.isVisible) else {
+        guard f[1].utf8.count <= 256, f[1].utf8.allSatisfy(SDPSyntax.isVisible) else {
             throw .malformed(line: line, reason: "bad extmap URI")
         }
         let ext = SDPHeaderExtension(
@@ -206,12 +206,12 @@ struct MediaBuilder {
     }
 
     private mutating func parseSSRC(_ value: Substring, line: Int) throws(SDPError) {
-        let f = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value, maxSplits: 1)
         guard f.count == 2 else { throw .malformed(line: line, reason: "ssrc must be <ssrc> <attribute>[:<value>]") }
         let ssrc: UInt32 = try SDPParser.number(f[0], 0...UInt32.max, "ssrc", line: line)
         let attribute: SDPSSRC.Attribute
-        if let colon = f[1].firstIndex(of: ":") {
-            attribute = .init(String(f[1][..<colon]), String(f[1][f[1].index(after: colon)...]))
+        if let colon = SDPSyntax.firstIndex(of: UInt8(ascii: ":"), in: f[1]) {
+            attribute = .init(String(f[1][..<colon]), String(f[1][f[1].utf8.index(after: colon)...]))
         } else {
             attribute = .init(String(f[1]), nil)
         }
@@ -226,7 +226,7 @@ struct MediaBuilder {
     }
 
     private mutating func parseSSRCGroup(_ value: Substring, line: Int) throws(SDPError) {
-        let f = value.split(separator: " ", omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value)
         guard f.count >= 2, SDPSyntax.isToken(f[0]) else {
             throw .malformed(line: line, reason: "ssrc-group must be <semantics> <ssrc>…")
         }

@@ -125,7 +125,8 @@ public enum OfferBuilder {
         _ p: OfferParameters, sections: [(MediaKind, ClientTrack?)], videoCodecs: [SDPCodec.Name]
     ) -> ClientOffer {
         var session = SessionDescription(
-            origin: .init(sessionID: String(p.sessionID), sessionVersion: String(p.sessionVersion), address: "IN IP4 127.0.0.1"))
+            origin: .init(
+                sessionID: String(p.sessionID), sessionVersion: String(p.sessionVersion), address: "IN IP4 127.0.0.1"))
         session.extmapAllowMixed = true
         session.msidSemantic = "WMS *"
         let candidates = p.candidates.enumerated().map { SDPCandidate(host: $0.element, index: $0.offset) }
@@ -136,7 +137,8 @@ public enum OfferBuilder {
                 : videoCodecs.filter { $0.kind == .video }.flatMap { codec($0, transportCC: p.transportCC) }
             var m = MediaDescription(
                 kind: kind, port: p.candidates.first?.port ?? 9, formats: codecs.map { String($0.payloadType) })
-            m.connection = p.candidates.first.map { "IN \($0.isIPv6 ? "IP6" : "IP4") \($0.ipString)" } ?? "IN IP4 0.0.0.0"
+            m.connection =
+                p.candidates.first.map { "IN \($0.isIPv6 ? "IP6" : "IP4") \($0.ipString)" } ?? "IN IP4 0.0.0.0"
             m.iceUfrag = p.iceUfrag
             m.icePassword = p.icePassword
             m.iceOptions = ["trickle"]
@@ -161,7 +163,9 @@ public enum OfferBuilder {
                     m.ssrcGroups = [SDPSSRCGroup(semantics: "FID", ssrcs: ssrcs)]
                 }
                 m.ssrcs = ssrcs.map {
-                    SDPSSRC(ssrc: $0, attributes: [.init("cname", p.cname), .init("msid", "\(p.streamID) \(track.trackID)")])
+                    SDPSSRC(
+                        ssrc: $0,
+                        attributes: [.init("cname", p.cname), .init("msid", "\(p.streamID) \(track.trackID)")])
                 }
             }
             m.candidates = candidates

@@ -58,10 +58,10 @@ public struct SDPCandidate: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses the attribute value (what follows `a=candidate:`); the reason on failure.
     public static func parse(_ value: Substring) -> Result<SDPCandidate, CandidateSyntaxError> {
-        let fields = value.split(separator: " ", omittingEmptySubsequences: true)
+        let fields = SDPSyntax.fields(value)
         guard fields.count >= 8 else { return .failure(.init("fewer than 8 fields")) }
         let foundation = fields[0]
-        guard foundation.count <= 32, foundation.allSatisfy(SDPSyntax.isICEChar) else {
+        guard foundation.utf8.count <= 32, foundation.utf8.allSatisfy(SDPSyntax.isICEChar) else {
             return .failure(.init("foundation must be 1-32 ice-chars"))
         }
         guard let component = UInt16(fields[1]), (1...256).contains(component) else {

@@ -136,30 +136,17 @@ public struct SDPCodec: Hashable, Sendable, CustomStringConvertible {
 
     /// Splits a fmtp value into parameters; `;` separated, spaces around them ignored.
     static func parseParameters(_ value: Substring) -> [Parameter] {
-        value.split(separator: ";", omittingEmptySubsequences: true).compactMap { item in
+        SDPSyntax.split(value, UInt8(ascii: ";")).compactMap { item in
             let trimmed = item.trimmingSpaces
             guard !trimmed.isEmpty else { return nil }
-            if let eq = trimmed.firstIndex(of: "=") {
+            if let eq = SDPSyntax.firstIndex(of: UInt8(ascii: "="), in: trimmed) {
                 return Parameter(
                     String(trimmed[..<eq]).trimmingSpacesString,
-                    String(trimmed[trimmed.index(after: eq)...]).trimmingSpacesString)
+                    String(trimmed[trimmed.utf8.index(after: eq)...]).trimmingSpacesString)
             }
             return Parameter(String(trimmed), nil)
         }
     }
 
     public var description: String { "\(payloadType) \(rtpmapValue)" + (fmtpValue.map { " " + $0 } ?? "") }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return s
-    }
-}
-
-extension String {
-    var trimmingSpacesString: String { String(Substring(self).trimmingSpaces) }
 }

@@ -12,12 +12,12 @@ public struct SDPFingerprint: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses the attribute value; nil unless it is `<token> <hex bytes separated by colons>`.
     public init?(attributeValue: Substring) {
-        let parts = attributeValue.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 32 else { return nil }
-        let bytes = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+        let parts = SDPSyntax.fields(attributeValue)
+        guard parts.count == 2, SDPSyntax.isToken(parts[0]), parts[0].utf8.count <= 32 else { return nil }
+        let bytes = SDPSyntax.split(parts[1], UInt8(ascii: ":"), omittingEmpty: false)
         guard bytes.count >= 16, bytes.count <= 64 else { return nil }
         for byte in bytes {
-            guard byte.count == 2, byte.allSatisfy(\.isHexDigit) else { return nil }
+            guard byte.utf8.count == 2, byte.utf8.allSatisfy(SDPSyntax.isHexDigit) else { return nil }
         }
         self.init(algorithm: String(parts[0]), value: String(parts[1]))
     }

@@ -10,7 +10,7 @@ public struct SDPMediaStreamID: Hashable, Sendable {
 
     /// Parses the attribute value (also the value after `msid:` on an `a=ssrc` line).
     public init?(attributeValue: Substring) {
-        let parts = attributeValue.split(separator: " ", omittingEmptySubsequences: true)
+        let parts = SDPSyntax.fields(attributeValue)
         guard parts.count == 1 || parts.count == 2, !parts[0].isEmpty else { return nil }
         stream = String(parts[0])
         track = parts.count == 2 ? String(parts[1]) : nil

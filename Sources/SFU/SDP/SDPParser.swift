@@ -24,18 +24,7 @@ public enum SDPParser {
             let line = lines[index]
             let number = index + 1
             if line.isEmpty { continue }
-            guard line.count <= SDPLimits.maxLineLength else {
-                throw .malformed(line: number, reason: "line longer than \(SDPLimits.maxLineLength) characters")
-            }
-            guard let type = line.first, type.isASCII, type.isLowercase,
-                line.dropFirst().first == "="
-            else {
-                throw .malformed(line: number, reason: "expected <letter>=<value>")
-            }
-            guard SDPSyntax.isPrintable(line) else {
-                throw .malformed(line: number, reason: "control character in line")
-            }
-            let value = line.dropFirst(2)
+            let (type, value) = try splitLine(line, number)
 
             if type == "m" {
                 if let builder = current {
@@ -51,8 +40,10 @@ public enum SDPParser {
                 continue
             }
 
-            if current != nil {
-                try current!.apply(type: type, value: value, line: number)
+            // take() leaves no second reference, so the builder's arrays are mutated in place.
+            if var builder = current.take() {
+                try builder.apply(type: type, value: value, line: number)
+                current = builder
                 continue
             }
 
@@ -89,25 +80,48 @@ public enum SDPParser {
         return session
     }
 
-    /// Splits on CRLF or LF after checking the byte and line limits; trailing empty lines kept
-    /// out so line numbers match what an editor shows.
+    /// Splits on CRLF or LF after checking the byte and line limits; trailing empty lines are
+    /// dropped. Line numbers (index + 1) match what an editor shows.
     static func splitLines(_ text: String) throws(SDPError) -> [Substring] {
-        guard text.utf8.count <= SDPLimits.maxBytes else {
+        let u = text.utf8
+        guard u.count <= SDPLimits.maxBytes else {
             throw .tooLarge("more than \(SDPLimits.maxBytes) bytes")
         }
         var lineCount = 1
-        for byte in text.utf8 where byte == 0x0A { lineCount += 1 }
+        for byte in u where byte == 0x0A { lineCount += 1 }
         guard lineCount <= SDPLimits.maxLines + 1 else {
             throw .tooLarge("more than \(SDPLimits.maxLines) lines")
         }
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        // A bare CR before LF is one Character with it ("\r\n"); a lone trailing CR is not.
-        for i in lines.indices where lines[i].last == "\r" { lines[i] = lines[i].dropLast() }
+        var lines = SDPSyntax.split(Substring(text), 0x0A, omittingEmpty: false)
+        // CR of CRLF, and trailing spaces/tabs some stacks leave (`a=rtcp-mux `): never meaningful.
+        for i in lines.indices {
+            var line = lines[i]
+            while let last = line.utf8.last, last == 0x0D || last == 0x20 || last == 0x09 {
+                line = line[..<line.utf8.index(before: line.utf8.endIndex)]
+            }
+            lines[i] = line
+        }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard lines.count <= SDPLimits.maxLines else {
             throw .tooLarge("more than \(SDPLimits.maxLines) lines")
         }
         return lines
+    }
+
+    /// Checks `<letter>=<value>` and the line's length and characters; returns the type letter
+    /// and the value.
+    static func splitLine(_ line: Substring, _ number: Int) throws(SDPError) -> (type: Character, value: Substring) {
+        let u = line.utf8
+        guard u.count <= SDPLimits.maxLineLength else {
+            throw .malformed(line: number, reason: "line longer than \(SDPLimits.maxLineLength) bytes")
+        }
+        guard u.count >= 2, let t = u.first, t >= 0x61, t <= 0x7A, u[u.index(after: u.startIndex)] == 0x3D else {
+            throw .malformed(line: number, reason: "expected <letter>=<value>")
+        }
+        guard SDPSyntax.isPrintable(line) else {
+            throw .malformed(line: number, reason: "control character in line")
+        }
+        return (Character(Unicode.Scalar(t)), line[u.index(u.startIndex, offsetBy: 2)...])
     }
 
     private static func register(_ media: MediaDescription, _ line: Int, in mids: inout Set<String>)
@@ -120,14 +134,15 @@ public enum SDPParser {
     }
 
     static func parseOrigin(_ value: Substring, line: Int) throws(SDPError) -> SessionDescription.Origin {
-        let f = value.split(separator: " ", omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value)
         guard f.count == 6 else {
-            throw .malformed(line: line, reason: "o= needs 6 fields: <username> <sess-id> <sess-version> IN <addrtype> <address>")
+            throw .malformed(
+                line: line, reason: "o= needs 6 fields: <username> <sess-id> <sess-version> IN <addrtype> <address>")
         }
-        guard f[1].count <= 32, f[1].allSatisfy(\.isASCIIDigit) else {
+        guard SDPSyntax.isDigits(f[1], max: 32) else {
             throw .malformed(line: line, reason: "o= session id must be 1-32 digits")
         }
-        guard f[2].count <= 32, f[2].allSatisfy(\.isASCIIDigit) else {
+        guard SDPSyntax.isDigits(f[2], max: 32) else {
             throw .malformed(line: line, reason: "o= session version must be 1-32 digits")
         }
         return .init(
@@ -136,7 +151,7 @@ public enum SDPParser {
     }
 
     static func parseConnection(_ value: Substring, line: Int) throws(SDPError) -> String {
-        let f = value.split(separator: " ", omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value)
         guard f.count == 3, f[0] == "IN", f[1] == "IP4" || f[1] == "IP6",
             SDPSyntax.isAddressToken(f[2])
         else {
@@ -149,9 +164,9 @@ public enum SDPParser {
     static func splitAttribute(_ value: Substring, line: Int) throws(SDPError) -> (name: Substring, value: Substring?) {
         let name: Substring
         let rest: Substring?
-        if let colon = value.firstIndex(of: ":") {
+        if let colon = SDPSyntax.firstIndex(of: UInt8(ascii: ":"), in: value) {
             name = value[..<colon]
-            rest = value[value.index(after: colon)...]
+            rest = value[value.utf8.index(after: colon)...]
         } else {
             name = value
             rest = nil
@@ -191,7 +206,7 @@ public enum SDPParser {
     }
 
     static func parseGroup(_ value: Substring?, line: Int) throws(SDPError) -> SDPGroup {
-        let f = (value ?? "").split(separator: " ", omittingEmptySubsequences: true)
+        let f = SDPSyntax.fields(value ?? "")
         guard let semantics = f.first, SDPSyntax.isToken(semantics) else {
             throw .malformed(line: line, reason: "a=group needs <semantics> <mid>…")
         }
@@ -206,7 +221,7 @@ public enum SDPParser {
         return SDPGroup(semantics: String(semantics), mids: mids)
     }
 
-    static func isMid(_ s: Substring) -> Bool { SDPSyntax.isToken(s) && s.count <= 64 }
+    static func isMid(_ s: Substring) -> Bool { SDPSyntax.isToken(s) && s.utf8.count <= 64 }
 
     static func parseCredential(_ value: Substring?, _ what: String, line: Int) throws(SDPError) -> String {
         guard let value = value?.trimmingSpaces, SDPSyntax.isICECredential(value) else {
@@ -216,7 +231,7 @@ public enum SDPParser {
     }
 
     static func parseOptions(_ value: Substring?) -> [String] {
-        (value ?? "").split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        SDPSyntax.fields(value ?? "").map(String.init)
     }
 
     static func parseFingerprint(_ value: Substring?, line: Int) throws(SDPError) -> SDPFingerprint {
@@ -237,7 +252,7 @@ public enum SDPParser {
     static func number<T: FixedWidthInteger>(
         _ s: Substring, _ range: ClosedRange<T>, _ what: String, line: Int
     ) throws(SDPError) -> T {
-        guard !s.isEmpty, s.count <= 20, s.allSatisfy(\.isASCIIDigit) else {
+        guard SDPSyntax.isDigits(s, max: 20) else {
             throw .malformed(line: line, reason: "\(what) '\(s.prefix(24))' is not a number")
         }
         guard let v = T(s), range.contains(v) else {
@@ -245,8 +260,4 @@ public enum SDPParser {
         }
         return v
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -10,7 +10,9 @@ public struct SessionDescription: Hashable, Sendable {
         /// e.g. `IN IP4 127.0.0.1`.
         public var address: String
 
-        public init(username: String = "-", sessionID: String, sessionVersion: String, address: String = "IN IP4 0.0.0.0") {
+        public init(
+            username: String = "-", sessionID: String, sessionVersion: String, address: String = "IN IP4 0.0.0.0"
+        ) {
             self.username = username
             self.sessionID = sessionID
             self.sessionVersion = sessionVersion

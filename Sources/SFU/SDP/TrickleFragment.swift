@@ -1,3 +1,5 @@
+import Reactor
+
 /// An ICE fragment (`application/trickle-ice-sdpfrag`, RFC 8840) as WHIP/WHEP PATCH carries it:
 /// ICE credentials, and candidates per m-section identified by mid.
 ///
@@ -20,7 +22,10 @@ public struct TrickleFragment: Hashable, Sendable {
         public var candidates: [SDPCandidate]
         public var endOfCandidates: Bool
 
-        public init(mid: String?, iceUfrag: String? = nil, icePassword: String? = nil, candidates: [SDPCandidate] = [], endOfCandidates: Bool = false) {
+        public init(
+            mid: String?, iceUfrag: String? = nil, icePassword: String? = nil, candidates: [SDPCandidate] = [],
+            endOfCandidates: Bool = false
+        ) {
             self.mid = mid
             self.iceUfrag = iceUfrag
             self.icePassword = icePassword
@@ -35,12 +40,27 @@ public struct TrickleFragment: Hashable, Sendable {
     public var groups: [SDPGroup]
     public var sections: [Section]
 
-    public init(iceUfrag: String? = nil, icePassword: String? = nil, iceOptions: [String] = [], groups: [SDPGroup] = [], sections: [Section] = []) {
+    public init(
+        iceUfrag: String? = nil, icePassword: String? = nil, iceOptions: [String] = [], groups: [SDPGroup] = [],
+        sections: [Section] = []
+    ) {
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.iceOptions = iceOptions
         self.groups = groups
         self.sections = sections
+    }
+
+    /// The server's answer to an ICE restart PATCH (RFC 9725 §4.3.2): the new credentials and
+    /// its host candidates for each bundled mid, gathering complete.
+    public init(iceUfrag: String, icePassword: String, hostCandidates: [SocketAddress], mids: [String]) {
+        let candidates = hostCandidates.enumerated().map { SDPCandidate(host: $0.element, index: $0.offset) }
+        self.init(
+            iceUfrag: iceUfrag, icePassword: icePassword,
+            groups: mids.isEmpty ? [] : [SDPGroup(semantics: "BUNDLE", mids: mids)],
+            sections: (mids.isEmpty ? [String?.none] : mids.map { $0 }).map {
+                Section(mid: $0, candidates: candidates, endOfCandidates: true)
+            })
     }
 
     /// Every candidate in the fragment, in order.
@@ -60,28 +80,23 @@ public struct TrickleFragment: Hashable, Sendable {
     public static func parse(_ text: String) throws(SDPError) -> TrickleFragment {
         let lines = try SDPParser.splitLines(text)
         var f = TrickleFragment()
-        var current: Section?
+        var current = Section(mid: nil)
+        var inSection = false  // an m-line, mid or candidate has opened `current`
         func flush() {
-            if let s = current { f.sections.append(s) }
-            current = nil
+            if inSection { f.sections.append(current) }
+            current = Section(mid: nil)
+            inSection = false
         }
         for (index, line) in lines.enumerated() {
             let number = index + 1
             if line.isEmpty { continue }
-            guard line.count <= SDPLimits.maxLineLength else {
-                throw .malformed(line: number, reason: "line longer than \(SDPLimits.maxLineLength) characters")
-            }
-            guard let type = line.first, type.isASCII, type.isLowercase, line.dropFirst().first == "=" else {
-                throw .malformed(line: number, reason: "expected <letter>=<value>")
-            }
-            guard SDPSyntax.isPrintable(line) else { throw .malformed(line: number, reason: "control character in line") }
-            let value = line.dropFirst(2)
+            let (type, value) = try SDPParser.splitLine(line, number)
             if type == "m" {
                 flush()
                 guard f.sections.count < SDPLimits.maxMediaSections else {
                     throw .tooLarge("more than \(SDPLimits.maxMediaSections) m-lines")
                 }
-                current = Section(mid: nil)
+                inSection = true
                 continue
             }
             guard type == "a" else { continue }
@@ -89,10 +104,10 @@ public struct TrickleFragment: Hashable, Sendable {
             switch name {
             case "ice-ufrag":
                 let u = try SDPParser.parseCredential(attr, "ice-ufrag", line: number)
-                if current != nil { current!.iceUfrag = u } else { f.iceUfrag = u }
+                if inSection { current.iceUfrag = u } else { f.iceUfrag = u }
             case "ice-pwd":
                 let p = try SDPParser.parseCredential(attr, "ice-pwd", line: number)
-                if current != nil { current!.icePassword = p } else { f.icePassword = p }
+                if inSection { current.icePassword = p } else { f.icePassword = p }
             case "ice-options":
                 f.iceOptions = SDPParser.parseOptions(attr)
             case "group":
@@ -101,19 +116,18 @@ public struct TrickleFragment: Hashable, Sendable {
                 guard let attr, SDPParser.isMid(attr) else {
                     throw .malformed(line: number, reason: "mid must be a token of 1-64 characters")
                 }
-                if current == nil { current = Section(mid: nil) }
-                current!.mid = String(attr)
-            case "candidate", "end-of-candidates":
-                if current == nil { current = Section(mid: nil) }
-                if name == "end-of-candidates" {
-                    current!.endOfCandidates = true
-                    continue
-                }
-                guard current!.candidates.count < SDPLimits.maxCandidatesPerMedia else {
+                inSection = true
+                current.mid = String(attr)
+            case "end-of-candidates":
+                inSection = true
+                current.endOfCandidates = true
+            case "candidate":
+                inSection = true
+                guard current.candidates.count < SDPLimits.maxCandidatesPerMedia else {
                     throw .tooLarge("more than \(SDPLimits.maxCandidatesPerMedia) candidates in one m-section")
                 }
                 switch SDPCandidate.parse(attr ?? "") {
-                case .success(let c): current!.candidates.append(c)
+                case .success(let c): current.candidates.append(c)
                 case .failure(let e): throw .malformed(line: number, reason: e.reason)
                 }
             default:

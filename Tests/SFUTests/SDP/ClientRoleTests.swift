@@ -32,7 +32,8 @@ struct ClientRoleTests {
     @Test("publisher offer → server answer → client reads ICE, DTLS role, payload types, extension ids")
     func publishNegotiation() throws {
         let offer = OfferBuilder.publisherOffer(Self.client, tracks: [Self.audio, Self.video])
-        let answer = try AnswerBuilder.buildAnswer(offerText: offer.sdp, parameters: SDPFixtures.parameters(), role: .publisher)
+        let answer = try AnswerBuilder.buildAnswer(
+            offerText: offer.sdp, parameters: SDPFixtures.parameters(), role: .publisher)
         #expect(answer.media.map(\.remoteSSRC) == [1001, 2001])
         #expect(answer.media[1].remoteRTXSSRC == 2002)
 
@@ -73,15 +74,18 @@ struct ClientRoleTests {
     @Test("an answer that changes mids or drops rtcp-mux is refused")
     func badAnswers() throws {
         let offer = OfferBuilder.viewerOffer(Self.client)
-        let answer = try AnswerBuilder.buildAnswer(offerText: offer.sdp, parameters: SDPFixtures.parameters(), role: .viewer(tracks: []))
+        let answer = try AnswerBuilder.buildAnswer(
+            offerText: offer.sdp, parameters: SDPFixtures.parameters(), role: .viewer(tracks: []))
         #expect(throws: SDPError.self) {
-            try AnswerReader.read(answer.sdp.replacingAll("a=mid:1", with: "a=mid:x"), offer: offer)
+            try AnswerReader.read(answer.sdp.sdpReplacing("a=mid:1", with: "a=mid:x"), offer: offer)
         }
         #expect(throws: SDPError.unsupported("answer m-line 0 has no a=rtcp-mux")) {
-            try AnswerReader.read(answer.sdp.replacingAll("a=rtcp-mux\r\n", with: ""), offer: offer)
+            try AnswerReader.read(answer.sdp.sdpReplacing("a=rtcp-mux\r\n", with: ""), offer: offer)
         }
         var rejectedAll = answer.session
-        for i in rejectedAll.media.indices { rejectedAll.media[i] = AnswerBuilder.rejectedSection(rejectedAll.media[i]) }
+        for i in rejectedAll.media.indices {
+            rejectedAll.media[i] = AnswerBuilder.rejectedSection(rejectedAll.media[i])
+        }
         #expect(throws: SDPError.noUsableMedia("the server rejected every m-line")) {
             try AnswerReader.read(rejectedAll.text, offer: offer)
         }
@@ -90,7 +94,7 @@ struct ClientRoleTests {
 
 extension String {
     /// Plain substring replacement (no Foundation needed by the callers' intent).
-    func replacingAll(_ target: String, with replacement: String) -> String {
+    func sdpReplacing(_ target: String, with replacement: String) -> String {
         var out = ""
         var rest = Substring(self)
         while let r = rest.firstRange(of: target) {

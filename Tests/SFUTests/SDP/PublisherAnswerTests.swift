@@ -24,7 +24,10 @@ struct PublisherAnswerTests {
             #expect(m.fingerprints == [SDPFingerprint(algorithm: "sha-256", value: SDPFixtures.serverFingerprint)])
             #expect(m.setup == .passive)
             #expect(m.rtcpMux)
-            #expect(m.candidates == [SDPCandidate(foundation: "1", priority: 2130706431, address: "127.0.0.1", port: 40000)])
+            #expect(
+                m.candidates == [
+                    SDPCandidate(foundation: "1", priority: 2_130_706_431, address: "127.0.0.1", port: 40000)
+                ])
             #expect(m.candidates.first?.description == "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host")
             #expect(m.endOfCandidates)
         }
@@ -49,7 +52,7 @@ struct PublisherAnswerTests {
         #expect(audio.feedback.isEmpty)
         #expect(audio.extensions.audioLevel == 1 && audio.extensions.absSendTime == 2)
         #expect(audio.extensions.mid == 4 && audio.extensions.transportWideCC == nil)
-        #expect(audio.remoteSSRC == 848728492)
+        #expect(audio.remoteSSRC == 848_728_492)
         #expect(audio.rtcpReducedSize)
 
         let video = a.media[1]
@@ -60,7 +63,7 @@ struct PublisherAnswerTests {
         #expect(video.extensions.absSendTime == 2 && video.extensions.mid == 4)
         #expect(video.extensions.videoOrientation == 13 && video.extensions.transportWideCC == nil)
         #expect(video.extensions.all.count == 3)
-        #expect(video.remoteSSRC == 1925417939 && video.remoteRTXSSRC == 314519191)
+        #expect(video.remoteSSRC == 1_925_417_939 && video.remoteRTXSSRC == 314_519_191)
 
         let m = a.session.media[1]
         #expect(m.formats == ["96", "97"])
@@ -82,14 +85,16 @@ struct PublisherAnswerTests {
         #expect(a.media[1].feedback == [.nack, .pli, .fir, .remb, .transportCC])
         #expect(a.media[1].extensions.transportWideCC == 3)
         #expect(a.sdp.contains("a=rtcp-fb:96 transport-cc\r\n"))
-        #expect(a.sdp.contains("a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"))
+        #expect(
+            a.sdp.contains("a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"))
     }
 
     @Test("H.264 with packetization-mode=1 and constrained baseline is chosen when VP8/VP9 are not allowed")
     func h264Choice() throws {
         var p = SDPFixtures.parameters()
         p.codecs = CodecPolicy(video: [.h264])
-        let a = try AnswerBuilder.buildAnswer(offer: SDPFixtures.offer(SDPFixtures.chromium), parameters: p, role: .publisher)
+        let a = try AnswerBuilder.buildAnswer(
+            offer: SDPFixtures.offer(SDPFixtures.chromium), parameters: p, role: .publisher)
         let video = a.media[1]
         #expect(video.codecName == .h264)
         #expect(video.payloadType == 108)  // 42e01f, packetization-mode=1
@@ -136,11 +141,11 @@ struct PublisherAnswerTests {
         #expect(video.payloadType == 97 && video.rtxPayloadType == 98)
         #expect(video.feedback == [.nack, .pli, .remb])
         #expect(video.extensions.mid == 1 && video.extensions.absSendTime == 3)
-        #expect(video.remoteSSRC == 1080096039 && video.remoteRTXSSRC == 1130877131)
+        #expect(video.remoteSSRC == 1_080_096_039 && video.remoteRTXSSRC == 1_130_877_131)
         let audio = a.media[1]
         #expect(audio.payloadType == 96 && audio.codecName == .opus)
         #expect(audio.extensions.mid == 1 && audio.extensions.audioLevel == 2)
-        #expect(audio.remoteSSRC == 3467961426)
+        #expect(audio.remoteSSRC == 3_467_961_426)
         #expect(a.remoteICEUfrag == "BZRa")
         #expect(a.remoteFingerprints.count == 3)
         #expect(!a.session.extmapAllowMixed)
@@ -149,7 +154,10 @@ struct PublisherAnswerTests {
 
     @Test("a WHEP (recvonly) offer sent to the publish endpoint is refused with a reason")
     func recvonlyOfferToPublish() throws {
-        #expect(throws: SDPError.noUsableMedia("no m-line sends media to the server (a publisher offer must be sendonly or sendrecv)")) {
+        #expect(
+            throws: SDPError.noUsableMedia(
+                "no m-line sends media to the server (a publisher offer must be sendonly or sendrecv)")
+        ) {
             try answer(SDPFixtures.chromiumWHEP)
         }
     }

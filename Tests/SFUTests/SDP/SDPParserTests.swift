@@ -45,15 +45,19 @@ struct SDPParserTests {
         #expect(audio.codec(payloadType: 63)?.parameters == [.init("111/111", nil)])
         #expect(audio.headerExtensionID(SDPExtensionURI.audioLevel) == 1)
         #expect(audio.headerExtensionID(SDPExtensionURI.mid) == 4)
-        #expect(audio.msids == [SDPMediaStreamID(stream: "db552604-7ccd-4456-aaeb-e45fbedd97c5", track: "5a34a089-2ea0-40ba-9a78-03a1d266d2f4")])
-        #expect(audio.ssrcs.first?.ssrc == 848728492)
+        #expect(
+            audio.msids == [
+                SDPMediaStreamID(
+                    stream: "db552604-7ccd-4456-aaeb-e45fbedd97c5", track: "5a34a089-2ea0-40ba-9a78-03a1d266d2f4")
+            ])
+        #expect(audio.ssrcs.first?.ssrc == 848_728_492)
         #expect(audio.ssrcs.first?.cname == "KBFcYLpZor2+8RH1")
-        #expect(audio.primarySSRCs?.media == 848728492)
+        #expect(audio.primarySSRCs?.media == 848_728_492)
         #expect(audio.primarySSRCs?.rtx == nil)
         #expect(audio.candidates.count == 2)
         let c = try #require(audio.candidates.first)
         #expect(c.foundation == "425454558" && c.component == 1 && c.transport == "udp")
-        #expect(c.priority == 2122260223 && c.address == "127.0.0.1" && c.port == 55486 && c.type == "host")
+        #expect(c.priority == 2_122_260_223 && c.address == "127.0.0.1" && c.port == 55486 && c.type == "host")
         #expect(c.extensions.first == .init(name: "generation", value: "0"))
         #expect(c.socketAddress == SocketAddress(ip: "127.0.0.1", port: 55486))
         #expect(audio.candidates[1].extensions.contains(.init(name: "tcptype", value: "active")))
@@ -69,9 +73,9 @@ struct SDPParserTests {
         #expect(video.codec(payloadType: 96)?.feedback == [.remb, .transportCC, .ccmFIR, .nack, .nackPLI])
         #expect(video.headerExtensions.count == 11)
         #expect(video.headerExtensionID(SDPExtensionURI.videoOrientation) == 13)
-        #expect(video.ssrcGroups == [SDPSSRCGroup(semantics: "FID", ssrcs: [1925417939, 314519191])])
-        #expect(video.primarySSRCs?.media == 1925417939)
-        #expect(video.primarySSRCs?.rtx == 314519191)
+        #expect(video.ssrcGroups == [SDPSSRCGroup(semantics: "FID", ssrcs: [1_925_417_939, 314_519_191])])
+        #expect(video.primarySSRCs?.media == 1_925_417_939)
+        #expect(video.primarySSRCs?.rtx == 314_519_191)
         #expect(video.otherAttributes.contains(SDPAttribute("rtcp-xr", "rcvr-rtt=all")))
     }
 

@@ -51,4 +51,20 @@ struct TrickleFragmentTests {
         }
         #expect(throws: SDPError.self) { try TrickleFragment.parse("garbage") }
     }
+
+    @Test("the server's ICE restart answer carries new credentials and its candidates per mid")
+    func restartAnswer() throws {
+        let f = TrickleFragment(
+            iceUfrag: "newU", icePassword: "newpassword0123456789012", hostCandidates: [SDPFixtures.serverAddress],
+            mids: ["0", "1"])
+        let text = f.text
+        #expect(text.hasPrefix("a=ice-ufrag:newU\r\na=ice-pwd:newpassword0123456789012\r\na=group:BUNDLE 0 1\r\n"))
+        #expect(
+            text.contains(
+                "a=mid:1\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\n"))
+        let parsed = try TrickleFragment.parse(text)
+        #expect(parsed == f)
+        #expect(parsed.credentials! == ("newU", "newpassword0123456789012"))
+        #expect(parsed.sections.map(\.mid) == ["0", "1"])
+    }
 }

@@ -12,8 +12,12 @@ struct ViewerAnswerTests {
 
     static func tracks(audio: SDPCodec? = opus, video: SDPCodec? = vp8) -> [OutboundTrackSpec] {
         [
-            OutboundTrackSpec(kind: .video, streamID: "room1", trackID: "room1-video", ssrc: 0x1111_0001, rtxSSRC: 0x1111_0002, cname: "livesfu-room1", codec: video),
-            OutboundTrackSpec(kind: .audio, streamID: "room1", trackID: "room1-audio", ssrc: 0x1111_0003, cname: "livesfu-room1", codec: audio),
+            OutboundTrackSpec(
+                kind: .video, streamID: "room1", trackID: "room1-video", ssrc: 0x1111_0001, rtxSSRC: 0x1111_0002,
+                cname: "livesfu-room1", codec: video),
+            OutboundTrackSpec(
+                kind: .audio, streamID: "room1", trackID: "room1-audio", ssrc: 0x1111_0003, cname: "livesfu-room1",
+                codec: audio),
         ]
     }
 
@@ -63,7 +67,7 @@ struct ViewerAnswerTests {
         #expect(a.media[0].extensions.audioLevel == 2 && a.media[0].extensions.mid == 1)
         #expect(a.media[1].payloadType == 97 && a.media[1].rtxPayloadType == 98)
         #expect(a.media[1].extensions.absSendTime == 3)
-        #expect(a.media[1].remoteSSRC == 679564571)
+        #expect(a.media[1].remoteSSRC == 679_564_571)
         #expect(a.media[1].feedback == [.nack, .pli, .remb])
     }
 
@@ -117,10 +121,14 @@ struct ViewerAnswerTests {
         second.mid = "2"
         offer.media.append(second)
         offer.groups = [SDPGroup(semantics: "BUNDLE", mids: ["0", "1", "2"])]
-        let tracks = Self.tracks() + [
-            OutboundTrackSpec(kind: .video, streamID: "room1", trackID: "screen", ssrc: 7, rtxSSRC: 8, cname: "c", codec: Self.vp8)
-        ]
-        let a = try AnswerBuilder.buildAnswer(offer: offer, parameters: SDPFixtures.parameters(), role: .viewer(tracks: tracks))
+        let tracks =
+            Self.tracks() + [
+                OutboundTrackSpec(
+                    kind: .video, streamID: "room1", trackID: "screen", ssrc: 7, rtxSSRC: 8, cname: "c", codec: Self.vp8
+                )
+            ]
+        let a = try AnswerBuilder.buildAnswer(
+            offer: offer, parameters: SDPFixtures.parameters(), role: .viewer(tracks: tracks))
         #expect(a.media.map(\.trackID) == ["room1-audio", "room1-video", "screen"])
         #expect(a.bundleMids == ["0", "1", "2"])
     }

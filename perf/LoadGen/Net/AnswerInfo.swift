@@ -36,7 +36,7 @@ public struct AnswerInfo: Sendable, Equatable {
     public init(parsing sdp: String) throws(Failure) {
         var current: Media? = nil
         var candidates: [(prio: UInt64, addr: SocketAddress)] = []
-        for raw in sdp.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for raw in sdp.split(whereSeparator: { $0.isNewline }) {
             let line = Substring(raw)
             if line.hasPrefix("m=") {
                 if let c = current { media.append(c) }

@@ -21,6 +21,23 @@ public struct LoadReport: Sendable {
     public var loadCPU: String
     public var serverCPU: String
     public var misses: [String] = []
+    /// The server after the publishers connected, before any viewer: the base for memory per viewer.
+    public var serverBeforeViewers: ProcessSample? = nil
+    /// The steady-state window (all viewers started, media flowing).
+    public struct Steady: Sendable {
+        public var seconds: Double
+        public var serverCPUSeconds: Double
+        /// Packets the viewers received in the window (a board copy is up to 1 s old at
+        /// each end; both ends are equally old).
+        public var packetsReceived: UInt64
+        public var cpuFraction: Double { serverCPUSeconds / max(seconds, 0.001) }
+        public var microsecondsPerPacket: Double {
+            packetsReceived > 0 ? serverCPUSeconds * 1e6 / Double(packetsReceived) : 0
+        }
+    }
+    public var steady: Steady? = nil
+    /// The load generator's own CPU use in the steady window (1.0 = its whole core).
+    public var loadSteadyCPUFraction: Double? = nil
 
     var serverCPUSeconds: Double? {
         guard let a = serverStart, let b = serverEnd else { return nil }
@@ -63,13 +80,23 @@ public struct LoadReport: Sendable {
         s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived)\n"
         if let cpu = serverCPUSeconds, let e = serverEnd {
             s += "server: CPU \(Format.fixed(cpu, 2)) s over the run (\(Format.fixed(cpu / max(durationSeconds, 0.001) * 100, 1))% of a core), RSS \(Format.mib(e.rssBytes)) MiB (start \(Format.mib(serverStart?.rssBytes ?? 0)) MiB, peak seen \(Format.mib(serverPeakRSS)) MiB)\n"
-            if viewersWanted > 0, let st = serverStart, e.rssBytes > st.rssBytes {
-                s += "server: RSS per viewer ≈ \(Format.fixed(Double(e.rssBytes - st.rssBytes) / Double(viewersWanted) / 1024, 1)) KiB\n"
+            if viewersWanted > 0, let st = serverBeforeViewers ?? serverStart, e.rssBytes > st.rssBytes {
+                s += "server: RSS per viewer ≈ \(Format.fixed(Double(e.rssBytes - st.rssBytes) / Double(viewersWanted) / 1024, 1)) KiB (RSS growth from before the first viewer to the end, over \(viewersWanted) viewers)\n"
+            }
+            if let w = steady {
+                s += "server steady state (\(Format.fixed(w.seconds, 1)) s): CPU \(Format.fixed(w.cpuFraction * 100, 1))% of a core, \(Format.fixed(Double(w.packetsReceived) / max(w.seconds, 0.001) / 1000, 1))k packets/s delivered, \(Format.fixed(w.microsecondsPerPacket, 2)) µs CPU per delivered packet\n"
             }
         } else {
             s += "server: not sampled (give --server-pid)\n"
         }
-        if let me = selfEnd { s += "load generator: CPU \(Format.fixed(me.cpuSeconds, 2)) s, RSS \(Format.mib(me.rssBytes)) MiB\n" }
+        s += "sessions ended: DELETE ok \(c.deletesOK), failed \(c.deletesFailed), answers without Location \(c.missingLocation)\n"
+        if let me = selfEnd {
+            let steadyText = loadSteadyCPUFraction.map { ", \(Format.fixed($0 * 100, 1))% of a core in the steady state" } ?? ""
+            s += "load generator: CPU \(Format.fixed(me.cpuSeconds, 2)) s\(steadyText), RSS \(Format.mib(me.rssBytes)) MiB\n"
+        }
+        if let f = loadSteadyCPUFraction, f > 0.85 {
+            s += "warning: the load generator used \(Format.fixed(f * 100, 0))% of its core: latency and loss may be its own, not the server's\n"
+        }
         if c.sendDropped > 0 { s += "warning: \(c.sendDropped) sends dropped by the load generator's own queues\n" }
         for f in c.failures.prefix(5) { s += "failure: \(f)\n" }
         if misses.isEmpty { s += "RESULT: PASS\n" } else {
@@ -152,14 +179,30 @@ public struct LoadReport: Sendable {
             sv.add("rss_bytes", e.rssBytes)
             sv.add("rss_start_bytes", serverStart?.rssBytes ?? 0)
             sv.add("rss_peak_bytes", serverPeakRSS)
+            if let b = serverBeforeViewers {
+                sv.add("rss_before_viewers_bytes", b.rssBytes)
+                if viewersWanted > 0 && e.rssBytes > b.rssBytes {
+                    sv.add("rss_per_viewer_bytes", Double(e.rssBytes - b.rssBytes) / Double(viewersWanted))
+                }
+            }
+            if let w = steady {
+                sv.add("steady_seconds", w.seconds)
+                sv.add("steady_cpu_fraction", w.cpuFraction)
+                sv.add("steady_packets_per_second", Double(w.packetsReceived) / max(w.seconds, 0.001))
+                sv.add("steady_us_per_packet", w.microsecondsPerPacket)
+            }
         }
         o.add("server_process", sv)
         if let me = selfEnd {
             var ls = JSONObject()
             ls.add("cpu_seconds", me.cpuSeconds)
             ls.add("rss_bytes", me.rssBytes)
+            if let f = loadSteadyCPUFraction { ls.add("steady_cpu_fraction", f) }
             o.add("load_process", ls)
         }
+        o.add("deletes_ok", c.deletesOK)
+        o.add("deletes_failed", c.deletesFailed)
+        o.add("missing_location", c.missingLocation)
         o.add("failures", raw: "[" + c.failures.map(Format.jsonString).joined(separator: ",") + "]")
         o.add("misses", raw: "[" + misses.map(Format.jsonString).joined(separator: ",") + "]")
         o.add("pass", misses.isEmpty)

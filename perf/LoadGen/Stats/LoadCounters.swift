@@ -10,6 +10,12 @@ public struct LoadCounters: Sendable {
     public var viewersWithKeyframe = 0
     public var viewersFailed = 0
     public var viewersClosed = 0
+    public var viewersStalled = 0
+    /// Sessions ended with DELETE (2xx) and DELETEs that failed; set once at the end.
+    public var deletesOK = 0
+    public var deletesFailed = 0
+    /// Answered sessions whose answer had no Location header (they cannot be DELETEd).
+    public var missingLocation = 0
     public var publishersConnected = 0
     public var publishersFailed = 0
     /// Join phases, nanoseconds from the start of the viewer's POST.
@@ -74,6 +80,8 @@ public struct LoadCounters: Sendable {
         viewersWithKeyframe += o.viewersWithKeyframe
         viewersFailed += o.viewersFailed
         viewersClosed += o.viewersClosed
+        viewersStalled += o.viewersStalled
+        missingLocation += o.missingLocation
         publishersConnected += o.publishersConnected
         publishersFailed += o.publishersFailed
         joinHTTP.merge(o.joinHTTP)

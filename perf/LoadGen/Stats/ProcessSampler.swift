@@ -39,8 +39,8 @@ public enum ProcessSampler {
         for line in s.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let key = String(line[..<colon])
-            let value = line[line.index(after: colon)...].split(separator: " ", omittingEmptySubsequences: true)
-                .first.flatMap { UInt64($0.trimmingTabs()) }
+            let value = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
+                .first.flatMap { UInt64($0) }
             if let value { out[key] = value }
         }
         return out
@@ -69,5 +69,16 @@ extension Substring {
         var s = self
         while let f = s.first, f == "\t" || f == " " { s.removeFirst() }
         return s
+    }
+}
+
+extension ProcessSampler {
+    /// The CPUs a process may run on (`Cpus_allowed_list`, e.g. "1" or "0-1").
+    public static func allowedCPUs(pid: Int32) -> String? {
+        guard let s = readFile("/proc/\(pid)/status") else { return nil }
+        for line in s.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
+            return String(line.dropFirst("Cpus_allowed_list:".count).trimmingTabs())
+        }
+        return nil
     }
 }

@@ -5,7 +5,7 @@ import Reactor
 /// rtcp-mux, non-trickle with the one host candidate of the client's socket. They follow
 /// what Chromium sends (fixtures/sdp), minus what the load generator does not implement
 /// (RTX, transport-cc, simulcast).
-public struct ClientOffer: Sendable {
+public struct LoadOffer: Sendable {
     public enum Role: Sendable { case publisher, viewer }
     public var role: Role
     public var iceUfrag: String

@@ -1,0 +1,127 @@
+import Reactor
+
+/// `livesfu-load --self-test`: checks of the pure parts (media source, stamps, statistics,
+/// RTCP, SDP answer reading, garbage input), runnable without a server in well under a
+/// second. The SFUTests target cannot import this executable's code; these run where it runs.
+enum SelfTest {
+    static func run() -> Bool {
+        var failures: [String] = []
+        func check(_ ok: Bool, _ what: String) { if !ok { failures.append(what) } }
+
+        // Histogram: quantiles within a bucket's precision, max exact.
+        var h = LatencyHistogram()
+        for v in 1...10_000 { h.record(UInt64(v) * 1000) }
+        let p50 = Double(h.value(atQuantile: 0.5)), p99 = Double(h.value(atQuantile: 0.99))
+        check(abs(p50 - 5_000_000) / 5_000_000 < 0.04, "histogram p50 \(p50)")
+        check(abs(p99 - 9_900_000) / 9_900_000 < 0.04, "histogram p99 \(p99)")
+        check(h.maxValue == 10_000_000 && h.value(atQuantile: 1) == 10_000_000, "histogram max")
+        var h2 = LatencyHistogram()
+        h2.record(0)
+        h2.merge(h)
+        check(h2.count == 10_001 && h2.minValue == 0, "histogram merge")
+        check(LatencyHistogram().value(atQuantile: 0.99) == 0, "empty histogram")
+
+        // Sequence tracker: wrap, gap, late repair, duplicate.
+        var t = SequenceTracker()
+        check(t.add(65534) == .first, "seq first")
+        check(t.add(65535) == .inOrder, "seq in order")
+        check(t.add(2) == .gap(missing: 2), "seq gap across wrap")
+        check(t.add(0) == .late, "seq late")
+        check(t.add(0) == .duplicate, "seq duplicate")
+        check(t.expected == 5 && t.received == 4 && t.lost == 1, "seq counts \(t.expected) \(t.received)")
+
+        // Jitter: perfectly paced packets have none; alternating delays converge to it.
+        var j = JitterEstimator(clockRate: 90_000)
+        for i in 0..<100 { j.add(rtpTimestamp: UInt32(i * 3000), arrivalNanos: UInt64(i) * 33_333_333) }
+        check(j.milliseconds < 0.05, "jitter of paced stream \(j.milliseconds)")
+        var j2 = JitterEstimator(clockRate: 90_000)
+        for i in 0..<500 {
+            j2.add(rtpTimestamp: UInt32(i * 3000), arrivalNanos: UInt64(i) * 33_333_333 + (i % 2 == 0 ? 0 : 4_000_000))
+        }
+        check(abs(j2.milliseconds - 4) < 0.3, "jitter of ±4 ms stream \(j2.milliseconds)")
+
+        // Video source: bitrate, packet sizes, marker, keyframe bits and stamps.
+        let cfg = SyntheticVideoSource.Config(bitrate: 2_000_000, fps: 30, keyframeInterval: 2, keyframeRatio: 8)
+        let v = SyntheticVideoSource(config: cfg, ssrc: 42, payloadType: 96, seed: 7)
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buf.deallocate() }
+        var total = 0, keys = 0, counter: UInt32 = 0
+        for f in 0..<60 {
+            let frame = v.beginFrame()
+            if frame.isKeyframe { keys += 1 }
+            for i in 0..<frame.packetCount {
+                let n = v.writePacket(i, sendNanos: 123_456_789, into: buf)
+                check(n > 0 && n <= 1200, "packet size \(n)")
+                total += n - 12
+                let view = UnsafeRawBufferPointer(rebasing: buf[0..<n])
+                guard let hdr = RTPHeaderView(view) else { check(false, "header parse"); continue }
+                check(hdr.marker == (i == frame.packetCount - 1), "marker on last packet only")
+                let payload = UnsafeRawBufferPointer(rebasing: view[hdr.payloadOffset...])
+                if i == 0 { check(SyntheticVideoSource.isKeyframeStart(payload) == frame.isKeyframe, "keyframe bit, frame \(f)") }
+                else { check(!SyntheticVideoSource.isKeyframeStart(payload), "continuation is no keyframe start") }
+                let s = MediaStamp(reading: payload, at: MediaStamp.videoOffset)
+                check(s?.sendNanos == 123_456_789 && s?.counter == counter, "video stamp")
+                counter += 1
+            }
+        }
+        check(keys == 1, "one keyframe in a 2 s keyframe period (got \(keys))")
+        let bits = Double(total * 8) / 2.0  // 60 frames = 2 s
+        check(abs(bits - 2_000_000) / 2_000_000 < 0.15, "video bitrate \(bits)")
+
+        let a = SyntheticAudioSource(ssrc: 9, payloadType: 111)
+        let an = a.writePacket(sendNanos: 5, into: buf)
+        check(an == 112, "audio packet size \(an)")
+        check(MediaStamp(reading: UnsafeRawBufferPointer(rebasing: buf[12..<an]), at: MediaStamp.audioOffset)?.sendNanos == 5,
+              "audio stamp")
+
+        // RTCP: NACK encoding and the feedback scanner.
+        let nackLen = LoadRTCP.nack(into: buf, sender: 1, media: 2, first: 100, count: 20)
+        check(nackLen == 20, "NACK of 20 packets takes two FCI entries (\(nackLen))")
+        check(buf[12] == 0 && buf[13] == 100 && buf[14] == 0xFF && buf[15] == 0xFF, "first NACK entry")
+        let pliLen = LoadRTCP.pli(into: UnsafeMutableRawBufferPointer(rebasing: buf[nackLen...]), sender: 1, media: 2)
+        let fb = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)]))
+        check(fb.nacks == 1 && fb.keyframeRequests == 1, "feedback scan \(fb)")
+
+        // SDP answer (Pion-like: setup:active, candidate with generation, ssrc lines).
+        let answer = """
+            v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 AB:CD\r\na=group:BUNDLE 0 1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=setup:active\r\na=mid:0\r\na=ice-ufrag:uf\r\n\
+            a=ice-pwd:pw\r\na=rtpmap:96 VP8/90000\r\na=ssrc:1234 cname:x\r\n\
+            a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n\
+            a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n
+            """
+        if let info = try? AnswerInfo(parsing: answer) {
+            check(info.setup == "active" && info.iceUfrag == "uf" && info.icePassword == "pw", "answer ICE/setup")
+            check(info.candidate == SocketAddress(ip: "127.0.0.1", port: 40000), "answer candidate")
+            check(info.video?.ssrc == 1234 && info.video?.payloadType == 96, "answer video")
+            check(info.audio?.payloadType == 111 && info.audio?.midExtensionID == 4, "answer audio")
+        } else {
+            check(false, "answer parses")
+        }
+        check((try? AnswerInfo(parsing: "v=0\r\n")) == nil, "empty answer rejected")
+
+        // Garbage never traps.
+        var rng: UInt64 = 0x1234_5678
+        for _ in 0..<20_000 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1
+            let n = Int(rng >> 54)
+            for i in 0..<n {
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1
+                buf[i] = UInt8(truncatingIfNeeded: rng >> 33)
+            }
+            let g = UnsafeRawBufferPointer(rebasing: buf[0..<n])
+            _ = RTPHeaderView(g)
+            _ = MediaStamp(reading: g, at: Int(rng % 32))
+            _ = SyntheticVideoSource.isKeyframeStart(g)
+            _ = LoadRTCP.scanFeedback(g)
+            _ = try? AnswerInfo(parsing: String(decoding: g, as: UTF8.self))
+        }
+        check(ProcessSampler.parseStatCPUTicks("1 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0") == 300,
+              "stat with ')' in the name")
+
+        for f in failures { print("self-test: FAIL \(f)") }
+        print(failures.isEmpty ? "self-test: PASS" : "self-test: FAIL (\(failures.count))")
+        return failures.isEmpty
+    }
+}

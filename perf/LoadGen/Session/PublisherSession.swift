@@ -1,0 +1,122 @@
+import Reactor
+import SFU
+
+/// A WHIP publisher sending the synthetic VP8 and Opus-like streams, paced by its timer;
+/// PLI/FIR from the server make the next frame a keyframe.
+final class PublisherSession: PeerSession {
+    let videoSource: SyntheticVideoSource
+    let audioSource: SyntheticAudioSource
+    var nextFrame = Instant(nanoseconds: 0)
+    var nextAudio = Instant(nanoseconds: 0)
+    var sending = false
+
+    override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
+        videoSource = SyntheticVideoSource(config: host.config.video, ssrc: UInt32(truncatingIfNeeded: seed &* 31) | 1,
+                                           payloadType: LoadOffer.videoPT, seed: seed)
+        audioSource = SyntheticAudioSource(ssrc: UInt32(truncatingIfNeeded: seed &* 37) | 2,
+                                           payloadType: LoadOffer.audioPT, seed: seed &+ 1)
+        try super.init(host: host, id: id, room: room, seed: seed)
+    }
+
+    override var offer: LoadOffer {
+        var o = LoadOffer(role: .publisher, iceUfrag: localUfrag, icePassword: localPassword,
+                            fingerprint: host.identity.fingerprint, candidate: socket.localAddress)
+        o.videoSSRC = videoSource.ssrc
+        o.audioSSRC = audioSource.ssrc
+        return o
+    }
+
+    override func answered(now: Instant) {
+        if let v = answer?.video {
+            if let pt = v.payloadType { videoSource.payloadType = pt }
+            videoSource.midExtensionID = v.midExtensionID
+        }
+        if let a = answer?.audio {
+            if let pt = a.payloadType { audioSource.payloadType = pt }
+            audioSource.midExtensionID = a.midExtensionID
+        }
+    }
+
+    override func secured(now: Instant) {
+        host.counters.publishersConnected += 1
+        sending = true
+        nextFrame = now
+        nextAudio = now
+    }
+
+    override func failed(now: Instant) {
+        host.counters.publishersFailed += 1
+        host.counters.noteFailure("publisher \(room): \(failureReason ?? "?")")
+    }
+
+    func stopSending() { sending = false }
+
+    override func serviceMedia(now: Instant) -> Instant? {
+        guard sending else { return nil }
+        // After a stall longer than 200 ms, skip ahead instead of bursting to catch up.
+        if now - nextFrame > .milliseconds(200) { nextFrame = now }
+        if now - nextAudio > .milliseconds(200) { nextAudio = now }
+        while nextFrame <= now {
+            sendFrame()
+            nextFrame = nextFrame + Duration(nanoseconds: videoSource.frameIntervalNanos)
+        }
+        if host.config.audio {
+            while nextAudio <= now {
+                sendAudio()
+                nextAudio = nextAudio + Duration(nanoseconds: SyntheticAudioSource.packetIntervalNanos)
+            }
+            return min(nextFrame, nextAudio)
+        }
+        return nextFrame
+    }
+
+    private func sendFrame() {
+        guard let srtp, let remote else { return }
+        let frame = videoSource.beginFrame()
+        if frame.isKeyframe { host.counters.publisherKeyframes &+= 1 }
+        let t = Instant.now().nanoseconds
+        for i in 0..<frame.packetCount {
+            var bytes = 0
+            let ok = socket.send(to: remote, capacity: 1500) { buf in
+                let n = videoSource.writePacket(i, sendNanos: t, into: buf)
+                guard n > 0, let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
+                bytes = p
+                return p
+            }
+            if ok && bytes > 0 {
+                host.counters.publisherPacketsSent &+= 1
+                host.counters.publisherBytesSent &+= UInt64(bytes)
+            } else {
+                host.counters.sendDropped &+= 1
+            }
+        }
+    }
+
+    private func sendAudio() {
+        guard let srtp, let remote else { return }
+        let t = Instant.now().nanoseconds
+        var bytes = 0
+        let ok = socket.send(to: remote, capacity: 1500) { buf in
+            let n = audioSource.writePacket(sendNanos: t, into: buf)
+            guard n > 0, let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
+            bytes = p
+            return p
+        }
+        if ok && bytes > 0 {
+            host.counters.publisherPacketsSent &+= 1
+            host.counters.publisherBytesSent &+= UInt64(bytes)
+        } else {
+            host.counters.sendDropped &+= 1
+        }
+    }
+
+    override func handleRTCP(_ d: UnsafeMutableRawBufferPointer, now: Instant) {
+        guard let srtp, let n = try? srtp.unprotectRTCP(d, length: d.count) else { return }
+        let f = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: d[0..<n]))
+        if f.keyframeRequests > 0 {
+            host.counters.publisherPLIsReceived &+= UInt64(f.keyframeRequests)
+            videoSource.requestKeyframe()
+        }
+        host.counters.publisherNACKsReceived &+= UInt64(f.nacks)
+    }
+}

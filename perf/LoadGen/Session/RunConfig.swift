@@ -1,0 +1,58 @@
+import Reactor
+
+/// Settings every loop needs (a Sendable copy of the command line's media and client choices).
+struct RunConfig: Sendable {
+    var bindAddress: SocketAddress
+    var gro: Bool
+    var whipPath: String
+    var whepPath: String
+    var video: SyntheticVideoSource.Config
+    var audio: Bool
+    var nack: Bool
+    var pliOnJoin: Bool
+
+    func path(_ template: String, room: String) -> String {
+        template.replacingRoom(with: room)
+    }
+
+    /// Packets in a frame from which a counting-only viewer takes it for a keyframe: halfway
+    /// between a delta frame's and a keyframe's packet counts.
+    var keyframeThresholdPackets: Int {
+        let cap = video.maxPacketSize - 20
+        let delta = (video.deltaFrameBytes + cap - 1) / cap
+        let key = (video.keyFrameBytes + cap - 1) / cap
+        return max(1, (delta + key + 1) / 2)
+    }
+}
+
+extension String {
+    func replacingRoom(with room: String) -> String {
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: "{room}") {
+            out += rest[..<r.lowerBound]
+            out += room
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of needle: String) -> Range<Substring.Index>? {
+        let n = Array(needle.utf8)
+        guard !n.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            var j = i
+            var k = 0
+            while k < n.count, j < endIndex, self.utf8[j] == n[k] {
+                j = self.utf8.index(after: j)
+                k += 1
+            }
+            if k == n.count { return i..<j }
+            i = index(after: i)
+        }
+        return nil
+    }
+}
