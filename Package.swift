@@ -69,6 +69,15 @@ let package = Package(
             path: "perf/SRTPBench",
             exclude: ["README.md"],
             swiftSettings: strict),
+        // Fan-out benchmark: a real RoomManager with N real viewers over loopback, CPU per
+        // forwarded packet and a count of heap allocations on the per-packet path.
+        .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
+        .executableTarget(
+            name: "livesfu-fanout-bench",
+            dependencies: ["SFU", "Reactor", "CAllocCounter"],
+            path: "perf/FanoutBench",
+            exclude: ["run.sh"],
+            swiftSettings: strict),
         .executableTarget(
             name: "livesfu-reactor-bench",
             dependencies: ["Reactor", "CShim"],

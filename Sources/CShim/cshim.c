@@ -197,3 +197,18 @@ int lsfu_tgkill(int tid, int sig) { return (int)syscall(SYS_tgkill, getpid(), ti
 int lsfu_SIGTERM(void) { return SIGTERM; }
 #include <dlfcn.h>
 void *lsfu_dlvsym(void *handle, const char *name, const char *version) { return dlvsym(handle, name, version); }
+int lsfu_allowed_cpu(int n) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    int count = CPU_COUNT(&set);
+    if (count <= 0) return -1;
+    n %= count;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set)) {
+            if (n == 0) return cpu;
+            n--;
+        }
+    }
+    return -1;
+}
+int lsfu_current_cpu(void) { return sched_getcpu(); }

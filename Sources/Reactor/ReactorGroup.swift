@@ -25,13 +25,15 @@ public final class ReactorGroup: Sendable {
         let mailboxes = (0..<cores).map { _ in Mailbox() }
         handles = mailboxes.enumerated().map { EventLoopHandle(mailbox: $1, index: $0) }
         if handleSignals { lsfu_block_signals() }
-        let cpus = OSThread.cpuCount
+        // Core i runs on the i-th CPU this process may use (wrapping), not on CPU i itself:
+        // under a restricted affinity (taskset, cgroups) CPU i may not be allowed.
+        let cpuOf = (0..<cores).map { Int(lsfu_allowed_cpu(Int32($0))) }
         var spawned: [OSThread] = []
         for i in 0..<cores {
             let mailbox = mailboxes[i]
             do {
                 let t = try OSThread.spawn { [self] in
-                    self.runCore(index: i, cpu: pin ? i % max(cpus, 1) : nil, mailbox: mailbox,
+                    self.runCore(index: i, cpu: pin && cpuOf[i] >= 0 ? cpuOf[i] : nil, mailbox: mailbox,
                                  signals: handleSignals && i == 0, poolSlots: poolSlots,
                                  poolSlotSize: poolSlotSize, setup: setup)
                 }

@@ -145,6 +145,23 @@ struct HTTPConnectionTests {
         #expect(h.connection.shouldClose)
     }
 
+    @Test("a body trickled too slowly is cut off by the same deadline as the head")
+    func slowBody() {
+        let h = ConnectionHarness()
+        h.send("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc")
+        let deadline = h.connection.nextDeadline
+        #expect(deadline == h.now + .seconds(10))
+        for _ in 0..<9 {
+            h.advance(.seconds(1))
+            h.send("x")
+        }
+        #expect(h.connection.nextDeadline == deadline)
+        h.advance(.seconds(1))
+        h.connection.handleTimeout(now: h.now)
+        #expect(h.output().hasPrefix("HTTP/1.1 408"))
+        #expect(h.requests.isEmpty)
+    }
+
     @Test("a connection that never sends is closed silently after the header timeout")
     func silentFresh() {
         let h = ConnectionHarness()

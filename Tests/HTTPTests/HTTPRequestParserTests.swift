@@ -365,3 +365,13 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("HTTP parser fuzz entry")
+struct HTTPParserFuzzingTests {
+    @Test("the fuzz entry accepts valid, malformed and empty inputs")
+    func entry() {
+        for text in ["", "G", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc", "\0\r\n\n"] {
+            Array(text.utf8).withUnsafeBytes { HTTPParserFuzzing.testOneInput($0) }
+        }
+    }
+}

@@ -82,6 +82,20 @@ struct ReactorGroupTests {
         }
     }
 
+    @Test("each core's thread is pinned to its own allowed CPU")
+    func pinning() throws {
+        let cpus = Mutex<[Int32]>([-1, -1])
+        let group = try ReactorGroup(cores: 2, backend: .epoll) { loop in
+            let cpu = lsfu_current_cpu()
+            cpus.withLock { $0[loop.index] = cpu }
+        }
+        group.stop()
+        group.wait()
+        let got = cpus.withLock { $0 }
+        #expect(got == [lsfu_allowed_cpu(0), lsfu_allowed_cpu(1)])
+        #expect(lsfu_core_id() == -1)  // the test thread is no core
+    }
+
     @Test("counters from every core are summed on request")
     func collectCounters() throws {
         let group = try ReactorGroup(cores: 2, backend: .epoll)

@@ -206,6 +206,28 @@ struct TCPTests {
         #expect(listener.connectionCount == 0)
     }
 
+    @Test("two hundred concurrent echo connections all finish and leave nothing registered", arguments: BackendKind.available)
+    func manyConnections(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let server = EchoHandler()
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 1000) { _ in server }
+        let baseline = loop.registry.count
+        let clients = (0..<200).map { _ in RecordingHandler() }
+        var conns: [TCPConnection] = []
+        for (i, c) in clients.enumerated() {
+            let conn = try loop.connectTCP(to: listener.localAddress, handler: c)
+            conn.write(patterned(i, length: 1000))
+            conns.append(conn)
+        }
+        #expect(loop.run(until: { clients.allSatisfy { $0.bytes.count == 1000 } }, timeout: .seconds(10)))
+        for (i, c) in clients.enumerated() { #expect(c.bytes == patterned(i, length: 1000)) }
+        for c in conns { c.close() }
+        #expect(loop.run(until: { server.closedCount == 200 && clients.allSatisfy { $0.closedCount == 1 } }, timeout: .seconds(10)))
+        #expect(loop.run(until: { loop.registry.count == baseline }, timeout: .seconds(2)))
+        #expect(listener.connectionCount == 0)
+    }
+
     @Test("connecting to a closed port reports closed exactly once", arguments: BackendKind.available)
     func connectRefused(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)

@@ -29,6 +29,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Seconds between keyframes (0: only on request).") var keyframeInterval: Double = 2
     @Option(help: "Keyframe size as a multiple of a delta frame.") var keyframeRatio = 8
     @Flag(help: "Send no audio.") var noAudio = false
+    @Option(help: "Replay this VP8 IVF file (looped, at --fps) instead of the synthetic video.") var ivf: String?
     @Option(help: "Fraction of viewers that decrypt every packet and measure latency (at least one).") var verifySample: Double = 0.1
     @Option(help: "Event loops for the viewers (publishers have their own loop).") var loops = 1
     @Option(help: "Pin every thread of the load generator to this CPU.") var cpu: Int?
@@ -44,6 +45,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Local IP the client sockets bind to.") var bind = "127.0.0.1"
     @Option(help: "Seconds to let the publishers' media flow before viewers join.") var settle: Double = 1
     @Flag(help: "No per-second lines.") var quiet = false
+    @Flag(help: "Viewers join before the publishers (a server should still give them media).") var viewersFirst = false
     @Flag(help: "Check the load generator's own pure parts (no server needed) and exit.") var selfTest = false
 
     @Option(help: "Fail if overall delivery (received/expected) is below this, e.g. 0.999.") var minDelivery: Double?

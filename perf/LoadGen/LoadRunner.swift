@@ -1,6 +1,11 @@
 import Glibc
 import Reactor
 import SFU
+import Synchronization
+
+/// Set by SIGINT/SIGTERM: the run ends early but still takes its final counts and DELETEs
+/// every session, so an interrupted run leaves nothing behind on the server.
+let interrupted = Atomic<Bool>(false)
 
 /// Runs one load test: loops, publishers, the join schedule, per-second lines, the end
 /// (stop media, final counts, DELETE everything) and the report.
@@ -31,7 +36,12 @@ final class LoadRunner {
         video.keyframeInterval = o.keyframeInterval
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
-                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli)
+                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf)
+        if let path = o.ivf {
+            // Fail before anything starts if the recording cannot be used.
+            let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
+            print("livesfu-load: replaying \(path): \(probe.frameCount) frames at \(o.fps) fps, looped")
+        }
         let client = try HTTPClient(base: o.server)
         signalling = try SignallingPool(threads: o.httpConcurrency, client: client)
         let identity = try DTLSIdentity.generate()
@@ -88,7 +98,7 @@ final class LoadRunner {
 
     private func sleepReporting(seconds: Double, until done: () -> Bool = { false }) {
         let end = Instant.now() + Duration(nanoseconds: UInt64(max(0, seconds) * 1e9))
-        while Instant.now() < end && !done() {
+        while Instant.now() < end && !done() && !interrupted.load(ordering: .relaxed) {
             usleep(20_000)
             maybeLine()
         }
@@ -101,16 +111,9 @@ final class LoadRunner {
         return Int(Double(i + 1) * s) > Int(Double(i) * s)
     }
 
-    func run() -> LoadReport {
+    /// Starts one publisher per room on loop 0 and waits (≤ 15 s) until they connected.
+    private func startPublishers() {
         let o = opts
-        let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
-        let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
-        say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
-        say("livesfu-load: pinning: server CPUs \(serverCPU)\(o.serverPid.map { " (pid \($0))" } ?? ""), load generator CPUs \(loadCPU); verify sample \(Format.fixed(o.verifySample * 100, 1))% of viewers (the rest count packets from the clear RTP header)")
-        let serverStart = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
-        lastServer = serverStart
-
-        // Publishers, all on loop 0.
         let pubHandle = group.handles[0]
         for (i, name) in roomNames.enumerated() {
             let seed = UInt64(0xA11C_E000 + i) &* 0x9E37_79B9
@@ -128,12 +131,15 @@ final class LoadRunner {
             say("livesfu-load: \(want) publisher(s) connected")
         }
         sleepReporting(seconds: o.settle)
-        let serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+    }
 
-        // Viewers, round-robin over the viewer loops and the rooms.
+    /// Starts the viewers at the join rate, round-robin over the viewer loops and the rooms;
+    /// returns when the first one started.
+    private func startViewers() -> Instant {
+        let o = opts
         let joinStart = Instant.now()
         var next = 0
-        while next < o.viewers {
+        while next < o.viewers && !interrupted.load(ordering: .relaxed) {
             let due = o.joinRate > 0 ? min(o.viewers, Int(Double((Instant.now() - joinStart).nanoseconds) / 1e9 * o.joinRate) + 1) : o.viewers
             while next < due {
                 let i = next
@@ -147,6 +153,41 @@ final class LoadRunner {
             }
             usleep(2000)
             maybeLine()
+        }
+        return joinStart
+    }
+
+    func run() -> LoadReport {
+        let o = opts
+        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in interrupted.store(true, ordering: .relaxed) }
+        // A closed stdout (a pipe whose reader went away on Ctrl-C) must not kill the run
+        // before its DELETEs.
+        signal(SIGPIPE, SIG_IGN)
+        let serverCPU = o.serverPid.flatMap { ProcessSampler.allowedCPUs(pid: $0) } ?? "?"
+        let loadCPU = ProcessSampler.allowedCPUs(pid: getpid()) ?? "?"
+        say("livesfu-load: \(o.target) at \(o.server): \(o.rooms) room(s), \(o.viewers) viewer(s), join rate \(o.joinRate > 0 ? Format.fixed(o.joinRate, 0) + "/s" : "burst"), \(Format.fixed(o.duration, 1)) s, video \(o.videoBitrate)bit/s @ \(o.fps) fps")
+        say("livesfu-load: pinning: server CPUs \(serverCPU)\(o.serverPid.map { " (pid \($0))" } ?? ""), load generator CPUs \(loadCPU); verify sample \(Format.fixed(o.verifySample * 100, 1))% of viewers (the rest count packets from the clear RTP header)")
+        let serverStart = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+        lastServer = serverStart
+
+        let pubHandle = group.handles[0]
+        var serverBeforeViewers: ProcessSample? = nil
+        var joinStart = Instant.now()
+        if o.viewersFirst {
+            serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+            joinStart = startViewers()
+            sleepReporting(seconds: o.settle)
+            startPublishers()
+        } else {
+            startPublishers()
+            serverBeforeViewers = o.serverPid.flatMap { ProcessSampler.sample(pid: $0) }
+            if board.merged().publishersConnected == 0 {
+                // Nothing to watch: no viewer would get media.
+                say("livesfu-load: no publisher connected; not starting viewers")
+                interrupted.store(true, ordering: .relaxed)
+            }
+            joinStart = startViewers()
         }
         // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
         let settleForWindow = min(2.0, o.duration / 2)
@@ -214,6 +255,7 @@ final class LoadRunner {
                                               packetsReceived: packets)
         }
         report.misses = t.check(report)
+        if interrupted.load(ordering: .relaxed) { report.misses.append("the run ended early (signal, or no publisher)") }
         return report
     }
 }

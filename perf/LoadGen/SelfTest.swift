@@ -1,4 +1,5 @@
 import Reactor
+import SFU
 
 /// `livesfu-load --self-test`: checks of the pure parts (media source, stamps, statistics,
 /// RTCP, SDP answer reading, garbage input), runnable without a server in well under a
@@ -29,6 +30,40 @@ enum SelfTest {
         check(t.add(0) == .late, "seq late")
         check(t.add(0) == .duplicate, "seq duplicate")
         check(t.expected == 5 && t.received == 4 && t.lost == 1, "seq counts \(t.expected) \(t.received)")
+
+        // Sequence tracker against a model: random loss, reordering within 8 packets and
+        // duplicates, across the 16-bit wrap; counts must match exactly.
+        var rs: UInt64 = 0xC0FFEE
+        func rand(_ n: UInt64) -> UInt64 {
+            rs = rs &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (rs >> 33) % n
+        }
+        for round in 0..<20 {
+            let start = UInt16(truncatingIfNeeded: 65_000 &+ UInt64(round) &* 977)
+            var sent: [UInt16] = []
+            for k in 0..<3000 { sent.append(start &+ UInt16(truncatingIfNeeded: k)) }
+            // Keep the first and last so expected is the whole run.
+            var delivered = [sent[0]]
+            var lostModel = 0
+            for k in 1..<(sent.count - 1) {
+                if rand(100) < 3 { lostModel += 1 } else { delivered.append(sent[k]) }
+            }
+            delivered.append(sent[sent.count - 1])
+            // Local reordering (never moving the first or last packet) and duplicates.
+            for k in stride(from: 1, to: delivered.count - 9, by: 1) where rand(100) < 5 {
+                delivered.swapAt(k, k + Int(rand(8)))
+            }
+            var withDups: [UInt16] = []
+            var dupModel = 0
+            for x in delivered {
+                withDups.append(x)
+                if rand(100) < 2 { withDups.append(x); dupModel += 1 }
+            }
+            var tr = SequenceTracker()
+            for x in withDups { tr.add(x) }
+            check(tr.expected == 3000 && tr.lost == UInt64(lostModel) && tr.duplicates == UInt64(dupModel),
+                  "sequence model round \(round): expected \(tr.expected) lost \(tr.lost)/\(lostModel) dup \(tr.duplicates)/\(dupModel)")
+        }
 
         // Jitter: perfectly paced packets have none; alternating delays converge to it.
         var j = JitterEstimator(clockRate: 90_000)
@@ -81,6 +116,11 @@ enum SelfTest {
         let pliLen = LoadRTCP.pli(into: UnsafeMutableRawBufferPointer(rebasing: buf[nackLen...]), sender: 1, media: 2)
         let fb = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)]))
         check(fb.nacks == 1 && fb.keyframeRequests == 1, "feedback scan \(fb)")
+        var nacked: [UInt16] = []
+        LoadRTCP.forEachNackedSequence(UnsafeRawBufferPointer(rebasing: buf[0..<(nackLen + pliLen)])) { media, seq in
+            if media == 2 { nacked.append(seq) }
+        }
+        check(nacked == Array(100..<120), "NACK round trip lists the 20 packets (\(nacked.count))")
 
         // SDP answer (Pion-like: setup:active, candidate with generation, ssrc lines).
         let answer = """
@@ -120,8 +160,108 @@ enum SelfTest {
         check(ProcessSampler.parseStatCPUTicks("1 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0") == 300,
               "stat with ')' in the name")
 
+        clientStack(check)
+        answersFromSFU(check)
+
         for f in failures { print("self-test: FAIL \(f)") }
         print(failures.isEmpty ? "self-test: PASS" : "self-test: FAIL (\(failures.count))")
         return failures.isEmpty
+    }
+
+    /// The client stack against the project's own server-side pieces, in memory: our ICE
+    /// checks against the ICE-lite agent (what livesfu answers with), then DTLS with us as
+    /// the client (livesfu answers `setup:passive`), then a synthetic video packet through
+    /// SRTP from one side to the other with its stamp intact.
+    static func clientStack(_ check: (Bool, String) -> Void) {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buf.deallocate(); reply.deallocate() }
+        let client = SocketAddress(ip: "127.0.0.1", port: 50000)!
+        let server = SocketAddress(ip: "127.0.0.1", port: 40000)!
+        var now = Instant(nanoseconds: 1_000_000_000)
+        let lite = IceLiteAgent(localUfrag: "srvU", localPassword: "serverpassword0123456789",
+                                remoteUfrag: "cliU", remotePassword: "clientpassword0123456789")
+        let ice = ClientICE(localUfrag: "cliU", localPassword: "clientpassword0123456789", remoteUfrag: "srvU",
+                            remotePassword: "serverpassword0123456789", remote: server, seed: 99, now: now)
+        guard let n = ice.pollCheck(now: now, into: buf) else { return check(false, "ICE: no first check") }
+        let r = lite.handle(stun: UnsafeRawBufferPointer(rebasing: buf[0..<n]), from: client, now: now, reply: reply)
+        check(r.rejection == nil && r.replyLength > 0, "ICE-lite accepts our check (\(String(describing: r.rejection)))")
+        check(lite.selectedAddress == client, "ICE-lite selects our address (USE-CANDIDATE)")
+        _ = ice.handle(UnsafeRawBufferPointer(rebasing: reply[0..<r.replyLength]), from: server, now: now, reply: buf)
+        check(ice.connected, "our ICE connects on the ICE-lite answer")
+
+        // DTLS: us the client, the server's transport the server.
+        guard let idA = try? DTLSIdentity.generate(), let idB = try? DTLSIdentity.generate() else {
+            return check(false, "DTLS identities")
+        }
+        func fp(_ id: DTLSIdentity) -> (String, String) {
+            let p = id.fingerprint.split(separator: " ")
+            return (String(p[0]), String(p[1]))
+        }
+        guard let us = try? DTLSTransport(identity: idA, role: .client, remoteFingerprint: fp(idB)),
+              let them = try? DTLSTransport(identity: idB, role: .server, remoteFingerprint: fp(idA))
+        else { return check(false, "DTLS transports") }
+        us.startHandshake(now: now)
+        var usKeys: SRTPKeys? = nil, themKeys: SRTPKeys? = nil
+        for _ in 0..<20 where usKeys == nil || themKeys == nil {
+            while let k = us.pollDatagram(into: buf) { them.handle(datagram: UnsafeRawBufferPointer(rebasing: buf[0..<k]), now: now) }
+            while let k = them.pollDatagram(into: buf) { us.handle(datagram: UnsafeRawBufferPointer(rebasing: buf[0..<k]), now: now) }
+            while let e = us.pollEvent() { if case .connected(let k) = e { usKeys = k } }
+            while let e = them.pollEvent() { if case .connected(let k) = e { themKeys = k } }
+            now = now + .milliseconds(10)
+        }
+        guard let uk = usKeys, let tk = themKeys else { return check(false, "DTLS handshake completes") }
+        guard let usSRTP = try? SRTPContext(keys: uk), let themSRTP = try? SRTPContext(keys: tk) else {
+            return check(false, "SRTP contexts")
+        }
+        // A publisher packet from us, unprotected by the server side.
+        let v = SyntheticVideoSource(config: .init(), ssrc: 5, payloadType: 96, seed: 3)
+        v.beginFrame()
+        let len = v.writePacket(0, sendNanos: 777, into: buf)
+        guard let p = try? usSRTP.protectRTP(buf, length: len),
+              let u = try? themSRTP.unprotectRTP(buf, length: p)
+        else { return check(false, "SRTP round trip") }
+        let h = RTPHeaderView(UnsafeRawBufferPointer(rebasing: buf[0..<u]))
+        let payload = UnsafeRawBufferPointer(rebasing: buf[(h?.payloadOffset ?? 12)..<u])
+        check(u == len && MediaStamp(reading: payload, at: MediaStamp.videoOffset)?.sendNanos == 777,
+              "stamp survives SRTP")
+        check(SyntheticVideoSource.isKeyframeStart(payload), "first frame is a keyframe after SRTP")
+    }
+
+    /// Our offers answered by the project's own SDP answer builder (what livesfu sends back),
+    /// read by `AnswerInfo`: credentials, candidate, DTLS role, payload types, SSRCs.
+    static func answersFromSFU(_ check: (Bool, String) -> Void) {
+        let cand = SocketAddress(ip: "127.0.0.1", port: 41000)!
+        guard let id = try? DTLSIdentity.generate() else { return check(false, "identity") }
+        let params = AnswerParameters(iceUfrag: "srvU", icePassword: "serverpassword0123456789",
+                                      fingerprint: id.localFingerprint.value, candidates: [cand], sessionID: 7)
+        var pub = LoadOffer(role: .publisher, iceUfrag: "cliU", icePassword: "clientpassword0123456789",
+                            fingerprint: id.fingerprint, candidate: SocketAddress(ip: "127.0.0.1", port: 50000)!)
+        pub.videoSSRC = 1111
+        pub.audioSSRC = 2222
+        do {
+            let a = try AnswerBuilder.buildAnswer(offerText: pub.sdp, parameters: params, role: .publisher)
+            let info = try AnswerInfo(parsing: a.sdp)
+            check(info.iceUfrag == "srvU" && info.candidate == cand, "publisher answer: ICE and candidate")
+            check(info.setup != "active", "publisher answer: the server is the DTLS server (\(info.setup))")
+            check(info.video?.payloadType == LoadOffer.videoPT && info.audio?.payloadType == LoadOffer.audioPT,
+                  "publisher answer: payload types")
+        } catch {
+            check(false, "publisher offer answered by the SFU's AnswerBuilder: \(error)")
+        }
+        let viewer = LoadOffer(role: .viewer, iceUfrag: "cliV", icePassword: "clientpassword0123456789",
+                               fingerprint: id.fingerprint, candidate: SocketAddress(ip: "127.0.0.1", port: 50001)!)
+        let tracks = [
+            OutboundTrackSpec(kind: .video, streamID: "s", trackID: "v", ssrc: 3333, cname: "c"),
+            OutboundTrackSpec(kind: .audio, streamID: "s", trackID: "a", ssrc: 4444, cname: "c"),
+        ]
+        do {
+            let a = try AnswerBuilder.buildAnswer(offerText: viewer.sdp, parameters: params, role: .viewer(tracks: tracks))
+            let info = try AnswerInfo(parsing: a.sdp)
+            check(info.video?.ssrc == 3333 && info.audio?.ssrc == 4444, "viewer answer: the room's SSRCs")
+            check(info.video?.payloadType == LoadOffer.videoPT, "viewer answer: VP8 payload type")
+        } catch {
+            check(false, "viewer offer answered by the SFU's AnswerBuilder: \(error)")
+        }
     }
 }

@@ -10,7 +10,8 @@ import Synchronization
 struct Options {
     var seconds = 3.0
     var size = 1200
-    var modes = ["sendto", "sendmmsg", "gso", "iouring", "reactor-epoll-nogso", "reactor-epoll", "reactor-iouring-nogso", "reactor-iouring"]
+    var modes = ["sendto", "sendmmsg", "gso", "iouring", "reactor-epoll-nogso", "reactor-epoll", "reactor-iouring-nogso", "reactor-iouring",
+                 "fanout-nogroup", "fanout"]
     var allocCheck = false
 }
 
@@ -38,13 +39,14 @@ func parseOptions() -> Options {
 func rawSocket() -> (fd: Int32, address: SocketAddress) {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     _ = lsfu_set_socket_buffers(fd, 8 << 20, 8 << 20)
-    let bound = SocketAddress(ip: "127.0.0.1", port: 0)!.withSockAddr { bind(fd, $0, $1) }
+    // 0.0.0.0 so the fanout modes can address it as 127.0.0.1...127.0.0.8.
+    let bound = SocketAddress(ip: "0.0.0.0", port: 0)!.withSockAddr { bind(fd, $0, $1) }
     precondition(bound == 0, "bind failed")
     var storage = sockaddr_storage()
     var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
     _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    let addr = withUnsafePointer(to: &storage) { SocketAddress(storage: UnsafeRawPointer($0), length: Int(len))! }
-    return (fd, addr)
+    let port = withUnsafePointer(to: &storage) { SocketAddress(storage: UnsafeRawPointer($0), length: Int(len))!.port }
+    return (fd, SocketAddress(ip: "127.0.0.1", port: port)!)
 }
 
 /// Receives with recvmmsg×32 on CPU 1 until `stop`; returns the count.
@@ -161,7 +163,7 @@ func sendLoop(mode: String, to: SocketAddress, size: Int, seconds: Double) -> In
         }
         io_uring_queue_exit(ring)
         close(fd)
-    case "reactor-epoll", "reactor-epoll-nogso", "reactor-iouring", "reactor-iouring-nogso":
+    case "reactor-epoll", "reactor-epoll-nogso", "reactor-iouring", "reactor-iouring-nogso", "fanout", "fanout-nogroup":
         final class Ignore: UDPReceiver {
             func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on s: UDPSocket, now: Instant) {}
             func batchEnded(on socket: UDPSocket, now: Instant) {}
@@ -169,13 +171,19 @@ func sendLoop(mode: String, to: SocketAddress, size: Int, seconds: Double) -> In
         let loop = try! EventLoop(backend: mode.hasPrefix("reactor-iouring") ? .iouring : .epoll)
         let tx = try! loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: Ignore())
         if mode.hasSuffix("-nogso") { tx.gsoEnabled = false }
+        if mode == "fanout-nogroup" { tx.groupsByDestination = false }
+        // Fanout modes: 4 packets × 8 viewers per turn, packet-major (each packet to every
+        // viewer in turn), viewers being 127.0.0.1...8 on the receiver's port.
+        let viewers = (1...8).map { SocketAddress(ipv4: (127, 0, 0, UInt8($0)), port: to.port) }
+        let fanout = mode.hasPrefix("fanout")
         // 32 datagrams queued per loop turn by a timer that re-arms itself for "now" (so the
         // loop never sleeps), flushed at the end of the turn: the SFU's shape.
         let producer = loop.scheduleTimer(at: Instant(nanoseconds: 0)) {}
         var finished = false
         producer.body = {
-            for _ in 0..<32 {
-                _ = tx.send(to: to, capacity: size) { buf in
+            for k in 0..<32 {
+                let dest = fanout ? viewers[k % 8] : to
+                _ = tx.send(to: dest, capacity: size) { buf in
                     buf.baseAddress!.copyMemory(from: payload, byteCount: size)
                     return size
                 }

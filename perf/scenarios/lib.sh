@@ -97,7 +97,7 @@ run_load() {
     echo "command: ${nice_cmd[*]:+${nice_cmd[*]} }taskset -c $load_cpu $(load_bin) --cpu $load_cpu --server $(server_url) --target $target --server-pid $server_pid --json $stem.json $* ${load_extra[*]:-}"
     set +e
     "${nice_cmd[@]}" taskset -c "$load_cpu" "$(load_bin)" --cpu "$load_cpu" --server "$(server_url)" --target "$target" \
-        --server-pid "$server_pid" --json "$stem.json" "$@" "${load_extra[@]}" 2>&1 | tee "$stem.txt"
+        --server-pid "$server_pid" --json "$stem.json" "$@" "${load_extra[@]}" 2>&1 | (trap '' INT; tee "$stem.txt")
     local rc=${PIPESTATUS[0]}
     set -e
     echo "results: $stem.txt, $stem.json (exit $rc)"

@@ -50,6 +50,11 @@ int lsfu_EPOLL_CTL_DEL(void);
 /// CPU affinity of the calling thread; returns 0 on success.
 int lsfu_pin_current_thread(int cpu);
 int lsfu_cpu_count(void);
+/// The `n`-th CPU (0-based, wrapping) of the process's allowed set, e.g. 2 for n = 0 when
+/// only CPUs 2-3 are allowed; -1 if the set cannot be read.
+int lsfu_allowed_cpu(int n);
+/// The CPU the calling thread runs on now.
+int lsfu_current_cpu(void);
 
 /// Thread-local core id (pthread_self() is unreliable in async code).
 void lsfu_set_core_id(int id);

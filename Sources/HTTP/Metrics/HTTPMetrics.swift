@@ -11,7 +11,6 @@ public final class HTTPMetrics {
     private var durationNanoseconds: [String: UInt64] = [:]
     public private(set) var connectionsAccepted: UInt64 = 0
     public private(set) var connectionsOpen: Int = 0
-    public private(set) var connectionsRefused: UInt64 = 0
 
     public init() {}
 
@@ -27,7 +26,6 @@ public final class HTTPMetrics {
     }
 
     public func connectionClosed() { connectionsOpen -= 1 }
-    public func connectionRefused() { connectionsRefused += 1 }
 
     /// Requests counted for a route and status (tests).
     public func count(route: String, method: String, status: Int) -> UInt64 {
@@ -47,7 +45,6 @@ public final class HTTPMetrics {
                 labels: [("route", route)], value: Double(ns) / 1e9)
         }
         snapshot.add("livesfu_http_connections_accepted_total", .counter, help: "HTTP connections accepted", value: Double(connectionsAccepted))
-        snapshot.add("livesfu_http_connections_refused_total", .counter, help: "HTTP connections refused (per-core limit)", value: Double(connectionsRefused))
         snapshot.add("livesfu_http_connections_open", .gauge, help: "HTTP connections open", value: Double(connectionsOpen))
     }
 }

@@ -25,7 +25,7 @@ final class URingBackend: ReactorBackend {
         return true
     }()
 
-    init(entries: UInt32 = 1024) throws(ReactorError) {
+    init(entries: UInt32 = 4096) throws(ReactorError) {
         ring = UnsafeMutableRawPointer.allocate(byteCount: Int(lsfu_io_uring_size()), alignment: 64)
             .bindMemory(to: io_uring.self, capacity: 1)
         let r = io_uring_queue_init(entries, ring, 0)

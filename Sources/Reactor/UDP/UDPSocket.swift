@@ -11,10 +11,16 @@ public final class UDPSocket: Channel {
     /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it (set it to
     /// false to send one datagram per message, e.g. to compare in a benchmark).
     public var gsoEnabled: Bool
+    /// Whether a flush first groups queued datagrams by destination so GSO finds runs in a
+    /// packet-major fanout. Datagrams to different destinations may then leave in a different
+    /// order than queued; each destination's own order is kept.
+    public var groupsByDestination = true
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool
 
     unowned let loop: EventLoop
+    /// The loop's pool, held directly: per-datagram code avoids the unowned `loop` load.
+    private let pool: BufferPool
     let fd: Int32
     private var token: UInt64 = 0
     private var receiver: (any UDPReceiver)?
@@ -32,6 +38,10 @@ public final class UDPSocket: Channel {
     private let recvControls: UnsafeMutableRawPointer
     private let recvControlSpace: Int
     private var receivedSinceBatchEnd = false
+    /// Receive counts of the current batch, folded into the loop's counters once per batch.
+    private var batchReceived = 0
+    private var batchReceivedBytes = 0
+    private var batchGRO = 0
 
     // Send side.
     static let queueCapacity = 512
@@ -41,6 +51,7 @@ public final class UDPSocket: Channel {
     /// Turns a send queue may stay blocked by EAGAIN/ENOBUFS before it is dropped.
     static let maxStalledTurns = 50
     private let batch: DatagramBatch
+    private let grouper = DestinationGrouper(capacity: UDPSocket.queueCapacity)
     /// io_uring: batches in flight (their slots return when every message completed).
     private var uringBatches: [DatagramBatch] = []
     private var outstanding = 0
@@ -50,6 +61,7 @@ public final class UDPSocket: Channel {
 
     init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool) throws(ReactorError) {
         self.loop = loop
+        self.pool = loop.pool
         self.receiver = receiver
         let onUring = loop.uring != nil
         let family = address.isIPv6 ? AF_INET6 : AF_INET
@@ -135,19 +147,32 @@ public final class UDPSocket: Channel {
                                     socklen_t(MemoryLayout<sockaddr_storage>.size), recvControlSpace)
             let n = Int(lsfu_recvmmsg(fd, recvMsgs, UInt32(Self.recvCount), lsfu_MSG_DONTWAIT()))
             if n <= 0 { break }
-            loop.counters.udpReceiveBatches &+= 1
+            let now = loop.now
             for i in 0..<n {
                 deliver(slot: i, length: Int(lsfu_mmsghdr_len(recvMsgs, UInt32(i))),
-                        flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)))
-                if isClosed { return }
+                        flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)), now: now)
+                if isClosed { break }
             }
+            foldReceiveCounters()
+            if isClosed { return }
             receivedSinceBatchEnd = false
-            receiver?.batchEnded(on: self, now: loop.now)
+            receiver?.batchEnded(on: self, now: now)
             if n < Self.recvCount || isClosed { break }
         }
     }
 
-    private func deliver(slot i: Int, length: Int, flags: Int32) {
+    private func foldReceiveCounters() {
+        guard batchReceived > 0 || batchGRO > 0 else { return }
+        loop.counters.udpReceiveBatches &+= 1
+        loop.counters.udpReceived &+= batchReceived
+        loop.counters.udpReceivedBytes &+= batchReceivedBytes
+        loop.counters.udpGROReceives &+= batchGRO
+        batchReceived = 0
+        batchReceivedBytes = 0
+        batchGRO = 0
+    }
+
+    private func deliver(slot i: Int, length: Int, flags: Int32, now: Instant) {
         if flags & lsfu_MSG_TRUNC() != 0 {
             loop.counters.udpTruncated &+= 1
             return
@@ -166,21 +191,20 @@ public final class UDPSocket: Channel {
             segment = Int(lsfu_cmsg_get_udp_gro(recvControls + i * recvControlSpace,
                                                 lsfu_mmsghdr_controllen(recvMsgs, UInt32(i))))
         }
-        let now = loop.now
         if segment > 0, length > segment {
             // GRO coalesced equal-sized datagrams (the last may be shorter): split them back.
-            loop.counters.udpGROReceives &+= 1
+            batchGRO &+= 1
             var offset = 0
             while offset < length, !isClosed {
                 let n = min(segment, length - offset)
-                loop.counters.udpReceived &+= 1
-                loop.counters.udpReceivedBytes &+= n
+                batchReceived &+= 1
+                batchReceivedBytes &+= n
                 receiver.received(UnsafeMutableRawBufferPointer(start: base + offset, count: n), from: from, on: self, now: now)
                 offset += n
             }
         } else {
-            loop.counters.udpReceived &+= 1
-            loop.counters.udpReceivedBytes &+= length
+            batchReceived &+= 1
+            batchReceivedBytes &+= length
             receiver.received(UnsafeMutableRawBufferPointer(start: base, count: length), from: from, on: self, now: now)
         }
         receivedSinceBatchEnd = true
@@ -201,7 +225,7 @@ public final class UDPSocket: Channel {
             let i = Int(arg)
             if !isClosed {
                 if result >= 0 {
-                    deliver(slot: i, length: Int(result), flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)))
+                    deliver(slot: i, length: Int(result), flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)), now: loop.now)
                 }
                 if !isClosed, let u = loop.uring { submitReceive(u, slot: i) }
             }
@@ -226,7 +250,6 @@ public final class UDPSocket: Channel {
                 return false
             }
         }
-        let pool = loop.pool
         guard capacity > 0, capacity <= pool.slotSize else {
             loop.counters.udpSendDropped &+= 1
             return false
@@ -259,6 +282,7 @@ public final class UDPSocket: Channel {
     /// End of a loop turn: tells the receiver a batch ended (io_uring) and flushes sends.
     /// Returns true if datagrams are still queued (the kernel pushed back).
     func endOfTurn() -> Bool {
+        foldReceiveCounters()
         if receivedSinceBatchEnd {
             receivedSinceBatchEnd = false
             receiver?.batchEnded(on: self, now: loop.now)
@@ -270,24 +294,27 @@ public final class UDPSocket: Channel {
     /// Hands queued datagrams to the kernel now (normally done once per loop turn).
     public func flush() {
         guard queueCount > 0, !isClosed else { return }
+        if gsoEnabled, groupsByDestination { grouper.group(queue, count: queueCount) }
         if let u = loop.uring { flushURing(u) } else { flushEpoll() }
     }
 
     private func removeFromQueue(_ k: Int) {
         guard k > 0 else { return }
         queueCount -= k
-        if queueCount > 0 { (queue).update(from: queue + k, count: queueCount) }
+        if queueCount > 0 {
+            // Overlapping regions: memmove (PendingDatagram is plain data).
+            memmove(queue, queue + k, queueCount * MemoryLayout<PendingDatagram>.stride)
+        }
     }
 
     private func releaseQueued(_ k: Int) {
-        let pool = loop.pool
         for i in 0..<k { pool.give(queue[i].slot) }
         removeFromQueue(k)
     }
 
     private func flushEpoll() {
         while queueCount > 0 {
-            _ = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
+            _ = batch.build(queue, count: queueCount, pool: pool, gso: gsoEnabled)
             let messages = batch.messages
             let r: Int
             if injectedSendFailures > 0 {
@@ -352,7 +379,7 @@ public final class UDPSocket: Channel {
         for b in 0..<uringBatches.count where queueCount > 0 {
             let batch = uringBatches[b]
             if batch.inFlight != 0 { continue }
-            let used = batch.build(queue, count: queueCount, pool: loop.pool, gso: gsoEnabled)
+            let used = batch.build(queue, count: queueCount, pool: pool, gso: gsoEnabled)
             batch.owned.update(from: queue, count: used)
             batch.ownedCount = used
             removeFromQueue(used)
@@ -400,7 +427,7 @@ public final class UDPSocket: Channel {
                     return
                 }
             } else if e != ECANCELED {
-                loop.counters.udpSendErrors &+= 1
+                loop.counters.udpSendErrors &+= n
             }
             loop.counters.udpSendDropped &+= n
         }
@@ -409,7 +436,6 @@ public final class UDPSocket: Channel {
     }
 
     private func releaseOwned(_ b: DatagramBatch) {
-        let pool = loop.pool
         for i in 0..<b.ownedCount where b.owned[i].slot >= 0 { pool.give(b.owned[i].slot) }
         b.ownedCount = 0
     }

@@ -16,6 +16,10 @@ public final class RoomManager: UDPReceiver {
     private var byAddress: [SocketAddress: PeerSession] = [:]
     /// Sessions whose ICE/DTLS set-up is still running (ticked for DTLS retransmits).
     private var pending: [PeerSession] = []
+    /// Sessions that ended by themselves (DTLS close, BYE, timeouts) in the last minute, by id
+    /// and room, so a client's late DELETE still gets a 200 rather than a 404. Bounded.
+    private var recentlyEnded: [String: (room: String, at: Instant)] = [:]
+    static let recentlyEndedLimit = 10_000
     private var lastSlowTick = Instant(nanoseconds: 0)
     public private(set) var counters = RoomCounters()
 
@@ -75,7 +79,9 @@ public final class RoomManager: UDPReceiver {
     /// DELETE on a session URL. Returns false when there is no such session in that room.
     @discardableResult
     public func endSession(room: String, id: String, now: Instant) -> Bool {
-        guard let s = sessions[id], s.roomName == room else { return false }
+        guard let s = sessions[id], s.roomName == room else {
+            return recentlyEnded.removeValue(forKey: id).map { $0.room == room } ?? false
+        }
         end(s, reason: .deleted, now: now)
         return true
     }
@@ -663,6 +669,9 @@ public final class RoomManager: UDPReceiver {
         }
         guard now - lastSlowTick >= .seconds(1) else { return }
         lastSlowTick = now
+        if !recentlyEnded.isEmpty {
+            recentlyEnded = recentlyEnded.filter { now - $0.value.at < .seconds(60) }
+        }
         for s in Array(sessions.values) where s.state == .connected && s.ice.consentExpired(now: now) {
             counters.consentExpiries &+= 1
             end(s, reason: .consentExpired, now: now)
@@ -710,6 +719,9 @@ public final class RoomManager: UDPReceiver {
         s.routedAddresses.removeAll()
         pending.removeAll { $0 === s }
         counters.sessionsEnded[reason, default: 0] &+= 1
+        if reason != .deleted, recentlyEnded.count < Self.recentlyEndedLimit {
+            recentlyEnded[s.id] = (s.roomName, now)
+        }
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             room.publisher = nil

@@ -87,6 +87,29 @@ public enum LoadRTCP {
         public init() {}
     }
 
+    /// Calls `body` with every sequence number a generic NACK in the (decrypted) compound
+    /// packet asks for, with the media SSRC it names.
+    public static func forEachNackedSequence(_ b: UnsafeRawBufferPointer, _ body: (UInt32, UInt16) -> Void) {
+        var o = 0
+        while b.count - o >= 4 {
+            guard b[o] >> 6 == 2 else { break }
+            let len = ((Int(b[o + 2]) << 8) | Int(b[o + 3])) * 4 + 4
+            guard o + len <= b.count else { break }
+            if b[o + 1] == 205 && b[o] & 0x1F == 1 && len >= 16 {
+                let media = UInt32(b[o + 8]) << 24 | UInt32(b[o + 9]) << 16 | UInt32(b[o + 10]) << 8 | UInt32(b[o + 11])
+                var f = o + 12
+                while f + 4 <= o + len {
+                    let pid = UInt16(b[f]) << 8 | UInt16(b[f + 1])
+                    let blp = UInt16(b[f + 2]) << 8 | UInt16(b[f + 3])
+                    body(media, pid)
+                    for i in 0..<16 where blp & (1 << UInt16(i)) != 0 { body(media, pid &+ UInt16(i + 1)) }
+                    f += 4
+                }
+            }
+            o += len
+        }
+    }
+
     /// Walks a (decrypted) compound packet and counts PLI/FIR and NACK packets.
     public static func scanFeedback(_ b: UnsafeRawBufferPointer) -> Feedback {
         var f = Feedback()

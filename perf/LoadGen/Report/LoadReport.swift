@@ -77,7 +77,7 @@ public struct LoadReport: Sendable {
         s += "latency (one-way, \(verifiedViewers) verified viewers = \(Format.fixed(verifySample * 100, 1))% sample, \(c.latency.count) packets): p50 \(Format.ms(c.latency.value(atQuantile: 0.5))) p99 \(Format.ms(c.latency.value(atQuantile: 0.99))) max \(Format.ms(c.latency.count > 0 ? c.latency.maxValue : 0)) ms\n"
         s += "jitter: mean \(Format.fixed(c.jitterSamples > 0 ? c.jitterSumMs / Double(c.jitterSamples) : 0, 3)) ms, max \(Format.fixed(c.jitterMaxMs, 3)) ms; srtp verified \(c.srtpVerified) failures \(c.srtpFailures)\n"
         s += "rtcp sent by viewers: NACK \(c.nacksSent) (\(c.nackedPackets) packets), PLI \(c.plisSent), RR \(c.receiverReportsSent)\n"
-        s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived)\n"
+        s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived) (packets resent \(c.publisherRetransmissions))\n"
         if let cpu = serverCPUSeconds, let e = serverEnd {
             s += "server: CPU \(Format.fixed(cpu, 2)) s over the run (\(Format.fixed(cpu / max(durationSeconds, 0.001) * 100, 1))% of a core), RSS \(Format.mib(e.rssBytes)) MiB (start \(Format.mib(serverStart?.rssBytes ?? 0)) MiB, peak seen \(Format.mib(serverPeakRSS)) MiB)\n"
             if viewersWanted > 0, let st = serverBeforeViewers ?? serverStart, e.rssBytes > st.rssBytes {
@@ -171,6 +171,7 @@ public struct LoadReport: Sendable {
         pub.add("keyframes", c.publisherKeyframes)
         pub.add("plis_received", c.publisherPLIsReceived)
         pub.add("nacks_received", c.publisherNACKsReceived)
+        pub.add("retransmissions", c.publisherRetransmissions)
         o.add("publisher", pub)
         var sv = JSONObject()
         if let cpu = serverCPUSeconds, let e = serverEnd {

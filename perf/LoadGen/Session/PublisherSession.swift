@@ -4,18 +4,66 @@ import SFU
 /// A WHIP publisher sending the synthetic VP8 and Opus-like streams, paced by its timer;
 /// PLI/FIR from the server make the next frame a keyframe.
 final class PublisherSession: PeerSession {
-    let videoSource: SyntheticVideoSource
+    let videoSource: any VideoSource
     let audioSource: SyntheticAudioSource
     var nextFrame = Instant(nanoseconds: 0)
     var nextAudio = Instant(nanoseconds: 0)
     var sending = false
+    /// The last `historySize` video packets in the clear, by sequence number, to answer
+    /// the server's NACKs (an encoder's RTX, without the RTX stream: resent as they were).
+    static let historySize = 512
+    static let historySlot = 1232
+    private let history: UnsafeMutableRawBufferPointer
+    private var historySequence = [Int32](repeating: -1, count: PublisherSession.historySize)
+    private var historyLength = [Int](repeating: 0, count: PublisherSession.historySize)
 
     override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
-        videoSource = SyntheticVideoSource(config: host.config.video, ssrc: UInt32(truncatingIfNeeded: seed &* 31) | 1,
-                                           payloadType: LoadOffer.videoPT, seed: seed)
+        let ssrc = UInt32(truncatingIfNeeded: seed &* 31) | 1
+        if let path = host.config.ivfPath {
+            do {
+                videoSource = try IVFVideoSource(path: path, fps: host.config.video.fps, ssrc: ssrc,
+                                                 payloadType: LoadOffer.videoPT, seed: seed)
+            } catch {
+                throw ReactorError.invalidArgument("--ivf: \(error)")
+            }
+        } else {
+            videoSource = SyntheticVideoSource(config: host.config.video, ssrc: ssrc, payloadType: LoadOffer.videoPT, seed: seed)
+        }
         audioSource = SyntheticAudioSource(ssrc: UInt32(truncatingIfNeeded: seed &* 37) | 2,
                                            payloadType: LoadOffer.audioPT, seed: seed &+ 1)
-        try super.init(host: host, id: id, room: room, seed: seed)
+        let h = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.historySize * Self.historySlot, alignment: 16)
+        history = h
+        do { try super.init(host: host, id: id, room: room, seed: seed) } catch {
+            h.deallocate()
+            throw error
+        }
+    }
+
+    deinit { history.deallocate() }
+
+    private func remember(_ packet: UnsafeMutableRawBufferPointer, length: Int) {
+        guard length >= 4, length <= Self.historySlot else { return }
+        let seq = Int(packet[2]) << 8 | Int(packet[3])
+        let slot = seq % Self.historySize
+        (history.baseAddress! + slot * Self.historySlot).copyMemory(from: packet.baseAddress!, byteCount: length)
+        historySequence[slot] = Int32(seq)
+        historyLength[slot] = length
+    }
+
+    private func resend(_ seq: UInt16) {
+        guard let srtp, let remote else { return }
+        let slot = Int(seq) % Self.historySize
+        guard historySequence[slot] == Int32(seq) else { return }
+        let n = historyLength[slot]
+        let src = history.baseAddress! + slot * Self.historySlot
+        var bytes = 0
+        socket.send(to: remote, capacity: 1500) { buf in
+            buf.baseAddress!.copyMemory(from: src, byteCount: n)
+            guard let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
+            bytes = p
+            return p
+        }
+        if bytes > 0 { host.counters.publisherRetransmissions &+= 1 }
     }
 
     override var offer: LoadOffer {
@@ -79,7 +127,9 @@ final class PublisherSession: PeerSession {
             var bytes = 0
             let ok = socket.send(to: remote, capacity: 1500) { buf in
                 let n = videoSource.writePacket(i, sendNanos: t, into: buf)
-                guard n > 0, let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
+                guard n > 0 else { return 0 }
+                remember(buf, length: n)
+                guard let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
                 bytes = p
                 return p
             }
@@ -118,5 +168,11 @@ final class PublisherSession: PeerSession {
             videoSource.requestKeyframe()
         }
         host.counters.publisherNACKsReceived &+= UInt64(f.nacks)
+        if f.nacks > 0 {
+            let videoSSRC = videoSource.ssrc
+            LoadRTCP.forEachNackedSequence(UnsafeRawBufferPointer(rebasing: d[0..<n])) { media, seq in
+                if media == videoSSRC { resend(seq) }
+            }
+        }
     }
 }

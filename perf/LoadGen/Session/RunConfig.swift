@@ -10,6 +10,8 @@ struct RunConfig: Sendable {
     var audio: Bool
     var nack: Bool
     var pliOnJoin: Bool
+    /// A VP8 IVF recording to replay instead of the synthetic video.
+    var ivfPath: String? = nil
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)

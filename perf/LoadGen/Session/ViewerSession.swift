@@ -126,7 +126,10 @@ final class ViewerSession: PeerSession {
             let end = n - min(h.padding, n)
             if end > h.payloadOffset {
                 let payload = UnsafeRawBufferPointer(rebasing: d[h.payloadOffset..<end])
-                if let stamp = MediaStamp(reading: payload, at: isVideo ? MediaStamp.videoOffset : MediaStamp.audioOffset) {
+                // Synthetic video carries the stamp after the descriptor; a replayed recording
+                // at the end of the payload.
+                if let stamp = MediaStamp(reading: payload, at: isVideo ? MediaStamp.videoOffset : MediaStamp.audioOffset)
+                    ?? MediaStamp(reading: payload, at: payload.count - MediaStamp.size) {
                     if now.nanoseconds > stamp.sendNanos {
                         let l = now.nanoseconds - stamp.sendNanos
                         host.counters.latency.record(l)

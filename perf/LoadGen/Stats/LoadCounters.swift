@@ -58,6 +58,7 @@ public struct LoadCounters: Sendable {
     public var publisherKeyframes: UInt64 = 0
     public var publisherPLIsReceived: UInt64 = 0
     public var publisherNACKsReceived: UInt64 = 0
+    public var publisherRetransmissions: UInt64 = 0
     public var sendDropped: UInt64 = 0
 
     /// Per-viewer delivery ratios, filled in the final snapshot only.
@@ -116,6 +117,7 @@ public struct LoadCounters: Sendable {
         publisherKeyframes += o.publisherKeyframes
         publisherPLIsReceived += o.publisherPLIsReceived
         publisherNACKsReceived += o.publisherNACKsReceived
+        publisherRetransmissions += o.publisherRetransmissions
         sendDropped += o.sendDropped
         viewerDelivery += o.viewerDelivery
         for f in o.failures where failures.count < 20 { failures.append(f) }
