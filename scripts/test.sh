@@ -45,9 +45,7 @@ passed=$((passed + n - f)); failed=$((failed + f))
 rm -f "$out"
 
 if [ -x "$ROOT/Tests/Interop/run.sh" ] && [ "${LIVESFU_SKIP_INTEROP:-}" != 1 ]; then
-  # The quality-loop tests (issue 6) join the suite once NACK/RTX, TWCC and SR forwarding
-  # are in the media path; until then INTEROP_SKIP_QUALITY defaults to 1.
-  INTEROP_SKIP_QUALITY="${INTEROP_SKIP_QUALITY:-1}" "$ROOT/Tests/Interop/run.sh"
+  "$ROOT/Tests/Interop/run.sh"
   ip_rc=$?
   if [ -f "$ROOT/test-artifacts/interop-summary.txt" ]; then
     read -r ip ifail < "$ROOT/test-artifacts/interop-summary.txt"

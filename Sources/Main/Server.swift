@@ -63,10 +63,20 @@ struct Server {
                         .register(on: router)
                 })
             context.http = server
-            try server.start(bind: configuration.httpBind)
         }
+        // Listeners open only once every core knows every other core's handle, so the first
+        // request can already reach any room's owner.
         let handles = group.handles
-        group.executeOnAll { loop in (loop.context as? CoreContext)?.cores = handles }
+        group.executeOnAll { loop in
+            guard let context = loop.context as? CoreContext else { return }
+            context.cores = handles
+            do {
+                try context.http?.start(bind: configuration.httpBind)
+            } catch {
+                logger.critical("core \(loop.index) cannot listen on \(configuration.httpBind): \(error)")
+                for h in handles { h.stop() }
+            }
+        }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
         group.wait()
         logger.info("livesfu stopped")

@@ -30,9 +30,27 @@ public enum CoreMetrics {
                       labels: labels, value: Double(t.keyframes))
                 s.add("livesfu_keyframe_requests_total", .counter, help: "Keyframe requests sent upstream",
                       labels: labels, value: Double(t.keyframeRequests))
+                s.add("livesfu_nacks_received_total", .counter, help: "Packets viewers NACKed", labels: labels,
+                      value: Double(t.nacksReceived))
+                s.add("livesfu_nacks_answered_total", .counter, help: "NACKed packets resent to viewers",
+                      labels: labels, value: Double(t.nacksAnswered))
+                s.add("livesfu_rtx_bytes_total", .counter, help: "RTX bytes sent to viewers", labels: labels,
+                      value: Double(t.rtxBytes))
+                if let l = t.viewerLoss {
+                    s.add("livesfu_viewer_loss_ratio", .gauge, help: "Mean viewer-reported loss", labels: labels, value: l)
+                }
+                if let m = t.viewerRTTMillis {
+                    s.add("livesfu_viewer_rtt_ms", .gauge, help: "Mean viewer RTT", labels: labels, value: m)
+                }
             }
         }
         let c = rooms.counters
+        s.add("livesfu_upstream_nacks_total", .counter, help: "NACK packets sent to publishers",
+              value: Double(c.upstreamNacksSent))
+        s.add("livesfu_publisher_rtx_repaired_total", .counter, help: "Publisher packets recovered by RTX",
+              value: Double(c.publisherRTXRepaired))
+        s.add("livesfu_twcc_feedback_total", .counter, help: "Transport-cc feedback packets sent",
+              value: Double(c.transportFeedbacksSent))
         for (reason, value) in c.droppedByReason {
             s.add("livesfu_dropped_packets_total", .counter, help: "Packets dropped by the media path, by reason",
                   labels: [("reason", reason)], value: Double(value))
