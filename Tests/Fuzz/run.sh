@@ -14,6 +14,6 @@ LIVESFU_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product lives
   -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld >&2
 corpus=".build-fuzz/corpus/$target"
 mkdir -p "$corpus"
-seeds="$ROOT/Tests/Fuzz/seeds/$target"
+seeds="$ROOT/Tests/Fuzz/seeds/$target"; mkdir -p "$corpus"
 FUZZ_TARGET="$target" .build-fuzz/release/livesfu-fuzz "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
   -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 2>&1 | tail -25
