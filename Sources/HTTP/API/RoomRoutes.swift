@@ -204,21 +204,15 @@ public struct RoomRoutes {
         if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }
     }
 
-    /// Runs `work` on every core and calls `done` on this core with all results (by core).
+    /// Runs `work` on every core's rooms and calls `done` on this core with all results.
     func gather<T: Sendable>(
         _ work: @escaping @Sendable (RoomManager, Instant) -> T, done: @escaping ([T]) -> Void
     ) {
         let cores = self.cores
         guard cores.count > coreIndex else { return done([]) }
-        let back = cores[coreIndex]
-        let collector = CoreBound(Collector<T>(count: cores.count, done: done))
-        for (i, core) in cores.enumerated() {
-            let posted = core.execute { (loop: EventLoop) in
-                let value = (loop.context as? CoreContext).map { work($0.rooms, loop.now) }
-                back.execute { collector.value?.add(value, at: i) }
-            }
-            if !posted { collector.value?.add(nil, at: i) }
-        }
+        CoreGather.gather(handles: cores, origin: cores[coreIndex], { loop in
+            (loop.context as? CoreContext).map { work($0.rooms, loop.now) }
+        }, done: done)
     }
 
     /// `application/sdp; charset=utf-8` → `application/sdp`.
@@ -240,26 +234,6 @@ private final class ResultHandler<T> {
 
     func deliver(_ value: T) {
         then(value, responder ?? HTTPResponder.detached { _ in })
-    }
-}
-
-/// Collects one answer per core, then calls `done` once.
-private final class Collector<T> {
-    private var values: [T?]
-    private var remaining: Int
-    private let done: ([T]) -> Void
-
-    init(count: Int, done: @escaping ([T]) -> Void) {
-        values = Array(repeating: nil, count: count)
-        remaining = count
-        self.done = done
-    }
-
-    func add(_ value: T?, at index: Int) {
-        guard remaining > 0 else { return }
-        values[index] = value
-        remaining -= 1
-        if remaining == 0 { done(values.compactMap { $0 }) }
     }
 }
 

@@ -15,34 +15,10 @@ public enum MetricsGathering {
         snapshot: @escaping @Sendable (EventLoop) -> MetricsSnapshot,
         completion: @escaping (MetricsSnapshot) -> Void
     ) {
-        let collector = Collector(expected: handles.count, completion: completion)
-        let box = CoreBound(collector)
-        for handle in handles {
-            let posted = handle.execute { (loop: EventLoop) in
-                let part = snapshot(loop)
-                origin.execute { box.value?.add(part) }
-            }
-            // A stopped core will never answer: count it as empty.
-            if !posted { collector.add(MetricsSnapshot()) }
-        }
-    }
-
-    private final class Collector {
-        var remaining: Int
-        var merged = MetricsSnapshot()
-        let completion: (MetricsSnapshot) -> Void
-
-        init(expected: Int, completion: @escaping (MetricsSnapshot) -> Void) {
-            remaining = expected
-            self.completion = completion
-            if expected == 0 { completion(merged) }
-        }
-
-        func add(_ part: MetricsSnapshot) {
-            guard remaining > 0 else { return }
-            merged.merge(part)
-            remaining -= 1
-            if remaining == 0 { completion(merged) }
+        CoreGather.gather(handles: handles, origin: origin, { snapshot($0) }) { parts in
+            var merged = MetricsSnapshot()
+            for part in parts { merged.merge(part) }
+            completion(merged)
         }
     }
 }
