@@ -48,6 +48,8 @@ struct Server {
             let context = CoreContext(rooms: manager)
             loop.context = context
             Self.startTicking(manager, on: loop)
+            // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
+            loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
             let handle = loop.handle
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(

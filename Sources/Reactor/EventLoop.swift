@@ -18,6 +18,10 @@ public final class EventLoop {
     /// Per-core state the application hangs on its loop (reached from mailbox jobs via
     /// `EventLoop.current`).
     public var context: AnyObject?
+    /// Runs once when the loop stops, before its channels close: the application's last word
+    /// (e.g. DTLS close_notify to every peer), still able to queue datagrams that the sockets
+    /// flush as they close.
+    public var onStop: (() -> Void)?
 
     let backend: any ReactorBackend
     /// Non-nil when running on io_uring: channels submit their I/O here.
@@ -173,6 +177,10 @@ public final class EventLoop {
     }
 
     private func shutdown() {
+        if let hook = onStop {
+            onStop = nil
+            hook()
+        }
         isStopped = true
         // Work already posted runs; later posts are refused.
         for job in mailbox.closeAndTakeRest() {
