@@ -123,10 +123,7 @@ public final class RoomManager: UDPReceiver {
         let password = RandomToken.iceString(length: 24)
         byUfrag[s.ice.localUfrag] = nil
         byUfrag[ufrag] = s
-        s.restartICE(
-            agent: IceLiteAgent(
-                localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword),
-            remoteUfrag: remoteUfrag)
+        s.restartICE(localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword)
         let fragmentText = TrickleFragment(
             iceUfrag: ufrag, icePassword: password, hostCandidates: candidateAddresses, mids: s.tracks.map(\.mid)
         ).text
@@ -282,9 +279,9 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
-    /// Sends every datagram DTLS has queued, then acts on its events.
-    private func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
-        let destination = s.address ?? address
+    /// Moves DTLS's queued datagrams (one flight datagram each) into send slots, until DTLS
+    /// has none left or the socket's queue is full (the rest stays queued in DTLS).
+    private func sendQueuedDTLS(_ s: PeerSession, to destination: SocketAddress, socket: UDPSocket) {
         while true {
             var produced = false
             let queued = socket.send(to: destination, capacity: 1500) { out in
@@ -292,8 +289,13 @@ public final class RoomManager: UDPReceiver {
                 produced = true
                 return n
             }
-            if !produced || !queued { break }
+            if !produced || !queued { return }
         }
+    }
+
+    /// Sends every datagram DTLS has queued, then acts on its events.
+    private func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
+        sendQueuedDTLS(s, to: s.address ?? address, socket: socket)
         while let event = s.dtls.pollEvent() {
             switch event {
             case .connected(let keys):
@@ -702,15 +704,7 @@ public final class RoomManager: UDPReceiver {
         guard s.state != .closed else { return }
         if s.dtls.state == .connected, let socket, let address = s.address {
             s.dtls.close()
-            var produced = true
-            while produced {
-                produced = false
-                _ = socket.send(to: address, capacity: 1500) { out in
-                    guard let n = s.dtls.pollDatagram(into: out) else { return 0 }
-                    produced = true
-                    return n
-                }
-            }
+            sendQueuedDTLS(s, to: address, socket: socket)
         }
         s.state = .closed
         sessions[s.id] = nil

@@ -23,7 +23,7 @@ public final class PeerSession {
     public let id: String
     public let role: Role
     public let roomName: String
-    public private(set) var ice: IceLiteAgent
+    public let ice: IceLiteAgent
     /// The peer's ICE ufrag (a PATCH with another one is an ICE restart).
     public var remoteUfrag = ""
     public let dtls: DTLSTransport
@@ -139,8 +139,10 @@ final class InboundStream {
 
 extension PeerSession {
     /// ICE restart (RFC 9725 §4.3.2): new local and remote credentials; DTLS and SRTP stay.
-    func restartICE(agent: IceLiteAgent, remoteUfrag: String) {
-        ice = agent
+    func restartICE(localUfrag: String, localPassword: String, remoteUfrag: String, remotePassword: String) {
+        ice.restart(
+            localUfrag: localUfrag, localPassword: localPassword, remoteUfrag: remoteUfrag,
+            remotePassword: remotePassword)
         self.remoteUfrag = remoteUfrag
         etag = "\"\(RandomToken.hex(bytes: 8))\""
     }
