@@ -21,12 +21,16 @@ public final class RoomManager: UDPReceiver {
     private var recentlyEnded: [String: (room: String, at: Instant)] = [:]
     static let recentlyEndedLimit = 10_000
     private var lastSlowTick = Instant(nanoseconds: 0)
+    /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
+    private var tracksToFlush: [TrackFanout] = []
+    /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public private(set) var counters = RoomCounters()
 
     public init(coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration) {
         self.coreIndex = coreIndex
         self.identity = identity
         self.configuration = configuration
+        tracksToFlush.reserveCapacity(64)
     }
 
     // MARK: - Control plane (called on this core through the mailbox)
@@ -92,7 +96,7 @@ public final class RoomManager: UDPReceiver {
         guard let room = rooms[name] else { return false }
         if let p = room.publisher { end(p, reason: .roomClosed, now: now) }
         for v in Array(room.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
-        rooms[name] = nil
+        if rooms[name] === room { forget(room) }
         return true
     }
 
@@ -142,7 +146,23 @@ public final class RoomManager: UDPReceiver {
     }
 
     private func removeIfEmpty(_ room: Room) {
-        if room.isEmpty, rooms[room.name] === room { rooms[room.name] = nil }
+        if room.isEmpty, rooms[room.name] === room { forget(room) }
+    }
+
+    private func forget(_ room: Room) {
+        counters.addDrops(of: room.audio)
+        counters.addDrops(of: room.video)
+        rooms[room.name] = nil
+    }
+
+    /// The core's counters with the live rooms' fan-out drops added (for `/metrics`).
+    public var mediaCounters: RoomCounters {
+        var c = counters
+        for room in rooms.values {
+            c.addDrops(of: room.audio)
+            c.addDrops(of: room.video)
+        }
+        return c
     }
 
     private func makeSession(
@@ -234,7 +254,12 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
-    public func batchEnded(on socket: UDPSocket, now: Instant) {}
+    /// The receive batch ended: each track that took packets fans them out now.
+    public func batchEnded(on socket: UDPSocket, now: Instant) {
+        guard !tracksToFlush.isEmpty else { return }
+        for track in tracksToFlush { track.flushPending(socket: socket) }
+        tracksToFlush.removeAll(keepingCapacity: true)
+    }
 
     private func handleSTUN(
         _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, socket: UDPSocket, now: Instant
@@ -413,7 +438,10 @@ public final class RoomManager: UDPReceiver {
         if stream.kind == .video, let codec = VideoCodec(stream.media.codecName) {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
         }
-        room.fanout(stream.kind).forward(view, isKeyframe: isKeyframe, now: now, socket: socket)
+        let fanout = room.fanout(stream.kind)
+        if fanout.forward(view, isKeyframe: isKeyframe, now: now, socket: socket) {
+            tracksToFlush.append(fanout)
+        }
     }
 
     private func handleRTCP(
