@@ -113,7 +113,22 @@ final class MeasuringReceiver: UDPReceiver {
     }
 
     func batchEnded(on socket: UDPSocket, now: Instant) {
+        guard measuring else {
+            manager.batchEnded(on: socket, now: now)
+            return
+        }
+        // The fan-out itself runs here (the manager holds a batch's packets until it ends):
+        // counted with the receive work.
+        let f0 = lsfu_alloc_count()
+        let fb0 = lsfu_alloc_bytes()
+        if trap { lsfu_alloc_trap(1) }
+        let ft0 = cpuNanoseconds()
         manager.batchEnded(on: socket, now: now)
+        let ft1 = cpuNanoseconds()
+        lsfu_alloc_trap(0)
+        allocations &+= lsfu_alloc_count() &- f0
+        allocatedBytes &+= lsfu_alloc_bytes() &- fb0
+        receiveNanoseconds &+= ft1 &- ft0
         // The loop flushes right after this call; doing it here (same code) lets us time it.
         guard measuring, socket.pendingSendCount > 0 else { return }
         let a0 = lsfu_alloc_count()

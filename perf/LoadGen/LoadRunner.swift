@@ -36,7 +36,8 @@ final class LoadRunner {
         video.keyframeInterval = o.keyframeInterval
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
-                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf)
+                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
+                           pacingFactor: o.pacing)
         if let path = o.ivf {
             // Fail before anything starts if the recording cannot be used.
             let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
