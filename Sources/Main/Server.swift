@@ -26,7 +26,13 @@ struct Server {
         rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
         let roomConfiguration = rooms
         let links = iceServerLinks()
-        let backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
+        var backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
+        if !backend.isAvailable {
+            // io_uring is often disabled (kernel.io_uring_disabled, container seccomp): serve on
+            // epoll rather than not at all, and say so.
+            logger.warning("io_uring is not available here; using epoll", metadata: ["asked": "\(backend)"])
+            backend = .epoll
+        }
         logger.info(
             "livesfu starting",
             metadata: [
