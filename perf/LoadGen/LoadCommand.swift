@@ -53,7 +53,7 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Check the load generator's own pure parts (no server needed) and exit.") var selfTest = false
 
     @Option(help: "Fail if overall delivery (received/expected) is below this, e.g. 0.999.") var minDelivery: Double?
-    @Option(help: "Fail if p99 one-way latency exceeds this (ms).") var maxP99LatencyMs: Double?
+    @Option(help: "Fail if the steady-state p99 one-way latency (after every viewer joined) exceeds this (ms).") var maxP99LatencyMs: Double?
     @Option(help: "Fail if the join span (first POST → last viewer's first packet) exceeds this (s).") var maxJoinSeconds: Double?
     @Option(help: "Viewers allowed to fail.") var maxFailed = 0
     @Option(help: "Viewers allowed to stall (no media in the run's last second).") var maxStalled = 0

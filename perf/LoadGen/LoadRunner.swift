@@ -193,6 +193,7 @@ final class LoadRunner {
         // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
         let settleForWindow = min(2.0, o.duration / 2)
         sleepReporting(seconds: settleForWindow)
+        for h in group.handles { h.execute { (loop: EventLoop) in LoadLoop.on(loop)?.steady = true } }
         let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
         let selfStart = ProcessSampler.sampleSelf()
         sleepReporting(seconds: o.duration - settleForWindow)
