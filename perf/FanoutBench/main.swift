@@ -319,7 +319,9 @@ var feedbackViewer = 0
         until: { viewers.allSatisfy { $0.isConnected || $0.failed != nil } && manager.pendingCount == 0 },
         timeout: .seconds(300)),
         viewers.allSatisfy(\.isConnected)
-    else { fail("viewers did not connect: \(viewers.filter(\.isConnected).count)/\(viewers.count)") }
+    else {
+        fail("viewers did not connect: \(viewers.filter(\.isConnected).count)/\(viewers.count), \(Set(viewers.compactMap(\.failed)))")
+    }
     let setupTime = Instant.now() - setupStart
     // Media and every viewer's first SRTCP (libsrtp adds its inbound stream then), then ticks.
     publish(100)
@@ -356,7 +358,7 @@ var feedbackViewer = 0
     print("livesfu-fanout-bench --memory: \(viewers.count) viewers, profile \(profile), set-up \(setupTime.nanoseconds / 1_000_000) ms, min delivered \(delivered) packets")
     print("  server heap per connected viewer:   \(kib(serverPer)) KiB  (\(Int(serverPer)) B; RoomManager calls only)")
     print("  process heap per viewer (server + bench client): \(kib(processPer)) KiB → client side \(kib(processPer - serverPer)) KiB")
-    print("  process RSS per viewer: \(kib(rssPer)) KiB, after malloc_trim \(kib(rssTrimmedPer)) KiB (heap \(kib(Double(base.heap) / 1024 / 1024 * 1024)) KiB → \(kib(Double(connected.heap))) KiB)")
+    print("  process RSS per viewer: \(kib(rssPer)) KiB, after malloc_trim \(kib(rssTrimmedPer)) KiB (process heap \(kib(Double(base.heap))) KiB → \(kib(Double(connected.heap))) KiB)")
     print("  after all left: server heap per viewer still held \(Int(serverLeftPer)) B; process heap \(kib(Double(left.heap - base.heap) / n)) KiB/viewer, RSS \(kib(Double(left.rss - base.rss) / n)) KiB/viewer, after trim \(kib(Double(leftTrimmed.rss - base.rss) / n)) KiB/viewer")
     let probes = 200
     do {
