@@ -13,6 +13,8 @@ final class ClientPeer: UDPReceiver {
     let ice: IceClientAgent
     let dtls: DTLSTransport
     var socket: UDPSocket?
+    /// The server's session id (for DELETE).
+    var sessionID = ""
     private(set) var srtp: SRTPContext?
     private(set) var failed: String?
     private var dtlsStarted = false

@@ -161,7 +161,7 @@ struct DTLSTransportTests {
             let (client, server) = try dtlsTestPair(clientIdentity: clientIdentity, serverIdentity: serverIdentity)
             // A peer with a small MTU (e.g. behind a tunnel) fragments its Certificate flight;
             // ours does the same when told so. 256 bytes is OpenSSL's minimum.
-            for ssl in [client.ssl, server.ssl] {
+            for ssl in [client.ssl, server.ssl].compactMap({ $0 }) {
                 _ = lsfu_DTLS_set_link_mtu(ssl, 256)
                 _ = lsfu_SSL_set_mtu(ssl, 256)
             }
@@ -184,6 +184,7 @@ struct DTLSTransportTests {
         link.run { server.state == .connected }
         link.inFlight.removeAll { !$0.toServer }
         #expect(client.state == .handshaking)
+        #expect(server.ssl == nil)  // resent from the compacted transport's saved flight
         #expect(link.run { link.bothConnected })
         #expect(client.counters.retransmissions >= 1)
     }
