@@ -46,9 +46,13 @@ struct RoomEndToEndTests {
         // The fan-out happens when the receive batch ends: everything a batch of publisher
         // packets produced for the viewers was queued by `batchEnded` at the latest (nothing
         // stays held for a later batch), and in most batches all of it in `batchEnded`.
-        let media = try #require(server.tap?.batches.filter { $0.rtp > 0 && $0.other == 0 })
+        // (A batch may also hold a late ICE check or RTCP, whose replies count too.)
+        let media = try #require(server.tap?.batches.filter { $0.rtp > 0 })
         #expect(media.reduce(0) { $0 + $1.rtp } == 48)
-        for b in media { #expect(b.queuedWhileReceiving + b.queuedAtBatchEnd == b.rtp * viewers.count) }
+        for b in media {
+            let queued = b.queuedWhileReceiving + b.queuedAtBatchEnd
+            #expect(b.other == 0 ? queued == b.rtp * 3 : queued >= b.rtp * 3)
+        }
         #expect(media.contains { $0.queuedWhileReceiving == 0 && $0.rtp > 1 && $0.queuedAtBatchEnd == $0.rtp * 3 })
 
         let snapshot = try #require(server.manager.snapshot(now: server.loop.now).first)
@@ -171,6 +175,54 @@ struct RoomEndToEndTests {
         #expect(server.loop.run(until: { viewers.allSatisfy { $0.recorder.media.count == 24 } }))
         let ssrc = try #require(server.room("re")?.video.ssrc)
         for v in viewers { expectStream(v, ids: first.sentIDs + second.sentIDs, roomSSRC: ssrc) }
+    }
+
+    @Test("packets held for the batch's fan-out when their publisher says BYE in the same batch are dropped and counted")
+    func publisherLeavesWithinBatch() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        let publisher = try server.publisher(room: "bye")
+        let viewer = try server.viewer(room: "bye")
+        try #require(server.connect([publisher, viewer]))
+        #expect(server.publish(4, from: publisher))
+        #expect(server.loop.run(until: { viewer.recorder.media.count == 4 }))
+
+        // Five packets and an RTCP BYE in one flush: usually one receive batch, so the BYE
+        // ends the publisher before the batch's fan-out; either way each packet is delivered
+        // or counted, never lost silently.
+        for i in 0..<5 { publisher.sendVideoPacket(id: 100 + UInt32(i)) }
+        publisher.peer.sendRTCP { w in
+            w.addReceiverReport(ssrc: 0x0B0B_0001, reports: [RTCPReportBlock]())
+            w.addBye(ssrcs: [0x0B0B_0001])
+        }
+        publisher.peer.socket?.flush()
+        #expect(server.loop.run(until: { server.room("bye")?.publisher == nil }))
+        #expect(server.manager.counters.sessionsEnded[.bye] == 1)
+        server.settle(.milliseconds(50))
+        let left = server.manager.mediaCounters.droppedPublisherLeft
+        #expect(UInt64(viewer.recorder.media.count - 4) + left == 5, "delivered \(viewer.recorder.media.count - 4), counted \(left)")
+    }
+
+    @Test(
+        "a publisher's last packets before its BYE in the same receive batch still reach the viewers",
+        .disabled(
+            "bug: RoomManager.end detaches the publisher's source while its packets of the batch are still held; flush the room's fan-outs before detachSource (see the helper's report)"
+        ))
+    func packetsBeforeByeAreDelivered() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        let publisher = try server.publisher(room: "tail")
+        let viewer = try server.viewer(room: "tail")
+        try #require(server.connect([publisher, viewer]))
+        for i in 0..<5 { publisher.sendVideoPacket(id: UInt32(i)) }
+        publisher.peer.sendRTCP { w in
+            w.addReceiverReport(ssrc: 0x0B0B_0001, reports: [RTCPReportBlock]())
+            w.addBye(ssrcs: [0x0B0B_0001])
+        }
+        publisher.peer.socket?.flush()
+        #expect(server.loop.run(until: { viewer.recorder.media.count == 5 }, timeout: .seconds(2)))
+        #expect(viewer.recorder.media.map(\.id) == publisher.sentIDs)
+        #expect(server.manager.mediaCounters.droppedPublisherLeft == 0)
     }
 
     @Test("a room refuses viewers beyond MAX_SUBS_PER_ROOM, and takes one again when a place frees")
