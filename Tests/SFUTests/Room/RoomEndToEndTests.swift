@@ -177,7 +177,7 @@ struct RoomEndToEndTests {
         for v in viewers { expectStream(v, ids: first.sentIDs + second.sentIDs, roomSSRC: ssrc) }
     }
 
-    @Test("packets held for the batch's fan-out when their publisher says BYE in the same batch are dropped and counted")
+    @Test("packets held for the batch's fan-out when their publisher says BYE in the same batch are delivered or counted, never lost silently")
     func publisherLeavesWithinBatch() throws {
         let server = try LoopbackRoomServer()
         defer { server.close() }
