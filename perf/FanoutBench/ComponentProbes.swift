@@ -86,3 +86,8 @@ enum ComponentProbes {
         return perContext
     }
 }
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

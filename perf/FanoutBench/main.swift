@@ -229,6 +229,18 @@ let videoSSRC: UInt32 = 0x0B0B_0001
     } catch { fail("client \(index): \(error)") }
 }
 
+/// A viewer's periodic feedback: SRTCP compound RR + generic NACK about the room's video
+/// stream, as a browser sends it. Returns false if it could not be queued.
+@MainActor func sendFeedback(_ v: ClientPeer, senderSSRC: UInt32, lostSequence: UInt16) -> Bool {
+    guard let media = v.negotiation.media.first(where: { $0.kind == .video }), let mediaSSRC = media.remoteSSRC
+    else { return false }
+    return v.sendRTCP { w in
+        w.addReceiverReport(
+            ssrc: senderSSRC, reports: CollectionOfOne(RTCPReportBlock(ssrc: mediaSSRC, extendedHighestSequence: 1000)))
+        w.addNack(senderSSRC: senderSSRC, mediaSSRC: mediaSSRC, lost: CollectionOfOne(lostSequence))
+    }
+}
+
 shim.ledger.enabled = memoryMode
 let publisher = makeClient(.publisher, index: 0)
 var viewers: [ClientPeer] = []
@@ -340,7 +352,7 @@ var feedbackViewer = 0
     let setupTime = Instant.now() - setupStart
     // Media and every viewer's first SRTCP (libsrtp adds its inbound stream then), then ticks.
     publish(100)
-    for (i, v) in viewers.enumerated() where v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+    for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
         v.socket?.flush()
         feedbackSent += 1
     }
@@ -408,7 +420,7 @@ var feedbackViewer = 0
         let vi = feedbackViewer % viewers.count
         let v = viewers[vi]
         feedbackViewer += 1
-        if v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
+        if sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
             v.socket?.flush()
             feedbackSent += 1
         }
@@ -426,7 +438,7 @@ if memoryMode { runMemoryMode() }
 publish(warmup)
 // Warm-up for RTCP too: libsrtp creates a viewer's inbound stream (three mallocs in
 // srtp_stream_clone) on the first SRTCP packet of its SSRC, once per viewer.
-for (i, v) in viewers.enumerated() where v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
     v.socket?.flush()
     feedbackSent += 1
 }

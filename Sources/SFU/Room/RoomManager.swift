@@ -746,6 +746,11 @@ public final class RoomManager: UDPReceiver {
         }
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
+            // Its packets of the current receive batch are still held: they go out first.
+            if let socket {
+                room.audio.flushPending(socket: socket)
+                room.video.flushPending(socket: socket)
+            }
             room.publisher = nil
             room.audio.detachSource()
             room.video.detachSource()
