@@ -36,7 +36,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "SFU",
-            dependencies: ["Reactor", "COpenSSL", "CSRTP"],
+            dependencies: ["Reactor", "CShim", "COpenSSL", "CSRTP"],
             swiftSettings: strict),
         .target(
             name: "HTTP",

@@ -1,3 +1,4 @@
+import CShim
 import Reactor
 
 /// All rooms of one core and the demultiplexer of that core's UDP media socket. Every
@@ -21,6 +22,8 @@ public final class RoomManager: UDPReceiver {
     private var recentlyEnded: [String: (room: String, at: Instant)] = [:]
     static let recentlyEndedLimit = 10_000
     private var lastSlowTick = Instant(nanoseconds: 0)
+    /// Sessions set up since the heap was last trimmed (see `tick`).
+    private var setupsSinceTrim = 0
     /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
     private var tracksToFlush: [TrackFanout] = []
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
@@ -212,6 +215,7 @@ public final class RoomManager: UDPReceiver {
         sessions[session.id] = session
         byUfrag[ufrag] = session
         pending.append(session)
+        setupsSinceTrim &+= 1
         counters.sessionsCreated &+= 1
         return (session, answer.sdp)
     }
@@ -699,6 +703,12 @@ public final class RoomManager: UDPReceiver {
         }
         guard now - lastSlowTick >= .seconds(1) else { return }
         lastSlowTick = now
+        if setupsSinceTrim > 0, pending.isEmpty {
+            // A burst of joins is over: its handshake transients (certificates, handshake
+            // buffers, key exchange) were freed, but glibc keeps the pages. Give them back.
+            setupsSinceTrim = 0
+            _ = lsfu_malloc_trim()
+        }
         if !recentlyEnded.isEmpty {
             recentlyEnded = recentlyEnded.filter { now - $0.value.at < .seconds(60) }
         }
