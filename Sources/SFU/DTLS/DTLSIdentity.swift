@@ -1,5 +1,4 @@
 import COpenSSL
-
 import Synchronization
 
 /// The process's DTLS identity: an ECDSA P-256 key, a self-signed certificate, its SHA-256
@@ -8,7 +7,7 @@ import Synchronization
 /// `deferred()` makes all of it on first use (the first session's offer) instead of at
 /// start-up: the key, the certificate and the `SSL_CTX` are what page in most of libcrypto
 /// and libssl (≈2.8 MB of an idle server's RSS, perf/RESULTS.md "Idle RSS"), and an idle
-/// server needs none of it. The first use pays ≈1 ms once.
+/// server needs none of it. The first use pays ≈3 ms once (OpenSSL's own start-up included).
 ///
 /// `Sendable` because the OpenSSL objects are made once, under a lock, and never modified
 /// afterwards: OpenSSL 3 allows concurrent read-only use of `SSL_CTX`, `X509`, `EVP_PKEY` and
