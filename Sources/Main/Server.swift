@@ -14,7 +14,9 @@ struct Server {
     func run() throws {
         let c = configuration
         let cores = c.cores > 0 ? c.cores : OSThread.cpuCount
-        let identity = try DTLSIdentity.generate()
+        // Key, certificate and SSL_CTX on the first offer: an idle server then keeps most of
+        // libcrypto and libssl out of memory (perf/RESULTS.md, "Idle RSS").
+        let identity = DTLSIdentity.deferred()
         // Checked once here for a clear start-up error; each core makes its own SSL_CTX.
         let usesTLS = try Self.makeTLS(c) != nil
         let authenticator = Authenticator(settings: c.auth)
