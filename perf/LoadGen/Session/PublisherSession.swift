@@ -185,30 +185,24 @@ final class PublisherSession: PeerSession {
 
     /// Writes one video packet with `write`, keeps it for NACKs, protects and queues it.
     private func sendVideoPacket(_ write: (UnsafeMutableRawBufferPointer) -> Int) {
-        guard let srtp, let remote else { return }
-        var bytes = 0
-        let ok = socket.send(to: remote, capacity: 1500) { buf in
+        sendMedia { buf in
             let n = write(buf)
-            guard n > 0 else { return 0 }
-            remember(buf, length: n)
-            guard let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
-            bytes = p
-            return p
-        }
-        if ok && bytes > 0 {
-            host.counters.publisherPacketsSent &+= 1
-            host.counters.publisherBytesSent &+= UInt64(bytes)
-        } else {
-            host.counters.sendDropped &+= 1
+            if n > 0 { remember(buf, length: n) }
+            return n
         }
     }
 
     private func sendAudio() {
-        guard let srtp, let remote else { return }
         let t = Instant.now().nanoseconds
+        sendMedia { buf in audioSource.writePacket(sendNanos: t, into: buf) }
+    }
+
+    /// Writes one RTP packet with `write`, protects and queues it, and counts it.
+    private func sendMedia(_ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard let srtp, let remote else { return }
         var bytes = 0
         let ok = socket.send(to: remote, capacity: 1500) { buf in
-            let n = audioSource.writePacket(sendNanos: t, into: buf)
+            let n = write(buf)
             guard n > 0, let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
             bytes = p
             return p
