@@ -391,7 +391,7 @@ public final class RoomManager: UDPReceiver {
             }
             // Only a packet we are missing is forwarded: browsers also send RTX copies of
             // packets already received, as bandwidth probes.
-            guard primary.nackGenerator.repairArrived(sequenceNumber: original.sequenceNumber) else {
+            guard primary.nackGenerator.repairArrived(sequenceNumber: original.sequenceNumber, now: now) else {
                 counters.publisherRTXProbes &+= 1
                 return
             }
@@ -517,6 +517,14 @@ public final class RoomManager: UDPReceiver {
         nack.forEachLostSequence { seq in
             fanout.resend(sequenceNumber: seq, to: track, now: now, socket: socket)
         }
+    }
+
+    /// The follow-up copies of earlier repairs that are due (`NackResponder`).
+    private func sendRepairFollowUps(_ room: Room, now: Instant) {
+        guard let socket else { return }
+        // Two calls rather than a loop over an array literal: no allocation per tick.
+        for v in room.video.viewers where v.nack.hasFollowUps { room.video.sendFollowUps(to: v, now: now, socket: socket) }
+        for v in room.audio.viewers where v.nack.hasFollowUps { room.audio.sendFollowUps(to: v, now: now, socket: socket) }
     }
 
     /// A viewer's report block about one of our outbound streams: loss and RTT figures, and
@@ -650,8 +658,10 @@ public final class RoomManager: UDPReceiver {
     /// Drives DTLS retransmits and set-up timeouts (call every ~20–50 ms), and once a second
     /// consent expiry, REMB to publishers, keyframe retries and the publisher grace period.
     public func tick(now: Instant) {
-        // Publisher feedback that is due: transport-wide feedback, NACK retries.
+        // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
+        // follow-up copies of repairs to viewers.
         for room in rooms.values {
+            sendRepairFollowUps(room, now: now)
             guard let p = room.publisher, p.state == .connected else { continue }
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
@@ -744,6 +754,13 @@ public final class RoomManager: UDPReceiver {
         return expected > 0 ? Double(lost) / Double(expected) : 0
     }
 
+    /// The RTT to a publisher, measured by its NACK round trips (`NackGenerator`): the video
+    /// stream's, which NACKs most; else any stream's; nil before the first sample.
+    static func publisherRTT(_ p: PeerSession) -> Duration? {
+        let measured = p.inbound.filter { !$0.isRTX && $0.nackGenerator.roundTripTime != nil }
+        return (measured.first { $0.kind == .video } ?? measured.first)?.nackGenerator.roundTripTime
+    }
+
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
     public var sessionsByState: [(String, Int)] {
@@ -763,7 +780,8 @@ public final class RoomManager: UDPReceiver {
                     RoomSnapshot.Publisher(
                         state: p.state.rawValue, packets: p.packetsIn, bytes: p.bytesIn, srtpErrors: p.srtpErrors,
                         lossFraction: Self.uplinkLoss(p), nacksSent: p.nacksSent,
-                        repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired })
+                        repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired },
+                        rttMillis: Self.publisherRTT(p).map { Double($0.nanoseconds) / 1e6 })
                 },
                 tracks: [room.audio, room.video].compactMap { f in
                     guard let source = f.source else { return nil }
@@ -797,6 +815,10 @@ public final class RoomManager: UDPReceiver {
             f.nacks &+= t.nack.requested
             f.nacksAnswered &+= t.nack.resent
             f.rtxBytes &+= t.rtxBytesSent
+            f.nackMissing &+= t.nack.missing
+            f.nackRepeats &+= t.nack.suppressedRepeats
+            f.nackOverBudget &+= t.nack.suppressedBudget &+ t.nack.suppressedFlood
+            f.repairFollowUps &+= t.nack.followUpsSent
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins
                 if let r = t.reports.roundTripTime { f.rttMillis = Double(r.nanoseconds) / 1e6 }
