@@ -655,14 +655,16 @@ public final class RoomManager: UDPReceiver {
 
     // MARK: - Time
 
-    /// Drives DTLS retransmits and set-up timeouts (call every ~20–50 ms), and once a second
-    /// consent expiry, REMB to publishers, keyframe retries and the publisher grace period.
+    /// Drives DTLS retransmits, set-up timeouts, NACK retries, repair follow-ups and keyframe
+    /// requests held back by the throttle (call every ~20–50 ms), and once a second consent
+    /// expiry, REMB and receiver reports to publishers and the publisher grace period.
     public func tick(now: Instant) {
         // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
         // follow-up copies of repairs to viewers.
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
             guard let p = room.publisher, p.state == .connected else { continue }
+            if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
                 sendNack(p, stream: st, room: room, now: now)
@@ -697,7 +699,6 @@ public final class RoomManager: UDPReceiver {
             if let p = room.publisher {
                 sendREMB(p)
                 sendReceiverReports(p, room: room, now: now)
-                if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             } else if configuration.publisherGrace.nanoseconds > 0,
                 let since = room.publisherLeftAt ?? Optional(room.createdAt),
                 now - since >= configuration.publisherGrace
