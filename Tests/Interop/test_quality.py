@@ -148,6 +148,12 @@ def test_publisher_path_loss_3pct_viewers_keep_decoding(browser, sfu, request):
             assert v.max_video_gap < MAX_GAP_MS / 1000, figures
             assert v.video_frames - v0 >= MIN_RATIO * encoded, figures
             assert e1["nack"] > 0 and e1["retransmitted"] > 0, figures  # upstream NACKs answered
+            if not sfu.standin:
+                # The publisher RTT, measured from NACK to repair, in /api/rooms and /metrics.
+                rtt = (figures["server"].get("publisher") or {}).get("rtt_ms")
+                assert rtt is not None and 0 < rtt < 1000, figures
+                status, metrics = sfu.get("/metrics")
+                assert status == 200 and b"livesfu_publisher_rtt_ms{" in metrics, metrics[:2000]
         finally:
             await close_all(v, play, pub, gw)
 
