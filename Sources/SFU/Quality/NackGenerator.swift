@@ -34,8 +34,10 @@ public struct NackGenerator {
     public let reorderDelay: Duration
     /// Interval between NACKs for the same packet when the RTT is not known.
     public var retryInterval: Duration
-    /// Bounds of the retry interval derived from the measured RTT.
-    public static let minRetryInterval: Duration = .milliseconds(10)
+    /// Bounds of the retry interval derived from the measured RTT. At least 20 ms, so the
+    /// `maxTries` NACKs of a packet span 200 ms or more even on loopback (a publisher's pacer
+    /// may hold a repair back for a few ms more than the RTT it measured before).
+    public static let minRetryInterval: Duration = .milliseconds(20)
     public static let maxRetryInterval: Duration = .milliseconds(500)
 
     /// Smoothed RTT to the publisher and its variation (RFC 6298 §2), nil before a sample.

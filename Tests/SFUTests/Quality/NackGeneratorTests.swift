@@ -177,7 +177,7 @@ struct NackGeneratorTests {
         #expect(g.roundTripTime == nil && g.roundTripSamples == 0 && g.recovered == 3)
     }
 
-    @Test("retries follow the measured RTT, within 10…500 ms")
+    @Test("retries follow the measured RTT, within 20…500 ms")
     func measuredRetryPacing() {
         var g = NackGenerator(reorderDelay: Duration(nanoseconds: 0), retryInterval: .milliseconds(300))
         nackOnce(&g, seq: 100, at: qualityT0)
@@ -188,11 +188,11 @@ struct NackGeneratorTests {
         nackOnce(&g, seq: 103, at: t)
         #expect(collect(&g, at: t + .milliseconds(39)).isEmpty)
         #expect(collect(&g, at: t + .milliseconds(40)) == [103])
-        // Loopback: a 1 ms RTT still waits 10 ms between retries.
+        // Loopback: a 1 ms RTT still waits 20 ms between retries.
         var fast = NackGenerator(reorderDelay: Duration(nanoseconds: 0))
         nackOnce(&fast, seq: 1, at: qualityT0)
         _ = fast.repairArrived(sequenceNumber: 1, now: qualityT0 + .milliseconds(1))
-        #expect(fast.currentRetryInterval == .milliseconds(10))
+        #expect(fast.currentRetryInterval == .milliseconds(20))
         // A very slow path: at most 500 ms; and a "repair" after maxAge is no sample at all.
         var slow = NackGenerator(maxAge: .seconds(1), reorderDelay: Duration(nanoseconds: 0))
         nackOnce(&slow, seq: 1, at: qualityT0)
