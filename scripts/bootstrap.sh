@@ -33,6 +33,17 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
+# A folder holding only GCC's libstdc++.a: Package.swift puts it on the release livesfu's
+# library path, so the C++ runtime is linked in statically (less idle RSS than the .so).
+if [ ! -e "$DEPS/static-cxx/libstdc++.a" ]; then
+  cxx_archive="$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)"
+  if [ -f "$cxx_archive" ]; then
+    mkdir -p "$DEPS/static-cxx" && ln -sf "$cxx_archive" "$DEPS/static-cxx/libstdc++.a"
+  else
+    log "no libstdc++.a (libstdc++-dev): release livesfu links libstdc++.so instead"
+  fi
+fi
+
 [ "${LIVESFU_SRTP:-}" = "debian" ] && { log "using Debian's libsrtp2 (NSS backend, slower)"; exit 0; }
 
 if [ -f "$PREFIX/lib/pkgconfig/libsrtp2_ossl.pc" ] && [ -f "$PREFIX/lib/libsrtp2_ossl.a" ]; then

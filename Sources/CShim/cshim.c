@@ -5,6 +5,7 @@
 #include <netinet/udp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,3 +213,4 @@ int lsfu_allowed_cpu(int n) {
     return -1;
 }
 int lsfu_current_cpu(void) { return sched_getcpu(); }
+int lsfu_malloc_trim(void) { return malloc_trim(0); }

@@ -14,7 +14,9 @@ struct Server {
     func run() throws {
         let c = configuration
         let cores = c.cores > 0 ? c.cores : OSThread.cpuCount
-        let identity = try DTLSIdentity.generate()
+        // Key, certificate and SSL_CTX on the first offer: an idle server then keeps most of
+        // libcrypto and libssl out of memory (perf/RESULTS.md, "Idle RSS").
+        let identity = DTLSIdentity.deferred()
         // Checked once here for a clear start-up error; each core makes its own SSL_CTX.
         let usesTLS = try Self.makeTLS(c) != nil
         let authenticator = Authenticator(settings: c.auth)
@@ -26,7 +28,13 @@ struct Server {
         rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
         let roomConfiguration = rooms
         let links = iceServerLinks()
-        let backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
+        var backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
+        if !backend.isAvailable {
+            // io_uring is often disabled (kernel.io_uring_disabled, container seccomp): serve on
+            // epoll rather than not at all, and say so.
+            logger.warning("io_uring is not available here; using epoll", metadata: ["asked": "\(backend)"])
+            backend = .epoll
+        }
         logger.info(
             "livesfu starting",
             metadata: [

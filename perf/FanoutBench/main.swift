@@ -11,7 +11,14 @@
 //
 // Usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap]
 //   --trap raises SIGTRAP at the first allocation inside a measured call (run under gdb).
+//
+// livesfu-fanout-bench --memory [--viewers N]: memory per connected viewer instead of CPU.
+// Heap in use (glibc mallinfo2) and RSS with the publisher alone, with N viewers connected
+// after media and RTCP flowed, and after all of them left; every call into the RoomManager
+// is wrapped in a HeapLedger, so the server's heap is told apart from the clients' (same
+// process, same thread). Then the DTLS transport and SRTP context alone (ComponentProbes).
 import CAllocCounter
+import COpenSSL
 import Glibc
 import Reactor
 import SFU
@@ -24,6 +31,7 @@ var warmup = 300
 var burst = 8
 var trapAllocations = false
 var backend = BackendKind.epoll
+var memoryMode = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let a = arguments.next() {
     switch a {
@@ -33,8 +41,9 @@ while let a = arguments.next() {
     case "--burst": burst = Int(arguments.next() ?? "") ?? burst
     case "--trap": trapAllocations = true
     case "--uring": backend = .iouring
+    case "--memory": memoryMode = true
     default:
-        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring]")
+        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory]")
         exit(2)
     }
 }
@@ -71,10 +80,20 @@ final class MeasuringReceiver: UDPReceiver {
     var measuredRTCP = 0
     var rtcpNanoseconds: UInt64 = 0
     var rtcpAllocations: UInt64 = 0
+    /// `--memory`: the server's net heap, from every call into the manager.
+    let ledger = HeapLedger()
 
     init(manager: RoomManager) { self.manager = manager }
 
     func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant) {
+        if ledger.enabled {
+            ledger.attribute { route(datagram, from: source, on: socket, now: now) }
+        } else {
+            route(datagram, from: source, on: socket, now: now)
+        }
+    }
+
+    private func route(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant) {
         let kind = PacketKind.classify(UnsafeRawBufferPointer(datagram))
         let isRTP = kind == .rtp
         if isRTP { rtpSeen &+= 1 }
@@ -113,7 +132,22 @@ final class MeasuringReceiver: UDPReceiver {
     }
 
     func batchEnded(on socket: UDPSocket, now: Instant) {
+        guard measuring else {
+            ledger.attribute { manager.batchEnded(on: socket, now: now) }
+            return
+        }
+        // The fan-out itself runs here (the manager holds a batch's packets until it ends):
+        // counted with the receive work.
+        let f0 = lsfu_alloc_count()
+        let fb0 = lsfu_alloc_bytes()
+        if trap { lsfu_alloc_trap(1) }
+        let ft0 = cpuNanoseconds()
         manager.batchEnded(on: socket, now: now)
+        let ft1 = cpuNanoseconds()
+        lsfu_alloc_trap(0)
+        allocations &+= lsfu_alloc_count() &- f0
+        allocatedBytes &+= lsfu_alloc_bytes() &- fb0
+        receiveNanoseconds &+= ft1 &- ft0
         // The loop flushes right after this call; doing it here (same code) lets us time it.
         guard measuring, socket.pendingSendCount > 0 else { return }
         let a0 = lsfu_alloc_count()
@@ -180,21 +214,37 @@ let videoSSRC: UInt32 = 0x0B0B_0001
     }
     let now = Instant.now()
     do {
-        let created = role == .publisher
-            ? try manager.publish(room: room, offer: offer.session, now: now)
-            : try manager.play(room: room, offer: offer.session, now: now)
+        let created = try shim.ledger.attribute { () throws(RoomError) in
+            role == .publisher
+                ? try manager.publish(room: room, offer: offer.session, now: now)
+                : try manager.play(room: room, offer: offer.session, now: now)
+        }
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
             identity: clientIdentity, tieBreaker: UInt64(0xC0FFEE00 + index))
+        peer.sessionID = created.sessionID
         peer.socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: peer)
         return peer
     } catch { fail("client \(index): \(error)") }
 }
 
+/// A viewer's periodic feedback: SRTCP compound RR + generic NACK about the room's video
+/// stream, as a browser sends it. Returns false if it could not be queued.
+@MainActor func sendFeedback(_ v: ClientPeer, senderSSRC: UInt32, lostSequence: UInt16) -> Bool {
+    guard let media = v.negotiation.media.first(where: { $0.kind == .video }), let mediaSSRC = media.remoteSSRC
+    else { return false }
+    return v.sendRTCP { w in
+        w.addReceiverReport(
+            ssrc: senderSSRC, reports: CollectionOfOne(RTCPReportBlock(ssrc: mediaSSRC, extendedHighestSequence: 1000)))
+        w.addNack(senderSSRC: senderSSRC, mediaSSRC: mediaSSRC, lost: CollectionOfOne(lostSequence))
+    }
+}
+
+shim.ledger.enabled = memoryMode
 let publisher = makeClient(.publisher, index: 0)
-let viewers = (1...max(viewerCount, 1)).map { makeClient(.viewer, index: $0) }
-let clients = [publisher] + viewers
+var viewers: [ClientPeer] = []
+var clients = [publisher]
 
 // Timers: every client's ICE/DTLS, and the manager's tick as in production (every 20 ms).
 var lastTick = Instant(nanoseconds: 0)
@@ -202,13 +252,19 @@ var lastTick = Instant(nanoseconds: 0)
     for c in clients { c.drive(now: now) }
     if now - lastTick >= .milliseconds(20) {
         lastTick = now
-        manager.tick(now: now)
+        shim.ledger.attribute { manager.tick(now: now) }
     }
 }
 var driver: TimerHandle?
 driver = loop.scheduleTimer(after: .milliseconds(1)) {
     driveAll(now: loop.now)
     if let driver { loop.reschedule(driver, at: loop.now + .milliseconds(5)) }
+}
+
+// `--memory` connects the publisher alone here and adds the viewers later (runMemoryMode).
+if !memoryMode {
+    viewers = (1...max(viewerCount, 1)).map { makeClient(.viewer, index: $0) }
+    clients = [publisher] + viewers
 }
 
 let setupStart = Instant.now()
@@ -274,6 +330,77 @@ var packetLength = 0
 var sent = 0
 var feedbackSent = 0
 var feedbackViewer = 0
+/// `--memory`: see the header. Prints the report and exits.
+@MainActor func runMemoryMode() -> Never {
+    // Baseline: the publisher connected and its media flowing (room, inbound streams,
+    // packet history are the publisher's, not the viewers').
+    publish(200)
+    _ = lsfu_malloc_trim(0)
+    let base = MemoryFigures.now()
+    let baseServer = shim.ledger.bytes
+
+    viewers = (1...max(viewerCount, 1)).map { makeClient(.viewer, index: $0) }
+    clients = [publisher] + viewers
+    let setupStart = Instant.now()
+    guard loop.run(
+        until: { viewers.allSatisfy { $0.isConnected || $0.failed != nil } && manager.pendingCount == 0 },
+        timeout: .seconds(300)),
+        viewers.allSatisfy(\.isConnected)
+    else {
+        fail("viewers did not connect: \(viewers.filter(\.isConnected).count)/\(viewers.count), \(Set(viewers.compactMap(\.failed)))")
+    }
+    let setupTime = Instant.now() - setupStart
+    // Media and every viewer's first SRTCP (libsrtp adds its inbound stream then), then ticks.
+    publish(100)
+    for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+        v.socket?.flush()
+        feedbackSent += 1
+    }
+    let feedbackTarget = feedbackSent
+    guard loop.run(until: { shim.rtcpSeen >= feedbackTarget }, timeout: .seconds(10)) else { fail("RTCP incomplete") }
+    publish(100)
+    _ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= 200 } }, timeout: .seconds(5))
+    let delivered = viewers.map(\.rtpReceived).min() ?? 0
+    let connected = MemoryFigures.now()
+    let connectedServer = shim.ledger.bytes
+    _ = lsfu_malloc_trim(0)
+    let connectedTrimmed = MemoryFigures.now()
+
+    // Everyone leaves (DELETE), close_notify goes out, ticks run.
+    for v in viewers {
+        _ = shim.ledger.attribute { manager.endSession(room: "bench", id: v.sessionID, now: loop.now) }
+    }
+    _ = loop.run(until: { false }, timeout: .milliseconds(200))
+    let left = MemoryFigures.now()
+    let leftServer = shim.ledger.bytes
+    _ = lsfu_malloc_trim(0)
+    let leftTrimmed = MemoryFigures.now()
+
+    let n = Double(viewers.count)
+    let serverPer = Double(connectedServer - baseServer) / n
+    let processPer = Double(connected.heap - base.heap) / n
+    let rssPer = Double(connected.rss - base.rss) / n
+    let rssTrimmedPer = Double(connectedTrimmed.rss - base.rss) / n
+    let serverLeftPer = Double(leftServer - baseServer) / n
+    print("livesfu-fanout-bench --memory: \(viewers.count) viewers, profile \(profile), set-up \(setupTime.nanoseconds / 1_000_000) ms, min delivered \(delivered) packets")
+    print("  server heap per connected viewer:   \(kib(serverPer)) KiB  (\(Int(serverPer)) B; RoomManager calls only)")
+    print("  process heap per viewer (server + bench client): \(kib(processPer)) KiB → client side \(kib(processPer - serverPer)) KiB")
+    print("  process RSS per viewer: \(kib(rssPer)) KiB, after malloc_trim \(kib(rssTrimmedPer)) KiB (process heap \(kib(Double(base.heap))) KiB → \(kib(Double(connected.heap))) KiB)")
+    print("  after all left: server heap per viewer still held \(Int(serverLeftPer)) B; process heap \(kib(Double(left.heap - base.heap) / n)) KiB/viewer, RSS \(kib(Double(left.rss - base.rss) / n)) KiB/viewer, after trim \(kib(Double(leftTrimmed.rss - base.rss) / n)) KiB/viewer")
+    let probes = 200
+    do {
+        let dtls = try ComponentProbes.dtlsPerTransport(count: probes, server: serverIdentity, client: clientIdentity)
+        let ssrcs = viewers[0].negotiation.media.flatMap { m in [m.remoteSSRC, m.remoteRTXSSRC].compactMap { $0 } }
+        let srtp = try ComponentProbes.srtpPerContext(count: probes, profile: profile, outboundSSRCs: ssrcs)
+        print("  alone (\(probes) each): DTLSTransport \(Int(dtls)) B, SRTPContext (\(ssrcs.count) outbound SSRCs + 1 inbound SRTCP) \(Int(srtp)) B → rest of the viewer (sessions, tracks, maps) \(Int(serverPer - dtls - srtp)) B")
+        print("{\"viewers\":\(viewers.count),\"serverHeapPerViewer\":\(Int(serverPer)),\"processHeapPerViewer\":\(Int(processPer)),\"rssPerViewer\":\(Int(rssPer)),\"rssTrimmedPerViewer\":\(Int(rssTrimmedPer)),\"serverHeapAfterLeavePerViewer\":\(Int(serverLeftPer)),\"dtlsTransport\":\(Int(dtls)),\"srtpContext\":\(Int(srtp))}")
+    } catch { fail("probe: \(error)") }
+    if let driver { loop.cancelTimer(driver) }
+    manager.shutdown(now: Instant.now())
+    loop.close()
+    exit(0)
+}
+
 /// Sends `count` packets in bursts of `burst`, each burst fully received by the server
 /// before the next (so the socket buffers never overflow and every packet is forwarded).
 @MainActor func publish(_ count: Int) {
@@ -285,10 +412,15 @@ var feedbackViewer = 0
         sent += k
         left -= k
         // One viewer's RR + NACK per burst, round-robin (the RTCP half of the media path).
+        if viewers.isEmpty {
+            let target = sent
+            guard loop.run(until: { shim.rtpSeen >= target }, timeout: .seconds(10)) else { fail("publisher packets lost") }
+            continue
+        }
         let vi = feedbackViewer % viewers.count
         let v = viewers[vi]
         feedbackViewer += 1
-        if v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
+        if sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
             v.socket?.flush()
             feedbackSent += 1
         }
@@ -301,10 +433,12 @@ var feedbackViewer = 0
     }
 }
 
+if memoryMode { runMemoryMode() }
+
 publish(warmup)
 // Warm-up for RTCP too: libsrtp creates a viewer's inbound stream (three mallocs in
 // srtp_stream_clone) on the first SRTCP packet of its SSRC, once per viewer.
-for (i, v) in viewers.enumerated() where v.sendFeedback(senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
     v.socket?.flush()
     feedbackSent += 1
 }

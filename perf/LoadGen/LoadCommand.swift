@@ -28,6 +28,10 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Video frames per second.") var fps = 30
     @Option(help: "Seconds between keyframes (0: only on request).") var keyframeInterval: Double = 2
     @Option(help: "Keyframe size as a multiple of a delta frame.") var keyframeRatio = 8
+    @Option(help: ArgumentHelp(
+        "Pace video at this multiple of its bitrate, as a WebRTC sender's pacer does (libwebrtc: 2.5); 0 sends each frame as one burst.",
+        discussion: "Paced packets are stamped when they leave the pacer, so latency figures stay the server's."))
+    var pacing: Double = 0
     @Flag(help: "Send no audio.") var noAudio = false
     @Option(help: "Replay this VP8 IVF file (looped, at --fps) instead of the synthetic video.") var ivf: String?
     @Option(help: "Fraction of viewers that decrypt every packet and measure latency (at least one).") var verifySample: Double = 0.1
@@ -49,7 +53,7 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Check the load generator's own pure parts (no server needed) and exit.") var selfTest = false
 
     @Option(help: "Fail if overall delivery (received/expected) is below this, e.g. 0.999.") var minDelivery: Double?
-    @Option(help: "Fail if p99 one-way latency exceeds this (ms).") var maxP99LatencyMs: Double?
+    @Option(help: "Fail if the steady-state p99 one-way latency (after every viewer joined) exceeds this (ms).") var maxP99LatencyMs: Double?
     @Option(help: "Fail if the join span (first POST → last viewer's first packet) exceeds this (s).") var maxJoinSeconds: Double?
     @Option(help: "Viewers allowed to fail.") var maxFailed = 0
     @Option(help: "Viewers allowed to stall (no media in the run's last second).") var maxStalled = 0
@@ -68,6 +72,7 @@ struct LoadCommand: ParsableCommand {
         guard viewers >= 0, rooms >= 1, loops >= 1, fps >= 1, fps <= 120 else { throw ValidationError("counts must be positive") }
         guard verifySample >= 0, verifySample <= 1 else { throw ValidationError("--verify-sample is a fraction in 0...1") }
         guard backend == "epoll" || backend == "iouring" else { throw ValidationError("--backend is epoll or iouring") }
+        guard pacing == 0 || pacing >= 1 else { throw ValidationError("--pacing is 0 (bursts) or a factor ≥ 1") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
     }
 

@@ -36,7 +36,8 @@ final class LoadRunner {
         video.keyframeInterval = o.keyframeInterval
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
-                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf)
+                           audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
+                           pacingFactor: o.pacing)
         if let path = o.ivf {
             // Fail before anything starts if the recording cannot be used.
             let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
@@ -192,6 +193,7 @@ final class LoadRunner {
         // Steady state: from when every viewer started (plus 2 s to settle) to the stop.
         let settleForWindow = min(2.0, o.duration / 2)
         sleepReporting(seconds: settleForWindow)
+        for h in group.handles { h.execute { (loop: EventLoop) in LoadLoop.on(loop)?.steady = true } }
         let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
         let selfStart = ProcessSampler.sampleSelf()
         sleepReporting(seconds: o.duration - settleForWindow)

@@ -96,6 +96,10 @@ enum SelfTest {
                 else { check(!SyntheticVideoSource.isKeyframeStart(payload), "continuation is no keyframe start") }
                 let s = MediaStamp(reading: payload, at: MediaStamp.videoOffset)
                 check(s?.sendNanos == 123_456_789 && s?.counter == counter, "video stamp")
+                // A pacer restamps at departure; the counter stays.
+                check(MediaStamp.restamp(packet: buf, length: n, sendNanos: 987), "restamp finds the stamp")
+                let r = MediaStamp(reading: UnsafeRawBufferPointer(rebasing: buf[hdr.payloadOffset..<n]), at: MediaStamp.videoOffset)
+                check(r?.sendNanos == 987 && r?.counter == counter, "restamped video stamp")
                 counter += 1
             }
         }

@@ -8,7 +8,8 @@
 #   anything after --       passed to livesfu-load (e.g. -- --duration 60)
 #
 # Environment: SERVER_CPU (default 1), LOAD_CPU (default 0), LIVESFU_ARGS (extra server
-# flags), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
+# flags), PACING (the publishers' pacing factor, default 2.5 as libwebrtc's pacer; 0 sends
+# each video frame as one burst), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
 # both server and load generator at that niceness, for a machine that is busy with other work).
 set -euo pipefail
 
@@ -93,7 +94,9 @@ stop_server() {
 run_load() {
     local name="$1"; shift
     local stem="$out/$name-$target"
+    if [ "${PACING:-2.5}" = 0 ]; then stem="$stem-unpaced"; fi
     ulimit -n 20000 2>/dev/null || true
+    set -- --pacing "${PACING:-2.5}" "$@"
     echo "command: ${nice_cmd[*]:+${nice_cmd[*]} }taskset -c $load_cpu $(load_bin) --cpu $load_cpu --server $(server_url) --target $target --server-pid $server_pid --json $stem.json $* ${load_extra[*]:-}"
     set +e
     "${nice_cmd[@]}" taskset -c "$load_cpu" "$(load_bin)" --cpu "$load_cpu" --server "$(server_url)" --target "$target" \

@@ -113,4 +113,6 @@ void *lsfu_dlvsym(void *handle, const char *name, const char *version);
 int lsfu_EAGAIN(void);
 int lsfu_ENOBUFS(void);
 int lsfu_errno(void);
+/// Returns freed heap pages to the kernel (glibc malloc_trim(0)); 1 if memory was released.
+int lsfu_malloc_trim(void);
 #endif

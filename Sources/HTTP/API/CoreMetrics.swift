@@ -48,7 +48,7 @@ public enum CoreMetrics {
                 }
             }
         }
-        let c = rooms.counters
+        let c = rooms.mediaCounters
         s.add("livesfu_upstream_nacks_total", .counter, help: "NACK packets sent to publishers",
               value: Double(c.upstreamNacksSent))
         s.add("livesfu_publisher_rtx_repaired_total", .counter, help: "Publisher packets recovered by RTX",

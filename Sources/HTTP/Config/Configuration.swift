@@ -98,7 +98,7 @@ public struct Configuration: Sendable, Equatable {
         .init("CORES", .integer, default: "0", "Cores (threads) to run; 0 = one per CPU"),
         .init("UDP_PORT", .integer, default: "10000", "First media UDP port; core i uses UDP_PORT+i"),
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
-        .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring"),
+        .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init("PUBLISHER_GRACE_SECONDS", .integer, default: "10", "How long a room waits for its publisher to come back"),

@@ -1,20 +1,21 @@
 import COpenSSL
+import Synchronization
 
 /// The process's DTLS identity: an ECDSA P-256 key, a self-signed certificate, its SHA-256
 /// fingerprint for SDP, and the configured `SSL_CTX` every `DTLSTransport` is made from.
 ///
-/// `@unchecked Sendable` is safe because every stored property is a `let` set in `init` and
-/// the OpenSSL objects behind them are never modified afterwards: OpenSSL 3 allows concurrent
-/// read-only use of `SSL_CTX`, `X509`, `EVP_PKEY` and `BIO_METHOD`, and `SSL_new` (the only
-/// use cores make, once per peer) takes its references atomically. The session cache is off,
-/// so no handshake writes shared state in the context. One context per process is therefore
-/// enough; a per-core context would only save the atomic reference counts.
-public final class DTLSIdentity: @unchecked Sendable {
-    /// `"sha-256 AB:CD:.."`: the value of our `a=fingerprint:` attribute.
-    public let fingerprint: String
-    /// The same as a value (algorithm and bytes).
-    public let localFingerprint: DTLSFingerprint
-
+/// `deferred()` makes all of it on first use (the first session's offer) instead of at
+/// start-up: the key, the certificate and the `SSL_CTX` are what page in most of libcrypto
+/// and libssl (≈2.8 MB of an idle server's RSS, perf/RESULTS.md "Idle RSS"), and an idle
+/// server needs none of it. The first use pays ≈3 ms once (OpenSSL's own start-up included).
+///
+/// `Sendable` because the OpenSSL objects are made once, under a lock, and never modified
+/// afterwards: OpenSSL 3 allows concurrent read-only use of `SSL_CTX`, `X509`, `EVP_PKEY` and
+/// `BIO_METHOD`, and `SSL_new` (the only use cores make, once per peer) takes its references
+/// atomically. The session cache is off, so no handshake writes shared state in the context.
+/// One context per process is therefore enough; a per-core context would only save the
+/// atomic reference counts.
+public final class DTLSIdentity: Sendable {
     /// `SRTP_AEAD_AES_128_GCM` first: the server picks the first of its own list the client
     /// also offers, so GCM wins whenever the browser has it; AES-CM is the WebRTC mandatory one.
     static let srtpProfiles = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
@@ -25,18 +26,71 @@ public final class DTLSIdentity: @unchecked Sendable {
     static let cipherList =
         "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384"
 
-    let privateKey: OpaquePointer  // EVP_PKEY*
-    let certificate: OpaquePointer  // X509*
-    let context: OpaquePointer  // SSL_CTX*
-    /// The write BIO method that turns each `BIO_write` into one outgoing datagram.
-    let datagramWriteMethod: OpaquePointer  // BIO_METHOD*
-
-    /// Generates a fresh key and certificate (≈0.3 ms). Call once at start-up.
-    public static func generate() throws(DTLSError) -> DTLSIdentity {
-        try DTLSIdentity()
+    /// The OpenSSL objects, made together.
+    struct Materials: @unchecked Sendable {
+        let privateKey: OpaquePointer  // EVP_PKEY*
+        let certificate: OpaquePointer  // X509*
+        let context: OpaquePointer  // SSL_CTX*
+        /// The write BIO method that turns each `BIO_write` into one outgoing datagram.
+        let datagramWriteMethod: OpaquePointer  // BIO_METHOD*
+        let fingerprint: DTLSFingerprint
     }
 
-    private init() throws(DTLSError) {
+    /// nil until first use; then the materials, or why they could not be made (kept, so every
+    /// later use fails the same way instead of retrying OpenSSL on each offer).
+    private let state = Mutex<Result<Materials, DTLSError>?>(nil)
+
+    /// Generates a fresh key and certificate now (≈0.3 ms, plus OpenSSL's own start-up).
+    public static func generate() throws(DTLSError) -> DTLSIdentity {
+        let identity = DTLSIdentity()
+        _ = try identity.materials()
+        return identity
+    }
+
+    /// An identity whose key and certificate are generated on first use. Generation failing
+    /// then (a broken OpenSSL, no memory) makes every `DTLSTransport` creation fail with
+    /// `.setupFailed`, and `fingerprint` an all-zero placeholder that no answer is sent with
+    /// (a session's answer goes out only once its transport exists).
+    public static func deferred() -> DTLSIdentity {
+        DTLSIdentity()
+    }
+
+    private init() {}
+
+    /// Makes the materials on the first call; the same ones (or the same error) afterwards.
+    func materials() throws(DTLSError) -> Materials {
+        let result = state.withLock { state in
+            if let state { return state }
+            let made: Result<Materials, DTLSError>
+            do throws(DTLSError) {
+                made = .success(try Self.makeMaterials())
+            } catch {
+                made = .failure(error)
+            }
+            state = made
+            return made
+        }
+        return try result.get()
+    }
+
+    /// The same as a value (algorithm and bytes).
+    public var localFingerprint: DTLSFingerprint {
+        (try? materials())?.fingerprint ?? Self.placeholderFingerprint
+    }
+
+    /// `"sha-256 AB:CD:.."`: the value of our `a=fingerprint:` attribute.
+    public var fingerprint: String { localFingerprint.description }
+
+    /// nil only if generation failed; `SSL_new(nil)` then fails and so does the transport.
+    var context: OpaquePointer? { try? materials().context }
+    var datagramWriteMethod: OpaquePointer? { try? materials().datagramWriteMethod }
+    var privateKey: OpaquePointer? { try? materials().privateKey }
+    var certificate: OpaquePointer? { try? materials().certificate }
+
+    private static let placeholderFingerprint = DTLSFingerprint(
+        placeholderAlgorithm: "sha-256", bytes: [UInt8](repeating: 0, count: 32))
+
+    private static func makeMaterials() throws(DTLSError) -> Materials {
         guard let key = lsfu_EVP_EC_gen("P-256") else {
             throw .identityGenerationFailed(DTLSIdentity.openSSLError())
         }
@@ -64,19 +118,16 @@ public final class DTLSIdentity: @unchecked Sendable {
             EVP_PKEY_free(key)
             throw .setupFailed(why)
         }
-        privateKey = key
-        certificate = cert
-        context = ctx
-        datagramWriteMethod = method
-        localFingerprint = fingerprint
-        self.fingerprint = fingerprint.description
+        return Materials(
+            privateKey: key, certificate: cert, context: ctx, datagramWriteMethod: method, fingerprint: fingerprint)
     }
 
     deinit {
-        SSL_CTX_free(context)
-        BIO_meth_free(datagramWriteMethod)
-        X509_free(certificate)
-        EVP_PKEY_free(privateKey)
+        guard case .success(let m)? = state.withLock({ $0 }) else { return }
+        SSL_CTX_free(m.context)
+        BIO_meth_free(m.datagramWriteMethod)
+        X509_free(m.certificate)
+        EVP_PKEY_free(m.privateKey)
     }
 
     /// A v3 certificate signed by `key` itself. Peers check only its fingerprint (RFC 8827
@@ -158,5 +209,13 @@ public final class DTLSIdentity: @unchecked Sendable {
         guard code != 0 else { return "unknown OpenSSL error" }
         if let reason = ERR_reason_error_string(code) { return String(cString: reason) }
         return "OpenSSL error \(code)"
+    }
+}
+
+extension DTLSFingerprint {
+    /// Only for `DTLSIdentity`'s placeholder: no parsing, no hash-name check.
+    fileprivate init(placeholderAlgorithm algorithm: String, bytes: [UInt8]) {
+        self.algorithm = algorithm
+        self.bytes = bytes
     }
 }

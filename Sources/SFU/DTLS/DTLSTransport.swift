@@ -18,6 +18,10 @@ import Reactor
 /// OpenSSL 3.0 obey another clock would mean writing its private timer state; not done.
 /// Retransmissions start at 50 ms (`DTLS_set_timer_cb`; OpenSSL's default is 1 s), double up
 /// to 3.2 s, and the 13th expiry without an answer (≈25 s) fails with `.timedOut`.
+///
+/// Memory: once connected, the transport frees its `SSL` (≈40 KB in OpenSSL 3.0) and keeps a
+/// `DTLSRecordLayer` (the key block) to send close_notify and read the peer's alerts, plus,
+/// as the server, its last flight to resend if the client retransmits its Finished.
 public final class DTLSTransport {
     /// Where the association is.
     public enum State: Sendable, Hashable {
@@ -68,8 +72,23 @@ public final class DTLSTransport {
     /// Kept so the shared `SSL_CTX` and BIO method outlive this transport's `SSL`.
     private let identity: DTLSIdentity
     private let remoteFingerprint: DTLSFingerprint
-    let ssl: OpaquePointer  // SSL*; internal for tests
-    private let readBIO: OpaquePointer  // mem BIO; owned by ssl
+    /// SSL*, nil once connected and compacted into `recordLayer`; internal for tests.
+    private(set) var ssl: OpaquePointer?
+    private var readBIO: OpaquePointer?  // mem BIO; owned by ssl
+    /// After the handshake: what is left of DTLS (see the type's comment).
+    private(set) var recordLayer: DTLSRecordLayer?
+    /// Whether a connected transport frees its `SSL` (tests turn it off to play a peer that
+    /// keeps OpenSSL's own record layer).
+    var compactsWhenConnected = true
+    /// Server: our last flight (ChangeCipherSpec, Finished), resent when the client's
+    /// Finished comes again after we freed the `SSL`. Client: empty.
+    private var finalFlight: [[UInt8]] = []
+    /// The latest datagrams OpenSSL sent with a ChangeCipherSpec / an encrypted record, and
+    /// the next sequence number in that epoch: what `compact` needs. Dropped once connected.
+    private var lastChangeCipherSpec: [UInt8]?
+    private var lastEncrypted: [UInt8]?
+    private var writeEpoch: UInt16 = 0
+    private var nextWriteSequence: UInt64 = 0
     private var outgoing: [[UInt8]] = []
     private var events: [Event] = []
     /// Whether `releaseBuffersIfIdle` freed OpenSSL's record buffers.
@@ -122,11 +141,11 @@ public final class DTLSTransport {
         }
     }
 
-    deinit { SSL_free(ssl) }
+    deinit { if let ssl { SSL_free(ssl) } }
 
     /// Client role: sends the ClientHello. Does nothing for a server or once started.
     public func startHandshake(now: Instant) {
-        guard role == .client, state == .handshaking, SSL_in_before(ssl) == 1 else { return }
+        guard role == .client, state == .handshaking, let ssl, SSL_in_before(ssl) == 1 else { return }
         advanceHandshake()
         updateTimer(now: now)
     }
@@ -146,6 +165,10 @@ public final class DTLSTransport {
             return
         }
         counters.applicationDataRecords += summary.applicationDataRecords
+        guard let readBIO else {
+            readCompacted(datagram)
+            return
+        }
         restoreBuffersIfReleased()
         _ = BIO_write(readBIO, base, Int32(datagram.count))
         if state == .handshaking {
@@ -157,6 +180,7 @@ public final class DTLSTransport {
         _ = lsfu_BIO_reset(readBIO)
         releaseBuffersIfIdle()
         updateTimer(now: now)
+        if state == .connected, compactsWhenConnected { compact(lastReceived: datagram) }
     }
 
     /// Once connected, DTLS carries almost nothing (an alert, a retransmitted Finished), but
@@ -165,18 +189,20 @@ public final class DTLSTransport {
     /// itself but writes through a NULL write buffer, so every call into a connected `SSL`
     /// is bracketed by `restoreBuffersIfReleased()` / `releaseBuffersIfIdle()`.
     private func releaseBuffersIfIdle() {
-        guard state == .connected, !buffersReleased else { return }
+        guard state == .connected, !buffersReleased, let ssl else { return }
         buffersReleased = SSL_free_buffers(ssl) == 1
     }
 
     private func restoreBuffersIfReleased() {
-        guard buffersReleased else { return }
+        guard buffersReleased, let ssl else { return }
         buffersReleased = SSL_alloc_buffers(ssl) != 1
     }
 
     /// Retransmits the current flight if its timer expired; call at `nextTimeout`.
     public func handleTimeout(now: Instant) {
-        guard state == .handshaking || state == .connected, let deadline = nextTimeout, now >= deadline else { return }
+        guard state == .handshaking || state == .connected, let deadline = nextTimeout, now >= deadline, let ssl else {
+            return
+        }
         ERR_clear_error()
         restoreBuffersIfReleased()
         let result = lsfu_DTLSv1_handle_timeout(ssl)
@@ -213,7 +239,11 @@ public final class DTLSTransport {
     /// Sends close_notify (if connected) and stops; no event is raised for a local close.
     public func close() {
         guard state == .handshaking || state == .connected else { return }
-        if state == .connected {
+        if state == .connected, var layer = recordLayer {
+            // close_notify: a warning-level alert, description 0.
+            if let record = layer.seal(type: 21, plaintext: [1, 0]) { outgoing.append(record) }
+            recordLayer = layer
+        } else if state == .connected, let ssl {
             ERR_clear_error()
             restoreBuffersIfReleased()
             _ = SSL_shutdown(ssl)
@@ -227,6 +257,7 @@ public final class DTLSTransport {
     // MARK: - Driving OpenSSL
 
     private func advanceHandshake() {
+        guard let ssl else { return }
         ERR_clear_error()
         let result = SSL_do_handshake(ssl)
         if result == 1 {
@@ -246,6 +277,7 @@ public final class DTLSTransport {
 
     /// Checks the peer once more, then exports the SRTP keys.
     private func finishHandshake() {
+        guard let ssl else { return }
         guard let peer = SSL_get1_peer_certificate(ssl) else { return abandon(.noPeerCertificate) }
         let matches = remoteFingerprint.matches(certificate: peer)
         X509_free(peer)
@@ -266,6 +298,7 @@ public final class DTLSTransport {
     /// Fails a handshake that OpenSSL completed but we cannot use: close_notify tells the
     /// peer at once instead of leaving it to wait for media that never comes.
     private func abandon(_ error: DTLSError) {
+        guard let ssl else { return fail(error) }
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
@@ -275,6 +308,7 @@ public final class DTLSTransport {
     /// After the handshake: lets OpenSSL answer retransmitted flights, notices close_notify
     /// and alerts, and throws away application data (no data channels here).
     private func readRecords() {
+        guard let ssl else { return }
         withUnsafeTemporaryAllocation(byteCount: 2048, alignment: 16) { scratch in
             while true {
                 ERR_clear_error()
@@ -300,6 +334,8 @@ public final class DTLSTransport {
     /// could kill the association; we drop those first. Before a cipher is chosen no
     /// encrypted record is legitimate at all.
     private var minimumEncryptedRecord: Int {
+        if let recordLayer { return recordLayer.overhead }
+        guard let ssl else { return Int.max }
         // During the handshake the peer's epoch-1 Finished uses the pending cipher.
         let cipher =
             state == .handshaking
@@ -312,7 +348,7 @@ public final class DTLSTransport {
     }
 
     private func updateTimer(now: Instant) {
-        guard state == .handshaking || state == .connected else {
+        guard state == .handshaking || state == .connected, let ssl else {
             nextTimeout = nil
             return
         }
@@ -331,6 +367,104 @@ public final class DTLSTransport {
         return code == SSL_ERROR_SYSCALL ? "I/O error (SSL_ERROR_SYSCALL)" : "SSL_get_error \(code)"
     }
 
+    // MARK: - After the handshake without OpenSSL
+
+    /// Remembers what `compact` needs from what OpenSSL sends: the epoch and next sequence
+    /// number of encrypted records, and the datagrams of the last flight.
+    private func noteSent(_ datagram: [UInt8]) {
+        guard state == .handshaking else { return }
+        var offset = 0
+        while datagram.count - offset >= DTLSRecordLayer.headerLength {
+            let type = datagram[offset]
+            let epoch = UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4])
+            var sequence: UInt64 = 0
+            for i in 5..<11 { sequence = sequence << 8 | UInt64(datagram[offset + i]) }
+            if type == 20 { lastChangeCipherSpec = datagram }
+            if epoch > 0 {
+                lastEncrypted = datagram
+                if epoch != writeEpoch || sequence >= nextWriteSequence {
+                    writeEpoch = epoch
+                    nextWriteSequence = sequence + 1
+                }
+            }
+            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
+        }
+    }
+
+    /// Frees the `SSL` of a connected transport once the derived record keys open the
+    /// encrypted records of the handshake itself (ours, and the peer's in `lastReceived` when
+    /// it has one); keeps the `SSL` if anything does not check out.
+    private func compact(lastReceived: UnsafeRawBufferPointer) {
+        guard recordLayer == nil, let ssl, let ours = lastEncrypted, writeEpoch > 0,
+            let layer = DTLSRecordLayer(
+                ssl: ssl, role: role, epoch: writeEpoch, nextWriteSequence: nextWriteSequence)
+        else { return }
+        let verified = ours.withUnsafeBytes { layer.open($0, recordAt: firstRecord(epoch: writeEpoch, in: $0) ?? -1, withWriteKey: true) } != nil
+        guard verified else { return }
+        if let offset = firstRecord(epoch: writeEpoch, in: lastReceived), layer.open(lastReceived, recordAt: offset) == nil {
+            return
+        }
+        if role == .server {
+            finalFlight = [lastChangeCipherSpec, ours].compactMap { $0 }
+        }
+        lastChangeCipherSpec = nil
+        lastEncrypted = nil
+        recordLayer = layer
+        self.ssl = nil
+        readBIO = nil
+        nextTimeout = nil
+        SSL_free(ssl)
+        if outgoing.isEmpty { outgoing = [] }
+        if events.isEmpty { events = [] }
+    }
+
+    private func firstRecord(epoch: UInt16, in datagram: UnsafeRawBufferPointer) -> Int? {
+        var offset = 0
+        while datagram.count - offset >= DTLSRecordLayer.headerLength {
+            if UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4]) == epoch { return offset }
+            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
+        }
+        return nil
+    }
+
+    /// A datagram for a compacted transport: authentic alerts end it, an authentic
+    /// retransmitted Finished (the client missed ours) gets our last flight again, anything
+    /// else is dropped (already framed by `DTLSRecordScanner`).
+    private func readCompacted(_ datagram: UnsafeRawBufferPointer) {
+        guard let layer = recordLayer else { return }
+        var resend = false
+        var offset = 0
+        while datagram.count - offset >= DTLSRecordLayer.headerLength {
+            let type = datagram[offset]
+            if type == 21 || (type == 22 && role == .server), let (_, plaintext) = layer.open(datagram, recordAt: offset) {
+                if type == 22 {
+                    resend = true
+                } else if plaintext.count >= 2, plaintext[1] == 0 {
+                    state = .closed
+                    nextTimeout = nil
+                    events.append(.closed)
+                    return
+                } else if plaintext.count >= 2, plaintext[0] == 2 {
+                    fail(.handshakeFailed("the peer sent fatal alert \(plaintext[1])"))
+                    return
+                }
+            }
+            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
+        }
+        if resend, !finalFlight.isEmpty {
+            outgoing.append(contentsOf: finalFlight)
+            counters.retransmissions += 1
+        }
+    }
+
+    /// Tests: sends a record of any type (application data as a peer with data channels
+    /// would, an alert) on a compacted transport.
+    func sendRecord(type: UInt8, plaintext bytes: [UInt8]) {
+        guard var layer = recordLayer, let record = layer.seal(type: type, plaintext: bytes) else { return }
+        recordLayer = layer
+        outgoing.append(record)
+    }
+
     private func fail(_ error: DTLSError) {
         state = .failed(error)
         nextTimeout = nil
@@ -341,7 +475,10 @@ public final class DTLSTransport {
 
     static func enqueueDatagram(bio: OpaquePointer, data: UnsafeRawBufferPointer) {
         guard let me = BIO_get_data(bio) else { return }
-        Unmanaged<DTLSTransport>.fromOpaque(me).takeUnretainedValue().outgoing.append(Array(data))
+        let transport = Unmanaged<DTLSTransport>.fromOpaque(me).takeUnretainedValue()
+        let datagram = Array(data)
+        transport.outgoing.append(datagram)
+        transport.noteSent(datagram)
     }
 
     /// Accepts the peer's certificate only if it hashes to the SDP fingerprint. Self-signed

@@ -101,6 +101,14 @@ public final class PacketHistory {
         return UnsafeRawBufferPointer(start: bytes + (Int(seq) & mask) * slotSize, count: Int(slot.length))
     }
 
+    /// The bytes `store` last put in packet `seq`'s slot, without the age and span checks of
+    /// `packet(sequenceNumber:now:)`: for the fan-out of a packet it has just stored (valid
+    /// until `slotCount` newer packets were stored).
+    public func justStored(sequenceNumber seq: UInt16) -> UnsafeRawBufferPointer {
+        let i = Int(seq) & mask
+        return UnsafeRawBufferPointer(start: bytes + i * slotSize, count: Int(slots[i].length))
+    }
+
     /// The newest sequence number stored, nil before the first packet.
     public var newestSequenceNumber: UInt16? { hasNewest ? newest : nil }
 

@@ -20,6 +20,12 @@ public struct RoomCounters: Sendable {
     public var droppedMalformed: UInt64 = 0
     public var droppedUnknownSSRC: UInt64 = 0
     public var droppedPublisherRTX: UInt64 = 0
+    /// Fan-out copies not sent: the viewer negotiated another codec, SRTP protect failed, the
+    /// socket's send queue was full, or the publisher left before its batch went out.
+    public var droppedCodecMismatch: UInt64 = 0
+    public var droppedProtectFailed: UInt64 = 0
+    public var droppedSendQueueFull: UInt64 = 0
+    public var droppedPublisherLeft: UInt64 = 0
     // Quality loop.
     /// NACK packets from viewers answered from the history, and NACKs naming no track of theirs.
     public var nackPacketsFromViewers: UInt64 = 0
@@ -42,7 +48,17 @@ public struct RoomCounters: Sendable {
             ("unknown_source", droppedUnknownSource), ("garbage", droppedGarbage),
             ("unexpected", droppedUnexpectedRTP), ("srtp", droppedSRTPErrors), ("malformed", droppedMalformed),
             ("unknown_ssrc", droppedUnknownSSRC), ("publisher_rtx", droppedPublisherRTX),
+            ("codec_mismatch", droppedCodecMismatch), ("protect_failed", droppedProtectFailed),
+            ("send_queue_full", droppedSendQueueFull), ("publisher_left", droppedPublisherLeft),
         ]
+    }
+
+    /// Adds a track's fan-out drops (a live room's at scrape time, a closed room's for good).
+    mutating func addDrops(of f: TrackFanout) {
+        droppedCodecMismatch &+= f.droppedNoCodecMatch
+        droppedProtectFailed &+= f.protectErrors
+        droppedSendQueueFull &+= f.sendQueueFull
+        droppedPublisherLeft &+= f.droppedNoSource
     }
 
     /// Adds another core's counters (folding at scrape time).
@@ -66,6 +82,10 @@ public struct RoomCounters: Sendable {
         droppedMalformed &+= o.droppedMalformed
         droppedUnknownSSRC &+= o.droppedUnknownSSRC
         droppedPublisherRTX &+= o.droppedPublisherRTX
+        droppedCodecMismatch &+= o.droppedCodecMismatch
+        droppedProtectFailed &+= o.droppedProtectFailed
+        droppedSendQueueFull &+= o.droppedSendQueueFull
+        droppedPublisherLeft &+= o.droppedPublisherLeft
         nackPacketsFromViewers &+= o.nackPacketsFromViewers
         nackUnknownSSRC &+= o.nackUnknownSSRC
         upstreamNacksSent &+= o.upstreamNacksSent

@@ -1,3 +1,4 @@
+import CShim
 import Reactor
 
 /// All rooms of one core and the demultiplexer of that core's UDP media socket. Every
@@ -21,12 +22,18 @@ public final class RoomManager: UDPReceiver {
     private var recentlyEnded: [String: (room: String, at: Instant)] = [:]
     static let recentlyEndedLimit = 10_000
     private var lastSlowTick = Instant(nanoseconds: 0)
+    /// Sessions set up since the heap was last trimmed (see `tick`).
+    private var setupsSinceTrim = 0
+    /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
+    private var tracksToFlush: [TrackFanout] = []
+    /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public private(set) var counters = RoomCounters()
 
     public init(coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration) {
         self.coreIndex = coreIndex
         self.identity = identity
         self.configuration = configuration
+        tracksToFlush.reserveCapacity(64)
     }
 
     // MARK: - Control plane (called on this core through the mailbox)
@@ -92,7 +99,7 @@ public final class RoomManager: UDPReceiver {
         guard let room = rooms[name] else { return false }
         if let p = room.publisher { end(p, reason: .roomClosed, now: now) }
         for v in Array(room.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
-        rooms[name] = nil
+        if rooms[name] === room { forget(room) }
         return true
     }
 
@@ -142,7 +149,23 @@ public final class RoomManager: UDPReceiver {
     }
 
     private func removeIfEmpty(_ room: Room) {
-        if room.isEmpty, rooms[room.name] === room { rooms[room.name] = nil }
+        if room.isEmpty, rooms[room.name] === room { forget(room) }
+    }
+
+    private func forget(_ room: Room) {
+        counters.addDrops(of: room.audio)
+        counters.addDrops(of: room.video)
+        rooms[room.name] = nil
+    }
+
+    /// The core's counters with the live rooms' fan-out drops added (for `/metrics`).
+    public var mediaCounters: RoomCounters {
+        var c = counters
+        for room in rooms.values {
+            c.addDrops(of: room.audio)
+            c.addDrops(of: room.video)
+        }
+        return c
     }
 
     private func makeSession(
@@ -192,6 +215,7 @@ public final class RoomManager: UDPReceiver {
         sessions[session.id] = session
         byUfrag[ufrag] = session
         pending.append(session)
+        setupsSinceTrim &+= 1
         counters.sessionsCreated &+= 1
         return (session, answer.sdp)
     }
@@ -234,7 +258,12 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
-    public func batchEnded(on socket: UDPSocket, now: Instant) {}
+    /// The receive batch ended: each track that took packets fans them out now.
+    public func batchEnded(on socket: UDPSocket, now: Instant) {
+        guard !tracksToFlush.isEmpty else { return }
+        for track in tracksToFlush { track.flushPending(socket: socket) }
+        tracksToFlush.removeAll(keepingCapacity: true)
+    }
 
     private func handleSTUN(
         _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, socket: UDPSocket, now: Instant
@@ -413,7 +442,10 @@ public final class RoomManager: UDPReceiver {
         if stream.kind == .video, let codec = VideoCodec(stream.media.codecName) {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
         }
-        room.fanout(stream.kind).forward(view, isKeyframe: isKeyframe, now: now, socket: socket)
+        let fanout = room.fanout(stream.kind)
+        if fanout.forward(view, isKeyframe: isKeyframe, now: now, socket: socket) {
+            tracksToFlush.append(fanout)
+        }
     }
 
     private func handleRTCP(
@@ -683,6 +715,12 @@ public final class RoomManager: UDPReceiver {
         }
         guard now - lastSlowTick >= .seconds(1) else { return }
         lastSlowTick = now
+        if setupsSinceTrim > 0, pending.isEmpty {
+            // A burst of joins is over: its handshake transients (certificates, handshake
+            // buffers, key exchange) were freed, but glibc keeps the pages. Give them back.
+            setupsSinceTrim = 0
+            _ = lsfu_malloc_trim()
+        }
         if !recentlyEnded.isEmpty {
             recentlyEnded = recentlyEnded.filter { now - $0.value.at < .seconds(60) }
         }
@@ -729,6 +767,11 @@ public final class RoomManager: UDPReceiver {
         }
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
+            // Its packets of the current receive batch are still held: they go out first.
+            if let socket {
+                room.audio.flushPending(socket: socket)
+                room.video.flushPending(socket: socket)
+            }
             room.publisher = nil
             room.audio.detachSource()
             room.video.detachSource()

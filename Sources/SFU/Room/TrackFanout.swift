@@ -30,6 +30,8 @@ final class TrackFanout {
     var bytesOut: UInt64 = 0
     var keyframes: UInt64 = 0
     var droppedNoCodecMatch: UInt64 = 0
+    /// Packets held for the batch's fan-out when their publisher left within that batch.
+    var droppedNoSource: UInt64 = 0
     var protectErrors: UInt64 = 0
     var sendQueueFull: UInt64 = 0
     /// Packets viewers NACKed, and those resent (RTX or plain).
@@ -44,6 +46,13 @@ final class TrackFanout {
     /// Times the history was reallocated larger for a higher packet rate.
     private(set) var historyGrowths: UInt64 = 0
     private(set) var bitrate: UInt64 = 0
+    /// Packets of the current receive batch, not yet fanned out (they point into history
+    /// slots, or at the one packet too large for them). Allocated once.
+    private let pending = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: TrackFanout.pendingCapacity)
+    private var pendingCount = 0
+    /// At most this many packets are held; a larger batch is fanned out in parts. Far below
+    /// the smallest history (128 slots), so a held packet's slot cannot be overwritten.
+    static let pendingCapacity = 64
 
     init(kind: TrackKind, streamID: String, cname: String) {
         self.kind = kind
@@ -55,6 +64,8 @@ final class TrackFanout {
         self.rewriter = StreamRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
         self.senderReports = SenderReportRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
     }
+
+    deinit { pending.deallocate() }
 
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
@@ -81,16 +92,23 @@ final class TrackFanout {
         viewers.removeAll { $0.session === session }
     }
 
-    /// Forwards one decrypted publisher packet to every connected viewer.
+    /// Takes one decrypted publisher packet: rewrites it to the outbound stream, keeps it in
+    /// the history and holds it for `flushPending`, which the owner calls when the receive
+    /// batch ends. Fanning a batch out viewer-major puts each viewer's packets of a frame next
+    /// to each other in the send queue, so they leave as one GSO super-datagram.
     /// - Parameters:
     ///   - rtp: the plaintext RTP packet (exactly its bytes); rewritten in place.
     ///   - isKeyframe: whether it starts a keyframe (video), for the keyframe throttle.
-    func forward(_ rtp: RTPPacket, isKeyframe: Bool, now: Instant, socket: UDPSocket) {
+    /// - Returns: true when this track now holds packets and was not holding any before: the
+    ///   owner lists it for `flushPending` at the end of the batch.
+    @discardableResult
+    func forward(_ rtp: RTPPacket, isKeyframe: Bool, now: Instant, socket: UDPSocket) -> Bool {
         let packet = rtp.buffer
         let length = packet.count
+        let listed = pendingCount > 0
         packetsIn &+= 1
         bytesIn &+= UInt64(length)
-        account(bytes: length, now: now)
+        account(bytes: length, now: now, socket: socket)
         if isKeyframe {
             keyframes &+= 1
             keyframeThrottle.keyframeReceived()
@@ -99,46 +117,75 @@ final class TrackFanout {
         rtp.sequenceNumber = out.sequenceNumber
         rtp.timestamp = out.timestamp
         rtp.ssrc = ssrc
-        guard let source else { return }
+        guard source != nil else { return false }
         let readOnly = UnsafeRawBufferPointer(packet)
-        history?.store(readOnly, sequenceNumber: out.sequenceNumber, now: now)
+        if pendingCount == Self.pendingCapacity { flushPending(socket: socket) }
+        if let history, history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
+            // The history slot holds it until the batch ends (far fewer packets per batch than
+            // slots), so the receive buffer may be reused meanwhile (io_uring re-arms at once).
+            pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
+            pendingCount += 1
+            return !listed
+        }
+        // Too large for a history slot: out now, after what is already held.
+        flushPending(socket: socket)
+        pending[0] = readOnly
+        pendingCount = 1
+        flushPending(socket: socket)
+        return false
+    }
 
+    /// Sends the held packets to every connected viewer, viewer by viewer: copied into a
+    /// pooled send slot, adapted to the viewer's payload type and extension ids, encrypted
+    /// in place with its SRTP context. Nothing here allocates.
+    func flushPending(socket: UDPSocket) {
+        let count = pendingCount
+        guard count > 0 else { return }
+        pendingCount = 0
+        guard let source else {
+            droppedNoSource &+= UInt64(count)  // the publisher left within the batch
+            return
+        }
         for viewer in viewers {
             let session = viewer.session
             guard session.state == .connected, let address = session.address, let srtp = session.srtp else {
                 continue
             }
             guard viewer.codec == source.codecName else {
-                droppedNoCodecMatch &+= 1
+                droppedNoCodecMatch &+= UInt64(count)
                 continue
             }
             let map = viewer.extensionMap
             let pt = viewer.payloadType
-            var failed = false
-            let queued = socket.send(to: address, capacity: length + 16) { slot in
-                slot.copyMemory(from: readOnly)
-                slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
-                if !map.isIdentity,
-                    let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length]))
-                {
-                    copy.rewriteExtensionIDs { map.map($0) }
+            for k in 0..<count {
+                let packet = pending[k]
+                let length = packet.count
+                var failed = false
+                let queued = socket.send(to: address, capacity: length + 16) { slot in
+                    slot.copyMemory(from: packet)
+                    slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
+                    if !map.isIdentity,
+                        let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length]))
+                    {
+                        copy.rewriteExtensionIDs { map.map($0) }
+                    }
+                    do {
+                        return try srtp.protectRTP(slot, length: length)
+                    } catch {
+                        failed = true
+                        return 0
+                    }
                 }
-                do {
-                    return try srtp.protectRTP(slot, length: length)
-                } catch {
-                    failed = true
-                    return 0
+                if failed {
+                    protectErrors &+= 1
+                } else if queued {
+                    viewer.packetsSent &+= 1
+                    viewer.bytesSent &+= UInt64(length)
+                    packetsOut &+= 1
+                    bytesOut &+= UInt64(length)
+                } else {
+                    sendQueueFull &+= 1
                 }
-            }
-            if failed {
-                protectErrors &+= 1
-            } else if queued {
-                viewer.packetsSent &+= 1
-                viewer.bytesSent &+= UInt64(length)
-                packetsOut &+= 1
-                bytesOut &+= UInt64(length)
-            } else {
-                sendQueueFull &+= 1
             }
         }
     }
@@ -240,11 +287,12 @@ final class TrackFanout {
         return true
     }
 
-    private func account(bytes: Int, now: Instant) {
+    private func account(bytes: Int, now: Instant, socket: UDPSocket) {
         if now - windowStart >= .seconds(1) {
             let elapsed = max((now - windowStart).nanoseconds, 1)
             bitrate = windowStart.nanoseconds == 0 ? 0 : windowBytes * 8 * 1_000_000_000 / elapsed
             if windowStart.nanoseconds != 0 {
+                flushPending(socket: socket)  // held packets live in the history's slots
                 growHistory(packetsPerSecond: windowPackets * 1_000_000_000 / elapsed)
             }
             windowStart = now

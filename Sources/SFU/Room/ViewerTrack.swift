@@ -1,7 +1,10 @@
 /// One viewer's subscription to one room track: the payload types and header-extension ids
 /// that viewer negotiated, so each forwarded copy can be adapted to it.
 final class ViewerTrack {
-    unowned let session: PeerSession
+    /// Unowned without a check: a session removes its tracks from every fan-out when it ends
+    /// (`RoomManager.end`), so a fan-out never reaches a freed session; the checked form cost
+    /// an atomic retain per viewer per packet (seen in the fan-out profile).
+    unowned(unsafe) let session: PeerSession
     let kind: TrackKind
     let media: NegotiatedMedia
     var extensionMap: ExtensionIDMap

@@ -44,6 +44,27 @@ public struct MediaStamp: Equatable, Sendable {
         return true
     }
 
+    /// Rewrites the send time of the stamp in an RTP packet (`length` bytes, plaintext),
+    /// wherever the sources put it: after the synthetic VP8 descriptor, or at the payload's
+    /// end. Returns false when the packet carries no stamp.
+    @discardableResult
+    public static func restamp(packet: UnsafeMutableRawBufferPointer, length: Int, sendNanos: UInt64) -> Bool {
+        guard length >= 12, length <= packet.count else { return false }
+        var header = 12 + 4 * Int(packet[0] & 0x0F)
+        if packet[0] & 0x10 != 0 {
+            guard length >= header + 4 else { return false }
+            header += 4 + 4 * (Int(packet[header + 2]) << 8 | Int(packet[header + 3]))
+        }
+        let payload = UnsafeMutableRawBufferPointer(rebasing: packet[0..<length])
+        func rewrite(at offset: Int) -> Bool {
+            guard offset >= header, let old = MediaStamp(reading: UnsafeRawBufferPointer(payload), at: offset) else {
+                return false
+            }
+            return MediaStamp(sendNanos: sendNanos, counter: old.counter).write(into: payload, at: offset)
+        }
+        return rewrite(at: header + videoOffset) || rewrite(at: length - size)
+    }
+
     /// Reads a stamp at `offset`; nil if the bytes are too short or the magic is missing.
     public init?(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
         guard offset >= 0, buffer.count - offset >= Self.size else { return nil }

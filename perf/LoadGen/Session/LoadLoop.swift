@@ -13,6 +13,8 @@ final class LoadLoop {
     /// Scratch for STUN/DTLS/RTCP writes (delivery is synchronous, one buffer per loop).
     let scratch: UnsafeMutableRawBufferPointer
     var counters = LoadCounters()
+    /// Set when the steady window starts: latency is then also recorded as steady-state.
+    var steady = false
     var viewers: [ViewerSession] = []
     var publishers: [PublisherSession] = []
     var sessions: [Int: PeerSession] = [:]

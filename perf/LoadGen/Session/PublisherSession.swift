@@ -16,6 +16,15 @@ final class PublisherSession: PeerSession {
     private let history: UnsafeMutableRawBufferPointer
     private var historySequence = [Int32](repeating: -1, count: PublisherSession.historySize)
     private var historyLength = [Int](repeating: 0, count: PublisherSession.historySize)
+    /// Paced video (`--pacing`): a frame's packets wait here, in the clear, and leave at
+    /// `pacingBytesPerSecond`, as a WebRTC sender's pacer spreads an encoder's frame bursts.
+    static let pacedSlots = 1024
+    private let pacingBytesPerSecond: Double
+    private let paced: UnsafeMutableRawBufferPointer
+    private var pacedLength = [Int](repeating: 0, count: PublisherSession.pacedSlots)
+    private var pacedHead = 0
+    private var pacedCount = 0
+    private var nextPacedSend = Instant(nanoseconds: 0)
 
     override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
         let ssrc = UInt32(truncatingIfNeeded: seed &* 31) | 1
@@ -33,13 +42,21 @@ final class PublisherSession: PeerSession {
                                            payloadType: LoadOffer.audioPT, seed: seed &+ 1)
         let h = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.historySize * Self.historySlot, alignment: 16)
         history = h
+        pacingBytesPerSecond = host.config.pacingFactor * Double(host.config.video.bitrate) / 8
+        let pacedBytes = pacingBytesPerSecond > 0 ? Self.pacedSlots * Self.historySlot : 0
+        let q = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pacedBytes, 1), alignment: 16)
+        paced = q
         do { try super.init(host: host, id: id, room: room, seed: seed) } catch {
             h.deallocate()
+            q.deallocate()
             throw error
         }
     }
 
-    deinit { history.deallocate() }
+    deinit {
+        history.deallocate()
+        paced.deallocate()
+    }
 
     private func remember(_ packet: UnsafeMutableRawBufferPointer, length: Int) {
         guard length >= 4, length <= Self.historySlot else { return }
@@ -105,40 +122,84 @@ final class PublisherSession: PeerSession {
         if now - nextFrame > .milliseconds(200) { nextFrame = now }
         if now - nextAudio > .milliseconds(200) { nextAudio = now }
         while nextFrame <= now {
-            sendFrame()
+            sendFrame(now: now)
             nextFrame = nextFrame + Duration(nanoseconds: videoSource.frameIntervalNanos)
+        }
+        var next = nextFrame
+        if pacedCount > 0 {
+            sendPaced(now: now)
+            if pacedCount > 0 { next = min(next, nextPacedSend) }
         }
         if host.config.audio {
             while nextAudio <= now {
                 sendAudio()
                 nextAudio = nextAudio + Duration(nanoseconds: SyntheticAudioSource.packetIntervalNanos)
             }
-            return min(nextFrame, nextAudio)
+            next = min(next, nextAudio)
         }
-        return nextFrame
+        return next
     }
 
-    private func sendFrame() {
-        guard let srtp, let remote else { return }
+    private func sendFrame(now: Instant) {
         let frame = videoSource.beginFrame()
         if frame.isKeyframe { host.counters.publisherKeyframes &+= 1 }
         let t = Instant.now().nanoseconds
+        guard pacingBytesPerSecond > 0 else {
+            for i in 0..<frame.packetCount {
+                sendVideoPacket { buf in videoSource.writePacket(i, sendNanos: t, into: buf) }
+            }
+            return
+        }
+        if pacedCount == 0, nextPacedSend < now { nextPacedSend = now }
         for i in 0..<frame.packetCount {
-            var bytes = 0
-            let ok = socket.send(to: remote, capacity: 1500) { buf in
-                let n = videoSource.writePacket(i, sendNanos: t, into: buf)
-                guard n > 0 else { return 0 }
-                remember(buf, length: n)
-                guard let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
-                bytes = p
-                return p
-            }
-            if ok && bytes > 0 {
-                host.counters.publisherPacketsSent &+= 1
-                host.counters.publisherBytesSent &+= UInt64(bytes)
-            } else {
+            guard pacedCount < Self.pacedSlots else {
                 host.counters.sendDropped &+= 1
+                continue
             }
+            let slot = (pacedHead + pacedCount) % Self.pacedSlots
+            let buf = UnsafeMutableRawBufferPointer(
+                rebasing: paced[slot * Self.historySlot..<(slot + 1) * Self.historySlot])
+            pacedLength[slot] = videoSource.writePacket(i, sendNanos: t, into: buf)
+            pacedCount += 1
+        }
+    }
+
+    /// Sends the paced packets that are due, each stamped as it leaves.
+    private func sendPaced(now: Instant) {
+        while pacedCount > 0, nextPacedSend <= now {
+            let slot = pacedHead
+            let n = pacedLength[slot]
+            let src = paced.baseAddress! + slot * Self.historySlot
+            pacedHead = (pacedHead + 1) % Self.pacedSlots
+            pacedCount -= 1
+            nextPacedSend = nextPacedSend + Duration(nanoseconds: UInt64(Double(max(n, 1)) * 1e9 / pacingBytesPerSecond))
+            let stamp = Instant.now().nanoseconds
+            sendVideoPacket { buf in
+                guard n > 0, n <= buf.count else { return 0 }
+                buf.baseAddress!.copyMemory(from: src, byteCount: n)
+                MediaStamp.restamp(packet: buf, length: n, sendNanos: stamp)
+                return n
+            }
+        }
+    }
+
+    /// Writes one video packet with `write`, keeps it for NACKs, protects and queues it.
+    private func sendVideoPacket(_ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard let srtp, let remote else { return }
+        var bytes = 0
+        let ok = socket.send(to: remote, capacity: 1500) { buf in
+            let n = write(buf)
+            guard n > 0 else { return 0 }
+            remember(buf, length: n)
+            guard let p = try? srtp.protectRTP(buf, length: n) else { return 0 }
+            bytes = p
+            return p
+        }
+        if ok && bytes > 0 {
+            host.counters.publisherPacketsSent &+= 1
+            host.counters.publisherBytesSent &+= UInt64(bytes)
+        } else {
+            host.counters.sendDropped &+= 1
         }
     }
 

@@ -12,6 +12,8 @@ struct RunConfig: Sendable {
     var pliOnJoin: Bool
     /// A VP8 IVF recording to replay instead of the synthetic video.
     var ivfPath: String? = nil
+    /// Publishers pace video at this multiple of its bitrate (0: each frame leaves as a burst).
+    var pacingFactor: Double = 0
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)

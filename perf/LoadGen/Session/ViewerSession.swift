@@ -134,9 +134,11 @@ final class ViewerSession: PeerSession {
                         let l = now.nanoseconds - stamp.sendNanos
                         host.counters.latency.record(l)
                         host.counters.latencyInterval.record(l)
+                        if host.steady { host.counters.latencySteady.record(l) }
                     } else {
                         host.counters.latency.record(0)
                         host.counters.latencyInterval.record(0)
+                        if host.steady { host.counters.latencySteady.record(0) }
                     }
                 } else {
                     host.counters.stampMissing &+= 1

@@ -48,6 +48,9 @@ public struct LoadCounters: Sendable {
     public var latency = LatencyHistogram()
     /// The same, for the current second only.
     public var latencyInterval = LatencyHistogram()
+    /// The same, in the steady state only (from the steady window's start: every viewer has
+    /// joined and settled), so join-time queueing does not hide the forwarding latency.
+    public var latencySteady = LatencyHistogram()
     public var jitterMaxMs: Double = 0
     public var jitterSumMs: Double = 0
     public var jitterSamples = 0
@@ -109,6 +112,7 @@ public struct LoadCounters: Sendable {
         receiverReportsSent += o.receiverReportsSent
         latency.merge(o.latency)
         latencyInterval.merge(o.latencyInterval)
+        latencySteady.merge(o.latencySteady)
         jitterMaxMs = max(jitterMaxMs, o.jitterMaxMs)
         jitterSumMs += o.jitterSumMs
         jitterSamples += o.jitterSamples
