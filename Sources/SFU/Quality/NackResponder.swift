@@ -47,8 +47,9 @@ public struct NackResponder {
     private var recentSeq: [UInt16]
     private var recentAt: [UInt64]
     /// Follow-up copies waiting to be sent, oldest first (a FIFO: their delays are equal, so
-    /// they fall due in order).
-    private static let followUpCapacity = 128
+    /// they fall due in order). 32: they wait one tick (~20 ms), in which a viewer rarely
+    /// gets more repairs; per-viewer memory stays small (320 bytes a track).
+    private static let followUpCapacity = 32
     private var followUpSeq: [UInt16]
     private var followUpDue: [UInt64]
     private var followUpHead = 0

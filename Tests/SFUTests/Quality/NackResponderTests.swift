@@ -57,16 +57,16 @@ struct NackResponderTests {
     func followUpBounds() {
         var r = NackResponder(minimumRate: 200_000, burst: .milliseconds(500))  // 12 500 bytes of burst
         for s in 0..<200 { r.scheduleFollowUp(sequenceNumber: UInt16(s), now: qualityT0) }
-        #expect(r.followUpsDropped == 72)  // 128 kept
+        #expect(r.followUpsDropped == 168)  // 32 kept
         var sent = 0
         var taken: [UInt16] = []
         while let s = r.takeDueFollowUp(now: qualityT0 + .milliseconds(20)) {
             taken.append(s)
             if r.decideFollowUp(sequenceNumber: s, bytes: 1000, now: qualityT0 + .milliseconds(20)) == .resend { sent += 1 }
         }
-        #expect(taken.first == 72 && taken.last == 199 && taken.count == 128)
+        #expect(taken.first == 168 && taken.last == 199 && taken.count == 32)
         #expect(sent == 12)
-        #expect(r.followUpsSent == 12 && r.followUpsDropped == 72 + 116)
+        #expect(r.followUpsSent == 12 && r.followUpsDropped == 168 + 20)
         var off = NackResponder(sendsFollowUps: false)
         off.scheduleFollowUp(sequenceNumber: 1, now: qualityT0)
         #expect(!off.hasFollowUps)
