@@ -106,6 +106,8 @@ def test_viewer_path_loss_3pct_chromium_and_aiortc_keep_decoding(browser, sfu, r
             # aiortc NACKs a packet again only when a new gap shows up, and its jitter buffer
             # holds every later frame meanwhile: a lost repair used to stall it until its next
             # loss, or for seconds. The server's follow-up copy of each repair prevents that.
+            # (Loss on the viewer's NACKs too would still stall aiortc now and then: a lost
+            # NACK of its is never retried, and no server can repair what it never heard of.)
             assert v_loss.max_video_gap < MAX_GAP_MS / 1000, figures
             assert b >= MIN_RATIO * a, figures
         finally:
