@@ -22,6 +22,10 @@ public enum CoreMetrics {
                   value: Double(r.bytesOut))
             s.add("livesfu_egress_packets_total", .counter, help: "RTP packets sent to viewers", labels: room,
                   value: Double(r.packetsOut))
+            if let rtt = r.publisher?.rttMillis {
+                s.add("livesfu_publisher_rtt_ms", .gauge, help: "RTT to the publisher, from its NACK round trips",
+                      labels: room, value: rtt)
+            }
             for t in r.tracks {
                 let labels = [("room", r.name), ("kind", t.kind)]
                 s.add("livesfu_track_bitrate_bps", .gauge, help: "Publisher bitrate over the last second",

@@ -5,6 +5,16 @@ import Reactor
 /// every retry interval, at most `maxTries` times and for at most `maxAge`; a packet that
 /// arrives (late, or as RTX) is dropped from the list at once.
 ///
+/// It also measures the round-trip time to the publisher: the time from a NACK to the
+/// arrival of the packet it asked for is one RTT sample (plus the publisher's turnaround,
+/// which is what a retry has to wait for anyway). This is the practical measurement: our
+/// receiver reports let the *publisher* compute the RTT from LSR/DLSR, not us, and browsers
+/// send no receiver reports as publishers (so there is no DLSR of theirs to use). Samples
+/// follow Karn's rule — only packets NACKed exactly once, so the repair cannot be answering
+/// an earlier or later NACK — and are smoothed as RFC 6298 smooths TCP's (SRTT, RTTVAR).
+/// A late original (reordered past the NACK) looks like a plain repair and gives a short
+/// sample; the bounds on the retry interval keep that harmless.
+///
 /// Memory is bounded: at most `capacity` missing packets are tracked (the oldest are given up
 /// first), and a jump larger than `maxGap` (a restarted stream, a bogus number) resets the
 /// tracking instead of NACKing thousands of packets. Allocation-free after creation.
@@ -24,6 +34,17 @@ public struct NackGenerator {
     public let reorderDelay: Duration
     /// Interval between NACKs for the same packet when the RTT is not known.
     public var retryInterval: Duration
+    /// Bounds of the retry interval derived from the measured RTT. At least 20 ms, so the
+    /// `maxTries` NACKs of a packet span 200 ms or more even on loopback (a publisher's pacer
+    /// may hold a repair back for a few ms more than the RTT it measured before).
+    public static let minRetryInterval: Duration = .milliseconds(20)
+    public static let maxRetryInterval: Duration = .milliseconds(500)
+
+    /// Smoothed RTT to the publisher and its variation (RFC 6298 §2), nil before a sample.
+    public private(set) var roundTripTime: Duration?
+    public private(set) var roundTripVariation: Duration?
+    public private(set) var lastRoundTripSample: Duration?
+    public private(set) var roundTripSamples: UInt64 = 0
 
     private var missing: [Missing]
     private var highest: UInt16 = 0
@@ -105,6 +126,7 @@ public struct NackGenerator {
         }
         // Older than the highest: one we are waiting for, a duplicate, or a far jump back.
         if let i = missing.firstIndex(where: { $0.sequenceNumber == seq }) {
+            sample(missing[i], now: now)
             missing.remove(at: i)
             recovered &+= 1
         } else if Int(highest &- seq) > maxGap {
@@ -118,26 +140,43 @@ public struct NackGenerator {
     /// A repair (unwrapped RTX) arrived. True when it fills a gap being waited for (forward
     /// it); false for a copy of a packet already received or given up — browsers also send
     /// RTX copies of old packets as bandwidth probes — which is only counted.
-    public mutating func repairArrived(sequenceNumber seq: UInt16) -> Bool {
+    /// `now` (when given) makes it an RTT sample.
+    public mutating func repairArrived(sequenceNumber seq: UInt16, now: Instant? = nil) -> Bool {
         guard let i = missing.firstIndex(where: { $0.sequenceNumber == seq }) else {
             duplicatesOrLate &+= 1
             return false
         }
+        if let now { sample(missing[i], now: now) }
         missing.remove(at: i)
         recovered &+= 1
         return true
     }
 
+    /// The interval between NACKs for one packet: `retryInterval` until an RTT is measured;
+    /// then the RTT plus twice its variation (a repair later than that is most likely lost;
+    /// at least 2 ms more than the RTT), within `minRetryInterval`…`maxRetryInterval`.
+    public var currentRetryInterval: Duration {
+        guard let srtt = roundTripTime else { return retryInterval }
+        return Self.retryInterval(rtt: srtt, variation: roundTripVariation ?? Duration(nanoseconds: srtt.nanoseconds / 2))
+    }
+
+    static func retryInterval(rtt: Duration, variation: Duration) -> Duration {
+        let ns = rtt.nanoseconds &+ max(2 &* variation.nanoseconds, 2_000_000)
+        return Duration(
+            nanoseconds: min(max(ns, minRetryInterval.nanoseconds), maxRetryInterval.nanoseconds))
+    }
+
     /// Writes the sequence numbers to NACK now into `out` (ascending from the oldest) and
-    /// returns how many; marks them sent. `roundTripTime` paces retries when known.
+    /// returns how many; marks them sent. Retries are paced by `roundTripTime` when given,
+    /// else by `currentRetryInterval` (the measured RTT, or `retryInterval`).
     public mutating func collect(
         now: Instant, roundTripTime: Duration? = nil, into out: UnsafeMutableBufferPointer<UInt16>
     ) -> Int {
         let t = now.nanoseconds
         guard t >= nextDue else { return 0 }
         let retry =
-            roundTripTime.map { Duration(nanoseconds: max($0.nanoseconds + $0.nanoseconds / 2, 20_000_000)) }
-            ?? retryInterval
+            roundTripTime.map { Self.retryInterval(rtt: $0, variation: Duration(nanoseconds: $0.nanoseconds / 4)) }
+            ?? currentRetryInterval
         var n = 0
         var due: UInt64 = .max
         var keep = 0
@@ -177,6 +216,24 @@ public struct NackGenerator {
         highest = seq
         nextDue = .max
         resets &+= 1
+    }
+
+    /// One RTT sample from a missing packet that arrived, if it was NACKed exactly once.
+    private mutating func sample(_ m: Missing, now: Instant) {
+        guard m.tries == 1, m.lastSentAt != 0, now.nanoseconds >= m.lastSentAt else { return }
+        let r = now.nanoseconds - m.lastSentAt
+        guard r <= maxAge.nanoseconds else { return }
+        lastRoundTripSample = Duration(nanoseconds: r)
+        roundTripSamples &+= 1
+        guard let srtt = roundTripTime?.nanoseconds, let rttvar = roundTripVariation?.nanoseconds else {
+            roundTripTime = Duration(nanoseconds: r)  // RFC 6298 §2.2
+            roundTripVariation = Duration(nanoseconds: r / 2)
+            return
+        }
+        // §2.3: RTTVAR ← 3/4 RTTVAR + 1/4 |SRTT − R|, then SRTT ← 7/8 SRTT + 1/8 R.
+        let diff = srtt > r ? srtt - r : r - srtt
+        roundTripVariation = Duration(nanoseconds: (rttvar * 3 + diff) / 4)
+        roundTripTime = Duration(nanoseconds: (srtt * 7 + r) / 8)
     }
 
     private mutating func add(_ m: Missing) {

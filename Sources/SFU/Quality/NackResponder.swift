@@ -6,8 +6,19 @@ import Reactor
 /// within about one round trip (the first copy may still be on its way), and resends draw
 /// from a token bucket refilled at a share of the stream's bitrate, so a viewer that NACKs
 /// everything (a flood, or a hopeless link) gets at most that much extra and never starves
-/// the other viewers or the core. Everything refused is counted. Allocation-free: the
-/// recently-resent table is a fixed ring created with the responder.
+/// the other viewers or the core. Everything refused is counted.
+///
+/// Each resend is also followed by one more copy a short while later (`followUpDelay`): some
+/// receivers NACK a packet once and ask again only when a *new* gap shows up — aiortc does,
+/// and forgets the packet after 128 more, while its jitter buffer holds every later frame
+/// until it comes or 512 packets have passed (≈4.5 s at 1 Mbps). A lost repair then stalls
+/// such a viewer until its next loss, or for seconds. The follow-up makes a lost repair as
+/// rare as two losses in a row, for as many bytes again as the repairs (about the loss rate
+/// of the stream), drawn from the same budget. Receivers that retry by themselves (Chromium,
+/// every ~RTT) just see a duplicate.
+///
+/// Allocation-free: the recently-resent table and the follow-up queue are fixed rings
+/// created with the responder.
 public struct NackResponder {
     /// What to do with one NACKed sequence number.
     public enum Decision: Equatable, Sendable {
@@ -35,6 +46,16 @@ public struct NackResponder {
     private static let recentCount = 512
     private var recentSeq: [UInt16]
     private var recentAt: [UInt64]
+    /// Follow-up copies waiting to be sent, oldest first (a FIFO: their delays are equal, so
+    /// they fall due in order). 32: they wait one tick (~20 ms), in which a viewer rarely
+    /// gets more repairs; per-viewer memory stays small (320 bytes a track).
+    private static let followUpCapacity = 32
+    private var followUpSeq: [UInt16]
+    private var followUpDue: [UInt64]
+    private var followUpHead = 0
+    private var followUpCount = 0
+    /// Whether resends get a follow-up copy.
+    public var sendsFollowUps: Bool
     /// Next RTX sequence number for this viewer (its own sequence space, RFC 4588 §4).
     public var nextRTXSequence: UInt16
 
@@ -48,6 +69,10 @@ public struct NackResponder {
     public private(set) var missing: UInt64 = 0
     /// NACKed sequence numbers not even looked up: over `maxRequestsPerSecond`.
     public private(set) var suppressedFlood: UInt64 = 0
+    /// Follow-up copies sent, and those not sent (queue full, over budget, or gone from the
+    /// history).
+    public private(set) var followUpsSent: UInt64 = 0
+    public private(set) var followUpsDropped: UInt64 = 0
     /// Most sequence numbers looked up per second for this viewer (a NACK flood costs the
     /// core lookups even when nothing is resent).
     public var maxRequestsPerSecond: UInt64 = 3000
@@ -56,7 +81,8 @@ public struct NackResponder {
 
     public init(
         shareOfBitrate: UInt64 = 25, minimumRate: UInt64 = 200_000, burst: Duration = .milliseconds(500),
-        defaultRepeatInterval: Duration = .milliseconds(100), firstRTXSequence: UInt16 = 0
+        defaultRepeatInterval: Duration = .milliseconds(100), firstRTXSequence: UInt16 = 0,
+        sendsFollowUps: Bool = true
     ) {
         self.shareOfBitrate = shareOfBitrate
         self.minimumRate = minimumRate
@@ -67,6 +93,9 @@ public struct NackResponder {
         self.recentSeq = [UInt16](repeating: 0, count: Self.recentCount)
         self.recentAt = [UInt64](repeating: 0, count: Self.recentCount)
         self.nextRTXSequence = firstRTXSequence
+        self.sendsFollowUps = sendsFollowUps
+        self.followUpSeq = [UInt16](repeating: 0, count: Self.followUpCapacity)
+        self.followUpDue = [UInt64](repeating: 0, count: Self.followUpCapacity)
     }
 
     /// Adjusts the budget to the stream's current bitrate (bits per second).
@@ -78,12 +107,22 @@ public struct NackResponder {
     /// The current budget in bits per second.
     public var budgetRate: UInt64 { rate }
 
-    /// How long a resent packet is not resent again: the RTT (plus a little for jitter),
-    /// bounded to 20…500 ms, or the default before an RTT is known.
+    /// How long a resent packet is not resent again: one RTT, bounded to 10…500 ms, or the
+    /// default before an RTT is known. A NACK arriving within an RTT of the resend was sent
+    /// before the copy could have arrived; one arriving later means the copy was lost. Not
+    /// more than an RTT: libwebrtc receivers retry a NACK after one RTT, and a longer window
+    /// would swallow exactly those retries.
     public var repeatInterval: Duration {
         guard let rtt = roundTripTime else { return defaultRepeatInterval }
-        let ns = min(max(rtt.nanoseconds + rtt.nanoseconds / 4, 20_000_000), 500_000_000)
-        return Duration(nanoseconds: ns)
+        return Duration(nanoseconds: min(max(rtt.nanoseconds, 10_000_000), 500_000_000))
+    }
+
+    /// How long after a resend its follow-up copy goes: half an RTT (a burst of loss on the
+    /// path is then likely over), bounded to 10…100 ms; 20 ms before an RTT is known. In
+    /// practice it goes on the first core tick after that (ticks are ~20 ms apart).
+    public var followUpDelay: Duration {
+        guard let rtt = roundTripTime else { return .milliseconds(20) }
+        return Duration(nanoseconds: min(max(rtt.nanoseconds / 2, 10_000_000), 100_000_000))
     }
 
     /// Whether one more NACKed sequence number may be looked up now (flood bound).
@@ -130,6 +169,64 @@ public struct NackResponder {
         resent &+= 1
         resentBytes &+= UInt64(max(bytes, 0))
         return .resend
+    }
+
+    /// Queues the follow-up copy of a packet just resent (see the type's notes). When the
+    /// queue is full the oldest waiting follow-up is dropped (counted).
+    public mutating func scheduleFollowUp(sequenceNumber seq: UInt16, now: Instant) {
+        guard sendsFollowUps else { return }
+        if followUpCount == Self.followUpCapacity {
+            followUpHead = (followUpHead + 1) % Self.followUpCapacity
+            followUpCount -= 1
+            followUpsDropped &+= 1
+        }
+        let i = (followUpHead + followUpCount) % Self.followUpCapacity
+        followUpSeq[i] = seq
+        followUpDue[i] = now.nanoseconds &+ followUpDelay.nanoseconds
+        followUpCount += 1
+    }
+
+    /// Whether any follow-up copy waits (cheap; checked on every tick).
+    public var hasFollowUps: Bool { followUpCount > 0 }
+
+    /// Takes the next follow-up that is due at `now`, oldest first; nil when none is.
+    public mutating func takeDueFollowUp(now: Instant) -> UInt16? {
+        guard followUpCount > 0, followUpDue[followUpHead] <= now.nanoseconds else { return nil }
+        let seq = followUpSeq[followUpHead]
+        followUpHead = (followUpHead + 1) % Self.followUpCapacity
+        followUpCount -= 1
+        return seq
+    }
+
+    /// A follow-up copy (`bytes` long) of `seq`, found in the history: send it? Not subject
+    /// to the repeat window (it repeats on purpose), only to the budget. `.resend` has
+    /// charged the budget and marked the packet as just resent, so a NACK that crossed the
+    /// copy on the wire is not answered a third time.
+    public mutating func decideFollowUp(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Decision {
+        refill(now: now)
+        let cost = UInt64(max(bytes, 0)) * 8 * 1_000_000_000
+        guard tokens >= cost else {
+            followUpsDropped &+= 1
+            return .overBudget
+        }
+        tokens -= cost
+        let slot = Int(seq) & (Self.recentCount - 1)
+        recentSeq[slot] = seq
+        recentAt[slot] = max(now.nanoseconds, 1)
+        followUpsSent &+= 1
+        resentBytes &+= UInt64(max(bytes, 0))
+        return .resend
+    }
+
+    /// A follow-up that could not be sent after all (gone from the history, queue full):
+    /// counted, its budget (if charged) returned.
+    public mutating func followUpNotSent(refundingBytes bytes: Int = 0) {
+        if bytes > 0 {
+            tokens = min(tokens &+ UInt64(bytes) * 8 * 1_000_000_000, capacity)
+            resentBytes &-= UInt64(bytes)
+            followUpsSent &-= 1
+        }
+        followUpsDropped &+= 1
     }
 
     /// Returns the budget of a resend that could not be sent after all (queue full).

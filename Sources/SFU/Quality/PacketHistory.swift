@@ -112,6 +112,27 @@ public final class PacketHistory {
     /// The newest sequence number stored, nil before the first packet.
     public var newestSequenceNumber: UInt16? { hasNewest ? newest : nil }
 
+    /// Copies every packet `old` holds (with its stored time) into this ring, which must be
+    /// at least as large and have slots as large: a history regrown for a higher packet rate
+    /// keeps answering NACKs for the packets sent before. A fresh, empty ring there would
+    /// leave those unanswerable — and a receiver such as aiortc, whose jitter buffer waits
+    /// for a missing packet until 512 more have come, stalls for seconds.
+    public func copyPackets(from old: PacketHistory) {
+        precondition(old.slotCount <= slotCount && old.slotSize <= slotSize)
+        guard old.hasNewest else { return }
+        for i in 0..<old.slotCount {
+            let slot = old.slots[i]
+            guard slot.storedAt != 0 else { continue }
+            let j = Int(slot.sequenceNumber) & mask
+            (bytes + j * slotSize).copyMemory(from: old.bytes + i * old.slotSize, byteCount: Int(slot.length))
+            slots[j] = slot
+        }
+        if !hasNewest || StreamRewriter.isNewer(old.newest, than: newest) {
+            newest = old.newest
+            hasNewest = true
+        }
+    }
+
     /// Forgets everything (e.g. the track's stream was reset); storage is kept.
     public func removeAll() {
         for i in 0..<slotCount { slots[i] = Slot() }

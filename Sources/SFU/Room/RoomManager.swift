@@ -420,7 +420,7 @@ public final class RoomManager: UDPReceiver {
             }
             // Only a packet we are missing is forwarded: browsers also send RTX copies of
             // packets already received, as bandwidth probes.
-            guard primary.nackGenerator.repairArrived(sequenceNumber: original.sequenceNumber) else {
+            guard primary.nackGenerator.repairArrived(sequenceNumber: original.sequenceNumber, now: now) else {
                 counters.publisherRTXProbes &+= 1
                 return
             }
@@ -551,6 +551,14 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
+    /// The follow-up copies of earlier repairs that are due (`NackResponder`).
+    private func sendRepairFollowUps(_ room: Room, now: Instant) {
+        guard let socket else { return }
+        // Two calls rather than a loop over an array literal: no allocation per tick.
+        for v in room.video.viewers where v.nack.hasFollowUps { room.video.sendFollowUps(to: v, now: now, socket: socket) }
+        for v in room.audio.viewers where v.nack.hasFollowUps { room.audio.sendFollowUps(to: v, now: now, socket: socket) }
+    }
+
     /// A viewer's report block about one of our outbound streams: loss and RTT figures, and
     /// the RTT paces that viewer's NACK repeat suppression.
     private func readViewerReport(_ block: RTCPReportBlock, viewer s: PeerSession, room: Room, now: Instant) {
@@ -679,12 +687,16 @@ public final class RoomManager: UDPReceiver {
 
     // MARK: - Time
 
-    /// Drives DTLS retransmits and set-up timeouts (call every ~20–50 ms), and once a second
-    /// consent expiry, REMB to publishers, keyframe retries and the publisher grace period.
+    /// Drives DTLS retransmits, set-up timeouts, NACK retries, repair follow-ups and keyframe
+    /// requests held back by the throttle (call every ~20–50 ms), and once a second consent
+    /// expiry, REMB and receiver reports to publishers and the publisher grace period.
     public func tick(now: Instant) {
-        // Publisher feedback that is due: transport-wide feedback, NACK retries.
+        // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
+        // follow-up copies of repairs to viewers.
         for room in rooms.values {
+            sendRepairFollowUps(room, now: now)
             guard let p = room.publisher, p.state == .connected else { continue }
+            if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
                 sendNack(p, stream: st, room: room, now: now)
@@ -725,7 +737,6 @@ public final class RoomManager: UDPReceiver {
             if let p = room.publisher {
                 sendREMB(p)
                 sendReceiverReports(p, room: room, now: now)
-                if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             } else if configuration.publisherGrace.nanoseconds > 0,
                 let since = room.publisherLeftAt ?? Optional(room.createdAt),
                 now - since >= configuration.publisherGrace
@@ -787,6 +798,13 @@ public final class RoomManager: UDPReceiver {
         return expected > 0 ? Double(lost) / Double(expected) : 0
     }
 
+    /// The RTT to a publisher, measured by its NACK round trips (`NackGenerator`): the video
+    /// stream's, which NACKs most; else any stream's; nil before the first sample.
+    static func publisherRTT(_ p: PeerSession) -> Duration? {
+        let measured = p.inbound.filter { !$0.isRTX && $0.nackGenerator.roundTripTime != nil }
+        return (measured.first { $0.kind == .video } ?? measured.first)?.nackGenerator.roundTripTime
+    }
+
     /// Sessions by state, for metrics and tests.
     public var sessionCount: Int { sessions.count }
     public var sessionsByState: [(String, Int)] {
@@ -806,7 +824,8 @@ public final class RoomManager: UDPReceiver {
                     RoomSnapshot.Publisher(
                         state: p.state.rawValue, packets: p.packetsIn, bytes: p.bytesIn, srtpErrors: p.srtpErrors,
                         lossFraction: Self.uplinkLoss(p), nacksSent: p.nacksSent,
-                        repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired })
+                        repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired },
+                        rttMillis: Self.publisherRTT(p).map { Double($0.nanoseconds) / 1e6 })
                 },
                 tracks: [room.audio, room.video].compactMap { f in
                     guard let source = f.source else { return nil }
@@ -840,6 +859,10 @@ public final class RoomManager: UDPReceiver {
             f.nacks &+= t.nack.requested
             f.nacksAnswered &+= t.nack.resent
             f.rtxBytes &+= t.rtxBytesSent
+            f.nackMissing &+= t.nack.missing
+            f.nackRepeats &+= t.nack.suppressedRepeats
+            f.nackOverBudget &+= t.nack.suppressedBudget &+ t.nack.suppressedFlood
+            f.repairFollowUps &+= t.nack.followUpsSent
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins
                 if let r = t.reports.roundTripTime { f.rttMillis = Double(r.nanoseconds) / 1e6 }

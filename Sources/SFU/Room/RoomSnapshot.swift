@@ -10,6 +10,8 @@ public struct RoomSnapshot: Sendable {
         /// NACK packets sent to the publisher, and packets it repaired by RTX.
         public var nacksSent: UInt64 = 0
         public var repairedPackets: UInt64 = 0
+        /// Round-trip time to the publisher (ms), from its NACK round trips; nil before one.
+        public var rttMillis: Double?
     }
 
     public struct Track: Sendable {
@@ -46,6 +48,12 @@ public struct RoomSnapshot: Sendable {
         public var nacksAnswered: UInt64
         public var rtxBytes: UInt64
         public var plis: UInt64
+        /// NACKed packets not resent: gone from the history, repeats within an RTT, over the
+        /// resend budget; and the follow-up copies of repairs sent.
+        public var nackMissing: UInt64 = 0
+        public var nackRepeats: UInt64 = 0
+        public var nackOverBudget: UInt64 = 0
+        public var repairFollowUps: UInt64 = 0
     }
 
     public var name: String
@@ -76,6 +84,8 @@ public struct RoomSnapshot: Sendable {
             o.raw(Self.decimal(publisher.lossFraction))
             o.field("nacks_sent", publisher.nacksSent)
             o.field("rtx_repaired", publisher.repairedPackets)
+            o.key("rtt_ms")
+            if let r = publisher.rttMillis { o.raw(Self.decimal(r)) } else { o.null() }
             o.endObject()
         } else {
             o.null()
@@ -126,6 +136,10 @@ public struct RoomSnapshot: Sendable {
             o.field("nacks_answered", v.nacksAnswered)
             o.field("rtx_bytes", v.rtxBytes)
             o.field("plis", v.plis)
+            o.field("nack_missing", v.nackMissing)
+            o.field("nack_repeats", v.nackRepeats)
+            o.field("nack_over_budget", v.nackOverBudget)
+            o.field("repair_follow_ups", v.repairFollowUps)
             o.endObject()
         }
         o.endArray()

@@ -198,7 +198,8 @@ final class TrackFanout {
 
     /// Answers one sequence number of a viewer's NACK from the history: as RTX on the room's
     /// RTX SSRC when the viewer negotiated it, else as a plain resend. The viewer's
-    /// `NackResponder` drops repeats within an RTT and caps the resend bandwidth.
+    /// `NackResponder` drops repeats within an RTT, caps the resend bandwidth, and queues a
+    /// follow-up copy (`sendFollowUps`).
     func resend(sequenceNumber seq: UInt16, to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
         nackRequests &+= 1
         guard viewer.nack.admit(now: now) else { return }
@@ -206,13 +207,44 @@ final class TrackFanout {
             viewer.nack.recordMissing()
             return
         }
+        guard canRepair(viewer) else { return }
+        let length = stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
+        guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
+        guard sendRepair(stored, to: viewer, socket: socket) else {
+            viewer.nack.refund(bytes: length)
+            return
+        }
+        nacksAnswered &+= 1
+        viewer.nack.scheduleFollowUp(sequenceNumber: seq, now: now)
+    }
+
+    /// Sends the follow-up copies of earlier resends that are due (see `NackResponder`).
+    func sendFollowUps(to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
+        while let seq = viewer.nack.takeDueFollowUp(now: now) {
+            guard let history, let stored = history.packet(sequenceNumber: seq, now: now), canRepair(viewer) else {
+                viewer.nack.followUpNotSent()
+                continue
+            }
+            let length = stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
+            guard viewer.nack.decideFollowUp(sequenceNumber: seq, bytes: length, now: now) == .resend else { continue }
+            if !sendRepair(stored, to: viewer, socket: socket) { viewer.nack.followUpNotSent(refundingBytes: length) }
+        }
+    }
+
+    private func canRepair(_ viewer: ViewerTrack) -> Bool {
         let session = viewer.session
-        guard session.state == .connected, let address = session.address, let srtp = session.srtp,
-            let source, viewer.codec == source.codecName
-        else { return }
+        guard session.state == .connected, session.address != nil, session.srtp != nil, let source else {
+            return false
+        }
+        return viewer.codec == source.codecName
+    }
+
+    /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
+    private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, socket: UDPSocket) -> Bool {
+        let session = viewer.session
+        guard let address = session.address, let srtp = session.srtp else { return false }
         let rtxPT = viewer.rtxPayloadType
         let length = stored.count + (rtxPT == nil ? 0 : 2)
-        guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
         let map = viewer.extensionMap
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
@@ -242,11 +274,9 @@ final class TrackFanout {
             }
         }
         guard queued, !failed else {
-            viewer.nack.refund(bytes: length)
             if failed { protectErrors &+= 1 } else { sendQueueFull &+= 1 }
-            return
+            return false
         }
-        nacksAnswered &+= 1
         if rtxPT != nil {
             _ = viewer.nack.takeRTXSequence()
             viewer.rtxPacketsSent &+= 1
@@ -254,6 +284,7 @@ final class TrackFanout {
             rtxPacketsOut &+= 1
             rtxBytesOut &+= UInt64(length)
         }
+        return true
     }
 
     private func account(bytes: Int, now: Instant, socket: UDPSocket) {
@@ -280,7 +311,9 @@ final class TrackFanout {
         guard wanted > h.slotCount else { return }
         var slots = h.slotCount
         while slots < wanted { slots *= 2 }
-        history = PacketHistory(slotCount: slots)
+        let grown = PacketHistory(slotCount: slots)
+        grown.copyPackets(from: h)  // NACKs for packets sent before the growth still answered
+        history = grown
         historyGrowths &+= 1
     }
 

@@ -134,4 +134,73 @@ struct NackGeneratorTests {
         #expect(!probe && fill && !again)
         #expect(g.missingCount == 0 && g.recovered == 1 && g.duplicatesOrLate == 2)
     }
+
+    /// Loses `seq` (its neighbours arrive at `t`, the lower one next after the highest so
+    /// far) and NACKs it at `t`.
+    func nackOnce(_ g: inout NackGenerator, seq: UInt16, at t: Instant) {
+        g.received(sequenceNumber: seq &- 1, now: t)
+        g.received(sequenceNumber: seq &+ 1, now: t)
+        #expect(collect(&g, at: t) == [seq])
+    }
+
+    @Test("the publisher RTT is the NACK-to-repair time, smoothed as RFC 6298 does")
+    func rttFromRepairs() {
+        var g = NackGenerator(reorderDelay: Duration(nanoseconds: 0), retryInterval: .milliseconds(100))
+        #expect(g.roundTripTime == nil && g.currentRetryInterval == .milliseconds(100))
+        nackOnce(&g, seq: 10, at: qualityT0)
+        let filled = g.repairArrived(sequenceNumber: 10, now: qualityT0 + .milliseconds(40))
+        #expect(filled)
+        // First sample: SRTT = R, RTTVAR = R/2; the retry waits SRTT + 2·RTTVAR.
+        #expect(g.roundTripTime == .milliseconds(40) && g.roundTripVariation == .milliseconds(20))
+        #expect(g.currentRetryInterval == .milliseconds(80))
+        // A plain (non-RTX) repair counts too: RTTVAR = ¾·20 + ¼·|40−60| = 20, SRTT = ⅞·40 + ⅛·60.
+        nackOnce(&g, seq: 13, at: qualityT0 + .seconds(1))
+        g.received(sequenceNumber: 13, now: qualityT0 + .seconds(1) + .milliseconds(60))
+        #expect(g.roundTripTime == .microseconds(42_500) && g.roundTripVariation == .milliseconds(20))
+        #expect(g.lastRoundTripSample == .milliseconds(60) && g.roundTripSamples == 2)
+    }
+
+    @Test("Karn's rule: a packet NACKed more than once, or never, gives no RTT sample")
+    func karn() {
+        var g = NackGenerator(reorderDelay: .milliseconds(5), retryInterval: .milliseconds(100))
+        g.received(sequenceNumber: 1, now: qualityT0)
+        g.received(sequenceNumber: 3, now: qualityT0)
+        g.received(sequenceNumber: 5, now: qualityT0)
+        #expect(collect(&g, at: qualityT0 + .milliseconds(5)) == [2, 4])
+        #expect(collect(&g, at: qualityT0 + .milliseconds(105)) == [2, 4])
+        let filled = g.repairArrived(sequenceNumber: 2, now: qualityT0 + .milliseconds(120))  // which NACK?
+        #expect(filled)
+        g.received(sequenceNumber: 4, now: qualityT0 + .milliseconds(130))
+        // Reordered within the allowance: never NACKed.
+        g.received(sequenceNumber: 7, now: qualityT0 + .milliseconds(200))
+        g.received(sequenceNumber: 6, now: qualityT0 + .milliseconds(201))
+        #expect(g.roundTripTime == nil && g.roundTripSamples == 0 && g.recovered == 3)
+    }
+
+    @Test("retries follow the measured RTT, within 20…500 ms")
+    func measuredRetryPacing() {
+        var g = NackGenerator(reorderDelay: Duration(nanoseconds: 0), retryInterval: .milliseconds(300))
+        nackOnce(&g, seq: 100, at: qualityT0)
+        let filled = g.repairArrived(sequenceNumber: 100, now: qualityT0 + .milliseconds(20))
+        #expect(filled)
+        #expect(g.currentRetryInterval == .milliseconds(40))
+        let t = qualityT0 + .seconds(1)
+        nackOnce(&g, seq: 103, at: t)
+        #expect(collect(&g, at: t + .milliseconds(39)).isEmpty)
+        #expect(collect(&g, at: t + .milliseconds(40)) == [103])
+        // Loopback: a 1 ms RTT still waits 20 ms between retries.
+        var fast = NackGenerator(reorderDelay: Duration(nanoseconds: 0))
+        nackOnce(&fast, seq: 1, at: qualityT0)
+        _ = fast.repairArrived(sequenceNumber: 1, now: qualityT0 + .milliseconds(1))
+        #expect(fast.currentRetryInterval == .milliseconds(20))
+        // A very slow path: at most 500 ms; and a "repair" after maxAge is no sample at all.
+        var slow = NackGenerator(maxAge: .seconds(1), reorderDelay: Duration(nanoseconds: 0))
+        nackOnce(&slow, seq: 1, at: qualityT0)
+        _ = slow.repairArrived(sequenceNumber: 1, now: qualityT0 + .milliseconds(400))
+        #expect(slow.currentRetryInterval == .milliseconds(500))
+        var stale = NackGenerator(maxAge: .seconds(1), reorderDelay: Duration(nanoseconds: 0))
+        nackOnce(&stale, seq: 1, at: qualityT0)
+        _ = stale.repairArrived(sequenceNumber: 1, now: qualityT0 + .milliseconds(1500))
+        #expect(stale.roundTripTime == nil)
+    }
 }

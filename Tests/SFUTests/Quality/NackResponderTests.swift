@@ -15,20 +15,61 @@ struct NackResponderTests {
         #expect(r.suppressedRepeats == 1 && r.resent == 3 && r.resentBytes == 3000)
     }
 
-    @Test("the repeat window follows the measured RTT within bounds")
+    @Test("the repeat window is one measured RTT within bounds, so a receiver's own retry after an RTT is answered")
     func rttWindow() {
         var r = NackResponder()
         #expect(r.repeatInterval == .milliseconds(100))
         r.roundTripTime = .milliseconds(200)
-        #expect(r.repeatInterval == .milliseconds(250))
+        #expect(r.repeatInterval == .milliseconds(200))
         r.roundTripTime = .milliseconds(1)
-        #expect(r.repeatInterval == .milliseconds(20))
+        #expect(r.repeatInterval == .milliseconds(10))
         r.roundTripTime = .seconds(10)
         #expect(r.repeatInterval == .milliseconds(500))
         r.roundTripTime = .milliseconds(40)
         #expect(r.decide(sequenceNumber: 1, bytes: 100, now: qualityT0) == .resend)
-        #expect(r.decide(sequenceNumber: 1, bytes: 100, now: qualityT0 + .milliseconds(49)) == .repeated)
-        #expect(r.decide(sequenceNumber: 1, bytes: 100, now: qualityT0 + .milliseconds(51)) == .resend)
+        #expect(r.decide(sequenceNumber: 1, bytes: 100, now: qualityT0 + .milliseconds(39)) == .repeated)
+        #expect(r.decide(sequenceNumber: 1, bytes: 100, now: qualityT0 + .milliseconds(40)) == .resend)
+    }
+
+    @Test("every resend gets one follow-up copy half an RTT later, in order, then none")
+    func followUps() {
+        var r = NackResponder()
+        r.roundTripTime = .milliseconds(60)
+        #expect(r.followUpDelay == .milliseconds(30))
+        #expect(r.decide(sequenceNumber: 7, bytes: 1000, now: qualityT0) == .resend)
+        r.scheduleFollowUp(sequenceNumber: 7, now: qualityT0)
+        #expect(r.decide(sequenceNumber: 9, bytes: 1000, now: qualityT0 + .milliseconds(5)) == .resend)
+        r.scheduleFollowUp(sequenceNumber: 9, now: qualityT0 + .milliseconds(5))
+        #expect(r.hasFollowUps)
+        #expect(r.takeDueFollowUp(now: qualityT0 + .milliseconds(29)) == nil)
+        #expect(r.takeDueFollowUp(now: qualityT0 + .milliseconds(30)) == 7)
+        #expect(r.takeDueFollowUp(now: qualityT0 + .milliseconds(30)) == nil)
+        #expect(r.takeDueFollowUp(now: qualityT0 + .milliseconds(40)) == 9)
+        #expect(!r.hasFollowUps)
+        // The copy is sent although it repeats a resend within the RTT, and it restarts the
+        // repeat window: a NACK that crossed it is not answered a third time.
+        #expect(r.decideFollowUp(sequenceNumber: 9, bytes: 1000, now: qualityT0 + .milliseconds(40)) == .resend)
+        #expect(r.decide(sequenceNumber: 9, bytes: 1000, now: qualityT0 + .milliseconds(90)) == .repeated)
+        #expect(r.followUpsSent == 1 && r.resent == 2 && r.resentBytes == 3000)
+    }
+
+    @Test("follow-ups are bounded: a full queue drops the oldest, the budget refuses the rest, all counted")
+    func followUpBounds() {
+        var r = NackResponder(minimumRate: 200_000, burst: .milliseconds(500))  // 12 500 bytes of burst
+        for s in 0..<200 { r.scheduleFollowUp(sequenceNumber: UInt16(s), now: qualityT0) }
+        #expect(r.followUpsDropped == 168)  // 32 kept
+        var sent = 0
+        var taken: [UInt16] = []
+        while let s = r.takeDueFollowUp(now: qualityT0 + .milliseconds(20)) {
+            taken.append(s)
+            if r.decideFollowUp(sequenceNumber: s, bytes: 1000, now: qualityT0 + .milliseconds(20)) == .resend { sent += 1 }
+        }
+        #expect(taken.first == 168 && taken.last == 199 && taken.count == 32)
+        #expect(sent == 12)
+        #expect(r.followUpsSent == 12 && r.followUpsDropped == 168 + 20)
+        var off = NackResponder(sendsFollowUps: false)
+        off.scheduleFollowUp(sequenceNumber: 1, now: qualityT0)
+        #expect(!off.hasFollowUps)
     }
 
     @Test("a NACK flood is capped by the resend budget and counted; the budget refills")

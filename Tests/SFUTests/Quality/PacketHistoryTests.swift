@@ -87,4 +87,28 @@ struct PacketHistoryTests {
             }
         }
     }
+
+    @Test("a history grown larger keeps every packet (and its age) of the smaller one, across the wrap")
+    func growKeepsPackets() {
+        let small = PacketHistory(slotCount: 16, maxAge: .seconds(2))
+        for i in 0..<24 { store(small, 65530 &+ UInt16(i), at: qualityT0 + .milliseconds(UInt64(i))) }  // … 17
+        let big = PacketHistory(slotCount: 64, maxAge: .seconds(2))
+        big.copyPackets(from: small)
+        #expect(big.newestSequenceNumber == 17)
+        for back in 0..<16 {
+            let s: UInt16 = 17 &- UInt16(back)
+            #expect(lookup(big, s).map { Array($0.suffix(2)) } == [UInt8(truncatingIfNeeded: s), 9])
+        }
+        #expect(lookup(big, 1) == nil)  // already overwritten in the small ring
+        // Stored times are kept: the oldest copied packet (65536+2 = 2, stored at +8 ms)
+        // expires 2 s after it was first stored, not after the copy.
+        #expect(lookup(big, 2, at: qualityT0 + .milliseconds(2008)) != nil)
+        #expect(lookup(big, 2, at: qualityT0 + .milliseconds(2009)) == nil)
+        // It goes on like any ring.
+        store(big, 18)
+        #expect(big.newestSequenceNumber == 18 && lookup(big, 10) != nil)
+        let empty = PacketHistory(slotCount: 64)
+        empty.copyPackets(from: PacketHistory(slotCount: 16))
+        #expect(empty.newestSequenceNumber == nil)
+    }
 }

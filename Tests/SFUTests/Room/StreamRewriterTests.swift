@@ -100,4 +100,23 @@ struct KeyframeThrottleTests {
         let afterKeyframe = t.retryDue(now: t0 + .milliseconds(5000))
         #expect(first && !early && due && !afterKeyframe)
     }
+
+    @Test("a request held back by the interval goes up when it ends, unless a keyframe came first")
+    func heldBack() {
+        var t = KeyframeRequestThrottle()
+        let t0 = Instant(nanoseconds: 1_000_000_000)
+        let first = t.request(now: t0)
+        t.keyframeReceived()  // answers the first request
+        let held = t.request(now: t0 + .milliseconds(200))  // a viewer that missed that keyframe
+        let early = t.retryDue(now: t0 + .milliseconds(499))
+        let due = t.retryDue(now: t0 + .milliseconds(500))
+        let again = t.retryDue(now: t0 + .milliseconds(900))  // now an unanswered sent request: 1 s
+        #expect(first && !held && !early && due && !again)
+        var k = KeyframeRequestThrottle()
+        _ = k.request(now: t0)
+        _ = k.request(now: t0 + .milliseconds(100))
+        k.keyframeReceived()
+        let answered = k.retryDue(now: t0 + .milliseconds(600))
+        #expect(!answered && k.requestsSent == 1)
+    }
 }
