@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
         .executableTarget(
             name: "livesfu-fanout-bench",
-            dependencies: ["SFU", "Reactor", "CAllocCounter"],
+            dependencies: ["SFU", "Reactor", "CShim", "CAllocCounter"],
             path: "perf/FanoutBench",
             exclude: ["run.sh"],
             swiftSettings: strict),

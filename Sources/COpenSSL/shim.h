@@ -14,7 +14,6 @@
 #include <openssl/kdf.h>
 #include <openssl/core_names.h>
 #include <string.h>
-#include <malloc.h>
 
 static inline long lsfu_DTLSv1_get_timeout(SSL *s, struct timeval *tv) { return DTLSv1_get_timeout(s, tv); }
 static inline long lsfu_DTLSv1_handle_timeout(SSL *s) { return DTLSv1_handle_timeout(s); }
@@ -92,8 +91,4 @@ static inline int lsfu_aead_crypt(int encrypt, int cipherNID, const unsigned cha
     EVP_CIPHER_CTX_free(ctx);
     return ok;
 }
-// glibc heap figures (not OpenSSL, but this is the C module SFU and the benchmarks share):
-// bytes in use by malloc across all arenas, for the per-viewer memory measurement.
-static inline size_t lsfu_heap_in_use(void) { return mallinfo2().uordblks; }
-static inline int lsfu_malloc_trim(size_t pad) { return malloc_trim(pad); }
 #endif

@@ -214,3 +214,4 @@ int lsfu_allowed_cpu(int n) {
 }
 int lsfu_current_cpu(void) { return sched_getcpu(); }
 int lsfu_malloc_trim(void) { return malloc_trim(0); }
+size_t lsfu_heap_in_use(void) { return mallinfo2().uordblks; }

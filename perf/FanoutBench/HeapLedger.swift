@@ -1,4 +1,5 @@
 import COpenSSL
+import CShim
 import Glibc
 
 /// Process memory figures for `--memory`: glibc's heap in use (all arenas) and the RSS.

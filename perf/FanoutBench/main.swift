@@ -19,6 +19,7 @@
 // process, same thread). Then the DTLS transport and SRTP context alone (ComponentProbes).
 import CAllocCounter
 import COpenSSL
+import CShim
 import Glibc
 import Reactor
 import SFU
@@ -335,7 +336,7 @@ var feedbackViewer = 0
     // Baseline: the publisher connected and its media flowing (room, inbound streams,
     // packet history are the publisher's, not the viewers').
     publish(200)
-    _ = lsfu_malloc_trim(0)
+    _ = lsfu_malloc_trim()
     let base = MemoryFigures.now()
     let baseServer = shim.ledger.bytes
 
@@ -363,7 +364,7 @@ var feedbackViewer = 0
     let delivered = viewers.map(\.rtpReceived).min() ?? 0
     let connected = MemoryFigures.now()
     let connectedServer = shim.ledger.bytes
-    _ = lsfu_malloc_trim(0)
+    _ = lsfu_malloc_trim()
     let connectedTrimmed = MemoryFigures.now()
 
     // Everyone leaves (DELETE), close_notify goes out, ticks run.
@@ -373,7 +374,7 @@ var feedbackViewer = 0
     _ = loop.run(until: { false }, timeout: .milliseconds(200))
     let left = MemoryFigures.now()
     let leftServer = shim.ledger.bytes
-    _ = lsfu_malloc_trim(0)
+    _ = lsfu_malloc_trim()
     let leftTrimmed = MemoryFigures.now()
 
     let n = Double(viewers.count)

@@ -115,4 +115,6 @@ int lsfu_ENOBUFS(void);
 int lsfu_errno(void);
 /// Returns freed heap pages to the kernel (glibc malloc_trim(0)); 1 if memory was released.
 int lsfu_malloc_trim(void);
+/// Bytes malloc has handed out and not yet freed, across all arenas (glibc mallinfo2).
+size_t lsfu_heap_in_use(void);
 #endif

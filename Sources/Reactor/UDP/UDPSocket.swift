@@ -11,9 +11,11 @@ public final class UDPSocket: Channel {
     /// Whether sends may use UDP_SEGMENT; cleared when the kernel refuses it (set it to
     /// false to send one datagram per message, e.g. to compare in a benchmark).
     public var gsoEnabled: Bool
-    /// Whether a flush first groups queued datagrams by destination so GSO finds runs in a
-    /// packet-major fanout. Datagrams to different destinations may then leave in a different
-    /// order than queued; each destination's own order is kept.
+    /// Whether a flush first groups queued datagrams by destination so GSO finds runs when a
+    /// caller queues packet-major (each packet to every destination). The SFU's fan-out already
+    /// queues viewer by viewer, and the grouping returns after one pass when nothing is
+    /// interleaved. Datagrams to different destinations may leave in a different order than
+    /// queued; each destination's own order is kept.
     public var groupsByDestination = true
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool

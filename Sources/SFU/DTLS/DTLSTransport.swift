@@ -86,6 +86,9 @@ public final class DTLSTransport {
     /// The latest datagrams OpenSSL sent with a ChangeCipherSpec / an encrypted record, and
     /// the next sequence number in that epoch: what `compact` needs. Dropped once connected.
     private var lastChangeCipherSpec: [UInt8]?
+    /// The highest record sequence number of the peer's that a compacted transport accepted:
+    /// an older or repeated one (a replay) is dropped, as OpenSSL's replay window would.
+    private var peerSequence: UInt64?
     private var lastEncrypted: [UInt8]?
     private var writeEpoch: UInt16 = 0
     private var nextWriteSequence: UInt64 = 0
@@ -401,11 +404,13 @@ public final class DTLSTransport {
         else { return }
         let verified = ours.withUnsafeBytes { layer.open($0, recordAt: firstRecord(epoch: writeEpoch, in: $0) ?? -1, withWriteKey: true) } != nil
         guard verified else { return }
-        if let offset = firstRecord(epoch: writeEpoch, in: lastReceived), layer.open(lastReceived, recordAt: offset) == nil {
-            return
+        if let offset = firstRecord(epoch: writeEpoch, in: lastReceived) {
+            guard layer.open(lastReceived, recordAt: offset) != nil else { return }
+            peerSequence = Self.recordSequence(lastReceived, at: offset)
         }
         if role == .server {
-            finalFlight = [lastChangeCipherSpec, ours].compactMap { $0 }
+            // One datagram when OpenSSL sent ChangeCipherSpec and Finished together.
+            finalFlight = lastChangeCipherSpec.map { $0 == ours ? [ours] : [$0, ours] } ?? [ours]
         }
         lastChangeCipherSpec = nil
         lastEncrypted = nil
@@ -416,6 +421,13 @@ public final class DTLSTransport {
         SSL_free(ssl)
         if outgoing.isEmpty { outgoing = [] }
         if events.isEmpty { events = [] }
+    }
+
+    /// The 48-bit record sequence number of the record at `offset` (its header is complete).
+    private static func recordSequence(_ datagram: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        var sequence: UInt64 = 0
+        for i in 5..<11 { sequence = sequence << 8 | UInt64(datagram[offset + i]) }
+        return sequence
     }
 
     private func firstRecord(epoch: UInt16, in datagram: UnsafeRawBufferPointer) -> Int? {
@@ -436,7 +448,10 @@ public final class DTLSTransport {
         var offset = 0
         while datagram.count - offset >= DTLSRecordLayer.headerLength {
             let type = datagram[offset]
-            if type == 21 || (type == 22 && role == .server), let (_, plaintext) = layer.open(datagram, recordAt: offset) {
+            if type == 21 || (type == 22 && role == .server), let (_, plaintext) = layer.open(datagram, recordAt: offset),
+                peerSequence.map({ Self.recordSequence(datagram, at: offset) > $0 }) ?? true
+            {
+                peerSequence = Self.recordSequence(datagram, at: offset)
                 if type == 22 {
                     resend = true
                 } else if plaintext.count >= 2, plaintext[1] == 0 {

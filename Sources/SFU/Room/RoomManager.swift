@@ -24,6 +24,7 @@ public final class RoomManager: UDPReceiver {
     private var lastSlowTick = Instant(nanoseconds: 0)
     /// Sessions set up since the heap was last trimmed (see `tick`).
     private var setupsSinceTrim = 0
+    private var lastTrim = Instant(nanoseconds: 0)
     /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
     private var tracksToFlush: [TrackFanout] = []
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
@@ -174,6 +175,12 @@ public final class RoomManager: UDPReceiver {
         guard sessions.count < configuration.maxSessions else {
             removeIfEmpty(room)
             throw .tooManySessions(limit: configuration.maxSessions)
+        }
+        do {
+            _ = try identity.materials()  // made on the first offer (DTLSIdentity.deferred)
+        } catch {
+            removeIfEmpty(room)
+            throw .internalError("DTLS identity: \(error)")  // the server's fault, not the offer's
         }
         var ufrag = RandomToken.iceString(length: 8)
         while byUfrag[ufrag] != nil { ufrag = RandomToken.iceString(length: 8) }
@@ -715,10 +722,12 @@ public final class RoomManager: UDPReceiver {
         }
         guard now - lastSlowTick >= .seconds(1) else { return }
         lastSlowTick = now
-        if setupsSinceTrim > 0, pending.isEmpty {
+        if setupsSinceTrim > 0, pending.isEmpty, now - lastTrim >= .seconds(10) {
             // A burst of joins is over: its handshake transients (certificates, handshake
-            // buffers, key exchange) were freed, but glibc keeps the pages. Give them back.
+            // buffers, key exchange) were freed, but glibc keeps the pages. Give them back;
+            // at most every 10 s, as a trim walks (and locks) every arena.
             setupsSinceTrim = 0
+            lastTrim = now
             _ = lsfu_malloc_trim()
         }
         if !recentlyEnded.isEmpty {

@@ -1,9 +1,10 @@
 import Reactor
 
 /// The room's outbound stream of one kind. Every viewer receives it under one stable SSRC;
-/// a publisher packet is rewritten once here (SSRC, sequence, timestamp), then copied per
-/// viewer into a pooled send slot, adapted to that viewer's payload type and extension ids,
-/// and encrypted in place with the viewer's SRTP context. Nothing here allocates per packet.
+/// a publisher packet is rewritten once here (SSRC, sequence, timestamp) and kept in the
+/// history; when the receive batch ends, the batch is copied viewer by viewer into pooled
+/// send slots, adapted to each viewer's payload type and extension ids, and encrypted in
+/// place with that viewer's SRTP context. Nothing here allocates per packet.
 final class TrackFanout {
     let kind: TrackKind
     /// Outbound SSRCs: stable for the room's life, announced in every viewer's answer.
@@ -50,8 +51,13 @@ final class TrackFanout {
     /// slots, or at the one packet too large for them). Allocated once.
     private let pending = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: TrackFanout.pendingCapacity)
     private var pendingCount = 0
-    /// At most this many packets are held; a larger batch is fanned out in parts. Far below
-    /// the smallest history (128 slots), so a held packet's slot cannot be overwritten.
+    /// The history slot each held packet lives in (to see a new packet landing on one).
+    private let pendingSlots = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    /// At most this many packets are held; a larger batch is fanned out in parts. A packet
+    /// whose sequence number maps to a held packet's slot (a duplicate, or one far out of
+    /// order) flushes the held ones first, so a held slot is never overwritten. Nothing else
+    /// replaces the history while packets are held: it grows only after a flush, and a
+    /// leaving publisher's packets are flushed first (`RoomManager.end`).
     static let pendingCapacity = 64
 
     init(kind: TrackKind, streamID: String, cname: String) {
@@ -65,7 +71,10 @@ final class TrackFanout {
         self.senderReports = SenderReportRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
     }
 
-    deinit { pending.deallocate() }
+    deinit {
+        pending.deallocate()
+        pendingSlots.deallocate()
+    }
 
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
@@ -119,19 +128,29 @@ final class TrackFanout {
         rtp.ssrc = ssrc
         guard source != nil else { return false }
         let readOnly = UnsafeRawBufferPointer(packet)
-        if pendingCount == Self.pendingCapacity { flushPending(socket: socket) }
-        if let history, history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
-            // The history slot holds it until the batch ends (far fewer packets per batch than
-            // slots), so the receive buffer may be reused meanwhile (io_uring re-arms at once).
-            pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
-            pendingCount += 1
-            return !listed
+        if let history {
+            let slot = Int(out.sequenceNumber) & (history.slotCount - 1)
+            if pendingCount == Self.pendingCapacity || holds(slot: slot) { flushPending(socket: socket) }
+            if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
+                // The history slot keeps it until the batch ends, so the receive buffer may be
+                // reused meanwhile (io_uring re-arms it at once).
+                pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
+                pendingSlots[pendingCount] = slot
+                pendingCount += 1
+                return !listed
+            }
         }
         // Too large for a history slot: out now, after what is already held.
         flushPending(socket: socket)
         pending[0] = readOnly
+        pendingSlots[0] = -1
         pendingCount = 1
         flushPending(socket: socket)
+        return false
+    }
+
+    private func holds(slot: Int) -> Bool {
+        for k in 0..<pendingCount where pendingSlots[k] == slot { return true }
         return false
     }
 
@@ -292,8 +311,7 @@ final class TrackFanout {
             let elapsed = max((now - windowStart).nanoseconds, 1)
             bitrate = windowStart.nanoseconds == 0 ? 0 : windowBytes * 8 * 1_000_000_000 / elapsed
             if windowStart.nanoseconds != 0 {
-                flushPending(socket: socket)  // held packets live in the history's slots
-                growHistory(packetsPerSecond: windowPackets * 1_000_000_000 / elapsed)
+                growHistory(packetsPerSecond: windowPackets * 1_000_000_000 / elapsed, socket: socket)
             }
             windowStart = now
             windowBytes = 0
@@ -305,10 +323,11 @@ final class TrackFanout {
 
     /// Grows the history to hold ~2.5 s at the measured packet rate (never shrinks; at most
     /// a few reallocations per stream, once a second at most, never per packet).
-    private func growHistory(packetsPerSecond rate: UInt64) {
+    private func growHistory(packetsPerSecond rate: UInt64, socket: UDPSocket) {
         guard let h = history else { return }
         let wanted = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
         guard wanted > h.slotCount else { return }
+        flushPending(socket: socket)  // held packets live in the old history's slots
         var slots = h.slotCount
         while slots < wanted { slots *= 2 }
         let grown = PacketHistory(slotCount: slots)

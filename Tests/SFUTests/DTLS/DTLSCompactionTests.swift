@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 import Reactor
 import Testing
 
@@ -49,6 +50,42 @@ struct DTLSCompactionTests {
             #expect(compacted2.state == .closed, "\(suite), compacted server: \(compactedIsServer)")
             #expect((compactedIsServer ? link.serverEvents : link.clientEvents) == [.closed])
         }
+    }
+
+    @Test("a compacted server resends its last flight for a retransmitted Finished, but not for a replayed one")
+    func finishedRetransmission() throws {
+        let (client, server) = try dtlsTestPair(clientIdentity: identityA, serverIdentity: identityB)
+        client.compactsWhenConnected = false
+        server.compactsWhenConnected = true
+        let link = DTLSTestLink(client: client, server: server)
+        client.startHandshake(now: link.now)
+        // Run until the server is connected (and compacted); its last flight is then lost.
+        #expect(link.run { server.state == .connected })
+        link.collect()
+        link.inFlight.removeAll { !$0.toServer }
+        #expect(server.ssl == nil && client.state != .connected)
+        // The client's timer retransmits its last flight (new record sequence numbers).
+        var retransmitted: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        while retransmitted.isEmpty, let t = client.nextTimeout {
+            link.now = t
+            // OpenSSL's own DTLS timer reads the real clock: let it reach the deadline.
+            let real = Instant.now()
+            if t > real { usleep(UInt32((t - real).nanoseconds / 1_000) + 200) }
+            client.handleTimeout(now: t)
+            while let n = buffer.withUnsafeMutableBytes({ client.pollDatagram(into: $0) }) {
+                retransmitted.append(Array(buffer[0..<n]))
+            }
+        }
+        try #require(!retransmitted.isEmpty)
+        func serverReplies(to datagrams: [[UInt8]]) -> Int {
+            for d in datagrams { d.withUnsafeBytes { server.handle(datagram: $0, now: link.now) } }
+            var replies = 0
+            while buffer.withUnsafeMutableBytes({ server.pollDatagram(into: $0) }) != nil { replies += 1 }
+            return replies
+        }
+        #expect(serverReplies(to: retransmitted) > 0, "a retransmitted Finished gets the last flight again")
+        #expect(serverReplies(to: retransmitted) == 0, "the same records replayed get nothing")
     }
 
     @Test("a fatal alert ends a compacted transport; a forged or replayed-from-elsewhere one does not")

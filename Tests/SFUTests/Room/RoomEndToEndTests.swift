@@ -177,6 +177,28 @@ struct RoomEndToEndTests {
         for v in viewers { expectStream(v, ids: first.sentIDs + second.sentIDs, roomSSRC: ssrc) }
     }
 
+    @Test("a packet landing on a held packet's history slot within one batch does not overwrite it")
+    func heldSlotCollision() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        let publisher = try server.publisher(room: "slot")
+        let viewer = try server.viewer(room: "slot")
+        try #require(server.connect([publisher, viewer]))
+        #expect(server.publish(4, from: publisher))
+        #expect(server.loop.run(until: { viewer.recorder.media.count == 4 }))
+
+        // Two packets 256 apart (the video history starts with 256 slots: the same slot), sent
+        // in one flush so they usually arrive in one receive batch.
+        let first = publisher.nextSequence
+        publisher.sendVideoPacket(id: 7001)
+        publisher.nextSequence = first &+ 256
+        publisher.sendVideoPacket(id: 7002)
+        publisher.peer.socket?.flush()
+        #expect(server.loop.run(until: { viewer.recorder.media.count == 6 }))
+        let got = viewer.recorder.media.suffix(2).map(\.id)
+        #expect(got == [7001, 7002], "each packet keeps its own bytes: \(got)")
+    }
+
     @Test("packets held for the batch's fan-out when their publisher says BYE in the same batch are delivered or counted, never lost silently")
     func publisherLeavesWithinBatch() throws {
         let server = try LoopbackRoomServer()
