@@ -561,9 +561,8 @@ public final class RoomManager: UDPReceiver {
     /// The follow-up copies of earlier repairs that are due (`NackResponder`).
     private func sendRepairFollowUps(_ room: Room, now: Instant) {
         guard let socket else { return }
-        // Two calls rather than a loop over an array literal: no allocation per tick.
-        for v in room.video.viewers where v.nack.hasFollowUps { room.video.sendFollowUps(to: v, now: now, socket: socket) }
-        for v in room.audio.viewers where v.nack.hasFollowUps { room.audio.sendFollowUps(to: v, now: now, socket: socket) }
+        room.video.sendDueFollowUps(now: now, socket: socket)
+        room.audio.sendDueFollowUps(now: now, socket: socket)
     }
 
     /// A viewer's report block about one of our outbound streams: loss and RTT figures, and

@@ -17,6 +17,8 @@ final class TrackFanout {
     private(set) var source: NegotiatedMedia?
     private var rewriter: StreamRewriter
     private(set) var viewers: [ViewerTrack] = []
+    /// Viewers with repair follow-ups queued (see `sendDueFollowUps`).
+    private var viewersWithFollowUps: [ViewerTrack] = []
     var keyframeThrottle = KeyframeRequestThrottle()
     /// The last seconds of outbound packets, answering viewers' NACKs; created with the first
     /// publisher (rooms without one cost no history memory).
@@ -99,6 +101,8 @@ final class TrackFanout {
 
     func remove(session: PeerSession) {
         viewers.removeAll { $0.session === session }
+        // Its tracks must not outlive it here either (`ViewerTrack.session` is unowned).
+        viewersWithFollowUps.removeAll { $0.session === session }
     }
 
     /// Takes one decrypted publisher packet: rewrites it to the outbound stream, keeps it in
@@ -235,9 +239,30 @@ final class TrackFanout {
         }
         nacksAnswered &+= 1
         viewer.nack.scheduleFollowUp(sequenceNumber: seq, now: now)
+        if viewer.nack.hasFollowUps, !viewer.awaitsFollowUps {
+            viewer.awaitsFollowUps = true
+            viewersWithFollowUps.append(viewer)
+        }
     }
 
     /// Sends the follow-up copies of earlier resends that are due (see `NackResponder`).
+    /// Sends the repair follow-ups that are due, visiting only the viewers that have some
+    /// queued (a tick does not walk every viewer of every room).
+    func sendDueFollowUps(now: Instant, socket: UDPSocket) {
+        var i = 0
+        while i < viewersWithFollowUps.count {
+            let viewer = viewersWithFollowUps[i]
+            sendFollowUps(to: viewer, now: now, socket: socket)
+            if viewer.nack.hasFollowUps {
+                i += 1
+            } else {
+                viewer.awaitsFollowUps = false
+                viewersWithFollowUps.swapAt(i, viewersWithFollowUps.count - 1)
+                viewersWithFollowUps.removeLast()
+            }
+        }
+    }
+
     func sendFollowUps(to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
         while let seq = viewer.nack.takeDueFollowUp(now: now) {
             guard let history, let stored = history.packet(sequenceNumber: seq, now: now), canRepair(viewer) else {

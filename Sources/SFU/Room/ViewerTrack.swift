@@ -16,6 +16,8 @@ final class ViewerTrack {
     var reports = ViewerReportStats()
     var rtxPacketsSent: UInt64 = 0
     var rtxBytesSent: UInt64 = 0
+    /// Listed in its track's `viewersWithFollowUps`.
+    var awaitsFollowUps = false
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session
