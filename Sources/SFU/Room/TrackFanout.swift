@@ -187,17 +187,9 @@ final class TrackFanout {
                 let queued = socket.send(to: address, capacity: length + 16) { slot in
                     slot.copyMemory(from: packet)
                     slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
-                    if !map.isIdentity,
-                        let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length]))
-                    {
-                        copy.rewriteExtensionIDs { map.map($0) }
-                    }
-                    do {
-                        return try srtp.protectRTP(slot, length: length)
-                    } catch {
-                        failed = true
-                        return 0
-                    }
+                    let n = Self.adaptAndProtect(slot, length: length, map: map, srtp: srtp)
+                    failed = n == 0
+                    return n
                 }
                 if failed {
                     protectErrors &+= 1
@@ -211,6 +203,18 @@ final class TrackFanout {
                 }
             }
         }
+    }
+
+    /// The last per-viewer steps of a copy already in its send slot: the viewer's extension
+    /// ids, then SRTP in place. Returns the protected length, 0 when protect failed.
+    @inline(__always)
+    private static func adaptAndProtect(
+        _ slot: UnsafeMutableRawBufferPointer, length: Int, map: ExtensionIDMap, srtp: SRTPContext
+    ) -> Int {
+        if !map.isIdentity, let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length])) {
+            copy.rewriteExtensionIDs { map.map($0) }
+        }
+        return (try? srtp.protectRTP(slot, length: length)) ?? 0
     }
 
     /// The outbound RTP timestamp for a publisher timestamp (SR rewriting).
@@ -297,25 +301,20 @@ final class TrackFanout {
         let queued = socket.send(to: address, capacity: length + 16) { slot in
             var n = stored.count
             if let rtxPT {
-                do {
-                    n = try RTXPacketizer.wrap(stored, into: slot, ssrc: rtxSSRC, sequenceNumber: rtxSeq, payloadType: rtxPT)
-                } catch {
+                guard let wrapped = try? RTXPacketizer.wrap(
+                    stored, into: slot, ssrc: rtxSSRC, sequenceNumber: rtxSeq, payloadType: rtxPT)
+                else {
                     failed = true
                     return 0
                 }
+                n = wrapped
             } else {
                 slot.copyMemory(from: stored)
                 slot[1] = (slot[1] & 0x80) | pt
             }
-            if !map.isIdentity, let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<n])) {
-                copy.rewriteExtensionIDs { map.map($0) }
-            }
-            do {
-                return try srtp.protectRTP(slot, length: n)
-            } catch {
-                failed = true
-                return 0
-            }
+            let protected = Self.adaptAndProtect(slot, length: n, map: map, srtp: srtp)
+            failed = protected == 0
+            return protected
         }
         guard queued, !failed else {
             if failed { protectErrors &+= 1 } else { sendQueueFull &+= 1 }
