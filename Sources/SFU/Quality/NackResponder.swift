@@ -157,18 +157,32 @@ public struct NackResponder {
             suppressedRepeats &+= 1
             return .repeated
         }
-        refill(now: now)
-        let cost = UInt64(max(bytes, 0)) * 8 * 1_000_000_000
-        guard tokens >= cost else {
+        guard charge(sequenceNumber: seq, bytes: bytes, now: now) else {
             suppressedBudget &+= 1
             return .overBudget
         }
+        resent &+= 1
+        return .resend
+    }
+
+    /// Takes `bytes` from the resend budget and marks `seq` as just resent; false (nothing
+    /// taken) when the budget is short.
+    private mutating func charge(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Bool {
+        refill(now: now)
+        let cost = UInt64(max(bytes, 0)) * 8 * 1_000_000_000
+        guard tokens >= cost else { return false }
         tokens -= cost
+        let slot = Int(seq) & (Self.recentCount - 1)
         recentSeq[slot] = seq
         recentAt[slot] = max(now.nanoseconds, 1)
-        resent &+= 1
         resentBytes &+= UInt64(max(bytes, 0))
-        return .resend
+        return true
+    }
+
+    /// Gives back the budget of `bytes` charged for a copy that was not sent after all.
+    private mutating func uncharge(bytes: Int) {
+        tokens = min(tokens &+ UInt64(max(bytes, 0)) * 8 * 1_000_000_000, capacity)
+        resentBytes &-= UInt64(max(bytes, 0))
     }
 
     /// Queues the follow-up copy of a packet just resent (see the type's notes). When the
@@ -203,18 +217,11 @@ public struct NackResponder {
     /// charged the budget and marked the packet as just resent, so a NACK that crossed the
     /// copy on the wire is not answered a third time.
     public mutating func decideFollowUp(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Decision {
-        refill(now: now)
-        let cost = UInt64(max(bytes, 0)) * 8 * 1_000_000_000
-        guard tokens >= cost else {
+        guard charge(sequenceNumber: seq, bytes: bytes, now: now) else {
             followUpsDropped &+= 1
             return .overBudget
         }
-        tokens -= cost
-        let slot = Int(seq) & (Self.recentCount - 1)
-        recentSeq[slot] = seq
-        recentAt[slot] = max(now.nanoseconds, 1)
         followUpsSent &+= 1
-        resentBytes &+= UInt64(max(bytes, 0))
         return .resend
     }
 
@@ -222,8 +229,7 @@ public struct NackResponder {
     /// counted, its budget (if charged) returned.
     public mutating func followUpNotSent(refundingBytes bytes: Int = 0) {
         if bytes > 0 {
-            tokens = min(tokens &+ UInt64(bytes) * 8 * 1_000_000_000, capacity)
-            resentBytes &-= UInt64(bytes)
+            uncharge(bytes: bytes)
             followUpsSent &-= 1
         }
         followUpsDropped &+= 1
@@ -231,9 +237,8 @@ public struct NackResponder {
 
     /// Returns the budget of a resend that could not be sent after all (queue full).
     public mutating func refund(bytes: Int) {
-        tokens = min(tokens &+ UInt64(max(bytes, 0)) * 8 * 1_000_000_000, capacity)
+        uncharge(bytes: bytes)
         resent &-= 1
-        resentBytes &-= UInt64(max(bytes, 0))
     }
 
     /// Takes the next RTX sequence number for this viewer.
