@@ -159,15 +159,7 @@ public final class ClientPeer: UDPReceiver {
 
     private func pumpDTLS(now: Instant) {
         guard let socket, let server = ice.selectedAddress else { return }
-        while true {
-            var produced = false
-            let queued = socket.send(to: server, capacity: 1500) { out in
-                guard let n = self.dtls.pollDatagram(into: out) else { return 0 }
-                produced = true
-                return n
-            }
-            if !produced || !queued { break }
-        }
+        socket.sendQueuedDatagrams(of: dtls, to: server)
         while let event = dtls.pollEvent() {
             switch event {
             case .connected(let keys):

@@ -315,23 +315,9 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
-    /// Moves DTLS's queued datagrams (one flight datagram each) into send slots, until DTLS
-    /// has none left or the socket's queue is full (the rest stays queued in DTLS).
-    private func sendQueuedDTLS(_ s: PeerSession, to destination: SocketAddress, socket: UDPSocket) {
-        while true {
-            var produced = false
-            let queued = socket.send(to: destination, capacity: 1500) { out in
-                guard let n = s.dtls.pollDatagram(into: out) else { return 0 }
-                produced = true
-                return n
-            }
-            if !produced || !queued { return }
-        }
-    }
-
     /// Sends every datagram DTLS has queued, then acts on its events.
     private func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
-        sendQueuedDTLS(s, to: s.address ?? address, socket: socket)
+        socket.sendQueuedDatagrams(of: s.dtls, to: s.address ?? address)
         while let event = s.dtls.pollEvent() {
             switch event {
             case .connected(let keys):
@@ -761,7 +747,7 @@ public final class RoomManager: UDPReceiver {
         guard s.state != .closed else { return }
         if s.dtls.state == .connected, let socket, let address = s.address {
             s.dtls.close()
-            sendQueuedDTLS(s, to: address, socket: socket)
+            socket.sendQueuedDatagrams(of: s.dtls, to: address)
         }
         s.state = .closed
         sessions[s.id] = nil
