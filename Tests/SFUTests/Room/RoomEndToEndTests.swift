@@ -199,32 +199,6 @@ struct RoomEndToEndTests {
         #expect(got == [7001, 7002], "each packet keeps its own bytes: \(got)")
     }
 
-    @Test("packets held for the batch's fan-out when their publisher says BYE in the same batch are delivered or counted, never lost silently")
-    func publisherLeavesWithinBatch() throws {
-        let server = try LoopbackRoomServer()
-        defer { server.close() }
-        let publisher = try server.publisher(room: "bye")
-        let viewer = try server.viewer(room: "bye")
-        try #require(server.connect([publisher, viewer]))
-        #expect(server.publish(4, from: publisher))
-        #expect(server.loop.run(until: { viewer.recorder.media.count == 4 }))
-
-        // Five packets and an RTCP BYE in one flush: usually one receive batch, so the BYE
-        // ends the publisher before the batch's fan-out; either way each packet is delivered
-        // or counted, never lost silently.
-        for i in 0..<5 { publisher.sendVideoPacket(id: 100 + UInt32(i)) }
-        publisher.peer.sendRTCP { w in
-            w.addReceiverReport(ssrc: 0x0B0B_0001, reports: [RTCPReportBlock]())
-            w.addBye(ssrcs: [0x0B0B_0001])
-        }
-        publisher.peer.socket?.flush()
-        #expect(server.loop.run(until: { server.room("bye")?.publisher == nil }))
-        #expect(server.manager.counters.sessionsEnded[.bye] == 1)
-        server.settle(.milliseconds(50))
-        let left = server.manager.mediaCounters.droppedPublisherLeft
-        #expect(UInt64(viewer.recorder.media.count - 4) + left == 5, "delivered \(viewer.recorder.media.count - 4), counted \(left)")
-    }
-
     @Test("a publisher's last packets before its BYE in the same receive batch still reach the viewers")
     func packetsBeforeByeAreDelivered() throws {
         let server = try LoopbackRoomServer()
