@@ -43,6 +43,14 @@ struct Server {
                 "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
                 "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
             ])
+        let openFiles = OpenFileLimit.raiseToHard()
+        // Connections, plus per core an epoll/io_uring fd, an eventfd, a UDP socket, a listener.
+        let wanted = UInt64(cores) * (UInt64(c.httpLimits.maxConnectionsPerCore) + 8) + 64
+        if openFiles < wanted {
+            logger.warning(
+                "the open-file limit is below what HTTP_MAX_CONNECTIONS_PER_CORE allows; raise it (ulimit -n, LimitNOFILE=)",
+                metadata: ["limit": "\(openFiles)", "wanted": "\(wanted)"])
+        }
         if c.recordEnabled || c.uploadRecordings {
             // Said loudly rather than silently ignored: recording is not built yet.
             logger.warning("RECORD_ENABLED/UPLOAD_RECORDINGS are set, but this build does not record rooms yet")
