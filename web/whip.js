@@ -171,5 +171,73 @@
     return out;
   }
 
-  global.LiveSFU = { WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec };
+  // What publish.html and player.html share: the state they show and tests read over
+  // DevTools (window.livesfuState: state, error, session URL, getStats() figures), their
+  // start/stop buttons, following a session's connection state and stats, and stopping.
+  // `startId`: the start button's id; `render(stats)` gives the stats table's rows;
+  // `onStop()` releases what the page holds (camera, video elements).
+  function page(name, { startId, render, onStop }) {
+    const $ = (id) => document.getElementById(id);
+    const st = global.livesfuState = { page: name, state: 'idle', error: null, location: null, stats: null, events: [] };
+    let session = null, timer = null;
+
+    function setState(state, error) {
+      st.state = state;
+      if (error !== undefined) st.error = error;
+      st.events.push(`${Math.round(performance.now())} ${state}${error ? ': ' + error : ''}`);
+      $('state').textContent = state;
+      $('state').className = 'state-' + state;
+      $('error').textContent = st.error || '';
+      $(startId).disabled = !['idle', 'stopped', 'failed', 'error'].includes(state);
+      $('stop').disabled = $(startId).disabled === false;
+    }
+
+    function follow(s) {
+      session = s;
+      st.location = s.location;
+      global.livesfuSession = s;
+      const pc = s.pc;
+      const onState = () => {
+        st.pcState = pc.connectionState;
+        if (pc.connectionState === 'connected') setState('connected');
+        else if (pc.connectionState === 'failed') setState('failed', 'peer connection failed');
+        else if (pc.connectionState === 'disconnected') setState('disconnected');
+      };
+      pc.addEventListener('connectionstatechange', onState);
+      onState();
+      let prev = null;
+      timer = setInterval(async () => {
+        if (!session) return;
+        try {
+          prev = st.stats = await summarize(pc, prev);
+          $('stats').innerHTML = render(prev).map(([k, x]) => `<tr><th>${k}</th><td>${x}</td></tr>`).join('');
+        } catch (e) { /* closed */ }
+      }, 1000);
+    }
+
+    async function stop(keepState) {
+      clearInterval(timer);
+      timer = null;
+      if (session) {
+        st.deleteStatus = await session.stop();
+        session = null;
+        global.livesfuSession = null;
+      }
+      onStop();
+      if (!keepState) setState('stopped');
+    }
+
+    async function failed(what, e) {
+      console.error(what + ' failed', e);
+      await stop(true);
+      setState('error', e.message || String(e));
+    }
+
+    global.livesfuStop = () => stop(false);
+    $('stop').addEventListener('click', () => stop(false));
+    global.addEventListener('pagehide', () => { if (session) session.stop(); });
+    return { $, setState, follow, stop, failed, state: st };
+  }
+
+  global.LiveSFU = { WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec, page };
 })(window);
