@@ -145,6 +145,26 @@ struct HTTPConnectionTests {
         #expect(h.connection.shouldClose)
     }
 
+    @Test("a request its handler never answers gets a 503 at the handler timeout; the late answer is dropped")
+    func handlerTimeout() throws {
+        var limits = HTTPLimits()
+        limits.handlerTimeout = .seconds(15)
+        let h = ConnectionHarness(limits: limits)
+        h.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\n")
+        try #require(h.requests.count == 2)
+        h.requests[1].responder.respond(.text(.ok, "fast\n"))  // waits behind the first (in order)
+        #expect(h.output() == "")
+        #expect(h.connection.nextDeadline == h.now + .seconds(15))
+        h.advance(.seconds(15))
+        h.connection.handleTimeout(now: h.now)
+        let out = h.output()
+        #expect(out.hasPrefix("HTTP/1.1 503"))
+        #expect(out.contains("HTTP/1.1 200"), "the answered request behind it goes out too")
+        h.requests[0].responder.respond(.text(.ok, "late\n"))
+        #expect(h.output() == "")
+        #expect(!h.connection.shouldClose)
+    }
+
     @Test("a body trickled too slowly is cut off by the same deadline as the head")
     func slowBody() {
         let h = ConnectionHarness()
@@ -176,7 +196,7 @@ struct HTTPConnectionTests {
     func idle() {
         let h = ConnectionHarness()
         h.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(h.connection.nextDeadline == nil)  // with its handler
+        #expect(h.connection.nextDeadline == h.now + .seconds(15))  // with its handler: the handler timeout
         h.requests[0].responder.respond(.text(.ok, "ok"))
         _ = h.output()
         #expect(h.connection.nextDeadline == h.now + .seconds(60))

@@ -107,6 +107,7 @@ public struct Configuration: Sendable, Equatable {
         .init("HTTP_MAX_BODY_BYTES", .integer, default: "65536", "Largest request body (413 beyond)"),
         .init("HTTP_HEADER_TIMEOUT_SECONDS", .integer, default: "10", "Time to send a whole request (408 beyond)"),
         .init("HTTP_IDLE_TIMEOUT_SECONDS", .integer, default: "60", "Idle keep-alive connections are closed after this"),
+        .init("HTTP_HANDLER_TIMEOUT_SECONDS", .integer, default: "15", "A request not answered within this gets a 503"),
         .init("HTTP_MAX_CONNECTIONS_PER_CORE", .integer, default: "10000", "Open HTTP connections per core at most"),
     ]
 
@@ -182,6 +183,7 @@ public struct Configuration: Sendable, Equatable {
             limits.maxBodyBytes = try int("HTTP_MAX_BODY_BYTES", min: 0, max: 64 << 20)
             limits.headerTimeout = .seconds(UInt64(try int("HTTP_HEADER_TIMEOUT_SECONDS", min: 1, max: 3600)))
             limits.idleTimeout = .seconds(UInt64(try int("HTTP_IDLE_TIMEOUT_SECONDS", min: 1, max: 86_400)))
+            limits.handlerTimeout = .seconds(UInt64(try int("HTTP_HANDLER_TIMEOUT_SECONDS", min: 1, max: 3600)))
             limits.maxConnectionsPerCore = try int("HTTP_MAX_CONNECTIONS_PER_CORE", min: 1, max: 1_000_000)
 
             let cert = string("TLS_CERT_FILE")

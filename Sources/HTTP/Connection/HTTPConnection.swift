@@ -30,6 +30,8 @@ public final class HTTPConnection {
         var responder: HTTPResponder
         var response: [UInt8]?
         var closeAfter: Bool
+        /// When the request went to its handler (nil: answered by the connection itself).
+        var dispatchedAt: Instant? = nil
     }
 
     private var nextSequence: UInt64 = 0
@@ -132,7 +134,8 @@ public final class HTTPConnection {
                 inFlight.append(
                     (sequence, InFlight(
                         isHead: parsed.head.method == .head, http10KeepAlive: parsed.minorVersion == 0 && parsed.keepAlive,
-                        keepAlive: parsed.keepAlive, responder: responder, response: nil, closeAfter: !parsed.keepAlive)))
+                        keepAlive: parsed.keepAlive, responder: responder, response: nil, closeAfter: !parsed.keepAlive,
+                        dispatchedAt: now)))
                 if !parsed.keepAlive { closing = true }
                 requestStartedAt = parser.hasPartialRequest ? now : nil
                 ready.append(Request(parsed: parsed, responder: responder, receivedAt: now))
@@ -233,7 +236,9 @@ public final class HTTPConnection {
     /// When `handleTimeout(now:)` must next be called, or nil when no deadline runs (a
     /// request is with its handler, or the connection is closed).
     public var nextDeadline: Instant? {
-        if isClosed || closing { return nil }
+        if isClosed { return nil }
+        if let handler = handlerDeadline { return handler }
+        if closing { return nil }
         if !inFlight.isEmpty { return nil }
         if parser.hasPartialRequest, let started = requestStartedAt { return started + limits.headerTimeout }
         return idleSince + (fresh ? limits.headerTimeout : limits.idleTimeout)
@@ -242,7 +247,8 @@ public final class HTTPConnection {
     /// Enforces the header and idle timeouts: a client in the middle of a request gets a 408
     /// and the connection closes; an idle one is closed without a word.
     public func handleTimeout(now: Instant) {
-        guard let deadline = nextDeadline, now >= deadline else { return }
+        answerOverdueRequests(now: now)
+        guard inFlight.isEmpty, let deadline = nextDeadline, now >= deadline else { return }
         if parser.hasPartialRequest {
             closing = true
             let sequence = nextSequence
@@ -252,6 +258,33 @@ public final class HTTPConnection {
             complete(sequence: sequence, with: .error(.requestTimeout, "request not received in time"))
         } else {
             closing = true
+        }
+    }
+
+    /// The earliest time a handler's request runs out of `limits.handlerTimeout`.
+    private var handlerDeadline: Instant? {
+        var earliest: Instant?
+        for (_, entry) in inFlight where entry.response == nil && !entry.responder.hasResponded {
+            if let at = entry.dispatchedAt {
+                let deadline = at + limits.handlerTimeout
+                if earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
+            }
+        }
+        return earliest
+    }
+
+    /// Requests whose handler has not answered within `limits.handlerTimeout` get a 503; the
+    /// handler's own answer, if it ever comes, is then ignored (`HTTPResponder`: first wins).
+    private func answerOverdueRequests(now: Instant) {
+        let overdue = inFlight.compactMap { (_, entry) -> HTTPResponder? in
+            guard entry.response == nil, !entry.responder.hasResponded, let at = entry.dispatchedAt,
+                now >= at + limits.handlerTimeout
+            else { return nil }
+            return entry.responder
+        }
+        for responder in overdue {
+            responder.respond(
+                .error(.serviceUnavailable, "the request was not answered within \(limits.handlerTimeout.nanoseconds / 1_000_000_000) s"))
         }
     }
 

@@ -24,6 +24,9 @@ public struct HTTPLimits: Sendable, Equatable {
     /// Connections one core accepts at most; the server refuses more (the Reactor's
     /// `maxConnections`).
     public var maxConnectionsPerCore: Int
+    /// Time a handler has to answer a request it took (a room's core that never answers, a
+    /// JWT check that hangs); exceeded → 503 for that request, and a late answer is dropped.
+    public var handlerTimeout: Duration
     /// Requests of one connection being handled or answered at once (pipelining depth);
     /// the connection stops reading beyond it, which pushes back on the client.
     public var maxPipelinedRequests: Int
@@ -36,6 +39,7 @@ public struct HTTPLimits: Sendable, Equatable {
         headerTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
         maxConnectionsPerCore: Int = 10_000,
+        handlerTimeout: Duration = .seconds(15),
         maxPipelinedRequests: Int = 16
     ) {
         self.maxRequestLineBytes = maxRequestLineBytes
@@ -45,6 +49,7 @@ public struct HTTPLimits: Sendable, Equatable {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.maxConnectionsPerCore = maxConnectionsPerCore
+        self.handlerTimeout = handlerTimeout
         self.maxPipelinedRequests = maxPipelinedRequests
     }
 }
