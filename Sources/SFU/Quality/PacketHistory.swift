@@ -118,11 +118,13 @@ public final class PacketHistory {
     /// leave those unanswerable — and a receiver such as aiortc, whose jitter buffer waits
     /// for a missing packet until 512 more have come, stalls for seconds.
     public func copyPackets(from old: PacketHistory) {
-        precondition(old.slotCount <= slotCount && old.slotSize <= slotSize)
+        precondition(old.slotSize <= slotSize)
         guard old.hasNewest else { return }
         for i in 0..<old.slotCount {
             let slot = old.slots[i]
-            guard slot.storedAt != 0 else { continue }
+            // Only what this ring's span behind the newest can hold (all of it when growing;
+            // the newest packets when shrinking): two such numbers never share a slot.
+            guard slot.storedAt != 0, Int(old.newest &- slot.sequenceNumber) < slotCount else { continue }
             let j = Int(slot.sequenceNumber) & mask
             (bytes + j * slotSize).copyMemory(from: old.bytes + i * old.slotSize, byteCount: Int(slot.length))
             slots[j] = slot

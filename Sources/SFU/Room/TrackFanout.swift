@@ -46,8 +46,12 @@ final class TrackFanout {
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)
     private var windowPackets: UInt64 = 0
-    /// Times the history was reallocated larger for a higher packet rate.
+    /// Times the history was reallocated larger for a higher packet rate, or smaller after
+    /// the rate fell.
     private(set) var historyGrowths: UInt64 = 0
+    private(set) var historyShrinks: UInt64 = 0
+    /// Packets per second, smoothed over the last seconds (sizes the history).
+    private var smoothedPacketRate: UInt64 = 0
     private(set) var bitrate: UInt64 = 0
     /// Packets of the current receive batch, not yet fanned out (they point into history
     /// slots, or at the one packet too large for them). Allocated once.
@@ -335,7 +339,11 @@ final class TrackFanout {
             let elapsed = max((now - windowStart).nanoseconds, 1)
             bitrate = windowStart.nanoseconds == 0 ? 0 : windowBytes * 8 * 1_000_000_000 / elapsed
             if windowStart.nanoseconds != 0 {
-                growHistory(packetsPerSecond: windowPackets * 1_000_000_000 / elapsed, socket: socket)
+                // Smoothed over ~4 s, so a one-second spike (a burst of retransmissions while
+                // viewers join) does not double the history for good.
+                let rate = windowPackets * 1_000_000_000 / elapsed
+                smoothedPacketRate = smoothedPacketRate == 0 ? rate : (smoothedPacketRate * 3 + rate) / 4
+                resizeHistory(packetsPerSecond: smoothedPacketRate, socket: socket)
             }
             windowStart = now
             windowBytes = 0
@@ -345,19 +353,21 @@ final class TrackFanout {
         windowPackets &+= 1
     }
 
-    /// Grows the history to hold ~2.5 s at the measured packet rate (never shrinks; at most
-    /// a few reallocations per stream, once a second at most, never per packet).
-    private func growHistory(packetsPerSecond rate: UInt64, socket: UDPSocket) {
+    /// Sizes the history to hold ~2.5 s at the smoothed packet rate: grows at once, shrinks
+    /// when a quarter of it would do (a few reallocations per stream, at most once a second,
+    /// never per packet).
+    private func resizeHistory(packetsPerSecond rate: UInt64, socket: UDPSocket) {
         guard let h = history else { return }
         let wanted = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
-        guard wanted > h.slotCount else { return }
-        flushPending(socket: socket)  // held packets live in the old history's slots
-        var slots = h.slotCount
+        var slots = 64
         while slots < wanted { slots *= 2 }
-        let grown = PacketHistory(slotCount: slots)
-        grown.copyPackets(from: h)  // NACKs for packets sent before the growth still answered
-        history = grown
-        historyGrowths &+= 1
+        // Grow at once; shrink only when a quarter would do (no back and forth).
+        guard slots > h.slotCount || slots * 4 <= h.slotCount else { return }
+        flushPending(socket: socket)  // held packets live in the old history's slots
+        let resized = PacketHistory(slotCount: slots)
+        resized.copyPackets(from: h)  // NACKs for packets sent before still answered
+        history = resized
+        if slots > h.slotCount { historyGrowths &+= 1 } else { historyShrinks &+= 1 }
     }
 
     /// Mean loss fraction (0…1) and mean RTT (ms) the viewers' receiver reports give, nil

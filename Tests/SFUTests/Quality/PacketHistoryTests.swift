@@ -111,4 +111,20 @@ struct PacketHistoryTests {
         empty.copyPackets(from: PacketHistory(slotCount: 16))
         #expect(empty.newestSequenceNumber == nil)
     }
+
+    @Test("a history shrunk smaller keeps the newest packets it can hold, across the wrap")
+    func shrink() {
+        let big = PacketHistory(slotCount: 64, maxAge: .seconds(2))
+        for i in 0..<70 { store(big, 65500 &+ UInt16(i), at: qualityT0 + .milliseconds(UInt64(i))) }  // … 33
+        let small = PacketHistory(slotCount: 16, maxAge: .seconds(2))
+        small.copyPackets(from: big)
+        #expect(small.newestSequenceNumber == 33)
+        for back in 0..<16 {
+            let s: UInt16 = 33 &- UInt16(back)
+            #expect(lookup(small, s).map { Array($0.suffix(2)) } == [UInt8(truncatingIfNeeded: s), 9])
+        }
+        #expect(lookup(small, 17) == nil)  // beyond the small ring's span
+        store(small, 34)
+        #expect(lookup(small, 34) != nil && lookup(small, 18) == nil && lookup(small, 19) != nil)
+    }
 }
