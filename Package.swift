@@ -122,6 +122,6 @@ let package = Package(
             dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),
     ]
 )

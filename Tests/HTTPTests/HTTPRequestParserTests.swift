@@ -2,6 +2,7 @@ import HTTPTypes
 import Testing
 
 @testable import HTTP
+import SFU
 
 /// Parses a whole string and returns the requests and the final event.
 private func parse(_ text: String, limits: HTTPLimits = HTTPLimits()) -> ([HTTPParsedRequest], HTTPParseEvent) {
@@ -233,7 +234,7 @@ struct HTTPRequestParserTests {
 
     @Test("random bytes never crash the parser and buffered memory stays bounded")
     func randomBytes() {
-        var rng = SplitMix64(seed: 0x5EED_1234)
+        var rng = SplitMixRandom(seed: 0x5EED_1234)
         let alphabet = Array("GET POST HTTP/1.1\r\n:Host Content-Length 0123456789 /\t\0chunked".utf8)
         var limits = HTTPLimits()
         limits.maxHeaderBytes = 512
@@ -261,7 +262,7 @@ struct HTTPRequestParserTests {
 
     @Test("valid random requests split at random points parse to the same requests")
     func randomSplits() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SplitMixRandom(seed: 42)
         for _ in 0..<300 {
             var text = ""
             var expected: [String] = []
@@ -326,7 +327,7 @@ struct HTTPRequestParserMutationTests {
 
     @Test("mutated requests never crash, and parse the same whole or split at random (no desync)")
     func mutations() {
-        var rng = SplitMix64(seed: 0xC0FFEE)
+        var rng = SplitMixRandom(seed: 0xC0FFEE)
         let inserts: [UInt8] = Array("\r\n\0 :\t,;0123456789".utf8) + [0x7F, 0xFF]
         for _ in 0..<20_000 {
             var bytes = Array(Self.seeds[Int(rng.next() % UInt64(Self.seeds.count))].utf8)
@@ -353,18 +354,6 @@ struct HTTPRequestParserMutationTests {
     }
 }
 
-/// A small deterministic generator so property tests replay from their seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("HTTP parser fuzz entry")
 struct HTTPParserFuzzingTests {

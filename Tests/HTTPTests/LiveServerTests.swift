@@ -4,6 +4,7 @@ import JWTKit
 import Testing
 
 @testable import HTTP
+import SFU
 
 /// The server on real sockets with curl and raw clients (issue 3's "tests against the
 /// running server").
@@ -76,7 +77,7 @@ struct LiveServerTests {
         let body = String(repeating: "v", count: 65537)
         #expect(try server.request(["-H", "Content-Type: application/sdp", "--data-binary", body, server.base + "/api/whip/publish/r"]).code == 413)
         // Garbage bytes: a 400 and a close, and the server keeps serving.
-        var rng = SplitMix64(seed: 7)
+        var rng = SplitMixRandom(seed: 7)
         let client = try RawClient(port: server.port)
         client.send((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         let garbage = client.readToEnd()

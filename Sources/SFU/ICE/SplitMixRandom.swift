@@ -1,8 +1,9 @@
-/// SplitMix64: transaction ids for the client agent, seeded so simulations replay.
-struct SplitMixRandom: RandomNumberGenerator {
+/// SplitMix64: transaction ids for the client agent, and the seeded generator of the
+/// tests and simulations, so a failing seed replays.
+public struct SplitMixRandom: RandomNumberGenerator {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

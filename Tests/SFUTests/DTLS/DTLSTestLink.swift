@@ -10,7 +10,7 @@ final class DTLSTestLink {
     let client: DTLSTransport
     let server: DTLSTransport
     var now: Instant
-    var rng: SRTPTestRandom
+    var rng: SplitMixRandom
     var dropRate: Double
     var reorderRate: Double
     var duplicateRate: Double
@@ -31,7 +31,7 @@ final class DTLSTestLink {
         self.client = client
         self.server = server
         self.now = Instant.now()
-        self.rng = SRTPTestRandom(seed: seed)
+        self.rng = SplitMixRandom(seed: seed)
         self.dropRate = dropRate
         self.reorderRate = reorderRate
         self.duplicateRate = duplicateRate

@@ -18,7 +18,7 @@ final class IcePair {
     var blackhole = false
     /// Drop this fraction of datagrams in each direction, from a seeded generator.
     var lossRate = 0.0
-    var rng = SplitMix64(seed: 5)
+    var rng = SplitMixRandom(seed: 5)
 
     func lost() -> Bool {
         lossRate > 0 && Double(rng.next() % 1000) < lossRate * 1000
@@ -240,7 +240,7 @@ struct IceAgentTests {
     @Test("garbage never crashes either agent and never selects an address")
     func garbage() {
         let p = IcePair()
-        var rng = SplitMix64(seed: 99)
+        var rng = SplitMixRandom(seed: 99)
         var buf = [UInt8](repeating: 0, count: 1500)
         for _ in 0..<5000 {
             var b = (0..<Int(rng.next() % 100)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -211,7 +211,7 @@ struct StunMessageTests {
 
     @Test("built messages parse back to the same fields (seeded random)")
     func roundTrip() throws {
-        var rng = SplitMix64(seed: 42)
+        var rng = SplitMixRandom(seed: 42)
         for _ in 0..<300 {
             let id = StunTransactionID(using: &rng)
             let prio = UInt32(truncatingIfNeeded: rng.next())
@@ -246,7 +246,7 @@ struct StunMessageTests {
 
     @Test("random bytes and mutated vectors never crash the parser")
     func garbage() {
-        var rng = SplitMix64(seed: 7)
+        var rng = SplitMixRandom(seed: 7)
         for i in 0..<20_000 {
             var b: [UInt8]
             if i % 2 == 0 {
@@ -277,15 +277,3 @@ struct StunMessageTests {
     }
 }
 
-/// A small deterministic generator so failing seeds replay.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

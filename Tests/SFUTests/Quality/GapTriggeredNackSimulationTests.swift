@@ -21,7 +21,7 @@ struct GapTriggeredNackSimulationTests {
     /// `seconds` of a 115 packets/s stream, `lossPercent` loss on everything towards the
     /// viewer (media and repairs alike), 1 ms each way, NACKs never lost.
     func simulate(followUps: Bool, seconds: UInt64, lossPercent: UInt64 = 3, seed: UInt64) -> Outcome {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         var responder = NackResponder(minimumRate: 2_000_000, sendsFollowUps: followUps)
         responder.roundTripTime = .milliseconds(2)
         var toViewer: [(at: UInt64, seq: UInt16)] = []

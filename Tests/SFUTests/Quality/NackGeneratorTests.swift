@@ -101,7 +101,7 @@ struct NackGeneratorTests {
 
     @Test("random loss and reordering: every NACKed number was really missing at that moment")
     func randomized() {
-        var rng = SplitMix64(seed: 11)
+        var rng = SplitMixRandom(seed: 11)
         var g = NackGenerator(reorderDelay: .milliseconds(5))
         var arrived = Set<UInt16>()
         var order: [UInt16] = []

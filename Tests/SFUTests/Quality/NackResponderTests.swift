@@ -128,7 +128,7 @@ struct NackResponderTests {
         let p = qualityRTP(seq: 1000)
         p.withUnsafeBytes { _ = history.store($0, sequenceNumber: 1000, now: qualityT0) }
         var r = NackResponder()
-        var rng = SplitMix64(seed: 9)
+        var rng = SplitMixRandom(seed: 9)
         for _ in 0..<10_000 {
             let seq = UInt16(truncatingIfNeeded: rng.next())
             if seq == 1000 { continue }

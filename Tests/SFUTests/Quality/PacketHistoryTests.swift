@@ -74,7 +74,7 @@ struct PacketHistoryTests {
 
     @Test("random stores and lookups only ever return the packet asked for")
     func randomized() {
-        var rng = SplitMix64(seed: 6)
+        var rng = SplitMixRandom(seed: 6)
         let h = PacketHistory(slotCount: 64)
         var seq: UInt16 = UInt16(truncatingIfNeeded: rng.next())
         for _ in 0..<5000 {

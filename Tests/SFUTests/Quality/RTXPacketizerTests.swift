@@ -82,7 +82,7 @@ struct RTXPacketizerTests {
 
     @Test("random bytes never crash wrapping or unwrapping")
     func garbage() {
-        var rng = SplitMix64(seed: 77)
+        var rng = SplitMixRandom(seed: 77)
         var out = [UInt8](repeating: 0, count: 1500)
         for _ in 0..<2000 {
             var bytes = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -24,7 +24,7 @@ struct RepairSimulationTests {
         var queue: [Datagram] = []
         var dropped = 0
 
-        mutating func send(_ d: Datagram, now: UInt64, rng: inout SplitMix64) {
+        mutating func send(_ d: Datagram, now: UInt64, rng: inout SplitMixRandom) {
             if rng.next() % 100 < lossPercent {
                 dropped += 1
                 return
@@ -42,7 +42,7 @@ struct RepairSimulationTests {
     }
 
     func simulate(loss: UInt64, repairs: Bool, seed: UInt64) -> (received: Int, sent: Int) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         var uplink = Link(lossPercent: loss, delayMs: 20)
         var uplinkBack = Link(lossPercent: loss, delayMs: 20)  // SFU → publisher (NACKs)
         var downlink = Link(lossPercent: loss, delayMs: 15)

@@ -71,7 +71,7 @@ struct ReportTests {
     func jitter() {
         var steady = ReceiverReportGenerator(clockRate: 90_000)
         var noisy = ReceiverReportGenerator(clockRate: 90_000)
-        var rng = SplitMix64(seed: 3)
+        var rng = SplitMixRandom(seed: 3)
         for i in 0..<200 {
             let at = qualityT0 + .milliseconds(UInt64(i) * 20)
             steady.record(sequenceNumber: UInt16(i), timestamp: UInt32(i) * 1800, arrival: at)

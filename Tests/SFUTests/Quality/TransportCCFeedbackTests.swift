@@ -103,7 +103,7 @@ struct TransportCCFeedbackTests {
 
     @Test("random arrivals with loss and reordering round-trip through RTCPTransportFeedback")
     func randomized() throws {
-        var rng = SplitMix64(seed: 21)
+        var rng = SplitMixRandom(seed: 21)
         var f = TransportCCFeedback()
         var seq = UInt16(truncatingIfNeeded: rng.next())
         var t: UInt64 = 3_000_000

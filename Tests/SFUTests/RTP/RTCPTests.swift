@@ -36,7 +36,7 @@ func parseRTCPError(_ bytes: [UInt8]) -> RTCPError? {
 
 @Suite("RTCP packets")
 struct RTCPTests {
-    func randomBlock(_ rng: inout SplitMix64) -> RTCPReportBlock {
+    func randomBlock(_ rng: inout SplitMixRandom) -> RTCPReportBlock {
         RTCPReportBlock(
             ssrc: UInt32(truncatingIfNeeded: rng.next()), fractionLost: UInt8(truncatingIfNeeded: rng.next()),
             cumulativeLost: Int32(truncatingIfNeeded: Int64(rng.next() % 0x100_0000) - 0x80_0000),
@@ -47,7 +47,7 @@ struct RTCPTests {
 
     @Test("SR + SDES + RR + BYE compounds round-trip every field (seeded random)")
     func reportsRoundTrip() throws {
-        var rng = SplitMix64(seed: 11)
+        var rng = SplitMixRandom(seed: 11)
         for _ in 0..<200 {
             let ssrc = UInt32(truncatingIfNeeded: rng.next())
             let ntp = rng.next()
@@ -90,7 +90,7 @@ struct RTCPTests {
 
     @Test("NACK from a lost list round-trips through PID/BLP pairs, across the sequence wrap")
     func nackRoundTrip() throws {
-        var rng = SplitMix64(seed: 12)
+        var rng = SplitMixRandom(seed: 12)
         for _ in 0..<300 {
             var s = UInt16(truncatingIfNeeded: rng.next())
             var lost: [UInt16] = []
@@ -140,7 +140,7 @@ struct RTCPTests {
             }
         }
         #expect(kinds == ["pli", "fir", "remb"])
-        var rng = SplitMix64(seed: 13)
+        var rng = SplitMixRandom(seed: 13)
         for _ in 0..<200 {
             let br = rng.next() >> (rng.next() % 64)
             var b = try buildRTCP { $0.addRemb(senderSSRC: 1, bitrate: br, ssrcs: [1]) }
@@ -240,7 +240,7 @@ struct RTCPTests {
 
     @Test("TWCC build then parse gives back arrival times to 250 µs (seeded random)")
     func twccRoundTrip() throws {
-        var rng = SplitMix64(seed: 14)
+        var rng = SplitMixRandom(seed: 14)
         for _ in 0..<300 {
             let n = Int(rng.next() % 300 + 1)
             var t: UInt64 = 10_000_000_000 + rng.next() % 1_000_000_000
@@ -325,7 +325,7 @@ struct RTCPTests {
 
     @Test("random bytes never crash the RTCP parser or any view")
     func garbage() throws {
-        var rng = SplitMix64(seed: 15)
+        var rng = SplitMixRandom(seed: 15)
         let seedPackets = try buildRTCP { w in
             w.addSenderReport(ssrc: 1, ntpTimestamp: 2, rtpTimestamp: 3, packetCount: 4, octetCount: 5,
                               reports: [RTCPReportBlock(ssrc: 9)])

@@ -38,7 +38,7 @@ func parseRTPError(_ bytes: [UInt8]) -> RTPError? {
 struct RTPPacketTests {
     @Test("build then parse gives back every field (seeded random round trips)")
     func roundTrip() throws {
-        var rng = SplitMix64(seed: 1)
+        var rng = SplitMixRandom(seed: 1)
         for _ in 0..<500 {
             let pt = UInt8(rng.next() % 128)
             let marker = rng.next() & 1 == 1
@@ -176,7 +176,7 @@ struct RTPPacketTests {
 
     @Test("random bytes never crash the RTP parser or its accessors")
     func garbage() {
-        var rng = SplitMix64(seed: 3)
+        var rng = SplitMixRandom(seed: 3)
         for _ in 0..<20_000 {
             var b = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             if !b.isEmpty, rng.next() % 2 == 0 { b[0] = 0x80 | (b[0] & 0x3F) }

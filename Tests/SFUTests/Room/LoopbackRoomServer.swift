@@ -291,7 +291,7 @@ final class RTPRecorder {
 /// Other datagrams (STUN, DTLS, RTCP) pass, so set-up and tear-down stay quick.
 final class LossyLink: UDPReceiver {
     weak var peer: ClientPeer?
-    var rng: SplitMix64
+    var rng: SplitMixRandom
     let dropPercent: UInt64
     let reorderPercent: UInt64
     private var held: [UInt8]?
@@ -299,7 +299,7 @@ final class LossyLink: UDPReceiver {
     private(set) var reordered = 0
 
     init(seed: UInt64, dropPercent: UInt64, reorderPercent: UInt64) {
-        rng = SplitMix64(seed: seed)
+        rng = SplitMixRandom(seed: seed)
         self.dropPercent = dropPercent
         self.reorderPercent = reorderPercent
     }

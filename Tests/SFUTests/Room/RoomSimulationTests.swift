@@ -42,7 +42,7 @@ struct RoomSimulationTests {
     }
 
     func simulate(seed: UInt64) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         let server = try LoopbackRoomServer()
         defer { server.close() }
         let room = "sim"

@@ -53,7 +53,7 @@ struct SDPPropertyTests {
 
     @Test("random bytes never crash the parsers", arguments: 0..<4)
     func randomBytes(seed: UInt64) {
-        var rng = SDPTestRandom(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         for _ in 0..<300 {
             let n = Int.random(in: 0...600, using: &rng)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -66,7 +66,7 @@ struct SDPPropertyTests {
 
     @Test("mutated real offers never crash the parser or the answerer", arguments: SDPFixtures.all)
     func mutatedFixtures(name: String) {
-        var rng = SDPTestRandom(seed: UInt64(name.utf8.count))
+        var rng = SplitMixRandom(seed: UInt64(name.utf8.count))
         let lines = SDPFixtures.text(name).split(separator: "\r\n").map(String.init)
         let pieces = [
             "0", "-1", "99999", "4294967296", "300", " ", ":", "/", "=", "", "a=", "m=video", "\u{0}", "é", "*",
@@ -103,15 +103,3 @@ struct SDPPropertyTests {
     }
 }
 
-/// A tiny seeded generator for the byte-level loops (reproducible from the test argument).
-struct SDPTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

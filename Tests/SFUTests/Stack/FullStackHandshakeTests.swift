@@ -29,7 +29,7 @@ struct FullStackHandshakeTests {
 
         // RTP client → server and server → client; RTCP (PLI) server → client.
         var delivered = 0
-        var rng = SRTPTestRandom(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         for seq in UInt16(0)..<200 {
             var packet = [UInt8](repeating: 0, count: 1300)
             let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 1000)
