@@ -1,3 +1,5 @@
+import SFU
+
 /// Number formatting without Foundation: fixed decimals, and JSON string escaping.
 enum Format {
     /// `v` with `decimals` digits after the point (rounded half away from zero).
@@ -23,26 +25,8 @@ enum Format {
 
     static func mib(_ bytes: UInt64) -> String { fixed(Double(bytes) / 1_048_576, 1) }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// RFC 8259 string escaping: the server's own writer.
+    static func jsonString(_ s: String) -> String { JSONWriter.quoted(s) }
 
     static func jsonNumber(_ v: Double) -> String {
         v.isFinite ? fixed(v, 6) : "null"
