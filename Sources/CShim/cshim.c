@@ -74,6 +74,30 @@ int lsfu_cmsg_get_udp_gro(void *control, size_t controllen) {
     return 0;
 }
 
+int64_t lsfu_cmsg_get_timestamp_ns(void *control, size_t controllen) {
+    if (control == NULL || controllen < sizeof(struct cmsghdr)) return -1;
+    struct msghdr h = {0};
+    h.msg_control = control;
+    h.msg_controllen = controllen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c != NULL; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+            struct timespec t;
+            memcpy(&t, CMSG_DATA(c), sizeof(t));
+            return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+        }
+    }
+    return -1;
+}
+
+int lsfu_enable_timestamps(int fd) { int on = 1; return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)); }
+
+int64_t lsfu_realtime_minus_monotonic_ns(void) {
+    struct timespec r, m;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + ((int64_t)r.tv_nsec - m.tv_nsec);
+}
+
 int lsfu_enable_udp_gro(int fd) { int on = 1; return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)); }
 int lsfu_udp_segment_supported(int fd) {
     int v = 0; socklen_t l = sizeof(v);

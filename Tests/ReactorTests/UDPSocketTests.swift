@@ -91,6 +91,54 @@ struct UDPSocketTests {
         #expect(loop.run(until: { loop.counters.udpGROReceives >= 1 }, timeout: .seconds(1)))
     }
 
+    /// Records what `receivedAt` said during each delivery.
+    final class ArrivalCollector: UDPReceiver {
+        var arrivals: [(receivedAt: Instant, now: Instant)] = []
+        func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {
+            arrivals.append((socket.receivedAt, now))
+        }
+        func batchEnded(on socket: UDPSocket, now: Instant) {}
+    }
+
+    @Test("with timestamps a datagram's receivedAt is when the kernel queued it, not when the loop read it",
+          arguments: BackendKind.available)
+    func receiveTimestamps(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let stamped = ArrivalCollector(), plain = ArrivalCollector()
+        let rxStamped = try loop.openUDP(bind: loopback, receiver: stamped, timestamps: true)
+        let rxPlain = try loop.openUDP(bind: loopback, receiver: plain)
+        #expect(rxStamped.timestampsEnabled && !rxPlain.timestampsEnabled)
+        // A plain blocking socket, so the datagrams leave now whatever the loop's backend.
+        let tx = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(tx >= 0)
+        defer { Glibc.close(tx) }
+        // The kernel turns stamping on from a work queue once the first socket asks for it
+        // (until then a datagram is stamped when it is read), so allow a few rounds.
+        var stampedArrival: (receivedAt: Instant, now: Instant)?
+        var bounds = (before: Instant(nanoseconds: 0), sent: Instant(nanoseconds: 0))
+        for _ in 0..<20 {
+            stamped.arrivals.removeAll()
+            plain.arrivals.removeAll()
+            bounds.before = Instant.now()
+            for rx in [rxStamped, rxPlain] {
+                let n = [UInt8](repeating: 1, count: 100).withUnsafeBytes { b in
+                    rx.localAddress.withSockAddr { sendto(tx, b.baseAddress, b.count, 0, $0, $1) }
+                }
+                #expect(n == 100)
+            }
+            bounds.sent = Instant.now()
+            usleep(30_000)  // the datagrams wait in the kernel while the loop is not running
+            #expect(loop.run(until: { stamped.arrivals.count == 1 && plain.arrivals.count == 1 }, timeout: .seconds(5)))
+            stampedArrival = stamped.arrivals.first
+            if let a = stampedArrival, a.now - a.receivedAt >= .milliseconds(25) { break }
+        }
+        let s = try #require(stampedArrival), p = try #require(plain.arrivals.first)
+        #expect(s.receivedAt >= bounds.before && s.receivedAt <= bounds.sent + .milliseconds(5))
+        #expect(s.now - s.receivedAt >= .milliseconds(25))
+        #expect(p.receivedAt == p.now)
+    }
+
     @Test("an oversized datagram is counted and dropped, the next one still arrives", arguments: BackendKind.available)
     func oversized(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)

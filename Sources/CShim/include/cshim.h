@@ -29,6 +29,11 @@ size_t lsfu_cmsg_space_int(void);
 /// GRO: the segment size from a UDP_GRO control message, or 0 when there is none.
 int lsfu_cmsg_get_udp_gro(void *control, size_t controllen);
 int lsfu_enable_udp_gro(int fd);
+/// The kernel's receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) in a received message's control data, or -1.
+int64_t lsfu_cmsg_get_timestamp_ns(void *control, size_t controllen);
+int lsfu_enable_timestamps(int fd);
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC now, to map kernel receive times onto the monotonic clock.
+int64_t lsfu_realtime_minus_monotonic_ns(void);
 int lsfu_udp_segment_supported(int fd);
 
 /// epoll / eventfd.

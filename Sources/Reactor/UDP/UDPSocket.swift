@@ -19,6 +19,14 @@ public final class UDPSocket: Channel {
     public var groupsByDestination = true
     /// Whether receives use UDP_GRO (then coalesced datagrams are split before delivery).
     public let groEnabled: Bool
+    /// Whether the kernel stamps each received datagram (SO_TIMESTAMPNS); see `receivedAt`.
+    public let timestampsEnabled: Bool
+    /// During `UDPReceiver.received`: when the kernel queued that datagram on this socket
+    /// (monotonic), if `timestampsEnabled`; otherwise the loop's `now`. A load tool measures
+    /// one-way latency with it, so its own backlog is not counted as the server's.
+    public private(set) var receivedAt = Instant(nanoseconds: 0)
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC, read once per receive batch (kernel stamps are realtime).
+    private var realtimeOffset: Int64 = 0
 
     unowned let loop: EventLoop
     /// The loop's pool, held directly: per-datagram code avoids the unowned `loop` load.
@@ -63,7 +71,8 @@ public final class UDPSocket: Channel {
     var injectedSendFailures = 0
     var injectedErrno: Int32 = 0
 
-    init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool) throws(ReactorError) {
+    init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool,
+         timestamps: Bool) throws(ReactorError) {
         self.loop = loop
         self.pool = loop.pool
         self.receiver = receiver
@@ -88,6 +97,7 @@ public final class UDPSocket: Channel {
         localAddress = withUnsafePointer(to: &storage) { SocketAddress(storage: UnsafeRawPointer($0), length: Int(len)) } ?? address
         fd = s
         groEnabled = gro && lsfu_enable_udp_gro(s) == 0
+        timestampsEnabled = timestamps && lsfu_enable_timestamps(s) == 0
         gsoEnabled = lsfu_udp_segment_supported(s) != 0
 
         recvBufferSize = groEnabled ? 65536 : max(2048, loop.pool.slotSize)
@@ -98,7 +108,7 @@ public final class UDPSocket: Channel {
         recvMsgs = OpaquePointer(recvMsgMemory)
         recvIovs = .allocate(capacity: n)
         recvNames = .allocate(capacity: n)
-        recvControlSpace = max(lsfu_cmsg_space_int(), 64)
+        recvControlSpace = max(lsfu_cmsg_space_int(), 96)  // GRO int + SO_TIMESTAMPNS timespec
         recvControls = .allocate(byteCount: n * recvControlSpace, alignment: 16)
         for i in 0..<n {
             recvIovs[i] = iovec(iov_base: recvBuffers + i * recvBufferSize, iov_len: recvBufferSize)
@@ -152,6 +162,7 @@ public final class UDPSocket: Channel {
             let n = Int(lsfu_recvmmsg(fd, recvMsgs, UInt32(Self.recvCount), lsfu_MSG_DONTWAIT()))
             if n <= 0 { break }
             let now = loop.now
+            if timestampsEnabled { realtimeOffset = lsfu_realtime_minus_monotonic_ns() }
             for i in 0..<n {
                 deliver(slot: i, length: Int(lsfu_mmsghdr_len(recvMsgs, UInt32(i))),
                         flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)), now: now)
@@ -190,6 +201,12 @@ public final class UDPSocket: Channel {
                                        length: Int(lsfu_mmsghdr_namelen(recvMsgs, UInt32(i))))
         else { return }
         let base = recvBuffers + i * recvBufferSize
+        receivedAt = now
+        if timestampsEnabled {
+            let real = lsfu_cmsg_get_timestamp_ns(recvControls + i * recvControlSpace,
+                                                  lsfu_mmsghdr_controllen(recvMsgs, UInt32(i)))
+            if real > realtimeOffset { receivedAt = Instant(nanoseconds: UInt64(real - realtimeOffset)) }
+        }
         var segment = 0
         if groEnabled {
             segment = Int(lsfu_cmsg_get_udp_gro(recvControls + i * recvControlSpace,
@@ -229,6 +246,7 @@ public final class UDPSocket: Channel {
             let i = Int(arg)
             if !isClosed {
                 if result >= 0 {
+                    if timestampsEnabled { realtimeOffset = lsfu_realtime_minus_monotonic_ns() }
                     deliver(slot: i, length: Int(result), flags: lsfu_mmsghdr_flags(recvMsgs, UInt32(i)), now: loop.now)
                 }
                 if !isClosed, let u = loop.uring { submitReceive(u, slot: i) }
@@ -477,9 +495,12 @@ public final class UDPSocket: Channel {
 extension EventLoop {
     /// Opens a UDP socket bound to `bind` on this loop; datagrams go to `receiver`.
     /// `gro` asks the kernel to coalesce (the socket splits them again before delivery).
+    /// `timestamps` turns on the kernel's receive time (`UDPSocket.receivedAt`).
     /// Each core normally binds its own port (DESIGN §1).
-    public func openUDP(bind: SocketAddress, receiver: any UDPReceiver, gro: Bool = false, reusePort: Bool = false) throws(ReactorError) -> UDPSocket {
-        let s = try UDPSocket(loop: self, bind: bind, receiver: receiver, gro: gro, reusePort: reusePort)
+    public func openUDP(bind: SocketAddress, receiver: any UDPReceiver, gro: Bool = false, reusePort: Bool = false,
+                        timestamps: Bool = false) throws(ReactorError) -> UDPSocket {
+        let s = try UDPSocket(loop: self, bind: bind, receiver: receiver, gro: gro, reusePort: reusePort,
+                              timestamps: timestamps)
         try s.start()
         return s
     }

@@ -76,6 +76,7 @@ public struct LoadReport: Sendable {
         s += "per viewer: worst delivery \(Format.fixed(worst * 100, 3))%, viewers below 99.9%: \(below)\n"
         s += "latency (one-way, \(verifiedViewers) verified viewers = \(Format.fixed(verifySample * 100, 1))% sample, \(c.latency.count) packets): p50 \(Format.ms(c.latency.value(atQuantile: 0.5))) p99 \(Format.ms(c.latency.value(atQuantile: 0.99))) max \(Format.ms(c.latency.count > 0 ? c.latency.maxValue : 0)) ms\n"
         s += "latency, steady state (after every viewer joined, \(c.latencySteady.count) packets): p50 \(Format.ms(c.latencySteady.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencySteady.value(atQuantile: 0.99))) max \(Format.ms(c.latencySteady.count > 0 ? c.latencySteady.maxValue : 0)) ms\n"
+        s += "  (arrival = the kernel's receive time on the viewer's socket; up to when the load tool processed them: p50 \(Format.ms(c.latencySteadyProcessed.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencySteadyProcessed.value(atQuantile: 0.99))) ms)\n"
         s += "jitter: mean \(Format.fixed(c.jitterSamples > 0 ? c.jitterSumMs / Double(c.jitterSamples) : 0, 3)) ms, max \(Format.fixed(c.jitterMaxMs, 3)) ms; srtp verified \(c.srtpVerified) failures \(c.srtpFailures)\n"
         s += "rtcp sent by viewers: NACK \(c.nacksSent) (\(c.nackedPackets) packets), PLI \(c.plisSent), RR \(c.receiverReportsSent)\n"
         s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived) (packets resent \(c.publisherRetransmissions))\n"
@@ -163,6 +164,10 @@ public struct LoadReport: Sendable {
         st.add("p99_ms", Double(c.latencySteady.value(atQuantile: 0.99)) / 1e6)
         st.add("max_ms", Double(c.latencySteady.count > 0 ? c.latencySteady.maxValue : 0) / 1e6)
         l.add("steady", st)
+        var sp = JSONObject()
+        sp.add("p50_ms", Double(c.latencySteadyProcessed.value(atQuantile: 0.5)) / 1e6)
+        sp.add("p99_ms", Double(c.latencySteadyProcessed.value(atQuantile: 0.99)) / 1e6)
+        l.add("steady_processed", sp)
         o.add("latency", l)
         var r = JSONObject()
         r.add("nacks_sent", c.nacksSent)

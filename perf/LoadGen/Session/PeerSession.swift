@@ -35,7 +35,8 @@ class PeerSession: UDPReceiver {
     let joinStart: Instant
     var failureReason: String?
 
-    init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
+    /// `timestamps`: the socket gets the kernel's receive time of each datagram (for latency).
+    init(host: LoadLoop, id: Int, room: String, seed: UInt64, timestamps: Bool = false) throws(ReactorError) {
         self.host = host
         self.id = id
         self.room = room
@@ -45,7 +46,8 @@ class PeerSession: UDPReceiver {
         localPassword = PeerSession.token(&r, 24)
         joinStart = host.loop.now
         let box = ReceiverBox()
-        socket = try host.loop.openUDP(bind: host.config.bindAddress, receiver: box, gro: host.config.gro)
+        socket = try host.loop.openUDP(bind: host.config.bindAddress, receiver: box, gro: host.config.gro,
+                                        timestamps: timestamps)
         box.target = Unmanaged.passUnretained(self)
     }
 

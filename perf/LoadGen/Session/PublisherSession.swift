@@ -26,7 +26,7 @@ final class PublisherSession: PeerSession {
     private var pacedCount = 0
     private var nextPacedSend = Instant(nanoseconds: 0)
 
-    override init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
+    init(host: LoadLoop, id: Int, room: String, seed: UInt64) throws(ReactorError) {
         let ssrc = UInt32(truncatingIfNeeded: seed &* 31) | 1
         if let path = host.config.ivfPath {
             do {

@@ -39,7 +39,7 @@ final class ViewerSession: PeerSession {
         nack = host.config.nack
         pliOnJoin = host.config.pliOnJoin
         keyframeThresholdPackets = host.config.keyframeThresholdPackets
-        try super.init(host: host, id: id, room: room, seed: seed)
+        try super.init(host: host, id: id, room: room, seed: seed, timestamps: verified)
         if host.counters.firstJoinStartNanos == .max { host.counters.firstJoinStartNanos = joinStart.nanoseconds }
         host.counters.viewersStarted += 1
     }
@@ -130,15 +130,15 @@ final class ViewerSession: PeerSession {
                 // at the end of the payload.
                 if let stamp = MediaStamp(reading: payload, at: isVideo ? MediaStamp.videoOffset : MediaStamp.audioOffset)
                     ?? MediaStamp(reading: payload, at: payload.count - MediaStamp.size) {
-                    if now.nanoseconds > stamp.sendNanos {
-                        let l = now.nanoseconds - stamp.sendNanos
-                        host.counters.latency.record(l)
-                        host.counters.latencyInterval.record(l)
-                        if host.steady { host.counters.latencySteady.record(l) }
-                    } else {
-                        host.counters.latency.record(0)
-                        host.counters.latencyInterval.record(0)
-                        if host.steady { host.counters.latencySteady.record(0) }
+                    // Latency ends when the kernel queued the datagram for this viewer, not when
+                    // this loop got to it: the load tool's own backlog is not the server's.
+                    let arrived = socket.receivedAt.nanoseconds
+                    let l = arrived > stamp.sendNanos ? arrived - stamp.sendNanos : 0
+                    host.counters.latency.record(l)
+                    host.counters.latencyInterval.record(l)
+                    if host.steady {
+                        host.counters.latencySteady.record(l)
+                        host.counters.latencySteadyProcessed.record(now.nanoseconds > stamp.sendNanos ? now.nanoseconds - stamp.sendNanos : 0)
                     }
                 } else {
                     host.counters.stampMissing &+= 1

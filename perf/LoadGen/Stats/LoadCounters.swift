@@ -51,6 +51,9 @@ public struct LoadCounters: Sendable {
     /// The same, in the steady state only (from the steady window's start: every viewer has
     /// joined and settled), so join-time queueing does not hide the forwarding latency.
     public var latencySteady = LatencyHistogram()
+    /// Steady-state latency up to when the load tool processed each packet (its event loop's
+    /// time), so its own queueing is included: shows how much of the latency is the tool's.
+    public var latencySteadyProcessed = LatencyHistogram()
     public var jitterMaxMs: Double = 0
     public var jitterSumMs: Double = 0
     public var jitterSamples = 0
@@ -113,6 +116,7 @@ public struct LoadCounters: Sendable {
         latency.merge(o.latency)
         latencyInterval.merge(o.latencyInterval)
         latencySteady.merge(o.latencySteady)
+        latencySteadyProcessed.merge(o.latencySteadyProcessed)
         jitterMaxMs = max(jitterMaxMs, o.jitterMaxMs)
         jitterSumMs += o.jitterSumMs
         jitterSamples += o.jitterSamples
