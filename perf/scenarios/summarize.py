@@ -40,6 +40,7 @@ ROWS = [
     ("RSS per viewer", lambda d: fmt((get(d, "server_process", "rss_per_viewer_bytes") or 0) / 1024, " KiB"), "rss_per_viewer"),
     ("RSS at the end", lambda d: fmt((get(d, "server_process", "rss_bytes") or 0) / 2**20, " MiB"), None),
     ("latency, steady state p50 / p99 / max (ms)", lambda d: " / ".join(fmt(get(d, "latency", "steady", k), "", 1) for k in ("p50_ms", "p99_ms", "max_ms")), "p99_steady"),
+    ("latency, steady, to when the load tool processed it: p50 / p99 (ms)", lambda d: " / ".join(fmt(get(d, "latency", "steady_processed", k), "", 1) for k in ("p50_ms", "p99_ms")), None),
     ("latency, whole run p50 / p99 / max (ms)", lambda d: " / ".join(fmt(get(d, "latency", k), "", 1) for k in ("p50_ms", "p99_ms", "max_ms")), None),
     ("join span (first POST → last viewer's first packet)", lambda d: fmt(get(d, "join", "span_s"), " s", 2), "join_span"),
     ("join: HTTP answer p50 / p95 (ms)", lambda d: f"{fmt(get(d, 'join', 'http_answer', 'p50_ms'))} / {fmt(get(d, 'join', 'http_answer', 'p95_ms'))}", None),
