@@ -4,29 +4,42 @@ import Reactor
 /// SSRC, sequence numbers and timestamps, still plaintext), shared by every viewer of the
 /// track to answer their NACKs.
 ///
-/// A power-of-two ring indexed by sequence number: packet `seq` lives in slot
-/// `seq & (slotCount - 1)`. All storage is allocated once at creation; storing a packet
-/// copies its bytes into its slot and allocates nothing. A lookup returns bytes only when the
-/// slot holds exactly that sequence number, is not older than the ring span behind the
-/// newest one, and is younger than `maxAge` — so a stale slot left over from a gap, a future
+/// Two rings, both allocated once at creation:
+/// - the packets' bytes, back to back in an arena of `byteCapacity` bytes (a packet never
+///   straddles its end), so a 100-byte audio packet costs 100 bytes, not a 1500-byte slot;
+/// - a power-of-two table indexed by sequence number: packet `seq`'s entry is
+///   `seq & (slotCount - 1)` and says where its bytes are.
+///
+/// Storing copies the bytes and allocates nothing. A lookup returns bytes only when the entry
+/// holds exactly that sequence number, its bytes have not been overwritten since (the arena
+/// has not come round to them), it is not older than the table span behind the newest
+/// number, and it is younger than `maxAge` — so a stale entry left over from a gap, a future
 /// number, or one a full 16-bit wrap ago is never answered with the wrong packet.
 public final class PacketHistory {
-    /// One slot's bookkeeping: which sequence number it holds, how long it is, and when it
-    /// was stored (0 for empty).
+    /// One entry: which sequence number it holds, where its bytes are, how long it is, and
+    /// when it was stored (0 for empty).
     private struct Slot {
         var sequenceNumber: UInt16 = 0
         var length: UInt16 = 0
+        var offset: UInt32 = 0
         var storedAt: UInt64 = 0
+        /// Arena bytes written before this packet's (its place in the arena's whole history).
+        var position: UInt64 = 0
     }
 
     public let slotCount: Int
-    /// Largest packet a slot holds; larger ones are not stored (counted).
+    /// Largest packet stored; larger ones are not (counted).
     public let slotSize: Int
+    /// Bytes of packets the arena holds (at least `slotSize`).
+    public let byteCapacity: Int
     /// Packets older than this are not answered (a NACK for them is too late to help).
     public let maxAge: Duration
     private let mask: Int
     private let bytes: UnsafeMutableRawPointer
     private let slots: UnsafeMutablePointer<Slot>
+    /// Arena bytes written so far (skipped tails included), and where the next packet goes.
+    private var written: UInt64 = 0
+    private var writeOffset = 0
     private var newest: UInt16 = 0
     private var hasNewest = false
 
@@ -39,17 +52,19 @@ public final class PacketHistory {
     /// - Parameters:
     ///   - slotCount: a power of two; at least the packets of `maxAge` at the highest
     ///     expected packet rate (1024 covers 2 s at 500 packets/s).
-    ///   - slotSize: bytes per slot (an RTP packet after SRTP unprotect fits in 1500).
-    public init(slotCount: Int = 1024, slotSize: Int = 1500, maxAge: Duration = .seconds(3)) {
+    ///   - slotSize: the largest packet stored (an RTP packet after SRTP unprotect fits in 1500).
+    ///   - byteCapacity: the arena's size; by default `slotCount` packets of `slotSize`.
+    public init(slotCount: Int = 1024, slotSize: Int = 1500, byteCapacity: Int? = nil, maxAge: Duration = .seconds(3)) {
         precondition(
             slotCount > 0 && slotCount & (slotCount - 1) == 0 && slotCount <= 32768,
             "slotCount is a power of two up to 32768")
         precondition(slotSize >= 12 && slotSize <= Int(UInt16.max))
         self.slotCount = slotCount
         self.slotSize = slotSize
+        self.byteCapacity = min(max(byteCapacity ?? slotCount * slotSize, slotSize), Int(UInt32.max))
         self.maxAge = maxAge
         mask = slotCount - 1
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: slotCount * slotSize, alignment: 16)
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: self.byteCapacity, alignment: 16)
         slots = UnsafeMutablePointer<Slot>.allocate(capacity: slotCount)
         slots.initialize(repeating: Slot(), count: slotCount)
     }
@@ -61,17 +76,28 @@ public final class PacketHistory {
     }
 
     /// Copies a packet into the ring under its (outbound) sequence number. Returns false
-    /// (and counts it) when the packet does not fit a slot.
+    /// (and counts it) when the packet is larger than `slotSize`.
     @discardableResult
     public func store(_ packet: UnsafeRawBufferPointer, sequenceNumber seq: UInt16, now: Instant) -> Bool {
+        store(packet, sequenceNumber: seq, storedAt: max(now.nanoseconds, 1))
+    }
+
+    private func store(_ packet: UnsafeRawBufferPointer, sequenceNumber seq: UInt16, storedAt: UInt64) -> Bool {
         guard packet.count <= slotSize, packet.count > 0, let base = packet.baseAddress else {
             tooLarge &+= 1
             return false
         }
-        let i = Int(seq) & mask
-        (bytes + i * slotSize).copyMemory(from: base, byteCount: packet.count)
-        // A stored time of 0 means "empty": keep real times non-zero.
-        slots[i] = Slot(sequenceNumber: seq, length: UInt16(packet.count), storedAt: max(now.nanoseconds, 1))
+        if writeOffset + packet.count > byteCapacity {
+            // Skip the tail: a packet's bytes are always contiguous.
+            written &+= UInt64(byteCapacity - writeOffset)
+            writeOffset = 0
+        }
+        (bytes + writeOffset).copyMemory(from: base, byteCount: packet.count)
+        // A stored time of 0 means "empty": real times are non-zero.
+        slots[Int(seq) & mask] = Slot(sequenceNumber: seq, length: UInt16(packet.count), offset: UInt32(writeOffset),
+                                      storedAt: storedAt, position: written)
+        written &+= UInt64(packet.count)
+        writeOffset += packet.count
         if !hasNewest || StreamRewriter.isNewer(seq, than: newest) {
             newest = seq
             hasNewest = true
@@ -80,58 +106,57 @@ public final class PacketHistory {
         return true
     }
 
-    /// The stored bytes of packet `seq`, or nil if it is not (or no longer) in the ring.
-    /// The bytes stay valid until the slot is overwritten (the next `store` may do so).
-    public func packet(sequenceNumber seq: UInt16, now: Instant) -> UnsafeRawBufferPointer? {
-        guard hasNewest else {
-            misses &+= 1
-            return nil
-        }
-        // Behind the newest by less than the ring span (a future number is "behind" by
-        // almost 2^16 and is refused here too).
-        let behind = Int(newest &- seq)
+    /// The entry for `seq` if it holds that packet and its bytes are intact (the arena has
+    /// not written `byteCapacity` bytes since the packet's own).
+    private func intact(_ seq: UInt16) -> Slot? {
         let slot = slots[Int(seq) & mask]
-        guard behind < slotCount, slot.storedAt != 0, slot.sequenceNumber == seq,
-            now.nanoseconds < slot.storedAt || now - Instant(nanoseconds: slot.storedAt) <= maxAge
+        guard hasNewest, slot.storedAt != 0, slot.sequenceNumber == seq,
+              Int(newest &- seq) < slotCount,  // a future number is "behind" by almost 2^16
+              written &- slot.position <= UInt64(byteCapacity)
+        else { return nil }
+        return slot
+    }
+
+    /// The stored bytes of packet `seq`, or nil if it is not (or no longer) in the ring.
+    /// The bytes stay valid until the arena comes round to them (at least `byteCapacity -
+    /// slotSize` more bytes stored).
+    public func packet(sequenceNumber seq: UInt16, now: Instant) -> UnsafeRawBufferPointer? {
+        guard let slot = intact(seq),
+              now.nanoseconds < slot.storedAt || now - Instant(nanoseconds: slot.storedAt) <= maxAge
         else {
             misses &+= 1
             return nil
         }
         hits &+= 1
-        return UnsafeRawBufferPointer(start: bytes + (Int(seq) & mask) * slotSize, count: Int(slot.length))
+        return UnsafeRawBufferPointer(start: bytes + Int(slot.offset), count: Int(slot.length))
     }
 
-    /// The bytes `store` last put in packet `seq`'s slot, without the age and span checks of
+    /// The bytes `store` last put under `seq`, without the checks of
     /// `packet(sequenceNumber:now:)`: for the fan-out of a packet it has just stored (valid
-    /// until `slotCount` newer packets were stored).
+    /// until `byteCapacity - slotSize` more bytes were stored).
     public func justStored(sequenceNumber seq: UInt16) -> UnsafeRawBufferPointer {
-        let i = Int(seq) & mask
-        return UnsafeRawBufferPointer(start: bytes + i * slotSize, count: Int(slots[i].length))
+        let slot = slots[Int(seq) & mask]
+        return UnsafeRawBufferPointer(start: bytes + Int(slot.offset), count: Int(slot.length))
     }
 
     /// The newest sequence number stored, nil before the first packet.
     public var newestSequenceNumber: UInt16? { hasNewest ? newest : nil }
 
-    /// Copies every packet `old` holds (with its stored time) into this ring, which must be
-    /// at least as large and have slots as large: a history regrown for a higher packet rate
-    /// keeps answering NACKs for the packets sent before. A fresh, empty ring there would
-    /// leave those unanswerable — and a receiver such as aiortc, whose jitter buffer waits
-    /// for a missing packet until 512 more have come, stalls for seconds.
+    /// Copies the packets `old` holds (with their stored times) into this ring, oldest
+    /// number first, so that where this one is smaller the newest are kept: a history
+    /// regrown for a higher packet rate keeps answering NACKs for the packets sent before.
+    /// A fresh, empty ring there would leave those unanswerable — and a receiver such as
+    /// aiortc, whose jitter buffer waits for a missing packet until 512 more have come,
+    /// stalls for seconds.
     public func copyPackets(from old: PacketHistory) {
-        precondition(old.slotSize <= slotSize)
         guard old.hasNewest else { return }
-        for i in 0..<old.slotCount {
-            let slot = old.slots[i]
-            // Only what this ring's span behind the newest can hold (all of it when growing;
-            // the newest packets when shrinking): two such numbers never share a slot.
-            guard slot.storedAt != 0, Int(old.newest &- slot.sequenceNumber) < slotCount else { continue }
-            let j = Int(slot.sequenceNumber) & mask
-            (bytes + j * slotSize).copyMemory(from: old.bytes + i * old.slotSize, byteCount: Int(slot.length))
-            slots[j] = slot
-        }
-        if !hasNewest || StreamRewriter.isNewer(old.newest, than: newest) {
-            newest = old.newest
-            hasNewest = true
+        let storedBefore = stored
+        defer { stored = storedBefore }  // a figure of packets the track sent, not of copies
+        for back in stride(from: old.slotCount - 1, through: 0, by: -1) {
+            let seq = old.newest &- UInt16(truncatingIfNeeded: back)
+            guard let slot = old.intact(seq) else { continue }
+            _ = store(UnsafeRawBufferPointer(start: old.bytes + Int(slot.offset), count: Int(slot.length)),
+                      sequenceNumber: seq, storedAt: slot.storedAt)
         }
     }
 

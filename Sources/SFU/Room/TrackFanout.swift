@@ -50,21 +50,22 @@ final class TrackFanout {
     /// the rate fell.
     private(set) var historyGrowths: UInt64 = 0
     private(set) var historyShrinks: UInt64 = 0
-    /// Packets per second, smoothed over the last seconds (sizes the history).
+    /// Packets and bytes per second, smoothed over the last seconds (size the history).
     private var smoothedPacketRate: UInt64 = 0
+    private var smoothedByteRate: UInt64 = 0
     private(set) var bitrate: UInt64 = 0
-    /// Packets of the current receive batch, not yet fanned out (they point into history
-    /// slots, or at the one packet too large for them). Allocated once.
+    /// Packets of the current receive batch, not yet fanned out (they point into the
+    /// history's arena, or at the one packet too large for it). Allocated once.
     private let pending = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: TrackFanout.pendingCapacity)
     private var pendingCount = 0
-    /// The history slot each held packet lives in (to see a new packet landing on one).
-    private let pendingSlots = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
-    /// At most this many packets are held; a larger batch is fanned out in parts. A packet
-    /// whose sequence number maps to a held packet's slot (a duplicate, or one far out of
-    /// order) flushes the held ones first, so a held slot is never overwritten. Nothing else
-    /// replaces the history while packets are held: it grows only after a flush, and a
-    /// leaving publisher's packets are flushed first (`RoomManager.end`).
+    /// At most this many packets are held; a larger batch is fanned out in parts. The
+    /// history's arena is never smaller than `minimumHistoryBytes`, so the packets stored
+    /// after a held one cannot come round to its bytes; nothing else replaces the history
+    /// while packets are held: it is resized only after a flush, and a leaving publisher's
+    /// packets are flushed first (`RoomManager.end`).
     static let pendingCapacity = 64
+    static let maximumPacketBytes = 1500
+    static let minimumHistoryBytes = 128 * 1024
 
     init(kind: TrackKind, streamID: String, cname: String) {
         self.kind = kind
@@ -79,7 +80,6 @@ final class TrackFanout {
 
     deinit {
         pending.deallocate()
-        pendingSlots.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -91,7 +91,10 @@ final class TrackFanout {
         // A new publisher has its own clock: wait for its first SR.
         senderReports = SenderReportRewriter(clockRate: rewriter.clockRate)
         // Small to start with (memory per room); grown to the measured packet rate.
-        if history == nil { history = PacketHistory(slotCount: kind == .video ? 256 : 128) }
+        if history == nil {
+            history = PacketHistory(slotCount: kind == .video ? 256 : 128, slotSize: Self.maximumPacketBytes,
+                                    byteCapacity: Self.minimumHistoryBytes)
+        }
         for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
     }
 
@@ -137,28 +140,20 @@ final class TrackFanout {
         guard source != nil else { return false }
         let readOnly = UnsafeRawBufferPointer(packet)
         if let history {
-            let slot = Int(out.sequenceNumber) & (history.slotCount - 1)
-            if pendingCount == Self.pendingCapacity || holds(slot: slot) { flushPending(socket: socket) }
+            if pendingCount == Self.pendingCapacity { flushPending(socket: socket) }
             if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
-                // The history slot keeps it until the batch ends, so the receive buffer may be
+                // The history keeps it until the batch ends, so the receive buffer may be
                 // reused meanwhile (io_uring re-arms it at once).
                 pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
-                pendingSlots[pendingCount] = slot
                 pendingCount += 1
                 return !listed
             }
         }
-        // Too large for a history slot: out now, after what is already held.
+        // Too large for the history: out now, after what is already held.
         flushPending(socket: socket)
         pending[0] = readOnly
-        pendingSlots[0] = -1
         pendingCount = 1
         flushPending(socket: socket)
-        return false
-    }
-
-    private func holds(slot: Int) -> Bool {
-        for k in 0..<pendingCount where pendingSlots[k] == slot { return true }
         return false
     }
 
@@ -342,8 +337,10 @@ final class TrackFanout {
                 // Smoothed over ~4 s, so a one-second spike (a burst of retransmissions while
                 // viewers join) does not double the history for good.
                 let rate = windowPackets * 1_000_000_000 / elapsed
+                let byteRate = windowBytes * 1_000_000_000 / elapsed
                 smoothedPacketRate = smoothedPacketRate == 0 ? rate : (smoothedPacketRate * 3 + rate) / 4
-                resizeHistory(packetsPerSecond: smoothedPacketRate, socket: socket)
+                smoothedByteRate = smoothedByteRate == 0 ? byteRate : (smoothedByteRate * 3 + byteRate) / 4
+                resizeHistory(packetsPerSecond: smoothedPacketRate, bytesPerSecond: smoothedByteRate, socket: socket)
             }
             windowStart = now
             windowBytes = 0
@@ -353,21 +350,26 @@ final class TrackFanout {
         windowPackets &+= 1
     }
 
-    /// Sizes the history to hold ~2.5 s at the smoothed packet rate: grows at once, shrinks
-    /// when a quarter of it would do (a few reallocations per stream, at most once a second,
-    /// never per packet).
-    private func resizeHistory(packetsPerSecond rate: UInt64, socket: UDPSocket) {
+    /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates: each of its
+    /// table and arena grows at once when too small, and shrinks when a quarter would do (a
+    /// few reallocations per stream, at most once a second, never per packet).
+    private func resizeHistory(packetsPerSecond rate: UInt64, bytesPerSecond byteRate: UInt64, socket: UDPSocket) {
         guard let h = history else { return }
-        let wanted = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
+        let wantedSlots = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
         var slots = 64
-        while slots < wanted { slots *= 2 }
-        // Grow at once; shrink only when a quarter would do (no back and forth).
-        guard slots > h.slotCount || slots * 4 <= h.slotCount else { return }
-        flushPending(socket: socket)  // held packets live in the old history's slots
-        let resized = PacketHistory(slotCount: slots)
+        while slots < wantedSlots { slots *= 2 }
+        // The arena: 2.5 s of bytes plus a quarter of headroom, in 64 KiB steps, and never
+        // below the minimum that keeps a batch's held packets intact.
+        let wantedBytes = min(max(Int(min(byteRate, 100_000_000)) * 5 / 2, Self.minimumHistoryBytes), 64 << 20)
+        let bytes = (wantedBytes * 5 / 4 + 0xFFFF) & ~0xFFFF
+        let newSlots = slots > h.slotCount || slots * 4 <= h.slotCount ? slots : h.slotCount
+        let newBytes = wantedBytes > h.byteCapacity || bytes * 4 <= h.byteCapacity ? bytes : h.byteCapacity
+        guard newSlots != h.slotCount || newBytes != h.byteCapacity else { return }
+        flushPending(socket: socket)  // held packets live in the old history's arena
+        let resized = PacketHistory(slotCount: newSlots, slotSize: Self.maximumPacketBytes, byteCapacity: newBytes)
         resized.copyPackets(from: h)  // NACKs for packets sent before still answered
         history = resized
-        if slots > h.slotCount { historyGrowths &+= 1 } else { historyShrinks &+= 1 }
+        if newSlots > h.slotCount || newBytes > h.byteCapacity { historyGrowths &+= 1 } else { historyShrinks &+= 1 }
     }
 
     /// Mean loss fraction (0…1) and mean RTT (ms) the viewers' receiver reports give, nil

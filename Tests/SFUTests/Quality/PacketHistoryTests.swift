@@ -127,4 +127,67 @@ struct PacketHistoryTests {
         store(small, 34)
         #expect(lookup(small, 34) != nil && lookup(small, 18) == nil && lookup(small, 19) != nil)
     }
+    /// A packet of `length` bytes whose every byte says which sequence number it is.
+    func sized(_ seq: UInt16, _ length: Int) -> [UInt8] {
+        [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: length)
+    }
+
+    @Test("small packets share the arena: it holds as many as their bytes allow, not a slot each")
+    func arenaHoldsByBytes() {
+        let h = PacketHistory(slotCount: 64, slotSize: 1500, byteCapacity: 2000)
+        for seq: UInt16 in 1...30 { sized(seq, 100).withUnsafeBytes { _ = h.store($0, sequenceNumber: seq, now: qualityT0) } }
+        // 2000 bytes hold the newest 20 packets of 100 bytes; the 10 before were overwritten.
+        for seq: UInt16 in 11...30 { #expect(lookup(h, seq) == sized(seq, 100)) }
+        for seq: UInt16 in 1...10 { #expect(lookup(h, seq) == nil) }
+    }
+
+    @Test("a packet that would straddle the arena's end starts again at its beginning, intact")
+    func arenaWrapsWhole() {
+        let h = PacketHistory(slotCount: 16, slotSize: 600, byteCapacity: 1000)
+        sized(1, 600).withUnsafeBytes { _ = h.store($0, sequenceNumber: 1, now: qualityT0) }
+        sized(2, 600).withUnsafeBytes { _ = h.store($0, sequenceNumber: 2, now: qualityT0) }  // at 0: overwrites 1
+        #expect(lookup(h, 2) == sized(2, 600))
+        #expect(lookup(h, 1) == nil)
+        sized(3, 300).withUnsafeBytes { _ = h.store($0, sequenceNumber: 3, now: qualityT0) }  // after 2
+        #expect(lookup(h, 2) == sized(2, 600) && lookup(h, 3) == sized(3, 300))
+        #expect(h.justStored(sequenceNumber: 3).elementsEqual(sized(3, 300)))
+    }
+
+    @Test("random sizes, gaps, duplicates and reordering: a lookup returns the packet asked for or nothing")
+    func arenaRandomized() {
+        var rng = SplitMixRandom(seed: 11)
+        let h = PacketHistory(slotCount: 64, slotSize: 1500, byteCapacity: 20_000)
+        var model: [UInt16: [UInt8]] = [:]
+        var seq: UInt16 = 65000
+        var answered = 0
+        for _ in 0..<20_000 {
+            let s = seq &+ UInt16(rng.next() % 4) &- 1  // duplicates and reordering
+            seq &+= UInt16(rng.next() % 3)
+            let p = sized(s, 12 + Int(rng.next() % 1489))
+            p.withUnsafeBytes { #expect(h.store($0, sequenceNumber: s, now: qualityT0)) }
+            model[s] = p
+            let ask = seq &- UInt16(truncatingIfNeeded: rng.next() % 100) &+ 5
+            if let got = lookup(h, ask) {
+                #expect(got == model[ask])
+                answered += 1
+            }
+        }
+        #expect(answered > 1000)  // the newest packets are found
+    }
+
+    @Test("copying into a smaller arena keeps the newest packets that fit")
+    func arenaShrinkKeepsNewest() {
+        let big = PacketHistory(slotCount: 64, slotSize: 1500, byteCapacity: 64 * 1000)
+        for seq: UInt16 in 1...60 { sized(seq, 1000).withUnsafeBytes { _ = big.store($0, sequenceNumber: seq, now: qualityT0) } }
+        let small = PacketHistory(slotCount: 64, slotSize: 1500, byteCapacity: 10 * 1000)
+        small.copyPackets(from: big)
+        for seq: UInt16 in 51...60 { #expect(lookup(small, seq) == sized(seq, 1000)) }
+        #expect(lookup(small, 50) == nil)
+        #expect(small.stored == 0)  // copies are not packets the track sent
+    }
+
+    @Test("the fan-out's smallest arena outlasts a full batch of held packets")
+    func minimumArenaHoldsABatch() {
+        #expect(TrackFanout.minimumHistoryBytes >= (TrackFanout.pendingCapacity + 1) * TrackFanout.maximumPacketBytes)
+    }
 }
