@@ -37,8 +37,10 @@ public final class PacketHistory {
     private let mask: Int
     private let bytes: UnsafeMutableRawPointer
     private let slots: UnsafeMutablePointer<Slot>
-    /// Arena bytes written so far (skipped tails included), and where the next packet goes.
-    private var written: UInt64 = 0
+    /// Arena bytes written so far (skipped tails included): a packet stored when this read
+    /// `w` is intact while it reads at most `w + byteCapacity - slotSize`.
+    public private(set) var written: UInt64 = 0
+    /// Where the next packet goes.
     private var writeOffset = 0
     private var newest: UInt16 = 0
     private var hasNewest = false

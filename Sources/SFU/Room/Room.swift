@@ -13,12 +13,13 @@ final class Room {
     var publisherLeftAt: Instant?
     var publisherSessions: UInt64 = 0
 
-    init(name: String, now: Instant) {
+    init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024) {
         self.name = name
         let streamID = "livesfu-\(name)"
         let cname = RandomToken.hex(bytes: 8)
-        audio = TrackFanout(kind: .audio, streamID: streamID, cname: cname)
-        video = TrackFanout(kind: .video, streamID: streamID, cname: cname)
+        // Audio: 4 s of Opus until its rate is measured.
+        audio = TrackFanout(kind: .audio, streamID: streamID, cname: cname, historyStartBytes: 32 * 1024)
+        video = TrackFanout(kind: .video, streamID: streamID, cname: cname, historyStartBytes: videoHistoryStartBytes)
         createdAt = now
     }
 

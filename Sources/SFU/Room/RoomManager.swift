@@ -143,7 +143,7 @@ public final class RoomManager: UDPReceiver {
     private func room(named name: String, now: Instant) throws(RoomError) -> Room {
         if let r = rooms[name] { return r }
         guard rooms.count < configuration.maxRooms else { throw .tooManyRooms(limit: configuration.maxRooms) }
-        let r = Room(name: name, now: now)
+        let r = Room(name: name, now: now, videoHistoryStartBytes: configuration.videoHistoryStartBytes)
         rooms[name] = r
         counters.roomsCreated &+= 1
         return r

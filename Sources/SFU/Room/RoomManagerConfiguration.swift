@@ -19,6 +19,9 @@ public struct RoomManagerConfiguration: Sendable {
     /// Negotiate transport-cc with publishers and send them transport-wide feedback (their
     /// congestion controller then ramps as against a browser peer); REMB is sent either way.
     public var sendTransportCC = true
+    /// The NACK history a video track starts with, before its packet rate is measured (it is
+    /// then sized to ~2.5 s of that rate).
+    public var videoHistoryStartBytes = 256 * 1024
 
     public init() {}
 }

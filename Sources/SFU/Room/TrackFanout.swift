@@ -58,17 +58,22 @@ final class TrackFanout {
     /// history's arena, or at the one packet too large for it). Allocated once.
     private let pending = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: TrackFanout.pendingCapacity)
     private var pendingCount = 0
-    /// At most this many packets are held; a larger batch is fanned out in parts. The
-    /// history's arena is never smaller than `minimumHistoryBytes`, so the packets stored
-    /// after a held one cannot come round to its bytes; nothing else replaces the history
-    /// while packets are held: it is resized only after a flush, and a leaving publisher's
-    /// packets are flushed first (`RoomManager.end`).
+    /// The history's `written` when the first held packet was stored.
+    private var pendingStart: UInt64 = 0
+    /// At most this many packets are held; a larger batch is fanned out in parts, and so is
+    /// one whose packets would make the history's arena come round to the first held one.
+    /// Nothing else replaces the history while packets are held: it is resized only after a
+    /// flush, and a leaving publisher's packets are flushed first (`RoomManager.end`).
     static let pendingCapacity = 64
     static let maximumPacketBytes = 1500
-    static let minimumHistoryBytes = 128 * 1024
+    static let minimumHistoryBytes = 16 * 1024
 
-    init(kind: TrackKind, streamID: String, cname: String) {
+    /// The history's first arena, before the track's rate is measured.
+    private let historyStartBytes: Int
+
+    init(kind: TrackKind, streamID: String, cname: String, historyStartBytes: Int) {
         self.kind = kind
+        self.historyStartBytes = max(historyStartBytes, Self.minimumHistoryBytes)
         self.ssrc = RandomToken.ssrc()
         self.rtxSSRC = RandomToken.ssrc()
         self.streamID = streamID
@@ -92,8 +97,7 @@ final class TrackFanout {
         senderReports = SenderReportRewriter(clockRate: rewriter.clockRate)
         // Small to start with (memory per room); grown to the measured packet rate.
         if history == nil {
-            history = PacketHistory(slotCount: kind == .video ? 256 : 128, slotSize: Self.maximumPacketBytes,
-                                    byteCapacity: Self.minimumHistoryBytes)
+            history = PacketHistory(slotCount: 256, slotSize: Self.maximumPacketBytes, byteCapacity: historyStartBytes)
         }
         for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
     }
@@ -140,7 +144,11 @@ final class TrackFanout {
         guard source != nil else { return false }
         let readOnly = UnsafeRawBufferPointer(packet)
         if let history {
-            if pendingCount == Self.pendingCapacity { flushPending(socket: socket) }
+            if pendingCount == Self.pendingCapacity
+                || (pendingCount > 0 && history.written &- pendingStart > UInt64(history.byteCapacity - 2 * Self.maximumPacketBytes)) {
+                flushPending(socket: socket)
+            }
+            if pendingCount == 0 { pendingStart = history.written }
             if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
                 // The history keeps it until the batch ends, so the receive buffer may be
                 // reused meanwhile (io_uring re-arms it at once).
@@ -358,10 +366,9 @@ final class TrackFanout {
         let wantedSlots = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
         var slots = 64
         while slots < wantedSlots { slots *= 2 }
-        // The arena: 2.5 s of bytes plus a quarter of headroom, in 64 KiB steps, and never
-        // below the minimum that keeps a batch's held packets intact.
+        // The arena: 2.5 s of bytes plus a quarter of headroom, in 16 KiB steps.
         let wantedBytes = min(max(Int(min(byteRate, 100_000_000)) * 5 / 2, Self.minimumHistoryBytes), 64 << 20)
-        let bytes = (wantedBytes * 5 / 4 + 0xFFFF) & ~0xFFFF
+        let bytes = (wantedBytes * 5 / 4 + 0x3FFF) & ~0x3FFF
         let newSlots = slots > h.slotCount || slots * 4 <= h.slotCount ? slots : h.slotCount
         let newBytes = wantedBytes > h.byteCapacity || bytes * 4 <= h.byteCapacity ? bytes : h.byteCapacity
         guard newSlots != h.slotCount || newBytes != h.byteCapacity else { return }

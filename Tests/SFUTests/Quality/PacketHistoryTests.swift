@@ -186,8 +186,20 @@ struct PacketHistoryTests {
         #expect(small.stored == 0)  // copies are not packets the track sent
     }
 
-    @Test("the fan-out's smallest arena outlasts a full batch of held packets")
-    func minimumArenaHoldsABatch() {
-        #expect(TrackFanout.minimumHistoryBytes >= (TrackFanout.pendingCapacity + 1) * TrackFanout.maximumPacketBytes)
+    @Test("a packet stays intact until the arena has taken byteCapacity - slotSize more bytes")
+    func intactWindow() {
+        let h = PacketHistory(slotCount: 64, slotSize: 1000, byteCapacity: 5000)
+        sized(1, 700).withUnsafeBytes { _ = h.store($0, sequenceNumber: 1, now: qualityT0) }
+        let start = h.written - 700
+        var seq: UInt16 = 2
+        // Whatever the sizes, while `written - start <= byteCapacity - slotSize` packet 1 is intact.
+        var rng = SplitMixRandom(seed: 3)
+        while true {
+            let n = 1 + Int(rng.next() % 1000)
+            if h.written - start + UInt64(n) > UInt64(h.byteCapacity - h.slotSize) { break }
+            sized(seq, n).withUnsafeBytes { _ = h.store($0, sequenceNumber: seq, now: qualityT0) }
+            seq += 1
+            #expect(lookup(h, 1) == sized(1, 700))
+        }
     }
 }

@@ -176,6 +176,8 @@ final class TestClient {
     var timestamp: UInt32 = 90_000
     /// Ids of the packets this publisher sent; the id is written in the payload.
     private(set) var sentIDs: [UInt32] = []
+    /// Payload bytes of each video packet (descriptor, header byte, id, filler).
+    var payloadBytes = 196
 
     // Viewer side.
     let recorder = RTPRecorder()
@@ -201,7 +203,7 @@ final class TestClient {
     }
 
     /// One VP8-like packet (frame start every 4th), payload: descriptor, VP8 header byte,
-    /// then the 4-byte id and 190 filler bytes.
+    /// then the 4-byte id and filler up to `payloadBytes`.
     @discardableResult
     func sendVideoPacket(id: UInt32) -> Bool {
         guard let video else { return false }
@@ -213,7 +215,7 @@ final class TestClient {
             var b = RTPPacketBuilder(
                 into: slot, payloadType: video.payloadType, marker: seq % 4 == 3, sequenceNumber: seq, timestamp: ts,
                 ssrc: ssrc)
-            var payload = [UInt8](repeating: 0x5A, count: 196)
+            var payload = [UInt8](repeating: 0x5A, count: payloadBytes)
             payload[0] = first ? 0x10 : 0x00
             payload[1] = 0x01  // inter frame
             payload[2] = UInt8(truncatingIfNeeded: id >> 24)

@@ -62,6 +62,26 @@ struct RoomEndToEndTests {
         #expect(server.serverSocket.pendingSendCount == 0)
     }
 
+    @Test("a batch of large packets bigger than the track's history arena still reaches every viewer whole and in order")
+    func batchLargerThanHistoryArena() throws {
+        var configuration = RoomManagerConfiguration()
+        configuration.videoHistoryStartBytes = TrackFanout.minimumHistoryBytes
+        let server = try LoopbackRoomServer(configuration: configuration)
+        defer { server.close() }
+        let publisher = try server.publisher(room: "big")
+        publisher.payloadBytes = 1150
+        let viewers = [try server.viewer(room: "big"), try server.viewer(room: "big")]
+        try #require(server.connect([publisher] + viewers))
+        let roomSSRC = try #require(server.room("big")?.video.ssrc)
+        // 40 × ~1.2 KB in one flush: more than the smallest arena, which this track starts
+        // with, so the held batch is fanned out in parts before the arena comes round to it.
+        for _ in 0..<3 { #expect(server.publish(40, from: publisher)) }
+        #expect(server.loop.run(until: { viewers.allSatisfy { $0.recorder.media.count >= 120 } }, timeout: .seconds(10)))
+        server.settle(.milliseconds(50))
+        for v in viewers { expectStream(v, ids: publisher.sentIDs, roomSSRC: roomSSRC) }
+        #expect(TrackFanout.minimumHistoryBytes < 40 * 1150)
+    }
+
     @Test("a viewer that joined before the publisher gets its media once it arrives")
     func viewerBeforePublisher() throws {
         let server = try LoopbackRoomServer()
