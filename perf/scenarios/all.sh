@@ -13,7 +13,7 @@ if [ "${1:-}" = --no-build ]; then shift; else
 fi
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
-    scenarios=(idle fanout-200 fanout-1000 burst-1000 rooms-100x10 fanout-2000)
+    scenarios=(idle fanout-200 fanout-1000 fanout-1000-browser burst-1000 rooms-100x10 fanout-2000)
 fi
 for s in "${scenarios[@]}"; do
     for target in livesfu pion; do

@@ -80,7 +80,7 @@ def table(scenario, stems):
         print(f"| {title} | " + " | ".join(cells) + (f" | {ratio} |" if len(runs) == 2 else " |"))
 
 
-for scenario in ("fanout-200", "fanout-500", "fanout-1000", "fanout-2000", "burst-1000", "rooms-100x10"):
+for scenario in ("fanout-200", "fanout-500", "fanout-1000", "fanout-1000-browser", "fanout-2000", "burst-1000", "rooms-100x10"):
     table(scenario, [("livesfu", f"{scenario}-livesfu"), ("Pion reference", f"{scenario}-pion")])
     table(scenario + " (publisher unpaced: each frame one burst)",
           [("livesfu", f"{scenario}-livesfu-unpaced"), ("Pion reference", f"{scenario}-pion-unpaced")])
