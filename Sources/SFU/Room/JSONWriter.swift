@@ -19,6 +19,9 @@ public struct JSONWriter {
 
     public mutating func string(_ s: String) { separator(); text += Self.quoted(s); needsComma = true }
     public mutating func number<N: BinaryInteger>(_ n: N) { separator(); text += "\(n)"; needsComma = true }
+    /// `v` with exactly `decimals` digits after the point; `null` when it is not finite
+    /// (JSON has no NaN or infinity).
+    public mutating func number(_ v: Double, decimals: Int) { raw(Self.fixed(v, decimals: decimals) ?? "null") }
     public mutating func bool(_ b: Bool) { raw(b ? "true" : "false") }
     public mutating func null() { raw("null") }
     /// Already-serialised JSON.
@@ -27,10 +30,37 @@ public struct JSONWriter {
     public mutating func field(_ name: String, _ s: String) { key(name); string(s) }
     public mutating func field<N: BinaryInteger>(_ name: String, _ n: N) { key(name); number(n) }
     public mutating func field(_ name: String, _ b: Bool) { key(name); bool(b) }
+    public mutating func field(_ name: String, _ v: Double, decimals: Int) { key(name); number(v, decimals: decimals) }
+    /// An array of strings.
+    public mutating func field(_ name: String, _ strings: [String]) {
+        key(name)
+        beginArray()
+        for s in strings { string(s) }
+        endArray()
+    }
 
     private mutating func separator() {
         if needsComma { text += "," }
         needsComma = false
+    }
+
+    /// `v` with exactly `decimals` digits after the point, rounded half away from zero,
+    /// without Foundation's formatters; nil when `v` is not finite.
+    public static func fixed(_ v: Double, decimals: Int) -> String? {
+        guard v.isFinite else { return nil }
+        var p = 1.0
+        for _ in 0..<max(decimals, 0) { p *= 10 }
+        let scaled = (abs(v) * p).rounded()
+        // Beyond UInt64: Swift's shortest representation rather than a trap.
+        guard scaled < 9.0e18 else { return String(v) }
+        let n = UInt64(scaled)
+        let whole = n / UInt64(p)
+        var s = (v < 0 && n > 0 ? "-" : "") + String(whole)
+        if decimals > 0 {
+            let frac = String(n % UInt64(p))
+            s += "." + String(repeating: "0", count: decimals - frac.count) + frac
+        }
+        return s
     }
 
     /// RFC 8259 string escaping.
