@@ -9,6 +9,8 @@ import re
 import time
 
 from livesfu_server import ARTIFACTS
+from whep_client import WhepViewer
+from whip_client import WhipPublisher
 
 
 def run(coro, timeout: float = 90.0):
@@ -118,6 +120,34 @@ async def close_all(*things) -> None:
             await asyncio.wait_for(t.stop() if hasattr(t, "stop") else t.close(), 10)
         except Exception as exc:  # noqa: BLE001 — teardown, often of a failed test
             print(f"close_all: {type(t).__name__}: {type(exc).__name__} {exc}")
+
+
+async def start_publisher(base_url: str, room: str, **options) -> WhipPublisher:
+    """An aiortc publisher, started and connected; stopped again if it does not connect."""
+    pub = await WhipPublisher(base_url, room, **options).start()
+    try:
+        await pub.wait_connected()
+    except BaseException:
+        await close_all(pub)
+        raise
+    return pub
+
+
+async def start_room(base_url: str, room: str, viewers: int | list[str] = 1,
+                     bundle: str = "max-bundle") -> tuple[WhipPublisher, list[WhepViewer]]:
+    """A connected aiortc publisher, then aiortc viewers started one after the other: `viewers`
+    of them on `base_url`, or one per server URL in the list (e.g. through a gateway). If any
+    fails to start, those already started are stopped before the error goes on, since the
+    caller never gets them to stop."""
+    pub = await start_publisher(base_url, room, bundle=bundle)
+    started: list[WhepViewer] = []
+    try:
+        for url in [base_url] * viewers if isinstance(viewers, int) else viewers:
+            started.append(await WhepViewer(url, room, bundle=bundle).start())
+    except BaseException:
+        await close_all(*reversed(started), pub)
+        raise
+    return pub, started
 
 
 def save_json(name: str, data) -> None:

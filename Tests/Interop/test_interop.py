@@ -11,7 +11,7 @@ import pytest
 
 from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, assert_deleted, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
                      V_FRAMES, close_all, eventually, frames_decoded, node_slug, page_url, room_gone, room_name,
-                     run, save_json, stop_page, wait_playing)
+                     run, save_json, start_publisher, start_room, stop_page, wait_playing)
 from whep_client import WhepViewer
 from whip_client import WhipPublisher
 
@@ -23,10 +23,7 @@ def test_aiortc_publisher_reaches_two_aiortc_viewers(sfu, request):
     async def body():
         pub = v1 = v2 = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            v1 = await WhepViewer(sfu.base_url, room).start()
-            v2 = await WhepViewer(sfu.base_url, room).start()
+            pub, (v1, v2) = await start_room(sfu.base_url, room, viewers=2)
             await asyncio.gather(v1.wait_frames(V_FRAMES, A_FRAMES, 30), v2.wait_frames(V_FRAMES, A_FRAMES, 30))
             for v in (v1, v2):
                 assert v.video_size == AIORTC_SIZE
@@ -50,9 +47,7 @@ def test_balanced_bundle_policy_publisher_and_viewer(sfu, request):
     async def body():
         pub = v = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room, bundle="balanced").start()
-            await pub.wait_connected()
-            v = await WhepViewer(sfu.base_url, room, bundle="balanced").start()
+            pub, [v] = await start_room(sfu.base_url, room, bundle="balanced")
             await v.wait_frames(V_FRAMES, A_FRAMES, 30)
             assert v.video_size == AIORTC_SIZE
         finally:
@@ -67,15 +62,13 @@ def test_delete_ends_sessions_and_room_disappears(sfu, request):
     async def body():
         pub = v = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            v = await WhepViewer(sfu.base_url, room).start()
+            pub, [v] = await start_room(sfu.base_url, room)
             await v.wait_frames(V_FRAMES, 0, 30)
             info = sfu.rooms()[room]
             assert info["publisher"] and info["viewers"] == 1, info
 
             # DELETE alone (peer connection left open): the server ends the session at once
-            from whip_client import delete_session
+            from signalled_peer import delete_session
             assert await delete_session(v.location) in OK_DELETE
             await eventually(lambda: sfu.rooms().get(room, {}).get("viewers") == 0, 5,
                              "viewer gone from /api/rooms after DELETE")
@@ -105,8 +98,7 @@ def test_viewer_joining_before_publisher_gets_media(sfu, request):
             v = await WhepViewer(sfu.base_url, room).start()
             await asyncio.sleep(1.5)
             assert v.video_frames == 0
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
+            pub = await start_publisher(sfu.base_url, room)
             await v.wait_frames(V_FRAMES, A_FRAMES, 30)
             assert v.video_size == AIORTC_SIZE
         finally:
@@ -121,16 +113,13 @@ def test_publisher_reconnect_is_seen_by_existing_viewer(sfu, request):
     async def body():
         pub = v = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            v = await WhepViewer(sfu.base_url, room).start()
+            pub, [v] = await start_room(sfu.base_url, room)
             await v.wait_frames(V_FRAMES, A_FRAMES, 30)
             await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.0)
             seen_v, seen_a = v.video_frames, v.audio_frames
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
+            pub = await start_publisher(sfu.base_url, room)
             await v.wait_frames(seen_v + V_FRAMES, seen_a + A_FRAMES, 30)
             assert v.pc.connectionState == "connected"
         finally:
@@ -145,9 +134,8 @@ def test_second_publisher_is_refused_while_first_is_live(sfu, request):
     async def body():
         pub = pub2 = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            from whip_client import HttpError
+            pub = await start_publisher(sfu.base_url, room)
+            from signalled_peer import HttpError
             with pytest.raises(HttpError) as err:
                 pub2 = await WhipPublisher(sfu.base_url, room).start()
             assert err.value.status == 409, err.value
@@ -208,8 +196,7 @@ def test_aiortc_publisher_to_chromium_player(browser, sfu, request):
     async def body():
         pub = play = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
+            pub = await start_publisher(sfu.base_url, room)
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             inbound = await wait_playing(play)
             save_json(f"{name}-stats.json", inbound)
@@ -280,15 +267,13 @@ def test_chromium_player_waiting_before_publisher_then_reconnect(browser, sfu, r
         try:
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             await play.wait_for("window.livesfuState.location", 15, "player session created")
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
+            pub = await start_publisher(sfu.base_url, room)
             await wait_playing(play)
             await assert_deleted(pub)
             pub = None
             await asyncio.sleep(1.5)
             before = await frames_decoded(play)
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
+            pub = await start_publisher(sfu.base_url, room)
             await wait_playing(play, frames=before + PAGE_FRAMES, audio=PAGE_AUDIO)
             await play.screenshot(f"{name}-player.png")
             assert await play.evaluate("window.livesfuState.pcState") == "connected"
@@ -311,7 +296,7 @@ def test_pages_send_the_bearer_token(browser, sfu, request):
     async def body():
         pub = play = None
         try:
-            from whip_client import HttpError
+            from signalled_peer import HttpError
             with pytest.raises(HttpError) as err:
                 await WhipPublisher(sfu.base_url, room).start()
             assert err.value.status == 401, err.value
@@ -377,14 +362,12 @@ def test_offers_that_never_connect_are_cleaned_up_without_disturbing_a_live_room
     n = 20
 
     async def body():
-        from whip_client import post_sdp, rtc_config
+        from signalled_peer import post_sdp, rtc_config
         from aiortc import RTCPeerConnection
 
         pub = v = None
         try:
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            v = await WhepViewer(sfu.base_url, room).start()
+            pub, [v] = await start_room(sfu.base_url, room)
             await v.wait_frames(10, 10, 30)
             for _ in range(n):
                 pc = RTCPeerConnection(rtc_config())

@@ -12,9 +12,8 @@ import pytest
 from harness import node_slug, run
 from livesfu_server import using_standin
 from lossy_gateway import Impairment, LossyGateway
-from harness import close_all, page_url, room_name, save_json, wait_playing
+from harness import close_all, page_url, room_name, save_json, start_room, wait_playing
 from whep_client import WhepViewer
-from whip_client import WhipPublisher
 
 pytestmark = pytest.mark.quality
 
@@ -78,10 +77,7 @@ def test_viewer_path_loss_3pct_chromium_and_aiortc_keep_decoding(browser, sfu, r
         gw = pub = v_loss = v_ref = p_loss = p_ref = None
         try:
             gw = await LossyGateway(sfu.base_url, to_client=Impairment(loss=0.03), seed=6).start()
-            pub = await WhipPublisher(sfu.base_url, room).start()
-            await pub.wait_connected()
-            v_ref = await WhepViewer(sfu.base_url, room).start()
-            v_loss = await WhepViewer(gw.base_url, room).start()
+            pub, (v_ref, v_loss) = await start_room(sfu.base_url, room, viewers=[sfu.base_url, gw.base_url])
             p_ref = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player-direct")
             p_loss = await browser.open(
                 page_url(sfu, "player.html", room=room, server=gw.base_url, autostart=1), "player-lossy")

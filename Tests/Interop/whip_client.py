@@ -1,65 +1,15 @@
-"""aiortc WHIP publisher with synthetic VP8 video (moving test pattern) and Opus audio (tone).
-
-Non-trickle: the offer carries every candidate (aiortc gathers in setLocalDescription).
-Loopback only: `loopback` patches aioice so 127.0.0.1 is gathered.
-"""
+"""aiortc WHIP publisher with synthetic VP8 video (moving test pattern) and Opus audio (tone)."""
 
 import asyncio
 import fractions
 import math
 import struct
 import time
-from urllib.parse import urljoin
 
-import loopback  # noqa: F401  (patches aioice for 127.0.0.1)
-
-import aiohttp
 import av
-from aiortc import (
-    MediaStreamTrack,
-    RTCBundlePolicy,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-    VideoStreamTrack,
-)
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, VideoStreamTrack
 
-
-class HttpError(Exception):
-    def __init__(self, status: int, body: str):
-        super().__init__(f"HTTP {status}: {body.strip()[:200]}")
-        self.status = status
-        self.body = body
-
-
-async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str, str]:
-    """POSTs an SDP offer (WHIP/WHEP); returns (answer SDP, absolute session URL)."""
-    headers = {"Content-Type": "application/sdp"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-        async with http.post(url, data=offer.encode(), headers=headers) as resp:
-            body = await resp.text()
-            if resp.status != 201:
-                raise HttpError(resp.status, body)
-            loc = resp.headers.get("Location")
-            if not loc:
-                raise HttpError(resp.status, "201 without a Location header")
-            return body, urljoin(url, loc)
-
-
-async def delete_session(location: str, token: str | None = None) -> int:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-        async with http.delete(location, headers=headers) as resp:
-            await resp.read()
-            return resp.status
-
-
-def rtc_config(bundle: str = "max-bundle") -> RTCConfiguration:
-    policy = RTCBundlePolicy.MAX_BUNDLE if bundle == "max-bundle" else RTCBundlePolicy.BALANCED
-    return RTCConfiguration(iceServers=[], bundlePolicy=policy)
+from signalled_peer import SignalledPeer
 
 
 class PatternVideoTrack(VideoStreamTrack):
@@ -137,69 +87,25 @@ def prefer(transceiver, kind: str, codec: str) -> None:
         transceiver.setCodecPreferences(want + rtx)
 
 
-class WhipPublisher:
+class WhipPublisher(SignalledPeer):
     """Publishes a pattern video (VP8) and a tone (Opus) to `{base}/api/whip/publish/{room}`."""
 
     def __init__(self, base_url: str, room: str, token: str | None = None, bundle: str = "max-bundle",
                  video_codec: str = "VP8", audio: bool = True, video: bool = True):
-        self.url = f"{base_url.rstrip('/')}/api/whip/publish/{room}"
-        self.token = token
-        self.bundle = bundle
+        super().__init__(f"{base_url.rstrip('/')}/api/whip/publish/{room}", token, bundle)
         self.video_codec = video_codec
         self.audio, self.video = audio, video
-        self.pc: RTCPeerConnection | None = None
-        self.location: str | None = None
-        self.offer_sdp = ""
-        self.answer_sdp = ""
-        self.delete_error: str | None = None
 
-    async def start(self) -> "WhipPublisher":
-        self.pc = RTCPeerConnection(rtc_config(self.bundle))
+    def add_media(self, pc: RTCPeerConnection) -> None:
         if self.video:
-            t = self.pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
+            t = pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
             prefer(t, "video", self.video_codec)
         if self.audio:
-            t = self.pc.addTransceiver(ToneAudioTrack(), direction="sendonly")
+            t = pc.addTransceiver(ToneAudioTrack(), direction="sendonly")
             prefer(t, "audio", "opus")
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        self.offer_sdp = self.pc.localDescription.sdp
-        try:
-            self.answer_sdp, self.location = await post_sdp(self.url, self.offer_sdp, self.token)
-        except Exception:
-            await self.pc.close()
-            raise
-        await self.pc.setRemoteDescription(RTCSessionDescription(self.answer_sdp, "answer"))
-        return self
-
-    async def wait_connected(self, timeout: float = 15.0) -> None:
-        await wait_pc_connected(self.pc, timeout)
 
     def packets_sent(self) -> int:
         total = 0
         for s in self.pc.getSenders() if self.pc else []:
             total += getattr(s, "_RTCRtpSender__packet_count", 0)
         return total
-
-    async def stop(self, delete: bool = True) -> int | None:
-        """DELETE the session (as clients do, before closing), then close the peer connection."""
-        status = None
-        if delete and self.location:
-            try:
-                status = await delete_session(self.location, self.token)
-            except Exception as exc:  # noqa: BLE001 — reported through the status
-                status = None
-                self.delete_error = f"{type(exc).__name__}: {exc}"
-        if self.pc:
-            await self.pc.close()
-        return status
-
-
-async def wait_pc_connected(pc: RTCPeerConnection, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while pc.connectionState != "connected":
-        if pc.connectionState in ("failed", "closed"):
-            raise AssertionError(f"peer connection {pc.connectionState}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"peer connection still {pc.connectionState} after {timeout}s "
-                                 f"(ice {pc.iceConnectionState})")
-        await asyncio.sleep(0.1)
