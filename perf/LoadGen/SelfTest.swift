@@ -185,14 +185,14 @@ enum SelfTest {
         var now = Instant(nanoseconds: 1_000_000_000)
         let lite = IceLiteAgent(localUfrag: "srvU", localPassword: "serverpassword0123456789",
                                 remoteUfrag: "cliU", remotePassword: "clientpassword0123456789")
-        let ice = ClientICE(localUfrag: "cliU", localPassword: "clientpassword0123456789", remoteUfrag: "srvU",
-                            remotePassword: "serverpassword0123456789", remote: server, seed: 99, now: now)
-        guard let n = ice.pollCheck(now: now, into: buf) else { return check(false, "ICE: no first check") }
+        let ice = LoadICE.agent(localUfrag: "cliU", localPassword: "clientpassword0123456789", remoteUfrag: "srvU",
+                              remotePassword: "serverpassword0123456789", remote: server, seed: 99)
+        guard let (n, to) = ice.poll(now: now, out: buf), to == server else { return check(false, "ICE: no first check") }
         let r = lite.handle(stun: UnsafeRawBufferPointer(rebasing: buf[0..<n]), from: client, now: now, reply: reply)
         check(r.rejection == nil && r.replyLength > 0, "ICE-lite accepts our check (\(String(describing: r.rejection)))")
         check(lite.selectedAddress == client, "ICE-lite selects our address (USE-CANDIDATE)")
-        _ = ice.handle(UnsafeRawBufferPointer(rebasing: reply[0..<r.replyLength]), from: server, now: now, reply: buf)
-        check(ice.connected, "our ICE connects on the ICE-lite answer")
+        _ = ice.handle(stun: UnsafeRawBufferPointer(rebasing: reply[0..<r.replyLength]), from: server, now: now, reply: buf)
+        check(ice.state == .connected, "our ICE connects on the ICE-lite answer")
 
         // DTLS: us the client, the server's transport the server.
         guard let idA = try? DTLSIdentity.generate(), let idB = try? DTLSIdentity.generate() else {

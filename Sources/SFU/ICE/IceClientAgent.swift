@@ -28,6 +28,10 @@ public final class IceClientAgent {
     public var checkPacing = Duration.milliseconds(50)
     /// Retransmission interval of an unanswered check.
     public var retransmitInterval = Duration.milliseconds(250)
+    /// Once a pair has been tried this many times, its checks are retransmitted every
+    /// `backoffInterval` instead: quick on a healthy server, gentler on a busy one. Never, by default.
+    public var backoffAfter = Int.max
+    public var backoffInterval = Duration.milliseconds(250)
     /// Tries per pair before it fails.
     public var maxAttempts = 20
     /// Give up if no pair succeeds within this time of the first poll.
@@ -90,7 +94,7 @@ public final class IceClientAgent {
             // A due retransmission first, then the next waiting pair.
             var pick: Int? = nil
             for i in pairs.indices where pairs[i].state == .inProgress {
-                if !(now < pairs[i].lastSent + retransmitInterval) {
+                if !(now < pairs[i].lastSent + retransmitDelay(pairs[i])) {
                     if pairs[i].attempts >= maxAttempts {
                         pairs[i].state = .failed
                     } else if pick == nil {
@@ -138,7 +142,7 @@ public final class IceClientAgent {
             var t = start + checkTimeout
             if pairs.contains(where: { $0.state == .waiting }) { t = min(t, nextCheckAllowed) }
             for p in pairs where p.state == .inProgress {
-                t = min(t, max(nextCheckAllowed, p.lastSent + retransmitInterval))
+                t = min(t, max(nextCheckAllowed, p.lastSent + retransmitDelay(p)))
             }
             return t
         case .connected:
@@ -165,6 +169,10 @@ public final class IceClientAgent {
         case .indication:
             return 0
         }
+    }
+
+    private func retransmitDelay(_ p: Pair) -> Duration {
+        p.attempts < backoffAfter ? retransmitInterval : backoffInterval
     }
 
     private func handleResponse(_ m: StunMessage, from source: SocketAddress, now: Instant) {

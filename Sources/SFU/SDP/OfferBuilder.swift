@@ -15,13 +15,13 @@ public struct OfferParameters: Hashable, Sendable {
     /// Host candidates to announce (an ICE-lite server learns the client's address from its
     /// checks, so this may stay empty).
     public var candidates: [SocketAddress]
-    /// Offer the transport-wide-cc extension and feedback.
-    public var transportCC: Bool
+    /// What the offer proposes beyond the codecs (everything a browser does, by default).
+    public var features: OfferFeatures
 
     public init(
         iceUfrag: String, icePassword: String, fingerprint: String, sessionID: UInt64,
         sessionVersion: UInt64 = 1, cname: String, streamID: String = "livesfu-client",
-        candidates: [SocketAddress] = [], transportCC: Bool = true
+        candidates: [SocketAddress] = [], features: OfferFeatures = .browser
     ) {
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
@@ -31,7 +31,7 @@ public struct OfferParameters: Hashable, Sendable {
         self.cname = cname
         self.streamID = streamID
         self.candidates = candidates
-        self.transportCC = transportCC
+        self.features = features
     }
 }
 
@@ -81,17 +81,15 @@ public enum OfferBuilder {
         build(p, sections: tracks.map { ($0.kind, $0) }, videoCodecs: videoCodecs)
     }
 
-    /// A WHEP offer: recvonly audio and/or video m-lines.
+    /// A WHEP offer: one recvonly m-line per kind, in the order given.
     public static func viewerOffer(
-        _ p: OfferParameters, audio: Bool = true, video: Bool = true, videoCodecs: [SDPCodec.Name] = [.vp8]
+        _ p: OfferParameters, kinds: [MediaKind] = [.audio, .video], videoCodecs: [SDPCodec.Name] = [.vp8]
     ) -> ClientOffer {
-        var sections: [(MediaKind, ClientTrack?)] = []
-        if audio { sections.append((.audio, nil)) }
-        if video { sections.append((.video, nil)) }
-        return build(p, sections: sections, videoCodecs: videoCodecs)
+        build(p, sections: kinds.map { ($0, nil) }, videoCodecs: videoCodecs)
     }
 
-    static func codec(_ name: SDPCodec.Name, transportCC: Bool) -> [SDPCodec] {
+    static func codec(_ name: SDPCodec.Name, features: OfferFeatures) -> [SDPCodec] {
+        let transportCC = features.contains(.transportCC)
         let pts = payloadTypes(name)
         var media = SDPCodec(
             payloadType: pts.media, encodingName: name.encodingName, clockRate: name.clockRate,
@@ -113,8 +111,9 @@ public enum OfferBuilder {
         case .vp8:
             break
         }
-        media.feedback = [.remb] + (transportCC ? [.transportCC] : []) + [.ccmFIR, .nack, .nackPLI]
-        guard let rtxPT = pts.rtx else { return [media] }
+        media.feedback =
+            (features.contains(.remb) ? [.remb] : []) + (transportCC ? [.transportCC] : []) + [.ccmFIR, .nack, .nackPLI]
+        guard let rtxPT = pts.rtx, features.contains(.rtx) else { return [media] }
         let rtx = SDPCodec(
             payloadType: rtxPT, encodingName: "rtx", clockRate: 90000,
             parameters: [.init("apt", String(pts.media))])
@@ -133,22 +132,26 @@ public enum OfferBuilder {
         for (i, (kind, track)) in sections.enumerated() {
             let codecs =
                 kind == .audio
-                ? codec(.opus, transportCC: p.transportCC)
-                : videoCodecs.filter { $0.kind == .video }.flatMap { codec($0, transportCC: p.transportCC) }
+                ? codec(.opus, features: p.features)
+                : videoCodecs.filter { $0.kind == .video }.flatMap { codec($0, features: p.features) }
             var m = MediaDescription(
                 kind: kind, port: p.candidates.first?.port ?? 9, formats: codecs.map { String($0.payloadType) })
             m.connection =
                 p.candidates.first.map { "IN \($0.isIPv6 ? "IP6" : "IP4") \($0.ipString)" } ?? "IN IP4 0.0.0.0"
             m.iceUfrag = p.iceUfrag
             m.icePassword = p.icePassword
-            m.iceOptions = ["trickle"]
+            m.iceOptions = p.features.contains(.trickle) ? ["trickle"] : []
             m.fingerprints = [SDPFingerprint(algorithm: "sha-256", value: p.fingerprint)]
             m.setup = .actpass
             m.mid = String(i)
             var extensions: [SDPHeaderExtension] = []
-            if kind == .audio { extensions.append(.init(id: 1, uri: SDPExtensionURI.audioLevel)) }
-            extensions.append(.init(id: 2, uri: SDPExtensionURI.absSendTime))
-            if p.transportCC { extensions.append(.init(id: 3, uri: SDPExtensionURI.transportWideCC)) }
+            if p.features.contains(.levelAndSendTime) {
+                if kind == .audio { extensions.append(.init(id: 1, uri: SDPExtensionURI.audioLevel)) }
+                extensions.append(.init(id: 2, uri: SDPExtensionURI.absSendTime))
+            }
+            if p.features.contains(.transportCC) {
+                extensions.append(.init(id: 3, uri: SDPExtensionURI.transportWideCC))
+            }
             extensions.append(.init(id: 4, uri: SDPExtensionURI.mid))
             m.headerExtensions = extensions
             m.direction = track == nil ? .recvonly : .sendonly
@@ -158,7 +161,7 @@ public enum OfferBuilder {
             if let track {
                 m.msids = [SDPMediaStreamID(stream: p.streamID, track: track.trackID)]
                 var ssrcs = [track.ssrc]
-                if kind == .video, let rtx = track.rtxSSRC {
+                if kind == .video, let rtx = track.rtxSSRC, p.features.contains(.rtx) {
                     ssrcs.append(rtx)
                     m.ssrcGroups = [SDPSSRCGroup(semantics: "FID", ssrcs: ssrcs)]
                 }

@@ -128,6 +128,31 @@ struct IceAgentTests {
         #expect(p.client.nextWakeUp == nil)
     }
 
+    @Test("an unanswered check is retried at the quick interval, then at the backoff interval, until its tries run out")
+    func backoff() {
+        let p = IcePair(candidates: [SocketAddress(ip: "10.0.0.1", port: 3478)!])
+        p.client.retransmitInterval = .milliseconds(50)
+        p.client.backoffAfter = 10
+        p.client.backoffInterval = .milliseconds(200)
+        p.client.maxAttempts = 60
+        p.client.checkTimeout = .seconds(15)
+        p.blackhole = true
+        let start = p.now
+        var sent: [Instant] = []
+        while p.client.state == .checking, p.now - start < .seconds(20) {
+            while p.out.withUnsafeMutableBytes({ p.client.poll(now: p.now, out: $0) }) != nil { sent.append(p.now) }
+            guard let wake = p.client.nextWakeUp else { break }
+            p.now = max(p.now, wake)
+        }
+        let gaps = zip(sent.dropFirst(), sent).map { ($0 - $1).nanoseconds / 1_000_000 }
+        #expect(sent.count == 60)
+        #expect(gaps.prefix(9).allSatisfy { $0 == 50 }, "\(gaps)")
+        #expect(gaps.dropFirst(9).allSatisfy { $0 == 200 }, "\(gaps)")
+        #expect(p.client.state == .failed)
+        // The last try gets its full interval to be answered before the pair fails.
+        #expect(p.now - sent[59] == .milliseconds(200))
+    }
+
     @Test("a peer that moves is followed only after a valid nominating check from the new address")
     func mobility() throws {
         let p = IcePair()

@@ -71,6 +71,31 @@ struct ClientRoleTests {
         #expect(n.media[1].localSSRC == nil)
     }
 
+    @Test("an offer without extra features proposes no RTX, REMB, transport-cc, trickle or extension but MID")
+    func minimalOffer() throws {
+        var p = Self.client
+        p.features = []
+        p.candidates = [SocketAddress(ip: "127.0.0.1", port: 50000)!]
+        let offer = OfferBuilder.publisherOffer(p, tracks: [Self.video, Self.audio])
+        let d = try SDPParser.parse(offer.sdp)
+        #expect(d.media.map(\.kind) == [.video, .audio])
+        #expect(d.media[0].codecs.map(\.payloadType) == [96])
+        #expect(d.media[0].codecs[0].feedback == [.ccmFIR, .nack, .nackPLI])
+        #expect(d.media[0].ssrcs.map(\.ssrc) == [2001] && d.media[0].ssrcGroups.isEmpty)
+        #expect(d.media.allSatisfy { $0.headerExtensions.map(\.uri) == [SDPExtensionURI.mid] })
+        #expect(d.media.allSatisfy { $0.iceOptions.isEmpty && $0.candidates.count == 1 })
+        #expect(!offer.sdp.contains("rtx") && !offer.sdp.contains("remb") && !offer.sdp.contains("transport-cc"))
+
+        let viewer = OfferBuilder.viewerOffer(p, kinds: [.video, .audio])
+        let answer = try AnswerBuilder.buildAnswer(
+            offerText: viewer.sdp, parameters: SDPFixtures.parameters(sendTransportCC: true),
+            role: .viewer(tracks: ViewerAnswerTests.tracks()))
+        let n = try AnswerReader.read(answer.sdp, offer: viewer)
+        #expect(n.media.map(\.kind) == [.video, .audio])
+        #expect(n.media[0].rtxPayloadType == nil && n.media[0].extensions.mid == 4)
+        #expect(n.media[0].extensions.transportWideCC == nil && n.media[0].feedback == [.nack, .pli, .fir])
+    }
+
     @Test("an answer that changes mids or drops rtcp-mux is refused")
     func badAnswers() throws {
         let offer = OfferBuilder.viewerOffer(Self.client)

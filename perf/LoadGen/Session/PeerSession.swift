@@ -25,7 +25,7 @@ class PeerSession: UDPReceiver {
     let localPassword: String
     let seed: UInt64
     private(set) var state = State.offering
-    var ice: ClientICE?
+    var ice: IceClientAgent?
     var dtls: DTLSTransport?
     var srtp: SRTPContext?
     var remote: SocketAddress?
@@ -107,8 +107,8 @@ class PeerSession: UDPReceiver {
         answer = a
         guard let cand = a.candidate else { return fail("no candidate", now: now) }
         remote = cand
-        ice = ClientICE(localUfrag: localUfrag, localPassword: localPassword, remoteUfrag: a.iceUfrag,
-                        remotePassword: a.icePassword, remote: cand, seed: seed &+ 17, now: now)
+        ice = LoadICE.agent(localUfrag: localUfrag, localPassword: localPassword, remoteUfrag: a.iceUfrag,
+                            remotePassword: a.icePassword, remote: cand, seed: seed &+ 17)
         let role: DTLSRole = a.setup == "active" ? .server : .client
         do {
             dtls = try DTLSTransport(identity: host.identity, role: role,
@@ -127,12 +127,12 @@ class PeerSession: UDPReceiver {
         guard state != .failed, state != .closed else { return }
         var next: Instant? = nil
         let scratch = host.scratch
-        if let ice, let remote {
-            if let n = ice.pollCheck(now: now, into: scratch) {
-                socket.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: remote)
+        if let ice {
+            while let (n, to) = ice.poll(now: now, out: scratch) {
+                socket.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: to)
             }
-            if ice.failed { return fail("ICE: no answer to \(ClientICE.maxAttempts) checks", now: now) }
-            next = ice.nextCheck
+            if ice.state == .failed { return fail("ICE: no answer to \(LoadICE.maxAttempts) checks", now: now) }
+            next = ice.nextWakeUp
         }
         if let dtls, state == .securing || state == .connected {
             dtls.handleTimeout(now: now)
@@ -215,11 +215,10 @@ class PeerSession: UDPReceiver {
         }
         if first <= 3 {
             guard let ice else { return }
-            let wasConnected = ice.connected
-            if let n = ice.handle(UnsafeRawBufferPointer(d), from: from, now: now, reply: host.scratch) {
-                socket.send(UnsafeRawBufferPointer(rebasing: host.scratch[0..<n]), to: from)
-            }
-            if !wasConnected && ice.connected && state == .checking {
+            let wasConnected = ice.state == .connected
+            let n = ice.handle(stun: UnsafeRawBufferPointer(d), from: from, now: now, reply: host.scratch)
+            if n > 0 { socket.send(UnsafeRawBufferPointer(rebasing: host.scratch[0..<n]), to: from) }
+            if !wasConnected && ice.state == .connected && state == .checking {
                 state = .securing
                 iceConnected(now: now)
                 dtls?.startHandshake(now: now)
