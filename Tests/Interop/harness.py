@@ -133,6 +133,19 @@ async def start_publisher(base_url: str, room: str, **options) -> WhipPublisher:
     return pub
 
 
+async def open_publish_page(browser, sfu, room: str, tab: str = "publish", what: str = "publisher connected",
+                            **query):
+    """The publish page with autostart, once connected (`query` adds to its URL); closed
+    again if it does not connect."""
+    page = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1, **query), tab)
+    try:
+        await page.wait_for("window.livesfuState.state === 'connected'", 30, what)
+    except BaseException:
+        await close_all(page)
+        raise
+    return page
+
+
 async def start_room(base_url: str, room: str, viewers: int | list[str] = 1,
                      bundle: str = "max-bundle") -> tuple[WhipPublisher, list[WhepViewer]]:
     """A connected aiortc publisher, then aiortc viewers started one after the other: `viewers`

@@ -11,7 +11,7 @@ import pytest
 
 from harness import (AIORTC_SIZE, A_FRAMES, CHROMIUM_SIZE, OK_DELETE, assert_deleted, PAGE_AUDIO, PAGE_FRAMES, SENDING_JS,
                      V_FRAMES, close_all, eventually, frames_decoded, node_slug, page_url, room_gone, room_name,
-                     run, save_json, start_publisher, start_room, stop_page, wait_playing)
+                     open_publish_page, run, save_json, start_publisher, start_room, stop_page, wait_playing)
 from whep_client import WhepViewer
 from whip_client import WhipPublisher
 
@@ -216,8 +216,7 @@ def test_chromium_publisher_to_aiortc_viewer(browser, sfu, request):
     async def body():
         pub = v = None
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            pub = await open_publish_page(browser, sfu, room)
             v = await WhepViewer(sfu.base_url, room).start()
             await v.wait_frames(V_FRAMES, A_FRAMES, 40)
             assert v.video_size == CHROMIUM_SIZE
@@ -238,8 +237,7 @@ def test_chromium_h264_publisher_to_chromium_and_aiortc(browser, sfu, request):
     async def body():
         pub = play = v = None
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, codec="h264", autostart=1), "publish")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "H.264 publisher connected")
+            pub = await open_publish_page(browser, sfu, room, what="H.264 publisher connected", codec="h264")
             sent = await pub.wait_for(SENDING_JS, 20, "publisher stats")
             assert sent["video"]["codec"].lower() == "video/h264", sent["video"]
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
@@ -308,8 +306,7 @@ def test_pages_send_the_bearer_token(browser, sfu, request):
             await pub.screenshot(f"{name}-publish-refused.png")
             await pub.close()
 
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, token=TOKEN, autostart=1), "publish")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher with token connected")
+            pub = await open_publish_page(browser, sfu, room, what="publisher with token connected", token=TOKEN)
             play = await browser.open(page_url(sfu, "player.html", room=room, token=TOKEN, autostart=1), "player")
             await wait_playing(play)
             assert await stop_page(play) in OK_DELETE

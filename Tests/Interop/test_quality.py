@@ -12,7 +12,7 @@ import pytest
 from harness import node_slug, run
 from livesfu_server import using_standin
 from lossy_gateway import Impairment, LossyGateway
-from harness import close_all, page_url, room_name, save_json, start_room, wait_playing
+from harness import close_all, open_publish_page, page_url, room_name, save_json, start_room, wait_playing
 from whep_client import WhepViewer
 
 pytestmark = pytest.mark.quality
@@ -122,9 +122,7 @@ def test_publisher_path_loss_3pct_viewers_keep_decoding(browser, sfu, request):
         gw = pub = play = v = None
         try:
             gw = await LossyGateway(sfu.base_url, to_server=Impairment(loss=0.03), seed=7).start()
-            pub = await browser.open(
-                page_url(sfu, "publish.html", room=room, server=gw.base_url, autostart=1), "publish-lossy")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            pub = await open_publish_page(browser, sfu, room, "publish-lossy", server=gw.base_url)
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             v = await WhepViewer(sfu.base_url, room).start()
             await asyncio.gather(wait_playing(play, 10, 10), v.wait_frames(10, 10, 30))
@@ -258,8 +256,7 @@ def test_viewers_joining_at_once_start_fast_with_few_keyframe_requests(browser, 
         pub = None
         viewers: list = []
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            pub = await open_publish_page(browser, sfu, room)
             await asyncio.sleep(3.0)  # past the start-up keyframes
             pli0 = await pub.evaluate(PLI_JS)
             viewers = [WhepViewer(sfu.base_url, room) for _ in range(n)]
@@ -305,8 +302,7 @@ def test_chromium_player_keeps_audio_and_video_in_sync(browser, sfu, request):
     async def body():
         pub = play = None
         try:
-            pub = await browser.open(page_url(sfu, "publish.html", room=room, autostart=1), "publish")
-            await pub.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+            pub = await open_publish_page(browser, sfu, room)
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             await wait_playing(play)
             await asyncio.sleep(4.0)  # a few sender reports
