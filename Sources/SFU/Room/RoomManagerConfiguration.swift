@@ -19,6 +19,13 @@ public struct RoomManagerConfiguration: Sendable {
     /// Negotiate transport-cc with publishers and send them transport-wide feedback (their
     /// congestion controller then ramps as against a browser peer); REMB is sent either way.
     public var sendTransportCC = true
+    /// Admission control: a new viewer, or a publisher that would create a room, is refused
+    /// (503 + `Retry-After`) while the core's smoothed busy fraction is above this (0…1);
+    /// 0 = off (`MAX_CORE_LOAD`). Sessions already admitted are never affected.
+    public var maxCoreLoad: Double = 0
+    /// The `Retry-After` (seconds) given with a refusal for a busy core: about twice the
+    /// load estimate's time constant, so a retry sees a fresh estimate.
+    public var coreBusyRetryAfterSeconds = 2
 
     public init() {}
 }
