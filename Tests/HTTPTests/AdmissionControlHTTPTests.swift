@@ -38,6 +38,8 @@ struct AdmissionControlHTTPTests {
         #expect(busy.head.headerFields[.contentType] == "text/plain; charset=utf-8")
         let text = String(decoding: busy.body, as: UTF8.self)
         #expect(text == "server core is busy (load 97 % > 95 %); retry in 2 s or use another server\n")
+        let close = RoomError.coreBusy(load: 0.9531, limit: 0.95, retryAfter: 2).description
+        #expect(close.hasPrefix("server core is busy (load 95.3 % > 95 %)"))
 
         let full = RoomRoutes.response(for: .roomFull(limit: 10))
         #expect(full.status.code == 503)

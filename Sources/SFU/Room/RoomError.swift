@@ -52,5 +52,9 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
-    private static func percent(_ fraction: Double) -> Int { Int((fraction * 100).rounded()) }
+    /// `97`, `95.3`: a tenth of a percent where it is not whole, so "95.3 % > 95 %" reads right.
+    private static func percent(_ fraction: Double) -> String {
+        let tenths = Int((fraction * 1000).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+    }
 }
