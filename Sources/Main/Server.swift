@@ -23,6 +23,7 @@ struct Server {
         var rooms = RoomManagerConfiguration()
         rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
+        rooms.maxCoreLoad = c.maxCoreLoad
         // A server bound to loopback only serves this machine: advertise loopback only.
         let loopbackOnly = c.httpBind.ipString.hasPrefix("127.") || c.httpBind.ipString == "::1"
         rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
@@ -42,6 +43,7 @@ struct Server {
                 "udp": "\(c.udpBasePort)-\(Int(c.udpBasePort) + cores - 1)",
                 "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
                 "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
+                "maxCoreLoad": "\(c.maxCoreLoad == 0 ? "off" : "\(c.maxCoreLoad)")",
             ])
         let openFiles = OpenFileLimit.raiseToHard()
         // Connections, plus per core an epoll/io_uring fd, an eventfd, a UDP socket, a listener.
@@ -59,6 +61,7 @@ struct Server {
         let logger = self.logger
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
+            manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             manager.socket = try loop.openUDP(bind: SocketAddress(ipv4: (0, 0, 0, 0), port: port), receiver: manager)
             let context = CoreContext(rooms: manager)

@@ -13,6 +13,8 @@ public final class EventLoop {
     public private(set) var now: Instant
     /// This core's counters (plain integers; read them on this core).
     public internal(set) var counters = ReactorCounters()
+    /// This core's smoothed busy fraction (≈1 s), fed every turn; read it on this core.
+    public private(set) var load = CoreLoadEstimator()
     /// The Sendable way for other threads to post work here.
     public let handle: EventLoopHandle
     /// Per-core state the application hangs on its loop (reached from mailbox jobs via
@@ -150,8 +152,11 @@ public final class EventLoop {
         backend.wait(timeoutNanos: timeout)
         mailbox.awake()
         now = Instant.now()
-        counters.busyNanoseconds &+= (beforeWait - lastWake).nanoseconds
-        counters.waitNanoseconds &+= (now - beforeWait).nanoseconds
+        let busy = (beforeWait - lastWake).nanoseconds
+        let waited = (now - beforeWait).nanoseconds
+        counters.busyNanoseconds &+= busy
+        counters.waitNanoseconds &+= waited
+        load.record(busyNanoseconds: busy, waitNanoseconds: waited, now: now)
         lastWake = now
         counters.loopTurns &+= 1
         backend.dispatch(to: self)

@@ -8,7 +8,9 @@ Environment:
                    {web_root} are filled in (default: DEFAULT_TEMPLATE below)
 The server also gets the environment HTTP_ADDR, UDP_PORT (first of UDP_PORT_SPAN free
 ports: core i uses UDP_PORT+i), WEB_DIR, and runs in the repository (its default web dir
-"web" is then right too).
+"web" is then right too). Admission control is off (MAX_CORE_LOAD=0) unless the environment
+sets it: a debug server on a CI machine busy with parallel tests must not refuse a test's
+viewers with 503 because the machine, not the server, was loaded.
   LIVESFU_STANDIN  1 = run Tests/Interop/standin_sfu.py instead (harness scaffolding only)
 """
 
@@ -89,6 +91,7 @@ class ServerUnderTest:
         self.cmd = server_command(self.http_port, self.udp_port, standin)
         self.env = dict(os.environ, HTTP_ADDR=f"127.0.0.1:{self.http_port}", UDP_PORT=str(self.udp_port),
                         WEB_DIR=WEB_ROOT, **(env or {}))
+        self.env.setdefault("MAX_CORE_LOAD", "0")
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.log_path = os.path.join(ARTIFACTS, f"server-{name}.log")
         self.proc: subprocess.Popen | None = None

@@ -90,7 +90,7 @@ final class LoadRunner {
         let bytes = c.bytesReceived &- lastCounters.bytesReceived
         lastCounters = c
         if opts.quiet { return }
-        say("t=\(Format.fixed(elapsed(), 0))s viewers \(c.viewersWithMedia)/\(c.viewersStarted) media (conn \(c.viewersDTLSConnected), failed \(c.viewersFailed))"
+        say("t=\(Format.fixed(elapsed(), 0))s viewers \(c.viewersWithMedia)/\(c.viewersStarted) media (conn \(c.viewersDTLSConnected), failed \(c.viewersFailed), refused \(c.viewersRefused))"
             + " rx \(Format.fixed(Double(rx) / dt / 1000, 1))k pkt/s \(Format.fixed(Double(bytes) * 8 / dt / 1e6, 0)) Mbps"
             + " lost \(c.lost) delivery \(Format.fixed(c.deliveryRatio * 100, 3))%"
             + " lat p50 \(Format.ms(c.latencyInterval.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencyInterval.value(atQuantile: 0.99))) ms"

@@ -31,7 +31,7 @@ def fmt(v, unit="", digits=1):
 
 
 ROWS = [
-    ("viewers connected / failed", lambda d: f"{get(d, 'viewers_state', 'connected')} / {get(d, 'viewers_state', 'failed')}", None),
+    ("viewers connected / failed / refused (503)", lambda d: f"{get(d, 'viewers_state', 'connected')} / {get(d, 'viewers_state', 'failed')} / {get(d, 'viewers_state', 'refused') or 0}", None),
     ("delivery", lambda d: fmt(100 * get(d, "packets", "delivery"), " %", 4) + f" ({get(d, 'packets', 'lost'):,} lost)", None),
     ("worst viewer's delivery", lambda d: fmt(100 * get(d, "packets", "worst_viewer_delivery"), " %", 3), None),
     ("steady state: server CPU (one core)", lambda d: fmt(100 * (get(d, "server_process", "steady_cpu_fraction") or 0), " %"), "steady_cpu"),

@@ -74,10 +74,17 @@ public enum CoreMetrics {
               value: Double(c.offersRejected))
         s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",
               value: Double(c.setupTimeouts))
+        for (reason, value) in [("core_busy", c.refusedCoreBusy), ("room_full", c.refusedRoomFull)] {
+            s.add("livesfu_sessions_refused_total", .counter, help: "New sessions refused (503), by reason",
+                  labels: [("reason", reason)], value: Double(value))
+        }
         let r = loop.counters
         let core = [("core", "\(loop.index)")]
         s.add("livesfu_loop_utilisation", .gauge, help: "Share of time the core's loop was busy",
               labels: core, value: r.utilisation)
+        s.add("livesfu_core_load_ratio", .gauge,
+              help: "Share of time the core's loop was busy, smoothed over about 1 s (admission control's input)",
+              labels: core, value: loop.load.busyFraction)
         s.add("livesfu_udp_sent_packets_total", .counter, help: "UDP datagrams sent", labels: core,
               value: Double(r.udpSent))
         s.add("livesfu_udp_received_packets_total", .counter, help: "UDP datagrams received", labels: core,

@@ -105,9 +105,17 @@ public struct RoomRoutes {
                 for link in links { fields.append(HTTPField(name: HTTPField.Name("Link")!, value: link)) }
                 responder.respond(HTTPServerResponse(status: .created, headerFields: fields, body: Array(created.answer.utf8)))
             case .failure(let error):
-                responder.respond(.error(HTTPResponse.Status(code: error.status), error.description))
+                responder.respond(Self.response(for: error))
             }
         }
+    }
+
+    /// A room error as the client sees it: its status, its one-line reason and, for a busy
+    /// core, `Retry-After` (RFC 9110 §10.2.3) so a client or a load balancer backs off.
+    static func response(for error: RoomError) -> HTTPServerResponse {
+        var response = HTTPServerResponse.error(HTTPResponse.Status(code: error.status), error.description)
+        if let seconds = error.retryAfterSeconds { response.head.headerFields[.retryAfter] = "\(seconds)" }
+        return response
     }
 
     // MARK: - Sessions

@@ -26,6 +26,9 @@ public struct Configuration: Sendable, Equatable {
     public var turnUsername: String?
     public var turnPassword: String?
     public var publisherGraceSeconds: Int
+    /// `MAX_CORE_LOAD`: a core whose smoothed busy fraction is above this refuses new viewers
+    /// and new rooms with 503 + `Retry-After` (0…1; 0 = off).
+    public var maxCoreLoad: Double
 
     // Recording and upload
     public var recordEnabled: Bool
@@ -102,6 +105,7 @@ public struct Configuration: Sendable, Equatable {
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init("PUBLISHER_GRACE_SECONDS", .integer, default: "10", "How long a room waits for its publisher to come back"),
+        .init("MAX_CORE_LOAD", .number, default: "0.95", "Refuse new viewers and new rooms (503 + Retry-After) on a core busier than this fraction (smoothed over ~1 s); 0 = off"),
         .init("HTTP_MAX_REQUEST_LINE_BYTES", .integer, default: "8192", "Longest request line (414 beyond)"),
         .init("HTTP_MAX_HEADER_BYTES", .integer, default: "16384", "Largest header section (431 beyond)"),
         .init("HTTP_MAX_BODY_BYTES", .integer, default: "65536", "Largest request body (413 beyond)"),
@@ -221,6 +225,10 @@ public struct Configuration: Sendable, Equatable {
                 throw .invalid("LOG_LEVEL", "`\(levelText)` is not one of \(LogLevelChoice.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let cores = try int("CORES", min: 0, max: 1024)
+            let maxCoreLoad = try number("MAX_CORE_LOAD")
+            guard maxCoreLoad <= 1 else {
+                throw .invalid("MAX_CORE_LOAD", "is a fraction of a core from 0 to 1 (0 = off), got \(maxCoreLoad)")
+            }
             let udpPort = try int("UDP_PORT", min: 1, max: 65535)
             if let publicIP = string("PUBLIC_IP"), SocketAddress(ip: publicIP, port: 0) == nil {
                 throw .invalid("PUBLIC_IP", "`\(publicIP)` is not an IPv4 or IPv6 address")
@@ -231,7 +239,7 @@ public struct Configuration: Sendable, Equatable {
                 tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
                 maxSubscribersPerRoom: try int("MAX_SUBS_PER_ROOM"), stunURLs: list("STUN_URLS"), turnURLs: turnURLs,
                 turnUsername: string("TURN_USERNAME"), turnPassword: string("TURN_PASSWORD"),
-                publisherGraceSeconds: try int("PUBLISHER_GRACE_SECONDS", min: 0, max: 3600),
+                publisherGraceSeconds: try int("PUBLISHER_GRACE_SECONDS", min: 0, max: 3600), maxCoreLoad: maxCoreLoad,
                 recordEnabled: try bool("RECORD_ENABLED"), recordDirectory: string("RECORD_DIR") ?? "./records",
                 uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,

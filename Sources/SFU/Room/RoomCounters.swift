@@ -5,6 +5,8 @@ public struct RoomCounters: Sendable {
     public var sessionsEnded: [PeerSession.EndReason: UInt64] = [:]
     public var offersRejected: UInt64 = 0
     public var refusedRoomFull: UInt64 = 0
+    /// New sessions refused because the core was busy (admission control).
+    public var refusedCoreBusy: UInt64 = 0
     public var setupTimeouts: UInt64 = 0
     public var consentExpiries: UInt64 = 0
     public var dtlsFailures: UInt64 = 0
@@ -68,6 +70,7 @@ public struct RoomCounters: Sendable {
         for (k, v) in o.sessionsEnded { sessionsEnded[k, default: 0] &+= v }
         offersRejected &+= o.offersRejected
         refusedRoomFull &+= o.refusedRoomFull
+        refusedCoreBusy &+= o.refusedCoreBusy
         setupTimeouts &+= o.setupTimeouts
         consentExpiries &+= o.consentExpiries
         dtlsFailures &+= o.dtlsFailures

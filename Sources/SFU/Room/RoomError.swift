@@ -8,6 +8,9 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     case roomFull(limit: Int)
     case tooManyRooms(limit: Int)
     case tooManySessions(limit: Int)
+    /// The core's smoothed busy fraction `load` is above the configured `limit` (admission
+    /// control): come back after `retryAfter` seconds, or try another server.
+    case coreBusy(load: Double, limit: Double, retryAfter: Int)
     case sessionNotFound
     /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
     case precondition(required: Bool)
@@ -18,7 +21,7 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badOffer, .badRoomName: 400
         case .unusableOffer: 422
         case .publisherExists: 409
-        case .roomFull, .tooManyRooms, .tooManySessions: 503
+        case .roomFull, .tooManyRooms, .tooManySessions, .coreBusy: 503
         case .sessionNotFound: 404
         case .precondition(let required): required ? 428 : 412
         case .internalError: 500
@@ -34,10 +37,24 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .roomFull(let limit): "room is full (\(limit) viewers)"
         case .tooManyRooms(let limit): "server has too many rooms (\(limit))"
         case .tooManySessions(let limit): "server core has too many sessions (\(limit))"
+        case .coreBusy(let load, let limit, let retryAfter):
+            "server core is busy (load \(Self.percent(load)) % > \(Self.percent(limit)) %); retry in \(retryAfter) s or use another server"
         case .sessionNotFound: "no such session"
         case .precondition(let required):
             required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
         case .internalError(let r): "internal error: \(r)"
         }
+    }
+
+    /// Seconds for a `Retry-After` header, for the errors that pass.
+    public var retryAfterSeconds: Int? {
+        if case .coreBusy(_, _, let seconds) = self { return seconds }
+        return nil
+    }
+
+    /// `97`, `95.3`: a tenth of a percent where it is not whole, so "95.3 % > 95 %" reads right.
+    private static func percent(_ fraction: Double) -> String {
+        let tenths = Int((fraction * 1000).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
     }
 }

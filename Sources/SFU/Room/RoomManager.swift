@@ -10,6 +10,10 @@ public final class RoomManager: UDPReceiver {
     let identity: DTLSIdentity
     /// The core's media socket; set once by the owner after `openUDP`.
     public var socket: UDPSocket?
+    /// This core's smoothed busy fraction (0…1), read when a session is offered (admission
+    /// control, `configuration.maxCoreLoad`). The owner wires it to its loop's
+    /// `EventLoop.load`; tests inject a value. Called on this core only.
+    public var coreLoad: () -> Double = { 0 }
 
     private(set) var rooms: [String: Room] = [:]
     private var sessions: [String: PeerSession] = [:]
@@ -43,6 +47,9 @@ public final class RoomManager: UDPReceiver {
     public func publish(room name: RoomName, offer: SessionDescription, now: Instant) throws(RoomError)
         -> SessionCreated
     {
+        // A publisher for a room that already exists (viewers waiting for it, a reconnect)
+        // serves sessions admitted earlier, so only a new room is subject to the core's load.
+        if rooms[name.value] == nil { try admit() }
         let room = try room(named: name.value, now: now)
         if let existing = room.publisher, existing.state != .closed {
             removeIfEmpty(room)
@@ -60,6 +67,7 @@ public final class RoomManager: UDPReceiver {
     public func play(room name: RoomName, offer: SessionDescription, now: Instant) throws(RoomError)
         -> SessionCreated
     {
+        try admit()
         let room = try room(named: name.value, now: now)
         let limit = configuration.maxViewersPerRoom
         if limit > 0, room.viewerCount >= limit {
@@ -139,6 +147,17 @@ public final class RoomManager: UDPReceiver {
     }
 
     // MARK: - Session set-up
+
+    /// Admission control: refuses a new session while this core is saturated, so the sessions
+    /// it already serves keep their quality and the client can retry later or elsewhere.
+    private func admit() throws(RoomError) {
+        let limit = configuration.maxCoreLoad
+        guard limit > 0 else { return }
+        let load = coreLoad()
+        guard load > limit else { return }
+        counters.refusedCoreBusy &+= 1
+        throw .coreBusy(load: load, limit: limit, retryAfter: configuration.coreBusyRetryAfterSeconds)
+    }
 
     private func room(named name: String, now: Instant) throws(RoomError) -> Room {
         if let r = rooms[name] { return r }

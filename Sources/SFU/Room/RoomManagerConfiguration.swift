@@ -22,6 +22,13 @@ public struct RoomManagerConfiguration: Sendable {
     /// The NACK history a video track starts with, before its packet rate is measured (it is
     /// then sized to ~2.5 s of that rate).
     public var videoHistoryStartBytes = 256 * 1024
+    /// Admission control: a new viewer, or a publisher that would create a room, is refused
+    /// (503 + `Retry-After`) while the core's smoothed busy fraction is above this (0…1);
+    /// 0 = off (`MAX_CORE_LOAD`). Sessions already admitted are never affected.
+    public var maxCoreLoad: Double = 0
+    /// The `Retry-After` (seconds) given with a refusal for a busy core: about twice the
+    /// load estimate's time constant, so a retry sees a fresh estimate.
+    public var coreBusyRetryAfterSeconds = 2
 
     public init() {}
 }

@@ -69,8 +69,22 @@ final class ViewerSession: PeerSession {
         if host.config.pliOnJoin && video.ssrc != 0 { sendPLI(now: now) }
     }
 
+    /// The server answered the WHEP offer with 503 (busy core, full room).
+    var refused = false
+
+    override func signalled(_ r: SignallingResult, now: Instant) {
+        if state == .offering, r.error == nil, r.status == 503 { refused = true }
+        super.signalled(r, now: now)
+    }
+
     override func failed(now: Instant) {
-        host.counters.viewersFailed += 1
+        if refused {
+            host.counters.viewersRefused += 1
+            // One example is enough: a refusal is expected under admission control.
+            if host.counters.viewersRefused > 1 { return }
+        } else {
+            host.counters.viewersFailed += 1
+        }
         host.counters.noteFailure("viewer \(id) (\(room)): \(failureReason ?? "?")")
     }
 

@@ -8,7 +8,11 @@ public struct LoadCounters: Sendable {
     public var viewersDTLSConnected = 0
     public var viewersWithMedia = 0
     public var viewersWithKeyframe = 0
+    /// Viewers that failed, refused ones (`viewersRefused`) not included.
     public var viewersFailed = 0
+    /// Viewers the server refused with 503 (a full room, a busy core): it said no promptly
+    /// rather than accepting a session it could not serve; not counted in `viewersFailed`.
+    public var viewersRefused = 0
     public var viewersClosed = 0
     public var viewersStalled = 0
     /// Sessions ended with DELETE (2xx) and DELETEs that failed; set once at the end.
@@ -86,6 +90,7 @@ public struct LoadCounters: Sendable {
         viewersWithMedia += o.viewersWithMedia
         viewersWithKeyframe += o.viewersWithKeyframe
         viewersFailed += o.viewersFailed
+        viewersRefused += o.viewersRefused
         viewersClosed += o.viewersClosed
         viewersStalled += o.viewersStalled
         missingLocation += o.missingLocation
