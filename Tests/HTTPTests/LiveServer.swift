@@ -163,8 +163,18 @@ struct RawClient {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             offset += n
+        }
+    }
+
+    /// One `recv`, retried when a signal interrupts it: other tests in this process start
+    /// child processes (curl), and their SIGCHLD may land on this thread.
+    private func receive(into buffer: inout [UInt8]) -> Int {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n >= 0 || errno != EINTR { return n }
         }
     }
 
@@ -173,7 +183,7 @@ struct RawClient {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = receive(into: &buffer)
             if n == 0 { return (String(decoding: all, as: UTF8.self), true) }
             // A reset counts as closed: the server closed with unread bytes still queued.
             if n < 0 { return (String(decoding: all, as: UTF8.self), errno == ECONNRESET) }
@@ -192,7 +202,7 @@ struct RawClient {
                 all.removeFirst(used)
                 continue
             }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = receive(into: &buffer)
             if n <= 0 { break }
             all.append(contentsOf: buffer[0..<n])
         }
