@@ -7,9 +7,11 @@ final class ViewerTrack {
     unowned(unsafe) let session: PeerSession
     let kind: TrackKind
     let media: NegotiatedMedia
-    var extensionMap: ExtensionIDMap
-    var packetsSent: UInt64 = 0
-    var bytesSent: UInt64 = 0
+    /// Read and counted once per forwarded copy or batch: no dynamic exclusivity checks
+    /// (core-confined plain values).
+    @exclusivity(unchecked) var extensionMap: ExtensionIDMap
+    @exclusivity(unchecked) var packetsSent: UInt64 = 0
+    @exclusivity(unchecked) var bytesSent: UInt64 = 0
     /// Answers this viewer's NACKs: repeat suppression, resend budget, RTX numbering.
     var nack = NackResponder(firstRTXSequence: UInt16.random(in: 0...UInt16.max))
     /// What this viewer's receiver reports say: loss, jitter, round-trip time.
