@@ -65,6 +65,18 @@ final class TrackFanout {
     /// replaces the history while packets are held: it grows only after a flush, and a
     /// leaving publisher's packets are flushed first (`RoomManager.end`).
     static let pendingCapacity = 64
+    /// Each held packet's header (payload type, extension ids) as adapted for the last viewer
+    /// class that received it: viewers with the same extension map and payload type get
+    /// identical headers, so after the first of them the rewrite is a copy of these bytes.
+    /// `headerKeys[k]` is the class key (`mapClass << 8 | payload type`) or -1.
+    private let adaptedHeaders = UnsafeMutableRawPointer.allocate(
+        byteCount: TrackFanout.pendingCapacity * TrackFanout.adaptedHeaderCapacity, alignment: 16)
+    private let headerKeys = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    private let headerLengths = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    /// Longer headers (rare: many or large extensions) are rewritten per copy.
+    static let adaptedHeaderCapacity = 128
+    /// The distinct extension maps of this track's viewers; a viewer's `mapClass` indexes it.
+    private var mapClasses: [ExtensionIDMap] = []
 
     init(kind: TrackKind, streamID: String, cname: String) {
         self.kind = kind
@@ -80,6 +92,9 @@ final class TrackFanout {
     deinit {
         pending.deallocate()
         pendingSlots.deallocate()
+        adaptedHeaders.deallocate()
+        headerKeys.deallocate()
+        headerLengths.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -92,7 +107,11 @@ final class TrackFanout {
         senderReports = SenderReportRewriter(clockRate: rewriter.clockRate)
         // Small to start with (memory per room); grown to the measured packet rate.
         if history == nil { history = PacketHistory(slotCount: kind == .video ? 256 : 128) }
-        for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
+        mapClasses.removeAll()
+        for v in viewers {
+            v.bind(publisherExtensions: media.extensions.all)
+            classify(v)
+        }
     }
 
     /// The publisher left: viewers stay, waiting for the next one.
@@ -100,7 +119,21 @@ final class TrackFanout {
 
     func add(_ viewer: ViewerTrack) {
         if let source { viewer.bind(publisherExtensions: source.extensions.all) }
+        classify(viewer)
         viewers.append(viewer)
+    }
+
+    /// Gives the viewer the class of its extension map (equal maps, one class), so the
+    /// fan-out can reuse one adapted header per class; -1 (never shared) past 64 classes.
+    private func classify(_ viewer: ViewerTrack) {
+        if let i = mapClasses.firstIndex(of: viewer.extensionMap) {
+            viewer.mapClass = i
+        } else if mapClasses.count < 64 {
+            viewer.mapClass = mapClasses.count
+            mapClasses.append(viewer.extensionMap)
+        } else {
+            viewer.mapClass = -1
+        }
     }
 
     func remove(session: PeerSession) {
@@ -176,6 +209,10 @@ final class TrackFanout {
             return
         }
         let pending = self.pending
+        let headers = adaptedHeaders
+        let headerKeys = self.headerKeys
+        let headerLengths = self.headerLengths
+        for k in 0..<count { headerKeys[k] = -1 }
         let list = viewers  // one retain per batch; keeps every viewer alive for the loop
         var copies: UInt64 = 0
         var copyBytes: UInt64 = 0
@@ -196,6 +233,7 @@ final class TrackFanout {
             }
             let pt = viewer.payloadType
             let identity = viewer.extensionMap.isIdentity
+            let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
             var sent: UInt64 = 0
             var sentBytes: UInt64 = 0
             for k in 0..<count {
@@ -204,8 +242,21 @@ final class TrackFanout {
                 var failed = false
                 let queued = socket.send(to: address, capacity: length + 16) { slot in
                     slot.copyMemory(from: packet)
-                    slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
-                    if !identity { Self.rewriteExtensionIDs(slot, length: length, viewer: viewer) }
+                    if identity {
+                        slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
+                    } else if key >= 0, headerKeys[k] == key {
+                        // Same class as an earlier viewer: its adapted header as it was.
+                        slot.baseAddress!.copyMemory(
+                            from: headers + k * Self.adaptedHeaderCapacity, byteCount: headerLengths[k])
+                    } else {
+                        slot[1] = (slot[1] & 0x80) | pt
+                        let h = Self.rewriteExtensionIDs(slot, length: length, viewer: viewer)
+                        if key >= 0, h > 0, h <= Self.adaptedHeaderCapacity {
+                            (headers + k * Self.adaptedHeaderCapacity).copyMemory(from: slot.baseAddress!, byteCount: h)
+                            headerLengths[k] = h
+                            headerKeys[k] = key
+                        }
+                    }
                     let n = srtp.protectRTP(slot, length: length)
                     failed = n == 0
                     return n
@@ -232,11 +283,14 @@ final class TrackFanout {
     }
 
     /// Renumbers the header extensions of the packet in `slot[0..<length]` to the viewer's
-    /// ids (reading the viewer's map in place: no copy of it per packet).
+    /// ids (reading the viewer's map in place: no copy of it per packet). Returns the RTP
+    /// header's length (extensions included), 0 when the packet does not parse.
     @inline(__always)
-    private static func rewriteExtensionIDs(_ slot: UnsafeMutableRawBufferPointer, length: Int, viewer: ViewerTrack) {
-        guard let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length])) else { return }
+    @discardableResult
+    private static func rewriteExtensionIDs(_ slot: UnsafeMutableRawBufferPointer, length: Int, viewer: ViewerTrack) -> Int {
+        guard let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length])) else { return 0 }
         copy.rewriteExtensionIDs { viewer.extensionMap.map($0) }
+        return copy.headerLength
     }
 
     /// The last per-viewer steps of a repair copy already in its send slot: the viewer's

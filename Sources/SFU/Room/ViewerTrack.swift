@@ -12,6 +12,9 @@ final class ViewerTrack {
     @exclusivity(unchecked) var extensionMap: ExtensionIDMap
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
     @exclusivity(unchecked) var bytesSent: UInt64 = 0
+    /// Index of `extensionMap` among its track's distinct maps (`TrackFanout.classify`), -1
+    /// when not shared: viewers of one class get the same adapted header.
+    @exclusivity(unchecked) var mapClass = -1
     /// Answers this viewer's NACKs: repeat suppression, resend budget, RTX numbering.
     var nack = NackResponder(firstRTXSequence: UInt16.random(in: 0...UInt16.max))
     /// What this viewer's receiver reports say: loss, jitter, round-trip time.
