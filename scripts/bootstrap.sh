@@ -3,7 +3,8 @@
 #  - Debian packages (when root and missing): libssl-dev, liburing-dev, pkg-config, build tools.
 #  - libsrtp 2.5.0 from Debian's *source* package, built --enable-openssl into .deps/prefix
 #    as libsrtp2_ossl (its own name and .pc, so Debian's NSS-based copy can never be picked
-#    by accident; NATIVE.md measured it 4x slower).
+#    by accident; NATIVE.md measured it 4x slower). scripts/patches/libsrtp-*.patch are applied
+#    (in name order, -p1) to the fresh source before configure; a change to them rebuilds it.
 # Set LIVESFU_SRTP=debian to use Debian's binary libsrtp2-dev instead (a fallback only).
 # Source this file's output: it prints nothing but progress; callers use scripts/env.sh.
 set -euo pipefail
@@ -13,7 +14,7 @@ PREFIX="$DEPS/prefix"
 log() { echo "[bootstrap] $*" >&2; }
 
 need_pkgs=()
-for p in libssl-dev liburing-dev pkg-config make gcc curl ca-certificates; do
+for p in libssl-dev liburing-dev pkg-config make gcc curl ca-certificates patch; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${LIVESFU_SRTP:-}" = "debian" ]; then
@@ -46,7 +47,16 @@ fi
 
 [ "${LIVESFU_SRTP:-}" = "debian" ] && { log "using Debian's libsrtp2 (NSS backend, slower)"; exit 0; }
 
-if [ -f "$PREFIX/lib/pkgconfig/libsrtp2_ossl.pc" ] && [ -f "$PREFIX/lib/libsrtp2_ossl.a" ]; then
+# The patches' names and contents: the build is redone when they change.
+srtp_patches=()
+for p in "$ROOT"/scripts/patches/libsrtp-*.patch; do [ -f "$p" ] && srtp_patches+=("$p"); done
+if [ ${#srtp_patches[@]} -gt 0 ]; then
+  patch_stamp="$(cd "$ROOT/scripts/patches" && sha256sum "${srtp_patches[@]##*/}" | sha256sum | cut -d' ' -f1)"
+else
+  patch_stamp="none"
+fi
+if [ -f "$PREFIX/lib/pkgconfig/libsrtp2_ossl.pc" ] && [ -f "$PREFIX/lib/libsrtp2_ossl.a" ] \
+   && [ "$(cat "$PREFIX/lib/libsrtp2_ossl.patches" 2>/dev/null)" = "$patch_stamp" ]; then
   exit 0
 fi
 
@@ -66,6 +76,10 @@ fi
 tarball=$(ls libsrtp2_2.5.0*.orig.tar.* | head -1)
 rm -rf build && mkdir build && tar -xf "$tarball" -C build --strip-components=1
 cd build
+for p in "${srtp_patches[@]}"; do
+  log "applying ${p##*/}"
+  patch -p1 --forward --quiet < "$p"
+done
 ./configure --enable-openssl --prefix="$PREFIX" --disable-pcap >/dev/null
 make -j"$(nproc)" libsrtp2.a >/dev/null
 mkdir -p "$PREFIX/lib/pkgconfig" "$PREFIX/include/srtp2"
@@ -79,4 +93,5 @@ Version: 2.5.0
 Cflags: -I\${prefix}/include
 Libs: -L\${prefix}/lib -lsrtp2_ossl -lcrypto
 PC
-log "libsrtp2_ossl ready"
+echo "$patch_stamp" > "$PREFIX/lib/libsrtp2_ossl.patches"
+log "libsrtp2_ossl ready (patches: ${#srtp_patches[@]}); relink: rm -f .build/*/livesfu*"

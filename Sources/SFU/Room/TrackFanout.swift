@@ -16,7 +16,7 @@ final class TrackFanout {
     /// What the current publisher sends on this track (nil without one).
     private(set) var source: NegotiatedMedia?
     private var rewriter: StreamRewriter
-    private(set) var viewers: [ViewerTrack] = []
+    @exclusivity(unchecked) private(set) var viewers: [ViewerTrack] = []
     /// Viewers with repair follow-ups queued (see `sendDueFollowUps`).
     private var viewersWithFollowUps: [ViewerTrack] = []
     var keyframeThrottle = KeyframeRequestThrottle()
@@ -67,6 +67,18 @@ final class TrackFanout {
     static let pendingCapacity = 64
     static let maximumPacketBytes = 1500
     static let minimumHistoryBytes = 16 * 1024
+    /// Each held packet's header (payload type, extension ids) as adapted for the last viewer
+    /// class that received it: viewers with the same extension map and payload type get
+    /// identical headers, so after the first of them the rewrite is a copy of these bytes.
+    /// `headerKeys[k]` is the class key (`mapClass << 8 | payload type`) or -1.
+    private let adaptedHeaders = UnsafeMutableRawPointer.allocate(
+        byteCount: TrackFanout.pendingCapacity * TrackFanout.adaptedHeaderCapacity, alignment: 16)
+    private let headerKeys = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    private let headerLengths = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    /// Longer headers (rare: many or large extensions) are rewritten per copy.
+    static let adaptedHeaderCapacity = 128
+    /// The distinct extension maps of this track's viewers; a viewer's `mapClass` indexes it.
+    private var mapClasses: [ExtensionIDMap] = []
 
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
@@ -85,6 +97,9 @@ final class TrackFanout {
 
     deinit {
         pending.deallocate()
+        adaptedHeaders.deallocate()
+        headerKeys.deallocate()
+        headerLengths.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -99,7 +114,11 @@ final class TrackFanout {
         if history == nil {
             history = PacketHistory(slotCount: 256, slotSize: Self.maximumPacketBytes, byteCapacity: historyStartBytes)
         }
-        for v in viewers { v.bind(publisherExtensions: media.extensions.all) }
+        mapClasses.removeAll()
+        for v in viewers {
+            v.bind(publisherExtensions: media.extensions.all)
+            classify(v)
+        }
     }
 
     /// The publisher left: viewers stay, waiting for the next one.
@@ -107,7 +126,21 @@ final class TrackFanout {
 
     func add(_ viewer: ViewerTrack) {
         if let source { viewer.bind(publisherExtensions: source.extensions.all) }
+        classify(viewer)
         viewers.append(viewer)
+    }
+
+    /// Gives the viewer the class of its extension map (equal maps, one class), so the
+    /// fan-out can reuse one adapted header per class; -1 (never shared) past 64 classes.
+    private func classify(_ viewer: ViewerTrack) {
+        if let i = mapClasses.firstIndex(of: viewer.extensionMap) {
+            viewer.mapClass = i
+        } else if mapClasses.count < 64 {
+            viewer.mapClass = mapClasses.count
+            mapClasses.append(viewer.extensionMap)
+        } else {
+            viewer.mapClass = -1
+        }
     }
 
     func remove(session: PeerSession) {
@@ -167,61 +200,109 @@ final class TrackFanout {
 
     /// Sends the held packets to every connected viewer, viewer by viewer: copied into a
     /// pooled send slot, adapted to the viewer's payload type and extension ids, encrypted
-    /// in place with its SRTP context. Nothing here allocates.
+    /// in place with its SRTP context. Nothing here allocates, retains or releases per copy:
+    /// the viewer, its session and its SRTP context are reached unowned (the list and the
+    /// sessions outlive the call), and the per-copy fields skip dynamic exclusivity checks.
     func flushPending(socket: UDPSocket) {
         let count = pendingCount
         guard count > 0 else { return }
         pendingCount = 0
-        guard let source else {
+        guard let sourceCodec = source?.codecName else {
             droppedNoSource &+= UInt64(count)  // the publisher left within the batch
             return
         }
-        for viewer in viewers {
-            let session = viewer.session
-            guard session.state == .connected, let address = session.address, let srtp = session.srtp else {
+        let pending = self.pending
+        let headers = adaptedHeaders
+        let headerKeys = self.headerKeys
+        let headerLengths = self.headerLengths
+        for k in 0..<count { headerKeys[k] = -1 }
+        let list = viewers  // one retain per batch; keeps every viewer alive for the loop
+        var copies: UInt64 = 0
+        var copyBytes: UInt64 = 0
+        var errors: UInt64 = 0
+        var full: UInt64 = 0
+        var noCodec: UInt64 = 0
+        for i in list.indices {
+            // Unowned: `list` holds the viewer; a session removes its tracks from every
+            // fan-out before it ends (`RoomManager.end`).
+            unowned(unsafe) let viewer = list[i]
+            unowned(unsafe) let session = viewer.session
+            guard session.state == .connected, let address = session.address, let srtp = session.rtpProtector else {
                 continue
             }
-            guard viewer.codec == source.codecName else {
-                droppedNoCodecMatch &+= UInt64(count)
+            guard viewer.codec == sourceCodec else {
+                noCodec &+= UInt64(count)
                 continue
             }
-            let map = viewer.extensionMap
             let pt = viewer.payloadType
+            let identity = viewer.extensionMap.isIdentity
+            let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
+            var sent: UInt64 = 0
+            var sentBytes: UInt64 = 0
             for k in 0..<count {
                 let packet = pending[k]
                 let length = packet.count
                 var failed = false
                 let queued = socket.send(to: address, capacity: length + 16) { slot in
                     slot.copyMemory(from: packet)
-                    slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
-                    let n = Self.adaptAndProtect(slot, length: length, map: map, srtp: srtp)
+                    if identity {
+                        slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
+                    } else if key >= 0, headerKeys[k] == key {
+                        // Same class as an earlier viewer: its adapted header as it was.
+                        slot.baseAddress!.copyMemory(
+                            from: headers + k * Self.adaptedHeaderCapacity, byteCount: headerLengths[k])
+                    } else {
+                        slot[1] = (slot[1] & 0x80) | pt
+                        let h = Self.rewriteExtensionIDs(slot, length: length, viewer: viewer)
+                        if key >= 0, h > 0, h <= Self.adaptedHeaderCapacity {
+                            (headers + k * Self.adaptedHeaderCapacity).copyMemory(from: slot.baseAddress!, byteCount: h)
+                            headerLengths[k] = h
+                            headerKeys[k] = key
+                        }
+                    }
+                    let n = srtp.protectRTP(slot, length: length)
                     failed = n == 0
                     return n
                 }
                 if failed {
-                    protectErrors &+= 1
+                    errors &+= 1
                 } else if queued {
-                    viewer.packetsSent &+= 1
-                    viewer.bytesSent &+= UInt64(length)
-                    packetsOut &+= 1
-                    bytesOut &+= UInt64(length)
+                    sent &+= 1
+                    sentBytes &+= UInt64(length)
                 } else {
-                    sendQueueFull &+= 1
+                    full &+= 1
                 }
             }
+            viewer.packetsSent &+= sent
+            viewer.bytesSent &+= sentBytes
+            copies &+= sent
+            copyBytes &+= sentBytes
         }
+        packetsOut &+= copies
+        bytesOut &+= copyBytes
+        protectErrors &+= errors
+        sendQueueFull &+= full
+        droppedNoCodecMatch &+= noCodec
     }
 
-    /// The last per-viewer steps of a copy already in its send slot: the viewer's extension
-    /// ids, then SRTP in place. Returns the protected length, 0 when protect failed.
+    /// Renumbers the header extensions of the packet in `slot[0..<length]` to the viewer's
+    /// ids (reading the viewer's map in place: no copy of it per packet). Returns the RTP
+    /// header's length (extensions included), 0 when the packet does not parse.
     @inline(__always)
+    @discardableResult
+    private static func rewriteExtensionIDs(_ slot: UnsafeMutableRawBufferPointer, length: Int, viewer: ViewerTrack) -> Int {
+        guard let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length])) else { return 0 }
+        copy.rewriteExtensionIDs { viewer.extensionMap.map($0) }
+        return copy.headerLength
+    }
+
+    /// The last per-viewer steps of a repair copy already in its send slot: the viewer's
+    /// extension ids, then SRTP in place. Returns the protected length, 0 when protect failed.
     private static func adaptAndProtect(
-        _ slot: UnsafeMutableRawBufferPointer, length: Int, map: ExtensionIDMap, srtp: SRTPContext
+        _ slot: UnsafeMutableRawBufferPointer, length: Int, viewer: ViewerTrack, srtp: SRTPProtector
     ) -> Int {
-        if !map.isIdentity, let copy = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: slot[0..<length])) {
-            copy.rewriteExtensionIDs { map.map($0) }
-        }
-        return (try? srtp.protectRTP(slot, length: length)) ?? 0
+        if !viewer.extensionMap.isIdentity { rewriteExtensionIDs(slot, length: length, viewer: viewer) }
+        return srtp.protectRTP(slot, length: length)
     }
 
     /// The outbound RTP timestamp for a publisher timestamp (SR rewriting).
@@ -288,7 +369,7 @@ final class TrackFanout {
 
     private func canRepair(_ viewer: ViewerTrack) -> Bool {
         let session = viewer.session
-        guard session.state == .connected, session.address != nil, session.srtp != nil, let source else {
+        guard session.state == .connected, session.address != nil, session.rtpProtector != nil, let source else {
             return false
         }
         return viewer.codec == source.codecName
@@ -297,10 +378,9 @@ final class TrackFanout {
     /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
     private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, socket: UDPSocket) -> Bool {
         let session = viewer.session
-        guard let address = session.address, let srtp = session.srtp else { return false }
+        guard let address = session.address, let srtp = session.rtpProtector else { return false }
         let rtxPT = viewer.rtxPayloadType
         let length = stored.count + (rtxPT == nil ? 0 : 2)
-        let map = viewer.extensionMap
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
@@ -319,7 +399,7 @@ final class TrackFanout {
                 slot.copyMemory(from: stored)
                 slot[1] = (slot[1] & 0x80) | pt
             }
-            let protected = Self.adaptAndProtect(slot, length: n, map: map, srtp: srtp)
+            let protected = Self.adaptAndProtect(slot, length: n, viewer: viewer, srtp: srtp)
             failed = protected == 0
             return protected
         }

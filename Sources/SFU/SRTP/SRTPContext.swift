@@ -6,12 +6,15 @@ public final class SRTPContext {
     public let inbound: SRTPSession
     /// Protects what we send (keyed with our write key).
     public let outbound: SRTPSession
+    /// Protects RTP with `outbound`, as a plain value (the fan-out's per-copy path).
+    let rtpProtector: SRTPProtector
 
     /// Both sessions from DTLS-exported keys; `keys.role` says which half is ours.
     public init(keys: SRTPKeys) throws(SRTPError) {
         profile = keys.profile
         inbound = try SRTPSession(profile: keys.profile, key: keys.remoteKeyingMaterial, direction: .inbound)
         outbound = try SRTPSession(profile: keys.profile, key: keys.localKeyingMaterial, direction: .outbound)
+        rtpProtector = outbound.protector
     }
 
     /// See `SRTPSession.protectRTP`.

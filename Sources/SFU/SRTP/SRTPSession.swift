@@ -73,6 +73,10 @@ public struct SRTPSession: ~Copyable {
         srtp_remove_stream(context, ssrc.bigEndian) == srtp_err_status_ok
     }
 
+    /// A plain-value RTP protect handle on this session, valid while the session lives
+    /// (see `SRTPProtector`).
+    var protector: SRTPProtector { SRTPProtector(context: context, trailer: profile.rtpTrailerLength) }
+
     /// Encrypts and authenticates the RTP packet in `buffer[0..<length]`; returns the new
     /// length (`length + profile.rtpTrailerLength`). The buffer must have that room.
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {

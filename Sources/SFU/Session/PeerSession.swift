@@ -28,9 +28,13 @@ public final class PeerSession {
     public var remoteUfrag = ""
     public let dtls: DTLSTransport
     public private(set) var srtp: SRTPContext?
-    public var state: State = .waitingForICE
+    /// `srtp`'s outbound RTP protector, set with it: the fan-out reads it once per viewer per
+    /// batch without reference counting. The fan-out's per-copy fields (this, `state`,
+    /// `address`) skip Swift's dynamic exclusivity checks: core-confined plain values.
+    @exclusivity(unchecked) private(set) var rtpProtector: SRTPProtector?
+    @exclusivity(unchecked) public var state: State = .waitingForICE
     /// The address media goes to: the ICE-nominated one.
-    public var address: SocketAddress?
+    @exclusivity(unchecked) public var address: SocketAddress?
     /// Every address that passed an ICE check and is routed to this session.
     var routedAddresses: [SocketAddress] = []
     /// Negotiated m-lines, in offer order.
@@ -82,7 +86,9 @@ public final class PeerSession {
 
     /// Installs the SRTP contexts from the DTLS-exported keys.
     func installKeys(_ keys: SRTPKeys) throws(SRTPError) {
-        srtp = try SRTPContext(keys: keys)
+        let context = try SRTPContext(keys: keys)
+        srtp = context
+        rtpProtector = context.rtpProtector
     }
 
     /// The inbound stream for a publisher SSRC, learning unknown SSRCs from their payload

@@ -1,0 +1,136 @@
+import Reactor
+import Testing
+
+@testable import SFU
+
+/// `TrackFanout.flushPending` adapts a held packet's header once per viewer class (extension
+/// map, payload type) and copies it for the class's later viewers: interleaved viewers of
+/// different classes must each still get their own header on every packet.
+@Suite("Fan-out header reuse across viewer classes", .serialized)
+struct FanoutHeaderReuseTests {
+    /// Decrypts what one viewer's socket receives with that viewer's keys.
+    final class Receiver: UDPReceiver {
+        let srtp: SRTPContext
+        var packets: [[UInt8]] = []
+        var failures = 0
+        init(keys: SRTPKeys) throws { srtp = try SRTPContext(keys: keys) }
+        func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {
+            guard let n = try? srtp.unprotectRTP(datagram, length: datagram.count) else {
+                failures += 1
+                return
+            }
+            packets.append(Array(datagram[0..<n]))
+        }
+        func batchEnded(on socket: UDPSocket, now: Instant) {}
+    }
+
+    static let publisherExtensions = [
+        SDPHeaderExtension(id: 4, uri: SDPExtensionURI.mid),
+        SDPHeaderExtension(id: 2, uri: SDPExtensionURI.absSendTime),
+        SDPHeaderExtension(id: 3, uri: SDPExtensionURI.transportWideCC),
+    ]
+
+    static func media(payloadType: UInt8, extensions: [SDPHeaderExtension]) -> NegotiatedMedia {
+        NegotiatedMedia(
+            mid: "0", index: 0, kind: .video, direction: .sendonly,
+            codec: SDPCodec(payloadType: payloadType, encodingName: "VP8", clockRate: 90_000), codecName: .vp8,
+            extensions: NegotiatedExtensions(extensions))
+    }
+
+    /// A publisher packet with mid(4)="0", abs-send-time(2) = `absSendTime`, twcc(3).
+    static func publisherPacket(sequenceNumber: UInt16, absSendTime: UInt8) -> [UInt8] {
+        var p: [UInt8] = [0x90, 96, UInt8(sequenceNumber >> 8), UInt8(sequenceNumber & 0xFF), 0, 0, 0, 1, 0, 0, 0, 9]
+        p += [0xBE, 0xDE, 0, 3]
+        p += [0x40, UInt8(ascii: "0")]
+        p += [0x22, 1, 2, absSendTime]
+        p += [0x31, 7, 8]
+        p += [0, 0, 0]
+        p += [UInt8](repeating: 0xAB, count: 100)
+        return p
+    }
+
+    @Test("interleaved viewers of three extension numberings and two payload types each get their own ids and payload type on every packet of a batch")
+    func interleavedClasses() throws {
+        let loop = try EventLoop(index: 0, backend: .epoll, pool: BufferPool(slotSize: 2048, slotCount: 256))
+        final class Sink: UDPReceiver {
+            func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {}
+            func batchEnded(on socket: UDPSocket, now: Instant) {}
+        }
+        let sink = Sink()
+        let server = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: sink)
+        defer { server.close() }
+        // (payload type, abs-send-time id, twcc id), in fan-out order: classes interleave.
+        let viewerSpecs: [(pt: UInt8, abs: UInt8, twcc: UInt8?)] = [
+            (96, 2, nil), (96, 5, 6), (120, 2, nil), (96, 2, nil), (96, 5, 6), (96, 9, nil), (120, 2, nil),
+        ]
+        let fanout = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024)
+        fanout.attach(source: Self.media(payloadType: 96, extensions: Self.publisherExtensions))
+        var receivers: [Receiver] = []
+        var sockets: [UDPSocket] = []
+        var sessions: [PeerSession] = []
+        for (i, spec) in viewerSpecs.enumerated() {
+            var exts = [SDPHeaderExtension(id: 1, uri: SDPExtensionURI.mid), SDPHeaderExtension(id: spec.abs, uri: SDPExtensionURI.absSendTime)]
+            if let t = spec.twcc { exts.append(SDPHeaderExtension(id: t, uri: SDPExtensionURI.transportWideCC)) }
+            let media = Self.media(payloadType: spec.pt, extensions: exts)
+            let key = (0..<28).map { UInt8(truncatingIfNeeded: $0 * 7 + i) }
+            let keys = SRTPKeys(profile: .aeadAes128Gcm, role: .server, clientWriteKey: key, serverWriteKey: key)
+            let receiver = try Receiver(keys: SRTPKeys(profile: .aeadAes128Gcm, role: .client, clientWriteKey: key, serverWriteKey: key))
+            let socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: receiver)
+            let identity = try DTLSIdentity.generate()
+            let session = PeerSession(
+                id: "v\(i)", role: .viewer, roomName: "r",
+                ice: IceLiteAgent(localUfrag: "u\(i)", localPassword: "p", remoteUfrag: "r\(i)", remotePassword: nil),
+                dtls: try DTLSTransport(identity: identity, role: .server, remoteFingerprint: (algorithm: "sha-256", value: Array(repeating: "00", count: 32).joined(separator: ":"))),
+                tracks: [media], now: loop.now)
+            try session.installKeys(keys)
+            session.state = .connected
+            session.address = socket.localAddress
+            fanout.add(ViewerTrack(session: session, kind: .video, media: media))
+            receivers.append(receiver)
+            sockets.append(socket)
+            sessions.append(session)
+        }
+        defer { for s in sockets { s.close() } }
+
+        // One batch of three packets, then a second batch of two.
+        var sent: [UInt8] = []
+        for batch in [0..<3, 3..<5] {
+            for seq in batch {
+                var bytes = Self.publisherPacket(sequenceNumber: UInt16(seq), absSendTime: UInt8(40 + seq))
+                bytes.withUnsafeMutableBytes { raw in
+                    guard let rtp = try? RTPPacket(parsing: raw) else { return }
+                    fanout.forward(rtp, isKeyframe: false, now: loop.now, socket: server)
+                }
+                sent.append(UInt8(40 + seq))
+            }
+            fanout.flushPending(socket: server)
+            server.flush()
+        }
+        #expect(loop.run(until: { receivers.allSatisfy { $0.packets.count >= 5 } }, timeout: .seconds(5)))
+
+        for (i, spec) in viewerSpecs.enumerated() {
+            let r = receivers[i]
+            #expect(r.failures == 0)
+            #expect(r.packets.count == 5, "viewer \(i)")
+            for (n, bytes) in r.packets.enumerated() {
+                var copy = bytes
+                copy.withUnsafeMutableBytes { raw in
+                    guard let p = try? RTPPacket(parsing: raw) else {
+                        Issue.record("viewer \(i) packet \(n) does not parse")
+                        return
+                    }
+                    #expect(p.payloadType == spec.pt, "viewer \(i)")
+                    #expect(p.absSendTime(id: spec.abs) == UInt32(0x0102_00) | UInt32(sent[n]), "viewer \(i) packet \(n)")
+                    #expect(p.extensionElement(id: 4) == nil && p.extensionElement(id: 1) == nil, "mid removed")
+                    if let t = spec.twcc {
+                        #expect(p.extensionElement(id: t) == nil, "transport-wide sequence numbers are never forwarded")
+                    }
+                    if spec.abs != 2 { #expect(p.extensionElement(id: 2) == nil, "viewer \(i): the publisher's id is gone") }
+                    #expect(Array(p.payload) == [UInt8](repeating: 0xAB, count: 100))
+                }
+            }
+        }
+        #expect(fanout.packetsOut == UInt64(5 * viewerSpecs.count))
+        withExtendedLifetime(sessions) {}
+    }
+}
