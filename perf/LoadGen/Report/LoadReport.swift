@@ -38,6 +38,8 @@ public struct LoadReport: Sendable {
         }
     }
     public var steady: Steady? = nil
+    /// Viewers the server did not refuse (503): the ones memory per viewer is spread over.
+    var viewersAdmitted: Int { max(0, viewersWanted - Int(counters.viewersRefused)) }
     /// The load generator's own CPU use in the steady window (1.0 = its whole core).
     public var loadSteadyCPUFraction: Double? = nil
 
@@ -84,8 +86,8 @@ public struct LoadReport: Sendable {
         s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived) (packets resent \(c.publisherRetransmissions))\n"
         if let cpu = serverCPUSeconds, let e = serverEnd {
             s += "server: CPU \(Format.fixed(cpu, 2)) s over the run (\(Format.fixed(cpu / max(durationSeconds, 0.001) * 100, 1))% of a core), RSS \(Format.mib(e.rssBytes)) MiB (start \(Format.mib(serverStart?.rssBytes ?? 0)) MiB, peak seen \(Format.mib(serverPeakRSS)) MiB)\n"
-            if viewersWanted > 0, let st = serverBeforeViewers ?? serverStart, e.rssBytes > st.rssBytes {
-                s += "server: RSS per viewer ≈ \(Format.fixed(Double(e.rssBytes - st.rssBytes) / Double(viewersWanted) / 1024, 1)) KiB (RSS growth from before the first viewer to the end, over \(viewersWanted) viewers)\n"
+            if viewersAdmitted > 0, let st = serverBeforeViewers ?? serverStart, e.rssBytes > st.rssBytes {
+                s += "server: RSS per viewer ≈ \(Format.fixed(Double(e.rssBytes - st.rssBytes) / Double(viewersAdmitted) / 1024, 1)) KiB (RSS growth from before the first viewer to the end, over the \(viewersAdmitted) viewers not refused)\n"
             }
             if let w = steady {
                 s += "server steady state (\(Format.fixed(w.seconds, 1)) s): CPU \(Format.fixed(w.cpuFraction * 100, 1))% of a core, \(Format.fixed(Double(w.packetsReceived) / max(w.seconds, 0.001) / 1000, 1))k packets/s delivered, \(Format.fixed(w.microsecondsPerPacket, 2)) µs CPU per delivered packet\n"
@@ -212,8 +214,8 @@ public struct LoadReport: Sendable {
             o.field("rss_peak_bytes", serverPeakRSS)
             if let b = serverBeforeViewers {
                 o.field("rss_before_viewers_bytes", b.rssBytes)
-                if viewersWanted > 0 && e.rssBytes > b.rssBytes {
-                    o.field("rss_per_viewer_bytes", Double(e.rssBytes - b.rssBytes) / Double(viewersWanted), decimals: 6)
+                if viewersAdmitted > 0 && e.rssBytes > b.rssBytes {
+                    o.field("rss_per_viewer_bytes", Double(e.rssBytes - b.rssBytes) / Double(viewersAdmitted), decimals: 6)
                 }
             }
             if let w = steady {
