@@ -37,7 +37,7 @@ final class LoadRunner {
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
                            audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
-                           pacingFactor: o.pacing)
+                           pacingFactor: o.pacing, retryRefused: max(0, o.retryRefused))
         if let path = o.ivf {
             // Fail before anything starts if the recording cannot be used.
             let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)

@@ -67,7 +67,7 @@ public struct LoadReport: Sendable {
         var s = "== livesfu-load report (\(target) at \(server)) ==\n"
         s += "load: \(rooms) room(s), \(publishersWanted) publisher(s), \(viewersWanted) viewer(s), \(Format.fixed(durationSeconds, 1)) s of media, video \(Format.fixed(Double(videoBitrate) / 1e6, 2)) Mbps @ \(fps) fps + Opus-like audio 50 pkt/s\n"
         s += "pinning: server \(serverCPU), load generator \(loadCPU)\n"
-        s += "viewers: connected \(c.viewersDTLSConnected), with media \(c.viewersWithMedia), with keyframe \(c.viewersWithKeyframe), failed \(c.viewersFailed), refused (503) \(c.viewersRefused), stalled \(stalledViewers)\n"
+        s += "viewers: connected \(c.viewersDTLSConnected), with media \(c.viewersWithMedia), with keyframe \(c.viewersWithKeyframe), failed \(c.viewersFailed), refused (503) \(c.viewersRefused) (offers retried after a 503: \(c.refusalsRetried)), stalled \(stalledViewers)\n"
         s += "join span: \(Format.fixed(joinSpanSeconds, 3)) s (first POST to last viewer's first packet)\n"
         s += "join  http answer:    \(Self.phase(c.joinHTTP))\n"
         s += "      ice connected:  \(Self.phase(c.joinICE))\n"
@@ -135,6 +135,7 @@ public struct LoadReport: Sendable {
         o.field("with_keyframe", c.viewersWithKeyframe)
         o.field("failed", c.viewersFailed)
         o.field("refused", c.viewersRefused)
+        o.field("refusals_retried", c.refusalsRetried)
         o.field("stalled", stalledViewers)
         o.endObject()
         o.key("join")

@@ -96,6 +96,17 @@ final class LoadLoop {
         offer(v, path: config.path(config.whepPath, room: room))
     }
 
+    /// Offers again for a viewer the server refused (503) after `delay`, if it is still
+    /// waiting then (looked up by id: the session may have been closed meanwhile).
+    func reoffer(_ v: ViewerSession, after delay: Duration) {
+        let id = v.id
+        let path = config.path(config.whepPath, room: v.room)
+        _ = loop.scheduleTimer(at: loop.now + delay) { [unowned(unsafe) self] in
+            guard let s = self.sessions[id], s.state == .offering else { return }
+            self.offer(s, path: path)
+        }
+    }
+
     private func offer(_ s: PeerSession, path: String) {
         let sdp = s.offer.sdp
         let id = s.id
@@ -108,6 +119,7 @@ final class LoadLoop {
                 r.status = resp.status
                 r.body = resp.body
                 r.location = resp.header("Location")
+                r.retryAfter = resp.header("Retry-After").flatMap { Int($0.filter { $0 != " " }) }
             } catch {
                 r.error = "\(error)"
             }

@@ -6,6 +6,8 @@ struct SignallingResult: Sendable {
     var status: Int = 0
     var body: String = ""
     var location: String? = nil
+    /// Seconds from a `Retry-After` header (a 503 from a busy server).
+    var retryAfter: Int? = nil
     var error: String? = nil
 }
 

@@ -14,6 +14,8 @@ struct RunConfig: Sendable {
     var ivfPath: String? = nil
     /// Publishers pace video at this multiple of its bitrate (0: each frame leaves as a burst).
     var pacingFactor: Double = 0
+    /// Times a viewer refused with 503 + `Retry-After` offers again after the wait (0: never).
+    var retryRefused = 0
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)

@@ -69,11 +69,24 @@ final class ViewerSession: PeerSession {
         if host.config.pliOnJoin && video.ssrc != 0 { sendPLI(now: now) }
     }
 
-    /// The server answered the WHEP offer with 503 (busy core, full room).
+    /// The server answered the WHEP offer with 503 (busy core, full room), as often as
+    /// the run retries, or it gave no `Retry-After`.
     var refused = false
+    private var retries = 0
 
     override func signalled(_ r: SignallingResult, now: Instant) {
-        if state == .offering, r.error == nil, r.status == 503 { refused = true }
+        if state == .offering, r.error == nil, r.status == 503 {
+            if let wait = r.retryAfter, retries < host.config.retryRefused {
+                // As a WHEP client may: offer again after the server's wait, plus up to 0.5 s
+                // so the refused do not all come back in the same instant.
+                retries += 1
+                host.counters.refusalsRetried += 1
+                let spread = Duration(nanoseconds: (seed &+ UInt64(retries)) % 500 * 1_000_000)
+                host.reoffer(self, after: .seconds(UInt64(max(0, min(wait, 60)))) + spread)
+                return
+            }
+            refused = true
+        }
         super.signalled(r, now: now)
     }
 

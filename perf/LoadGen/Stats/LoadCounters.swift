@@ -13,6 +13,8 @@ public struct LoadCounters: Sendable {
     /// Viewers the server refused with 503 (a full room, a busy core): it said no promptly
     /// rather than accepting a session it could not serve; not counted in `viewersFailed`.
     public var viewersRefused = 0
+    /// Offers made again after a 503 + `Retry-After` (`--retry-refused`).
+    public var refusalsRetried = 0
     public var viewersClosed = 0
     public var viewersStalled = 0
     /// Sessions ended with DELETE (2xx) and DELETEs that failed; set once at the end.
@@ -91,6 +93,7 @@ public struct LoadCounters: Sendable {
         viewersWithKeyframe += o.viewersWithKeyframe
         viewersFailed += o.viewersFailed
         viewersRefused += o.viewersRefused
+        refusalsRetried += o.refusalsRetried
         viewersClosed += o.viewersClosed
         viewersStalled += o.viewersStalled
         missingLocation += o.missingLocation
