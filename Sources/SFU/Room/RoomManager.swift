@@ -14,7 +14,6 @@ public final class RoomManager: UDPReceiver {
     /// control, `configuration.maxCoreLoad`). The owner wires it to its loop's
     /// `EventLoop.load`; tests inject a value. Called on this core only.
     public var coreLoad: () -> Double = { 0 }
-    private var admissionGate = AdmissionGate()
 
     private(set) var rooms: [String: Room] = [:]
     private var sessions: [String: PeerSession] = [:]
@@ -50,7 +49,7 @@ public final class RoomManager: UDPReceiver {
     {
         // A publisher for a room that already exists (viewers waiting for it, a reconnect)
         // serves sessions admitted earlier, so only a new room is subject to the core's load.
-        if rooms[name.value] == nil { try admit(now: now) }
+        if rooms[name.value] == nil { try admit() }
         let room = try room(named: name.value, now: now)
         if let existing = room.publisher, existing.state != .closed {
             removeIfEmpty(room)
@@ -68,7 +67,7 @@ public final class RoomManager: UDPReceiver {
     public func play(room name: RoomName, offer: SessionDescription, now: Instant) throws(RoomError)
         -> SessionCreated
     {
-        try admit(now: now)
+        try admit()
         let room = try room(named: name.value, now: now)
         let limit = configuration.maxViewersPerRoom
         if limit > 0, room.viewerCount >= limit {
@@ -151,15 +150,13 @@ public final class RoomManager: UDPReceiver {
 
     /// Admission control: refuses a new session while this core is saturated, so the sessions
     /// it already serves keep their quality and the client can retry later or elsewhere.
-    /// The load counts the sessions admitted within the last second or so, which the
-    /// estimate does not show yet (`AdmissionGate`).
-    private func admit(now: Instant) throws(RoomError) {
+    private func admit() throws(RoomError) {
         let limit = configuration.maxCoreLoad
         guard limit > 0 else { return }
-        guard let projected = admissionGate.admit(load: coreLoad(), sessions: sessions.count, limit: limit, now: now)
-        else { return }
+        let load = coreLoad()
+        guard load > limit else { return }
         counters.refusedCoreBusy &+= 1
-        throw .coreBusy(load: projected, limit: limit, retryAfter: configuration.coreBusyRetryAfterSeconds)
+        throw .coreBusy(load: load, limit: limit, retryAfter: configuration.coreBusyRetryAfterSeconds)
     }
 
     private func room(named name: String, now: Instant) throws(RoomError) -> Room {
