@@ -88,7 +88,7 @@ def test_viewers_refused_with_retry_after_offer_again_and_get_in(sfu):
     proxy = RefusingProxy(sfu.base_url, refusals=3)
     try:
         r = run_load("--server", proxy.base_url, "--room", "retrycheck", "--viewers", "3", "--duration", "6",
-                     "--min-delivery", "0.999")
+                     "--retry-refused", "5", "--min-delivery", "0.999")
     finally:
         proxy.close()
     out = r.stdout + r.stderr

@@ -45,7 +45,7 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Viewers send no NACK for gaps.") var noNack = false
     @Flag(help: "Viewers send no PLI on join.") var noPli = false
     @Option(help: "Times a viewer refused with 503 + Retry-After offers again after that wait, as a WHEP client may (0: never).")
-    var retryRefused = 10
+    var retryRefused = 0
     @Flag(help: "Receive with UDP_GRO.") var gro = false
     @Option(help: "Event loop backend: epoll or iouring.") var backend = "epoll"
     @Option(help: "Local IP the client sockets bind to.") var bind = "127.0.0.1"
