@@ -55,12 +55,15 @@ public struct RoomCounters: Sendable {
         ]
     }
 
-    /// Adds a track's fan-out drops (a live room's at scrape time, a closed room's for good).
-    mutating func addDrops(of f: TrackFanout) {
-        droppedCodecMismatch &+= f.droppedNoCodecMatch
-        droppedProtectFailed &+= f.protectErrors
-        droppedSendQueueFull &+= f.sendQueueFull
-        droppedPublisherLeft &+= f.droppedNoSource
+    /// Adds a room's fan-out drops, both tracks (a live room's at scrape time, a closed
+    /// room's for good).
+    mutating func addDrops(of room: Room) {
+        for f in [room.audio, room.video] {
+            droppedCodecMismatch &+= f.droppedNoCodecMatch
+            droppedProtectFailed &+= f.protectErrors
+            droppedSendQueueFull &+= f.sendQueueFull
+            droppedPublisherLeft &+= f.droppedNoSource
+        }
     }
 
     /// Adds another core's counters (folding at scrape time).

@@ -173,8 +173,7 @@ public final class RoomManager: UDPReceiver {
     }
 
     private func forget(_ room: Room) {
-        counters.addDrops(of: room.audio)
-        counters.addDrops(of: room.video)
+        counters.addDrops(of: room)
         rooms[room.name] = nil
     }
 
@@ -182,8 +181,7 @@ public final class RoomManager: UDPReceiver {
     public var mediaCounters: RoomCounters {
         var c = counters
         for room in rooms.values {
-            c.addDrops(of: room.audio)
-            c.addDrops(of: room.video)
+            c.addDrops(of: room)
         }
         return c
     }

@@ -323,7 +323,7 @@ final class TrackFanout {
             return
         }
         guard canRepair(viewer) else { return }
-        let length = stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
+        let length = Self.repairLength(stored, to: viewer)
         guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
         guard sendRepair(stored, to: viewer, socket: socket) else {
             viewer.nack.refund(bytes: length)
@@ -337,8 +337,7 @@ final class TrackFanout {
         }
     }
 
-    /// Sends the follow-up copies of earlier resends that are due (see `NackResponder`).
-    /// Sends the repair follow-ups that are due, visiting only the viewers that have some
+    /// Sends the repair follow-ups that are due (see `NackResponder`), visiting only the viewers that have some
     /// queued (a tick does not walk every viewer of every room).
     func sendDueFollowUps(now: Instant, socket: UDPSocket) {
         var i = 0
@@ -361,10 +360,16 @@ final class TrackFanout {
                 viewer.nack.followUpNotSent()
                 continue
             }
-            let length = stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
+            let length = Self.repairLength(stored, to: viewer)
             guard viewer.nack.decideFollowUp(sequenceNumber: seq, bytes: length, now: now) == .resend else { continue }
             if !sendRepair(stored, to: viewer, socket: socket) { viewer.nack.followUpNotSent(refundingBytes: length) }
         }
+    }
+
+    /// Bytes a repair of `stored` takes on the wire to this viewer (RTX adds the original
+    /// sequence number), before SRTP.
+    private static func repairLength(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack) -> Int {
+        stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
     }
 
     private func canRepair(_ viewer: ViewerTrack) -> Bool {
@@ -380,7 +385,7 @@ final class TrackFanout {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
         let rtxPT = viewer.rtxPayloadType
-        let length = stored.count + (rtxPT == nil ? 0 : 2)
+        let length = Self.repairLength(stored, to: viewer)
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
