@@ -93,7 +93,7 @@ final class LoadRunner {
         say("t=\(Format.fixed(elapsed(), 0))s viewers \(c.viewersWithMedia)/\(c.viewersStarted) media (conn \(c.viewersDTLSConnected), failed \(c.viewersFailed), refused \(c.viewersRefused))"
             + " rx \(Format.fixed(Double(rx) / dt / 1000, 1))k pkt/s \(Format.fixed(Double(bytes) * 8 / dt / 1e6, 0)) Mbps"
             + " lost \(c.lost) delivery \(Format.fixed(c.deliveryRatio * 100, 3))%"
-            + " lat p50 \(Format.ms(c.latencyInterval.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencyInterval.value(atQuantile: 0.99))) ms"
+            + " lat \(LoadReport.latencyText(c.latencyInterval, withMax: false))"
             + " pub tx \(c.publisherPacketsSent)" + server)
     }
 

@@ -62,6 +62,19 @@ public struct LoadReport: Sendable {
         o.endObject()
     }
 
+    /// "p50 … p99 … max … ms" of a one-way latency histogram (the max left out on request).
+    static func latencyText(_ h: LatencyHistogram, withMax: Bool = true) -> String {
+        "p50 \(Format.ms(h.value(atQuantile: 0.5))) p99 \(Format.ms(h.value(atQuantile: 0.99)))"
+            + (withMax ? " max \(Format.ms(h.maxValue))" : "") + " ms"
+    }
+
+    /// `p50_ms`, `p99_ms` and `max_ms` of a one-way latency histogram (the max left out on request).
+    static func latencyJSON(_ h: LatencyHistogram, withMax: Bool = true, into o: inout JSONWriter) {
+        o.field("p50_ms", h.milliseconds(atQuantile: 0.5), decimals: 6)
+        o.field("p99_ms", h.milliseconds(atQuantile: 0.99), decimals: 6)
+        if withMax { o.field("max_ms", Double(h.maxValue) / 1e6, decimals: 6) }
+    }
+
     public var text: String {
         let c = counters
         var s = "== livesfu-load report (\(target) at \(server)) ==\n"
@@ -78,9 +91,9 @@ public struct LoadReport: Sendable {
         let worst = c.viewerDelivery.min() ?? 0
         let below = c.viewerDelivery.filter { $0 < 0.999 }.count
         s += "per viewer: worst delivery \(Format.fixed(worst * 100, 3))%, viewers below 99.9%: \(below)\n"
-        s += "latency (one-way, \(verifiedViewers) verified viewers = \(Format.fixed(verifySample * 100, 1))% sample, \(c.latency.count) packets): p50 \(Format.ms(c.latency.value(atQuantile: 0.5))) p99 \(Format.ms(c.latency.value(atQuantile: 0.99))) max \(Format.ms(c.latency.count > 0 ? c.latency.maxValue : 0)) ms\n"
-        s += "latency, steady state (after every viewer joined, \(c.latencySteady.count) packets): p50 \(Format.ms(c.latencySteady.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencySteady.value(atQuantile: 0.99))) max \(Format.ms(c.latencySteady.count > 0 ? c.latencySteady.maxValue : 0)) ms\n"
-        s += "  (arrival = the kernel's receive time on the viewer's socket; up to when the load tool processed them: p50 \(Format.ms(c.latencySteadyProcessed.value(atQuantile: 0.5))) p99 \(Format.ms(c.latencySteadyProcessed.value(atQuantile: 0.99))) ms)\n"
+        s += "latency (one-way, \(verifiedViewers) verified viewers = \(Format.fixed(verifySample * 100, 1))% sample, \(c.latency.count) packets): \(Self.latencyText(c.latency))\n"
+        s += "latency, steady state (after every viewer joined, \(c.latencySteady.count) packets): \(Self.latencyText(c.latencySteady))\n"
+        s += "  (arrival = the kernel's receive time on the viewer's socket; up to when the load tool processed them: \(Self.latencyText(c.latencySteadyProcessed, withMax: false)))\n"
         s += "jitter: mean \(Format.fixed(c.jitterSamples > 0 ? c.jitterSumMs / Double(c.jitterSamples) : 0, 3)) ms, max \(Format.fixed(c.jitterMaxMs, 3)) ms; srtp verified \(c.srtpVerified) failures \(c.srtpFailures)\n"
         s += "rtcp sent by viewers: NACK \(c.nacksSent) (\(c.nackedPackets) packets), PLI \(c.plisSent), RR \(c.receiverReportsSent)\n"
         s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived) (packets resent \(c.publisherRetransmissions))\n"
@@ -169,22 +182,17 @@ public struct LoadReport: Sendable {
         o.key("latency")
         o.beginObject()
         o.field("samples", c.latency.count)
-        o.field("p50_ms", Double(c.latency.value(atQuantile: 0.5)) / 1e6, decimals: 6)
-        o.field("p99_ms", Double(c.latency.value(atQuantile: 0.99)) / 1e6, decimals: 6)
-        o.field("max_ms", Double(c.latency.count > 0 ? c.latency.maxValue : 0) / 1e6, decimals: 6)
+        Self.latencyJSON(c.latency, into: &o)
         o.field("jitter_mean_ms", c.jitterSamples > 0 ? c.jitterSumMs / Double(c.jitterSamples) : 0, decimals: 6)
         o.field("jitter_max_ms", c.jitterMaxMs, decimals: 6)
         o.key("steady")
         o.beginObject()
         o.field("samples", c.latencySteady.count)
-        o.field("p50_ms", Double(c.latencySteady.value(atQuantile: 0.5)) / 1e6, decimals: 6)
-        o.field("p99_ms", Double(c.latencySteady.value(atQuantile: 0.99)) / 1e6, decimals: 6)
-        o.field("max_ms", Double(c.latencySteady.count > 0 ? c.latencySteady.maxValue : 0) / 1e6, decimals: 6)
+        Self.latencyJSON(c.latencySteady, into: &o)
         o.endObject()
         o.key("steady_processed")
         o.beginObject()
-        o.field("p50_ms", Double(c.latencySteadyProcessed.value(atQuantile: 0.5)) / 1e6, decimals: 6)
-        o.field("p99_ms", Double(c.latencySteadyProcessed.value(atQuantile: 0.99)) / 1e6, decimals: 6)
+        Self.latencyJSON(c.latencySteadyProcessed, withMax: false, into: &o)
         o.endObject()
         o.endObject()
         o.key("rtcp")

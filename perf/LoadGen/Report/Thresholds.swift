@@ -28,7 +28,7 @@ public struct Thresholds: Sendable {
         if let m = maxP99LatencyMs {
             // The steady state's (joins over); the whole run's when the run had none.
             let h = c.latencySteady.count > 0 ? c.latencySteady : c.latency
-            let p99 = Double(h.value(atQuantile: 0.99)) / 1e6
+            let p99 = h.milliseconds(atQuantile: 0.99)
             let which = c.latencySteady.count > 0 ? "steady-state p99 latency" : "p99 latency"
             if h.count == 0 { out.append("no latency samples (no verified viewer got media)") }
             else if p99 > m { out.append("\(which) \(Format.fixed(p99, 3)) ms > \(Format.fixed(m, 3)) ms") }

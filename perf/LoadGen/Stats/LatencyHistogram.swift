@@ -64,5 +64,8 @@ public struct LatencyHistogram: Sendable {
         return maxValue
     }
 
+    /// `value(atQuantile:)` in milliseconds (the histogram holds nanoseconds).
+    public func milliseconds(atQuantile q: Double) -> Double { Double(value(atQuantile: q)) / 1e6 }
+
     public var mean: Double { count > 0 ? sum / Double(count) : 0 }
 }
