@@ -24,7 +24,10 @@ public final class UDPSocket: Channel {
     /// During `UDPReceiver.received`: when the kernel queued that datagram on this socket
     /// (monotonic), if `timestampsEnabled`; otherwise the loop's `now`. A load tool measures
     /// one-way latency with it, so its own backlog is not counted as the server's.
-    public private(set) var receivedAt = Instant(nanoseconds: 0)
+    public var receivedAt: Instant { timestampsEnabled ? kernelReceivedAt : loop.now }
+    /// The kernel's stamp of the datagram being delivered (or `now` where it had none);
+    /// only kept with `timestampsEnabled`, so other sockets do no work per datagram for it.
+    private var kernelReceivedAt = Instant(nanoseconds: 0)
     /// CLOCK_REALTIME − CLOCK_MONOTONIC, read once per receive batch (kernel stamps are realtime).
     private var realtimeOffset: Int64 = 0
 
@@ -201,11 +204,10 @@ public final class UDPSocket: Channel {
                                        length: Int(lsfu_mmsghdr_namelen(recvMsgs, UInt32(i))))
         else { return }
         let base = recvBuffers + i * recvBufferSize
-        receivedAt = now
         if timestampsEnabled {
             let real = lsfu_cmsg_get_timestamp_ns(recvControls + i * recvControlSpace,
                                                   lsfu_mmsghdr_controllen(recvMsgs, UInt32(i)))
-            if real > realtimeOffset { receivedAt = Instant(nanoseconds: UInt64(real - realtimeOffset)) }
+            kernelReceivedAt = real > realtimeOffset ? Instant(nanoseconds: UInt64(real - realtimeOffset)) : now
         }
         var segment = 0
         if groEnabled {
