@@ -21,6 +21,8 @@ public struct RoomCounters: Sendable {
     public var droppedSRTPErrors: UInt64 = 0
     public var droppedMalformed: UInt64 = 0
     public var droppedUnknownSSRC: UInt64 = 0
+    /// Packets of one SSRC more than a peer may have SRTP streams for (`SRTPContext`).
+    public var droppedTooManySSRCs: UInt64 = 0
     public var droppedPublisherRTX: UInt64 = 0
     /// Fan-out copies not sent: the viewer negotiated another codec, SRTP protect failed, the
     /// socket's send queue was full, or the publisher left before its batch went out.
@@ -49,7 +51,8 @@ public struct RoomCounters: Sendable {
         [
             ("unknown_source", droppedUnknownSource), ("garbage", droppedGarbage),
             ("unexpected", droppedUnexpectedRTP), ("srtp", droppedSRTPErrors), ("malformed", droppedMalformed),
-            ("unknown_ssrc", droppedUnknownSSRC), ("publisher_rtx", droppedPublisherRTX),
+            ("unknown_ssrc", droppedUnknownSSRC), ("too_many_ssrcs", droppedTooManySSRCs),
+            ("publisher_rtx", droppedPublisherRTX),
             ("codec_mismatch", droppedCodecMismatch), ("protect_failed", droppedProtectFailed),
             ("send_queue_full", droppedSendQueueFull), ("publisher_left", droppedPublisherLeft),
         ]
@@ -87,6 +90,7 @@ public struct RoomCounters: Sendable {
         droppedSRTPErrors &+= o.droppedSRTPErrors
         droppedMalformed &+= o.droppedMalformed
         droppedUnknownSSRC &+= o.droppedUnknownSSRC
+        droppedTooManySSRCs &+= o.droppedTooManySSRCs
         droppedPublisherRTX &+= o.droppedPublisherRTX
         droppedCodecMismatch &+= o.droppedCodecMismatch
         droppedProtectFailed &+= o.droppedProtectFailed

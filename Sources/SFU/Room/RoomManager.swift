@@ -386,8 +386,7 @@ public final class RoomManager: UDPReceiver {
         do {
             length = try srtp.unprotectRTP(datagram, length: datagram.count)
         } catch {
-            s.srtpErrors &+= 1
-            counters.droppedSRTPErrors &+= 1
+            countSRTPError(error, session: s)
             return
         }
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[0..<length])
@@ -406,6 +405,7 @@ public final class RoomManager: UDPReceiver {
         }
         guard var stream = s.inboundStream(ssrc: view.ssrc, payloadType: view.payloadType) else {
             counters.droppedUnknownSSRC &+= 1
+            srtp.forgetInboundStream(ssrc: view.ssrc)  // no libsrtp state for an SSRC we refused
             return
         }
         guard let room = rooms[s.roomName] else { return }
@@ -458,6 +458,15 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
+    private func countSRTPError(_ error: SRTPError, session s: PeerSession) {
+        if case .tooManyStreams = error {
+            counters.droppedTooManySSRCs &+= 1
+        } else {
+            s.srtpErrors &+= 1
+            counters.droppedSRTPErrors &+= 1
+        }
+    }
+
     private func handleRTCP(
         _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, socket: UDPSocket, now: Instant
     ) {
@@ -469,8 +478,7 @@ public final class RoomManager: UDPReceiver {
         do {
             length = try srtp.unprotectRTCP(datagram, length: datagram.count)
         } catch {
-            s.srtpErrors &+= 1
-            counters.droppedSRTPErrors &+= 1
+            countSRTPError(error, session: s)
             return
         }
         guard let room = rooms[s.roomName] else { return }

@@ -19,6 +19,9 @@ public enum SRTPError: Error, Sendable, Hashable, CustomStringConvertible {
     case setupFailed(status: Int32)
     /// Any other libsrtp status (cipher failure, ...).
     case failed(status: Int32)
+    /// A packet of a new SSRC while the peer already has `limit` inbound streams
+    /// (`SRTPContext.maxInboundStreams`).
+    case tooManyStreams(limit: Int)
 
     /// Maps a libsrtp status that is not `srtp_err_status_ok`.
     init(status: srtp_err_status_t) {
@@ -42,6 +45,7 @@ public enum SRTPError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badKey(let expected, let got): "SRTP key is \(got) bytes, expected \(expected) (key‖salt)"
         case .setupFailed(let status): "libsrtp setup failed (status \(status))"
         case .failed(let status): "libsrtp failed (status \(status))"
+        case .tooManyStreams(let limit): "SRTP packet of a new SSRC refused: the peer already has \(limit) streams"
         }
     }
 }
