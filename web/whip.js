@@ -18,10 +18,30 @@
     return new URLSearchParams(global.location.search);
   }
 
-  // Base URL of the server: ?server=... when given, else the page's own origin.
+  // Whether `url` is on an origin the server allows besides the page's own (WEB_ALLOWED_SERVERS,
+  // told by /web/livesfu-config.js as "scheme://host[:port]", port "*" for any).
+  function allowedServer(url) {
+    return (global.LIVESFU_ALLOWED_SERVERS || []).some((entry) => {
+      if (entry.endsWith(':*')) {
+        const u = new URL(entry.slice(0, -2));
+        return u.protocol === url.protocol && u.hostname === url.hostname;
+      }
+      return new URL(entry).origin === url.origin;
+    });
+  }
+
+  // Base URL of the server: the page's own origin, or ?server=... when it names the same
+  // origin or an allowed one. A link must not send the camera and ?token= to any server it
+  // names; the server's Content-Security-Policy (connect-src) enforces the same in the browser.
   function serverBase() {
     const s = params().get('server');
-    return (s || global.location.origin).replace(/\/+$/, '');
+    if (!s) return global.location.origin;
+    let url;
+    try { url = new URL(s, global.location.href); } catch (e) { throw new Error('?server= is not a URL'); }
+    if (url.origin !== global.location.origin && !allowedServer(url)) {
+      throw new Error(`?server=${url.origin} is not allowed here (WEB_ALLOWED_SERVERS on the server lists the allowed ones)`);
+    }
+    return (url.origin + url.pathname).replace(/\/+$/, '');
   }
 
   function endpoint(kind, room) {
@@ -171,6 +191,17 @@
     return out;
   }
 
+  // A table row of [tag, text] cells; text only, never markup (values come from the network).
+  function row(...cells) {
+    const tr = document.createElement('tr');
+    for (const [tag, text] of cells) {
+      const cell = document.createElement(tag);
+      cell.textContent = String(text);
+      tr.append(cell);
+    }
+    return tr;
+  }
+
   // What publish.html and player.html share: the state they show and tests read over
   // DevTools (window.livesfuState: state, error, session URL, getStats() figures), their
   // start/stop buttons, following a session's connection state and stats, and stopping.
@@ -178,6 +209,7 @@
   // `onStop()` releases what the page holds (camera, video elements).
   function page(name, { startId, render, onStop }) {
     const $ = (id) => document.getElementById(id);
+    $('form').addEventListener('submit', (e) => e.preventDefault());
     const st = global.livesfuState = { page: name, state: 'idle', error: null, location: null, stats: null, events: [] };
     let session = null, timer = null;
 
@@ -210,7 +242,7 @@
         if (!session) return;
         try {
           prev = st.stats = await summarize(pc, prev);
-          $('stats').innerHTML = render(prev).map(([k, x]) => `<tr><th>${k}</th><td>${x}</td></tr>`).join('');
+          $('stats').replaceChildren(...render(prev).map(([k, x]) => row(['th', k], ['td', x])));
         } catch (e) { /* closed */ }
       }, 1000);
     }
@@ -239,5 +271,7 @@
     return { $, setState, follow, stop, failed, state: st };
   }
 
-  global.LiveSFU = { WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec, page };
+  global.LiveSFU = {
+    WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec, page, row,
+  };
 })(window);

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 @testable import HTTP
@@ -52,5 +53,49 @@ struct StaticFilesTests {
         #expect(StaticFiles.sanitize(p["path"]!) == nil)
         guard case .found(_, let q) = router.match(method: .get, path: "/web/js%2f..%2f..%2fsecret.txt") else { Issue.record("no match"); return }
         #expect(StaticFiles.sanitize(q["path"]!) == nil)
+    }
+}
+
+@Suite("Page security")
+struct PageSecurityTests {
+    @Test("every served file carries a CSP that allows only the own origin and no framing")
+    func headers() throws {
+        let base = NSTemporaryDirectory() + "lsfu-csp-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try "<h1>hi</h1>".write(toFile: base + "/index.html", atomically: true, encoding: .utf8)
+        let page = StaticFiles(root: base).response(relativePath: "index.html")
+        let csp = try #require(page.head.headerFields[.contentSecurityPolicy])
+        #expect(csp.contains("connect-src 'self';"))
+        #expect(csp.contains("frame-ancestors 'none'"))
+        #expect(csp.contains("script-src 'self';"))
+        #expect(page.head.headerFields[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+        let allowed = try PageSecurity(allowedServers: ["https://edge.example.com", "http://127.0.0.1:*"])
+        let other = StaticFiles(root: base, security: allowed).response(relativePath: "index.html")
+        #expect(other.head.headerFields[.contentSecurityPolicy]?.contains(
+            "connect-src 'self' https://edge.example.com http://127.0.0.1:*;") == true)
+    }
+
+    @Test("the config script lists the allowed servers")
+    func configScript() throws {
+        let script = try PageSecurity(allowedServers: ["https://a.example:8443"]).configScript
+        #expect(String(decoding: script.body, as: UTF8.self)
+            == "window.LIVESFU_ALLOWED_SERVERS = Object.freeze([\"https://a.example:8443\"]);\n")
+        #expect(script.head.headerFields[.contentType] == "text/javascript; charset=utf-8")
+        #expect(String(decoding: PageSecurity.sameOriginOnly.configScript.body, as: UTF8.self).contains("freeze([])"))
+    }
+
+    @Test("only plain origins are accepted (they go into a header and a script)")
+    func validation() {
+        for good in ["https://a.example", "http://127.0.0.1:8080", "http://[::1]:*", "https://x-y.z:443"] {
+            #expect(PageSecurity.isOrigin(good), "\(good)")
+        }
+        for bad in [
+            "a.example", "ftp://a", "https://", "https://a/path", "https://a:0", "https://a:99999", "https://*.a",
+            "https://a\";alert(1)//", "https://a; script-src *", "javascript:alert(1)", "https://user@a",
+        ] {
+            #expect(!PageSecurity.isOrigin(bad), "\(bad)")
+        }
+        #expect(throws: ConfigurationError.self) { try PageSecurity(allowedServers: ["https://a/x"]) }
     }
 }

@@ -92,6 +92,8 @@ class ServerUnderTest:
         self.env = dict(os.environ, HTTP_ADDR=f"127.0.0.1:{self.http_port}", UDP_PORT=str(self.udp_port),
                         WEB_DIR=WEB_ROOT, **(env or {}))
         self.env.setdefault("MAX_CORE_LOAD", "0")
+        # The lossy gateway is another origin on loopback that pages reach through ?server=.
+        self.env.setdefault("WEB_ALLOWED_SERVERS", "http://127.0.0.1:*")
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.log_path = os.path.join(ARTIFACTS, f"server-{name}.log")
         self.proc: subprocess.Popen | None = None

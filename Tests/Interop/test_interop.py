@@ -189,6 +189,42 @@ def test_chromium_publish_page_to_chromium_player_page(browser, sfu, request):
     run(body(), 120)
 
 
+def test_pages_send_nothing_to_a_server_that_is_not_allowed(browser, sfu, request):
+    """A link with ?server= naming a foreign origin, a token and autostart must not reach it:
+    whip.js refuses it and the page's Content-Security-Policy would block it too."""
+    room = room_name(request)
+    import socket
+    import urllib.request
+
+    async def body():
+        pub = None
+        trap = socket.socket()
+        trap.bind(("127.0.0.1", 0))
+        trap.listen(8)
+        trap.setblocking(False)
+        try:
+            # localhost is another origin than 127.0.0.1 (the allowed one in these tests).
+            foreign = f"http://localhost:{trap.getsockname()[1]}"
+            pub = await browser.open(
+                page_url(sfu, "publish.html", room=room, server=foreign, token="secret", autostart=1), "publish-foreign")
+            state = await pub.wait_for(
+                "window.livesfuState && window.livesfuState.state === 'error' && window.livesfuState.error", 20,
+                "publish page refuses the foreign server")
+            assert "not allowed" in state, state
+            await asyncio.sleep(0.5)
+            with pytest.raises(BlockingIOError):
+                trap.accept()  # nothing connected to the foreign server
+            with urllib.request.urlopen(sfu.base_url + "/web/publish.html") as resp:
+                csp = resp.headers["Content-Security-Policy"]
+                assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, csp
+                assert resp.headers["Referrer-Policy"] == "no-referrer"
+        finally:
+            trap.close()
+            await close_all(pub)
+
+    run(body(), 60)
+
+
 def test_aiortc_publisher_to_chromium_player(browser, sfu, request):
     room = room_name(request)
     name = node_slug(request.node.name)

@@ -17,6 +17,9 @@ public struct Configuration: Sendable, Equatable {
     public var tlsKeyFile: String?
     /// Folder served under `/web/`.
     public var webDirectory: String
+    /// `WEB_ALLOWED_SERVERS`: the origins the pages may send offers and tokens to besides
+    /// their own.
+    public var pageSecurity: PageSecurity
 
     // Rooms and media
     /// 0 = unlimited.
@@ -104,6 +107,9 @@ public struct Configuration: Sendable, Equatable {
         .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
+        .init(
+            "WEB_ALLOWED_SERVERS", .string, default: nil,
+            "Origins (https://host[:port], port * for any) the pages' ?server= may name besides their own; empty = own origin only"),
         .init("PUBLISHER_GRACE_SECONDS", .integer, default: "10", "How long a room waits for its publisher to come back"),
         .init("MAX_CORE_LOAD", .number, default: "0.95", "Refuse new viewers and new rooms (503 + Retry-After) on a core busier than this fraction (smoothed over ~1 s); 0 = off"),
         .init("HTTP_MAX_REQUEST_LINE_BYTES", .integer, default: "8192", "Longest request line (414 beyond)"),
@@ -237,6 +243,7 @@ public struct Configuration: Sendable, Equatable {
             return Configuration(
                 httpBind: bind, cors: cors, auth: auth, rateLimitRPS: rps, rateLimitBurst: burst, httpLimits: limits,
                 tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
+                pageSecurity: try PageSecurity(allowedServers: list("WEB_ALLOWED_SERVERS")),
                 maxSubscribersPerRoom: try int("MAX_SUBS_PER_ROOM"), stunURLs: list("STUN_URLS"), turnURLs: turnURLs,
                 turnUsername: string("TURN_USERNAME"), turnPassword: string("TURN_PASSWORD"),
                 publisherGraceSeconds: try int("PUBLISHER_GRACE_SECONDS", min: 0, max: 3600), maxCoreLoad: maxCoreLoad,

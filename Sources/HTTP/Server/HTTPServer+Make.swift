@@ -16,7 +16,7 @@ extension HTTPServer {
     ) -> HTTPServer {
         let router = Router()
         StandardRoutes.register(
-            on: router, staticFiles: StaticFiles(root: configuration.webDirectory), gatherMetrics: gatherMetrics)
+            on: router, staticFiles: StaticFiles(root: configuration.webDirectory, security: configuration.pageSecurity), gatherMetrics: gatherMetrics)
         routes(router)
         let handle = loop.handle
         let application = HTTPApplication(

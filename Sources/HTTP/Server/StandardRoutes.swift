@@ -15,6 +15,10 @@ public enum StandardRoutes {
         router.add(.get, "/web") { _, responder in
             responder.respond(redirect(.movedPermanently, to: "/web/"))
         }
+        // Before `/web/*path`: the first matching route wins.
+        router.add(.get, "/web/\(PageSecurity.configScriptPath)") { _, responder in
+            responder.respond(staticFiles.security.configScript)
+        }
         router.add(.get, "/web/*path") { request, responder in
             responder.respond(staticFiles.response(relativePath: request.pathParameters["path"] ?? ""))
         }

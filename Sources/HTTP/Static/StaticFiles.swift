@@ -7,13 +7,19 @@ import HTTPTypes
 /// 404 before touching the file system, and the real path (symlinks resolved) must still lie
 /// inside the folder's real path.
 ///
+/// Every answer carries the pages' security headers (`PageSecurity`).
+///
 /// Files are read when requested (the pages are a few small files; a blocking `read` of a
 /// page-cache-hot file costs microseconds) and are capped at `maxFileBytes`.
 public struct StaticFiles: Sendable {
     public let root: String
     public var maxFileBytes = 8 << 20
+    public var security: PageSecurity
 
-    public init(root: String) { self.root = root }
+    public init(root: String, security: PageSecurity = .sameOriginOnly) {
+        self.root = root
+        self.security = security
+    }
 
     /// Answers `GET /web/<relativePath>` (`relativePath` already percent-decoded).
     public func response(relativePath: String, isHead: Bool = false) -> HTTPServerResponse {
@@ -42,10 +48,9 @@ public struct StaticFiles: Sendable {
         guard let bytes = Self.readFile(candidate, limit: maxFileBytes) else {
             return .error(.notFound, "not found")
         }
-        var fields = HTTPFields()
+        var fields = security.headers
         fields[.contentType] = Self.contentType(forPath: candidate)
         fields[.cacheControl] = "no-cache"
-        fields[.xContentTypeOptions] = "nosniff"
         return HTTPServerResponse(status: .ok, headerFields: fields, body: bytes)
     }
 

@@ -1,0 +1,49 @@
+'use strict';
+let stream = null;
+const ui = LiveSFU.page('publish', {
+  startId: 'start',
+  render: (st) => {
+    const v = st.outbound.video || {}, a = st.outbound.audio || {};
+    return [
+      ['video codec', v.codec || '-'], ['resolution', v.frameWidth ? `${v.frameWidth}×${v.frameHeight}` : '-'],
+      ['video bitrate', `${v.kbps || 0} kbps`], ['frames encoded', v.framesEncoded || 0],
+      ['video packets sent', v.packets || 0], ['audio packets sent', a.packets || 0],
+      ['limited by', v.qualityLimitationReason || '-'],
+    ];
+  },
+  onStop: () => {
+    if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; }
+    ui.$('preview').srcObject = null;
+  },
+});
+const $ = ui.$;
+
+async function start() {
+  const room = $('room').value.trim();
+  if (!room) { ui.setState('error', 'room is required'); return; }
+  ui.state.error = null;
+  ui.setState('starting');
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    $('preview').srcObject = stream;
+    ui.setState('connecting');
+    ui.follow(await LiveSFU.publish(LiveSFU.endpoint('publish', room), stream,
+      { token: $('token').value, codec: $('codec').value }));
+    const watch = new URL('player.html', location.href);
+    watch.searchParams.set('room', room);
+    const a = document.createElement('a');
+    a.href = watch.toString();
+    a.textContent = watch.toString();
+    $('watch').replaceChildren('Watch: ', a);
+  } catch (e) {
+    await ui.failed('publish', e);
+  }
+}
+
+$('start').addEventListener('click', start);
+const q = LiveSFU.params();
+if (q.get('room')) $('room').value = q.get('room');
+if (q.get('token')) $('token').value = q.get('token');
+if (q.get('codec')) $('codec').value = q.get('codec').toLowerCase();
+ui.setState('idle');
+if (q.get('autostart') === '1') start();
