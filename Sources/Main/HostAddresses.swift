@@ -1,28 +1,41 @@
 import Glibc
 
-/// The machine's IPv4 interface addresses, for host ICE candidates when `PUBLIC_IP` is unset.
+/// The machine's IPv4 interface addresses and the one of its default route, for
+/// `MediaAddressPlan` (which candidates to advertise and where the media sockets bind).
 enum HostAddresses {
-    /// Non-loopback IPv4 addresses that are up, then loopback (for clients on this machine,
-    /// and the only one in a loopback-only namespace).
-    static func ipv4() -> [String] {
+    /// IPv4 addresses of the interfaces that are up, loopback included, by interface name.
+    static func ipv4ByInterface() -> [(interface: String, ip: String)] {
         var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return ["127.0.0.1"] }
-        // (loopback is appended last below)
+        guard getifaddrs(&list) == 0 else { return [("lo", "127.0.0.1")] }
         defer { freeifaddrs(list) }
-        var found: [String] = []
+        var found: [(String, String)] = []
         var cursor = list
         while let entry = cursor {
             defer { cursor = entry.pointee.ifa_next }
             guard let addr = entry.pointee.ifa_addr, Int32(addr.pointee.sa_family) == AF_INET,
-                entry.pointee.ifa_flags & UInt32(IFF_UP) != 0,
-                entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0
+                entry.pointee.ifa_flags & UInt32(IFF_UP) != 0
             else { continue }
             var sin = sockaddr_in()
             memcpy(&sin, addr, MemoryLayout<sockaddr_in>.size)
-            let ip = SocketAddressText.ipv4(sin.sin_addr)
-            if !found.contains(ip) { found.append(ip) }
+            found.append((String(cString: entry.pointee.ifa_name), SocketAddressText.ipv4(sin.sin_addr)))
         }
-        return found + ["127.0.0.1"]
+        return found
+    }
+
+    /// The IPv4 address of the interface that holds the IPv4 default route (from
+    /// `/proc/net/route`: destination 00000000), nil when there is none (e.g. a
+    /// loopback-only network namespace).
+    static func defaultRouteIPv4(_ interfaces: [(interface: String, ip: String)]) -> String? {
+        guard let file = fopen("/proc/net/route", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" })
+            guard fields.count > 2, fields[1] == "00000000" else { continue }
+            if let match = interfaces.first(where: { $0.interface == fields[0] }) { return match.ip }
+        }
+        return nil
     }
 }
 

@@ -24,9 +24,11 @@ struct Server {
         rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
         rooms.maxCoreLoad = c.maxCoreLoad
-        // A server bound to loopback only serves this machine: advertise loopback only.
-        let loopbackOnly = c.httpBind.ipString.hasPrefix("127.") || c.httpBind.ipString == "::1"
-        rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
+        let interfaces = HostAddresses.ipv4ByInterface()
+        let media = MediaAddressPlan(
+            publicIP: c.publicIP, httpBindIP: c.httpBind.ipString, localIPs: interfaces.map(\.ip),
+            defaultRouteIP: HostAddresses.defaultRouteIPv4(interfaces))
+        rooms.candidateIPs = media.candidateIPs
         let roomConfiguration = rooms
         let links = iceServerLinks()
         var backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
@@ -41,7 +43,7 @@ struct Server {
             metadata: [
                 "cores": "\(cores)", "backend": "\(backend)", "http": "\(c.httpBind)",
                 "udp": "\(c.udpBasePort)-\(Int(c.udpBasePort) + cores - 1)",
-                "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))",
+                "candidates": "\(roomConfiguration.candidateIPs.joined(separator: ","))", "udpBind": "\(media.bindIP)",
                 "srtp": "\(SRTPBackend.description)", "tls": "\(usesTLS)",
                 "maxCoreLoad": "\(c.maxCoreLoad == 0 ? "off" : "\(c.maxCoreLoad)")",
             ])
@@ -63,7 +65,10 @@ struct Server {
             let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
-            manager.socket = try loop.openUDP(bind: SocketAddress(ipv4: (0, 0, 0, 0), port: port), receiver: manager)
+            guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
+                throw ConfigurationError.invalid("PUBLIC_IP", "cannot bind media to \(media.bindIP)")
+            }
+            manager.socket = try loop.openUDP(bind: bind, receiver: manager)
             let context = CoreContext(rooms: manager)
             loop.context = context
             Self.startTicking(manager, on: loop)

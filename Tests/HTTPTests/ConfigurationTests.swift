@@ -126,3 +126,50 @@ struct ConfigurationCommandLineTests {
         #expect(Configuration.processEnvironment()["PATH"] != nil)
     }
 }
+
+@Suite("Media address plan")
+struct MediaAddressPlanTests {
+    let local = ["127.0.0.1", "10.1.2.3", "172.17.0.1", "192.168.9.4"]
+
+    @Test("without PUBLIC_IP one address is advertised, the default route's, and media binds to it")
+    func defaultRoute() {
+        let plan = MediaAddressPlan(publicIP: nil, httpBindIP: "0.0.0.0", localIPs: local, defaultRouteIP: "10.1.2.3")
+        #expect(plan.candidateIPs == ["10.1.2.3"])
+        #expect(plan.bindIP == "10.1.2.3")
+    }
+
+    @Test("a loopback HTTP address advertises and binds loopback only")
+    func loopback() {
+        for http in ["127.0.0.1", "::1"] {
+            let plan = MediaAddressPlan(publicIP: nil, httpBindIP: http, localIPs: local, defaultRouteIP: "10.1.2.3")
+            #expect(plan.candidateIPs == ["127.0.0.1"])
+            #expect(plan.bindIP == "127.0.0.1")
+        }
+    }
+
+    @Test("a specific HTTP address is the media address too")
+    func httpAddress() {
+        let plan = MediaAddressPlan(publicIP: nil, httpBindIP: "192.168.9.4", localIPs: local, defaultRouteIP: "10.1.2.3")
+        #expect(plan.candidateIPs == ["192.168.9.4"])
+        #expect(plan.bindIP == "192.168.9.4")
+    }
+
+    @Test("PUBLIC_IP is advertised; media binds to it when it is local, else to every interface (NAT)")
+    func publicIP() {
+        let onHost = MediaAddressPlan(publicIP: "10.1.2.3", httpBindIP: "0.0.0.0", localIPs: local, defaultRouteIP: nil)
+        #expect(onHost.candidateIPs == ["10.1.2.3"])
+        #expect(onHost.bindIP == "10.1.2.3")
+        let nat = MediaAddressPlan(publicIP: "203.0.113.7", httpBindIP: "0.0.0.0", localIPs: local, defaultRouteIP: "10.1.2.3")
+        #expect(nat.candidateIPs == ["203.0.113.7"])
+        #expect(nat.bindIP == "0.0.0.0")
+    }
+
+    @Test("no default route: the first non-loopback address, else loopback")
+    func noRoute() {
+        let plan = MediaAddressPlan(publicIP: nil, httpBindIP: "0.0.0.0", localIPs: local, defaultRouteIP: nil)
+        #expect(plan.candidateIPs == ["10.1.2.3"])
+        let lo = MediaAddressPlan(publicIP: nil, httpBindIP: "0.0.0.0", localIPs: ["127.0.0.1"], defaultRouteIP: nil)
+        #expect(lo.candidateIPs == ["127.0.0.1"])
+        #expect(lo.bindIP == "127.0.0.1")
+    }
+}
