@@ -115,6 +115,71 @@ struct AuthenticatorTests {
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "garbage")) == .denied(status: .unauthorized, reason: "invalid token"))
     }
 
+    /// A token signed with the right key whose payload is any JSON (for claims of the wrong type).
+    struct RawClaims: JWTPayload {
+        var room: JWTHeaderField?
+        var exp: ExpirationClaim?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+        enum CodingKeys: String, CodingKey { case room, exp }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if let room { try c.encode(room, forKey: .room) }  // .null encodes as JSON null
+            try c.encodeIfPresent(exp, forKey: .exp)
+        }
+    }
+
+    func signRaw(_ claims: RawClaims, header: JWTHeader = JWTHeader()) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Array(Self.secret.utf8)), digestAlgorithm: .sha256)
+        return try await keys.sign(claims, header: header)
+    }
+
+    @Test("a room claim that is not a string (array, number, object, bool, null) is refused, not taken as absent")
+    func roomClaimMustBeAString() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let exp = ExpirationClaim(value: Date().addingTimeInterval(600))
+        let good = try await signRaw(RawClaims(room: .string("a"), exp: exp))
+        guard case .allowed(let identity) = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: good)) else {
+            Issue.record("a string room claim was refused"); return
+        }
+        #expect(identity.room == "a")
+        let odd: [JWTHeaderField] = [
+            .array([.string("a"), .string("b")]), .array([]), .int(5), .decimal(1.5), .object(["name": .string("b")]), .bool(true), .null,
+        ]
+        for value in odd {
+            let token = try await signRaw(RawClaims(room: value, exp: exp))
+            for requirement in [AuthRequirement.room(parameter: "room"), .global] {
+                guard case .denied(.unauthorized, let reason) = await auth.authenticate(requirement, room: "b", fields: fields(bearer: token)) else {
+                    Issue.record("room claim \(value) accepted for \(requirement)"); continue
+                }
+                #expect(reason == "invalid JWT: the room claim is not a string")
+            }
+        }
+    }
+
+    @Test("a crit header is refused (RFC 7515 §4.1.11: no extension is understood here)")
+    func critHeaderRefused() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let exp = ExpirationClaim(value: Date().addingTimeInterval(600))
+        let plain = try await signRaw(RawClaims(room: .string("a"), exp: exp))
+        guard case .allowed = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: plain)) else {
+            Issue.record("plain token refused"); return
+        }
+        let crits: [JWTHeader] = [
+            ["crit": .array([.string("exp")]), "exp": .int(1)],
+            ["crit": .array([.string("b64")]), "b64": .bool(false)],
+            ["crit": .array([])],
+            ["crit": .string("x")],
+        ]
+        for header in crits {
+            let token = try await signRaw(RawClaims(room: .string("a"), exp: exp), header: header)
+            let result = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: token))
+            guard case .denied(.unauthorized, _) = result else {
+                Issue.record("crit header \(header.fields) accepted"); continue
+            }
+        }
+    }
+
     @Test("a 32-byte secret accepts HS256 only: HS512 tokens are refused, not asserted on")
     func shortSecretRefusesLongerHashes() async throws {
         let short = String(repeating: "s", count: 32)
