@@ -27,15 +27,16 @@ struct AuthenticatorTests {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    @Test("a room listed in ROOM_TOKENS takes only its token; another room's token is 403")
+    @Test("a room listed in ROOM_TOKENS takes only its token; another room's token is a 401 like any wrong one")
     func roomTokens() async {
         let auth = Authenticator(settings: AuthSettings(authToken: "global", roomTokens: ["a": "ta", "b": "tb"]))
         let req = AuthRequirement.room(parameter: "room")
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
         #expect(await auth.authenticate(req, room: "a", fields: fields(xAuth: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
-        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "tb")) == .denied(status: .forbidden, reason: "token is for another room"))
+        // Another room's token is just a wrong token here: telling them apart would confirm it is valid.
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "tb")) == .denied(status: .unauthorized, reason: "invalid token"))
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "global")) == .denied(status: .unauthorized, reason: "invalid token"))
-        #expect(await auth.authenticate(req, room: "a", fields: fields()) == .denied(status: .unauthorized, reason: "missing token for this room"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields()) == .denied(status: .unauthorized, reason: "missing token"))
         // A room without its own token falls back to AUTH_TOKEN.
         #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "global")) == .allowed(AuthIdentity(credential: .globalToken)))
         #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "nope")) == .denied(status: .unauthorized, reason: "invalid token"))
@@ -205,6 +206,57 @@ struct AuthenticatorTests {
             Issue.record("admin flag refused"); return
         }
         #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: plain)) == .denied(status: .forbidden, reason: "token does not grant admin"))
+    }
+
+    @Test("METRICS_TOKEN guards /metrics (Bearer or X-Auth-Token; ADMIN_TOKEN and admin JWTs too); unset, it is open")
+    func metricsToken() async throws {
+        #expect(try Configuration.load(environment: ["METRICS_TOKEN": "m"]).auth.metricsToken == "m")
+        #expect(try Configuration.load(environment: [:], flags: ["METRICS_TOKEN": "f"]).auth.metricsToken == "f")
+        #expect(try Configuration.load(environment: [:]).auth.metricsToken == nil)
+        #expect(Configuration.options.contains { $0.env == "METRICS_TOKEN" && $0.flag == "metrics-token" })
+        let open = Authenticator(settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], adminToken: "root"))
+        #expect(await open.authenticate(.metrics, room: nil, fields: fields()) == .allowed(AuthIdentity(credential: .open)))
+        let auth = Authenticator(
+            settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], jwtSecret: Array(Self.secret.utf8), adminToken: "root", metricsToken: "m"))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: "m")) == .allowed(AuthIdentity(credential: .metricsToken)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(xAuth: "m")) == .allowed(AuthIdentity(credential: .metricsToken)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: "root")) == .allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields()) == .denied(status: .unauthorized, reason: "missing token"))
+        for wrong in ["g", "ta", "nope"] {
+            #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: wrong)) == .denied(status: .unauthorized, reason: "invalid token"))
+        }
+        guard case .allowed = await auth.authenticate(.metrics, room: nil, fields: fields(bearer: try await sign(JWTClaims(role: "admin")))) else {
+            Issue.record("admin JWT refused on /metrics"); return
+        }
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: try await sign(JWTClaims(sub: "u")))) == .denied(status: .forbidden, reason: "token does not grant metrics"))
+        // The metrics token opens nothing else.
+        #expect(await auth.authenticate(.global, room: nil, fields: fields(bearer: "m")) == .denied(status: .unauthorized, reason: "invalid token"))
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: "m")) == .denied(status: .unauthorized, reason: "invalid admin token"))
+    }
+
+    @Test("with only ROOM_TOKENS, a room listing shows a guarded room only to its token's holder and to admins")
+    func listingHidesGuardedRooms() async throws {
+        let auth = Authenticator(settings: AuthSettings(roomTokens: ["a": "ta", "b": "tb"], adminToken: "root"))
+        let rooms = ["a", "b", "c"]
+        func listed(_ f: HTTPFields) async -> [String] {
+            guard case .allowed(let identity) = await auth.authenticate(.global, room: nil, fields: f) else { return ["refused"] }
+            return rooms.filter { auth.mayList(room: $0, to: identity) }
+        }
+        #expect(await listed(fields()) == ["c"])
+        #expect(await listed(fields(bearer: "nope")) == ["c"])
+        #expect(await listed(fields(bearer: "ta")) == ["a", "c"])
+        #expect(await listed(fields(xAuth: "tb")) == ["b", "c"])
+        #expect(await listed(fields(bearer: "root")) == ["a", "b", "c"])
+        // With AUTH_TOKEN, its holders see the rooms it opens; the guarded ones stay hidden.
+        let global = Authenticator(settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], adminToken: "root"))
+        guard case .allowed(let g) = await global.authenticate(.global, room: nil, fields: fields(bearer: "g")) else {
+            Issue.record("AUTH_TOKEN refused"); return
+        }
+        #expect(["a", "c"].filter { global.mayList(room: $0, to: g) } == ["c"])
+        guard case .allowed(let admin) = await global.authenticate(.global, room: nil, fields: fields(bearer: "root")) else {
+            Issue.record("ADMIN_TOKEN refused on a listing"); return
+        }
+        #expect(["a", "c"].filter { global.mayList(room: $0, to: admin) } == ["a", "c"])
     }
 
     @Test("constant-time comparison agrees with ==")

@@ -108,6 +108,27 @@ struct HTTPApplicationTests {
         #expect(f.handled.isEmpty)
     }
 
+    @Test("another room's valid token and a wrong token get the same answer: status, headers and body")
+    func noTokenOracle() throws {
+        for auth in [AuthSettings(roomTokens: ["a": "ta", "b": "tb"]), AuthSettings(authToken: "g", roomTokens: ["a": "ta", "b": "tb"])] {
+            let f = try Fixture(settings: auth)
+            func answer(_ token: String?) throws -> HTTPServerResponse {
+                var fields = HTTPFields()
+                if let token { fields[.authorization] = "Bearer \(token)" }
+                return try #require(f.send(.post, "/api/whip/publish/a", fields: fields))
+            }
+            let otherRoom = try answer("tb")
+            let wrong = try answer("nope")
+            #expect(otherRoom.status == .unauthorized)
+            #expect(otherRoom == wrong)
+            if auth.authToken != nil {
+                // Whether a room has a token of its own is not told either.
+                #expect(try answer(nil) == (try #require(f.send(.post, "/api/whip/publish/c"))))
+            }
+            #expect(f.handled.isEmpty)
+        }
+    }
+
     @Test("a JWT is verified off the loop and the request continues when the result comes back")
     func jwtHop() async throws {
         let f = try Fixture(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))

@@ -149,7 +149,7 @@ struct LiveServerTests {
         }
         #expect(try publish("a", ["-H", "Authorization: Bearer ta"]) == 201)
         #expect(try publish("a", ["-H", "X-Auth-Token: ta"]) == 201)
-        #expect(try publish("a", ["-H", "Authorization: Bearer tb"]) == 403)
+        #expect(try publish("a", ["-H", "Authorization: Bearer tb"]) == 401)
         #expect(try publish("a", ["-H", "Authorization: Bearer global"]) == 401)
         #expect(try publish("a", []) == 401)
         #expect(try publish("c", ["-H", "Authorization: Bearer global"]) == 201)
@@ -207,6 +207,18 @@ struct LiveServerTests {
         #expect(r.code == 200 && r.text.contains("answered by core 1"))
         let metrics = try server.request([server.base + "/metrics"])
         #expect(metrics.text.contains("livesfu_http_connections_open 1"))
+    }
+
+    @Test("METRICS_TOKEN guards /metrics (Bearer or X-Auth-Token); without it /metrics stays open")
+    func metricsToken() throws {
+        let server = try LiveServer(environment: ["METRICS_TOKEN": "m", "AUTH_TOKEN": "global"])
+        let url = server.base + "/metrics"
+        #expect(try server.request([url]).code == 401)
+        #expect(try server.request(["-H", "Authorization: Bearer global", url]).code == 401)
+        #expect(try server.request(["-H", "Authorization: Bearer m", url]).code == 200)
+        #expect(try server.request(["-H", "X-Auth-Token: m", url]).code == 200)
+        let open = try LiveServer()
+        #expect(try open.request([open.base + "/metrics"]).code == 200)
     }
 
     @Test("/metrics folds both cores' counters and adds process figures")
