@@ -36,12 +36,13 @@ struct HTTPApplicationTests {
         let application: HTTPApplication
         var handled: [HTTPServerRequest] = []
 
-        init(settings: AuthSettings = AuthSettings(), cors: String = "*", rps: Double = 0) throws {
+        init(settings: AuthSettings = AuthSettings(), cors: String = "*", rps: Double = 0, logs: LogCapture? = nil) throws {
             let router = Router()
+            let logger = Logger(label: "test", factory: { _ in logs.map { $0 as any LogHandler } ?? SwiftLogNoOpLogHandler() })
             let application = HTTPApplication(
                 router: router, cors: try CORSPolicy(allowedOrigin: cors),
                 rateLimiter: RateLimiter(ratePerSecond: rps, burst: 1), authenticator: Authenticator(settings: settings),
-                metrics: HTTPMetrics(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), coreIndex: 3,
+                metrics: HTTPMetrics(), logger: logger, coreIndex: 3,
                 clock: { Instant(nanoseconds: 1) }, hop: hop)
             self.application = application
             router.add(.post, "/api/whip/publish/:room", policy: RoutePolicy(auth: .room(parameter: "room"), rateLimited: true, acceptPost: "application/sdp")) {
@@ -85,6 +86,36 @@ struct HTTPApplicationTests {
         #expect(options.head.headerFields[HTTPField.Name("Accept-Post")!] == "application/sdp")
         #expect(f.send(.options, "*")?.status == .noContent)
         #expect(f.send(.get, "*")?.status == .badRequest)
+    }
+
+    @Test("20 000 distinct 1-4 KB unknown methods leave the metric map at a fixed small size and /metrics under 64 KB")
+    func unknownMethodsAreNotLabels() throws {
+        let logs = LogCapture()
+        let f = try Fixture(logs: logs)
+        var longest501Body = 0
+        for i in 0..<20_000 {
+            // A method is any token (RFC 9110 §9.1); the parser takes up to the request line limit.
+            let name = "M\(i)" + String(repeating: "X", count: 1024 + (i * 7919) % 3072)
+            let method = try #require(HTTPRequest.Method(name))
+            let response = try #require(f.send(method, i % 2 == 0 ? "/api/whip/publish/r" : "/nowhere/\(i)"))
+            #expect(response.status == .notImplemented)
+            longest501Body = max(longest501Body, response.body.count)
+        }
+        let metrics = f.application.metrics
+        #expect(metrics.count(route: "unmatched", method: "other", status: 501) == 20_000)
+        var snapshot = MetricsSnapshot()
+        metrics.contribute(to: &snapshot)
+        let text = snapshot.renderPrometheus()
+        // One series per (route, method, status) the server itself can produce, not per request.
+        let series = text.split(separator: "\n").filter { $0.hasPrefix("livesfu_http_requests_total{") }
+        #expect(series.count == 1)
+        #expect(text.utf8.count < 64 * 1024)
+        #expect(!text.contains("XXXX"))
+        // The answer and the log line name the method, cut to a short prefix.
+        #expect(longest501Body < 200)
+        let longestLog = logs.all.map(\.utf8.count).max() ?? 0
+        #expect(longestLog < 300)
+        #expect(logs.all.count == 20_000)
     }
 
     @Test("rate limiting happens before authentication and answers 429 with Retry-After")
