@@ -85,7 +85,9 @@ struct Server {
                         completion: done)
                 },
                 routes: { router in
-                    RoomRoutes(coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory)
+                    RoomRoutes(
+                        coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory,
+                        authenticator: authenticator)
                         .register(on: router)
                 })
             context.http = server

@@ -27,15 +27,16 @@ struct AuthenticatorTests {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    @Test("a room listed in ROOM_TOKENS takes only its token; another room's token is 403")
+    @Test("a room listed in ROOM_TOKENS takes only its token; another room's token is a 401 like any wrong one")
     func roomTokens() async {
         let auth = Authenticator(settings: AuthSettings(authToken: "global", roomTokens: ["a": "ta", "b": "tb"]))
         let req = AuthRequirement.room(parameter: "room")
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
         #expect(await auth.authenticate(req, room: "a", fields: fields(xAuth: "ta")) == .allowed(AuthIdentity(credential: .roomToken, room: "a")))
-        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "tb")) == .denied(status: .forbidden, reason: "token is for another room"))
+        // Another room's token is just a wrong token here: telling them apart would confirm it is valid.
+        #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "tb")) == .denied(status: .unauthorized, reason: "invalid token"))
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "global")) == .denied(status: .unauthorized, reason: "invalid token"))
-        #expect(await auth.authenticate(req, room: "a", fields: fields()) == .denied(status: .unauthorized, reason: "missing token for this room"))
+        #expect(await auth.authenticate(req, room: "a", fields: fields()) == .denied(status: .unauthorized, reason: "missing token"))
         // A room without its own token falls back to AUTH_TOKEN.
         #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "global")) == .allowed(AuthIdentity(credential: .globalToken)))
         #expect(await auth.authenticate(req, room: "c", fields: fields(bearer: "nope")) == .denied(status: .unauthorized, reason: "invalid token"))
@@ -115,6 +116,71 @@ struct AuthenticatorTests {
         #expect(await auth.authenticate(req, room: "a", fields: fields(bearer: "garbage")) == .denied(status: .unauthorized, reason: "invalid token"))
     }
 
+    /// A token signed with the right key whose payload is any JSON (for claims of the wrong type).
+    struct RawClaims: JWTPayload {
+        var room: JWTHeaderField?
+        var exp: ExpirationClaim?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+        enum CodingKeys: String, CodingKey { case room, exp }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if let room { try c.encode(room, forKey: .room) }  // .null encodes as JSON null
+            try c.encodeIfPresent(exp, forKey: .exp)
+        }
+    }
+
+    func signRaw(_ claims: RawClaims, header: JWTHeader = JWTHeader()) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Array(Self.secret.utf8)), digestAlgorithm: .sha256)
+        return try await keys.sign(claims, header: header)
+    }
+
+    @Test("a room claim that is not a string (array, number, object, bool, null) is refused, not taken as absent")
+    func roomClaimMustBeAString() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let exp = ExpirationClaim(value: Date().addingTimeInterval(600))
+        let good = try await signRaw(RawClaims(room: .string("a"), exp: exp))
+        guard case .allowed(let identity) = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: good)) else {
+            Issue.record("a string room claim was refused"); return
+        }
+        #expect(identity.room == "a")
+        let odd: [JWTHeaderField] = [
+            .array([.string("a"), .string("b")]), .array([]), .int(5), .decimal(1.5), .object(["name": .string("b")]), .bool(true), .null,
+        ]
+        for value in odd {
+            let token = try await signRaw(RawClaims(room: value, exp: exp))
+            for requirement in [AuthRequirement.room(parameter: "room"), .global] {
+                guard case .denied(.unauthorized, let reason) = await auth.authenticate(requirement, room: "b", fields: fields(bearer: token)) else {
+                    Issue.record("room claim \(value) accepted for \(requirement)"); continue
+                }
+                #expect(reason == "invalid JWT: the room claim is not a string")
+            }
+        }
+    }
+
+    @Test("a crit header is refused (RFC 7515 §4.1.11: no extension is understood here)")
+    func critHeaderRefused() async throws {
+        let auth = Authenticator(settings: AuthSettings(jwtSecret: Array(Self.secret.utf8)))
+        let exp = ExpirationClaim(value: Date().addingTimeInterval(600))
+        let plain = try await signRaw(RawClaims(room: .string("a"), exp: exp))
+        guard case .allowed = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: plain)) else {
+            Issue.record("plain token refused"); return
+        }
+        let crits: [JWTHeader] = [
+            ["crit": .array([.string("exp")]), "exp": .int(1)],
+            ["crit": .array([.string("b64")]), "b64": .bool(false)],
+            ["crit": .array([])],
+            ["crit": .string("x")],
+        ]
+        for header in crits {
+            let token = try await signRaw(RawClaims(room: .string("a"), exp: exp), header: header)
+            let result = await auth.authenticate(.room(parameter: "room"), room: "a", fields: fields(bearer: token))
+            guard case .denied(.unauthorized, _) = result else {
+                Issue.record("crit header \(header.fields) accepted"); continue
+            }
+        }
+    }
+
     @Test("a 32-byte secret accepts HS256 only: HS512 tokens are refused, not asserted on")
     func shortSecretRefusesLongerHashes() async throws {
         let short = String(repeating: "s", count: 32)
@@ -140,6 +206,57 @@ struct AuthenticatorTests {
             Issue.record("admin flag refused"); return
         }
         #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: plain)) == .denied(status: .forbidden, reason: "token does not grant admin"))
+    }
+
+    @Test("METRICS_TOKEN guards /metrics (Bearer or X-Auth-Token; ADMIN_TOKEN and admin JWTs too); unset, it is open")
+    func metricsToken() async throws {
+        #expect(try Configuration.load(environment: ["METRICS_TOKEN": "m"]).auth.metricsToken == "m")
+        #expect(try Configuration.load(environment: [:], flags: ["METRICS_TOKEN": "f"]).auth.metricsToken == "f")
+        #expect(try Configuration.load(environment: [:]).auth.metricsToken == nil)
+        #expect(Configuration.options.contains { $0.env == "METRICS_TOKEN" && $0.flag == "metrics-token" })
+        let open = Authenticator(settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], adminToken: "root"))
+        #expect(await open.authenticate(.metrics, room: nil, fields: fields()) == .allowed(AuthIdentity(credential: .open)))
+        let auth = Authenticator(
+            settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], jwtSecret: Array(Self.secret.utf8), adminToken: "root", metricsToken: "m"))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: "m")) == .allowed(AuthIdentity(credential: .metricsToken)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(xAuth: "m")) == .allowed(AuthIdentity(credential: .metricsToken)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: "root")) == .allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields()) == .denied(status: .unauthorized, reason: "missing token"))
+        for wrong in ["g", "ta", "nope"] {
+            #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: wrong)) == .denied(status: .unauthorized, reason: "invalid token"))
+        }
+        guard case .allowed = await auth.authenticate(.metrics, room: nil, fields: fields(bearer: try await sign(JWTClaims(role: "admin")))) else {
+            Issue.record("admin JWT refused on /metrics"); return
+        }
+        #expect(await auth.authenticate(.metrics, room: nil, fields: fields(bearer: try await sign(JWTClaims(sub: "u")))) == .denied(status: .forbidden, reason: "token does not grant metrics"))
+        // The metrics token opens nothing else.
+        #expect(await auth.authenticate(.global, room: nil, fields: fields(bearer: "m")) == .denied(status: .unauthorized, reason: "invalid token"))
+        #expect(await auth.authenticate(.admin, room: nil, fields: fields(bearer: "m")) == .denied(status: .unauthorized, reason: "invalid admin token"))
+    }
+
+    @Test("with only ROOM_TOKENS, a room listing shows a guarded room only to its token's holder and to admins")
+    func listingHidesGuardedRooms() async throws {
+        let auth = Authenticator(settings: AuthSettings(roomTokens: ["a": "ta", "b": "tb"], adminToken: "root"))
+        let rooms = ["a", "b", "c"]
+        func listed(_ f: HTTPFields) async -> [String] {
+            guard case .allowed(let identity) = await auth.authenticate(.global, room: nil, fields: f) else { return ["refused"] }
+            return rooms.filter { auth.mayList(room: $0, to: identity) }
+        }
+        #expect(await listed(fields()) == ["c"])
+        #expect(await listed(fields(bearer: "nope")) == ["c"])
+        #expect(await listed(fields(bearer: "ta")) == ["a", "c"])
+        #expect(await listed(fields(xAuth: "tb")) == ["b", "c"])
+        #expect(await listed(fields(bearer: "root")) == ["a", "b", "c"])
+        // With AUTH_TOKEN, its holders see the rooms it opens; the guarded ones stay hidden.
+        let global = Authenticator(settings: AuthSettings(authToken: "g", roomTokens: ["a": "ta"], adminToken: "root"))
+        guard case .allowed(let g) = await global.authenticate(.global, room: nil, fields: fields(bearer: "g")) else {
+            Issue.record("AUTH_TOKEN refused"); return
+        }
+        #expect(["a", "c"].filter { global.mayList(room: $0, to: g) } == ["c"])
+        guard case .allowed(let admin) = await global.authenticate(.global, room: nil, fields: fields(bearer: "root")) else {
+            Issue.record("ADMIN_TOKEN refused on a listing"); return
+        }
+        #expect(["a", "c"].filter { global.mayList(room: $0, to: admin) } == ["a", "c"])
     }
 
     @Test("constant-time comparison agrees with ==")

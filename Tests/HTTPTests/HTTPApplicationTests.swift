@@ -36,12 +36,13 @@ struct HTTPApplicationTests {
         let application: HTTPApplication
         var handled: [HTTPServerRequest] = []
 
-        init(settings: AuthSettings = AuthSettings(), cors: String = "*", rps: Double = 0) throws {
+        init(settings: AuthSettings = AuthSettings(), cors: String = "*", rps: Double = 0, logs: LogCapture? = nil) throws {
             let router = Router()
+            let logger = Logger(label: "test", factory: { _ in logs.map { $0 as any LogHandler } ?? SwiftLogNoOpLogHandler() })
             let application = HTTPApplication(
                 router: router, cors: try CORSPolicy(allowedOrigin: cors),
                 rateLimiter: RateLimiter(ratePerSecond: rps, burst: 1), authenticator: Authenticator(settings: settings),
-                metrics: HTTPMetrics(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), coreIndex: 3,
+                metrics: HTTPMetrics(), logger: logger, coreIndex: 3,
                 clock: { Instant(nanoseconds: 1) }, hop: hop)
             self.application = application
             router.add(.post, "/api/whip/publish/:room", policy: RoutePolicy(auth: .room(parameter: "room"), rateLimited: true, acceptPost: "application/sdp")) {
@@ -87,6 +88,36 @@ struct HTTPApplicationTests {
         #expect(f.send(.get, "*")?.status == .badRequest)
     }
 
+    @Test("20 000 distinct 1-4 KB unknown methods leave the metric map at a fixed small size and /metrics under 64 KB")
+    func unknownMethodsAreNotLabels() throws {
+        let logs = LogCapture()
+        let f = try Fixture(logs: logs)
+        var longest501Body = 0
+        for i in 0..<20_000 {
+            // A method is any token (RFC 9110 §9.1); the parser takes up to the request line limit.
+            let name = "M\(i)" + String(repeating: "X", count: 1024 + (i * 7919) % 3072)
+            let method = try #require(HTTPRequest.Method(name))
+            let response = try #require(f.send(method, i % 2 == 0 ? "/api/whip/publish/r" : "/nowhere/\(i)"))
+            #expect(response.status == .notImplemented)
+            longest501Body = max(longest501Body, response.body.count)
+        }
+        let metrics = f.application.metrics
+        #expect(metrics.count(route: "unmatched", method: "other", status: 501) == 20_000)
+        var snapshot = MetricsSnapshot()
+        metrics.contribute(to: &snapshot)
+        let text = snapshot.renderPrometheus()
+        // One series per (route, method, status) the server itself can produce, not per request.
+        let series = text.split(separator: "\n").filter { $0.hasPrefix("livesfu_http_requests_total{") }
+        #expect(series.count == 1)
+        #expect(text.utf8.count < 64 * 1024)
+        #expect(!text.contains("XXXX"))
+        // The answer and the log line name the method, cut to a short prefix.
+        #expect(longest501Body < 200)
+        let longestLog = logs.all.map(\.utf8.count).max() ?? 0
+        #expect(longestLog < 300)
+        #expect(logs.all.count == 20_000)
+    }
+
     @Test("rate limiting happens before authentication and answers 429 with Retry-After")
     func rateLimitFirst() throws {
         let f = try Fixture(settings: AuthSettings(authToken: "t"), rps: 1)
@@ -106,6 +137,27 @@ struct HTTPApplicationTests {
         #expect(response.status == .unauthorized)
         #expect(response.head.headerFields[.wwwAuthenticate] == "Bearer")
         #expect(f.handled.isEmpty)
+    }
+
+    @Test("another room's valid token and a wrong token get the same answer: status, headers and body")
+    func noTokenOracle() throws {
+        for auth in [AuthSettings(roomTokens: ["a": "ta", "b": "tb"]), AuthSettings(authToken: "g", roomTokens: ["a": "ta", "b": "tb"])] {
+            let f = try Fixture(settings: auth)
+            func answer(_ token: String?) throws -> HTTPServerResponse {
+                var fields = HTTPFields()
+                if let token { fields[.authorization] = "Bearer \(token)" }
+                return try #require(f.send(.post, "/api/whip/publish/a", fields: fields))
+            }
+            let otherRoom = try answer("tb")
+            let wrong = try answer("nope")
+            #expect(otherRoom.status == .unauthorized)
+            #expect(otherRoom == wrong)
+            if auth.authToken != nil {
+                // Whether a room has a token of its own is not told either.
+                #expect(try answer(nil) == (try #require(f.send(.post, "/api/whip/publish/c"))))
+            }
+            #expect(f.handled.isEmpty)
+        }
     }
 
     @Test("a JWT is verified off the loop and the request continues when the result comes back")

@@ -262,6 +262,61 @@ struct HTTPConnectionTests {
         #expect(h.connection.shouldClose)
     }
 
+    @Test("one read of many pipelined GETs queues no more output than the high watermark and one answer")
+    func pipelinedReadIsParsedIncrementally() {
+        let h = ConnectionHarness(autoHandle: false)
+        var answered = 0
+        let page = String(repeating: "x", count: 10_000)
+        h.connection.requestHandler = { request in
+            answered += 1
+            request.responder.respond(.text(.ok, page))
+        }
+        // 550 × 28 bytes ≈ 15 KB of requests, asking for 5.5 MB of answers.
+        h.send(String(repeating: "GET / HTTP/1.1\r\nHost: h\r\n\r\n", count: 550))
+        #expect(h.connection.wantsReadPaused)
+        let first = h.connection.takeOutput()
+        #expect(first.count <= HTTPLimits().outputHighWatermark + 10_200)
+        #expect(answered < 550)
+    }
+
+    @Test("parsing pauses while queued output (here and in the transport) is above the high watermark, and resumes below it")
+    func parsingPausesOnOutput() {
+        var limits = HTTPLimits()
+        limits.outputHighWatermark = 4096
+        let h = ConnectionHarness(limits: limits, autoHandle: false)
+        var backlog = 0
+        h.connection.transportBacklog = { backlog }
+        var answered = 0
+        h.connection.requestHandler = { request in
+            answered += 1
+            request.responder.respond(.text(.ok, String(repeating: "x", count: 1000)))
+        }
+        h.send(String(repeating: "GET / HTTP/1.1\r\nHost: h\r\n\r\n", count: 20))
+        #expect(answered == 4)  // 4 × ~1.1 KB passes 4 KB
+        #expect(h.connection.wantsReadPaused)
+        #expect(h.connection.nextDeadline == nil)  // no 408 for requests we hold back
+        // Handed to the transport, which has not sent it: still paused.
+        backlog = h.connection.takeOutput().count
+        h.connection.resumeParsing(now: h.now)
+        #expect(answered == 4)
+        #expect(h.connection.wantsReadPaused)
+        // Sent: parsing resumes, four at a time.
+        backlog = 0
+        h.connection.resumeParsing(now: h.now)
+        #expect(answered == 8)
+        while answered < 20 {
+            let before = answered
+            _ = h.connection.takeOutput()
+            h.connection.resumeParsing(now: h.now)
+            #expect(answered > before)
+            if answered == before { break }
+        }
+        #expect(answered == 20)
+        _ = h.connection.takeOutput()
+        #expect(!h.connection.wantsReadPaused)
+        #expect(h.connection.nextDeadline != nil)  // idle again
+    }
+
     @Test("the Date value follows the RFC 9110 IMF-fixdate format")
     func dateFormat() {
         #expect(HTTPDate.format(epochSeconds: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")

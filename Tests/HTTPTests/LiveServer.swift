@@ -110,6 +110,19 @@ final class LiveServer: Sendable {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
+    /// Runs `body` on core `index` and returns its result (blocks the test's thread).
+    func onCore<T: Sendable>(_ index: Int, _ body: @escaping @Sendable (EventLoop) -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        group.handles[index].execute { (loop: EventLoop) in
+            let value = body(loop)
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+
     /// Runs curl; returns its exit status, stdout and stderr.
     @discardableResult
     static func curl(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
@@ -146,8 +159,13 @@ final class HandleList: Sendable {
 struct RawClient {
     let fd: Int32
 
-    init(port: UInt16, timeoutSeconds: Int = 5) throws {
+    /// - Parameter receiveBufferBytes: a small `SO_RCVBUF` makes a client that never reads
+    ///   stall the server's writes sooner.
+    init(port: UInt16, timeoutSeconds: Int = 5, receiveBufferBytes: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBufferBytes {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         let r = SocketAddress(ip: "127.0.0.1", port: port)!.withSockAddr { connect(fd, $0, $1) }
         guard r == 0 else {
             Glibc.close(fd)
@@ -159,14 +177,32 @@ struct RawClient {
 
     func send(_ text: String) { send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) {
+    /// Sends all of `bytes` (blocking); false if the connection failed first.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 { return false }
             offset += n
         }
+        return true
+    }
+
+    /// Sends what the kernel takes now, without waiting; returns the bytes sent.
+    @discardableResult
+    func sendWithoutBlocking(_ bytes: [UInt8]) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            offset += n
+        }
+        return offset
     }
 
     /// One `recv`, retried when a signal interrupts it: other tests in this process start

@@ -22,6 +22,27 @@ struct MetricsTests {
         #expect(text.contains(#"livesfu_http_requests_total{route="/healthz",method="GET",status="429"} 1"#))
     }
 
+    @Test("labels a client can choose come from fixed sets, and the series map has an explicit bound")
+    func boundedLabels() {
+        let m = HTTPMetrics()
+        m.record(route: "/healthz", method: "GET", status: 200, durationNanoseconds: 1)
+        m.record(route: "unmatched", method: "BREW", status: 501, durationNanoseconds: 1)
+        m.record(route: "unmatched", method: "PROPFIND", status: 501, durationNanoseconds: 1)
+        m.record(route: "unmatched", method: "GET", status: 1234, durationNanoseconds: 1)
+        #expect(m.count(route: "unmatched", method: "other", status: 501) == 2)
+        #expect(m.seriesCount == 3)
+        // A caller passing an unbounded route still cannot grow the maps past the bound.
+        for i in 0..<(HTTPMetrics.maxSeries * 3) {
+            m.record(route: "/r/\(i)", method: "GET", status: 200, durationNanoseconds: 1)
+        }
+        #expect(m.seriesCount == HTTPMetrics.maxSeries + 1)
+        var s = MetricsSnapshot()
+        m.contribute(to: &s)
+        #expect(s.value("livesfu_http_requests_total", labels: [("route", "other"), ("method", "other"), ("status", "other")]) ?? 0 > 0)
+        let durations = s.renderPrometheus().split(separator: "\n").filter { $0.hasPrefix("livesfu_http_request_duration_seconds_total{") }
+        #expect(durations.count <= HTTPMetrics.maxSeries + 1)
+    }
+
     @Test("label values escape backslash, quote and newline")
     func escaping() {
         var s = MetricsSnapshot()

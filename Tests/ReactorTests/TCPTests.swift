@@ -102,6 +102,128 @@ struct TCPTests {
         #expect(s.pendingWriteBytes < limits.lowWatermark)
     }
 
+    @Test("a peer that stops reading is aborted once its queue has not moved for the stall timeout, also while closing",
+          arguments: BackendKind.available)
+    func writeStall(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let limits = TCPLimits(highWatermark: 32 * 1024, lowWatermark: 8 * 1024, hardCap: 64 * 1024 * 1024,
+                               writeStallTimeout: .milliseconds(300))
+        var serverConns: [TCPConnection] = []
+        let floods = [FloodHandler(stopAfter: 64 * 1024 * 1024), FloodHandler(stopAfter: 64 * 1024 * 1024)]
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 10, limits: limits) { c in
+            serverConns.append(c)
+            return floods[serverConns.count - 1]
+        }
+        // One peer reads nothing; the server closes its end of the second after filling it.
+        let clients = [RecordingHandler(), RecordingHandler()]
+        let conns = try clients.map { try loop.connectTCP(to: listener.localAddress, handler: $0) }
+        for c in conns { c.pauseReading() }
+        #expect(loop.run(until: { serverConns.count == 2 }, timeout: .seconds(5)))
+        // Fill both until the kernel takes no more and our queues stay full.
+        var fullSince: Instant?
+        #expect(loop.run(until: {
+            for (c, f) in zip(serverConns, floods) { f.fill(c) }
+            if !serverConns.allSatisfy(\.isWriteBufferFull) { fullSince = nil } else if fullSince == nil { fullSince = Instant.now() }
+            return fullSince.map { Instant.now() - $0 > .milliseconds(100) } ?? false
+        }, timeout: .seconds(10)))
+        serverConns[1].close()
+        #expect(serverConns[1].isOpen)  // still flushing: it waits for the peer...
+        // The producer of the first keeps offering more, as a server answering requests would.
+        #expect(loop.run(until: {
+            if serverConns[0].isOpen { floods[0].fill(serverConns[0]) }
+            return floods.allSatisfy { $0.closedCount == 1 }
+        }, timeout: .seconds(10)))
+        // ...but not forever.
+        #expect(loop.counters.tcpWriteStallAborts == 2)
+        #expect(serverConns.allSatisfy { !$0.isOpen && $0.pendingWriteBytes == 0 })
+        #expect(loop.counters.tcpWriteQueuePeakBytes >= 32 * 1024)
+    }
+
+    @Test("a peer that keeps reading slowly is never cut off by the stall timeout", arguments: BackendKind.available)
+    func slowReaderIsNotStalled(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        let limits = TCPLimits(highWatermark: 32 * 1024, lowWatermark: 8 * 1024, hardCap: 64 * 1024 * 1024,
+                               writeStallTimeout: .milliseconds(300))
+        let flood = FloodHandler(stopAfter: 16 * 1024 * 1024)
+        var serverConn: TCPConnection?
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 10, limits: limits) { c in
+            serverConn = c
+            return flood
+        }
+        let client = RecordingHandler()
+        let conn = try loop.connectTCP(to: listener.localAddress, handler: client)
+        #expect(loop.run(until: { serverConn != nil }, timeout: .seconds(5)))
+        let s = try #require(serverConn)
+        // Read in short bursts between pauses shorter than the stall timeout.
+        var paused = false
+        var last = Instant.now()
+        #expect(loop.run(until: {
+            flood.fill(s)
+            if Instant.now() - last > .milliseconds(100) {
+                paused ? conn.resumeReading() : conn.pauseReading()
+                paused.toggle()
+                last = Instant.now()
+            }
+            return flood.written >= 16 * 1024 * 1024 && s.pendingWriteBytes == 0
+        }, timeout: .seconds(30)))
+        #expect(s.isOpen)
+        #expect(loop.counters.tcpWriteStallAborts == 0)
+    }
+
+    @Test("a lingering close sends FIN, discards what the peer still sends, and ends at the peer's FIN",
+          arguments: BackendKind.available)
+    func lingeringClose(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        final class AnswerEarly: TCPConnectionHandler {
+            var closedCount = 0
+            func received(_ bytes: UnsafeRawBufferPointer, on connection: TCPConnection) {
+                connection.write(Array("413".utf8))
+                connection.close(linger: TCPConnection.Linger(timeout: .seconds(20), maxBytes: 4 * 1024 * 1024))
+            }
+            func writable(_ connection: TCPConnection) {}
+            func closed(_ connection: TCPConnection) { closedCount += 1 }
+        }
+        let server = AnswerEarly()
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 10) { _ in server }
+        let client = RecordingHandler()
+        let conn = try loop.connectTCP(to: listener.localAddress, handler: client)
+        let body = [UInt8](repeating: 0x62, count: 1024 * 1024)
+        conn.write(body)
+        // The answer arrives and the server's FIN with it; the server keeps reading meanwhile.
+        #expect(loop.run(until: { client.bytes == Array("413".utf8) && conn.pendingWriteBytes == 0 }, timeout: .seconds(10)))
+        #expect(server.closedCount == 0)
+        conn.close()
+        #expect(loop.run(until: { server.closedCount == 1 && client.closedCount == 1 }, timeout: .seconds(10)))
+        #expect(listener.connectionCount == 0)
+        #expect(loop.counters.tcpWriteStallAborts == 0)
+    }
+
+    @Test("a lingering close ends at its time bound even if the peer never closes", arguments: BackendKind.available)
+    func lingerTimeout(backend: BackendKind) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        var serverConn: TCPConnection?
+        let server = RecordingHandler()
+        let listener = try loop.listenTCP(bind: loopback, maxConnections: 10) { c in
+            serverConn = c
+            return server
+        }
+        // A plain blocking socket outside the loop: it never reads, so never sees our FIN.
+        let peer = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(peer) }
+        #expect(listener.localAddress.withSockAddr { connect(peer, $0, $1) } == 0)
+        #expect(send(peer, "hello", 5, Int32(MSG_NOSIGNAL)) == 5)
+        #expect(loop.run(until: { server.bytes.count == 5 }, timeout: .seconds(5)))
+        let s = try #require(serverConn)
+        s.close(linger: TCPConnection.Linger(timeout: .milliseconds(200), maxBytes: 1024))
+        #expect(s.isOpen)
+        #expect(loop.run(until: { server.closedCount == 1 }, timeout: .seconds(5)))
+        #expect(listener.connectionCount == 0)
+    }
+
     @Test("a peer that never reads is aborted at the hard cap and counted", arguments: BackendKind.available)
     func hardCap(backend: BackendKind) throws {
         let loop = try EventLoop(backend: backend)

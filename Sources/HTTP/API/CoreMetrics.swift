@@ -3,6 +3,10 @@ import SFU
 
 /// One core's media figures for `/metrics`, built on that core at scrape time. The Go
 /// server's names are kept (`webrtc_*`); livesfu's own start with `livesfu_`.
+///
+/// Label values are bounded: `room` by the rooms a core holds (`RoomManagerConfiguration.maxRooms`,
+/// 10 000; a client cannot add rooms beyond it), `kind` by the track kinds, `reason` and
+/// `state` by fixed enumerations, `core` by the core count. Nothing is kept between scrapes.
 public enum CoreMetrics {
     public static func snapshot(of loop: EventLoop) -> MetricsSnapshot {
         var s = MetricsSnapshot()

@@ -13,11 +13,14 @@ public struct RoomRoutes {
     public let iceServerLinks: [String]
     /// Folder of recordings for `/api/records`.
     public let recordDirectory: String
+    /// Decides which rooms `/api/rooms` shows to whom (`Authenticator.mayList`).
+    public let authenticator: Authenticator
 
-    public init(coreIndex: Int, iceServerLinks: [String], recordDirectory: String) {
+    public init(coreIndex: Int, iceServerLinks: [String], recordDirectory: String, authenticator: Authenticator) {
         self.coreIndex = coreIndex
         self.iceServerLinks = iceServerLinks
         self.recordDirectory = recordDirectory
+        self.authenticator = authenticator
     }
 
     static let sessionPrefix = "/api/session"
@@ -42,8 +45,8 @@ public struct RoomRoutes {
             self.patchSession(request, responder)
         }
         let listing = RoutePolicy(auth: .global, rateLimited: true)
-        router.add(.get, "/api/rooms", policy: listing) { _, responder in
-            self.listRooms(responder)
+        router.add(.get, "/api/rooms", policy: listing) { request, responder in
+            self.listRooms(identity: request.identity ?? AuthIdentity(credential: .open), responder)
         }
         router.add(.get, "/api/records", policy: listing) { _, responder in
             responder.respond(.json(.ok, RecordingList.json(directory: self.recordDirectory)))
@@ -165,13 +168,17 @@ public struct RoomRoutes {
 
     // MARK: - Listing and admin
 
-    private func listRooms(_ responder: HTTPResponder) {
+    /// Rooms with a `ROOM_TOKENS` entry of their own are left out unless `identity` opens them.
+    private func listRooms(identity: AuthIdentity, _ responder: HTTPResponder) {
+        let authenticator = self.authenticator
         gather({ rooms, now in rooms.snapshot(now: now) }) { perCore in
             var json = JSONWriter()
             json.beginObject()
             json.key("rooms")
             json.beginArray()
-            for room in perCore.joined().sorted(by: { $0.name < $1.name }) { room.write(to: &json) }
+            for room in perCore.joined().sorted(by: { $0.name < $1.name }) where authenticator.mayList(room: room.name, to: identity) {
+                room.write(to: &json)
+            }
             json.endArray()
             json.endObject()
             responder.respond(.json(.ok, json.text))

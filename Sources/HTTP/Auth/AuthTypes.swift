@@ -8,10 +8,14 @@ public enum AuthRequirement: Sendable, Equatable {
     /// entry if it has one, else `AUTH_TOKEN` or a JWT (whose `room` claim, if any, must name
     /// this room), else open.
     case room(parameter: String)
-    /// Any valid `AUTH_TOKEN` or JWT when one is configured, else open (room listings).
+    /// Any valid `AUTH_TOKEN` or JWT when one is configured, else open; `ADMIN_TOKEN` too
+    /// (room listings, which `Authenticator.mayList` then filters).
     case global
     /// `ADMIN_TOKEN` or an admin JWT; refused outright when neither is configured.
     case admin
+    /// `/metrics`: `METRICS_TOKEN`, `ADMIN_TOKEN` or an admin JWT when `METRICS_TOKEN` is set,
+    /// else open (the default).
+    case metrics
 }
 
 /// Who was let in.
@@ -22,6 +26,7 @@ public struct AuthIdentity: Sendable, Equatable {
         case roomToken
         case globalToken
         case adminToken
+        case metricsToken
         case jwt
     }
 
@@ -59,12 +64,18 @@ public struct AuthSettings: Sendable, Equatable {
     /// `JWT_SECRET` bytes; at least 32 (checked by `Configuration`).
     public var jwtSecret: [UInt8]?
     public var adminToken: String?
+    /// `METRICS_TOKEN`: guards `/metrics` when set.
+    public var metricsToken: String?
 
-    public init(authToken: String? = nil, roomTokens: [String: String] = [:], jwtSecret: [UInt8]? = nil, adminToken: String? = nil) {
+    public init(
+        authToken: String? = nil, roomTokens: [String: String] = [:], jwtSecret: [UInt8]? = nil, adminToken: String? = nil,
+        metricsToken: String? = nil
+    ) {
         self.authToken = authToken
         self.roomTokens = roomTokens
         self.jwtSecret = jwtSecret
         self.adminToken = adminToken
+        self.metricsToken = metricsToken
     }
 }
 

@@ -7,7 +7,7 @@ import HTTPTypes
 /// Credentials come from `Authorization: Bearer <token>` or, failing that, `X-Auth-Token`.
 ///
 /// Precedence for a room (`AuthRequirement.room`): a room listed in `ROOM_TOKENS` accepts
-/// only its own token (another room's token → 403). Any other room accepts `AUTH_TOKEN` or a
+/// only its own token (another room's token is a 401 like any wrong one). Any other room accepts `AUTH_TOKEN` or a
 /// JWT when either is configured (a JWT whose `room` claim names another room → 403), and is
 /// open when neither is.
 ///
@@ -57,25 +57,41 @@ public final class Authenticator: Sendable {
 
         case .room:
             if let room, let expected = settings.roomTokens[room] {
-                guard let token else { return .decided(.unauthorized("missing token for this room")) }
+                guard let token else { return .decided(.unauthorized("missing token")) }
                 if ConstantTime.equals(token, expected) {
                     return .decided(.allowed(AuthIdentity(credential: .roomToken, room: room)))
                 }
-                var forOtherRoom = false
-                for (other, value) in settings.roomTokens where other != room {
-                    forOtherRoom = ConstantTime.equals(token, value) || forOtherRoom
-                }
-                return .decided(forOtherRoom ? .forbidden("token is for another room") : .unauthorized("invalid token"))
+                // Another room's valid token gets the very answer a wrong one gets: telling
+                // them apart would confirm to its holder that it is valid somewhere.
+                return .decided(.unauthorized("invalid token"))
             }
-            fallthrough
+            return globalEvaluation(token: token, jwtEnabled: jwtEnabled)
 
         case .global:
-            guard settings.authToken != nil || jwtEnabled else {
+            // Listings: an admin sees everything, so the admin token is accepted here too; with
+            // the listing open (no AUTH_TOKEN, no JWT), a room token is recognised so that
+            // its holder is shown that room (see `mayList`).
+            if let token, let expected = settings.adminToken, ConstantTime.equals(token, expected) {
+                return .decided(.allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+            }
+            if settings.authToken == nil && !jwtEnabled {
+                if let token, let room = roomOpened(by: token) {
+                    return .decided(.allowed(AuthIdentity(credential: .roomToken, room: room)))
+                }
+                return .decided(.allowed(AuthIdentity(credential: .open)))
+            }
+            return globalEvaluation(token: token, jwtEnabled: jwtEnabled)
+
+        case .metrics:
+            guard let expected = settings.metricsToken else {
                 return .decided(.allowed(AuthIdentity(credential: .open)))
             }
             guard let token else { return .decided(.unauthorized("missing token")) }
-            if let expected = settings.authToken, ConstantTime.equals(token, expected) {
-                return .decided(.allowed(AuthIdentity(credential: .globalToken)))
+            if ConstantTime.equals(token, expected) {
+                return .decided(.allowed(AuthIdentity(credential: .metricsToken)))
+            }
+            if let admin = settings.adminToken, ConstantTime.equals(token, admin) {
+                return .decided(.allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
             }
             if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
             return .decided(.unauthorized("invalid token"))
@@ -91,6 +107,36 @@ public final class Authenticator: Sendable {
             if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
             return .decided(.unauthorized("invalid admin token"))
         }
+    }
+
+    /// `AUTH_TOKEN` or a JWT when either is configured, else open.
+    private func globalEvaluation(token: String?, jwtEnabled: Bool) -> Evaluation {
+        guard settings.authToken != nil || jwtEnabled else {
+            return .decided(.allowed(AuthIdentity(credential: .open)))
+        }
+        guard let token else { return .decided(.unauthorized("missing token")) }
+        if let expected = settings.authToken, ConstantTime.equals(token, expected) {
+            return .decided(.allowed(AuthIdentity(credential: .globalToken)))
+        }
+        if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
+        return .decided(.unauthorized("invalid token"))
+    }
+
+    /// The `ROOM_TOKENS` room whose token `token` is, comparing against every entry (in
+    /// constant time each, and all of them whatever matches).
+    private func roomOpened(by token: String) -> String? {
+        var found: String?
+        for (room, value) in settings.roomTokens where ConstantTime.equals(token, value) { found = room }
+        return found
+    }
+
+    /// Whether a room listing (`/api/rooms`) shows `room` to a client let in as `identity`.
+    /// A room with its own `ROOM_TOKENS` entry is shown only to an admin and to a client that
+    /// presented that room's token: neither `AUTH_TOKEN` nor a JWT opens such a room, so
+    /// neither lists it. Every other room is shown to whoever may list at all.
+    public func mayList(room: String, to identity: AuthIdentity) -> Bool {
+        guard settings.roomTokens[room] != nil else { return true }
+        return identity.isAdmin || (identity.credential == .roomToken && identity.room == room)
     }
 
     /// Verifies a JWT (signature, `alg`, `exp`, `nbf`) with jwt-kit.
@@ -110,6 +156,8 @@ public final class Authenticator: Sendable {
         switch requirement {
         case .none, .global:
             return .allowed(identity)
+        case .metrics:
+            return verified.isAdmin ? .allowed(identity) : .forbidden("token does not grant metrics")
         case .room:
             if let claimRoom = verified.room, claimRoom != room, !verified.isAdmin {
                 return .forbidden("token is for another room")

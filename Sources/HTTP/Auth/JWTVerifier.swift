@@ -12,6 +12,9 @@ public struct JWTClaims: JWTPayload, Equatable {
     public var role: String?
     /// `true` (or `"true"`) grants the admin endpoints.
     public var admin: Bool?
+    /// A `room` claim was present but not a string (decoding cannot throw a reason jwt-kit
+    /// keeps, so `verify` does).
+    private var roomClaimIsMalformed = false
 
     public var isAdmin: Bool { role == "admin" || admin == true }
 
@@ -31,7 +34,14 @@ public struct JWTClaims: JWTPayload, Equatable {
         sub = try? c.decodeIfPresent(String.self, forKey: .sub)
         exp = try c.decodeIfPresent(ExpirationClaim.self, forKey: .exp)
         nbf = try c.decodeIfPresent(NotBeforeClaim.self, forKey: .nbf)
-        room = try? c.decodeIfPresent(String.self, forKey: .room)
+        // A room claim of another type (an array of rooms, a number, null...) must not read as
+        // "no room", which would make the token good for every room: `verify` refuses it.
+        if c.contains(.room) {
+            room = (try? c.decodeNil(forKey: .room)) == true ? nil : try? c.decode(String.self, forKey: .room)
+            roomClaimIsMalformed = room == nil
+        } else {
+            room = nil
+        }
         role = try? c.decodeIfPresent(String.self, forKey: .role)
         if let flag = try? c.decodeIfPresent(Bool.self, forKey: .admin) {
             admin = flag
@@ -43,6 +53,7 @@ public struct JWTClaims: JWTPayload, Equatable {
     }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
+        if roomClaimIsMalformed { throw JWTRejection.invalid("the room claim is not a string") }
         let now = Date()
         if let exp, now >= exp.value { throw JWTRejection.expired }
         if let nbf, now < nbf.value { throw JWTRejection.notYetValid }
@@ -115,6 +126,9 @@ actor JWTVerifier {
         do {
             let parsed = try DefaultJWTParser().parse(Array(token.utf8), as: JWTClaims.self)
             guard let headerAlg = parsed.header.alg else { return .failure(.malformed) }
+            // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists an extension
+            // it does not understand. livesfu understands none, so any `crit` is refused.
+            if parsed.header.fields["crit"] != nil { return .failure(.invalid("crit header not supported")) }
             alg = headerAlg
         } catch {
             return .failure(.malformed)

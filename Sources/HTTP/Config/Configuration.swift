@@ -80,6 +80,7 @@ public struct Configuration: Sendable, Equatable {
         .init("ROOM_TOKENS", .secret, default: nil, "Per-room tokens: room:token;room:token"),
         .init("JWT_SECRET", .secret, default: nil, "HMAC secret (>= 32 bytes) for HS256/384/512 JWTs; claims room, role=admin / admin=true"),
         .init("ADMIN_TOKEN", .secret, default: nil, "Token for /api/admin/...; admin is closed unless this or JWT_SECRET is set"),
+        .init("METRICS_TOKEN", .secret, default: nil, "Token for /metrics (ADMIN_TOKEN and admin JWTs work too); unset = /metrics is open"),
         .init("RATE_LIMIT_RPS", .number, default: "0", "Requests per second per client IP on the API (per core); 0 = off"),
         .init("RATE_LIMIT_BURST", .integer, default: "0", "Bucket size of the rate limit; 0 = max(1, ceil(RATE_LIMIT_RPS))"),
         .init("MAX_SUBS_PER_ROOM", .integer, default: "0", "Viewers per room at most; 0 = unlimited"),
@@ -182,7 +183,8 @@ public struct Configuration: Sendable, Equatable {
                 jwtSecret = Array(secret.utf8)
             }
             let auth = AuthSettings(
-                authToken: string("AUTH_TOKEN"), roomTokens: roomTokens, jwtSecret: jwtSecret, adminToken: string("ADMIN_TOKEN"))
+                authToken: string("AUTH_TOKEN"), roomTokens: roomTokens, jwtSecret: jwtSecret, adminToken: string("ADMIN_TOKEN"),
+                metricsToken: string("METRICS_TOKEN"))
 
             let rps = try number("RATE_LIMIT_RPS")
             let burst = try int("RATE_LIMIT_BURST")

@@ -5,7 +5,13 @@ import Reactor
 /// → bytes out, in request order even when handlers answer out of order (pipelining with
 /// asynchronous handlers); deadlines out → `handleTimeout(now:)`. The transport (plain TCP or
 /// TLS) feeds `receive`, writes what `takeOutput()` returns when `onOutput` fires, and closes
-/// the socket once `shouldClose` is true and the output is written.
+/// the socket once `shouldClose` is true and the output is written (lingering when
+/// `wantsLingeringClose`).
+///
+/// Back-pressure: requests are parsed one at a time, and parsing stops while the output
+/// queued (here and in the transport, `transportBacklog`) is above
+/// `limits.outputHighWatermark`; the transport calls `resumeParsing(now:)` once it has
+/// written some. A client that pipelines requests and never reads holds no more than that.
 ///
 /// Not `Sendable`: owned by the core that accepted the socket.
 public final class HTTPConnection {
@@ -39,6 +45,14 @@ public final class HTTPConnection {
     private var inFlight: [(sequence: UInt64, entry: InFlight)] = []
     private var ready: [Request] = []
     private var output: [UInt8] = []
+    /// First byte of `output` not yet taken (output is taken in pieces).
+    private var outputStart = 0
+    /// Bytes written to the transport and not yet sent by it (set by the transport).
+    public var transportBacklog: () -> Int = { 0 }
+    /// Parsing stopped because output was above the high watermark.
+    private var pausedForOutput = false
+    /// The close follows an error while the client may still be sending: linger.
+    private var lingerOnClose = false
     /// No request will be read any more; close once everything queued is written.
     private var closing = false
     public private(set) var isClosed = false
@@ -83,10 +97,16 @@ public final class HTTPConnection {
         defer { pumping = false }
         repeat {
             needsPump = false
-            parse(now: now)
-            while requestHandler != nil, !ready.isEmpty, !isClosed {
-                let request = ready.removeFirst()
-                requestHandler?(request)
+            guard requestHandler != nil else {
+                parse(now: now, limit: .max)
+                break
+            }
+            // One request at a time: an answer given at once counts against the output
+            // watermark before the next request is parsed.
+            while !isClosed {
+                if ready.isEmpty { parse(now: now, limit: 1) }
+                guard !ready.isEmpty, let handler = requestHandler else { break }
+                handler(ready.removeFirst())
             }
         } while needsPump && !isClosed
     }
@@ -104,12 +124,33 @@ public final class HTTPConnection {
     /// Whether the transport should stop reading: enough requests are queued, output is
     /// piling up, or the connection is closing.
     public var wantsReadPaused: Bool {
-        closing || isClosed || inFlight.count >= limits.maxPipelinedRequests
+        closing || isClosed || inFlight.count >= limits.maxPipelinedRequests || isOutputAboveHighWatermark
             || parser.bufferedByteCount > limits.maxRequestLineBytes + limits.maxHeaderBytes + limits.maxBodyBytes
     }
 
-    private func parse(now: Instant) {
-        while !closing && inFlight.count < limits.maxPipelinedRequests {
+    /// Output not yet written to the network: here and in the transport's queue.
+    public var queuedOutputBytes: Int { output.count - outputStart + transportBacklog() }
+
+    private var isOutputAboveHighWatermark: Bool { queuedOutputBytes > limits.outputHighWatermark }
+
+    /// Parses what was held back while output was above the high watermark, if it is no
+    /// longer (the transport calls this after writing).
+    public func resumeParsing(now: Instant) {
+        guard pausedForOutput, !closing, !isClosed, !isOutputAboveHighWatermark else { return }
+        pausedForOutput = false
+        // The header timeout of a request held back restarts: the wait was ours.
+        if parser.hasPartialRequest { requestStartedAt = now }
+        pump(now: now)
+    }
+
+    /// Parses up to `limit` requests into `ready`.
+    private func parse(now: Instant, limit: Int) {
+        var count = 0
+        while !closing && inFlight.count < limits.maxPipelinedRequests && count < limit {
+            if isOutputAboveHighWatermark {
+                pausedForOutput = parser.hasPartialRequest
+                return
+            }
             switch parser.next() {
             case .needMoreData:
                 return
@@ -121,6 +162,7 @@ public final class HTTPConnection {
             case .failed(let error):
                 // The framing is lost: answer after the requests before it, then close.
                 closing = true
+                lingerOnClose = true
                 let sequence = nextSequence
                 nextSequence += 1
                 let responder = HTTPResponder(connection: self, sequence: sequence)
@@ -139,6 +181,7 @@ public final class HTTPConnection {
                 if !parsed.keepAlive { closing = true }
                 requestStartedAt = parser.hasPartialRequest ? now : nil
                 ready.append(Request(parsed: parsed, responder: responder, receivedAt: now))
+                count += 1
             }
         }
     }
@@ -182,18 +225,38 @@ public final class HTTPConnection {
         }
     }
 
-    /// Bytes to write, emptied by the call.
-    public func takeOutput() -> [UInt8] {
-        let bytes = output
-        output = []
+    /// Up to `limit` bytes to write, removed from the output.
+    public func takeOutput(max limit: Int = .max) -> [UInt8] {
+        let available = output.count - outputStart
+        if outputStart == 0, available <= limit {
+            let bytes = output
+            output = []
+            return bytes
+        }
+        let n = min(limit, available)
+        let bytes = Array(output[outputStart..<(outputStart + n)])
+        outputStart += n
+        if outputStart == output.count {
+            output = []
+            outputStart = 0
+        } else if outputStart >= output.count / 2 {
+            output.removeFirst(outputStart)
+            outputStart = 0
+        }
         return bytes
     }
 
     /// Whether output is waiting in `takeOutput()`.
-    public var hasOutput: Bool { !output.isEmpty }
+    public var hasOutput: Bool { output.count > outputStart }
 
     /// True once the transport should close the socket (after writing `takeOutput()`).
-    public var shouldClose: Bool { isClosed || (closing && inFlight.isEmpty && output.isEmpty) }
+    public var shouldClose: Bool { isClosed || (closing && inFlight.isEmpty && !hasOutput) }
+
+    /// Whether the close should linger (read and discard for a bounded time after our FIN):
+    /// the connection answered an error, or stopped, while the client may still be sending,
+    /// and closing at once with its bytes unread would reset the connection and could
+    /// destroy the answer before the client reads it.
+    public var wantsLingeringClose: Bool { lingerOnClose || parser.bufferedByteCount > 0 }
 
     /// Whether a close is pending after the queued output (the transport closes after flushing).
     public var isClosing: Bool { closing }
@@ -238,7 +301,9 @@ public final class HTTPConnection {
     public var nextDeadline: Instant? {
         if isClosed { return nil }
         if let handler = handlerDeadline { return handler }
-        if closing { return nil }
+        // Closing, or waiting for the client to read: the transport's write-progress
+        // deadline (`TCPLimits.writeStallTimeout`, the idle timeout) bounds it.
+        if closing || isOutputAboveHighWatermark { return nil }
         if !inFlight.isEmpty { return nil }
         if parser.hasPartialRequest, let started = requestStartedAt { return started + limits.headerTimeout }
         return idleSince + (fresh ? limits.headerTimeout : limits.idleTimeout)
@@ -251,6 +316,7 @@ public final class HTTPConnection {
         guard inFlight.isEmpty, let deadline = nextDeadline, now >= deadline else { return }
         if parser.hasPartialRequest {
             closing = true
+            lingerOnClose = true
             let sequence = nextSequence
             nextSequence += 1
             let responder = HTTPResponder(connection: self, sequence: sequence)
@@ -298,6 +364,8 @@ public final class HTTPConnection {
         inFlight = []
         ready = []
         output = []
+        outputStart = 0
+        transportBacklog = { 0 }
         onOutput = nil
         requestHandler = nil
         for item in pending { item.entry.responder.cancel() }

@@ -19,6 +19,13 @@ public final class HTTPApplication {
     private let hop: CoreHop
 
     static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .patch, .options]
+    /// Longest method name repeated in a 501 answer or a log line.
+    static let maxEchoedMethodLength = 32
+
+    /// `method` cut to `maxEchoedMethodLength` characters (a token is ASCII), with `…` when cut.
+    static func printable(_ method: String) -> String {
+        method.utf8.count <= maxEchoedMethodLength ? method : String(method.prefix(maxEchoedMethodLength)) + "…"
+    }
 
     public init(
         router: Router, cors: CORSPolicy, rateLimiter: RateLimiter, authenticator: Authenticator,
@@ -55,18 +62,20 @@ public final class HTTPApplication {
         let clock = self.clock
         let core = coreIndex
         let path = request.path
+        // A method is any token up to the request line's length: log and echo a short prefix only.
+        let methodText = Self.printable(method.rawValue)
         responder.addFilter { response in
             cors.decorate(&response, origin: origin)
             let duration = clock() - start
             metrics.record(route: routeName, method: method.rawValue, status: response.status.code, durationNanoseconds: duration.nanoseconds)
             // Path only: a query string may carry a token; bodies (SDP) are never logged at info.
             logger.info(
-                "\(method.rawValue) \(path) \(response.status.code)",
+                "\(methodText) \(path) \(response.status.code)",
                 metadata: ["ms": "\(Double(duration.nanoseconds / 1000) / 1000)", "core": "\(core)", "route": "\(routeName)"])
         }
 
         guard Self.knownMethods.contains(method) else {
-            responder.respond(.error(.notImplemented, "method \(method.rawValue) not implemented"))
+            responder.respond(.error(.notImplemented, "method \(methodText) not implemented"))
             return
         }
 

@@ -31,7 +31,9 @@ public final class HTTPServer {
     /// Starts listening on `address`; throws if the port cannot be bound.
     public func start(bind address: SocketAddress) throws(ReactorError) {
         let metrics = application.metrics
-        listener = try loop.listenTCP(bind: address, reusePort: true, backlog: 1024, maxConnections: limits.maxConnectionsPerCore) {
+        listener = try loop.listenTCP(
+            bind: address, reusePort: true, backlog: 1024, maxConnections: limits.maxConnectionsPerCore, limits: limits.tcpLimits
+        ) {
             [weak self] tcp in
             guard let self else { return nil }
             var session: TLSSession?
@@ -75,6 +77,7 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
         let application = server.application
         let remote = tcp.remoteAddress
         http.requestHandler = { request in application.handle(request, remoteAddress: remote) }
+        http.transportBacklog = { [weak tcp] in tcp?.pendingWriteBytes ?? 0 }
         // Output can appear later than any TCP event (a handler answering after a cross-core
         // round trip): write it, and re-arm the idle deadline and reading, at once.
         http.onOutput = { [unowned self] in self.afterEvent() }
@@ -110,10 +113,13 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
         server.application.metrics.connectionClosed()
     }
 
+    /// Hands output to the socket in pieces while its queue is below the high watermark, so
+    /// a client that does not read holds the rest here, in one place, where it also stops
+    /// the parsing of further requests.
     private func flush() {
         guard let tcp, tcp.isOpen else { return }
-        let out = http.takeOutput()
-        if !out.isEmpty {
+        while http.hasOutput, !tcp.isWriteBufferFull, tcp.isOpen {
+            let out = http.takeOutput(max: server.limits.outputHighWatermark)
             if let tls {
                 do {
                     try tls.send(out)
@@ -129,7 +135,7 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
         if http.shouldClose {
             tls?.shutdown()
             writeCiphertext()
-            tcp.close()
+            tcp.close(linger: http.wantsLingeringClose ? server.limits.linger : nil)
         }
     }
 
@@ -143,6 +149,8 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
     private func afterEvent() {
         guard let tcp, tcp.isOpen else { return }
         flush()
+        guard tcp.isOpen else { return }
+        http.resumeParsing(now: server.loop.now)
         guard tcp.isOpen else { return }
         if http.wantsReadPaused || tcp.isWriteBufferFull {
             tcp.pauseReading()

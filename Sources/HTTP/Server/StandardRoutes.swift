@@ -22,7 +22,8 @@ public enum StandardRoutes {
         router.add(.get, "/web/*path") { request, responder in
             responder.respond(staticFiles.response(relativePath: request.pathParameters["path"] ?? ""))
         }
-        router.add(.get, "/metrics") { _, responder in
+        // Open unless METRICS_TOKEN is set: its room labels name every room.
+        router.add(.get, "/metrics", policy: RoutePolicy(auth: .metrics)) { _, responder in
             gatherMetrics { snapshot in
                 var all = snapshot
                 ProcessMetrics.contribute(to: &all)

@@ -39,6 +39,11 @@ public struct ReactorCounters: Sendable {
     public var tcpRefused = 0
     /// Connections aborted because their write queue passed the hard cap.
     public var tcpWriteCapAborts = 0
+    /// Connections aborted because their queued output did not move for `TCPLimits.writeStallTimeout`.
+    public var tcpWriteStallAborts = 0
+    /// The largest write queue any connection of this loop has held, in bytes (a high-water
+    /// mark: what one slow peer could make the loop hold).
+    public var tcpWriteQueuePeakBytes = 0
     /// Times accepting paused for lack of file descriptors or memory (EMFILE, ENFILE...).
     public var tcpAcceptPauses = 0
     public var tcpReadBytes = 0
@@ -73,6 +78,8 @@ public struct ReactorCounters: Sendable {
         r.tcpAccepted += b.tcpAccepted
         r.tcpRefused += b.tcpRefused
         r.tcpWriteCapAborts += b.tcpWriteCapAborts
+        r.tcpWriteStallAborts += b.tcpWriteStallAborts
+        r.tcpWriteQueuePeakBytes = max(a.tcpWriteQueuePeakBytes, b.tcpWriteQueuePeakBytes)
         r.tcpAcceptPauses += b.tcpAcceptPauses
         r.tcpReadBytes += b.tcpReadBytes
         r.tcpWrittenBytes += b.tcpWrittenBytes

@@ -2,8 +2,10 @@ import CShim
 import Glibc
 
 /// One TCP connection on a loop: non-blocking reads delivered to its handler, a bounded
-/// write queue with watermarks (back-pressure) and a hard cap past which a peer that stopped
-/// reading is aborted. Core-confined.
+/// write queue with watermarks (back-pressure), a hard cap and a write-progress deadline past
+/// which a peer that stopped reading is aborted, and an optional lingering close (FIN, then
+/// read and discard for a bounded time) so that a peer still sending sees our last answer
+/// rather than a reset. Core-confined.
 public final class TCPConnection: Channel {
     /// The peer's address.
     public let remoteAddress: SocketAddress
@@ -18,7 +20,9 @@ public final class TCPConnection: Channel {
     private var handler: (any TCPConnectionHandler)?
     weak var listener: TCPListener?
 
-    private enum State { case connecting, open, closing, closed }
+    /// `closing`: flushing the queue before closing; `lingering`: queue flushed and FIN sent,
+    /// reading and discarding until the peer's FIN, `Linger.maxBytes` or `Linger.timeout`.
+    private enum State { case connecting, open, closing, lingering, closed }
     private var state: State
     private var readingPaused = false
     private var aboveHighWatermark = false
@@ -44,6 +48,24 @@ public final class TCPConnection: Channel {
     private var failing = false
     /// epoll: added to the epoll set (interest changes before that wait for `start`).
     private var isWatched = false
+    /// When queued bytes last moved (or the queue last became non-empty).
+    private var lastWriteProgress = Instant(nanoseconds: 0)
+    /// Fires `writeStallTimeout` after the last progress while bytes are queued.
+    private var stallTimer: TimerHandle?
+    /// The lingering close asked for, if any, and what it has discarded.
+    private var linger: Linger?
+    private var lingerDiscarded = 0
+    private var lingerTimer: TimerHandle?
+
+    /// How a lingering close ends: after `timeout`, or once `maxBytes` were discarded.
+    public struct Linger: Sendable, Equatable {
+        public var timeout: Duration
+        public var maxBytes: Int
+        public init(timeout: Duration, maxBytes: Int) {
+            self.timeout = timeout
+            self.maxBytes = maxBytes
+        }
+    }
 
     init(loop: EventLoop, fd: Int32, remote: SocketAddress, connecting: Bool, limits: TCPLimits) {
         self.loop = loop
@@ -137,7 +159,10 @@ public final class TCPConnection: Channel {
                 return
             }
         }
+        if writes.isEmpty { noteWriteProgress() }
         writes.append(rest)
+        if writes.count > loop.counters.tcpWriteQueuePeakBytes { loop.counters.tcpWriteQueuePeakBytes = writes.count }
+        armStallTimer()
         if writes.count > limits.hardCap {
             loop.counters.tcpWriteCapAborts &+= 1
             failLater()
@@ -183,19 +208,72 @@ public final class TCPConnection: Channel {
         }
     }
 
-    /// Closes after the queued bytes are written.
-    public func close() {
+    /// Closes after the queued bytes are written. With `linger`, the connection then sends
+    /// its FIN and keeps reading, discarding what arrives, until the peer's FIN or the
+    /// linger's bounds: a peer that sends a whole request body before reading (and was answered
+    /// early, e.g. 413) gets the answer instead of a reset caused by its unread bytes.
+    public func close(linger: Linger? = nil) {
         switch state {
-        case .closed, .closing: return
+        case .closed, .closing, .lingering: return
         case .connecting: finish(abortive: false)
         case .open:
+            self.linger = linger
             if writes.isEmpty {
-                finish(abortive: false)
+                finishOrLinger()
             } else {
                 state = .closing
                 readingPaused = true
                 if loop.uring == nil { updateInterest() }
             }
+        }
+    }
+
+    /// The queue is flushed: close, or start the lingering close.
+    private func finishOrLinger() {
+        guard let linger, !failing else {
+            finish(abortive: false)
+            return
+        }
+        state = .lingering
+        // Our FIN tells the peer the answer is complete; its bytes are still read below.
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        heldLength = 0
+        lingerTimer = loop.scheduleTimer(after: linger.timeout) { [weak self] in self?.finish(abortive: false) }
+        if let u = loop.uring {
+            submitReceive(u)
+        } else {
+            updateInterest()
+        }
+    }
+
+    /// Bytes read while lingering are dropped; enough of them, or the peer's FIN, ends it.
+    private func discardLingering(_ n: Int) {
+        lingerDiscarded += n
+        if n == 0 || lingerDiscarded > (linger?.maxBytes ?? 0) { finish(abortive: false) }
+    }
+
+    // MARK: write progress
+
+    private func noteWriteProgress() { lastWriteProgress = loop.now }
+
+    /// Arms the stall timer if bytes are queued and it is not armed. It is not moved on every
+    /// write: when it fires it checks the last progress and re-arms itself if there was some.
+    private func armStallTimer() {
+        guard let timeout = limits.writeStallTimeout, !writes.isEmpty, state != .closed else { return }
+        if let stallTimer {
+            if !stallTimer.isScheduled { loop.reschedule(stallTimer, at: lastWriteProgress + timeout) }
+        } else {
+            stallTimer = loop.scheduleTimer(at: lastWriteProgress + timeout) { [weak self] in self?.stallTimerFired() }
+        }
+    }
+
+    private func stallTimerFired() {
+        guard let timeout = limits.writeStallTimeout, state == .open || state == .closing, !failing, !writes.isEmpty else { return }
+        if loop.now - lastWriteProgress >= timeout {
+            loop.counters.tcpWriteStallAborts &+= 1
+            finish(abortive: true)
+        } else if let stallTimer {
+            loop.reschedule(stallTimer, at: lastWriteProgress + timeout)
         }
     }
 
@@ -209,8 +287,8 @@ public final class TCPConnection: Channel {
 
     private func updateInterest() {
         guard state != .closed, loop.uring == nil, isWatched else { return }
-        let r = state == .open && !readingPaused
-        let w = state == .connecting || !writes.isEmpty
+        let r = (state == .open && !readingPaused) || state == .lingering
+        let w = state == .connecting || (!writes.isEmpty && state != .lingering)
         if r != watchingReadable || w != watchingWritable {
             watchingReadable = r
             watchingWritable = w
@@ -233,6 +311,10 @@ public final class TCPConnection: Channel {
         if events & lsfu_EPOLLERR() != 0 {
             // Reset or other socket error: nothing more can be written or trusted.
             finish(abortive: true)
+            return
+        }
+        if state == .lingering {
+            if events & (lsfu_EPOLLIN() | lsfu_EPOLLRDHUP() | lsfu_EPOLLHUP() | lsfu_EPOLLERR()) != 0 { readLingering() }
             return
         }
         if events & lsfu_EPOLLOUT() != 0 { flushWrites() }
@@ -267,11 +349,29 @@ public final class TCPConnection: Channel {
         }
     }
 
+    /// epoll, lingering: read and drop what the peer still sends.
+    private func readLingering() {
+        let buf = loop.scratch
+        for _ in 0..<4 {
+            guard state == .lingering else { return }
+            let n = Glibc.recv(fd, buf.baseAddress, buf.count, lsfu_MSG_DONTWAIT())
+            if n >= 0 {
+                discardLingering(n)
+                if n < buf.count { return }
+            } else {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+                finish(abortive: true)
+                return
+            }
+        }
+    }
+
     private func flushWrites() {
         while !failing, let front = writes.front {
             let n = Glibc.send(fd, front.baseAddress, front.count, lsfu_MSG_NOSIGNAL() | lsfu_MSG_DONTWAIT())
             if n > 0 {
                 loop.counters.tcpWrittenBytes &+= n
+                noteWriteProgress()
                 writes.consume(n)
                 if n < front.count { break }
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
@@ -290,13 +390,14 @@ public final class TCPConnection: Channel {
             aboveHighWatermark = false
             handler?.writable(self)
         }
-        if state == .closing, writes.isEmpty, !failing { finish(abortive: false) }
+        if state == .closing, writes.isEmpty, !failing { finishOrLinger() }
     }
 
     // MARK: io_uring
 
     private func submitReceive(_ u: URingBackend) {
-        guard token != 0, handler != nil, !recvInFlight, !readingPaused, heldLength == 0, state == .open else { return }
+        let reading = (state == .open && !readingPaused && heldLength == 0) || state == .lingering
+        guard token != 0, handler != nil, !recvInFlight, reading else { return }
         if recvBuffer == nil {
             recvBuffer = .allocate(byteCount: Self.uringReceiveSize, alignment: 16)
         }
@@ -330,7 +431,14 @@ public final class TCPConnection: Channel {
         switch op {
         case IOOp.recv:
             recvInFlight = false
-            if state == .open {
+            if state == .lingering {
+                if result >= 0 {
+                    discardLingering(Int(result))
+                } else if result != -EAGAIN, result != -EINTR {
+                    finish(abortive: true)
+                }
+                if state == .lingering, let u = loop.uring { submitReceive(u) }
+            } else if state == .open {
                 if result > 0 {
                     loop.counters.tcpReadBytes &+= Int(result)
                     if readingPaused {
@@ -350,6 +458,7 @@ public final class TCPConnection: Channel {
             if state == .open || state == .closing {
                 if result > 0 {
                     loop.counters.tcpWrittenBytes &+= Int(result)
+                    noteWriteProgress()
                     writes.consume(Int(result))
                 } else if result != -EAGAIN, result != -EINTR {
                     finish(abortive: true)
@@ -395,6 +504,10 @@ public final class TCPConnection: Channel {
     private func finish(abortive: Bool) {
         guard state != .closed else { return }
         state = .closed
+        if let stallTimer { loop.cancelTimer(stallTimer) }
+        if let lingerTimer { loop.cancelTimer(lingerTimer) }
+        stallTimer = nil
+        lingerTimer = nil
         if abortive { _ = lsfu_set_linger_zero(fd) }
         dropWrites()
         if let u = loop.uring {

@@ -16,11 +16,19 @@ public struct TCPLimits: Sendable {
     public var lowWatermark: Int
     /// Above this the connection is aborted and counted (a peer that stopped reading).
     public var hardCap: Int
+    /// A connection whose queued bytes have not moved for this long is aborted and counted,
+    /// also while it is closing (a peer that stopped reading would otherwise hold the socket
+    /// and its queue forever). Nil: no limit.
+    public var writeStallTimeout: Duration?
 
-    public init(highWatermark: Int = 256 * 1024, lowWatermark: Int = 64 * 1024, hardCap: Int = 8 * 1024 * 1024) {
+    public init(
+        highWatermark: Int = 256 * 1024, lowWatermark: Int = 64 * 1024, hardCap: Int = 8 * 1024 * 1024,
+        writeStallTimeout: Duration? = .seconds(60)
+    ) {
         precondition(lowWatermark <= highWatermark && highWatermark <= hardCap)
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
         self.hardCap = hardCap
+        self.writeStallTimeout = writeStallTimeout
     }
 }
