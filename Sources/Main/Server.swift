@@ -24,6 +24,7 @@ struct Server {
         rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
         rooms.maxCoreLoad = c.maxCoreLoad
+        rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         // A server bound to loopback only serves this machine: advertise loopback only.
         let loopbackOnly = c.httpBind.ipString.hasPrefix("127.") || c.httpBind.ipString == "::1"
         rooms.candidateIPs = c.publicIP.map { [$0] } ?? (loopbackOnly ? ["127.0.0.1"] : HostAddresses.ipv4())
