@@ -392,6 +392,15 @@ public final class RoomManager: UDPReceiver {
     /// session, and its room name, forever.
     private func completeSetupIfReady(_ s: PeerSession, now: Instant) {
         guard s.state == .waitingForICE || s.state == .connecting, s.srtp != nil, s.address != nil else { return }
+        let limit = configuration.maxViewersPerRoom
+        if s.role == .viewer, limit > 0, let room = rooms[s.roomName], room.connectedViewers >= limit {
+            // Admitted within the set-up allowance, but the room filled up meanwhile: the
+            // limit holds for connected viewers, so this one ends (its DTLS close_notify tells
+            // the client) rather than push the room past MAX_SUBS_PER_ROOM.
+            counters.refusedRoomFull &+= 1
+            end(s, reason: .roomFull, now: now)
+            return
+        }
         s.state = .connected
         s.connectedAt = now
         leaveSetup(s)

@@ -4,7 +4,8 @@ import Reactor
 public struct RoomManagerConfiguration: Sendable {
     /// Connected viewers per room; 0 = unlimited (`MAX_SUBS_PER_ROOM`). Viewers still setting
     /// up count only within `viewerSetupAllowance`: a new viewer is admitted while fewer than
-    /// this many are connected and connected + setting-up < this + the allowance.
+    /// this many are connected and connected + setting-up < this + the allowance; one that
+    /// connects when this many are already connected is ended, so the limit is never passed.
     public var maxViewersPerRoom = 0
     /// Sessions being set up (answer sent, not yet connected) per client IP on this core;
     /// 0 = unlimited (`MAX_PENDING_SESSIONS_PER_IP`). Per core: rooms live on different cores,
@@ -42,8 +43,8 @@ public struct RoomManagerConfiguration: Sendable {
     public init() {}
 
     /// How many viewers may be setting up beyond the room's free places: max(2, 10 % of
-    /// `maxViewersPerRoom`). A room holds at most `maxViewersPerRoom + viewerSetupAllowance`
-    /// viewers, connected or not, so that is also the most that can be connected if every
-    /// viewer in set-up connects at once.
+    /// `maxViewersPerRoom`). Viewers that never connect thus keep no one out unless they hold
+    /// more than the allowance, and only until they time out; a room holds at most
+    /// `maxViewersPerRoom + viewerSetupAllowance` viewers, connected or not.
     public var viewerSetupAllowance: Int { max(2, maxViewersPerRoom / 10) }
 }

@@ -18,6 +18,9 @@ public final class PeerSession {
     /// Why a session ended (for logs and metrics).
     public enum EndReason: String, Sendable, CaseIterable {
         case deleted, dtlsClosed, bye, consentExpired, setupTimeout, failed, roomClosed, replaced, shutdown
+        /// A viewer admitted within the set-up allowance connected when the room already had
+        /// `maxViewersPerRoom` connected viewers.
+        case roomFull
     }
 
     public let id: String

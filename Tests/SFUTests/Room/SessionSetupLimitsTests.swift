@@ -204,6 +204,24 @@ struct SessionSetupLimitsTests {
         #expect(server.connectOnly([d]))
     }
 
+    @Test("viewers admitted within the allowance that connect into a full room are ended: the limit is never passed")
+    func overbookedViewersEnded() throws {
+        let server = try LoopbackRoomServer(configuration: Self.configuration(maxViewers: 3))
+        defer { server.close() }
+        let publisher = try server.publisher(room: "busy")
+        let viewers = try (0..<5).map { _ in try server.viewer(room: "busy") }
+        #expect(throws: RoomError.roomFull(limit: 3)) { try server.viewer(room: "busy") }
+        try #require(server.loop.run(until: { server.manager.pendingCount == 0 }))
+        #expect(server.room("busy")?.connectedViewers == 3)
+        #expect(server.manager.counters.sessionsEnded[.roomFull] == 2)
+        #expect(server.manager.counters.refusedRoomFull == 3)
+        #expect(server.loop.run(until: { viewers.filter { $0.peer.dtlsClosed }.count == 2 }), "told by close_notify")
+        let served = viewers.filter { !$0.peer.dtlsClosed }
+        #expect(served.count == 3)
+        #expect(server.publish(4, from: publisher))
+        #expect(server.loop.run(until: { served.allSatisfy { $0.recorder.media.count == 4 } }))
+    }
+
     @Test("the set-up allowance is max(2, 10 % of MAX_SUBS_PER_ROOM)")
     func allowance() {
         var c = RoomManagerConfiguration()
