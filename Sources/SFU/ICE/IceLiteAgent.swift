@@ -13,11 +13,11 @@ import Reactor
 /// address to aim the session's media at a victim. So the agent confirms the new address with
 /// a binding request of its own (`pollProbe`), signed with the peer's password and carrying a
 /// fresh random transaction ID; only a correctly signed answer to it, from that address,
-/// moves the selection (the "confirm with a check of our own" choice of RFC 7675 §5.1, rather
-/// than waiting for further checks from the new address: those could be replays too). Moves
-/// are rate-limited (`maxAddressChanges` per `addressChangeWindow`), and a check whose
-/// transaction ID was just seen from another address is not answered (a replay). Core-confined:
-/// not `Sendable`.
+/// moves the selection. That is a consent check of our own in the sense of RFC 7675 §5.1;
+/// waiting for further checks from the new address would prove nothing, since those could be
+/// replays too. Moves are rate-limited (`maxAddressChanges` per `addressChangeWindow`), and a
+/// check whose transaction ID was just seen from another address is not answered (a replay).
+/// Core-confined: not `Sendable`.
 public final class IceLiteAgent {
     /// What `handle` did with one datagram.
     public struct Result: Equatable {

@@ -387,7 +387,8 @@ public final class RoomManager: UDPReceiver {
     /// A session is connected — media flows, consent expiry applies, it leaves the set-up
     /// list — once DTLS is done *and* ICE has nominated an address. DTLS may finish first
     /// (a browser starts it as soon as a check succeeds, before it nominates), but media goes
-    /// only to a nominated address (RFC 8445 §8.1.1 for a lite agent), so a peer that never
+    /// only to a nominated address (RFC 8445: a lite agent's selected pair is the one the
+    /// controlling peer nominated), so a peer that never
     /// nominates stays in set-up and ends at the set-up timeout instead of holding its
     /// session, and its room name, forever.
     private func completeSetupIfReady(_ s: PeerSession, now: Instant) {
