@@ -7,7 +7,8 @@ import Reactor
 /// nominates with USE-CANDIDATE, and tracks consent freshness (RFC 7675): media may only go
 /// to `selectedAddress` while `consentExpired(now:)` is false.
 ///
-/// The first nomination is taken at once. Moving an existing selection to a new address
+/// The first nomination is taken at once (unless `reachableAddress` says otherwise). Moving an
+/// existing selection to a new address
 /// takes more than a nominating check from there: a check proves only that someone sent the
 /// peer's signed bytes, and anyone who saw one on the path can replay it with a forged source
 /// address to aim the session's media at a victim. So the agent confirms the new address with
@@ -122,6 +123,12 @@ public final class IceLiteAgent {
     private var validated: [SocketAddress]
     private var validatedNext = 0
     private var probe: Probe?
+    /// An address already proven to reach the peer by a round trip of another protocol: the
+    /// owner sets it when DTLS completes before any nomination. From then on a first
+    /// nomination of any other address is confirmed like a move, so a peer cannot finish DTLS
+    /// from its own address and then nominate someone else's (with a forged source) to have
+    /// the media sent there at once.
+    public var reachableAddress: SocketAddress?
     /// Times of the recent confirmed moves, oldest first (at most `maxAddressChanges`).
     private var recentMoves: [Instant] = []
     private var recentTransactions: [(id: StunTransactionID, source: SocketAddress)] = []
@@ -268,9 +275,9 @@ public final class IceLiteAgent {
         var changed = false
         var rateLimited = false
         if message.useCandidate, selectedAddress != source {
-            if selectedAddress == nil {
+            if selectedAddress == nil, reachableAddress == nil || reachableAddress == source {
                 // The first nomination: nothing to redirect yet, and DTLS must still complete
-                // with this address before any media flows.
+                // with this address (its answers go here) before any media flows.
                 selectedAddress = source
                 changed = true
             } else {

@@ -431,6 +431,8 @@ public final class RoomManager: UDPReceiver {
                     end(s, reason: .failed, now: now)
                     return
                 }
+                // DTLS ran with `address`: a later first nomination elsewhere is confirmed.
+                if s.address == nil { s.ice.reachableAddress = address }
                 completeSetupIfReady(s, now: now)
             case .closed:
                 end(s, reason: .dtlsClosed, now: now)

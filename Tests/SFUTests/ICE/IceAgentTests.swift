@@ -261,6 +261,20 @@ struct IceAgentTests {
         #expect(!r.selectedAddressChanged && p.lite.selectedAddress == p.clientAddress)
     }
 
+    @Test("after DTLS ran with one address, a first nomination of another is confirmed before it is selected")
+    func firstNominationAfterReachable() throws {
+        let lite = IcePair().lite
+        let own = SocketAddress(ip: "10.0.0.2", port: 50000)!
+        let victim = SocketAddress(ip: "192.0.2.66", port: 9)!
+        _ = handle(lite, try clientCheck(useCandidate: false, id: 1), from: own, now: Instant(nanoseconds: 1))
+        lite.reachableAddress = own
+        var r = handle(lite, try clientCheck(useCandidate: true, id: 2), from: victim, now: Instant(nanoseconds: 2))
+        #expect(r.replyLength > 0 && !r.selectedAddressChanged)
+        #expect(lite.selectedAddress == nil && lite.probeAddress == victim)
+        r = handle(lite, try clientCheck(useCandidate: true, id: 3), from: own, now: Instant(nanoseconds: 3))
+        #expect(r.selectedAddressChanged && lite.selectedAddress == own)
+    }
+
     @Test("address changes are limited to 4 a minute per session; the next is refused until the window passes")
     func moveRateLimit() throws {
         let p = IcePair()

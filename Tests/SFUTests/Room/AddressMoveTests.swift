@@ -95,4 +95,35 @@ struct AddressMoveTests {
         #expect(server.loop.run(until: { moved.rtp >= 5 }))
         #expect(victim.rtp == 0)
     }
+
+    @Test("a peer that finished DTLS without nominating cannot have a forged first nomination send media elsewhere")
+    func forgedFirstNominationAfterDTLS() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        let publisher = try server.publisher(room: "first")
+        let viewer = try server.viewer(room: "first")
+        viewer.peer.ice.nominates = false
+        viewer.peer.ice.consentInterval = .milliseconds(100)
+        try #require(server.loop.run(until: { viewer.peer.isConnected && publisher.peer.isConnected }))
+        let session = try #require(server.session(of: viewer))
+        let own = try #require(viewer.peer.socket?.localAddress)
+        #expect(session.ice.reachableAddress == own)
+        #expect(session.state == .connecting)
+
+        let victim = Endpoint()
+        let victimSocket = try server.loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: victim)
+        let forged = try Self.nominatingCheck(for: session, serverPassword: viewer.peer.negotiation.icePassword, id: 3)
+        _ = forged.withUnsafeBytes { victimSocket.send($0, to: server.serverAddress) }
+        victimSocket.flush()
+        try #require(server.loop.run(until: { victim.checksReceived >= 1 }))
+        #expect(session.address == nil && session.state == .connecting, "not connected to the forged address")
+
+        // The peer's own nomination, from the address DTLS ran with, connects it there.
+        viewer.peer.ice.nominates = true
+        #expect(server.loop.run(until: { session.state == .connected }))
+        #expect(session.address == own)
+        #expect(server.publish(3, from: publisher))
+        #expect(server.loop.run(until: { viewer.recorder.media.count == 3 }))
+        #expect(victim.rtp == 0)
+    }
 }
