@@ -24,6 +24,7 @@ struct Server {
         rooms.maxViewersPerRoom = c.maxSubscribersPerRoom
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
         rooms.maxCoreLoad = c.maxCoreLoad
+        rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         let interfaces = HostAddresses.ipv4ByInterface()
         let media = MediaAddressPlan(
             publicIP: c.publicIP, httpBindIP: c.httpBind.ipString, localIPs: interfaces.map(\.ip),

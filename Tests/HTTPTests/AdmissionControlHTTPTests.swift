@@ -47,6 +47,28 @@ struct AdmissionControlHTTPTests {
         #expect(RoomRoutes.response(for: .publisherExists).status.code == 409)
     }
 
+    @Test("MAX_PENDING_SESSIONS_PER_IP defaults to 50, 0 turns it off, a flag sets it, and it must be a whole number")
+    func pendingPerIPConfiguration() throws {
+        #expect(try Configuration.load(environment: [:]).maxPendingSessionsPerIP == 50)
+        #expect(try Configuration.load(environment: ["MAX_PENDING_SESSIONS_PER_IP": "0"]).maxPendingSessionsPerIP == 0)
+        #expect(try Configuration.load(environment: [:], flags: ["MAX_PENDING_SESSIONS_PER_IP": "7"]).maxPendingSessionsPerIP == 7)
+        for bad in ["-1", "many", "2.5"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") {
+                try Configuration.load(environment: ["MAX_PENDING_SESSIONS_PER_IP": bad])
+            }
+        }
+        #expect(Configuration.options.contains { $0.env == "MAX_PENDING_SESSIONS_PER_IP" && $0.flag == "max-pending-sessions-per-ip" })
+    }
+
+    @Test("a client IP over its cap of sessions in set-up gets 429 with Retry-After and a one-line reason")
+    func pendingPerIPResponse() {
+        let refused = RoomRoutes.response(for: .tooManyPendingSessions(limit: 50, retryAfter: 2))
+        #expect(refused.status.code == 429)
+        #expect(refused.head.headerFields[.retryAfter] == "2")
+        let text = String(decoding: refused.body, as: UTF8.self)
+        #expect(text == "too many sessions being set up from your address (50); connect them or retry in 2 s\n")
+    }
+
     @Test("/metrics counts refusals by reason and shows each core's smoothed load")
     func metrics() throws {
         let loop = try EventLoop()
@@ -64,6 +86,8 @@ struct AdmissionControlHTTPTests {
         let s = CoreMetrics.snapshot(of: loop)
         #expect(s.value("livesfu_sessions_refused_total", labels: [("reason", "core_busy")]) == 3)
         #expect(s.value("livesfu_sessions_refused_total", labels: [("reason", "room_full")]) == 0)
+        #expect(s.value("livesfu_sessions_refused_total", labels: [("reason", "pending_per_ip")]) == 0)
+        #expect(s.value("livesfu_ice_address_changes_total", labels: [("result", "moved")]) == 0)
         let load = try #require(s.value("livesfu_core_load_ratio", labels: [("core", "0")]))
         #expect(load >= 0 && load <= 1)
         #expect(s.renderPrometheus().contains("# TYPE livesfu_core_load_ratio gauge"))

@@ -79,8 +79,10 @@ def test_max_subscribers_is_never_exceeded_under_concurrent_joins(sfu):
     with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
         results = list(pool.map(join, range(12)))
     statuses = sorted(r[0] for r in results)
-    assert statuses.count(201) == 3, statuses
-    assert statuses.count(503) == 9, statuses
+    # None of these offers ever connects: viewers in set-up are admitted up to the limit plus
+    # the set-up allowance, max(2, 10 %) = 2; connected viewers could never pass 3.
+    assert statuses.count(201) == 5, statuses
+    assert statuses.count(503) == 7, statuses
     refused = next(r for r in results if r[0] == 503)
     assert "full" in refused[2], refused
-    assert sfu.rooms()["full"]["viewers"] == 3
+    assert sfu.rooms()["full"]["viewers"] == 5

@@ -78,9 +78,16 @@ public enum CoreMetrics {
               value: Double(c.offersRejected))
         s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",
               value: Double(c.setupTimeouts))
-        for (reason, value) in [("core_busy", c.refusedCoreBusy), ("room_full", c.refusedRoomFull)] {
-            s.add("livesfu_sessions_refused_total", .counter, help: "New sessions refused (503), by reason",
+        for (reason, value) in c.refusedByReason {
+            s.add("livesfu_sessions_refused_total", .counter, help: "New sessions refused (503 or 429), by reason",
                   labels: [("reason", reason)], value: Double(value))
+        }
+        for (result, value) in [
+            ("moved", c.iceAddressMoves), ("rate_limited", c.iceMovesRateLimited), ("replay_refused", c.stunReplaysRefused),
+        ] {
+            s.add("livesfu_ice_address_changes_total", .counter,
+                  help: "Media moves to a new peer address (confirmed by a check), refused moves, replayed checks",
+                  labels: [("result", result)], value: Double(value))
         }
         let r = loop.counters
         let core = [("core", "\(loop.index)")]

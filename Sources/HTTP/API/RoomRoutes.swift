@@ -84,11 +84,14 @@ public struct RoomRoutes {
             return
         }
         let links = iceServerLinks
+        // The TCP peer's address: the per-IP cap on sessions in set-up counts against it (a
+        // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
+        let client = request.remoteAddress
         onOwner(of: room.value, responder) { rooms, now in
             Result { () throws(RoomError) in
                 role == .publisher
-                    ? try rooms.publish(room: room, offer: offer, now: now)
-                    : try rooms.play(room: room, offer: offer, now: now)
+                    ? try rooms.publish(room: room, offer: offer, client: client, now: now)
+                    : try rooms.play(room: room, offer: offer, client: client, now: now)
             }
         } then: { result, responder in
             switch result {

@@ -32,6 +32,9 @@ public struct Configuration: Sendable, Equatable {
     /// `MAX_CORE_LOAD`: a core whose smoothed busy fraction is above this refuses new viewers
     /// and new rooms with 503 + `Retry-After` (0…1; 0 = off).
     public var maxCoreLoad: Double
+    /// `MAX_PENDING_SESSIONS_PER_IP`: sessions being set up (not yet connected) per client IP
+    /// and core; 0 = unlimited.
+    public var maxPendingSessionsPerIP: Int
 
     // Recording and upload
     public var recordEnabled: Bool
@@ -83,7 +86,8 @@ public struct Configuration: Sendable, Equatable {
         .init("METRICS_TOKEN", .secret, default: nil, "Token for /metrics (ADMIN_TOKEN and admin JWTs work too); unset = /metrics is open"),
         .init("RATE_LIMIT_RPS", .number, default: "0", "Requests per second per client IP on the API (per core); 0 = off"),
         .init("RATE_LIMIT_BURST", .integer, default: "0", "Bucket size of the rate limit; 0 = max(1, ceil(RATE_LIMIT_RPS))"),
-        .init("MAX_SUBS_PER_ROOM", .integer, default: "0", "Viewers per room at most; 0 = unlimited"),
+        .init("MAX_SUBS_PER_ROOM", .integer, default: "0", "Connected viewers per room at most (viewers setting up count within an allowance of max(2, 10 %)); 0 = unlimited"),
+        .init("MAX_PENDING_SESSIONS_PER_IP", .integer, default: "50", "Sessions not yet connected per client IP (IPv6: per /64) on each core; more get 429 + Retry-After; 0 = unlimited"),
         .init("STUN_URLS", .string, default: nil, "Comma-separated STUN URLs handed to clients (Link header)"),
         .init("TURN_URLS", .string, default: nil, "Comma-separated TURN URLs handed to clients"),
         .init("TURN_USERNAME", .string, default: nil, "TURN username"),
@@ -249,6 +253,7 @@ public struct Configuration: Sendable, Equatable {
                 maxSubscribersPerRoom: try int("MAX_SUBS_PER_ROOM"), stunURLs: list("STUN_URLS"), turnURLs: turnURLs,
                 turnUsername: string("TURN_USERNAME"), turnPassword: string("TURN_PASSWORD"),
                 publisherGraceSeconds: try int("PUBLISHER_GRACE_SECONDS", min: 0, max: 3600), maxCoreLoad: maxCoreLoad,
+                maxPendingSessionsPerIP: try int("MAX_PENDING_SESSIONS_PER_IP", min: 0, max: 1_000_000),
                 recordEnabled: try bool("RECORD_ENABLED"), recordDirectory: string("RECORD_DIR") ?? "./records",
                 uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,

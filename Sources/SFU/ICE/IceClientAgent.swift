@@ -40,6 +40,10 @@ public final class IceClientAgent {
     public var consentInterval = Duration.seconds(5)
     /// Consent is lost after this long without a response (RFC 7675 §5.1).
     public var consentTimeout = Duration.seconds(30)
+    /// Checks carry USE-CANDIDATE (aggressive nomination). False sends plain checks, as a peer
+    /// using regular nomination does before it nominates (tests of a server that must not
+    /// treat a checked pair as nominated); set it back to nominate with the next check.
+    public var nominates = true
 
     public private(set) var state = State.checking
     /// The server address media goes to once connected.
@@ -233,7 +237,7 @@ public final class IceClientAgent {
         outgoingUsername.withUnsafeBytes { b.addUsername($0) }
         b.addPriority(Self.peerReflexivePriority)
         b.addIceControlling(tieBreaker)
-        b.addUseCandidate()
+        if nominates { b.addUseCandidate() }
         remotePassword.withUnsafeBytes { b.addMessageIntegrity(key: $0) }
         b.addFingerprint()
         return try? b.finish()

@@ -12,6 +12,9 @@ final class Room {
     /// When the last publisher left (viewers wait for a new one until the grace period ends).
     var publisherLeftAt: Instant?
     var publisherSessions: UInt64 = 0
+    /// Viewers whose set-up has completed (`MAX_SUBS_PER_ROOM` counts these; the others are
+    /// still setting up).
+    var connectedViewers = 0
 
     init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024) {
         self.name = name
@@ -27,12 +30,16 @@ final class Room {
 
     var viewerCount: Int { viewersByID.count }
 
+    /// Viewers still setting up (answer sent, not yet connected).
+    var viewersInSetup: Int { viewersByID.count - connectedViewers }
+
     var isEmpty: Bool { publisher == nil && viewersByID.isEmpty }
 
     func addViewer(_ session: PeerSession) { viewersByID[session.id] = session }
 
     func removeViewer(_ session: PeerSession) {
-        viewersByID[session.id] = nil
+        guard viewersByID.removeValue(forKey: session.id) != nil else { return }
+        if session.connectedAt != nil { connectedViewers -= 1 }
         audio.remove(session: session)
         video.remove(session: session)
     }

@@ -7,6 +7,13 @@ public struct RoomCounters: Sendable {
     public var refusedRoomFull: UInt64 = 0
     /// New sessions refused because the core was busy (admission control).
     public var refusedCoreBusy: UInt64 = 0
+    /// New sessions refused because their client IP had too many sessions in set-up.
+    public var refusedPendingPerIP: UInt64 = 0
+    /// Media moved to a new address after the peer confirmed it; moves refused by the rate
+    /// limit; checks not answered because their transaction ID came from another address.
+    public var iceAddressMoves: UInt64 = 0
+    public var iceMovesRateLimited: UInt64 = 0
+    public var stunReplaysRefused: UInt64 = 0
     public var setupTimeouts: UInt64 = 0
     public var consentExpiries: UInt64 = 0
     public var dtlsFailures: UInt64 = 0
@@ -46,6 +53,11 @@ public struct RoomCounters: Sendable {
 
     public init() {}
 
+    /// Refused new sessions by reason label, for `/metrics`.
+    public var refusedByReason: [(String, UInt64)] {
+        [("core_busy", refusedCoreBusy), ("room_full", refusedRoomFull), ("pending_per_ip", refusedPendingPerIP)]
+    }
+
     /// Dropped packets by reason label, for `/metrics`.
     public var droppedByReason: [(String, UInt64)] {
         [
@@ -77,6 +89,10 @@ public struct RoomCounters: Sendable {
         offersRejected &+= o.offersRejected
         refusedRoomFull &+= o.refusedRoomFull
         refusedCoreBusy &+= o.refusedCoreBusy
+        refusedPendingPerIP &+= o.refusedPendingPerIP
+        iceAddressMoves &+= o.iceAddressMoves
+        iceMovesRateLimited &+= o.iceMovesRateLimited
+        stunReplaysRefused &+= o.stunReplaysRefused
         setupTimeouts &+= o.setupTimeouts
         consentExpiries &+= o.consentExpiries
         dtlsFailures &+= o.dtlsFailures

@@ -11,6 +11,9 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The core's smoothed busy fraction `load` is above the configured `limit` (admission
     /// control): come back after `retryAfter` seconds, or try another server.
     case coreBusy(load: Double, limit: Double, retryAfter: Int)
+    /// The client's IP already has `limit` sessions being set up on this core
+    /// (`MAX_PENDING_SESSIONS_PER_IP`): 429, come back after `retryAfter` seconds.
+    case tooManyPendingSessions(limit: Int, retryAfter: Int)
     case sessionNotFound
     /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
     case precondition(required: Bool)
@@ -22,6 +25,7 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unusableOffer: 422
         case .publisherExists: 409
         case .roomFull, .tooManyRooms, .tooManySessions, .coreBusy: 503
+        case .tooManyPendingSessions: 429
         case .sessionNotFound: 404
         case .precondition(let required): required ? 428 : 412
         case .internalError: 500
@@ -39,6 +43,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManySessions(let limit): "server core has too many sessions (\(limit))"
         case .coreBusy(let load, let limit, let retryAfter):
             "server core is busy (load \(Self.percent(load)) % > \(Self.percent(limit)) %); retry in \(retryAfter) s or use another server"
+        case .tooManyPendingSessions(let limit, let retryAfter):
+            "too many sessions being set up from your address (\(limit)); connect them or retry in \(retryAfter) s"
         case .sessionNotFound: "no such session"
         case .precondition(let required):
             required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
@@ -48,8 +54,10 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Seconds for a `Retry-After` header, for the errors that pass.
     public var retryAfterSeconds: Int? {
-        if case .coreBusy(_, _, let seconds) = self { return seconds }
-        return nil
+        switch self {
+        case .coreBusy(_, _, let seconds), .tooManyPendingSessions(_, let seconds): seconds
+        default: nil
+        }
     }
 
     /// `97`, `95.3`: a tenth of a percent where it is not whole, so "95.3 % > 95 %" reads right.

@@ -19,8 +19,13 @@ public final class RoomManager: UDPReceiver {
     private var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
     private var byAddress: [SocketAddress: PeerSession] = [:]
-    /// Sessions whose ICE/DTLS set-up is still running (ticked for DTLS retransmits).
+    /// Sessions whose set-up is still running (ticked for DTLS retransmits and the set-up
+    /// timeout): every session until DTLS is done *and* ICE has nominated an address.
     private var pending: [PeerSession] = []
+    /// Sessions in set-up per client IP (`configuration.maxPendingSessionsPerIP`).
+    private var pendingByIP = PendingSessionsByIP()
+    /// Sessions confirming a new address before media moves there (`IceLiteAgent.pollProbe`).
+    private var probing: [PeerSession] = []
     /// Sessions that ended by themselves (DTLS close, BYE, timeouts) in the last minute, by id
     /// and room, so a client's late DELETE still gets a 200 rather than a 404. Bounded.
     private var recentlyEnded: [String: (room: String, at: Instant)] = [:]
@@ -43,10 +48,12 @@ public final class RoomManager: UDPReceiver {
 
     // MARK: - Control plane (called on this core through the mailbox)
 
-    /// WHIP: a publisher offers its media; answers with a recvonly SDP.
-    public func publish(room name: RoomName, offer: SessionDescription, now: Instant) throws(RoomError)
-        -> SessionCreated
-    {
+    /// WHIP: a publisher offers its media; answers with a recvonly SDP. `client`: the HTTP
+    /// request's remote address, for the per-IP cap on sessions in set-up (nil: not capped).
+    public func publish(
+        room name: RoomName, offer: SessionDescription, client: SocketAddress? = nil, now: Instant
+    ) throws(RoomError) -> SessionCreated {
+        let setupClient = try admitClient(client)
         // A publisher for a room that already exists (viewers waiting for it, a reconnect)
         // serves sessions admitted earlier, so only a new room is subject to the core's load.
         if rooms[name.value] == nil { try admit() }
@@ -55,7 +62,8 @@ public final class RoomManager: UDPReceiver {
             removeIfEmpty(room)
             throw .publisherExists
         }
-        let (session, answer) = try makeSession(role: .publisher, room: room, offer: offer, role: .publisher, now: now)
+        let (session, answer) = try makeSession(
+            role: .publisher, room: room, offer: offer, role: .publisher, setupClient: setupClient, now: now)
         room.publisher = session
         room.publisherSessions &+= 1
         room.publisherLeftAt = nil
@@ -64,13 +72,19 @@ public final class RoomManager: UDPReceiver {
 
     /// WHEP: a viewer offers to receive; answers with sendonly m-lines carrying the room's
     /// outbound tracks (also before any publisher has arrived).
-    public func play(room name: RoomName, offer: SessionDescription, now: Instant) throws(RoomError)
-        -> SessionCreated
-    {
+    public func play(
+        room name: RoomName, offer: SessionDescription, client: SocketAddress? = nil, now: Instant
+    ) throws(RoomError) -> SessionCreated {
+        let setupClient = try admitClient(client)
         try admit()
         let room = try room(named: name.value, now: now)
+        // Connected viewers count toward the limit; viewers still setting up only within the
+        // set-up allowance, so offers that never connect cannot keep real viewers out.
         let limit = configuration.maxViewersPerRoom
-        if limit > 0, room.viewerCount >= limit {
+        if limit > 0,
+            room.connectedViewers >= limit
+                || room.connectedViewers + room.viewersInSetup >= limit + configuration.viewerSetupAllowance
+        {
             removeIfEmpty(room)
             counters.refusedRoomFull &+= 1
             throw .roomFull(limit: limit)
@@ -81,7 +95,7 @@ public final class RoomManager: UDPReceiver {
                 rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec)
         }
         let (session, answer) = try makeSession(
-            role: .viewer, room: room, offer: offer, role: .viewer(tracks: specs), now: now)
+            role: .viewer, room: room, offer: offer, role: .viewer(tracks: specs), setupClient: setupClient, now: now)
         room.addViewer(session)
         for media in session.tracks where media.direction.sends {
             guard let kind = TrackKind(media.kind) else { continue }
@@ -148,6 +162,20 @@ public final class RoomManager: UDPReceiver {
 
     // MARK: - Session set-up
 
+    /// The per-IP cap on sessions in set-up: refuses a client whose IP already has
+    /// `maxPendingSessionsPerIP` sessions on this core that have not connected. Returns the
+    /// key the new session counts against (nil when the IP is unknown or the cap is off).
+    private func admitClient(_ client: SocketAddress?) throws(RoomError) -> PendingSessionsByIP.Key? {
+        let limit = configuration.maxPendingSessionsPerIP
+        guard limit > 0, let client else { return nil }
+        let key = PendingSessionsByIP.key(for: client)
+        guard pendingByIP.count(for: key) < limit else {
+            counters.refusedPendingPerIP &+= 1
+            throw .tooManyPendingSessions(limit: limit, retryAfter: configuration.pendingRetryAfterSeconds)
+        }
+        return key
+    }
+
     /// Admission control: refuses a new session while this core is saturated, so the sessions
     /// it already serves keep their quality and the client can retry later or elsewhere.
     private func admit() throws(RoomError) {
@@ -187,7 +215,8 @@ public final class RoomManager: UDPReceiver {
     }
 
     private func makeSession(
-        role: PeerSession.Role, room: Room, offer: SessionDescription, role answerRole: AnswerRole, now: Instant
+        role: PeerSession.Role, room: Room, offer: SessionDescription, role answerRole: AnswerRole,
+        setupClient: PendingSessionsByIP.Key?, now: Instant
     ) throws(RoomError) -> (PeerSession, String) {
         guard sessions.count < configuration.maxSessions else {
             removeIfEmpty(room)
@@ -239,6 +268,10 @@ public final class RoomManager: UDPReceiver {
         sessions[session.id] = session
         byUfrag[ufrag] = session
         pending.append(session)
+        if let setupClient {
+            session.setupClient = setupClient
+            pendingByIP.add(setupClient)
+        }
         setupsSinceTrim &+= 1
         counters.sessionsCreated &+= 1
         return (session, answer.sdp)
@@ -315,7 +348,10 @@ public final class RoomManager: UDPReceiver {
             return r.replyLength
         }
         guard let result else { return }
-        if result.rejection != nil { counters.stunRejected &+= 1 }
+        if let rejection = result.rejection {
+            counters.stunRejected &+= 1
+            if rejection == .replayedTransaction { counters.stunReplaysRefused &+= 1 }
+        }
         if byAddress[source] !== s, s.ice.isAddressValidated(source) {
             if let previous = byAddress[source], previous !== s { previous.routedAddresses.removeAll { $0 == source } }
             byAddress[source] = s
@@ -326,9 +362,59 @@ public final class RoomManager: UDPReceiver {
                 if byAddress[old] === s, old != s.ice.selectedAddress { byAddress[old] = nil }
             }
         }
+        if s.state == .waitingForICE, s.ice.isAddressValidated(source) { s.state = .connecting }
         if result.selectedAddressChanged, let selected = s.ice.selectedAddress {
+            if s.address != nil { counters.iceAddressMoves &+= 1 }
             s.address = selected
-            if s.state == .waitingForICE { s.state = .connecting }
+            completeSetupIfReady(s, now: now)
+        }
+        if s.ice.probeAddress != nil {
+            sendProbe(s, socket: socket, now: now)
+            if !probing.contains(where: { $0 === s }) { probing.append(s) }
+        }
+        if result.moveRateLimited { counters.iceMovesRateLimited &+= 1 }
+    }
+
+    /// Sends the session's confirmation request for a new address when one is due.
+    private func sendProbe(_ s: PeerSession, socket: UDPSocket, now: Instant) {
+        guard let target = s.ice.probeAddress else { return }
+        _ = socket.send(to: target, capacity: 512) { out in
+            guard let (length, to) = s.ice.pollProbe(now: now, out: out), to == target else { return 0 }
+            return length
+        }
+    }
+
+    /// A session is connected — media flows, consent expiry applies, it leaves the set-up
+    /// list — once DTLS is done *and* ICE has nominated an address. DTLS may finish first
+    /// (a browser starts it as soon as a check succeeds, before it nominates), but media goes
+    /// only to a nominated address (RFC 8445: a lite agent's selected pair is the one the
+    /// controlling peer nominated), so a peer that never
+    /// nominates stays in set-up and ends at the set-up timeout instead of holding its
+    /// session, and its room name, forever.
+    private func completeSetupIfReady(_ s: PeerSession, now: Instant) {
+        guard s.state == .waitingForICE || s.state == .connecting, s.srtp != nil, s.address != nil else { return }
+        let limit = configuration.maxViewersPerRoom
+        if s.role == .viewer, limit > 0, let room = rooms[s.roomName], room.connectedViewers >= limit {
+            // Admitted within the set-up allowance, but the room filled up meanwhile: the
+            // limit holds for connected viewers, so this one ends (its DTLS close_notify tells
+            // the client) rather than push the room past MAX_SUBS_PER_ROOM.
+            counters.refusedRoomFull &+= 1
+            end(s, reason: .roomFull, now: now)
+            return
+        }
+        s.state = .connected
+        s.connectedAt = now
+        leaveSetup(s)
+        if s.role == .viewer, let room = rooms[s.roomName] { room.connectedViewers += 1 }
+        sessionConnected(s, now: now)
+    }
+
+    /// The session is no longer being set up (connected or ended).
+    private func leaveSetup(_ s: PeerSession) {
+        pending.removeAll { $0 === s }
+        if let key = s.setupClient {
+            pendingByIP.remove(key)
+            s.setupClient = nil
         }
     }
 
@@ -345,10 +431,9 @@ public final class RoomManager: UDPReceiver {
                     end(s, reason: .failed, now: now)
                     return
                 }
-                s.state = .connected
-                s.connectedAt = now
-                pending.removeAll { $0 === s }
-                sessionConnected(s, now: now)
+                // DTLS ran with `address`: a later first nomination elsewhere is confirmed.
+                if s.address == nil { s.ice.reachableAddress = address }
+                completeSetupIfReady(s, now: now)
             case .closed:
                 end(s, reason: .dtlsClosed, now: now)
                 return
@@ -730,6 +815,12 @@ public final class RoomManager: UDPReceiver {
                 flushDTLS(s, to: address, socket: socket, now: now)
             }
         }
+        if !probing.isEmpty, let socket {
+            probing.removeAll { $0.state == .closed || $0.ice.probeAddress == nil }
+            for s in probing where s.ice.nextProbeTime.map({ !(now < $0) }) ?? false {
+                sendProbe(s, socket: socket, now: now)
+            }
+        }
         guard now - lastSlowTick >= .seconds(1) else { return }
         lastSlowTick = now
         if setupsSinceTrim > 0, pending.isEmpty, now - lastTrim >= .seconds(10) {
@@ -779,7 +870,8 @@ public final class RoomManager: UDPReceiver {
         byUfrag[s.ice.localUfrag] = nil
         for a in s.routedAddresses where byAddress[a] === s { byAddress[a] = nil }
         s.routedAddresses.removeAll()
-        pending.removeAll { $0 === s }
+        leaveSetup(s)
+        probing.removeAll { $0 === s }
         counters.sessionsEnded[reason, default: 0] &+= 1
         if reason != .deleted, recentlyEnded.count < Self.recentlyEndedLimit {
             recentlyEnded[s.id] = (s.roomName, now)
@@ -833,6 +925,8 @@ public final class RoomManager: UDPReceiver {
     }
     public var routedAddressCount: Int { byAddress.count }
     public var pendingCount: Int { pending.count }
+    /// Client IPs with a session in set-up on this core.
+    public var pendingClientCount: Int { pendingByIP.clientCount }
 
     /// A Sendable picture of every room on this core, for `/api/rooms` and `/metrics`.
     public func snapshot(now: Instant) -> [RoomSnapshot] {

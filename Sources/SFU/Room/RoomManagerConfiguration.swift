@@ -2,8 +2,18 @@ import Reactor
 
 /// Limits and timings of the rooms on one core. Every limit is explicit (README lists them).
 public struct RoomManagerConfiguration: Sendable {
-    /// Viewers per room; 0 = unlimited (`MAX_SUBS_PER_ROOM`).
+    /// Connected viewers per room; 0 = unlimited (`MAX_SUBS_PER_ROOM`). Viewers still setting
+    /// up count only within `viewerSetupAllowance`: a new viewer is admitted while fewer than
+    /// this many are connected and connected + setting-up < this + the allowance; one that
+    /// connects when this many are already connected is ended, so the limit is never passed.
     public var maxViewersPerRoom = 0
+    /// Sessions being set up (answer sent, not yet connected) per client IP on this core;
+    /// 0 = unlimited (`MAX_PENDING_SESSIONS_PER_IP`). Per core: rooms live on different cores,
+    /// so one IP can have this many on each core.
+    public var maxPendingSessionsPerIP = 50
+    /// The `Retry-After` (seconds) of a refusal by `maxPendingSessionsPerIP`: a set-up takes
+    /// about a second, so a slot is usually free by then.
+    public var pendingRetryAfterSeconds = 2
     /// Rooms per core.
     public var maxRooms = 10_000
     /// Sessions (publishers + viewers) per core.
@@ -31,4 +41,10 @@ public struct RoomManagerConfiguration: Sendable {
     public var coreBusyRetryAfterSeconds = 2
 
     public init() {}
+
+    /// How many viewers may be setting up beyond the room's free places: max(2, 10 % of
+    /// `maxViewersPerRoom`). Viewers that never connect thus keep no one out unless they hold
+    /// more than the allowance, and only until they time out; a room holds at most
+    /// `maxViewersPerRoom + viewerSetupAllowance` viewers, connected or not.
+    public var viewerSetupAllowance: Int { max(2, maxViewersPerRoom / 10) }
 }

@@ -8,9 +8,9 @@ public final class PeerSession {
     public enum State: String, Sendable {
         /// Answer sent; waiting for a valid ICE check.
         case waitingForICE = "new"
-        /// ICE checked; DTLS handshake running.
+        /// ICE checked; DTLS handshake running, or DTLS done and the nomination still to come.
         case connecting
-        /// DTLS done, SRTP keys installed: media flows.
+        /// DTLS done, SRTP keys installed and an address nominated: media flows.
         case connected
         case closed
     }
@@ -18,6 +18,9 @@ public final class PeerSession {
     /// Why a session ended (for logs and metrics).
     public enum EndReason: String, Sendable, CaseIterable {
         case deleted, dtlsClosed, bye, consentExpired, setupTimeout, failed, roomClosed, replaced, shutdown
+        /// A viewer admitted within the set-up allowance connected when the room already had
+        /// `maxViewersPerRoom` connected viewers.
+        case roomFull
     }
 
     public let id: String
@@ -43,6 +46,9 @@ public final class PeerSession {
     public let createdAt: Instant
     public var connectedAt: Instant?
     var dtlsTimer: TimerHandle?
+    /// The client IP this session counts against while it is being set up
+    /// (`maxPendingSessionsPerIP`); nil once connected or when the IP is not known.
+    var setupClient: PendingSessionsByIP.Key?
 
     // Publisher side: incoming SSRC → track kind, learned from SDP or the first packets.
     var inbound: [InboundStream] = []

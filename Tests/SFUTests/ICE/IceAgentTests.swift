@@ -53,6 +53,22 @@ final class IcePair {
         }
     }
 
+    /// The lite agent's confirmation request that is due now, if any.
+    func pollProbe() -> (bytes: [UInt8], to: SocketAddress)? {
+        var buf = [UInt8](repeating: 0, count: 1500)
+        guard let (n, to) = buf.withUnsafeMutableBytes({ lite.pollProbe(now: now, out: $0) }) else { return nil }
+        return (Array(buf[0..<n]), to)
+    }
+
+    /// The client agent's answer to a request from the server (nil when it does not answer).
+    func clientAnswer(_ request: [UInt8]) -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 1500)
+        let n = request.withUnsafeBytes { r in
+            buf.withUnsafeMutableBytes { client.handle(stun: r, from: serverAddress, now: now, reply: $0) }
+        }
+        return n > 0 ? Array(buf[0..<n]) : nil
+    }
+
     /// Advances the virtual clock to the client's next wake-up (bounded by `limit`).
     func run(until limit: Instant) {
         pump()
@@ -153,27 +169,164 @@ struct IceAgentTests {
         #expect(p.now - sent[59] == .milliseconds(200))
     }
 
-    @Test("a peer that moves is followed only after a valid nominating check from the new address")
+    @Test("a peer that moves is followed only after it answers the server's check from the new address")
     func mobility() throws {
         let p = IcePair()
         p.run(until: p.now + .seconds(2))
         let newAddress = SocketAddress(ip: "10.0.0.77", port: 41000)!
         // A check from the new address without USE-CANDIDATE validates it but selects nothing.
-        let plain = try clientCheck(useCandidate: false)
+        let plain = try clientCheck(useCandidate: false, id: 1)
         var r = handle(p.lite, plain, from: newAddress, now: p.now)
         #expect(r.replyLength > 0 && !r.selectedAddressChanged)
         #expect(p.lite.selectedAddress == p.clientAddress)
         #expect(p.lite.isAddressValidated(newAddress))
+        #expect(p.lite.probeAddress == nil)
         // A nominating check with a wrong password is refused and changes nothing.
-        let forged = try clientCheck(useCandidate: true, password: "not-the-password")
+        let forged = try clientCheck(useCandidate: true, password: "not-the-password", id: 2)
         r = handle(p.lite, forged, from: SocketAddress(ip: "10.6.6.6", port: 1)!, now: p.now)
         #expect(r.rejection == .badIntegrity)
         #expect(p.lite.selectedAddress == p.clientAddress)
-        // A valid nominating check moves the selection.
-        let nominating = try clientCheck(useCandidate: true)
-        r = handle(p.lite, nominating, from: newAddress, now: p.now)
-        #expect(r.selectedAddressChanged)
+        // A valid nominating check is answered, but media stays until the address is confirmed.
+        r = handle(p.lite, try clientCheck(useCandidate: true, id: 3), from: newAddress, now: p.now)
+        #expect(r.replyLength > 0 && !r.selectedAddressChanged && r.rejection == nil)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        #expect(p.lite.sendAddress(now: p.now) == p.clientAddress)
+        #expect(p.lite.probeAddress == newAddress)
+        // The server's check goes to the new address; the client answers it from there.
+        let probe = try #require(p.pollProbe())
+        #expect(probe.to == newAddress)
+        try withStun(probe.bytes) { m in
+            #expect(m.type == .bindingRequest)
+            #expect(m.username == "cliU:srvU")
+            #expect(m.iceControlled != nil && m.iceControlling == nil && !m.useCandidate)
+            try m.validateMessageIntegrity(key: Array("clientpassword0123456789".utf8))
+            try m.validateFingerprint()
+        }
+        let answer = try #require(p.clientAnswer(probe.bytes))
+        r = handle(p.lite, answer, from: newAddress, now: p.now)
+        #expect(r.selectedAddressChanged && r.rejection == nil && r.replyLength == 0)
         #expect(p.lite.selectedAddress == newAddress)
+        #expect(p.lite.lastConsent == p.now)
+        #expect(p.lite.probeAddress == nil)
+        #expect(p.pollProbe() == nil)
+    }
+
+    @Test("a replayed USE-CANDIDATE from a new address moves no media: unanswered if recent, unconfirmed otherwise")
+    func spoofedNomination() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        let victim = SocketAddress(ip: "192.0.2.66", port: 9)!
+        // The client's own nominating check, seen on the path and replayed with the victim's
+        // address as source: its transaction ID was just used from the client's address.
+        let check = try clientCheck(useCandidate: true, id: 10)
+        var r = handle(p.lite, check, from: p.clientAddress, now: p.now)
+        #expect(r.replyLength > 0)
+        r = handle(p.lite, check, from: p.clientAddress, now: p.now)
+        #expect(r.replyLength > 0, "a retransmission from the same address is answered again")
+        r = handle(p.lite, check, from: victim, now: p.now)
+        #expect(r.rejection == .replayedTransaction && r.replyLength == 0)
+        #expect(!p.lite.isAddressValidated(victim) && p.lite.probeAddress == nil)
+
+        // An older check (its ID no longer remembered) is answered, and starts a confirmation
+        // the victim never answers: media stays with the client throughout.
+        for i in 0..<8 { _ = handle(p.lite, try clientCheck(useCandidate: true, id: 100 + UInt64(i)), from: p.clientAddress, now: p.now) }
+        r = handle(p.lite, check, from: victim, now: p.now)
+        #expect(r.rejection == nil && !r.selectedAddressChanged)
+        #expect(p.lite.probeAddress == victim)
+        // A forged answer: from another address, or not signed with the client's password.
+        let probe = try #require(p.pollProbe())
+        let answer = try #require(p.clientAnswer(probe.bytes))
+        r = handle(p.lite, answer, from: SocketAddress(ip: "192.0.2.99", port: 9)!, now: p.now)
+        #expect(!r.selectedAddressChanged)
+        let unsigned = try buildStun(.bindingSuccess, try withStun(probe.bytes) { $0.transactionID }) { b in
+            b.addXorMappedAddress(victim)
+            b.addMessageIntegrity(key: Array("serverpassword0123456789".utf8))
+            b.addFingerprint()
+        }
+        r = handle(p.lite, unsigned, from: victim, now: p.now)
+        #expect(r.rejection == .badIntegrity && !r.selectedAddressChanged)
+        // Retried every 250 ms, five times in all, then dropped.
+        var sends = 1
+        let start = p.now
+        while p.lite.probeAddress != nil, p.now - start < .seconds(10) {
+            p.now = p.now + .milliseconds(50)
+            if p.pollProbe() != nil { sends += 1 }
+            #expect(p.lite.sendAddress(now: p.now) == p.clientAddress)
+        }
+        #expect(sends == IceLiteAgent.probeAttempts)
+        #expect(p.lite.probeAddress == nil)
+        #expect(p.lite.selectedAddress == p.clientAddress)
+        // The late answer to a dropped probe moves nothing.
+        r = handle(p.lite, answer, from: victim, now: p.now)
+        #expect(!r.selectedAddressChanged && p.lite.selectedAddress == p.clientAddress)
+    }
+
+    @Test("after DTLS ran with one address, a first nomination of another is confirmed before it is selected")
+    func firstNominationAfterReachable() throws {
+        let lite = IcePair().lite
+        let own = SocketAddress(ip: "10.0.0.2", port: 50000)!
+        let victim = SocketAddress(ip: "192.0.2.66", port: 9)!
+        _ = handle(lite, try clientCheck(useCandidate: false, id: 1), from: own, now: Instant(nanoseconds: 1))
+        lite.reachableAddress = own
+        var r = handle(lite, try clientCheck(useCandidate: true, id: 2), from: victim, now: Instant(nanoseconds: 2))
+        #expect(r.replyLength > 0 && !r.selectedAddressChanged)
+        #expect(lite.selectedAddress == nil && lite.probeAddress == victim)
+        r = handle(lite, try clientCheck(useCandidate: true, id: 3), from: own, now: Instant(nanoseconds: 3))
+        #expect(r.selectedAddressChanged && lite.selectedAddress == own)
+    }
+
+    @Test("address changes are limited to 4 a minute per session; the next is refused until the window passes")
+    func moveRateLimit() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        var id: UInt64 = 1000
+        /// Nominates from `address` and answers the server's check from there.
+        func move(to address: SocketAddress) throws -> (moved: Bool, rateLimited: Bool) {
+            id += 1
+            let r = handle(p.lite, try clientCheck(useCandidate: true, id: id), from: address, now: p.now)
+            guard let probe = p.pollProbe(), let answer = p.clientAnswer(probe.bytes) else {
+                return (false, r.result.moveRateLimited)
+            }
+            return (handle(p.lite, answer, from: address, now: p.now).selectedAddressChanged, r.result.moveRateLimited)
+        }
+        let start = p.now
+        for i in 0..<IceLiteAgent.maxAddressChanges {
+            p.now = start + .seconds(UInt64(i))
+            #expect(try move(to: SocketAddress(ip: "10.0.1.\(i + 1)", port: 5000)!) == (true, false))
+        }
+        let fifth = SocketAddress(ip: "10.0.1.99", port: 5000)!
+        p.now = start + .seconds(30)
+        #expect(try move(to: fifth) == (false, true))
+        #expect(p.lite.selectedAddress == SocketAddress(ip: "10.0.1.4", port: 5000)!)
+        // 60 s after the first move, one more is allowed.
+        p.now = start + IceLiteAgent.addressChangeWindow
+        #expect(try move(to: fifth) == (true, false))
+        #expect(p.lite.selectedAddress == fifth)
+        #expect(try move(to: p.clientAddress) == (false, true), "still 4 in the last minute")
+    }
+
+    @Test("after an ICE restart a move is confirmed with the new credentials")
+    func restartThenMove() throws {
+        let p = IcePair()
+        p.run(until: p.now + .seconds(2))
+        p.lite.restart(localUfrag: "srv2", localPassword: "newserverpassword012345", remoteUfrag: "cli2",
+                       remotePassword: "newclientpassword012345")
+        let moved = SocketAddress(ip: "10.0.0.88", port: 42000)!
+        let check = try clientCheck(
+            useCandidate: true, password: "newserverpassword012345", username: "srv2:cli2", id: 77)
+        _ = handle(p.lite, check, from: moved, now: p.now)
+        let probe = try #require(p.pollProbe())
+        try withStun(probe.bytes) { m in
+            #expect(m.username == "cli2:srv2")
+            try m.validateMessageIntegrity(key: Array("newclientpassword012345".utf8))
+        }
+        let answer = try buildStun(.bindingSuccess, try withStun(probe.bytes) { $0.transactionID }) { b in
+            b.addXorMappedAddress(p.serverAddress)
+            b.addMessageIntegrity(key: Array("newclientpassword012345".utf8))
+            b.addFingerprint()
+        }
+        #expect(handle(p.lite, answer, from: moved, now: p.now).selectedAddressChanged)
+        #expect(p.lite.selectedAddress == moved)
     }
 
     @Test("a request for an unknown ufrag gets 401, one without credentials 400")
@@ -309,9 +462,9 @@ private func errorCode(_ r: Answer) throws -> Int? {
 }
 
 private func clientCheck(
-    useCandidate: Bool, password: String = "serverpassword0123456789", username: String = "srvU:cliU"
+    useCandidate: Bool, password: String = "serverpassword0123456789", username: String = "srvU:cliU", id: UInt64? = nil
 ) throws -> [UInt8] {
-    try buildStun(.bindingRequest, StunTransactionID(hi: 7, lo: UInt64(username.count))) { b in
+    try buildStun(.bindingRequest, StunTransactionID(hi: 7, lo: id ?? UInt64(username.count))) { b in
         b.addUsername(username)
         b.addPriority(IceClientAgent.peerReflexivePriority)
         b.addIceControlling(42)

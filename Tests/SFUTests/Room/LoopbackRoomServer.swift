@@ -65,23 +65,27 @@ final class LoopbackRoomServer {
     // MARK: - Clients
 
     /// A WHIP publisher of one VP8 video track (and an Opus audio track) in `room`.
-    func publisher(room: String, videoSSRC: UInt32 = 0x0B0B_0001, firstSequence: UInt16 = 1000) throws -> TestClient {
+    func publisher(
+        room: String, videoSSRC: UInt32 = 0x0B0B_0001, firstSequence: UInt16 = 1000, client: SocketAddress? = nil
+    ) throws -> TestClient {
         let i = nextIndex
         let tracks = [
             ClientTrack(kind: .audio, trackID: "mic\(i)", ssrc: videoSSRC &+ 0x100),
             ClientTrack(kind: .video, trackID: "cam\(i)", ssrc: videoSSRC, rtxSSRC: videoSSRC &+ 1),
         ]
-        let client = try makeClient(.publisher, room: room) { OfferBuilder.publisherOffer($0, tracks: tracks) }
-        client.videoSSRC = videoSSRC
-        client.nextSequence = firstSequence
-        return client
+        let made = try makeClient(.publisher, room: room, client: client) { OfferBuilder.publisherOffer($0, tracks: tracks) }
+        made.videoSSRC = videoSSRC
+        made.nextSequence = firstSequence
+        return made
     }
 
     /// A WHEP viewer of `room`; `videoPayloadType` renumbers its VP8 (and RTX + 1) in the
     /// offer, as a client with another numbering than the publisher's (Firefox uses 120).
     /// `lossy` puts a seeded loss/reorder filter on its receive path.
-    func viewer(room: String, videoPayloadType: UInt8? = nil, lossy: LossyLink? = nil) throws -> TestClient {
-        try makeClient(.viewer, room: room, lossy: lossy) { p in
+    func viewer(
+        room: String, videoPayloadType: UInt8? = nil, lossy: LossyLink? = nil, client: SocketAddress? = nil
+    ) throws -> TestClient {
+        try makeClient(.viewer, room: room, lossy: lossy, client: client) { p in
             var offer = OfferBuilder.viewerOffer(p)
             if let pt = videoPayloadType { offer.renumberVideo(payloadType: pt) }
             return offer
@@ -90,8 +94,10 @@ final class LoopbackRoomServer {
 
     /// Makes the offer, calls `publish`/`play` (the HTTP handler's job), reads the answer and
     /// opens the client's socket. Throws what the manager throws (e.g. a full room).
+    /// `client`: the HTTP request's remote address, as the handler passes it (per-IP caps).
     func makeClient(
-        _ role: ClientPeer.Role, room: String, lossy: LossyLink? = nil, offer build: (OfferParameters) -> ClientOffer
+        _ role: ClientPeer.Role, room: String, lossy: LossyLink? = nil, client: SocketAddress? = nil,
+        offer build: (OfferParameters) -> ClientOffer
     ) throws -> TestClient {
         let index = nextIndex
         nextIndex += 1
@@ -104,8 +110,8 @@ final class LoopbackRoomServer {
         let name = try RoomName(validating: room)
         let created =
             role == .publisher
-            ? try manager.publish(room: name, offer: offer.session, now: loop.now)
-            : try manager.play(room: name, offer: offer.session, now: loop.now)
+            ? try manager.publish(room: name, offer: offer.session, client: client, now: loop.now)
+            : try manager.play(room: name, offer: offer.session, client: client, now: loop.now)
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
@@ -133,6 +139,21 @@ final class LoopbackRoomServer {
         loop.run(
             until: { peers.allSatisfy { $0.peer.isConnected || $0.peer.failed != nil } && manager.pendingCount == 0 },
             timeout: timeout) && peers.allSatisfy { $0.peer.isConnected }
+    }
+
+    /// Runs the loop until every client given is connected and the server counts each of their
+    /// sessions as connected; other sessions may still be setting up.
+    func connectOnly(_ peers: [TestClient], timeout: Duration = .seconds(20)) -> Bool {
+        loop.run(
+            until: { peers.allSatisfy { $0.peer.isConnected && self.session(of: $0)?.state == .connected } },
+            timeout: timeout)
+    }
+
+    /// The server's session of a client (while it has one).
+    func session(of client: TestClient) -> PeerSession? {
+        guard let room = manager.rooms[client.room] else { return nil }
+        if let p = room.publisher, p.id == client.sessionID { return p }
+        return room.viewersByID[client.sessionID]
     }
 
     /// Runs the loop for about `duration` (lets in-flight datagrams land).

@@ -237,14 +237,15 @@ struct RoomEndToEndTests {
         #expect(server.manager.mediaCounters.droppedPublisherLeft == 0)
     }
 
-    @Test("a room refuses viewers beyond MAX_SUBS_PER_ROOM, and takes one again when a place frees")
+    @Test("a room refuses viewers beyond MAX_SUBS_PER_ROOM connected ones, and takes one again when a place frees")
     func maxViewersPerRoom() throws {
         var configuration = RoomManagerConfiguration()
         configuration.maxViewersPerRoom = 2
         let server = try LoopbackRoomServer(configuration: configuration)
         defer { server.close() }
         let a = try server.viewer(room: "small")
-        _ = try server.viewer(room: "small")
+        let b = try server.viewer(room: "small")
+        try #require(server.connect([a, b]))
         #expect(throws: RoomError.roomFull(limit: 2)) { try server.viewer(room: "small") }
         #expect(server.manager.counters.refusedRoomFull == 1)
         #expect(server.manager.sessionCount == 2, "the refused offer left no session behind")
