@@ -88,6 +88,7 @@ struct AdmissionControlHTTPTests {
         #expect(s.value("livesfu_sessions_refused_total", labels: [("reason", "room_full")]) == 0)
         #expect(s.value("livesfu_sessions_refused_total", labels: [("reason", "pending_per_ip")]) == 0)
         #expect(s.value("livesfu_ice_address_changes_total", labels: [("result", "moved")]) == 0)
+        #expect(s.value("livesfu_tcp_connections_aborted_total", labels: [("core", "0"), ("reason", "write_stalled")]) == 0)
         let load = try #require(s.value("livesfu_core_load_ratio", labels: [("core", "0")]))
         #expect(load >= 0 && load <= 1)
         #expect(s.renderPrometheus().contains("# TYPE livesfu_core_load_ratio gauge"))

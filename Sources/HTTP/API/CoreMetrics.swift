@@ -104,6 +104,14 @@ public enum CoreMetrics {
               labels: core, value: Double(r.udpSendDropped))
         s.add("livesfu_buffer_pool_exhausted_total", .counter, help: "Times the packet buffer pool was empty",
               labels: core, value: Double(r.poolExhausted))
+        for (reason, value) in [("write_stalled", r.tcpWriteStallAborts), ("write_queue_cap", r.tcpWriteCapAborts)] {
+            s.add("livesfu_tcp_connections_aborted_total", .counter,
+                  help: "TCP connections aborted: output not read for the write-stall timeout, or over the queue cap",
+                  labels: core + [("reason", reason)], value: Double(value))
+        }
+        s.add("livesfu_tcp_write_queue_peak_bytes", .gauge,
+              help: "Largest output queue one TCP connection of the core has held", labels: core,
+              value: Double(r.tcpWriteQueuePeakBytes))
         return s
     }
 }
