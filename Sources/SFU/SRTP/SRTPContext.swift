@@ -21,8 +21,9 @@ public final class SRTPContext {
     /// sends a few (audio, video, RTX; simulcast layers with theirs), a viewer one or two
     /// RTCP sender SSRCs.
     public static let maxInboundStreams = 16
-    /// The SSRCs that have a stream in `inbound`; never more than `maxInboundStreams`.
-    private var inboundSSRCs: [UInt32]
+    /// The SSRCs that have a stream in `inbound`; never more than `maxInboundStreams`. Read
+    /// for every received packet: core-confined, so no dynamic exclusivity check.
+    @exclusivity(unchecked) private var inboundSSRCs: [UInt32]
     /// Packets refused because they would have made one stream too many.
     public private(set) var refusedStreams: UInt64 = 0
 
