@@ -35,9 +35,4 @@ async function play() {
   }
 }
 
-$('play').addEventListener('click', play);
-const q = LiveSFU.params();
-if (q.get('room')) $('room').value = q.get('room');
-if (q.get('token')) $('token').value = q.get('token');
-ui.setState('idle');
-if (q.get('autostart') === '1') play();
+ui.boot(play);

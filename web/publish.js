@@ -40,10 +40,5 @@ async function start() {
   }
 }
 
-$('start').addEventListener('click', start);
-const q = LiveSFU.params();
-if (q.get('room')) $('room').value = q.get('room');
-if (q.get('token')) $('token').value = q.get('token');
-if (q.get('codec')) $('codec').value = q.get('codec').toLowerCase();
-ui.setState('idle');
-if (q.get('autostart') === '1') start();
+if (LiveSFU.params().get('codec')) $('codec').value = LiveSFU.params().get('codec').toLowerCase();
+ui.boot(start);

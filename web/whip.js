@@ -265,10 +265,20 @@
       setState('error', e.message || String(e));
     }
 
+    // Wires the start button to `start`, fills room and token from the query, autostarts.
+    function boot(start) {
+      $(startId).addEventListener('click', start);
+      const q = params();
+      if (q.get('room')) $('room').value = q.get('room');
+      if (q.get('token')) $('token').value = q.get('token');
+      setState('idle');
+      if (q.get('autostart') === '1') start();
+    }
+
     global.livesfuStop = () => stop(false);
     $('stop').addEventListener('click', () => stop(false));
     global.addEventListener('pagehide', () => { if (session) session.stop(); });
-    return { $, setState, follow, stop, failed, state: st };
+    return { $, setState, follow, stop, failed, boot, state: st };
   }
 
   global.LiveSFU = {
