@@ -60,7 +60,10 @@ enum HTTPTargets {
         }
         switch router.match(method: method, path: path) {
         case .found(let route, let parameters):
-            let expected = Router.compile(route.pattern).filter { if case .literal = $0 { false } else { true } }.count
+            let expected = Router.compile(route.pattern).filter { segment in
+                if case .literal = segment { return false }
+                return true
+            }.count
             check(parameters.count == expected, "\(route.pattern): \(parameters.count) parameters")
             check(route.method == method || (method == .head && route.method == .get), "route of another method")
             if route.pattern == "/web/*path" { staticPath(parameters["path"] ?? "") }
@@ -134,7 +137,8 @@ enum HTTPTargets {
         } else {
             fields[.authorization] = "Bearer " + token
         }
-        let result = blocking { await authenticator.authenticate(requirement, room: room, fields: fields) }
+        let request = fields
+        let result = blocking { await authenticator.authenticate(requirement, room: room, fields: request) }
         guard case .allowed(let identity) = result else { return }
         let bearer = Authenticator.token(from: fields)
         switch requirement {
