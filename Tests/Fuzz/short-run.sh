@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
   log="$art/$t.log"
   # -detect_leaks=0: the Swift runtime's metadata caches and the harness's once-made state
   # (identities, sockets) are reported as leaks; memory growth is caught by -rss_limit_mb.
-  FUZZ_TARGET="$t" nice -n 10 "$bin" "$work/$t" -max_total_time="$seconds" -max_len=4096 -timeout=20 \
+  SWIFT_BACKTRACE=enable=no FUZZ_TARGET="$t" nice -n 10 "$bin" "$work/$t" -max_total_time="$seconds" -max_len=4096 -timeout=20 \
     -rss_limit_mb=3072 -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$art/$t-" >"$log" 2>&1
   rc=$?
   runs=$(grep -aoE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')

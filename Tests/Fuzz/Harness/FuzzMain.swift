@@ -46,7 +46,8 @@ struct FuzzMain {
             exit(0)
         }
         guard let target = targets[name] else {
-            fputs("FUZZ_TARGET must be one of: \(targets.keys.sorted().joined(separator: " "))\n", stderr)
+            let message = "FUZZ_TARGET must be one of: \(targets.keys.sorted().joined(separator: " "))\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
             exit(2)
         }
         run = target

@@ -68,7 +68,10 @@ enum HTTPTargets {
             check(route.method == method || (method == .head && route.method == .get), "route of another method")
             if route.pattern == "/web/*path" { staticPath(parameters["path"] ?? "") }
         case .methodNotAllowed(let allow, _):
-            check(!allow.contains(method), "405 for an allowed method")
+            // OPTIONS is always listed: HTTPApplication answers it (204 or a CORS preflight)
+            // from this outcome.
+            check(method == .options || !allow.contains(method), "405 for an allowed method")
+            check(allow.contains(.options), "Allow without OPTIONS")
         case .notFound:
             break
         }
@@ -81,7 +84,8 @@ enum HTTPTargets {
     static func staticPath(_ relative: String) {
         if let safe = StaticFiles.sanitize(relative) {
             check(!safe.hasPrefix("/") && !safe.utf8.contains(0) && !safe.contains("\\"), "sanitized: \(safe)")
-            for segment in safe.split(separator: "/", omittingEmptySubsequences: false) {
+            // "" is the root itself (served as its index.html); otherwise no empty segment.
+            for segment in safe.split(separator: "/", omittingEmptySubsequences: false) where !safe.isEmpty {
                 check(!segment.isEmpty && !segment.hasPrefix("."), "sanitized segment '\(segment)'")
             }
         }
@@ -101,7 +105,7 @@ enum HTTPTargets {
         settings: AuthSettings(
             authToken: "global-token", roomTokens: ["guarded": "room-token"], jwtSecret: secret,
             adminToken: "admin-token"))
-    static let requirements: [AuthRequirement] = [.none, .global, .room, .admin]
+    static let requirements: [AuthRequirement] = [.none, .global, .room(parameter: "room"), .admin]
 
     /// Tokens: the raw input as a bearer token, or a JWT whose header and payload JSON are the
     /// input's (split at the first NUL), signed with the configured secret so verification

@@ -234,8 +234,11 @@ enum ParserTargets {
         check(answer.media.count + answer.rejected.count <= offer.media.count, "accepted + rejected > offered")
     }
 
+    /// A well-formed SHA-256 fingerprint: the answer must re-parse, and the parser refuses
+    /// fingerprints of fewer than 16 bytes.
     static let parameters = AnswerParameters(
-        iceUfrag: "abcd", icePassword: "0123456789012345678901", fingerprint: "AA:BB", candidates: [], sessionID: 1)
+        iceUfrag: "abcd", icePassword: "0123456789012345678901",
+        fingerprint: (0..<32).map { _ in "AB" }.joined(separator: ":"), candidates: [], sessionID: 1)
 
     static func trickle(_ input: UnsafeRawBufferPointer) {
         guard let fragment = try? TrickleFragment.parse(String(decoding: input, as: UTF8.self)) else { return }
