@@ -95,6 +95,7 @@ enum SeedWriter {
         add("http", Array("POST /api/whip/publish/room HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n".utf8))
         add("http", Array("PATCH /api/session/r/id HTTP/1.1\r\nIf-Match: \"e\"\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n".utf8))
 
+        mkdir(folder, 0o755)
         var counts: [String: Int] = [:]
         for (target, bytes) in seeds {
             let n = counts[target, default: 0]
