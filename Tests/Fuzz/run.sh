@@ -15,6 +15,6 @@ cd "$ROOT"
 max_len() { case "$1" in sdp|answer-viewer) echo 8192 ;; *) echo 4096 ;; esac; }
 corpus=".build-fuzz/corpus/$target"
 mkdir -p "$corpus"
-FUZZ_TARGET="$target" FUZZ_FIXTURES="$ROOT/Tests/SFUTests/SDP/Fixtures" nice -n 10 .build-fuzz/release/livesfu-fuzz \
+SWIFT_BACKTRACE=enable=no FUZZ_TARGET="$target" FUZZ_FIXTURES="$ROOT/Tests/SFUTests/SDP/Fixtures" nice -n 10 .build-fuzz/release/livesfu-fuzz \
   "$corpus" "Tests/Fuzz/corpus/$target" -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=20 -rss_limit_mb=3072 \
   -detect_leaks=0 -print_final_stats=1 -artifact_prefix=".build-fuzz/crash-$target-" "$@" 2>&1 | tail -25
