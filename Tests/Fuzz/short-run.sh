@@ -12,7 +12,7 @@ cd "$ROOT"
 bin=".build-fuzz/release/livesfu-fuzz"
 seconds="${FUZZ_SECONDS:-11}"
 art="$ROOT/test-artifacts/fuzz"
-mkdir -p "$art"
+rm -rf "$art"; mkdir -p "$art"  # this run's logs and crash inputs only
 summary="$ROOT/test-artifacts/fuzz-summary.txt"
 if [ ! -x "$bin" ]; then
   echo "[fuzz] no harness binary ($bin): the fuzz build failed" >&2
@@ -22,6 +22,10 @@ fi
 max_len() { case "$1" in sdp|answer-viewer) echo 8192 ;; *) echo 4096 ;; esac; }
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$(FUZZ_TARGET=list "$bin")"
+if [ ${#targets[@]} = 0 ]; then
+  echo "[fuzz] the harness lists no targets (FUZZ_TARGET=list $bin failed)" >&2
+  echo "0 1" > "$summary"; exit 1
+fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 passed=0; failed=0
