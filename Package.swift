@@ -107,12 +107,16 @@ let package = Package(
             path: "perf/ReactorBench",
             swiftSettings: strict),
 
-        // libFuzzer harness: only with LIVESFU_FUZZ=1 (Tests/Fuzz/run.sh), since it links
-        // libFuzzer's driver and is built with -sanitize=fuzzer.
+        // libFuzzer harness: only with LIVESFU_FUZZ=1 (Tests/Fuzz/run.sh, scripts/test.sh),
+        // since it links libFuzzer's driver and is built with -sanitize=fuzzer,address and
+        // -enable-testing (the DTLS record layer and the static-path check are internal).
     ] + (Context.environment["LIVESFU_FUZZ"] == "1" ? [
         .executableTarget(
             name: "livesfu-fuzz",
-            dependencies: ["SFU", "HTTP"],
+            dependencies: [
+                "SFU", "HTTP", "Reactor", "COpenSSL",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Tests/Fuzz/Harness",
             swiftSettings: strict),
     ] : []) + [

@@ -16,6 +16,18 @@ if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
     grep -E 'error|warning' "$blog" | head -50 >&2; tail -5 "$blog" >&2; echo "0 passed, 1 failed"; exit 1
   fi
   grep -E 'warning:' "$blog" | sort -u | head -20 >&2; rm -f "$blog"
+  # The libFuzzer harness (release, ASan; its own scratch path): built here, where package
+  # resolution can reach the network; run below. A failed build fails the fuzz step.
+  if [ "${LIVESFU_SKIP_FUZZ:-}" != 1 ]; then
+    echo "[test] building the fuzz harness" >&2
+    mkdir -p "$ROOT/test-artifacts"; rm -f "$ROOT/test-artifacts/fuzz-summary.txt"
+    fstart=$(date +%s)
+    if ! "$ROOT/Tests/Fuzz/build.sh" >"$ROOT/test-artifacts/fuzz-build.log" 2>&1; then
+      grep -E 'error' "$ROOT/test-artifacts/fuzz-build.log" | head -20 >&2
+      rm -f "$ROOT/.build-fuzz/release/livesfu-fuzz"
+    fi
+    echo "[test] fuzz harness build: $(( $(date +%s) - fstart )) s" >&2
+  fi
   # Interop set-up (venv, pip, chromium) needs the network: before the namespace.
   if [ -x "$ROOT/Tests/Interop/run.sh" ] && [ "${LIVESFU_SKIP_INTEROP:-}" != 1 ]; then
     "$ROOT/Tests/Interop/run.sh" --setup || echo "[test] interop set-up failed" >&2
@@ -43,6 +55,16 @@ failedtests=$(grep -aE 'Test ".*" (failed|recorded an issue)' "$out" | grep -aoE
 [ "$failedtests" -gt 0 ] && f=$failedtests
 passed=$((passed + n - f)); failed=$((failed + f))
 rm -f "$out"
+
+# Fuzzing: every libFuzzer target for FUZZ_SECONDS (11; under 3 min for the 13 targets) from the committed corpus, one
+# pass or fail per target (Tests/Fuzz/short-run.sh).
+if [ "${LIVESFU_SKIP_FUZZ:-}" != 1 ]; then
+  "$ROOT/Tests/Fuzz/short-run.sh"
+  if [ -f "$ROOT/test-artifacts/fuzz-summary.txt" ]; then
+    read -r fp ff < "$ROOT/test-artifacts/fuzz-summary.txt"
+    passed=$((passed + fp)); failed=$((failed + ff))
+  else failed=$((failed + 1)); fi
+fi
 
 if [ -x "$ROOT/Tests/Interop/run.sh" ] && [ "${LIVESFU_SKIP_INTEROP:-}" != 1 ]; then
   "$ROOT/Tests/Interop/run.sh"

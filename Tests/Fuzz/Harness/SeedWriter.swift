@@ -1,0 +1,190 @@
+import Glibc
+import Reactor
+
+@testable import SFU
+
+/// Writes starting inputs for every target with the project's own builders (FUZZ_TARGET=seeds,
+/// FUZZ_SEED_DIR=<folder>): packets as the server and its clients write them, real DTLS
+/// flights, and op streams for the structured targets. Tests/Fuzz/make-corpus.sh merges them
+/// with the fixtures into the committed corpus.
+enum SeedWriter {
+    static func writeAll(to folder: String) {
+        var seeds: [(String, [UInt8])] = []
+        func add(_ target: String, _ bytes: [UInt8]) { seeds.append((target, bytes)) }
+
+        // STUN: checks as a browser sends them, answers as the server sends them.
+        for attributes in [0, 1, 3, 0x21, 0x81, 0x08] as [UInt8] {
+            add("stun", stunRequest(user: "srvU:cliU", key: Array("serverpassword0123456789".utf8), attributes: attributes))
+        }
+        add("stun", build(512) { out in
+            var b = StunMessageBuilder(into: out, type: .bindingSuccess, transactionID: StunTransactionID(hi: 3, lo: 4))
+            b.addXorMappedAddress(SocketAddress(ip: "2001:db8::1", port: 5000)!)
+            b.addMessageIntegrity(key: Array("pw".utf8))
+            b.addFingerprint()
+            return (try? b.finish()) ?? 0
+        })
+
+        // RTP: VP8, H264 and Opus packets with both extension forms, CSRCs and padding.
+        let vp8Key: [UInt8] = [0x90, 0x80, 0x12, 0x34, 0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01]
+        let h264IDR: [UInt8] = [0x7C, 0x85, 0x88, 0x80, 0x40, 0x00]
+        for (i, (pt, payload)) in [(96, vp8Key), (102, h264IDR), (111, [0xFC, 0xFF, 0xFE] as [UInt8])].enumerated() {
+            for form in [nil, RTPHeaderExtensionForm.oneByte, .twoByte] {
+                add("rtp", rtpPacket(pt: UInt8(pt), payload: payload, form: form, csrcs: i == 1 ? [7, 8] : [], padding: i == 2 ? 4 : 0))
+            }
+        }
+        for s in seeds where s.0 == "rtp" { add("rtx", s.1) }
+        add("rtx", rtpPacket(pt: 97, payload: [0x03, 0xE8] + vp8Key, form: nil, csrcs: [], padding: 0))
+
+        // RTCP: what the server and browsers send.
+        for kind in 0..<9 { add("rtcp", rtcpPacket(kind)) }
+        add("rtcp", rtcpPacket(0) + rtcpPacket(2) + rtcpPacket(3))
+
+        // ICE agent: a nominating check, a plain one, a wrong user, a raw request, a late one.
+        add("ice", [0x10, 0x03, 0, 1, 0, 0, 0, 2, 0] + [0x11, 0x02, 0, 1, 0, 0, 0, 3, 0] + [0x1C, 0x01, 0, 1, 0, 0, 0, 4, 0])
+        add("ice", [0x10, 0x41, 0, 1, 0, 0, 0, 2, 0, 0x12, 0x09, 0, 1, 0, 0, 0, 2, 4, 0x80, 0x2A, 0, 0])
+        add("ice", [0x00, 108] + stunRequest(user: "srvU:cliU", key: Array("serverpassword0123456789".utf8), attributes: 1).prefix(108))
+
+        // DTLS: a real handshake's datagrams, and records sealed with its keys.
+        for flight in handshakeDatagrams() { add("dtls", [0x80, 0] + flight) }
+        TransportTargets.setUpDTLS()
+        if var client = TransportTargets.layers?.client {
+            for type: UInt8 in [21, 23] {
+                if let record = client.seal(type: type, plaintext: [1, 0]) { add("dtls", [0x01, 24] + record) }
+            }
+        }
+
+        // Room: set-up byte, then ops (flags: kind | source << 3 | time step << 5, then a body).
+        let vp8Body: [UInt8] = [UInt8(vp8Key.count - 12)] + Array(vp8Key[12...])
+        var media: [UInt8] = [0x03]  // connect both
+        for i in 0..<8 {
+            // publisher RTP (fixed header, SSRC 0, VP8), 10 ms apart; then a batch end.
+            media += [0x41, 0x01] + vp8Body + [0x03, UInt8(i), 0, 0, 0x0B, 0xB8, 0x00]
+        }
+        media += [0x07]
+        add("room", media)
+        add("room", media + [0x0A, 0x01, 0x03, 0xE8, 0x05] + [0, 1, 2, 3, 4] + [0x4A, 0x03] + [0x4A, 0x02] + Array(repeating: 0, count: 20))
+        add("room", media + [0xA5, 0xC5, 0xE5, 0x12, 0x04] + [0, 0, 0, 0, 0, 0, 0, 0] + [0x06, 0x05])
+        add("room", [0x01, 0x0B, 0x03, 0, 0, 0, 0, 0, 0, 0x0C, 0x00, 0, 0, 0, 0, 0, 0, 0x08, 24] + Array(repeating: 0x17, count: 24))
+        add("room", [0x00, 0x03, 0x01, 0, 1, 0, 0, 0, 2, 0x04, 0x16, 4, 0, 1, 1, 2, 3, 0xE5, 0xE5, 0xE5, 0xE5])
+
+        // Answers in the viewer role: choices × the fixture offers are added by make-corpus.sh.
+        // Router and static paths (method byte, path).
+        for (m, path) in [
+            (0, "/web/"), (0, "/web/js/app.js"), (1, "/web/index.html"), (0, "/web/%2e%2e/%2e%2e/etc/passwd"),
+            (0, "/web/escape/passwd"), (0, "/web/js/out.txt"), (0, "/web/.secret"), (2, "/api/whip/publish/room%201"),
+            (3, "/api/session/r/0123abcd"), (4, "/api/session/r/x"), (5, "/api/rooms"), (0, "/metrics"),
+            (2, "/api/admin/rooms/a%2Fb/close"), (0, "/web/js/%00x"), (0, "/web//js//app.js"),
+        ] as [(UInt8, String)] {
+            add("router", [m] + Array(path.utf8))
+        }
+
+        // Tokens: static ones, and JWTs the harness signs (header NUL payload).
+        for (mode, text) in [
+            (0x01, "global-token"), (0x06, "room-token"), (0x03, "admin-token"), (0x02, "global-token"),
+            (0x09, #"{"alg":"HS256","typ":"JWT"}"# + "\0" + #"{"sub":"a","room":"open","exp":4102444800}"#),
+            (0x0B, #"{"alg":"HS256"}"# + "\0" + #"{"role":"admin","nbf":1}"#),
+            (0x1A, #"{"alg":"HS384","typ":"JWT"}"# + "\0" + #"{"room":"other","admin":"true"}"#),
+            (0x2E, #"{"alg":"HS512","crit":["exp"]}"# + "\0" + #"{"room":["guarded"],"exp":1}"#),
+            (0x49, #"{"alg":"none"}"# + "\0" + #"{}"#),
+        ] as [(UInt8, String)] {
+            add("jwt", [mode] + Array(text.utf8))
+        }
+
+        // Trickle fragments and HTTP requests.
+        add("trickle", Array("a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host\r\na=end-of-candidates\r\n".utf8))
+        add("http", Array("POST /api/whip/publish/room HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n".utf8))
+        add("http", Array("PATCH /api/session/r/id HTTP/1.1\r\nIf-Match: \"e\"\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n".utf8))
+
+        mkdir(folder, 0o755)
+        var counts: [String: Int] = [:]
+        for (target, bytes) in seeds {
+            let n = counts[target, default: 0]
+            counts[target] = n + 1
+            mkdir(folder + "/" + target, 0o755)
+            let path = "\(folder)/\(target)/gen-\(n)"
+            guard let f = fopen(path, "w") else { fatalError("cannot write \(path)") }
+            _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+            fclose(f)
+        }
+        print(counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+    }
+
+    static func build(_ capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: capacity)
+        let n = out.withUnsafeMutableBytes(body)
+        return Array(out[0..<n])
+    }
+
+    static func stunRequest(user: String, key: [UInt8], attributes: UInt8) -> [UInt8] {
+        build(512) { out in
+            var b = StunMessageBuilder(into: out, type: .bindingRequest, transactionID: StunTransactionID(hi: 1, lo: 2))
+            b.addUsername(user)
+            b.addPriority(0x6E00_1EFF)
+            if attributes & 1 != 0 { b.addUseCandidate() }
+            if attributes & 2 != 0 { b.addIceControlling(1) }
+            if attributes & 8 != 0 { b.addAttribute(type: 0x7F00, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+            if attributes & 0x20 == 0 { b.addMessageIntegrity(key: key) }
+            if attributes & 0x80 == 0 { b.addFingerprint() }
+            return (try? b.finish()) ?? 0
+        }
+    }
+
+    static func rtpPacket(pt: UInt8, payload: [UInt8], form: RTPHeaderExtensionForm?, csrcs: [UInt32], padding: Int) -> [UInt8] {
+        build(1500) { out in
+            var b = RTPPacketBuilder(
+                into: out, payloadType: pt, marker: true, sequenceNumber: 1000, timestamp: 90000, ssrc: 0x0B0B_0001,
+                csrcs: csrcs, extensionForm: form)
+            if form != nil {
+                b.addExtension(id: 3, bytes: [0x12, 0x34])
+                b.addExtension(id: 4, bytes: Array("0".utf8))
+            }
+            return payload.withUnsafeBytes { (try? b.finish(payload: $0, padding: padding)) ?? 0 }
+        }
+    }
+
+    static func rtcpPacket(_ kind: Int) -> [UInt8] {
+        build(1200) { out in
+            var w = RTCPWriter(into: out)
+            let block = RTCPReportBlock(
+                ssrc: 0x0B0B_0001, fractionLost: 12, cumulativeLost: 40, extendedHighestSequence: 70000, jitter: 30,
+                lastSenderReport: 0x1234_5678, delaySinceLastSenderReport: 655)
+            switch kind {
+            case 0: w.addSenderReport(ssrc: 1, ntpTimestamp: 0xE000_0000_8000_0000, rtpTimestamp: 90000, packetCount: 10, octetCount: 1000, reports: [block])
+            case 1: w.addReceiverReport(ssrc: 2, reports: [block, block])
+            case 2: w.addSourceDescription(ssrc: 1, cname: "KBFcYLpZor2+8RH1")
+            case 3: w.addNack(senderSSRC: 2, mediaSSRC: 0x0B0B_0001, lost: [1000, 1002, 1017, 1040] as [UInt16])
+            case 4: w.addPictureLossIndication(senderSSRC: 2, mediaSSRC: 0x0B0B_0001)
+            case 5: w.addFullIntraRequest(senderSSRC: 2, mediaSSRC: 0x0B0B_0001, sequenceNumber: 3)
+            case 6: w.addRemb(senderSSRC: 2, bitrate: 2_500_000, ssrcs: [0x0B0B_0001] as [UInt32])
+            case 7:
+                let t = Instant(nanoseconds: 5_000_000_000)
+                let arrivals: [Instant?] = [t, nil, t + .milliseconds(3), t + .milliseconds(200), nil, nil, nil, nil, t + .seconds(9)]
+                w.addTransportFeedback(senderSSRC: 2, mediaSSRC: 1, baseSequence: 65530, feedbackCount: 1, arrivals: arrivals)
+            default: w.addBye(ssrcs: [1, 2] as [UInt32])
+            }
+            return (try? w.finish()) ?? 0
+        }
+    }
+
+    /// The datagrams of one real handshake, both directions.
+    static func handshakeDatagrams() -> [[UInt8]] {
+        let id = try! DTLSIdentity.generate()
+        let fp = (id.localFingerprint.algorithm, id.localFingerprint.value)
+        let client = try! DTLSTransport(identity: id, role: .client, remoteFingerprint: fp)
+        let server = try! DTLSTransport(identity: id, role: .server, remoteFingerprint: fp)
+        var now = Instant(nanoseconds: 1_000_000_000)
+        client.startHandshake(now: now)
+        var all: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        for _ in 0..<10 {
+            now = now + .milliseconds(1)
+            for (from, to) in [(client, server), (server, client)] {
+                while let n = buffer.withUnsafeMutableBytes({ from.pollDatagram(into: $0) }) {
+                    all.append(Array(buffer[0..<n]))
+                    buffer.withUnsafeBytes { to.handle(datagram: UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
+                }
+            }
+        }
+        return all
+    }
+}
