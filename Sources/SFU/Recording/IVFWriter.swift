@@ -22,8 +22,9 @@ public struct IVFWriter: Sendable {
     public static let timebaseDenominator: UInt32 = 90_000
 
     public let codec: Codec
-    /// From the first keyframe when the codec tells it (VP8 and VP9); 0 otherwise (AV1),
-    /// which readers accept since the decoder takes the size from the bitstream.
+    /// From the first keyframe: the VP8 frame header, the VP9 uncompressed header, the AV1
+    /// sequence header (its maximum frame size). 0 if it could not be read, which readers
+    /// accept since decoders take the size from the bitstream.
     public private(set) var width: UInt16 = 0
     public private(set) var height: UInt16 = 0
     public private(set) var frameCount: UInt32 = 0
@@ -83,7 +84,7 @@ public struct IVFWriter: Sendable {
         switch codec {
         case .vp8: VP8Depacketizer.keyframeSize(keyframe)
         case .vp9: VP9Depacketizer.keyframeSize(keyframe)
-        case .av1: nil
+        case .av1: AV1SequenceHeader.find(inTemporalUnit: keyframe).map { ($0.maxFrameWidth, $0.maxFrameHeight) }
         }
     }
 

@@ -64,6 +64,22 @@ struct AV1DepacketizerTests {
         #expect(depacketize(&d, [[0x10] + frameBare]) == .success(td + frameSized))
     }
 
+    @Test("the sequence header gives the IVF frame size (libaom's, 160x120)")
+    func sequenceHeader() throws {
+        let seq: [UInt8] = [0x0A, 0x0D, 0x20, 0x00, 0x00, 0x03, 0xB4, 0xFF, 0x73, 0x6B, 0xE4, 0x80, 0x86, 0x80, 0x10]
+        let tu = td + seq + frameSized
+        let h = try #require(tu.withUnsafeBytes { AV1SequenceHeader.find(inTemporalUnit: $0) })
+        #expect(h.maxFrameWidth == 160 && h.maxFrameHeight == 120)
+        #expect((td + frameSized).withUnsafeBytes { AV1SequenceHeader.find(inTemporalUnit: $0) } == nil)
+        for cut in 3..<7 {  // cut short: no size rather than a wrong one
+            #expect(Array(seq.prefix(cut)).withUnsafeBytes { AV1SequenceHeader(payload: UnsafeRawBufferPointer(rebasing: $0[2...])) } == nil)
+        }
+        var w = IVFWriter(codec: .av1)
+        var out: [UInt8] = []
+        tu.withUnsafeBytes { w.appendFrame($0, rtpTimestamp: 0, into: &out) }
+        #expect(w.width == 160 && w.height == 120)
+    }
+
     @Test("LEB128 round trip and limits")
     func leb128() {
         for v in [0, 1, 127, 128, 300, 16_383, 16_384, Int(UInt32.max)] {

@@ -178,6 +178,8 @@ struct RecordingPlaybackTests {
         let r = Self.assemble(AV1Depacketizer(), Self.damage(Self.packets(frames))) { AV1Depacketizer.traits(of: $0) }
         #expect(r.frames.count == source.frames.count && r.frames[0].key)
         try Self.writeIVF(.av1, r.frames, to: dir + "/out.ivf")
+        let file = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/out.ivf")))))
+        #expect(file.width == 160 && file.height == 120)  // from the sequence header
         let c = try Self.check(dir + "/out.ivf")
         #expect(c.errors == "" && c.frames == source.frames.count && c.width == 160)
     }
