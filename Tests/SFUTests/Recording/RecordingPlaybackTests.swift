@@ -47,48 +47,26 @@ struct RecordingPlaybackTests {
         return out
     }
 
-    /// Runs packets through assembler and depacketizer; returns each frame's bytes.
-    static func assemble<D: RTPDepacketizer>(
-        _ depacketizer: D, _ packets: [Packet], traits: (UnsafeRawBufferPointer) -> PayloadTraits?
-    ) -> (frames: [(ts: UInt32, key: Bool, bytes: [UInt8])], skipped: UInt64) {
-        var d = depacketizer
-        var assembler = FrameAssembler()
+    /// Records packets with a VideoTrackRecorder as the server will; returns the file's bytes
+    /// (IVF finalised) and the number of keyframe requests.
+    static func record(_ codec: VideoCodec, _ packets: [Packet]) -> (file: [UInt8], keyframeRequests: Int) {
+        var recorder = VideoTrackRecorder(codec: codec)
+        var file: [UInt8] = []
+        var requests = 0
         var now = Instant(nanoseconds: 1_000_000_000)
-        var frames: [(UInt32, Bool, [UInt8])] = []
-        var payloads: [[UInt8]] = []
-        func drain() {
-            while let event = assembler.nextEvent() {
-                guard case .frame(let f) = event else { continue }
-                payloads.removeAll()
-                assembler.forEachPayload(of: f) { payloads.append(Array($0)) }
-                if case .success(let bytes) = depacketize(&d, payloads) {
-                    frames.append((f.timestamp, f.isKeyframe, bytes))
-                } else {
-                    assembler.frameFailed(now: now)
-                }
-            }
-        }
         for p in packets {
             now = now + .milliseconds(2)
             p.payload.withUnsafeBytes {
-                assembler.insert(
-                    .init(sequenceNumber: p.seq, timestamp: p.ts, marker: p.marker, traits: traits($0)), payload: $0,
-                    now: now)
+                recorder.handle(sequenceNumber: p.seq, timestamp: p.ts, marker: p.marker, payload: $0, now: now)
             }
-            drain()
+            if recorder.takeKeyframeRequest() { requests += 1 }
+            recorder.takeOutput { file += $0 }
         }
-        now = now + .seconds(1)
-        assembler.advance(now: now)
-        drain()
-        return (frames, assembler.counters.framesSkipped)
-    }
-
-    static func writeIVF(_ codec: IVFWriter.Codec, _ frames: [(ts: UInt32, key: Bool, bytes: [UInt8])], to path: String) throws {
-        var w = IVFWriter(codec: codec)
-        var out: [UInt8] = []
-        for f in frames { f.bytes.withUnsafeBytes { w.appendFrame($0, rtpTimestamp: f.ts, into: &out) } }
-        out.replaceSubrange(0..<IVFWriter.headerLength, with: w.finalHeader)
-        try Data(out).write(to: URL(fileURLWithPath: path))
+        recorder.advance(now: now + .seconds(1))
+        if recorder.takeKeyframeRequest() { requests += 1 }
+        recorder.takeOutput { file += $0 }
+        if let header = recorder.finalHeader { file.replaceSubrange(0..<header.count, with: header) }
+        return (file, requests)
     }
 
     /// Decodes `path` fully; returns ffmpeg's error output (empty when clean) and the number
@@ -128,17 +106,22 @@ struct RecordingPlaybackTests {
             (ts: UInt32(truncatingIfNeeded: Int(f.pts) * 3000 &+ 4_294_900_000), payloads: TestPacketizer.vp8(f.bytes, pictureID: i))
         }
         let packets = Self.packets(frames)
+        func isKey(_ f: [UInt8]) -> Bool { f[0] & 0x01 == 0 }
         // Clean run: all 60 frames.
-        let clean = Self.assemble(VP8Depacketizer(), Self.damage(packets)) { VP8Depacketizer.traits(of: $0) }
-        #expect(clean.frames.count == 60 && clean.frames[0].key)
-        try Self.writeIVF(.vp8, clean.frames, to: dir + "/clean.ivf")
+        let clean = Self.record(.vp8, Self.damage(packets))
+        let cleanFile = try #require(IVFFile(clean.file))
+        #expect(cleanFile.frames.count == 60 && cleanFile.frameCount == 60 && isKey(cleanFile.frames[0].bytes))
+        #expect(cleanFile.frames.map(\.bytes) == source.frames.map(\.bytes))
+        try Data(clean.file).write(to: URL(fileURLWithPath: dir + "/clean.ivf"))
         let c = try Self.check(dir + "/clean.ivf")
         #expect(c.errors == "" && c.frames == 60 && c.width == 160)
         // A packet of frame 5 lost for good: frames 5-29 are skipped, 30-59 recorded.
         let lost = packets.firstIndex { $0.ts == frames[5].ts }!
-        let damaged = Self.assemble(VP8Depacketizer(), Self.damage(packets, lose: [lost])) { VP8Depacketizer.traits(of: $0) }
-        #expect(damaged.frames.count == 5 + 30 && damaged.frames[5].key)
-        try Self.writeIVF(.vp8, damaged.frames, to: dir + "/damaged.ivf")
+        let damaged = Self.record(.vp8, Self.damage(packets, lose: [lost]))
+        let damagedFile = try #require(IVFFile(damaged.file))
+        #expect(damagedFile.frames.count == 5 + 30 && isKey(damagedFile.frames[5].bytes))
+        #expect(damaged.keyframeRequests == 1)
+        try Data(damaged.file).write(to: URL(fileURLWithPath: dir + "/damaged.ivf"))
         let d = try Self.check(dir + "/damaged.ivf")
         #expect(d.errors == "" && d.frames == 35)
     }
@@ -158,11 +141,11 @@ struct RecordingPlaybackTests {
                 payloads: TestPacketizer.vp9(f.bytes, pictureID: i, keyframe: key, width: 160, height: 120)
             )
         }
-        let r = Self.assemble(VP9Depacketizer(), Self.damage(Self.packets(frames))) { VP9Depacketizer.traits(of: $0) }
-        #expect(r.frames.count == source.frames.count && r.frames[0].key)
-        try Self.writeIVF(.vp9, r.frames, to: dir + "/out.ivf")
-        let file = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/out.ivf")))))
+        let r = Self.record(.vp9, Self.damage(Self.packets(frames)))
+        let file = try #require(IVFFile(r.file))
+        #expect(file.frames.map(\.bytes) == source.frames.map(\.bytes))
         #expect(file.width == 160 && file.height == 120)
+        try Data(r.file).write(to: URL(fileURLWithPath: dir + "/out.ivf"))
         let c = try Self.check(dir + "/out.ivf")
         #expect(c.errors == "" && c.frames == source.frames.count)
     }
@@ -175,11 +158,12 @@ struct RecordingPlaybackTests {
         let source = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.ivf")))))
         let frames = source.frames.map { f in (ts: UInt32(f.pts) * 3000, payloads: TestPacketizer.av1(f.bytes)) }
         #expect(frames.contains { $0.payloads.count > 2 })  // some temporal units are fragmented
-        let r = Self.assemble(AV1Depacketizer(), Self.damage(Self.packets(frames))) { AV1Depacketizer.traits(of: $0) }
-        #expect(r.frames.count == source.frames.count && r.frames[0].key)
-        try Self.writeIVF(.av1, r.frames, to: dir + "/out.ivf")
-        let file = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/out.ivf")))))
+        let r = Self.record(.av1, Self.damage(Self.packets(frames)))
+        let file = try #require(IVFFile(r.file))
+        // libaom's temporal units come back byte for byte (it writes size fields and a TD).
+        #expect(file.frames.map(\.bytes) == source.frames.map(\.bytes))
         #expect(file.width == 160 && file.height == 120)  // from the sequence header
+        try Data(r.file).write(to: URL(fileURLWithPath: dir + "/out.ivf"))
         let c = try Self.check(dir + "/out.ivf")
         #expect(c.errors == "" && c.frames == source.frames.count && c.width == 160)
     }
@@ -200,14 +184,20 @@ struct RecordingPlaybackTests {
         // Lose a packet of frame 3: the recording resumes at the IDR of frame 30, which needs
         // the SPS/PPS remembered from frame 0.
         let lost = packets.firstIndex { $0.ts == frames[3].ts }!
-        let r = Self.assemble(H264Depacketizer(), Self.damage(packets, lose: [lost])) { H264Depacketizer.traits(of: $0) }
-        #expect(r.frames.count == 3 + 30 && r.frames[0].key && r.frames[3].key)
-        // Only the part from frame 30 on: a file that starts at the second IDR must decode too.
-        for (name, part) in [("all", r.frames[...]), ("from-second-idr", r.frames[3...])] {
+        let r = Self.record(.h264, Self.damage(packets, lose: [lost]))
+        let written = TestPacketizer.accessUnits(TestPacketizer.nalUnits(r.file))
+        func isIDR(_ unit: [[UInt8]]) -> Bool { unit.contains { $0[0] & 0x1F == 5 } }
+        func hasParameterSets(_ unit: [[UInt8]]) -> Bool { unit.contains { $0[0] & 0x1F == 7 } && unit.contains { $0[0] & 0x1F == 8 } }
+        #expect(written.count == 3 + 30 && isIDR(written[0]) && isIDR(written[3]))
+        #expect(hasParameterSets(written[3]))  // repeated from the first IDR
+        // The file, and only its part from the second IDR on: both must decode.
+        let secondIDR: [UInt8] = written[3...].flatMap { unit in unit.flatMap { [0, 0, 0, 1] + $0 } }
+        let files: [(String, [UInt8], Int)] = [("all", r.file, 33), ("from-second-idr", secondIDR, 30)]
+        for (name, bytes, count) in files {
             let path = dir + "/\(name).h264"
-            try Data(part.flatMap(\.bytes)).write(to: URL(fileURLWithPath: path))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
             let c = try Self.check(path)
-            #expect(c.errors == "" && c.frames == part.count, "\(name)")
+            #expect(c.errors == "" && c.frames == count, "\(name)")
         }
     }
 
@@ -230,31 +220,20 @@ struct RecordingPlaybackTests {
         }
         for (name, lose) in [("clean", Set<Int>()), ("gap", Set([40, 41, 42]))] {
             let packets = Self.damage(Self.packets(frames, audio: true), lose: lose)
-            var assembler = FrameAssembler()
-            var writer = OggOpusWriter(serial: 7)
+            var recorder = AudioTrackRecorder(serial: 7)
             var out: [UInt8] = []
             var now = Instant(nanoseconds: 1)
-            func drain() throws {
-                while let e = assembler.nextEvent() {
-                    guard case .frame(let f) = e else { continue }
-                    var payload: [UInt8] = []
-                    assembler.forEachPayload(of: f) { payload += $0 }
-                    try payload.withUnsafeBytes { try writer.append($0, rtpTimestamp: f.timestamp, into: &out) }
-                }
-            }
             for p in packets {
                 now = now + .milliseconds(20)
-                p.payload.withUnsafeBytes {
-                    assembler.insert(
-                        .init(sequenceNumber: p.seq, timestamp: p.ts, marker: true, traits: PayloadTraits(startsFrame: true, isKeyframe: true)),
-                        payload: $0, now: now)
-                }
-                try drain()
+                p.payload.withUnsafeBytes { recorder.handle(sequenceNumber: p.seq, timestamp: p.ts, payload: $0, now: now) }
+                recorder.takeOutput { out += $0 }
             }
-            assembler.advance(now: now + .seconds(1))
-            try drain()
-            writer.finish(into: &out)
-            #expect(writer.packetCount == UInt64(opus.count - lose.count), "\(name)")
+            recorder.finish(now: now)
+            recorder.takeOutput { out += $0 }
+            #expect(recorder.packetsWritten == UInt64(opus.count - lose.count), "\(name)")
+            #expect(recorder.packetsRefused == 0)
+            let written = try #require(OggPage.parse(out)).flatMap(\.packets).dropFirst(2)
+            #expect(Array(written) == opus.enumerated().filter { !lose.contains($0.offset) }.map(\.element))
             let path = dir + "/\(name).ogg"
             try Data(out).write(to: URL(fileURLWithPath: path))
             let errors = try Tool.run(Self.ffmpeg!, ["-v", "error", "-i", path, "-f", "null", "-"]).stderr
