@@ -1,7 +1,8 @@
 /// IVF container (libvpx's `ivfenc`, read by ffmpeg and every VP8/VP9/AV1 tool) as a sans-IO
 /// byte producer: it returns bytes to append to the file, and `finalHeader` to write over the
-/// first 32 bytes when the recording is closed. A file cut short (a crash) still plays up to
-/// its last whole frame: only the header's frame count is stale, and readers do not need it.
+/// first 32 bytes when the recording is closed. A file cut short by a crash decodes up to its
+/// last whole frame (readers do not need the frame count; ffmpeg does report the cut frame as
+/// invalid, so recovery at the next start should truncate the file to its last whole frame).
 public struct IVFWriter: Sendable {
     /// The four-character code of each codec IVF carries.
     public enum Codec: Sendable {
