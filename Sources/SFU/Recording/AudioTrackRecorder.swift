@@ -13,7 +13,10 @@ public struct AudioTrackRecorder: ~Copyable {
     private var packet: [UInt8] = []
 
     /// `serial` is the Ogg stream serial number; `channels` goes into OpusHead.
-    public init(serial: Int32, channels: UInt8 = 2, assembler configuration: FrameAssembler.Configuration = .init(maxPackets: 64)) {
+    public init(
+        serial: Int32, channels: UInt8 = 2,
+        assembler configuration: FrameAssembler.Configuration = .init(maxPackets: 64)
+    ) {
         assembler = FrameAssembler(configuration: configuration)
         writer = OggOpusWriter(serial: serial, channels: channels)
         packet.reserveCapacity(1500)
@@ -30,7 +33,9 @@ public struct AudioTrackRecorder: ~Copyable {
             payload: UnsafeRawBufferPointer(packet.payload), now: now)
     }
 
-    public mutating func handle(sequenceNumber: UInt16, timestamp: UInt32, payload: UnsafeRawBufferPointer, now: Instant) {
+    public mutating func handle(
+        sequenceNumber: UInt16, timestamp: UInt32, payload: UnsafeRawBufferPointer, now: Instant
+    ) {
         assembler.insert(
             .init(
                 sequenceNumber: sequenceNumber, timestamp: timestamp, marker: true,

@@ -232,7 +232,9 @@ public struct FrameAssembler: ~Copyable {
 
     private mutating func emit(start: UInt16, end: UInt16, key: Bool) {
         let s = slot(start)!
-        events.append(.frame(Frame(timestamp: s.timestamp, firstSequenceNumber: start, packetCount: Int(end &- start) + 1, isKeyframe: key)))
+        let frame = Frame(
+            timestamp: s.timestamp, firstSequenceNumber: start, packetCount: Int(end &- start) + 1, isKeyframe: key)
+        events.append(.frame(frame))
         counters.framesEmitted += 1
         boundary = end
         boundaryEndsFrame = true

@@ -127,7 +127,9 @@ public struct H264Depacketizer: RTPDepacketizer {
         }
     }
 
-    private mutating func writeParameterSetsIfMissing(before type: UInt8, into frame: inout [UInt8]) throws(DepacketizerError) {
+    private mutating func writeParameterSetsIfMissing(
+        before type: UInt8, into frame: inout [UInt8]
+    ) throws(DepacketizerError) {
         guard type == 5, !(frameHasSPS && frameHasPPS) else { return }
         guard !sps.isEmpty, !pps.isEmpty else { throw .missingParameterSets }
         if !frameHasSPS {

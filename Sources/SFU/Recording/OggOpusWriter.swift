@@ -52,7 +52,9 @@ public struct OggOpusWriter: ~Copyable {
     }
 
     /// Appends the pages completed by one Opus packet (and, first, the header pages).
-    public mutating func append(_ packet: UnsafeRawBufferPointer, rtpTimestamp: UInt32, into out: inout [UInt8]) throws(Rejection) {
+    public mutating func append(
+        _ packet: UnsafeRawBufferPointer, rtpTimestamp: UInt32, into out: inout [UInt8]
+    ) throws(Rejection) {
         guard let samples = Self.samples(packet) else { throw .malformed }
         let end = Int64(preSkip) + unwrapper.unwrap(rtpTimestamp) + Int64(samples)
         guard pendingGranule < 0 || end - Int64(samples) >= pendingGranule else { throw .timestampWentBack }
@@ -73,7 +75,9 @@ public struct OggOpusWriter: ~Copyable {
 
     private mutating func submitPending(endOfStream: Bool, into out: inout [UInt8]) {
         let (stream, number, granule) = (stream, nextPacketNumber(), pendingGranule)
-        pending.withUnsafeMutableBytes { Self.packetIn(stream, $0, number: number, granule: granule, endOfStream: endOfStream) }
+        pending.withUnsafeMutableBytes {
+            Self.packetIn(stream, $0, number: number, granule: granule, endOfStream: endOfStream)
+        }
         self.granule = pendingGranule
         packetCount += 1
         if self.granule - lastFlushGranule >= Self.flushInterval {

@@ -81,7 +81,9 @@ public struct VP8Depacketizer: RTPDepacketizer {
 
     public mutating func beginFrame(into frame: inout [UInt8]) { inFrame = false }
 
-    public mutating func append(_ payload: UnsafeRawBufferPointer, into frame: inout [UInt8]) throws(DepacketizerError) {
+    public mutating func append(
+        _ payload: UnsafeRawBufferPointer, into frame: inout [UInt8]
+    ) throws(DepacketizerError) {
         guard let d = Descriptor(parsing: payload), payload.count > d.length else {
             throw .truncatedDescriptor(count: payload.count)
         }

@@ -104,7 +104,9 @@ public struct VP9Depacketizer: RTPDepacketizer {
         inLayerFrame = false
     }
 
-    public mutating func append(_ payload: UnsafeRawBufferPointer, into frame: inout [UInt8]) throws(DepacketizerError) {
+    public mutating func append(
+        _ payload: UnsafeRawBufferPointer, into frame: inout [UInt8]
+    ) throws(DepacketizerError) {
         guard let d = Descriptor(parsing: payload) else { throw .truncatedDescriptor(count: payload.count) }
         if layers == 0 && !d.startsFrame { throw .notFrameStart }
         if d.beginsLayerFrame {

@@ -72,7 +72,10 @@ struct AV1DepacketizerTests {
         #expect(h.maxFrameWidth == 160 && h.maxFrameHeight == 120)
         #expect((td + frameSized).withUnsafeBytes { AV1SequenceHeader.find(inTemporalUnit: $0) } == nil)
         for cut in 3..<7 {  // cut short: no size rather than a wrong one
-            #expect(Array(seq.prefix(cut)).withUnsafeBytes { AV1SequenceHeader(payload: UnsafeRawBufferPointer(rebasing: $0[2...])) } == nil)
+            let header = Array(seq.prefix(cut)).withUnsafeBytes {
+                AV1SequenceHeader(payload: UnsafeRawBufferPointer(rebasing: $0[2...]))
+            }
+            #expect(header == nil)
         }
         var w = IVFWriter(codec: .av1)
         var out: [UInt8] = []

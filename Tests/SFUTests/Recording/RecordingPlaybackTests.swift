@@ -103,7 +103,10 @@ struct RecordingPlaybackTests {
         let source = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.ivf")))))
         #expect(source.frames.count == 60)
         let frames = source.frames.enumerated().map { i, f in
-            (ts: UInt32(truncatingIfNeeded: Int(f.pts) * 3000 &+ 4_294_900_000), payloads: TestPacketizer.vp8(f.bytes, pictureID: i))
+            (
+                ts: UInt32(truncatingIfNeeded: Int(f.pts) * 3000 &+ 4_294_900_000),
+                payloads: TestPacketizer.vp8(f.bytes, pictureID: i)
+            )
         }
         let packets = Self.packets(frames)
         func isKey(_ f: [UInt8]) -> Bool { f[0] & 0x01 == 0 }
@@ -154,7 +157,8 @@ struct RecordingPlaybackTests {
     func av1() throws {
         guard Self.available else { return print("skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)") }
         let dir = try Tool.tempDirectory()
-        try Self.encode(["-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8", "-b:v", "200k", "-f", "ivf"], to: dir + "/src.ivf")
+        try Self.encode(
+            ["-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8", "-b:v", "200k", "-f", "ivf"], to: dir + "/src.ivf")
         let source = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.ivf")))))
         let frames = source.frames.map { f in (ts: UInt32(f.pts) * 3000, payloads: TestPacketizer.av1(f.bytes)) }
         #expect(frames.contains { $0.payloads.count > 2 })  // some temporal units are fragmented
@@ -172,7 +176,9 @@ struct RecordingPlaybackTests {
     func h264() throws {
         guard Self.available else { return print("skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)") }
         let dir = try Tool.tempDirectory()
-        try Self.encode(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-f", "h264"], to: dir + "/src.h264")
+        try Self.encode(
+            ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-f", "h264"],
+            to: dir + "/src.h264")
         let nals = TestPacketizer.nalUnits(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.h264"))))
         var units = TestPacketizer.accessUnits(nals)
         #expect(units.count == 60)
@@ -187,7 +193,9 @@ struct RecordingPlaybackTests {
         let r = Self.record(.h264, Self.damage(packets, lose: [lost]))
         let written = TestPacketizer.accessUnits(TestPacketizer.nalUnits(r.file))
         func isIDR(_ unit: [[UInt8]]) -> Bool { unit.contains { $0[0] & 0x1F == 5 } }
-        func hasParameterSets(_ unit: [[UInt8]]) -> Bool { unit.contains { $0[0] & 0x1F == 7 } && unit.contains { $0[0] & 0x1F == 8 } }
+        func hasParameterSets(_ unit: [[UInt8]]) -> Bool {
+            unit.contains { $0[0] & 0x1F == 7 } && unit.contains { $0[0] & 0x1F == 8 }
+        }
         #expect(written.count == 3 + 30 && isIDR(written[0]) && isIDR(written[3]))
         #expect(hasParameterSets(written[3]))  // repeated from the first IDR
         // The file, and only its part from the second IDR on: both must decode.
@@ -207,7 +215,10 @@ struct RecordingPlaybackTests {
         let dir = try Tool.tempDirectory()
         let r = try Tool.run(
             Self.ffmpeg!,
-            ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ac", "2", "-c:a", "libopus", "-b:a", "48k", "-f", "ogg", dir + "/src.ogg"])
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ac", "2", "-c:a",
+                "libopus", "-b:a", "48k", "-f", "ogg", dir + "/src.ogg",
+            ])
         #expect(r.status == 0)
         let pages = try #require(OggPage.parse(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.ogg")))))
         let opus = Array(pages.flatMap(\.packets).dropFirst(2))  // after OpusHead, OpusTags
@@ -240,7 +251,11 @@ struct RecordingPlaybackTests {
             #expect(errors == "", "\(name)")
             let probe = try Tool.run(
                 Self.ffprobe!,
-                ["-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets,channels,codec_name:format=duration", "-of", "default=noprint_wrappers=1", path]
+                [
+                    "-v", "error", "-count_packets", "-show_entries",
+                    "stream=nb_read_packets,channels,codec_name:format=duration", "-of", "default=noprint_wrappers=1",
+                    path,
+                ]
             ).stdout
             #expect(probe.contains("codec_name=opus") && probe.contains("channels=2"), "\(probe)")
             #expect(probe.contains("nb_read_packets=\(opus.count - lose.count)"), "\(name): \(probe)")

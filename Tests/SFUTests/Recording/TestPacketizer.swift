@@ -68,7 +68,8 @@ enum TestPacketizer {
             let type = (header >> 3) & 0x0F
             if type == 1 { newSequence = true }
             if type != 2 {
-                elements.append([header & ~0x02] + temporalUnit[(o + 1)..<(o + 1 + ext)] + temporalUnit[payloadStart..<(payloadStart + size)])
+                let extensionByte = temporalUnit[(o + 1)..<(o + 1 + ext)]
+                elements.append([header & ~0x02] + extensionByte + temporalUnit[payloadStart..<(payloadStart + size)])
             }
             o = payloadStart + size
         }

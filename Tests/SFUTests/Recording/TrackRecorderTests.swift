@@ -34,7 +34,9 @@ struct TrackRecorderTests {
         let key: [UInt8] = [0x10, 0x50, 0x42, 0x00, 0x9D, 0x01, 0x2A, 0xA0, 0x00, 0x78, 0x00]
         for (i, p) in [key, [0x10, 0x51, 0x00], [0x10, 0x51, 0x01]].enumerated() {
             p.withUnsafeBytes {
-                r.handle(sequenceNumber: UInt16(i), timestamp: UInt32(3000 * i), marker: true, payload: $0, now: Instant(nanoseconds: UInt64(i)))
+                r.handle(
+                    sequenceNumber: UInt16(i), timestamp: UInt32(3000 * i), marker: true, payload: $0,
+                    now: Instant(nanoseconds: UInt64(i)))
             }
         }
         r.takeOutput { out += $0 }
