@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target over livesfu's parsers for a while.
-#   Tests/Fuzz/run.sh <stun|rtp|rtcp|sdp|trickle|http> [seconds=60]
+#   Tests/Fuzz/run.sh <stun|rtp|rtcp|sdp|trickle|http|recording> [seconds=60]
 # Builds the harness in release with -sanitize=fuzzer (and lld: gold cannot link it here)
 # into .build-fuzz/, keeps each target's corpus in .build-fuzz/corpus/<target>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-target="${1:?target: stun rtp rtcp sdp trickle http}"
+target="${1:?target: stun rtp rtcp sdp trickle http recording}"
 seconds="${2:-60}"
 "$ROOT/scripts/bootstrap.sh"
 source "$ROOT/scripts/env.sh"
