@@ -39,7 +39,8 @@ public struct FrameAssembler: ~Copyable {
     private var newest: UInt16 = 0
     private var needKeyframe = true
     private var lastKeyframeRequest: Instant?
-    /// When the head frame became blocked on a gap (nil when not blocked).
+    /// While the head frame cannot be emitted: the arrival of the oldest packet held then, from
+    /// which `maxWait` runs (nil when nothing is held).
     private var blockedSince: Instant?
     /// Consecutive packets found late; see `restartAfterLatePackets`.
     private var lateStreak = 0
