@@ -316,8 +316,8 @@ public struct FrameAssembler: ~Copyable {
         let b = boundary!
         let n = Int(newest &- b)
         guard n >= 1 && n <= capacity else { return }
-        counters.framesSkipped += 1
         if let head = slot(b &+ 1) {
+            counters.framesSkipped += 1
             var last = b &+ 1
             for i in 1...n {
                 let seq = b &+ UInt16(i)
@@ -329,6 +329,9 @@ public struct FrameAssembler: ~Copyable {
             for i in 1...Int(last &- b) { slots[Int(b &+ UInt16(i)) & mask].used = false }
             boundary = last
         } else if let first = (1...n).first(where: { slot(b &+ UInt16($0)) != nil }) {
+            // A whole frame vanished if the first held packet starts one; otherwise the lost
+            // packets belong to the frame held after them, counted when that one goes.
+            if slot(b &+ UInt16(first))!.startsFrame { counters.framesSkipped += 1 }
             boundary = b &+ UInt16(first - 1)
             boundaryEndsFrame = false
         }

@@ -162,6 +162,36 @@ struct FrameAssemblerTests {
         #expect(h.frames[1].key && !h.frames[2].key)
     }
 
+    @Test("a frame whose marker bit is missing ends where the next timestamp begins")
+    func missingMarker() {
+        let h = AssemblerHarness()
+        var p = Array(frames(count: 3).joined())
+        p[2].marker = false
+        for packet in p[0..<3] { h.packet(packet) }
+        #expect(h.frames.isEmpty)  // the end is not known yet
+        h.packet(p[3])
+        #expect(h.timestamps == [90_000])
+        for packet in p[4...] { h.packet(packet) }
+        #expect(h.timestamps == [90_000, 93_000, 96_000])
+    }
+
+    @Test("the deadline is maxWait after the oldest packet held behind a gap")
+    func deadline() {
+        let h = AssemblerHarness()
+        let p = Array(frames(count: 3).joined())
+        for packet in p[0..<3] { h.packet(packet) }
+        #expect(h.assembler.deadline == nil)  // nothing held
+        h.packet(p[4])  // p[3] missing
+        let held = h.now
+        h.packet(p[5])
+        #expect(h.assembler.deadline == held + .milliseconds(300))
+        h.now = held + .milliseconds(299)
+        h.wait(0)
+        #expect(h.keyframeRequests == 0)
+        h.wait(1)
+        #expect(h.keyframeRequests == 1 && h.assembler.counters.framesSkipped == 1)
+    }
+
     @Test("duplicates are dropped and counted")
     func duplicates() {
         let h = AssemblerHarness()
