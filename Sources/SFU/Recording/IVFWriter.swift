@@ -2,7 +2,7 @@
 /// byte producer: it returns bytes to append to the file, and `finalHeader` to write over the
 /// first 32 bytes when the recording is closed. A file cut short by a crash decodes up to its
 /// last whole frame (readers do not need the frame count; ffmpeg does report the cut frame as
-/// invalid, so recovery at the next start should truncate the file to its last whole frame).
+/// invalid, so `IVFRecovery` truncates the file to its last whole frame at the next start).
 public struct IVFWriter: Sendable {
     /// The four-character code of each codec IVF carries.
     public enum Codec: Sendable {
