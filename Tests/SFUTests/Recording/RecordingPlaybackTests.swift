@@ -129,7 +129,7 @@ struct RecordingPlaybackTests {
         #expect(d.errors == "" && d.frames == 35)
     }
 
-    @Test("VP9 → IVF: every frame decodes, size from the uncompressed header")
+    @Test("VP9 → IVF, flexible and non-flexible mode: every frame decodes, size from the uncompressed header")
     func vp9() throws {
         guard Self.available else { return print("skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)") }
         let dir = try Tool.tempDirectory()
@@ -137,20 +137,23 @@ struct RecordingPlaybackTests {
             ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-lag-in-frames", "0", "-b:v", "200k", "-f", "ivf"],
             to: dir + "/src.ivf")
         let source = try #require(IVFFile(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.ivf")))))
-        let frames = source.frames.enumerated().map { i, f in
-            let key = f.bytes[0] & 0x04 == 0  // profile 0: frame_type bit
-            return (
-                ts: UInt32(f.pts) * 3000,
-                payloads: TestPacketizer.vp9(f.bytes, pictureID: i, keyframe: key, width: 160, height: 120)
-            )
+        for flexible in [false, true] {
+            let frames = source.frames.enumerated().map { i, f in
+                let key = f.bytes[0] & 0x04 == 0  // profile 0: frame_type bit
+                return (
+                    ts: UInt32(f.pts) * 3000,
+                    payloads: TestPacketizer.vp9(
+                        f.bytes, pictureID: i, keyframe: key, width: 160, height: 120, flexible: flexible)
+                )
+            }
+            let r = Self.record(.vp9, Self.damage(Self.packets(frames)))
+            let file = try #require(IVFFile(r.file))
+            #expect(file.frames.map(\.bytes) == source.frames.map(\.bytes), "flexible: \(flexible)")
+            #expect(file.width == 160 && file.height == 120)
+            try Data(r.file).write(to: URL(fileURLWithPath: dir + "/out.ivf"))
+            let c = try Self.check(dir + "/out.ivf")
+            #expect(c.errors == "" && c.frames == source.frames.count)
         }
-        let r = Self.record(.vp9, Self.damage(Self.packets(frames)))
-        let file = try #require(IVFFile(r.file))
-        #expect(file.frames.map(\.bytes) == source.frames.map(\.bytes))
-        #expect(file.width == 160 && file.height == 120)
-        try Data(r.file).write(to: URL(fileURLWithPath: dir + "/out.ivf"))
-        let c = try Self.check(dir + "/out.ivf")
-        #expect(c.errors == "" && c.frames == source.frames.count)
     }
 
     @Test("AV1 → IVF: OBUs without size fields and fragmented across packets come out decodable")

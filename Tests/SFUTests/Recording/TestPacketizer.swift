@@ -12,16 +12,23 @@ enum TestPacketizer {
         }
     }
 
-    /// RFC 9628 non-flexible mode: I (15 bits), B on the first packet, E on the last, P on
-    /// inter frames; keyframes carry a scalability structure with the picture size.
-    static func vp9(_ frame: [UInt8], pictureID: Int, keyframe: Bool, width: Int, height: Int) -> [[UInt8]] {
-        let parts = chunks(frame, mtu - 12)
+    /// RFC 9628 as libwebrtc sends one spatial layer: I (15 bits) and L (TID/SID 0); in
+    /// non-flexible mode with TL0PICIDX, in flexible mode with one P_DIFF on inter frames;
+    /// B on the first packet, E on the last, P on inter frames; keyframes carry a scalability
+    /// structure with the picture size.
+    static func vp9(
+        _ frame: [UInt8], pictureID: Int, keyframe: Bool, width: Int, height: Int, flexible: Bool = false
+    ) -> [[UInt8]] {
+        let parts = chunks(frame, mtu - 14)
         return parts.enumerated().map { i, chunk in
-            var b0: UInt8 = 0x80
+            var b0: UInt8 = 0xA0
             if !keyframe { b0 |= 0x40 }
+            if flexible { b0 |= 0x10 }
             if i == 0 { b0 |= 0x08 }
             if i == parts.count - 1 { b0 |= 0x04 }
-            var d: [UInt8] = [b0, 0x80 | UInt8((pictureID >> 8) & 0x7F), UInt8(pictureID & 0xFF)]
+            var d: [UInt8] = [b0, 0x80 | UInt8((pictureID >> 8) & 0x7F), UInt8(pictureID & 0xFF), 0x00]
+            if !flexible { d.append(UInt8(truncatingIfNeeded: pictureID)) }  // TL0PICIDX
+            if flexible && !keyframe { d.append(0x02) }  // P_DIFF 1, no more
             if keyframe && i == 0 {
                 d[0] |= 0x02
                 d += [0x10, UInt8(width >> 8), UInt8(width & 0xFF), UInt8(height >> 8), UInt8(height & 0xFF)]
