@@ -120,7 +120,9 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
         .testTarget(
             name: "SFUTests",
-            dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "SFU", "CAllocCounter", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),

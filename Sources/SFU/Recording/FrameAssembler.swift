@@ -190,9 +190,19 @@ public struct FrameAssembler: ~Copyable {
         return s.used && s.sequenceNumber == seq ? s : nil
     }
 
-    private func held(after b: UInt16) -> Bool {
+    private func held(after b: UInt16) -> Bool { firstHeld(after: b) != nil }
+
+    /// The distance from `b` of the first held packet after it (a plain loop: this runs for
+    /// every packet, and the generic `contains(where:)` allocates in unoptimised builds).
+    private func firstHeld(after b: UInt16) -> Int? {
         let n = Int(newest &- b)
-        return n >= 1 && n <= capacity && (1...n).contains { slot(b &+ UInt16($0)) != nil }
+        guard n >= 1 && n <= capacity else { return nil }
+        var i = 1
+        while i <= n {
+            if slot(b &+ UInt16(i)) != nil { return i }
+            i += 1
+        }
+        return nil
     }
 
     private func oldestArrival() -> Instant? {
@@ -328,7 +338,7 @@ public struct FrameAssembler: ~Copyable {
             boundaryEndsFrame = slot(last)!.marker
             for i in 1...Int(last &- b) { slots[Int(b &+ UInt16(i)) & mask].used = false }
             boundary = last
-        } else if let first = (1...n).first(where: { slot(b &+ UInt16($0)) != nil }) {
+        } else if let first = firstHeld(after: b) {
             // A whole frame vanished if the first held packet starts one; otherwise the lost
             // packets belong to the frame held after them, counted when that one goes.
             if slot(b &+ UInt16(first))!.startsFrame { counters.framesSkipped += 1 }
