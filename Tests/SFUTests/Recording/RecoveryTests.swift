@@ -96,7 +96,25 @@ struct RecoveryTests {
         empty.feed(UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    @Test("cut real recordings decode without error once recovered (VP8 IVF, Ogg/Opus)")
+    @Test("Annex B: the file is cut where its last access unit begins")
+    func annexB() {
+        let sc: [UInt8] = [0, 0, 0, 1]
+        let key = sc + [0x67, 0x42] + sc + [0x68, 0xCE] + sc + [0x65, 0x88, 1, 2]
+        let delta = sc + [0x41, 0x9A, 3] + sc + [0x41, 0x1A, 4]  // two slices: first_mb 0, then not
+        let file = key + delta + key + delta
+        func cut(_ bytes: [UInt8], offset: Int = 0) -> Int? {
+            bytes.withUnsafeBytes { AnnexBRecovery.validLength(tail: $0, tailOffset: offset) }
+        }
+        #expect(cut(file) == key.count * 2 + delta.count)  // the last delta frame goes
+        #expect(cut(Array(file.dropLast(3))) == key.count * 2 + delta.count)
+        #expect(cut(key + delta + Array(key.prefix(12))) == key.count + delta.count)  // cut in the SPS/PPS
+        // From a tail that starts mid-unit, offsets are the file's.
+        let tail = Array(file[5...])
+        #expect(cut(tail, offset: 5) == key.count * 2 + delta.count)
+        #expect(cut([1, 2, 3, 0, 0]) == nil)
+    }
+
+    @Test("cut real recordings decode without error once recovered (VP8 IVF, Ogg/Opus, H.264)")
     func ffmpegAfterRecovery() throws {
         guard RecordingPlaybackTests.available else {
             return print("skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)")
@@ -146,5 +164,21 @@ struct RecoveryTests {
             RecordingPlaybackTests.ffmpeg!, ["-v", "error", "-i", oggPath, "-f", "null", "-"]
         ).stderr
         #expect(errors == "")
+
+        // H.264 Annex B, cut in the middle of a frame.
+        try RecordingPlaybackTests.encode(
+            ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-f", "h264"],
+            to: dir + "/src.h264")
+        let units = TestPacketizer.accessUnits(
+            TestPacketizer.nalUnits(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/src.h264")))))
+        let h264Frames = units.enumerated().map { i, u in (ts: UInt32(i * 3000), payloads: TestPacketizer.h264(u)) }
+        let h264 = RecordingPlaybackTests.record(.h264, RecordingPlaybackTests.packets(h264Frames)).file
+        let h264Cut = Array(h264.prefix(h264.count * 6 / 10))
+        let length = try #require(h264Cut.withUnsafeBytes { AnnexBRecovery.validLength(tail: $0, tailOffset: 0) })
+        let h264Path = dir + "/recovered.h264"
+        try Data(h264Cut.prefix(length)).write(to: URL(fileURLWithPath: h264Path))
+        let h = try RecordingPlaybackTests.check(h264Path)
+        let whole = TestPacketizer.accessUnits(TestPacketizer.nalUnits(Array(h264Cut.prefix(length)))).count
+        #expect(h.errors == "" && h.frames == whole && whole > 10)
     }
 }
