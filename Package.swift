@@ -51,6 +51,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: srtpPkgConfig, providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "COgg", pkgConfig: "ogg", providers: [.apt(["libogg-dev"])]),
 
         .target(
             name: "Reactor",
@@ -58,7 +59,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "SFU",
-            dependencies: ["Reactor", "CShim", "COpenSSL", "CSRTP"],
+            dependencies: ["Reactor", "CShim", "COpenSSL", "CSRTP", "COgg"],
             swiftSettings: strict),
         .target(
             name: "HTTP",
@@ -123,7 +124,9 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
         .testTarget(
             name: "SFUTests",
-            dependencies: ["SFU", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "SFU", "CAllocCounter", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),

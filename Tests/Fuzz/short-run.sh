@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fuzzing part of the test command (scripts/test.sh): every target of the harness for
-# FUZZ_SECONDS (default 11) from the committed corpus (Tests/Fuzz/corpus/<target>, copied
+# FUZZ_SECONDS (default 10) from the committed corpus (Tests/Fuzz/corpus/<target>, copied
 # to a scratch folder so the committed one is never changed), under AddressSanitizer.
 # A crash, a sanitizer report, a broken invariant, a timeout or an out-of-memory fails the
 # target; its input is saved as test-artifacts/fuzz/<target>-crash-… (libFuzzer's name).
@@ -10,7 +10,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 bin=".build-fuzz/release/livesfu-fuzz"
-seconds="${FUZZ_SECONDS:-11}"
+seconds="${FUZZ_SECONDS:-10}"
 art="$ROOT/test-artifacts/fuzz"
 rm -rf "$art"; mkdir -p "$art"  # this run's logs and crash inputs only
 summary="$ROOT/test-artifacts/fuzz-summary.txt"

@@ -25,6 +25,7 @@ nonisolated(unsafe) let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "jwt": HTTPTargets.jwt,
     "ice": TransportTargets.ice,
     "dtls": TransportTargets.dtls,
+    "recording": RecordingTarget.run,
     "room": { input in
         if RoomReplay.shared == nil { RoomReplay.shared = RoomReplay() }
         RoomReplay.shared!.run(input)
