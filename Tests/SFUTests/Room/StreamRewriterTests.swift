@@ -38,11 +38,14 @@ struct StreamRewriterTests {
         #expect(r.lastSequenceNumber == 12)
     }
 
-    @Test("sequence comparison follows RFC 3550 wrap-around")
-    func serial() {
-        #expect(StreamRewriter.isNewer(1, than: 65535))
-        #expect(!StreamRewriter.isNewer(65535, than: 1))
-        #expect(!StreamRewriter.isNewer(5, than: 5))
+    @Test("the outbound stream runs on across the wrap: a packet after 65 535 is the newest")
+    func acrossTheWrap() {
+        var r = StreamRewriter(clockRate: 90_000)
+        let t0 = Instant(nanoseconds: 1_000_000_000)
+        _ = r.rewrite(ssrc: 1, sequenceNumber: 65_535, timestamp: 0, now: t0)
+        _ = r.rewrite(ssrc: 1, sequenceNumber: 0, timestamp: 3000, now: t0)
+        _ = r.rewrite(ssrc: 1, sequenceNumber: 65_534, timestamp: 0, now: t0)  // late, from before the wrap
+        #expect(r.lastSequenceNumber == 0)
     }
 }
 
