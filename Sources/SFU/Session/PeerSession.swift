@@ -45,7 +45,6 @@ public final class PeerSession {
     public var etag: String
     public let createdAt: Instant
     public var connectedAt: Instant?
-    var dtlsTimer: TimerHandle?
     /// The client IP this session counts against while it is being set up
     /// (`maxPendingSessionsPerIP`); nil once connected or when the IP is not known.
     var setupClient: PendingSessionsByIP.Key?
@@ -64,8 +63,6 @@ public final class PeerSession {
     // Figures.
     public var packetsIn: UInt64 = 0
     public var bytesIn: UInt64 = 0
-    public var packetsOut: UInt64 = 0
-    public var bytesOut: UInt64 = 0
     public var srtpErrors: UInt64 = 0
     public var pliReceived: UInt64 = 0
     public var nackReceived: UInt64 = 0
@@ -129,10 +126,6 @@ final class InboundStream {
     let kind: TrackKind
     let media: NegotiatedMedia
     let isRTX: Bool
-    var packets: UInt64 = 0
-    var highestSeq: UInt16 = 0
-    var started = false
-    var lost: UInt64 = 0
     /// Gaps in this stream's sequence numbers, NACKed upstream (media streams only).
     var nackGenerator = NackGenerator()
     /// Reception statistics for the receiver reports sent to the publisher.
