@@ -68,14 +68,6 @@ struct RoomNameTests {
         #expect(counts.allSatisfy { $0 > 400 })
         #expect(RoomPlacement.core(forRoom: "x", cores: 4) == RoomPlacement.core(forRoom: "x", cores: 4))
     }
-
-    @Test("tokens are unguessable hex and ICE strings use ice-chars")
-    func tokens() {
-        let a = RandomToken.hex(bytes: 16)
-        #expect(a.count == 32 && a != RandomToken.hex(bytes: 16))
-        #expect(RandomToken.iceString(length: 24).count == 24)
-        #expect(RandomToken.ssrc() != 0)
-    }
 }
 
 @Suite("Keyframe request throttle")
