@@ -291,7 +291,8 @@ public final class DTLSTransport {
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         let label = "EXTRACTOR-dtls_srtp"
         let exported = SSL_export_keying_material(ssl, &material, material.count, label, label.utf8.count, nil, 0, 0)
-        guard exported == 1, let keys = SRTPKeys(profile: profile, role: role, exported: material) else {
+        let keysRole: SRTPKeys.Role = role == .client ? .client : .server
+        guard exported == 1, let keys = SRTPKeys(profile: profile, role: keysRole, exported: material) else {
             return abandon(.keyExportFailed)
         }
         state = .connected
