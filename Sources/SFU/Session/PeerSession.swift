@@ -120,28 +120,6 @@ public final class PeerSession {
     func track(of kind: TrackKind) -> NegotiatedMedia? { tracks.first { $0.kind == kind.mediaKind } }
 }
 
-/// One SSRC a publisher sends, bound to the m-line (and so the room track) it belongs to.
-final class InboundStream {
-    let ssrc: UInt32
-    let kind: TrackKind
-    let media: NegotiatedMedia
-    let isRTX: Bool
-    /// Gaps in this stream's sequence numbers, NACKed upstream (media streams only).
-    var nackGenerator = NackGenerator()
-    /// Reception statistics for the receiver reports sent to the publisher.
-    var receptionStats: ReceiverReportGenerator
-    /// Packets repaired by the publisher's RTX.
-    var repaired: UInt64 = 0
-
-    init(ssrc: UInt32, kind: TrackKind, media: NegotiatedMedia, isRTX: Bool) {
-        self.ssrc = ssrc
-        self.kind = kind
-        self.media = media
-        self.isRTX = isRTX
-        receptionStats = ReceiverReportGenerator(clockRate: max(media.codec.clockRate, 1))
-    }
-}
-
 extension PeerSession {
     /// ICE restart (RFC 9725 §4.3.2): new local and remote credentials; DTLS and SRTP stay.
     func restartICE(localUfrag: String, localPassword: String, remoteUfrag: String, remotePassword: String) {
