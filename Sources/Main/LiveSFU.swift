@@ -12,13 +12,13 @@ enum LiveSFU {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.contains("--help") || arguments.contains("-h") {
-            print(CommandLineFlags.help(options: Configuration.options), terminator: "")
+            print(Configuration.helpText, terminator: "")
             return
         }
         let configuration: Configuration
         do {
-            let flags = try CommandLineFlags.parse(arguments, options: Configuration.options)
-            configuration = try Configuration.load(environment: environment(), flags: flags)
+            let flags = try Configuration.parseFlags(arguments)
+            configuration = try Configuration.load(environment: Configuration.processEnvironment(), flags: flags)
         } catch {
             let message = "livesfu: \(error)\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
@@ -37,18 +37,5 @@ enum LiveSFU {
             log.critical("livesfu could not start: \(error)")
             exit(1)
         }
-    }
-
-    static func environment() -> [String: String] {
-        var env: [String: String] = [:]
-        var cursor = environ
-        while let entry = cursor.pointee {
-            let pair = String(cString: entry)
-            if let eq = pair.firstIndex(of: "=") {
-                env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
-            }
-            cursor += 1
-        }
-        return env
     }
 }

@@ -75,16 +75,10 @@ struct Server {
             Self.startTicking(manager, on: loop)
             // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
             loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
-            let handle = loop.handle
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: { done in
-                    let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
-                    MetricsGathering.acrossCores(
-                        handles: handles, origin: handle, snapshot: { CoreMetrics.snapshot(of: $0) },
-                        completion: done)
-                },
+                gatherMetrics: CoreMetrics.gatherer(origin: loop.handle),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory,

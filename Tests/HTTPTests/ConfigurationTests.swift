@@ -115,10 +115,21 @@ struct ConfigurationCommandLineTests {
         #expect(throws: ConfigurationError.self) { try Configuration.parseFlags(["stray"]) }
     }
 
-    @Test("help text lists every option with its variable")
+    @Test("help text lists every option with its flag, variable and default, and --help itself")
     func help() {
         let text = Configuration.helpText
-        for option in Configuration.options { #expect(text.contains("--\(option.flag)") && text.contains("env \(option.env)")) }
+        for option in Configuration.options {
+            #expect(text.contains("  --\(option.flag) ") && text.contains("[env \(option.env)]"))
+            if let fallback = option.defaultValue { #expect(text.contains("(default: \(fallback)) [env \(option.env)]")) }
+        }
+        #expect(text.hasPrefix("livesfu: ") && text.hasSuffix("  -h, --help\n      Show this help.\n"))
+    }
+
+    @Test("a boolean takes an explicit value too; a flag's value may start with a dash")
+    func booleanValues() throws {
+        #expect(try Configuration.parseFlags(["--record-enabled", "false", "--cores", "2"]) == ["RECORD_ENABLED": "false", "CORES": "2"])
+        #expect(try Configuration.parseFlags(["--record-enabled", "--cores", "2"]) == ["RECORD_ENABLED": "true", "CORES": "2"])
+        #expect(try Configuration.parseFlags(["--public-ip", "-"]) == ["PUBLIC_IP": "-"])
     }
 
     @Test("the process environment is read without Foundation")

@@ -3,18 +3,19 @@ import Glibc
 import HTTPTypes
 import Logging
 import Reactor
+import SFU
 import Synchronization
 
 @testable import HTTP
 
 /// A real livesfu HTTP server on 127.0.0.1 (ReactorGroup, epoll or io_uring) with the standard routes
-/// and stand-ins for the room routes, for tests with curl and raw sockets.
+/// and stand-ins for the room routes, for tests with curl and raw sockets. Each core has a
+/// `CoreContext` with an (empty) `RoomManager` and `/metrics` is gathered as in `livesfu`.
 final class LiveServer: Sendable {
     let group: ReactorGroup
     let port: UInt16
     let logs: LogCapture
     private let handles: HandleList
-    private let directory: CoreDirectory
 
     init(environment: [String: String] = [:], cores: Int = 1) throws {
         port = try Self.freePort()
@@ -27,8 +28,6 @@ final class LiveServer: Sendable {
         self.logs = logs
         let handles = HandleList()
         self.handles = handles
-        let directory = CoreDirectory()
-        self.directory = directory
         // LIVESFU_BACKEND=iouring runs the same tests on io_uring.
         group = try ReactorGroup(cores: cores, backend: .fromEnvironment, pin: false) { loop in
             var logger = Logger(label: "livesfu.http", factory: { _ in logs })
@@ -38,9 +37,12 @@ final class LiveServer: Sendable {
             }
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: directory.metricsGatherer(for: loop),
+                gatherMetrics: CoreMetrics.gatherer(origin: loop.handle),
                 routes: { router in Self.addRoomStandIns(router, handles: handles) })
-            directory.register(server)
+            let context = CoreContext(
+                rooms: RoomManager(coreIndex: loop.index, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration()))
+            context.http = server
+            loop.context = context
             let core = loop.index
             server.addMetricsContributor { snapshot in
                 snapshot.add("livesfu_test_rooms", .gauge, help: "Rooms (stand-in)", labels: [("core", String(core))], value: 1)
@@ -48,7 +50,8 @@ final class LiveServer: Sendable {
             try server.start(bind: configuration.httpBind)
         }
         handles.set(group.handles)
-        directory.setHandles(group.handles)
+        let all = group.handles
+        for index in all.indices { onCore(index) { loop in if let context = loop.context as? CoreContext { context.cores = all } } }
     }
 
     deinit {

@@ -232,6 +232,8 @@ struct LiveServerTests {
         #expect(r.text.contains("process_resident_memory_bytes "))
         #expect(r.text.contains("process_open_fds "))
         #expect(r.text.contains(#"livesfu_test_rooms{core="0"} 1"#) && r.text.contains(#"livesfu_test_rooms{core="1"} 1"#))
+        // Each core's media figures, gathered as livesfu gathers them (`CoreMetrics.gatherer`).
+        #expect(r.text.contains(#"livesfu_udp_sent_packets_total{core="0"} "#) && r.text.contains(#"livesfu_udp_sent_packets_total{core="1"} "#))
     }
 
     @Test("six clients that pipeline GETs and never read are cut off at the idle timeout with bounded queues; a new client is served")

@@ -8,6 +8,16 @@ import SFU
 /// 10 000; a client cannot add rooms beyond it), `kind` by the track kinds, `reason` and
 /// `state` by fixed enumerations, `core` by the core count. Nothing is kept between scrapes.
 public enum CoreMetrics {
+    /// `/metrics` for the HTTP server of the core `origin`: every core's `snapshot(of:)`,
+    /// built on its own core and folded on `origin`. The cores are the scraping core's
+    /// `CoreContext.cores`.
+    public static func gatherer(origin: EventLoopHandle) -> StandardRoutes.MetricsGatherer {
+        { done in
+            let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
+            MetricsGathering.acrossCores(handles: handles, origin: origin, snapshot: { snapshot(of: $0) }, completion: done)
+        }
+    }
+
     public static func snapshot(of loop: EventLoop) -> MetricsSnapshot {
         var s = MetricsSnapshot()
         guard let context = loop.context as? CoreContext else { return s }

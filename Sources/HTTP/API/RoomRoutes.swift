@@ -175,16 +175,10 @@ public struct RoomRoutes {
     private func listRooms(identity: AuthIdentity, _ responder: HTTPResponder) {
         let authenticator = self.authenticator
         gather({ rooms, now in rooms.snapshot(now: now) }) { perCore in
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("rooms")
-            json.beginArray()
-            for room in perCore.joined().sorted(by: { $0.name < $1.name }) where authenticator.mayList(room: room.name, to: identity) {
-                room.write(to: &json)
+            let listed = perCore.joined().sorted(by: { $0.name < $1.name }).filter {
+                authenticator.mayList(room: $0.name, to: identity)
             }
-            json.endArray()
-            json.endObject()
-            responder.respond(.json(.ok, json.text))
+            responder.respond(.json(.ok, RoomListingJSON.text(rooms: listed)))
         }
     }
 

@@ -49,12 +49,24 @@ extension Configuration {
         return flags
     }
 
-    /// The option table as `--help` text: flag, variable, default, help.
+    /// `livesfu --help`: every option with its flag, help, default and variable.
     public static var helpText: String {
-        options.map { option in
-            let value = option.kind == .boolean ? "" : " <value>"
-            let fallback = option.defaultValue.map { $0.isEmpty ? "" : ", default \($0)" } ?? ""
-            return "  --\(option.flag)\(value)  (env \(option.env)\(fallback))\n      \(option.help)"
-        }.joined(separator: "\n")
+        var out = """
+            livesfu: a WebRTC SFU for live streaming (WHIP publish, WHEP play), one pinned event loop per core.
+
+            USAGE: livesfu [--flag value]...
+
+            Every flag can also be set by its environment variable (flags win).
+
+            OPTIONS:
+
+            """
+        for option in options {
+            let flag = "--\(option.flag)" + (option.kind == .boolean ? " [true|false]" : " <value>")
+            let fallback = option.defaultValue.map { " (default: \($0))" } ?? ""
+            out += "  \(flag)\n      \(option.help)\(fallback) [env \(option.env)]\n"
+        }
+        out += "  -h, --help\n      Show this help.\n"
+        return out
     }
 }

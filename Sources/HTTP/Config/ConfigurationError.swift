@@ -1,5 +1,5 @@
 /// A configuration value that cannot be used, with the variable's name and why. Main prints
-/// `description` and exits with status 64 (EX_USAGE).
+/// `description` and exits with status 2.
 public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalid(String, String)
 

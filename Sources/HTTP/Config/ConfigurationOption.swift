@@ -1,6 +1,5 @@
-/// One setting as both an environment variable and a command-line flag. Main turns
-/// `Configuration.options` into swift-argument-parser options (HTTP does not depend on
-/// ArgumentParser) and passes the values given on the command line to
+/// One setting as both an environment variable and a command-line flag. Main reads the
+/// command line with `Configuration.parseFlags` and passes the values to
 /// `Configuration.load(environment:flags:)` keyed by `env`; a flag beats the variable.
 public struct ConfigurationOption: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {

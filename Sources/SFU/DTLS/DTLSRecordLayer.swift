@@ -14,7 +14,6 @@ import COpenSSL
 /// ChaCha20-Poly1305); `DTLSTransport` verifies the derived keys on the handshake's own
 /// Finished records before it drops the `SSL`, and keeps the `SSL` otherwise.
 struct DTLSRecordLayer {
-    static let headerLength = 13
     static let tagLength = 16
 
     /// `NID_aes_128_gcm`, `NID_aes_256_gcm` or `NID_chacha20_poly1305`.
@@ -60,7 +59,7 @@ struct DTLSRecordLayer {
         nextWriteSequence += 1
         let explicit = ivLength == 4 ? 8 : 0
         let length = explicit + plaintext.count + Self.tagLength
-        var record = [UInt8](repeating: 0, count: Self.headerLength + length)
+        var record = [UInt8](repeating: 0, count: DTLSRecordHeader.length + length)
         record[0] = type
         record[1] = 0xFE
         record[2] = 0xFD
@@ -69,11 +68,11 @@ struct DTLSRecordLayer {
         record[11] = UInt8(length >> 8)
         record[12] = UInt8(truncatingIfNeeded: length)
         // GCM's explicit nonce: the record's epoch and sequence number, as OpenSSL does.
-        for i in 0..<explicit { record[Self.headerLength + i] = record[3 + i] }
+        for i in 0..<explicit { record[DTLSRecordHeader.length + i] = record[3 + i] }
         let nonce = self.nonce(write: true, epochAndSequence: epochAndSequence)
         let aad = additionalData(epochAndSequence: epochAndSequence, type: type, length: plaintext.count)
         let ok = record.withUnsafeMutableBufferPointer { out -> Bool in
-            let body = out.baseAddress! + Self.headerLength + explicit
+            let body = out.baseAddress! + DTLSRecordHeader.length + explicit
             let tag = body + plaintext.count
             return lsfu_aead_crypt(
                 1, cipherNID, key(write: true), nonce, aad, Int32(aad.count), plaintext, Int32(plaintext.count), body,
@@ -88,14 +87,14 @@ struct DTLSRecordLayer {
     func open(_ datagram: UnsafeRawBufferPointer, recordAt offset: Int, withWriteKey: Bool = false)
         -> (type: UInt8, plaintext: [UInt8])?
     {
-        guard offset >= 0, datagram.count - offset >= Self.headerLength else { return nil }
+        guard offset >= 0, datagram.count - offset >= DTLSRecordHeader.length else { return nil }
         let type = datagram[offset]
         var epochAndSequence: UInt64 = 0
         for i in 0..<8 { epochAndSequence = epochAndSequence << 8 | UInt64(datagram[offset + 3 + i]) }
         guard UInt16(truncatingIfNeeded: epochAndSequence >> 48) == epoch else { return nil }
         let length = Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12])
-        guard length >= overhead, length <= datagram.count - offset - Self.headerLength else { return nil }
-        let body = offset + Self.headerLength
+        guard length >= overhead, length <= datagram.count - offset - DTLSRecordHeader.length else { return nil }
+        let body = offset + DTLSRecordHeader.length
         let explicit = ivLength == 4 ? 8 : 0
         let plaintextLength = length - overhead
         var nonce = [UInt8](repeating: 0, count: 12)

@@ -291,7 +291,8 @@ public final class DTLSTransport {
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         let label = "EXTRACTOR-dtls_srtp"
         let exported = SSL_export_keying_material(ssl, &material, material.count, label, label.utf8.count, nil, 0, 0)
-        guard exported == 1, let keys = SRTPKeys(profile: profile, role: role, exported: material) else {
+        let keysRole: SRTPKeys.Role = role == .client ? .client : .server
+        guard exported == 1, let keys = SRTPKeys(profile: profile, role: keysRole, exported: material) else {
             return abandon(.keyExportFailed)
         }
         state = .connected
@@ -376,21 +377,16 @@ public final class DTLSTransport {
     /// number of encrypted records, and the datagrams of the last flight.
     private func noteSent(_ datagram: [UInt8]) {
         guard state == .handshaking else { return }
-        var offset = 0
-        while datagram.count - offset >= DTLSRecordLayer.headerLength {
-            let type = datagram[offset]
-            let epoch = UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4])
-            var sequence: UInt64 = 0
-            for i in 5..<11 { sequence = sequence << 8 | UInt64(datagram[offset + i]) }
-            if type == 20 { lastChangeCipherSpec = datagram }
-            if epoch > 0 {
+        datagram.withUnsafeBytes { bytes in
+            for record in DTLSRecordHeader.records(in: bytes) {
+                if record.contentType == 20 { lastChangeCipherSpec = datagram }
+                guard record.epoch > 0 else { continue }
                 lastEncrypted = datagram
-                if epoch != writeEpoch || sequence >= nextWriteSequence {
-                    writeEpoch = epoch
-                    nextWriteSequence = sequence + 1
+                if record.epoch != writeEpoch || record.sequenceNumber >= nextWriteSequence {
+                    writeEpoch = record.epoch
+                    nextWriteSequence = record.sequenceNumber + 1
                 }
             }
-            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
         }
     }
 
@@ -402,11 +398,13 @@ public final class DTLSTransport {
             let layer = DTLSRecordLayer(
                 ssl: ssl, role: role, epoch: writeEpoch, nextWriteSequence: nextWriteSequence)
         else { return }
-        let verified = ours.withUnsafeBytes { layer.open($0, recordAt: firstRecord(epoch: writeEpoch, in: $0) ?? -1, withWriteKey: true) } != nil
+        let verified = ours.withUnsafeBytes {
+            layer.open($0, recordAt: firstRecord(epoch: writeEpoch, in: $0)?.offset ?? -1, withWriteKey: true)
+        } != nil
         guard verified else { return }
-        if let offset = firstRecord(epoch: writeEpoch, in: lastReceived) {
-            guard layer.open(lastReceived, recordAt: offset) != nil else { return }
-            peerSequence = Self.recordSequence(lastReceived, at: offset)
+        if let record = firstRecord(epoch: writeEpoch, in: lastReceived) {
+            guard layer.open(lastReceived, recordAt: record.offset) != nil else { return }
+            peerSequence = record.sequenceNumber
         }
         if role == .server {
             // One datagram when OpenSSL sent ChangeCipherSpec and Finished together.
@@ -423,20 +421,8 @@ public final class DTLSTransport {
         if events.isEmpty { events = [] }
     }
 
-    /// The 48-bit record sequence number of the record at `offset` (its header is complete).
-    private static func recordSequence(_ datagram: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
-        var sequence: UInt64 = 0
-        for i in 5..<11 { sequence = sequence << 8 | UInt64(datagram[offset + i]) }
-        return sequence
-    }
-
-    private func firstRecord(epoch: UInt16, in datagram: UnsafeRawBufferPointer) -> Int? {
-        var offset = 0
-        while datagram.count - offset >= DTLSRecordLayer.headerLength {
-            if UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4]) == epoch { return offset }
-            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
-        }
-        return nil
+    private func firstRecord(epoch: UInt16, in datagram: UnsafeRawBufferPointer) -> DTLSRecordHeader? {
+        DTLSRecordHeader.records(in: datagram).first { $0.epoch == epoch }
     }
 
     /// A datagram for a compacted transport: authentic alerts end it, an authentic
@@ -445,13 +431,13 @@ public final class DTLSTransport {
     private func readCompacted(_ datagram: UnsafeRawBufferPointer) {
         guard let layer = recordLayer else { return }
         var resend = false
-        var offset = 0
-        while datagram.count - offset >= DTLSRecordLayer.headerLength {
-            let type = datagram[offset]
-            if type == 21 || (type == 22 && role == .server), let (_, plaintext) = layer.open(datagram, recordAt: offset),
-                peerSequence.map({ Self.recordSequence(datagram, at: offset) > $0 }) ?? true
+        for record in DTLSRecordHeader.records(in: datagram) {
+            let type = record.contentType
+            if type == 21 || (type == 22 && role == .server),
+                let (_, plaintext) = layer.open(datagram, recordAt: record.offset),
+                peerSequence.map({ record.sequenceNumber > $0 }) ?? true
             {
-                peerSequence = Self.recordSequence(datagram, at: offset)
+                peerSequence = record.sequenceNumber
                 if type == 22 {
                     resend = true
                 } else if plaintext.count >= 2, plaintext[1] == 0 {
@@ -464,7 +450,6 @@ public final class DTLSTransport {
                     return
                 }
             }
-            offset += DTLSRecordLayer.headerLength + (Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12]))
         }
         if resend, !finalFlight.isEmpty {
             outgoing.append(contentsOf: finalFlight)

@@ -47,7 +47,7 @@ public struct NackGenerator {
     public private(set) var roundTripSamples: UInt64 = 0
 
     private var missing: [Missing]
-    private var highest: UInt16 = 0
+    private var highest = SequenceNumber(0)
     private var started = false
     private var nextDue: UInt64 = .max
 
@@ -84,7 +84,7 @@ public struct NackGenerator {
     public func isDue(now: Instant) -> Bool { now.nanoseconds >= nextDue }
 
     /// The highest sequence number received.
-    public var highestSequenceNumber: UInt16? { started ? highest : nil }
+    public var highestSequenceNumber: UInt16? { started ? highest.value : nil }
 
     /// A packet of the stream arrived. Returns true when it revealed a new gap.
     @discardableResult
@@ -92,31 +92,32 @@ public struct NackGenerator {
         packetsReceived &+= 1
         guard started else {
             started = true
-            highest = seq
+            highest = SequenceNumber(seq)
             return false
         }
-        let ahead = Int(seq &- highest)
+        let number = SequenceNumber(seq)
+        let ahead = number.distance(from: highest)
         if ahead == 0 {
             duplicatesOrLate &+= 1
             return false
         }
-        if ahead < 0x8000 {
+        if ahead > 0 {
             if ahead > maxGap {
                 reset(to: seq)
                 return false
             }
-            var s = highest &+ 1
+            var s = highest.advanced(by: 1)
             // Only the newest `capacity` of a long gap could be tracked anyway.
             if ahead - 1 > capacity {
                 givenUp &+= UInt64(ahead - 1 - capacity)
-                s = seq &- UInt16(capacity)
+                s = number.advanced(by: -capacity)
             }
             let t = max(now.nanoseconds, 1)
-            while s != seq {
-                add(Missing(sequenceNumber: s, detectedAt: t, lastSentAt: 0, tries: 0))
-                s &+= 1
+            while s != number {
+                add(Missing(sequenceNumber: s.value, detectedAt: t, lastSentAt: 0, tries: 0))
+                s = s.advanced(by: 1)
             }
-            highest = seq
+            highest = number
             if ahead > 1 {
                 gapsDetected &+= 1
                 nextDue = min(nextDue, t &+ reorderDelay.nanoseconds)
@@ -129,7 +130,7 @@ public struct NackGenerator {
             sample(missing[i], now: now)
             missing.remove(at: i)
             recovered &+= 1
-        } else if Int(highest &- seq) > maxGap {
+        } else if -ahead > maxGap {
             reset(to: seq)
         } else {
             duplicatesOrLate &+= 1
@@ -213,7 +214,7 @@ public struct NackGenerator {
     public mutating func reset(to seq: UInt16) {
         givenUp &+= UInt64(missing.count)
         missing.removeAll(keepingCapacity: true)
-        highest = seq
+        highest = SequenceNumber(seq)
         nextDue = .max
         resets &+= 1
     }

@@ -42,7 +42,7 @@ public final class PacketHistory {
     public private(set) var written: UInt64 = 0
     /// Where the next packet goes.
     private var writeOffset = 0
-    private var newest: UInt16 = 0
+    private var newest = SequenceNumber(0)
     private var hasNewest = false
 
     // Figures.
@@ -100,8 +100,8 @@ public final class PacketHistory {
                                       storedAt: storedAt, position: written)
         written &+= UInt64(packet.count)
         writeOffset += packet.count
-        if !hasNewest || StreamRewriter.isNewer(seq, than: newest) {
-            newest = seq
+        if !hasNewest || SequenceNumber(seq).isNewer(than: newest) {
+            newest = SequenceNumber(seq)
             hasNewest = true
         }
         stored &+= 1
@@ -113,7 +113,7 @@ public final class PacketHistory {
     private func intact(_ seq: UInt16) -> Slot? {
         let slot = slots[Int(seq) & mask]
         guard hasNewest, slot.storedAt != 0, slot.sequenceNumber == seq,
-              Int(newest &- seq) < slotCount,  // a future number is "behind" by almost 2^16
+              (0..<slotCount).contains(newest.distance(from: SequenceNumber(seq))),  // not a future number
               written &- slot.position <= UInt64(byteCapacity)
         else { return nil }
         return slot
@@ -142,7 +142,7 @@ public final class PacketHistory {
     }
 
     /// The newest sequence number stored, nil before the first packet.
-    public var newestSequenceNumber: UInt16? { hasNewest ? newest : nil }
+    public var newestSequenceNumber: UInt16? { hasNewest ? newest.value : nil }
 
     /// Copies the packets `old` holds (with their stored times) into this ring, oldest
     /// number first, so that where this one is smaller the newest are kept: a history
@@ -155,7 +155,7 @@ public final class PacketHistory {
         let storedBefore = stored
         defer { stored = storedBefore }  // a figure of packets the track sent, not of copies
         for back in stride(from: old.slotCount - 1, through: 0, by: -1) {
-            let seq = old.newest &- UInt16(truncatingIfNeeded: back)
+            let seq = old.newest.advanced(by: -back).value
             guard let slot = old.intact(seq) else { continue }
             _ = store(UnsafeRawBufferPointer(start: old.bytes + Int(slot.offset), count: Int(slot.length)),
                       sequenceNumber: seq, storedAt: slot.storedAt)

@@ -6,8 +6,9 @@ import Reactor
 public struct ReceiverReportGenerator {
     public let clockRate: UInt32
     /// A jump of this many numbers or more is a restart rather than loss (A.1).
-    static let maxDropout: UInt16 = 3000
-    static let maxMisorder: UInt16 = 100
+    static let maxDropout = 3000
+    /// Numbers at most this far behind the highest are reordered packets, not a restart.
+    static let maxMisorder = 100
 
     private var started = false
     private var baseSeq: UInt32 = 0
@@ -41,11 +42,11 @@ public struct ReceiverReportGenerator {
             started = true
             restart(at: seq)
         } else {
-            let delta = seq &- maxSeq
-            if delta < Self.maxDropout {
+            let ahead = SequenceNumber(seq).distance(from: SequenceNumber(maxSeq))
+            if ahead >= 0, ahead < Self.maxDropout {
                 if seq < maxSeq { cycles &+= 0x1_0000 }
                 maxSeq = seq
-            } else if delta <= UInt16.max - Self.maxMisorder {
+            } else if ahead >= Self.maxDropout || ahead < -Self.maxMisorder {
                 // A big jump: accept it only when the next packet follows it (A.1).
                 if UInt32(seq) == badSeq {
                     restarts &+= 1

@@ -47,7 +47,8 @@ public struct TransportCCFeedback {
         let ext: Int64
         if let base = nextBase {
             // Unwrap around the newest number seen: within ±2^15 of it.
-            ext = highest + Int64(Int16(bitPattern: seq &- UInt16(truncatingIfNeeded: highest)))
+            let newest = SequenceNumber(UInt16(truncatingIfNeeded: highest))
+            ext = highest + Int64(SequenceNumber(seq).distance(from: newest))
             if ext < base {
                 lateArrivals &+= 1
                 return

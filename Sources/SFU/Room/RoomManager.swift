@@ -622,7 +622,7 @@ public final class RoomManager: UDPReceiver {
         let useFIR = !stream.media.feedback.contains(.pli) && stream.media.feedback.contains(.fir)
         if useFIR { p.firSequence &+= 1 }
         let firSequence = p.firSequence
-        _ = socket.send(to: address, capacity: 64) { out in
+        let sent = socket.send(to: address, capacity: 64) { out in
             var writer = RTCPWriter(into: out)
             if useFIR {
                 writer.addFullIntraRequest(senderSSRC: sender, mediaSSRC: stream.ssrc, sequenceNumber: firSequence)
@@ -632,7 +632,8 @@ public final class RoomManager: UDPReceiver {
             guard let n = try? writer.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0
         }
-        counters.pliSent &+= 1
+        // Not counted when it was not queued: no buffer, a full queue, or SRTCP refused it.
+        if sent { counters.pliSent &+= 1 }
     }
 
     // MARK: - Quality loop

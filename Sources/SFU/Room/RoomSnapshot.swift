@@ -1,4 +1,5 @@
-/// A Sendable picture of one room, taken on its core for `/api/rooms` and `/metrics`.
+/// A Sendable picture of one room, taken on its core for `/api/rooms` and `/metrics`: plain
+/// values; how they are shown is the HTTP layer's (`RoomListingJSON`, `CoreMetrics`).
 public struct RoomSnapshot: Sendable {
     public struct Publisher: Sendable {
         public var state: String
@@ -67,88 +68,4 @@ public struct RoomSnapshot: Sendable {
     public var packetsOut: UInt64
     public var bytesOut: UInt64
     public var viewerDetails: [Viewer] = []
-
-    /// Writes the JSON object of `/api/rooms` for this room.
-    public func write(to o: inout JSONWriter) {
-        o.beginObject()
-        o.field("name", name)
-        o.field("core", core)
-        o.key("publisher")
-        if let publisher {
-            o.beginObject()
-            o.field("state", publisher.state)
-            o.field("packets", publisher.packets)
-            o.field("bytes", publisher.bytes)
-            o.field("srtp_errors", publisher.srtpErrors)
-            o.key("loss")
-            o.raw(Self.decimal(publisher.lossFraction))
-            o.field("nacks_sent", publisher.nacksSent)
-            o.field("rtx_repaired", publisher.repairedPackets)
-            o.key("rtt_ms")
-            if let r = publisher.rttMillis { o.raw(Self.decimal(r)) } else { o.null() }
-            o.endObject()
-        } else {
-            o.null()
-        }
-        o.key("tracks")
-        o.beginArray()
-        for t in tracks {
-            o.beginObject()
-            o.field("kind", t.kind)
-            o.field("codec", t.codec)
-            o.field("ssrc", t.ssrc)
-            o.field("bitrate_bps", t.bitrate)
-            o.field("packets_in", t.packetsIn)
-            o.field("bytes_in", t.bytesIn)
-            o.field("packets_out", t.packetsOut)
-            o.field("bytes_out", t.bytesOut)
-            o.field("keyframes", t.keyframes)
-            o.field("keyframe_requests", t.keyframeRequests)
-            o.field("nacks_received", t.nacksReceived)
-            o.field("nacks_answered", t.nacksAnswered)
-            o.field("rtx_packets", t.rtxPackets)
-            o.field("rtx_bytes", t.rtxBytes)
-            o.key("viewer_loss")
-            if let l = t.viewerLoss { o.raw(Self.decimal(l)) } else { o.null() }
-            o.key("viewer_rtt_ms")
-            if let r = t.viewerRTTMillis { o.raw(Self.decimal(r)) } else { o.null() }
-            o.endObject()
-        }
-        o.endArray()
-        o.field("viewers", viewers)
-        o.field("connected_viewers", connectedViewers)
-        o.field("packets_in", packetsIn)
-        o.field("bytes_in", bytesIn)
-        o.field("packets_out", packetsOut)
-        o.field("bytes_out", bytesOut)
-        o.key("viewer_details")
-        o.beginArray()
-        for v in viewerDetails {
-            o.beginObject()
-            o.field("state", v.state)
-            o.field("packets_sent", v.packetsSent)
-            o.field("bytes_sent", v.bytesSent)
-            o.key("loss")
-            if let l = v.loss { o.raw(Self.decimal(l)) } else { o.null() }
-            o.key("rtt_ms")
-            if let r = v.rttMillis { o.raw(Self.decimal(r)) } else { o.null() }
-            o.field("nacks", v.nacks)
-            o.field("nacks_answered", v.nacksAnswered)
-            o.field("rtx_bytes", v.rtxBytes)
-            o.field("plis", v.plis)
-            o.field("nack_missing", v.nackMissing)
-            o.field("nack_repeats", v.nackRepeats)
-            o.field("nack_over_budget", v.nackOverBudget)
-            o.field("repair_follow_ups", v.repairFollowUps)
-            o.endObject()
-        }
-        o.endArray()
-        o.endObject()
-    }
-
-    /// A finite number rounded to 4 decimals, as JSON.
-    static func decimal(_ v: Double) -> String {
-        guard v.isFinite else { return "0" }
-        return "\((v * 10_000).rounded() / 10_000)"
-    }
 }

@@ -10,7 +10,7 @@ public struct StreamRewriter: Sendable {
     public private(set) var started = false
     private var seqOffset: UInt16 = 0
     private var timestampOffset: UInt32 = 0
-    private var highestSeq: UInt16 = 0
+    private var highestSeq = SequenceNumber(0)
     private var highestTimestamp: UInt32 = 0
     private var highestAt = Instant(nanoseconds: 0)
 
@@ -24,14 +24,14 @@ public struct StreamRewriter: Sendable {
         -> (sequenceNumber: UInt16, timestamp: UInt32)
     {
         if !started || ssrc != sourceSSRC { switchSource(to: ssrc, seq: seq, timestamp: ts, now: now) }
-        let outSeq = seq &+ seqOffset
+        let outSeq = SequenceNumber(seq &+ seqOffset)
         let outTs = ts &+ timestampOffset
-        if Self.isNewer(outSeq, than: highestSeq) {
+        if outSeq.isNewer(than: highestSeq) {
             highestSeq = outSeq
             highestTimestamp = outTs
             highestAt = now
         }
-        return (outSeq, outTs)
+        return (outSeq.value, outTs)
     }
 
     /// The outbound timestamp for a publisher timestamp of the current source (for SR rewriting).
@@ -41,30 +41,25 @@ public struct StreamRewriter: Sendable {
     public func outboundSequenceNumber(_ seq: UInt16) -> UInt16 { seq &+ seqOffset }
 
     /// The last sequence number sent on the outbound stream.
-    public var lastSequenceNumber: UInt16 { highestSeq }
+    public var lastSequenceNumber: UInt16 { highestSeq.value }
 
     private mutating func switchSource(to ssrc: UInt32, seq: UInt16, timestamp ts: UInt32, now: Instant) {
         if started {
             // Continue one past the last packet, and advance the clock by the wall time that
             // passed, so a decoder's jitter buffer sees a pause rather than a rewind.
             let elapsedTicks = UInt64((now - highestAt).nanoseconds) * UInt64(clockRate) / 1_000_000_000
-            let nextSeq = highestSeq &+ 1
+            let nextSeq = highestSeq.advanced(by: 1).value
             let nextTs = highestTimestamp &+ UInt32(truncatingIfNeeded: max(elapsedTicks, 1))
             seqOffset = nextSeq &- seq
             timestampOffset = nextTs &- ts
         } else {
             seqOffset = 0
             timestampOffset = 0
-            highestSeq = seq &- 1
+            highestSeq = SequenceNumber(seq).advanced(by: -1)
             highestTimestamp = ts
             highestAt = now
         }
         sourceSSRC = ssrc
         started = true
-    }
-
-    /// RFC 3550 serial-number comparison for 16-bit sequence numbers.
-    @inlinable public static func isNewer(_ a: UInt16, than b: UInt16) -> Bool {
-        a != b && (a &- b) < 0x8000
     }
 }

@@ -3,8 +3,11 @@
 /// The exporter ("EXTRACTOR-dtls_srtp") yields `client_key | server_key | client_salt |
 /// server_salt`; the client writes with `client_key‖client_salt`, the server with the other.
 public struct SRTPKeys: Sendable, Hashable, CustomStringConvertible {
-    /// Which end of the DTLS handshake we were.
-    public typealias Role = DTLSRole
+    /// Which end of the DTLS handshake we were (`DTLSRole`, which DTLS maps to this: SRTP
+    /// needs only to know which half of the keys is ours, not DTLS itself).
+    public enum Role: Sendable, Hashable {
+        case client, server
+    }
 
     public let profile: SRTPProfile
     /// Our DTLS role: decides which write key is local.

@@ -45,7 +45,6 @@ public final class PeerSession {
     public var etag: String
     public let createdAt: Instant
     public var connectedAt: Instant?
-    var dtlsTimer: TimerHandle?
     /// The client IP this session counts against while it is being set up
     /// (`maxPendingSessionsPerIP`); nil once connected or when the IP is not known.
     var setupClient: PendingSessionsByIP.Key?
@@ -64,8 +63,6 @@ public final class PeerSession {
     // Figures.
     public var packetsIn: UInt64 = 0
     public var bytesIn: UInt64 = 0
-    public var packetsOut: UInt64 = 0
-    public var bytesOut: UInt64 = 0
     public var srtpErrors: UInt64 = 0
     public var pliReceived: UInt64 = 0
     public var nackReceived: UInt64 = 0
@@ -121,32 +118,6 @@ public final class PeerSession {
 
     /// The negotiated m-line of a kind.
     func track(of kind: TrackKind) -> NegotiatedMedia? { tracks.first { $0.kind == kind.mediaKind } }
-}
-
-/// One SSRC a publisher sends, bound to the m-line (and so the room track) it belongs to.
-final class InboundStream {
-    let ssrc: UInt32
-    let kind: TrackKind
-    let media: NegotiatedMedia
-    let isRTX: Bool
-    var packets: UInt64 = 0
-    var highestSeq: UInt16 = 0
-    var started = false
-    var lost: UInt64 = 0
-    /// Gaps in this stream's sequence numbers, NACKed upstream (media streams only).
-    var nackGenerator = NackGenerator()
-    /// Reception statistics for the receiver reports sent to the publisher.
-    var receptionStats: ReceiverReportGenerator
-    /// Packets repaired by the publisher's RTX.
-    var repaired: UInt64 = 0
-
-    init(ssrc: UInt32, kind: TrackKind, media: NegotiatedMedia, isRTX: Bool) {
-        self.ssrc = ssrc
-        self.kind = kind
-        self.media = media
-        self.isRTX = isRTX
-        receptionStats = ReceiverReportGenerator(clockRate: max(media.codec.clockRate, 1))
-    }
 }
 
 extension PeerSession {

@@ -30,6 +30,31 @@ struct DTLSBadInputTests {
         #expect(scan(tlsVersion) == nil)
     }
 
+    @Test("the record walk reads each header's type, epoch, 48-bit sequence and length, and stops at a fragment or an overrun")
+    func recordWalk() {
+        let first: [UInt8] = [22, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 7, 0, 2, 0xAA, 0xBB]
+        let second: [UInt8] = [21, 0xFE, 0xFD, 0, 1, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0, 0]
+        func walk(_ b: [UInt8]) -> (headers: [DTLSRecordHeader], complete: Bool) {
+            b.withUnsafeBytes { raw in
+                var records = DTLSRecordHeader.records(in: raw)
+                var headers: [DTLSRecordHeader] = []
+                while let h = records.next() { headers.append(h) }
+                return (headers, records.isComplete)
+            }
+        }
+        let both = walk(first + second)
+        #expect(both.complete)
+        #expect(both.headers.map(\.offset) == [0, 15])
+        #expect(both.headers.map(\.contentType) == [22, 21])
+        #expect(both.headers.map(\.epoch) == [0, 1])
+        #expect(both.headers.map(\.sequenceNumber) == [7, 0x0102_0304_0506])
+        #expect(both.headers.map(\.bodyLength) == [2, 0])
+        let fragment = walk(first + second.prefix(12))
+        #expect(fragment.headers.count == 1 && !fragment.complete)
+        let overrun = walk(Array(first.dropLast()))
+        #expect(overrun.headers.isEmpty && !overrun.complete)
+    }
+
     @Test("random bytes and truncated records fed during and after a handshake never crash or stop it")
     func garbageDoesNotStopHandshake() async throws {
         await propertyCheck(count: 20, input: Gen.uint64()) { seed in

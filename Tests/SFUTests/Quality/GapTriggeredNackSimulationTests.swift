@@ -36,7 +36,7 @@ struct GapTriggeredNackSimulationTests {
                 maxSeq = seq
                 return
             }
-            if StreamRewriter.isNewer(seq, than: top) {
+            if SequenceNumber(seq).isNewer(than: SequenceNumber(top)) {
                 var s = top &+ 1
                 var newGap = false
                 while s != seq {

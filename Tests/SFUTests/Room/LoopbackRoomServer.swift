@@ -298,7 +298,7 @@ final class RTPRecorder {
     func missing(from start: UInt16? = nil, through last: UInt16? = nil) -> [UInt16] {
         guard let first = start ?? media.first?.sequenceNumber else { return [] }
         let have = sequenceNumbers
-        let highest = last ?? have.max { StreamRewriter.isNewer($1, than: $0) } ?? first
+        let highest = last ?? have.max { SequenceNumber($1).isNewer(than: SequenceNumber($0)) } ?? first
         var out: [UInt16] = []
         var s = first
         while s != highest &+ 1 {

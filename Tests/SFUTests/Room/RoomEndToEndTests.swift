@@ -258,6 +258,30 @@ struct RoomEndToEndTests {
         #expect(server.manager.snapshot(now: server.loop.now).first { $0.name == "small" }?.connectedViewers == 2)
     }
 
+    @Test("pliSent counts only the PLIs that went out: one that found no send buffer is not counted")
+    func pliSentCountsOnlySent() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        let publisher = try server.publisher(room: "pli")
+        let viewer = try server.viewer(room: "pli")
+        try #require(server.connect([publisher, viewer]))
+        #expect(server.publish(5, from: publisher))  // the room learns the publisher's video SSRC
+        server.settle(.milliseconds(50))
+        let pliSent = { server.manager.mediaCounters.pliSent }
+        let before = pliSent()
+        // No keyframe came, so the throttle asks again after `retryAfter` (1 s): with every
+        // send buffer of the core taken, that PLI cannot be queued.
+        let pool = server.loop.pool
+        var taken: [BufferPool.Slot] = []
+        while let slot = pool.take() { taken.append(slot) }
+        server.manager.tick(now: server.loop.now + .seconds(2))
+        #expect(pliSent() == before, "a PLI that was not sent is not counted")
+        for slot in taken { pool.give(slot) }
+        server.manager.tick(now: server.loop.now + .seconds(4))
+        #expect(pliSent() == before + 1)
+        #expect(server.serverSocket.pendingSendCount > 0)
+    }
+
     @Test("datagrams from unknown sources and garbage are counted by reason and dropped; nothing reaches a viewer")
     func unknownSourcesAndGarbage() throws {
         let server = try LoopbackRoomServer()

@@ -1,5 +1,9 @@
 /// Builds the RTCP a viewer sends (RR, PLI, generic NACK) and reads the feedback a
 /// publisher gets (PLI, FIR, NACK). Writers return the length written, 0 if it does not fit.
+///
+/// Deliberately independent of the SFU's `RTCPWriter`/`RTCPCompound`, as `RTPWriter` is:
+/// the server's RTCP parser is checked against packets it did not write, and the feedback
+/// the server sends is counted by a reader that is not the server's own.
 public enum LoadRTCP {
     /// A receiver report (RFC 3550 §6.4.2) with one report block per source given.
     public struct Block: Sendable {

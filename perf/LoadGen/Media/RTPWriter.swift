@@ -1,5 +1,10 @@
 /// Writes RTP headers (RFC 3550) and reads the few fields a counting viewer needs from the
 /// clear header of an SRTP packet. No allocation; every read checks lengths.
+///
+/// Deliberately independent of the SFU's `RTPPacketBuilder`/`RTPPacket`: the load tool
+/// checks the server from outside, so the server's RTP parser is fed headers it did not
+/// build, and what it forwards is read by a parser that does not share its mistakes (a bug
+/// in one shared parser would make both ends agree on a wrong packet).
 public enum RTPWriter {
     /// Writes a 12-byte header, plus a one-byte-form header extension carrying the MID
     /// (RFC 8843) when `midExtensionID` is non-zero. Returns the header length, or 0 if the

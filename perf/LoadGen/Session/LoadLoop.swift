@@ -17,7 +17,7 @@ final class LoadLoop {
     var steady = false
     var viewers: [ViewerSession] = []
     var publishers: [PublisherSession] = []
-    var sessions: [Int: PeerSession] = [:]
+    var sessions: [Int: LoadPeer] = [:]
     private var tick: TimerHandle?
 
     init(loop: EventLoop, config: RunConfig, identity: DTLSIdentity, signalling: SignallingPool, board: StatsBoard) {
@@ -107,7 +107,7 @@ final class LoadLoop {
         }
     }
 
-    private func offer(_ s: PeerSession, path: String) {
+    private func offer(_ s: LoadPeer, path: String) {
         let sdp = s.offer.sdp
         let id = s.id
         let handle = loop.handle

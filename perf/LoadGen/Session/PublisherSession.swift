@@ -3,7 +3,7 @@ import SFU
 
 /// A WHIP publisher sending the synthetic VP8 and Opus-like streams, paced by its timer;
 /// PLI/FIR from the server make the next frame a keyframe.
-final class PublisherSession: PeerSession {
+final class PublisherSession: LoadPeer {
     let videoSource: any VideoSource
     let audioSource: SyntheticAudioSource
     var nextFrame = Instant(nanoseconds: 0)

@@ -13,7 +13,7 @@ struct ReceivedStream {
 /// (sequence numbers the server rewrites but keeps continuous), and, when `verified`,
 /// also unprotects it and reads the publisher's send stamp for one-way latency.
 /// Sends a PLI on join, NACKs for gaps, and a receiver report every second.
-final class ViewerSession: PeerSession {
+final class ViewerSession: LoadPeer {
     let verified: Bool
     let rtcpSSRC: UInt32
     var videoPT: UInt8 = LoadOffer.videoPT

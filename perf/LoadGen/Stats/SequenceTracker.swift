@@ -1,6 +1,9 @@
 /// Counts one RTP stream's packets from its sequence numbers (RFC 3550 A.1 style):
 /// extended highest sequence, packets expected and received, duplicates, and the gaps a
 /// receiver would NACK. A 1024-packet window tells a late or repaired packet from a duplicate.
+/// Its serial arithmetic is its own rather than the SFU's `SequenceNumber`, like the load
+/// tool's RTP and RTCP code: it measures what the server delivers, so it shares none of the
+/// server's code that could be wrong in the same way.
 public struct SequenceTracker: Sendable {
     public private(set) var started = false
     public private(set) var baseSequence: UInt32 = 0

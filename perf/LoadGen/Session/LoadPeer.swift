@@ -14,7 +14,15 @@ struct SignallingResult: Sendable {
 /// One WebRTC peer of the load generator (a publisher or a viewer): its own UDP socket on
 /// its loop, ICE (controlling, full), DTLS (client, or server when the answer says
 /// `setup:active`) and SRTP. Subclasses add the media. Core-confined.
-class PeerSession: UDPReceiver {
+///
+/// The protocol machines are the SFU's (`IceClientAgent`, `DTLSTransport`, `SRTPContext`);
+/// the peer around them is the load tool's own, not the SFU's `ClientPeer`, because it does
+/// what a load run needs and `ClientPeer` does not: either DTLS role (a server may answer
+/// `setup:active`), one timer per peer armed for its next deadline instead of a
+/// `drive(now:)` poll of every peer (thousands per core), and ICE credentials derived from
+/// the run's seed, so a run can be repeated. (Named so that it is not taken for the
+/// server's `PeerSession`.)
+class LoadPeer: UDPReceiver {
     enum State: Equatable { case offering, checking, securing, connected, failed, closed }
 
     // unowned(unsafe): the loop context owns every session and outlives it; saves the
@@ -44,8 +52,8 @@ class PeerSession: UDPReceiver {
         self.room = room
         self.seed = seed
         var r = seed
-        localUfrag = PeerSession.token(&r, 8)
-        localPassword = PeerSession.token(&r, 24)
+        localUfrag = LoadPeer.token(&r, 8)
+        localPassword = LoadPeer.token(&r, 24)
         joinStart = host.loop.now
         let box = ReceiverBox()
         socket = try host.loop.openUDP(bind: host.config.bindAddress, receiver: box, gro: host.config.gro,
@@ -59,7 +67,7 @@ class PeerSession: UDPReceiver {
     /// profile). Safe because the session closes its socket (dropping the box) before it
     /// goes away, and both live on the same loop.
     final class ReceiverBox: UDPReceiver {
-        var target: Unmanaged<PeerSession>?
+        var target: Unmanaged<LoadPeer>?
         func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {
             target?._withUnsafeGuaranteedRef { $0.received(datagram, from: from, on: socket, now: now) }
         }

@@ -1,4 +1,4 @@
-/// Audio or video: a room has at most one outbound track of each.
+/// Audio or video: the media kinds (`MediaKind`) a room forwards, one outbound track of each.
 public enum TrackKind: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case audio = 0
     case video = 1
@@ -13,17 +13,4 @@ public enum TrackKind: Int, Sendable, Hashable, CaseIterable, CustomStringConver
     }
 
     public var mediaKind: MediaKind { self == .audio ? .audio : .video }
-}
-
-extension VideoCodec {
-    /// The keyframe detector's codec for a negotiated codec name (nil for audio).
-    init?(_ name: SDPCodec.Name) {
-        switch name {
-        case .vp8: self = .vp8
-        case .vp9: self = .vp9
-        case .h264: self = .h264
-        case .av1: self = .av1
-        case .opus: return nil
-        }
-    }
 }

@@ -1,4 +1,5 @@
-/// A small streaming JSON text builder for the API's answers (no Foundation in the server).
+/// A small streaming JSON text builder (no Foundation in the server): the HTTP API's answers and
+/// the load tool's report. In `SFU` because it is the one module both depend on.
 public struct JSONWriter {
     public private(set) var text = ""
     private var needsComma = false

@@ -1,0 +1,105 @@
+import SFU
+
+/// The body of `GET /api/rooms`, written here from the plain `RoomSnapshot` values the rooms'
+/// cores hand over: the SFU says what a room is, the API says how it is shown.
+enum RoomListingJSON {
+    /// `{"rooms":[…]}` with one object per room, in the order given.
+    static func text(rooms: some Sequence<RoomSnapshot>) -> String {
+        var o = JSONWriter()
+        o.beginObject()
+        o.key("rooms")
+        o.beginArray()
+        for room in rooms { write(room, to: &o) }
+        o.endArray()
+        o.endObject()
+        return o.text
+    }
+
+    /// One room's object.
+    static func write(_ room: RoomSnapshot, to o: inout JSONWriter) {
+        o.beginObject()
+        o.field("name", room.name)
+        o.field("core", room.core)
+        o.key("publisher")
+        if let publisher = room.publisher {
+            o.beginObject()
+            o.field("state", publisher.state)
+            o.field("packets", publisher.packets)
+            o.field("bytes", publisher.bytes)
+            o.field("srtp_errors", publisher.srtpErrors)
+            o.key("loss")
+            o.raw(decimal(publisher.lossFraction))
+            o.field("nacks_sent", publisher.nacksSent)
+            o.field("rtx_repaired", publisher.repairedPackets)
+            o.key("rtt_ms")
+            optionalDecimal(publisher.rttMillis, to: &o)
+            o.endObject()
+        } else {
+            o.null()
+        }
+        o.key("tracks")
+        o.beginArray()
+        for t in room.tracks {
+            o.beginObject()
+            o.field("kind", t.kind)
+            o.field("codec", t.codec)
+            o.field("ssrc", t.ssrc)
+            o.field("bitrate_bps", t.bitrate)
+            o.field("packets_in", t.packetsIn)
+            o.field("bytes_in", t.bytesIn)
+            o.field("packets_out", t.packetsOut)
+            o.field("bytes_out", t.bytesOut)
+            o.field("keyframes", t.keyframes)
+            o.field("keyframe_requests", t.keyframeRequests)
+            o.field("nacks_received", t.nacksReceived)
+            o.field("nacks_answered", t.nacksAnswered)
+            o.field("rtx_packets", t.rtxPackets)
+            o.field("rtx_bytes", t.rtxBytes)
+            o.key("viewer_loss")
+            optionalDecimal(t.viewerLoss, to: &o)
+            o.key("viewer_rtt_ms")
+            optionalDecimal(t.viewerRTTMillis, to: &o)
+            o.endObject()
+        }
+        o.endArray()
+        o.field("viewers", room.viewers)
+        o.field("connected_viewers", room.connectedViewers)
+        o.field("packets_in", room.packetsIn)
+        o.field("bytes_in", room.bytesIn)
+        o.field("packets_out", room.packetsOut)
+        o.field("bytes_out", room.bytesOut)
+        o.key("viewer_details")
+        o.beginArray()
+        for v in room.viewerDetails {
+            o.beginObject()
+            o.field("state", v.state)
+            o.field("packets_sent", v.packetsSent)
+            o.field("bytes_sent", v.bytesSent)
+            o.key("loss")
+            optionalDecimal(v.loss, to: &o)
+            o.key("rtt_ms")
+            optionalDecimal(v.rttMillis, to: &o)
+            o.field("nacks", v.nacks)
+            o.field("nacks_answered", v.nacksAnswered)
+            o.field("rtx_bytes", v.rtxBytes)
+            o.field("plis", v.plis)
+            o.field("nack_missing", v.nackMissing)
+            o.field("nack_repeats", v.nackRepeats)
+            o.field("nack_over_budget", v.nackOverBudget)
+            o.field("repair_follow_ups", v.repairFollowUps)
+            o.endObject()
+        }
+        o.endArray()
+        o.endObject()
+    }
+
+    /// A finite number rounded to 4 decimals, as JSON (0 when not finite).
+    static func decimal(_ v: Double) -> String {
+        guard v.isFinite else { return "0" }
+        return "\((v * 10_000).rounded() / 10_000)"
+    }
+
+    private static func optionalDecimal(_ v: Double?, to o: inout JSONWriter) {
+        if let v { o.raw(decimal(v)) } else { o.null() }
+    }
+}
