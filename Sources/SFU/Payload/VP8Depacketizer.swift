@@ -37,15 +37,8 @@ public struct VP8Depacketizer: RTPDepacketizer {
                 let x = p[o]
                 o += 1
                 if x & 0x80 != 0 {
-                    guard p.count > o else { return nil }
-                    if p[o] & 0x80 != 0 {
-                        guard p.count > o + 1 else { return nil }
-                        pictureID = UInt16(p[o] & 0x7F) << 8 | UInt16(p[o + 1])
-                        o += 2
-                    } else {
-                        pictureID = UInt16(p[o])
-                        o += 1
-                    }
+                    guard let id = PictureID.read(p, at: &o) else { return nil }
+                    pictureID = id
                 }
                 if x & 0x40 != 0 {
                     guard p.count > o else { return nil }

@@ -35,15 +35,8 @@ public struct VP9Depacketizer: RTPDepacketizer {
             temporalLayer = 0
             var o = 1
             if b0 & 0x80 != 0 {  // I
-                guard p.count > o else { return nil }
-                if p[o] & 0x80 != 0 {
-                    guard p.count > o + 1 else { return nil }
-                    pictureID = UInt16(p[o] & 0x7F) << 8 | UInt16(p[o + 1])
-                    o += 2
-                } else {
-                    pictureID = UInt16(p[o])
-                    o += 1
-                }
+                guard let id = PictureID.read(p, at: &o) else { return nil }
+                pictureID = id
             }
             if b0 & 0x20 != 0 {  // L: TID U SID D, then TL0PICIDX in non-flexible mode
                 guard p.count > o else { return nil }
