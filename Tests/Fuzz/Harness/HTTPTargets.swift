@@ -104,8 +104,8 @@ enum HTTPTargets {
     static let authenticator = Authenticator(
         settings: AuthSettings(
             authToken: "global-token", roomTokens: ["guarded": "room-token"], jwtSecret: secret,
-            adminToken: "admin-token"))
-    static let requirements: [AuthRequirement] = [.none, .global, .room(parameter: "room"), .admin]
+            adminToken: "admin-token", metricsToken: "metrics-token"))
+    static let requirements: [AuthRequirement] = [.none, .global, .room(parameter: "room"), .admin, .metrics]
 
     /// Tokens: the raw input as a bearer token, or a JWT whose header and payload JSON are the
     /// input's (split at the first NUL), signed with the configured secret so verification
@@ -113,7 +113,7 @@ enum HTTPTargets {
     static func jwt(_ input: UnsafeRawBufferPointer) {
         var cursor = FuzzInput(input)
         let mode = cursor.byte()
-        let requirement = requirements[Int(mode & 3)]
+        let requirement = requirements[(Int(mode & 3) | (mode & 0x80 != 0 ? 4 : 0)) % requirements.count]
         let room = mode & 4 != 0 ? "guarded" : "open"
         let body = Array(cursor.rest())
         let token: String
@@ -149,7 +149,10 @@ enum HTTPTargets {
         case .none:
             break
         case .global:
-            check(identity.credential == .globalToken || identity.credential == .jwt, "global: \(identity)")
+            // Listings accept the admin token too (an admin sees every room).
+            check(
+                identity.credential == .globalToken || identity.credential == .jwt
+                    || (identity.credential == .adminToken && bearer == "admin-token"), "global: \(identity)")
         case .room:
             if room == "guarded" {
                 check(identity.credential == .roomToken && bearer == "room-token", "guarded room opened: \(identity)")
@@ -161,6 +164,8 @@ enum HTTPTargets {
             }
         case .admin:
             check(identity.isAdmin, "admin endpoint for a non-admin identity: \(identity)")
+        case .metrics:
+            check(identity.isAdmin || identity.credential == .metricsToken, "metrics for \(identity)")
         }
         if identity.credential == .jwt { check(mode & 8 != 0, "an unsigned token verified") }
     }

@@ -121,15 +121,15 @@ enum TransportTargets {
         // The scanner: whatever it accepts is a whole number of well-framed records.
         if let summary = DTLSRecordScanner.scan(datagram, minimumEncryptedRecord: minimum) {
             check(summary.records >= 1 && summary.applicationDataRecords <= summary.records, "scan \(summary)")
-            check(summary.records * DTLSRecordScanner.headerLength <= datagram.count, "more records than bytes")
+            check(summary.records * DTLSRecordHeader.length <= datagram.count, "more records than bytes")
             // Each record the scanner framed goes to the record layer, as a connected transport does.
             var offset = 0
-            while offset + DTLSRecordLayer.headerLength <= datagram.count {
+            while offset + DTLSRecordHeader.length <= datagram.count {
                 let length = Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12])
                 if let opened = server.open(datagram, recordAt: offset) {
                     check(opened.plaintext.count <= length - server.overhead, "plaintext longer than its record")
                 }
-                offset += DTLSRecordLayer.headerLength + length
+                offset += DTLSRecordHeader.length + length
             }
             check(offset == datagram.count, "scanned records do not tile the datagram")
         }
@@ -148,8 +148,8 @@ enum TransportTargets {
             check(opened?.type == type && opened?.plaintext == Array(datagram), "seal/open round trip differs")
             // One flipped bit anywhere past the header must fail authentication.
             var tampered = record
-            let bit = Int(mode) % (8 * (record.count - DTLSRecordLayer.headerLength))
-            tampered[DTLSRecordLayer.headerLength + bit / 8] ^= UInt8(1 << (bit % 8))
+            let bit = Int(mode) % (8 * (record.count - DTLSRecordHeader.length))
+            tampered[DTLSRecordHeader.length + bit / 8] ^= UInt8(1 << (bit % 8))
             check(tampered.withUnsafeBytes { server.open($0, recordAt: 0) } == nil, "tampered record opened")
         }
         // A fresh server transport in the handshake: the datagram goes to the scanner, then OpenSSL.
