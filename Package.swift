@@ -61,10 +61,15 @@ let package = Package(
             name: "SFU",
             dependencies: ["Reactor", "CShim", "COpenSSL", "CSRTP", "COgg"],
             swiftSettings: strict),
+        // Recording off the media cores: the writer thread, the catalog and its sidecars.
+        .target(
+            name: "Storage",
+            dependencies: ["Reactor", "SFU"],
+            swiftSettings: strict),
         .target(
             name: "HTTP",
             dependencies: [
-                "Reactor", "SFU", "COpenSSL",
+                "Reactor", "SFU", "Storage", "COpenSSL",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -73,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "Main",
             dependencies: [
-                "Reactor", "SFU", "HTTP",
+                "Reactor", "SFU", "Storage", "HTTP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,

@@ -2,6 +2,7 @@ import HTTP
 import Logging
 import Reactor
 import SFU
+import Storage
 
 /// Starts the cores and blocks until they stop.
 struct Server {
@@ -30,6 +31,20 @@ struct Server {
             publicIP: c.publicIP, httpBindIP: c.httpBind.ipString, localIPs: interfaces.map(\.ip),
             defaultRouteIP: HostAddresses.defaultRouteIPv4(interfaces))
         rooms.candidateIPs = media.candidateIPs
+        var recording: RecordingService?
+        // The writer and upload threads start before the cores: they must not take the stop
+        // signals that the cores' signalfd waits for.
+        OSThread.blockStopSignals()
+        if c.recordEnabled {
+            let log = logger
+            recording = try RecordingService(directory: c.recordDirectory, log: { log.warning("\($0)") })
+            rooms.recording = recording?.settings
+            logger.info("recording", metadata: ["dir": "\(c.recordDirectory)", "recovered": "\(recording?.recovered.count ?? 0)"])
+        }
+        if c.uploadRecordings {
+            // Said loudly rather than silently ignored: uploads are not wired yet.
+            logger.warning("UPLOAD_RECORDINGS is set, but this build does not upload recordings yet")
+        }
         let roomConfiguration = rooms
         let links = iceServerLinks()
         var backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
@@ -55,10 +70,6 @@ struct Server {
             logger.warning(
                 "the open-file limit is below what HTTP_MAX_CONNECTIONS_PER_CORE allows; raise it (ulimit -n, LimitNOFILE=)",
                 metadata: ["limit": "\(openFiles)", "wanted": "\(wanted)"])
-        }
-        if c.recordEnabled || c.uploadRecordings {
-            // Said loudly rather than silently ignored: recording is not built yet.
-            logger.warning("RECORD_ENABLED/UPLOAD_RECORDINGS are set, but this build does not record rooms yet")
         }
         let configuration = self.configuration
         let logger = self.logger
@@ -102,6 +113,8 @@ struct Server {
         }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
         group.wait()
+        // The cores finished their recordings as they stopped: the files are completed now.
+        recording?.stop(timeout: .seconds(10))
         logger.info("livesfu stopped")
     }
 

@@ -38,6 +38,11 @@ public struct OSThread: Sendable {
         lsfu_pin_current_thread(Int32(cpu)) == 0
     }
 
+    /// Blocks SIGINT and SIGTERM in the calling thread and in every thread it starts after, so
+    /// that only the signalfd of `ReactorGroup(handleSignals:)` receives them: call before
+    /// starting any helper thread (recording writer, uploads).
+    public static func blockStopSignals() { lsfu_block_signals() }
+
     /// CPUs this process may run on.
     public static var cpuCount: Int { Int(lsfu_cpu_count()) }
 }

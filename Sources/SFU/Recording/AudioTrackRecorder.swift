@@ -8,6 +8,9 @@ public struct AudioTrackRecorder: ~Copyable {
     public private(set) var output: [UInt8] = []
     /// Packets refused by the Ogg writer (malformed TOC, timestamp going back).
     public private(set) var packetsRefused: UInt64 = 0
+    /// RTP timestamps of the first and the last packet written (the file's time span).
+    public private(set) var firstFrameTimestamp: UInt32?
+    public private(set) var lastFrameTimestamp: UInt32 = 0
     private var assembler: FrameAssembler
     private var writer: OggOpusWriter
     private var packet: [UInt8] = []
@@ -69,6 +72,8 @@ public struct AudioTrackRecorder: ~Copyable {
             assembler.forEachPayload(of: f) { packet.append(contentsOf: $0) }
             do {
                 try packet.withUnsafeBytes { try writer.append($0, rtpTimestamp: f.timestamp, into: &output) }
+                if firstFrameTimestamp == nil { firstFrameTimestamp = f.timestamp }
+                lastFrameTimestamp = f.timestamp
             } catch {
                 packetsRefused += 1
             }

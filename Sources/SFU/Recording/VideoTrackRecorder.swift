@@ -19,6 +19,9 @@ public struct VideoTrackRecorder: ~Copyable {
     public private(set) var framesRefused: UInt64 = 0
     /// The last depacketizer error, for the log.
     public private(set) var lastError: DepacketizerError?
+    /// RTP timestamps of the first and the last frame written (the file's time span).
+    public private(set) var firstFrameTimestamp: UInt32?
+    public private(set) var lastFrameTimestamp: UInt32 = 0
     private var assembler: FrameAssembler
     private var depacketizer: Depacketizer
     private var ivf: IVFWriter?
@@ -84,6 +87,12 @@ public struct VideoTrackRecorder: ~Copyable {
         drain(now: now)
     }
 
+    /// Writes the frames that are complete, gives up the ones still waiting for repairs; call
+    /// once, when the recording closes.
+    public mutating func finish(now: Instant) {
+        advance(now: now + assembler.configuration.maxWait)
+    }
+
     /// True once per keyframe request since the last call: send a PLI (through the track's
     /// keyframe request throttle).
     public mutating func takeKeyframeRequest() -> Bool {
@@ -124,6 +133,8 @@ public struct VideoTrackRecorder: ~Copyable {
                     output.append(contentsOf: frame)
                 }
                 framesWritten += 1
+                if firstFrameTimestamp == nil { firstFrameTimestamp = f.timestamp }
+                lastFrameTimestamp = f.timestamp
             }
         }
     }

@@ -453,6 +453,7 @@ public final class RoomManager: UDPReceiver {
                 guard let kind = TrackKind(media.kind) else { continue }
                 room.fanout(kind).attach(source: media)
             }
+            startRecording(room, publisher: s, now: now)
             requestKeyframe(room: room, now: now)
         case .viewer:
             // A late viewer needs a keyframe to start decoding.
@@ -541,6 +542,7 @@ public final class RoomManager: UDPReceiver {
         if fanout.forward(view, isKeyframe: isKeyframe, now: now, socket: socket) {
             tracksToFlush.append(fanout)
         }
+        if fanout.recorder?.takeKeyframeRequest() == true { requestKeyframe(room: room, now: now) }
     }
 
     private func countSRTPError(_ error: SRTPError, session s: PeerSession) {
@@ -683,6 +685,8 @@ public final class RoomManager: UDPReceiver {
         guard fanout.currentSourceSSRC == ssrc else { return }
         fanout.senderReports.publisherReport(
             ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp), now: now)
+        fanout.recorder?.senderReport(
+            ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp))
         for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, socket: socket, now: now) }
     }
 
@@ -799,6 +803,7 @@ public final class RoomManager: UDPReceiver {
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
             guard let p = room.publisher, p.state == .connected else { continue }
+            advanceRecordings(room, now: now)
             if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
@@ -858,6 +863,53 @@ public final class RoomManager: UDPReceiver {
         }
     }
 
+    // MARK: - Recording
+
+    /// One recording per track of a publication that can be recorded (Opus, VP8, VP9, H.264,
+    /// AV1), named as the Go server named them; the writer thread creates the files.
+    private func startRecording(_ room: Room, publisher p: PeerSession, now: Instant) {
+        guard let settings = configuration.recording else { return }
+        let started = settings.wallClockMillis()
+        let wallClockOffset = started * 1000 - Int64(now.nanoseconds / 1000)
+        let publication = "\(room.name)_\(started / 1000)_\(p.id.prefix(8))"
+        for media in p.tracks {
+            guard let kind = TrackKind(media.kind) else { continue }
+            let videoCodec = kind == .video ? VideoCodec(media.codecName) : nil
+            guard kind == .video ? videoCodec != nil : media.codecName == .opus else { continue }
+            let track = RecordingSettings.sanitisedTrackID(media.remoteMSID?.track) ?? "\(kind)"
+            let file = RecordingFile(
+                .init(
+                    name: "\(room.name)_\(track)_\(started / 1000).\(TrackRecorder.fileExtension(videoCodec: videoCodec))",
+                    room: room.name, track: track, kind: kind, codec: media.codecName.rawValue,
+                    publication: publication, startedAtUnixMillis: started, clockRate: kind == .audio ? 48_000 : 90_000),
+                queueBytes: kind == .audio ? settings.audioQueueBytes : settings.videoQueueBytes)
+            let fanout = room.fanout(kind)
+            fanout.recorder = TrackRecorder(
+                file: file, counters: settings.counters, videoCodec: videoCodec, wallClockOffsetMicros: wallClockOffset)
+            settings.counters.started.add(1, ordering: .relaxed)
+            settings.counters.active.add(1, ordering: .relaxed)
+            settings.register(file)
+        }
+    }
+
+    /// Frames whose repair wait is over go to the files; keyframes the recordings need are
+    /// asked for.
+    private func advanceRecordings(_ room: Room, now: Instant) {
+        for f in [room.audio, room.video] {
+            guard let r = f.recorder else { continue }
+            r.advance(now: now)
+            if r.takeKeyframeRequest() { requestKeyframe(room: room, now: now) }
+        }
+    }
+
+    /// The publication ended (left, DELETE, room closed, shutdown): its files are completed.
+    private func finishRecordings(_ room: Room, now: Instant) {
+        for f in [room.audio, room.video] {
+            f.recorder?.finish(now: now)
+            f.recorder = nil
+        }
+    }
+
     // MARK: - Tear-down
 
     private func end(_ s: PeerSession, reason: PeerSession.EndReason, now: Instant) {
@@ -885,6 +937,7 @@ public final class RoomManager: UDPReceiver {
                 room.video.flushPending(socket: socket)
             }
             room.publisher = nil
+            finishRecordings(room, now: now)
             room.audio.detachSource()
             room.video.detachSource()
             room.publisherLeftAt = now

@@ -39,6 +39,8 @@ public struct RoomManagerConfiguration: Sendable {
     /// The `Retry-After` (seconds) given with a refusal for a busy core: about twice the
     /// load estimate's time constant, so a retry sees a fresh estimate.
     public var coreBusyRetryAfterSeconds = 2
+    /// Record every publication (`RECORD_ENABLED`); nil = off.
+    public var recording: RecordingSettings?
 
     public init() {}
 

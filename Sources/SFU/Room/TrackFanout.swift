@@ -20,6 +20,9 @@ final class TrackFanout {
     /// Viewers with repair follow-ups queued (see `sendDueFollowUps`).
     private var viewersWithFollowUps: [ViewerTrack] = []
     var keyframeThrottle = KeyframeRequestThrottle()
+    /// The current publication's recording of this track (`RECORD_ENABLED`), fed every
+    /// rewritten packet, repairs included.
+    var recorder: TrackRecorder?
     /// The last seconds of outbound packets, answering viewers' NACKs; created with the first
     /// publisher (rooms without one cost no history memory).
     private(set) var history: PacketHistory?
@@ -175,6 +178,7 @@ final class TrackFanout {
         rtp.timestamp = out.timestamp
         rtp.ssrc = ssrc
         guard source != nil else { return false }
+        recorder?.handle(rtp, now: now)
         let readOnly = UnsafeRawBufferPointer(packet)
         if let history {
             if pendingCount == Self.pendingCapacity
