@@ -29,7 +29,12 @@ def files_of_room(record_dir: str, room: str) -> list[dict]:
 def decode_errors(path: str) -> str:
     """ffmpeg's error output when decoding the whole file (empty when it decodes cleanly)."""
     fmt = ["-f", "h264"] if path.endswith(".h264") else []
-    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", *fmt, "-i", path, "-f", "null", "-"],
+    # Frames keep the file's own timestamps (1/90000 in IVF): by default ffmpeg re-times
+    # them to a guessed frame rate, and two frames of a variable-rate stream (Chromium's AV1)
+    # closer than 1/rate then collide in its null muxer, an error about ffmpeg's output, not
+    # about decoding the file.
+    timing = [] if path.endswith(".h264") else ["-enc_time_base", "-1", "-fps_mode", "passthrough"]
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", *fmt, "-i", path, *timing, "-f", "null", "-"],
                        capture_output=True, text=True, timeout=120)
     return (r.stderr.strip() + ("" if r.returncode == 0 else f"\nexit {r.returncode}")).strip()
 
