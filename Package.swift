@@ -135,5 +135,6 @@ let package = Package(
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),
     ]
 )

@@ -616,20 +616,25 @@ public final class RoomManager: UDPReceiver {
     }
 
     private func sendPLI(room: Room) {
-        guard let p = room.publisher, p.state == .connected, let address = p.address, let srtp = p.srtp,
-            let socket, let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
+        guard let p = room.publisher, p.state == .connected, let address = p.address, let srtp = p.srtp, let socket
+        else { return }
+        // Before its first packet the stream is known only from the offer's a=ssrc (what the
+        // keyframe request at connect, for viewers and recordings, goes to).
+        let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
+        guard let media = stream?.media ?? p.tracks.first(where: { TrackKind($0.kind) == .video }),
+            let mediaSSRC = stream?.ssrc ?? media.remoteSSRC
         else { return }
         let sender = room.video.ssrc
         // FIR (RFC 5104) only where the publisher negotiated it and not PLI.
-        let useFIR = !stream.media.feedback.contains(.pli) && stream.media.feedback.contains(.fir)
+        let useFIR = !media.feedback.contains(.pli) && media.feedback.contains(.fir)
         if useFIR { p.firSequence &+= 1 }
         let firSequence = p.firSequence
         let sent = socket.send(to: address, capacity: 64) { out in
             var writer = RTCPWriter(into: out)
             if useFIR {
-                writer.addFullIntraRequest(senderSSRC: sender, mediaSSRC: stream.ssrc, sequenceNumber: firSequence)
+                writer.addFullIntraRequest(senderSSRC: sender, mediaSSRC: mediaSSRC, sequenceNumber: firSequence)
             } else {
-                writer.addPictureLossIndication(senderSSRC: sender, mediaSSRC: stream.ssrc)
+                writer.addPictureLossIndication(senderSSRC: sender, mediaSSRC: mediaSSRC)
             }
             guard let n = try? writer.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0

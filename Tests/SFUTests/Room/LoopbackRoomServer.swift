@@ -199,6 +199,8 @@ final class TestClient {
     private(set) var sentIDs: [UInt32] = []
     /// Payload bytes of each video packet (descriptor, header byte, id, filler).
     var payloadBytes = 196
+    /// The frames sent are VP8 keyframes (P bit clear) rather than inter frames.
+    var sendsKeyframes = false
 
     // Viewer side.
     let recorder = RTPRecorder()
@@ -238,7 +240,7 @@ final class TestClient {
                 ssrc: ssrc)
             var payload = [UInt8](repeating: 0x5A, count: payloadBytes)
             payload[0] = first ? 0x10 : 0x00
-            payload[1] = 0x01  // inter frame
+            payload[1] = sendsKeyframes ? 0x00 : 0x01  // VP8 P bit: 0 = keyframe
             payload[2] = UInt8(truncatingIfNeeded: id >> 24)
             payload[3] = UInt8(truncatingIfNeeded: id >> 16)
             payload[4] = UInt8(truncatingIfNeeded: id >> 8)
