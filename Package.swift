@@ -103,7 +103,7 @@ let package = Package(
         .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
         .executableTarget(
             name: "livesfu-fanout-bench",
-            dependencies: ["SFU", "Reactor", "CShim", "CAllocCounter"],
+            dependencies: ["SFU", "Storage", "Reactor", "CShim", "CAllocCounter"],
             path: "perf/FanoutBench",
             exclude: ["run.sh"],
             swiftSettings: strict),

@@ -23,6 +23,7 @@ import CShim
 import Glibc
 import Reactor
 import SFU
+import Storage
 
 // MARK: - Options
 
@@ -33,6 +34,9 @@ var burst = 8
 var trapAllocations = false
 var backend = BackendKind.epoll
 var memoryMode = false
+/// Record the room into this folder (the real writer thread), with a keyframe every 60 frames
+/// so the recording starts and writes.
+var recordDirectory: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let a = arguments.next() {
     switch a {
@@ -43,8 +47,9 @@ while let a = arguments.next() {
     case "--trap": trapAllocations = true
     case "--uring": backend = .iouring
     case "--memory": memoryMode = true
+    case "--record": recordDirectory = arguments.next()
     default:
-        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory]")
+        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory] [--record DIR]")
         exit(2)
     }
 }
@@ -182,6 +187,11 @@ do {
 var roomConfiguration = RoomManagerConfiguration()
 roomConfiguration.candidateIPs = ["127.0.0.1"]
 roomConfiguration.setupTimeout = .seconds(120)
+var recording: RecordingService?
+if let dir = recordDirectory {
+    do { recording = try RecordingService(directory: dir, log: { print("recording: \($0)") }) } catch { fail("\(error)") }
+    roomConfiguration.recording = recording?.settings
+}
 let manager = RoomManager(coreIndex: 0, identity: serverIdentity, configuration: roomConfiguration)
 let shim = MeasuringReceiver(manager: manager)
 shim.trap = trapAllocations
@@ -287,6 +297,7 @@ let profile = publisherSRTP.profile
 var sequence: UInt16 = 1000
 var timestamp: UInt32 = 90_000
 var packetInFrame = 0
+var frameNumber = 0
 let packetsPerFrame = 6
 let payloadSize = 1150
 var payload = [UInt8](repeating: 0, count: payloadSize)
@@ -300,7 +311,7 @@ var packetLength = 0
     let first = packetInFrame == 0
     // VP8 descriptor: S=1 on the first packet of a frame; P=1 (inter frame) in the VP8 header.
     payload[0] = first ? 0x10 : 0x00
-    payload[1] = 0x01
+    payload[1] = recordDirectory != nil && frameNumber % 60 == 0 ? 0x00 : 0x01
     let seq = sequence
     let ts = timestamp
     let queued = publisherSocket.send(to: serverAddress, capacity: 1500) { slot in
@@ -324,6 +335,7 @@ var packetLength = 0
     packetInFrame += 1
     if packetInFrame == packetsPerFrame {
         packetInFrame = 0
+        frameNumber += 1
         timestamp &+= 3000
     }
 }
