@@ -221,9 +221,10 @@ public final class S3Client {
     ) throws(S3Error) -> S3HTTPResponse {
         guard !key.isEmpty, key.utf8.count <= 1024 else { throw .invalidRequest("S3 key `\(key.prefix(64))…` is empty or longer than 1024 bytes") }
         var request = S3HTTPRequest(operation: operation, method: method, url: configuration.url(forKey: key, query: query), payloadHash: payloadHash)
-        // No `Expect: 100-continue` round trip before each body: requests are signed, and a
-        // refusal costs one part's bytes at most.
-        request.headers = headers + (method == "PUT" ? ["Expect:"] : [])
+        // libcurl's own `Expect: 100-continue` (bodies over 1 MiB) stays: S3 refuses a bad
+        // signature before the part is sent. It cannot be removed with an empty `Expect:`
+        // header, which libcurl 7.88's SigV4 signs but does not send (SignatureDoesNotMatch).
+        request.headers = headers
         request.body = body
         let response = try session.perform(request)
         guard (200..<300).contains(response.status) else { throw Self.error(operation, response) }
