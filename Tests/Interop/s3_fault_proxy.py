@@ -2,7 +2,9 @@
 client sends and, per a rule, forwards it unchanged (the signed Host header included, so
 moto still verifies the signature), answers it itself with an S3 error status (503
 SlowDown, 429), or forwards the headers and half the body and then cuts both connections
-(a part lost mid-transfer). Every request is logged with what was done to it."""
+(a part lost mid-transfer), or forwards it whole and cuts the connection instead of relaying
+the answer (a request that succeeded but whose answer was lost). Every request is logged
+with what was done to it."""
 
 import socket
 import threading
@@ -11,7 +13,8 @@ ERROR_BODY = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</
               "<Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>")
 REASONS = {503: ("Service Unavailable", "SlowDown", "Please reduce your request rate."),
            429: ("Too Many Requests", "TooManyRequests", "Too many requests (injected)."),
-           500: ("Internal Server Error", "InternalError", "We encountered an internal error (injected).")}
+           500: ("Internal Server Error", "InternalError", "We encountered an internal error (injected)."),
+           404: ("Not Found", "NoSuchUpload", "The specified upload does not exist (injected).")}
 
 
 class Request:
@@ -40,7 +43,8 @@ class Request:
 
 
 class FaultProxy:
-    """`rule(request, seen)` returns "forward", an int status to answer, or "cut"; `seen`
+    """`rule(request, seen)` returns "forward", an int status to answer, "cut" or
+    "drop-response"; `seen`
     counts earlier requests of the same operation (and part)."""
 
     def __init__(self, upstream_port, rule):
@@ -111,6 +115,8 @@ class FaultProxy:
                     upstream_reader = upstream.makefile("rb")
                 upstream.sendall(head + body)
                 response, close = _read_response(upstream_reader, request.method)
+                if action == "drop-response":
+                    return  # done upstream, but the client never hears of it
                 client.sendall(response)
                 if close:
                     return

@@ -37,7 +37,7 @@ def moto():
 
 
 def make_file(tmp_path, name, size, seed=0):
-    data = hashlib.shake_256(f"{name}-{seed}".encode()).digest(size) if size <= 64 * MIB else None
+    data = hashlib.shake_256(f"{name}-{seed}".encode()).digest(size)
     path = tmp_path / name
     path.write_bytes(data)
     return str(path), data
@@ -167,6 +167,28 @@ def test_connection_cut_mid_part_is_resent(moto, tmp_path):
     got = stored(moto, "cut/cut.ivf")[0]
     assert len(got) == len(data) and got == data
     assert not pending_uploads(moto)
+
+
+def test_lost_answer_to_complete_multipart_upload_is_confirmed_by_head_object(moto, tmp_path):
+    # The first CompleteMultipartUpload reaches moto and completes the object, but its answer
+    # is lost. moto (like AWS, mostly) answers a repeated Complete with 200; services that
+    # forget the upload at once answer 404 NoSuchUpload, which the proxy plays here: the
+    # client must then let HeadObject confirm the whole object rather than fail.
+    def rule(request, seen):
+        if request.operation == "CompleteMultipartUpload":
+            return "drop-response" if seen == 0 else 404
+        return "forward"
+
+    proxy = FaultProxy(moto.port, rule)
+    try:
+        path, data = make_file(tmp_path, "lost.ivf", 17 * MIB)
+        out = upload(moto, [(path, "lost/lost.ivf", "video/x-ivf")], endpoint=proxy.endpoint)
+    finally:
+        proxy.stop()
+    assert out.returncode == 0, out
+    assert proxy.actions("CompleteMultipartUpload") == ["drop-response", 404]
+    assert [e["operation"] for e in out.of("retrying")] == ["CompleteMultipartUpload"], out
+    assert out.of("uploaded")[0]["size"] == len(data) and stored(moto, "lost/lost.ivf")[0] == data
 
 
 @pytest.mark.parametrize("which", ["secret", "access-key"])
