@@ -116,6 +116,37 @@ struct UploadQueueTests {
         #expect(queue.shutdown(gracePeriod: .zero).isEmpty)
     }
 
+    @Test("past the grace period, shutdown cuts off a transfer that is waiting on a silent server")
+    func shutdownAbortsTransfer() throws {
+        // A listening socket nobody accepts on: the kernel completes the connection, takes
+        // the request, and no answer ever comes.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound && listen(listener, 4) == 0)
+        var configuration = Self.refusing
+        configuration.endpoint = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        // Without the abort, the stall check would end the transfer after 20 s, and with one
+        // attempt allowed the job would fail rather than be interrupted.
+        configuration.stallTimeout = .seconds(20)
+
+        let path = Self.temporaryFile(bytes: 100)
+        defer { unlink(path) }
+        let recorder = Recorder()
+        let queue = try UploadQueue(configuration: configuration, retryPolicy: RetryPolicy(maxAttempts: 1), concurrency: 1, onEvent: recorder.record)
+        let job = UploadJob(id: "silent", path: path, key: "k", contentType: "audio/ogg")
+        #expect(queue.enqueue(job) == .accepted)
+        #expect(recorder.wait { $0.contains(.started(job, objectKey: "k")) })
+        #expect(queue.shutdown(gracePeriod: .milliseconds(200)) == [job])
+        #expect(recorder.all.last == .interrupted(job))
+    }
+
     @Test("the queue holds at most `capacity` waiting jobs")
     func capacity() throws {
         let recorder = Recorder()
