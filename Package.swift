@@ -52,6 +52,7 @@ let package = Package(
         .systemLibrary(name: "CSRTP", pkgConfig: srtpPkgConfig, providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .systemLibrary(name: "COgg", pkgConfig: "ogg", providers: [.apt(["libogg-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(
             name: "Reactor",
@@ -75,6 +76,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: strict),
+        // Uploads to S3-compatible storage on worker threads of their own (libcurl: HTTP, TLS,
+        // SigV4; libcrypto: the payload SHA-256 that SigV4 signs).
+        .target(name: "S3", dependencies: ["CCurl", "COpenSSL"], swiftSettings: strict),
         .executableTarget(
             name: "Main",
             dependencies: [
@@ -92,6 +96,9 @@ let package = Package(
             ],
             path: "perf/LoadGen",
             swiftSettings: strict),
+        // Uploads one file with S3Client/UploadQueue: drives the client from
+        // Tests/Interop/test_s3_upload.py against a real S3 server (moto).
+        .executableTarget(name: "livesfu-s3", dependencies: ["S3"], swiftSettings: strict),
         .executableTarget(
             name: "livesfu-srtp-bench",
             dependencies: ["SFU", "Reactor"],
@@ -136,5 +143,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),
+        .testTarget(name: "S3Tests", dependencies: ["S3"], swiftSettings: strict),
     ]
 )

@@ -17,6 +17,7 @@ struct ConfigurationTests {
         #expect(c.logLevel == .info)
         #expect(c.udpBasePort == 10000)
         #expect(c.s3.useSSL)
+        #expect(c.s3.caFile == nil && c.s3.uploadConcurrency == 2 && c.s3.uploadMaxAttempts == 5)
         #expect(c.auth == AuthSettings())
     }
 
@@ -30,7 +31,8 @@ struct ConfigurationTests {
             "TURN_USERNAME": "u", "TURN_PASSWORD": "p", "TLS_CERT_FILE": "/c.pem", "TLS_KEY_FILE": "/k.pem",
             "RECORD_ENABLED": "true", "RECORD_DIR": "/rec", "UPLOAD_RECORDINGS": "1", "DELETE_RECORDING_AFTER_UPLOAD": "yes",
             "S3_ENDPOINT": "s3.example", "S3_REGION": "eu-west-1", "S3_BUCKET": "b", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk",
-            "S3_PREFIX": "live/", "S3_USE_SSL": "false", "S3_PATH_STYLE": "true",
+            "S3_PREFIX": "live/", "S3_USE_SSL": "false", "S3_PATH_STYLE": "true", "S3_CA_FILE": "/ca.pem",
+            "UPLOAD_CONCURRENCY": "4", "UPLOAD_MAX_ATTEMPTS": "7",
             "CORES": "2", "UDP_PORT": "20000", "PUBLIC_IP": "203.0.113.7", "REACTOR_BACKEND": "io_uring", "LOG_LEVEL": "debug",
             "HTTP_MAX_BODY_BYTES": "1000", "HTTP_HEADER_TIMEOUT_SECONDS": "3", "PUBLISHER_GRACE_SECONDS": "4",
         ]
@@ -43,7 +45,7 @@ struct ConfigurationTests {
         #expect(c.turnURLs.count == 2)
         #expect(c.tlsCertFile == "/c.pem" && c.tlsKeyFile == "/k.pem")
         #expect(c.uploadRecordings && c.deleteRecordingAfterUpload && c.recordEnabled)
-        #expect(c.s3 == Configuration.S3Settings(endpoint: "s3.example", region: "eu-west-1", bucket: "b", accessKey: "ak", secretKey: "sk", prefix: "live/", useSSL: false, pathStyle: true))
+        #expect(c.s3 == Configuration.S3Settings(endpoint: "s3.example", region: "eu-west-1", bucket: "b", accessKey: "ak", secretKey: "sk", prefix: "live/", useSSL: false, pathStyle: true, caFile: "/ca.pem", uploadConcurrency: 4, uploadMaxAttempts: 7))
         #expect(c.reactorBackend == .ioUring && c.logLevel == .debug)
         #expect(c.httpLimits.maxBodyBytes == 1000 && c.httpLimits.headerTimeout == .seconds(3))
         #expect(c.publisherGraceSeconds == 4 && c.udpBasePort == 20000 && c.publicIP == "203.0.113.7")
@@ -78,6 +80,8 @@ struct ConfigurationTests {
         #expect(message(["STUN_URLS": "http://x"])?.hasPrefix("STUN_URLS:") == true)
         #expect(message(["PUBLIC_IP": "host.example"])?.hasPrefix("PUBLIC_IP:") == true)
         #expect(message(["UDP_PORT": "70000"])?.hasPrefix("UDP_PORT:") == true)
+        #expect(message(["UPLOAD_CONCURRENCY": "0"])?.hasPrefix("UPLOAD_CONCURRENCY:") == true)
+        #expect(message(["UPLOAD_MAX_ATTEMPTS": "101"])?.hasPrefix("UPLOAD_MAX_ATTEMPTS:") == true)
         #expect(message(["ALLOWED_ORIGIN": "example.com"])?.hasPrefix("ALLOWED_ORIGIN:") == true)
     }
 
@@ -89,7 +93,7 @@ struct ConfigurationTests {
             "RATE_LIMIT_BURST", "MAX_SUBS_PER_ROOM", "STUN_URLS", "TURN_URLS", "TURN_USERNAME", "TURN_PASSWORD",
             "TLS_CERT_FILE", "TLS_KEY_FILE", "RECORD_ENABLED", "RECORD_DIR", "UPLOAD_RECORDINGS",
             "DELETE_RECORDING_AFTER_UPLOAD", "S3_ENDPOINT", "S3_REGION", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY",
-            "S3_PREFIX", "S3_USE_SSL", "S3_PATH_STYLE", "CORES", "UDP_PORT", "PUBLIC_IP", "REACTOR_BACKEND", "LOG_LEVEL",
+            "S3_PREFIX", "S3_USE_SSL", "S3_PATH_STYLE", "S3_CA_FILE", "UPLOAD_CONCURRENCY", "UPLOAD_MAX_ATTEMPTS", "CORES", "UDP_PORT", "PUBLIC_IP", "REACTOR_BACKEND", "LOG_LEVEL",
         ] {
             #expect(names.contains(required), "\(required)")
         }

@@ -62,6 +62,13 @@ public struct Configuration: Sendable, Equatable {
         public var prefix: String
         public var useSSL: Bool
         public var pathStyle: Bool
+        /// `S3_CA_FILE`: PEM bundle of the CAs for a self-hosted endpoint's certificate; nil =
+        /// the system's store.
+        public var caFile: String? = nil
+        /// `UPLOAD_CONCURRENCY`: uploads at once (one worker thread each, off the cores).
+        public var uploadConcurrency: Int = 2
+        /// `UPLOAD_MAX_ATTEMPTS`: tries per S3 request (the first included) before an upload fails.
+        public var uploadMaxAttempts: Int = 5
     }
 
     public enum ReactorBackendChoice: String, Sendable, Equatable { case epoll, ioUring = "io_uring" }
@@ -106,6 +113,9 @@ public struct Configuration: Sendable, Equatable {
         .init("S3_PREFIX", .string, default: "", "Key prefix for uploads"),
         .init("S3_USE_SSL", .boolean, default: "true", "Use HTTPS for S3"),
         .init("S3_PATH_STYLE", .boolean, default: "false", "Path-style S3 URLs (MinIO)"),
+        .init("S3_CA_FILE", .string, default: nil, "PEM CA bundle that verifies the S3 endpoint's certificate (self-hosted HTTPS); unset = system CAs"),
+        .init("UPLOAD_CONCURRENCY", .integer, default: "2", "Uploads at once, each on its own worker thread (1-64)"),
+        .init("UPLOAD_MAX_ATTEMPTS", .integer, default: "5", "Tries per S3 request before an upload fails (1-100); retried on 5xx, 429, timeouts, connection errors"),
         .init("CORES", .integer, default: "0", "Cores (threads) to run; 0 = one per CPU"),
         .init("UDP_PORT", .integer, default: "10000", "First media UDP port; core i uses UDP_PORT+i"),
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
@@ -219,7 +229,9 @@ public struct Configuration: Sendable, Equatable {
             let s3 = S3Settings(
                 endpoint: string("S3_ENDPOINT"), region: string("S3_REGION") ?? "us-east-1", bucket: string("S3_BUCKET"),
                 accessKey: string("S3_ACCESS_KEY"), secretKey: string("S3_SECRET_KEY"), prefix: string("S3_PREFIX") ?? "",
-                useSSL: try bool("S3_USE_SSL"), pathStyle: try bool("S3_PATH_STYLE"))
+                useSSL: try bool("S3_USE_SSL"), pathStyle: try bool("S3_PATH_STYLE"), caFile: string("S3_CA_FILE"),
+                uploadConcurrency: try int("UPLOAD_CONCURRENCY", min: 1, max: 64),
+                uploadMaxAttempts: try int("UPLOAD_MAX_ATTEMPTS", min: 1, max: 100))
             let upload = try bool("UPLOAD_RECORDINGS")
             if upload {
                 for (name, value) in [("S3_ENDPOINT", s3.endpoint), ("S3_BUCKET", s3.bucket), ("S3_ACCESS_KEY", s3.accessKey), ("S3_SECRET_KEY", s3.secretKey)]
