@@ -65,7 +65,7 @@ let package = Package(
         // Recording off the media cores: the writer thread, the catalog and its sidecars.
         .target(
             name: "Storage",
-            dependencies: ["Reactor", "SFU"],
+            dependencies: ["Reactor", "SFU", "S3"],
             swiftSettings: strict),
         .target(
             name: "HTTP",
@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "Main",
             dependencies: [
-                "Reactor", "SFU", "Storage", "HTTP",
+                "Reactor", "SFU", "Storage", "S3", "HTTP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,

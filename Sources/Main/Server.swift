@@ -1,6 +1,7 @@
 import HTTP
 import Logging
 import Reactor
+import S3
 import SFU
 import Storage
 
@@ -35,15 +36,18 @@ struct Server {
         // The writer and upload threads start before the cores: they must not take the stop
         // signals that the cores' signalfd waits for.
         OSThread.blockStopSignals()
-        if c.recordEnabled {
+        if c.recordEnabled || c.uploadRecordings {
             let log = logger
-            recording = try RecordingService(directory: c.recordDirectory, log: { log.warning("\($0)") })
-            rooms.recording = recording?.settings
-            logger.info("recording", metadata: ["dir": "\(c.recordDirectory)", "recovered": "\(recording?.recovered.count ?? 0)"])
-        }
-        if c.uploadRecordings {
-            // Said loudly rather than silently ignored: uploads are not wired yet.
-            logger.warning("UPLOAD_RECORDINGS is set, but this build does not upload recordings yet")
+            recording = try RecordingService(
+                directory: c.recordDirectory, uploads: c.uploadRecordings ? try Self.uploadOptions(c) : nil,
+                log: { log.warning("\($0)") })
+            if c.recordEnabled { rooms.recording = recording?.settings }
+            logger.info(
+                "recording",
+                metadata: [
+                    "dir": "\(c.recordDirectory)", "record": "\(c.recordEnabled)", "upload": "\(c.uploadRecordings)",
+                    "recovered": "\(recording?.recovered.count ?? 0)",
+                ])
         }
         let roomConfiguration = rooms
         let links = iceServerLinks()
@@ -116,6 +120,17 @@ struct Server {
         // The cores finished their recordings as they stopped: the files are completed now.
         recording?.stop(timeout: .seconds(10))
         logger.info("livesfu stopped")
+    }
+
+    /// `UPLOAD_RECORDINGS`: the S3_* settings for the upload queue.
+    static func uploadOptions(_ c: Configuration) throws -> UploadCoordinator.Options {
+        let s = c.s3
+        let s3 = S3Configuration(
+            endpoint: s.endpoint ?? "", region: s.region, bucket: s.bucket ?? "", accessKey: s.accessKey ?? "",
+            secretKey: s.secretKey ?? "", keyPrefix: s.prefix, useSSL: s.useSSL, pathStyle: s.pathStyle, caFile: s.caFile)
+        return UploadCoordinator.Options(
+            s3: s3, retry: RetryPolicy(maxAttempts: s.uploadMaxAttempts), concurrency: s.uploadConcurrency,
+            deleteAfterUpload: c.deleteRecordingAfterUpload)
     }
 
     static func makeTLS(_ c: Configuration) throws -> TLSServerContext? {

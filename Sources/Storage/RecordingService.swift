@@ -9,13 +9,13 @@ public final class RecordingService: Sendable {
     public let catalog: RecordingCatalog
     public let counters: RecordingCounters
     public let writer: RecordingWriter
-    /// Entries finalised at start-up (recovered), for the upload queue.
+    /// Entries finalised at start-up (recovered).
     public let recovered: [RecordingEntry]
+    /// With `UPLOAD_RECORDINGS`: every file the writer finalises is uploaded.
+    public let uploads: UploadCoordinator?
 
-    /// `closed` is told of every file the writer closes (uploads start there).
     public init(
-        directory: String, log: @escaping @Sendable (String) -> Void,
-        closed: @escaping @Sendable (RecordingEntry) -> Void = { _ in }
+        directory: String, uploads options: UploadCoordinator.Options? = nil, log: @escaping @Sendable (String) -> Void
     ) throws(RecordingServiceError) {
         guard FileSystem.makeDirectories(directory) else {
             throw .directory(directory, FileSystem.errorText(errno))
@@ -23,12 +23,24 @@ public final class RecordingService: Sendable {
         catalog = RecordingCatalog.load(directory: directory, log: log)
         recovered = RecordingRecovery.run(catalog, log: log)
         counters = RecordingCounters()
-        writer = RecordingWriter(catalog: catalog, counters: counters, events: .init(log: log, closed: closed))
+        if let options {
+            do {
+                uploads = try UploadCoordinator(catalog: catalog, options: options, log: log)
+            } catch {
+                throw .uploads(error.description)
+            }
+        } else {
+            uploads = nil
+        }
+        let uploads = self.uploads
+        writer = RecordingWriter(
+            catalog: catalog, counters: counters, events: .init(log: log, closed: { uploads?.enqueue($0) }))
         do {
             try writer.start()
         } catch {
             throw .thread("\(error)")
         }
+        uploads?.resumePending()
     }
 
     /// For `RoomManagerConfiguration.recording`.
@@ -37,8 +49,12 @@ public final class RecordingService: Sendable {
         return RecordingSettings(counters: counters, wallClockMillis: Self.wallClockMillis) { writer.register($0) }
     }
 
-    /// Closes what the cores finished (call after they stopped), waiting at most `timeout`.
-    public func stop(timeout: Duration) { writer.stop(timeout: timeout) }
+    /// Closes what the cores finished (call after they stopped), waiting at most `timeout`,
+    /// then gives running uploads their grace period.
+    public func stop(timeout: Duration) {
+        writer.stop(timeout: timeout)
+        uploads?.stop()
+    }
 
     @Sendable static func wallClockMillis() -> Int64 {
         var ts = timespec()
@@ -50,11 +66,13 @@ public final class RecordingService: Sendable {
 public enum RecordingServiceError: Error, CustomStringConvertible {
     case directory(String, String)
     case thread(String)
+    case uploads(String)
 
     public var description: String {
         switch self {
         case .directory(let path, let reason): "cannot create RECORD_DIR \(path): \(reason)"
         case .thread(let reason): "cannot start the recording writer: \(reason)"
+        case .uploads(let reason): "cannot start uploads: \(reason)"
         }
     }
 }

@@ -26,6 +26,15 @@ def sfu(request):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def moto():
+    """One S3-compatible server (moto's server mode, signatures checked) for the whole run."""
+    from s3_moto import BUCKET, MotoS3
+    server = MotoS3([BUCKET]).start()
+    yield server
+    server.stop()
+
+
 _browser: Browser | None = None
 
 

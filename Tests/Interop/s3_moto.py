@@ -23,6 +23,9 @@ from livesfu_server import ARTIFACTS, free_port
 REGION = "us-east-1"
 
 
+BUCKET = "livesfu-rec"
+
+
 class MotoS3:
     def __init__(self, buckets):
         self.buckets = list(buckets)

@@ -14,9 +14,8 @@ import pytest
 
 from livesfu_server import REPO
 from s3_fault_proxy import FaultProxy
-from s3_moto import MotoS3
+from s3_moto import BUCKET
 
-BUCKET = "livesfu-rec"
 MIB = 1 << 20
 # Fast back-off for the tests (the defaults are 500 ms doubling to 30 s).
 FAST_RETRY = ["--retry-base-ms", "20", "--retry-cap-ms", "100"]
@@ -27,13 +26,6 @@ def tool_path():
     if not os.path.exists(path):
         pytest.fail(f"{path} not found (swift build, or set LIVESFU_S3_BIN)", pytrace=False)
     return path
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoS3([BUCKET]).start()
-    yield server
-    server.stop()
 
 
 def make_file(tmp_path, name, size, seed=0):
