@@ -88,6 +88,25 @@ func waitUntil(_ condition: () -> Bool) {
         #expect(counters.bytesDroppedWriteError.load(ordering: .relaxed) == 10)
     }
 
+    @Test func aTrackThatNeverSentAFrameLeavesNoFile() throws {
+        let dir = temporaryDirectory()
+        let catalog = RecordingCatalog(directory: dir)
+        let writer = RecordingWriter(
+            catalog: catalog, counters: RecordingCounters(), events: .init(log: { _ in }, closed: { _ in }))
+        try writer.start()
+        let audio = RecordingFile(description("room_audio_1.ogg", kind: .audio), queueBytes: 256)
+        let video = RecordingFile(description("room_video_1.ivf"), queueBytes: 256)
+        writer.register(audio)
+        writer.register(video)
+        _ = [UInt8](repeating: 1, count: 10).withUnsafeBytes { audio.ring.write($0) }
+        for f in [audio, video] { f.finish(.init(finalHeader: nil, frames: 0, framesSkipped: 0, durationNanoseconds: 0)) }
+        writer.stop(timeout: .seconds(5))
+        #expect(catalog.entries().map(\.name) == ["room_audio_1.ogg"])
+        #expect(FileSystem.size(dir + "/room_video_1.ivf") == nil)
+        let reread = RecordingCatalog.load(directory: dir, log: { _ in })
+        #expect(reread.entries().map(\.name) == ["room_audio_1.ogg"])
+    }
+
     @Test func stoppingClosesWhatItsCoreNeverFinishedAsDamaged() throws {
         let dir = temporaryDirectory()
         let catalog = RecordingCatalog(directory: dir)

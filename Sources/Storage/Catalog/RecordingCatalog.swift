@@ -86,6 +86,15 @@ public final class RecordingCatalog: Sendable {
         }
     }
 
+    /// Forgets a file (its publication's sidecar is rewritten without it).
+    public func remove(_ name: String) {
+        persistChange { s in
+            guard let p = s.publicationOfFile.removeValue(forKey: name) else { return nil }
+            s.publications[p]?.files.removeAll { $0.name == name }
+            return p
+        }
+    }
+
     /// Changes a file's entry; with `persist` (a change of state) the sidecar is rewritten,
     /// without it (the growing size while recording) only the listing sees it. Returns the
     /// entry as changed, nil for an unknown name.

@@ -187,6 +187,13 @@ public final class RecordingWriter: Sendable {
             Glibc.close(f.fd)
         }
         let damage = f.file.damageReason
+        if f.fd >= 0, f.written == 0, damage == nil, summary != nil {
+            // A track that never sent a frame (a publisher of audio only, or one that left
+            // before its first keyframe): no file is better than an empty one.
+            unlink(catalog.directory + "/" + f.name)
+            catalog.remove(f.name)
+            return
+        }
         let entry = catalog.update(f.name) { e in
             e.bytes = UInt64(max(f.written, 0))
             if let s = summary {
