@@ -134,6 +134,6 @@ let package = Package(
             ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage"], swiftSettings: strict),
     ]
 )
