@@ -50,6 +50,7 @@ struct Server {
                 ])
         }
         let roomConfiguration = rooms
+        let recordingService = recording
         let links = iceServerLinks()
         var backend: BackendKind = c.reactorBackend == .ioUring ? .iouring : .epoll
         if !backend.isAvailable {
@@ -93,10 +94,11 @@ struct Server {
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: CoreMetrics.gatherer(origin: loop.handle),
+                gatherMetrics: CoreMetrics.gatherer(
+                    origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog),
                 routes: { router in
                     RoomRoutes(
-                        coreIndex: loop.index, iceServerLinks: links, recordDirectory: configuration.recordDirectory,
+                        coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,
                         authenticator: authenticator)
                         .register(on: router)
                 })

@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import Reactor
 import SFU
+import Storage
 import Synchronization
 
 @testable import HTTP
@@ -11,13 +12,18 @@ import Synchronization
 /// A real livesfu HTTP server on 127.0.0.1 (ReactorGroup, epoll or io_uring) with the standard routes
 /// and stand-ins for the room routes, for tests with curl and raw sockets. Each core has a
 /// `CoreContext` with an (empty) `RoomManager` and `/metrics` is gathered as in `livesfu`.
+/// With `recordings`, the real `/api/records` routes serve that catalog (and `/metrics` shows
+/// it and `recordingCounters`).
 final class LiveServer: Sendable {
     let group: ReactorGroup
     let port: UInt16
     let logs: LogCapture
     private let handles: HandleList
 
-    init(environment: [String: String] = [:], cores: Int = 1) throws {
+    init(
+        environment: [String: String] = [:], cores: Int = 1, recordings: RecordingCatalog? = nil,
+        recordingCounters: RecordingCounters? = nil
+    ) throws {
         port = try Self.freePort()
         var env = environment
         env["HTTP_ADDR"] = "127.0.0.1:\(port)"
@@ -37,8 +43,14 @@ final class LiveServer: Sendable {
             }
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: CoreMetrics.gatherer(origin: loop.handle),
-                routes: { router in Self.addRoomStandIns(router, handles: handles) })
+                gatherMetrics: CoreMetrics.gatherer(
+                    origin: loop.handle, recordingCounters: recordingCounters, recordings: recordings),
+                routes: { router in
+                    Self.addRoomStandIns(router, handles: handles)
+                    if let recordings {
+                        RecordingRoutes(catalog: recordings, authenticator: authenticator).register(on: router)
+                    }
+                })
             let context = CoreContext(
                 rooms: RoomManager(coreIndex: loop.index, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration()))
             context.http = server

@@ -28,7 +28,7 @@ struct RoomListingTests {
             }
             let authenticator = Authenticator(settings: settings)
             let router = Router()
-            RoomRoutes(coreIndex: 0, iceServerLinks: [], recordDirectory: "/nonexistent", authenticator: authenticator)
+            RoomRoutes(coreIndex: 0, iceServerLinks: [], recordings: nil, authenticator: authenticator)
                 .register(on: router)
             application = HTTPApplication(
                 router: router, cors: try CORSPolicy(allowedOrigin: "*"), rateLimiter: RateLimiter(ratePerSecond: 0, burst: 1),

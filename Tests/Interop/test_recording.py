@@ -3,10 +3,12 @@ ffmpeg/ffprobe: clean decode, keyframe first, frame count and duration against w
 and the sidecar's audio/video start times aligned."""
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -43,6 +45,28 @@ def assert_aligned(v: dict, a: dict) -> None:
     start_gap_ms = (v["firstFrameUnixMicros"] - a["firstFrameUnixMicros"]) / 1000
     duration_gap_ms = a["durationMillis"] - v["durationMillis"]
     assert abs(start_gap_ms - duration_gap_ms) < 100, (start_gap_ms, duration_gap_ms, v, a)
+
+
+def check_api_download(server, room: str, files: list[dict]) -> None:
+    """/api/records lists the room's files as the sidecars do, and /api/records/{name} serves
+    each one whole and in a byte range, equal to the file in RECORD_DIR."""
+    with urllib.request.urlopen(f"{server.base_url}/api/records?room={room}") as resp:
+        listed = {r["name"]: r for r in json.load(resp)["records"]}
+    assert set(listed) == {f["name"] for f in files}, (listed, files)
+    for f in files:
+        assert listed[f["name"]]["state"] == f["state"] and listed[f["name"]]["bytes"] == f["bytes"], (listed, f)
+        with open(os.path.join(server.record_dir, f["name"]), "rb") as disk:
+            content = disk.read()
+        url = f"{server.base_url}/api/records/{f['name']}"
+        with urllib.request.urlopen(url) as resp:
+            assert resp.status == 200 and resp.headers["Accept-Ranges"] == "bytes"
+            assert resp.read() == content, f["name"]
+        start, end = len(content) // 3, len(content) // 3 + 4096
+        req = urllib.request.Request(url, headers={"Range": f"bytes={start}-{end}"})
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 206, resp.status
+            assert resp.headers["Content-Range"] == f"bytes {start}-{min(end, len(content) - 1)}/{len(content)}"
+            assert resp.read() == content[start:end + 1], f["name"]
 
 
 async def finalised_files(server, room: str, count: int, timeout: float = 15.0) -> list[dict]:
@@ -82,6 +106,7 @@ def test_aiortc_vp8_opus_recording_decodes_and_matches_what_was_sent(recording_s
             # Aligned through the publisher's sender reports.
             assert v["firstFrameUnixMicros"] and a["firstFrameUnixMicros"], files
             assert abs(v["firstFrameUnixMicros"] - a["firstFrameUnixMicros"]) < 100_000, files
+            check_api_download(recording_sfu, room, files)
         finally:
             await close_all(pub)
 

@@ -1,5 +1,6 @@
 import Reactor
 import SFU
+import Storage
 
 /// One core's media figures for `/metrics`, built on that core at scrape time. The Go
 /// server's names are kept (`webrtc_*`); livesfu's own start with `livesfu_`.
@@ -9,12 +10,18 @@ import SFU
 /// `state` by fixed enumerations, `core` by the core count. Nothing is kept between scrapes.
 public enum CoreMetrics {
     /// `/metrics` for the HTTP server of the core `origin`: every core's `snapshot(of:)`,
-    /// built on its own core and folded on `origin`. The cores are the scraping core's
-    /// `CoreContext.cores`.
-    public static func gatherer(origin: EventLoopHandle) -> StandardRoutes.MetricsGatherer {
+    /// built on its own core and folded on `origin`, then the process-wide recording figures
+    /// (`RecordingMetrics`) once. The cores are the scraping core's `CoreContext.cores`.
+    public static func gatherer(
+        origin: EventLoopHandle, recordingCounters: RecordingCounters? = nil, recordings: RecordingCatalog? = nil
+    ) -> StandardRoutes.MetricsGatherer {
         { done in
             let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
-            MetricsGathering.acrossCores(handles: handles, origin: origin, snapshot: { snapshot(of: $0) }, completion: done)
+            MetricsGathering.acrossCores(handles: handles, origin: origin, snapshot: { snapshot(of: $0) }) { merged in
+                var all = merged
+                RecordingMetrics.contribute(to: &all, counters: recordingCounters, catalog: recordings)
+                done(all)
+            }
         }
     }
 

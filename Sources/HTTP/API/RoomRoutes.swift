@@ -1,9 +1,10 @@
 import HTTPTypes
 import Reactor
 import SFU
+import Storage
 
 /// The room endpoints: WHIP publish, WHEP play, session DELETE/PATCH, `/api/rooms`,
-/// `/api/records` and the admin close. A request is parsed, rate-limited and authenticated
+/// `/api/records` (`RecordingRoutes`) and the admin close. A request is parsed, rate-limited and authenticated
 /// on the core that accepted it; the room's own core (by `RoomPlacement`) does the work and
 /// the answer comes back through this core's mailbox.
 public struct RoomRoutes {
@@ -11,15 +12,15 @@ public struct RoomRoutes {
     public let coreIndex: Int
     /// `Link` header values for the configured STUN/TURN servers (RFC 9725 §4.6).
     public let iceServerLinks: [String]
-    /// Folder of recordings for `/api/records`.
-    public let recordDirectory: String
+    /// The recordings for `/api/records` (nil when `RECORD_ENABLED` is off).
+    public let recordings: RecordingCatalog?
     /// Decides which rooms `/api/rooms` shows to whom (`Authenticator.mayList`).
     public let authenticator: Authenticator
 
-    public init(coreIndex: Int, iceServerLinks: [String], recordDirectory: String, authenticator: Authenticator) {
+    public init(coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator) {
         self.coreIndex = coreIndex
         self.iceServerLinks = iceServerLinks
-        self.recordDirectory = recordDirectory
+        self.recordings = recordings
         self.authenticator = authenticator
     }
 
@@ -48,9 +49,7 @@ public struct RoomRoutes {
         router.add(.get, "/api/rooms", policy: listing) { request, responder in
             self.listRooms(identity: request.identity ?? AuthIdentity(credential: .open), responder)
         }
-        router.add(.get, "/api/records", policy: listing) { _, responder in
-            responder.respond(.json(.ok, RecordingList.json(directory: self.recordDirectory)))
-        }
+        RecordingRoutes(catalog: recordings, authenticator: authenticator).register(on: router)
         router.add(.post, "/api/admin/rooms/:room/close", policy: RoutePolicy(auth: .admin, rateLimited: true)) {
             request, responder in
             self.closeRoom(request, responder)

@@ -16,6 +16,11 @@ public enum AuthRequirement: Sendable, Equatable {
     /// `/metrics`: `METRICS_TOKEN`, `ADMIN_TOKEN` or an admin JWT when `METRICS_TOKEN` is set,
     /// else open (the default).
     case metrics
+    /// Something that belongs to a room but is named otherwise (a recording, by its file
+    /// name in the path parameter `parameter`): the room is the one `RoutePolicy.roomOf` finds
+    /// for it. `ADMIN_TOKEN` or an admin JWT opens it; otherwise the room decides as for
+    /// `.room`. A name that belongs to no room is decided as a listing without rooms.
+    case roomResource(parameter: String)
 }
 
 /// Who was let in.

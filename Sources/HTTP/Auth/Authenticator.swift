@@ -11,6 +11,9 @@ import HTTPTypes
 /// JWT when either is configured (a JWT whose `room` claim names another room → 403), and is
 /// open when neither is.
 ///
+/// A room's resource reached by another name (`AuthRequirement.roomResource`, a recording) is
+/// decided as its room, and opens to the admin token and admin JWTs as well.
+///
 /// Static tokens are decided synchronously. A JWT needs jwt-kit's `async` verification:
 /// `evaluate` then returns `.needsJWT`, the caller awaits `verifyJWT` in a Task (off the
 /// core's loop, a few tens of µs of work) and hops back to its core with the claims, where
@@ -63,6 +66,21 @@ public final class Authenticator: Sendable {
                 }
                 // Another room's valid token gets the very answer a wrong one gets: telling
                 // them apart would confirm to its holder that it is valid somewhere.
+                return .decided(.unauthorized("invalid token"))
+            }
+            return globalEvaluation(token: token, jwtEnabled: jwtEnabled)
+
+        case .roomResource:
+            if let token, let admin = settings.adminToken, ConstantTime.equals(token, admin) {
+                return .decided(.allowed(AuthIdentity(credential: .adminToken, isAdmin: true)))
+            }
+            if let room, let expected = settings.roomTokens[room] {
+                guard let token else { return .decided(.unauthorized("missing token")) }
+                if ConstantTime.equals(token, expected) {
+                    return .decided(.allowed(AuthIdentity(credential: .roomToken, room: room)))
+                }
+                // Only an admin JWT opens a room with a token of its own (`decide`).
+                if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
                 return .decided(.unauthorized("invalid token"))
             }
             return globalEvaluation(token: token, jwtEnabled: jwtEnabled)
@@ -162,6 +180,11 @@ public final class Authenticator: Sendable {
             if let claimRoom = verified.room, claimRoom != room, !verified.isAdmin {
                 return .forbidden("token is for another room")
             }
+            return .allowed(identity)
+        case .roomResource:
+            if verified.isAdmin { return .allowed(identity) }
+            if let room, settings.roomTokens[room] != nil { return .forbidden("this room opens only with its own token") }
+            if let claimRoom = verified.room, let room, claimRoom != room { return .forbidden("token is for another room") }
             return .allowed(identity)
         case .admin:
             return verified.isAdmin ? .allowed(identity) : .forbidden("token does not grant admin")

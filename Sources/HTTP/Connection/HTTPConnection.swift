@@ -1,3 +1,4 @@
+import Glibc
 import HTTPTypes
 import Reactor
 
@@ -12,6 +13,11 @@ import Reactor
 /// queued (here and in the transport, `transportBacklog`) is above
 /// `limits.outputHighWatermark`; the transport calls `resumeParsing(now:)` once it has
 /// written some. A client that pipelines requests and never reads holds no more than that.
+///
+/// A response with a file body (`HTTPServerResponse.file`) is streamed after its head as the
+/// output drains: the transport either sends from the file itself (`pendingFile`, then
+/// `fileBodySent`) or takes bounded reads of it through `takeOutput`. Parsing stays paused and
+/// the responses behind it wait while it is sent, so memory stays bounded whatever its size.
 ///
 /// Not `Sendable`: owned by the core that accepted the socket.
 public final class HTTPConnection {
@@ -35,6 +41,8 @@ public final class HTTPConnection {
         var keepAlive: Bool
         var responder: HTTPResponder
         var response: [UInt8]?
+        /// Sent after `response` (the head), unless HEAD or a bodyless status.
+        var file: HTTPFileBody? = nil
         var closeAfter: Bool
         /// When the request went to its handler (nil: answered by the connection itself).
         var dispatchedAt: Instant? = nil
@@ -49,6 +57,15 @@ public final class HTTPConnection {
     private var outputStart = 0
     /// Bytes written to the transport and not yet sent by it (set by the transport).
     public var transportBacklog: () -> Int = { 0 }
+    /// The file body being sent (after its head, which is in `output` until taken) and how much
+    /// of it has been sent. Nothing behind it is written until it ends.
+    private var fileStream: (body: HTTPFileBody, sent: Int)?
+    /// A file body ended inside the transport's write loop: the responses behind it move on at
+    /// the next `resumeParsing`, not from inside that loop.
+    private var fileStreamEnded = false
+    /// A file body could not be read to its end: its `Content-Length` cannot be honoured, so
+    /// the transport must abort the connection (the client sees a truncated answer).
+    public private(set) var mustAbort = false
     /// Parsing stopped because output was above the high watermark.
     private var pausedForOutput = false
     /// The close follows an error while the client may still be sending: linger.
@@ -131,11 +148,17 @@ public final class HTTPConnection {
     /// Output not yet written to the network: here and in the transport's queue.
     public var queuedOutputBytes: Int { output.count - outputStart + transportBacklog() }
 
-    private var isOutputAboveHighWatermark: Bool { queuedOutputBytes > limits.outputHighWatermark }
+    /// A file body being sent counts as output above the watermark: nothing more is parsed
+    /// (or queued) until it has gone.
+    private var isOutputAboveHighWatermark: Bool { fileStream != nil || queuedOutputBytes > limits.outputHighWatermark }
 
     /// Parses what was held back while output was above the high watermark, if it is no
     /// longer (the transport calls this after writing).
     public func resumeParsing(now: Instant) {
+        if fileStreamEnded {
+            fileStreamEnded = false
+            if !isClosed { flushInOrder() }
+        }
         guard pausedForOutput, !closing, !isClosed, !isOutputAboveHighWatermark else { return }
         pausedForOutput = false
         // The header timeout of a request held back restarts: the wait was ours.
@@ -197,16 +220,18 @@ public final class HTTPConnection {
             entry.closeAfter = true
         }
         entry.response = serialize(response, isHead: entry.isHead, close: entry.closeAfter, announceKeepAlive: entry.http10KeepAlive)
+        if !entry.isHead && !Self.isBodyless(response.head.status.code) { entry.file = response.file }
         inFlight[index].entry = entry
         flushInOrder()
     }
 
     private func flushInOrder() {
         var wrote = false
-        while let first = inFlight.first, let bytes = first.entry.response {
+        while fileStream == nil, let first = inFlight.first, let bytes = first.entry.response {
             output.append(contentsOf: bytes)
             inFlight.removeFirst()
             wrote = true
+            if let file = first.entry.file, file.length > 0 { fileStream = (file, 0) }
             if first.entry.closeAfter {
                 // Nothing after a closing response is sent; cancel what is still pending.
                 closing = true
@@ -225,8 +250,10 @@ public final class HTTPConnection {
         }
     }
 
-    /// Up to `limit` bytes to write, removed from the output.
+    /// Up to `limit` bytes to write, removed from the output: queued bytes first, then the
+    /// next read of a file body being sent (at most `fileReadSize`).
     public func takeOutput(max limit: Int = .max) -> [UInt8] {
+        if output.count == outputStart, fileStream != nil { return readFileBody(max: limit) }
         let available = output.count - outputStart
         if outputStart == 0, available <= limit {
             let bytes = output
@@ -246,11 +273,71 @@ public final class HTTPConnection {
         return bytes
     }
 
-    /// Whether output is waiting in `takeOutput()`.
-    public var hasOutput: Bool { output.count > outputStart }
+    /// Whether output is waiting in `takeOutput()` (queued bytes or a file body).
+    public var hasOutput: Bool { output.count > outputStart || fileStream != nil }
 
-    /// True once the transport should close the socket (after writing `takeOutput()`).
-    public var shouldClose: Bool { isClosed || (closing && inFlight.isEmpty && !hasOutput) }
+    /// True once the transport should close the socket (after writing `takeOutput()`), or
+    /// abort it (`mustAbort`).
+    public var shouldClose: Bool { isClosed || mustAbort || (closing && inFlight.isEmpty && !hasOutput) }
+
+    // MARK: File bodies
+
+    /// Bytes of a file body read per `takeOutput` at most. The read runs on the core: a short
+    /// blocking call, on a file the page cache most likely holds (a recording that was just
+    /// written), and bounded so that one read never holds the loop for long.
+    public static let fileReadSize = 64 * 1024
+
+    /// The rest of the file body being sent, once every byte queued before it has been taken:
+    /// a transport that can send from a file (`sendfile(2)`) sends from here and reports it
+    /// with `fileBodySent`; any other takes the bytes through `takeOutput`.
+    public var pendingFile: (fd: Int32, offset: Int, count: Int)? {
+        guard output.count == outputStart, let (body, sent) = fileStream else { return nil }
+        return (body.fd, body.offset + sent, body.length - sent)
+    }
+
+    /// Whether a file body is being sent (the transport counts its bytes per loop turn).
+    public var isSendingFile: Bool { fileStream != nil }
+
+    /// The transport sent `count` bytes of `pendingFile`.
+    public func fileBodySent(_ count: Int) {
+        guard let (body, sent) = fileStream else { return }
+        if sent + count >= body.length {
+            fileStream = nil
+            fileStreamEnded = true
+            if inFlight.isEmpty { idleSince = clock() }
+        } else {
+            fileStream = (body, sent + count)
+        }
+    }
+
+    /// The transport could not read the file (`sendfile` met its end early, or an I/O error).
+    public func fileBodyFailed() {
+        fileStream = nil
+        closing = true
+        mustAbort = true
+    }
+
+    private func readFileBody(max limit: Int) -> [UInt8] {
+        guard let (body, sent) = fileStream else { return [] }
+        let n = min(limit, Self.fileReadSize, body.length - sent)
+        guard n > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: n)
+        var done = 0
+        while done < n {
+            let r = bytes.withUnsafeMutableBytes { buffer in
+                pread(body.fd, buffer.baseAddress! + done, n - done, off_t(body.offset + sent + done))
+            }
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else {
+                // An I/O error, or the file is shorter than announced.
+                fileBodyFailed()
+                return []
+            }
+            done += r
+        }
+        fileBodySent(n)
+        return bytes
+    }
 
     /// Whether the close should linger (read and discard for a bounded time after our FIN):
     /// the connection answered an error, or stopped, while the client may still be sending,
@@ -264,7 +351,7 @@ public final class HTTPConnection {
     private func serialize(_ response: HTTPServerResponse, isHead: Bool, close: Bool, announceKeepAlive: Bool = false) -> [UInt8] {
         let code = response.head.status.code
         var out: [UInt8] = []
-        out.reserveCapacity(192 + (isHead ? 0 : response.body.count))
+        out.reserveCapacity(192 + (isHead || response.file != nil ? 0 : response.body.count))
         out.append(contentsOf: "HTTP/1.1 \(code) ".utf8)
         let reason = response.head.status.reasonPhrase
         out.append(contentsOf: (reason.isEmpty ? HTTPReasonPhrase.phrase(for: code) : reason).utf8)
@@ -280,9 +367,9 @@ public final class HTTPConnection {
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "Date: \(dateCache.current)\r\n".utf8)
-        let bodyless = code == 204 || code == 304 || (100..<200).contains(code)
+        let bodyless = Self.isBodyless(code)
         if !bodyless {
-            out.append(contentsOf: "Content-Length: \(response.body.count)\r\n".utf8)
+            out.append(contentsOf: "Content-Length: \(response.bodyLength)\r\n".utf8)
         }
         if close {
             out.append(contentsOf: "Connection: close\r\n".utf8)
@@ -290,9 +377,11 @@ public final class HTTPConnection {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        if !isHead && !bodyless { out.append(contentsOf: response.body) }
+        if !isHead && !bodyless && response.file == nil { out.append(contentsOf: response.body) }
         return out
     }
+
+    static func isBodyless(_ code: Int) -> Bool { code == 204 || code == 304 || (100..<200).contains(code) }
 
     // MARK: Time
 
@@ -365,6 +454,7 @@ public final class HTTPConnection {
         ready = []
         output = []
         outputStart = 0
+        fileStream = nil
         transportBacklog = { 0 }
         onOutput = nil
         requestHandler = nil

@@ -12,7 +12,25 @@ public enum HTTPDate {
         let dayNumber = secs / 86_400
         let secOfDay = Int(secs % 86_400)
         let weekday = days[Int(dayNumber % 7)]
-        // Civil-from-days (Howard Hinnant's algorithm).
+        let (year, month, day) = civil(dayNumber: dayNumber)
+        return "\(weekday), \(two(day)) \(months[month - 1]) \(year) "
+            + "\(two(secOfDay / 3600)):\(two(secOfDay / 60 % 60)):\(two(secOfDay % 60)) GMT"
+    }
+
+    /// ISO 8601 in UTC with milliseconds (`2026-12-06T15:10:44.123Z`), for JSON.
+    public static func iso8601(unixMillis: Int64) -> String {
+        let millis = max(unixMillis, 0)
+        let secs = millis / 1000
+        let secOfDay = Int(secs % 86_400)
+        let (year, month, day) = civil(dayNumber: secs / 86_400)
+        let ms = Int(millis % 1000)
+        let fraction = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(year)-\(two(month))-\(two(day))T"
+            + "\(two(secOfDay / 3600)):\(two(secOfDay / 60 % 60)):\(two(secOfDay % 60)).\(fraction)Z"
+    }
+
+    /// Civil-from-days (Howard Hinnant's algorithm): the date of a day since 1970-01-01.
+    private static func civil(dayNumber: Int64) -> (year: Int, month: Int, day: Int) {
         let z = dayNumber + 719_468
         let era = z / 146_097
         let doe = z - era * 146_097
@@ -22,10 +40,10 @@ public enum HTTPDate {
         let day = Int(doy - (153 * mp + 2) / 5 + 1)
         let month = Int(mp < 10 ? mp + 3 : mp - 9)
         let year = Int(yoe + era * 400) + (month <= 2 ? 1 : 0)
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(weekday), \(two(day)) \(months[month - 1]) \(year) "
-            + "\(two(secOfDay / 3600)):\(two(secOfDay / 60 % 60)):\(two(secOfDay % 60)) GMT"
+        return (year, month, day)
     }
+
+    private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }
 
 /// The current `Date` value of one core, reformatted only when the second changes.

@@ -1,11 +1,14 @@
 import HTTPTypes
 
-/// A response a handler produces: status, fields and the whole body. The connection adds
+/// A response a handler produces: status, fields and the whole body, or a part of a file
+/// (`file`, streamed from disk; `body` is then ignored). The connection adds
 /// `Content-Length`, `Date` and `Connection` itself (and drops any the handler set), and
 /// leaves the body out for HEAD, 204 and 304. `Sendable`, so a room's core can build it.
 public struct HTTPServerResponse: Sendable {
     public var head: HTTPResponse
     public var body: [UInt8]
+    /// A file body sent in place of `body`.
+    public var file: HTTPFileBody?
 
     public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.head = HTTPResponse(status: status, headerFields: headerFields)
@@ -18,6 +21,9 @@ public struct HTTPServerResponse: Sendable {
     }
 
     public var status: HTTPResponse.Status { head.status }
+
+    /// The `Content-Length` of the body.
+    public var bodyLength: Int { file?.length ?? body.count }
 
     /// A `text/plain` response; a line feed is added to the text.
     public static func text(_ status: HTTPResponse.Status, _ text: String) -> HTTPServerResponse {

@@ -8,11 +8,18 @@ public struct RoutePolicy: Sendable {
     public var rateLimited: Bool
     /// `Accept-Post` announced in OPTIONS answers (`application/sdp` on WHIP/WHEP).
     public var acceptPost: String?
+    /// For `AuthRequirement.roomResource`: the room the path parameter's value belongs to
+    /// (nil: none, or no such thing). Called on the accepting core before the handler.
+    public var roomOf: (@Sendable (String) -> String?)?
 
-    public init(auth: AuthRequirement = .none, rateLimited: Bool = false, acceptPost: String? = nil) {
+    public init(
+        auth: AuthRequirement = .none, rateLimited: Bool = false, acceptPost: String? = nil,
+        roomOf: (@Sendable (String) -> String?)? = nil
+    ) {
         self.auth = auth
         self.rateLimited = rateLimited
         self.acceptPost = acceptPost
+        self.roomOf = roomOf
     }
 }
 

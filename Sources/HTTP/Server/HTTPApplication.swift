@@ -129,8 +129,11 @@ public final class HTTPApplication {
 
             let requirement = route.policy.auth
             let room: String? = {
-                if case .room(let parameter) = requirement { return parameters[parameter] }
-                return nil
+                switch requirement {
+                case .room(let parameter): return parameters[parameter]
+                case .roomResource(let parameter): return parameters[parameter].flatMap { route.policy.roomOf?($0) }
+                default: return nil
+                }
             }()
             switch authenticator.evaluate(requirement, room: room, fields: request.head.headerFields) {
             case .decided(let result):

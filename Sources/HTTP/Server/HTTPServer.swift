@@ -67,6 +67,12 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
     private let http: HTTPConnection
     private let tls: TLSSession?
     private var timer: TimerHandle?
+    /// A flush is scheduled for the next loop turn (a file body used up its turn's share).
+    private var flushScheduled = false
+
+    /// File body bytes one connection sends per loop turn at most before the others run: a
+    /// fast reader of a large recording would otherwise hold the core until it had it all.
+    static let fileBytesPerTurn = 1 << 20
 
     init(server: HTTPServer, tcp: TCPConnection, tls: TLSSession?) {
         self.server = server
@@ -115,11 +121,38 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
 
     /// Hands output to the socket in pieces while its queue is below the high watermark, so
     /// a client that does not read holds the rest here, in one place, where it also stops
-    /// the parsing of further requests.
+    /// the parsing of further requests. A file body goes with `sendfile(2)` on plain TCP
+    /// (epoll), else in bounded reads through the same path as other output (TLS, io_uring).
     private func flush() {
         guard let tcp, tcp.isOpen else { return }
-        while http.hasOutput, !tcp.isWriteBufferFull, tcp.isOpen {
+        var fileBytes = 0
+        sending: while http.hasOutput, !tcp.isWriteBufferFull, tcp.isOpen {
+            if http.isSendingFile, fileBytes >= Self.fileBytesPerTurn {
+                scheduleFlush()
+                break
+            }
+            if tls == nil, tcp.canSendFile, let file = http.pendingFile {
+                switch tcp.sendFile(file.fd, offset: file.offset, count: min(file.count, HTTPConnection.fileReadSize)) {
+                case .sent(let n) where n > 0:
+                    http.fileBodySent(n)
+                    fileBytes += n
+                    continue sending
+                case .wouldBlock:
+                    // `writable` follows once the socket takes more.
+                    break sending
+                case .sent, .failed:
+                    http.fileBodyFailed()
+                    tcp.abort()
+                    return
+                }
+            }
+            let fromFile = http.isSendingFile
             let out = http.takeOutput(max: server.limits.outputHighWatermark)
+            if http.mustAbort {
+                tcp.abort()
+                return
+            }
+            if fromFile { fileBytes += out.count }
             if let tls {
                 do {
                     try tls.send(out)
@@ -136,6 +169,16 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
             tls?.shutdown()
             writeCiphertext()
             tcp.close(linger: http.wantsLingeringClose ? server.limits.linger : nil)
+        }
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        server.loop.executeSoon { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.afterEvent()
         }
     }
 

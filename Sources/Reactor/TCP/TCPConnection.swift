@@ -27,6 +27,9 @@ public final class TCPConnection: Channel {
     private var readingPaused = false
     private var aboveHighWatermark = false
     private var writes = WriteQueue()
+    /// `sendFile` found the socket full (or bytes queued before the file's): `writable` is
+    /// called once it can take more, and the write-stall deadline runs meanwhile.
+    private var awaitingWritable = false
     private var watchingWritable = false
     private var watchingReadable = false
 
@@ -181,6 +184,62 @@ public final class TCPConnection: Channel {
         bytes.withUnsafeBytes { write($0) }
     }
 
+    /// What `sendFile` did.
+    public enum FileSendResult: Equatable {
+        /// This many bytes went to the socket; 0 means the file ended before `count` bytes.
+        case sent(Int)
+        /// The socket is full, or queued bytes must go first: `writable` follows.
+        case wouldBlock
+        /// The connection failed (it closes on the next turn) or cannot send from a file.
+        case failed
+    }
+
+    /// Whether `sendFile` can be used: with epoll, where the socket is non-blocking and written
+    /// to directly. io_uring connections copy file bytes through `write` instead.
+    public var canSendFile: Bool { loop.uring == nil && state == .open && !failing }
+
+    /// Sends up to `count` bytes of `fileFD` from `offset` with `sendfile(2)`: the kernel copies
+    /// from the page cache to the socket, nothing passes through this process's memory. Only
+    /// once the write queue is empty (bytes queued before the file's go first). When the socket
+    /// is full the result is `wouldBlock`, `writable` follows, and the write-stall deadline
+    /// (`TCPLimits.writeStallTimeout`) bounds the wait as it does for queued bytes.
+    /// A read of a file that is not in the page cache blocks the loop for that read: callers
+    /// keep `count` small and serve files that were just written (recordings).
+    public func sendFile(_ fileFD: Int32, offset: Int, count: Int) -> FileSendResult {
+        guard canSendFile, count > 0 else { return .failed }
+        guard writes.isEmpty else {
+            awaitWritable()
+            return .wouldBlock
+        }
+        var position = off_t(offset)
+        while true {
+            let n = Glibc.sendfile(fd, fileFD, &position, count)
+            if n > 0 {
+                loop.counters.tcpWrittenBytes &+= n
+                noteWriteProgress()
+                return .sent(n)
+            }
+            if n == 0 { return .sent(0) }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                awaitWritable()
+                return .wouldBlock
+            }
+            failLater()
+            return .failed
+        }
+    }
+
+    private func awaitWritable() {
+        if !awaitingWritable {
+            awaitingWritable = true
+            // The wait starts now, as when bytes are first queued.
+            if writes.isEmpty { noteWriteProgress() }
+        }
+        armStallTimer()
+        if loop.uring == nil { updateInterest() }
+    }
+
     /// Stops delivering reads (the kernel's receive buffer then pushes back on the peer).
     public func pauseReading() {
         guard !readingPaused else { return }
@@ -259,7 +318,7 @@ public final class TCPConnection: Channel {
     /// Arms the stall timer if bytes are queued and it is not armed. It is not moved on every
     /// write: when it fires it checks the last progress and re-arms itself if there was some.
     private func armStallTimer() {
-        guard let timeout = limits.writeStallTimeout, !writes.isEmpty, state != .closed else { return }
+        guard let timeout = limits.writeStallTimeout, !writes.isEmpty || awaitingWritable, state != .closed else { return }
         if let stallTimer {
             if !stallTimer.isScheduled { loop.reschedule(stallTimer, at: lastWriteProgress + timeout) }
         } else {
@@ -268,7 +327,9 @@ public final class TCPConnection: Channel {
     }
 
     private func stallTimerFired() {
-        guard let timeout = limits.writeStallTimeout, state == .open || state == .closing, !failing, !writes.isEmpty else { return }
+        guard let timeout = limits.writeStallTimeout, state == .open || state == .closing, !failing,
+            !writes.isEmpty || awaitingWritable
+        else { return }
         if loop.now - lastWriteProgress >= timeout {
             loop.counters.tcpWriteStallAborts &+= 1
             finish(abortive: true)
@@ -288,7 +349,7 @@ public final class TCPConnection: Channel {
     private func updateInterest() {
         guard state != .closed, loop.uring == nil, isWatched else { return }
         let r = (state == .open && !readingPaused) || state == .lingering
-        let w = state == .connecting || (!writes.isEmpty && state != .lingering)
+        let w = state == .connecting || ((!writes.isEmpty || awaitingWritable) && state != .lingering)
         if r != watchingReadable || w != watchingWritable {
             watchingReadable = r
             watchingWritable = w
@@ -388,6 +449,12 @@ public final class TCPConnection: Channel {
     private func afterWritesDrained() {
         if aboveHighWatermark, writes.count < limits.lowWatermark {
             aboveHighWatermark = false
+            awaitingWritable = false
+            handler?.writable(self)
+        } else if awaitingWritable, writes.isEmpty, state == .open {
+            // epoll reported the socket writable (or the queue ahead of a file drained).
+            awaitingWritable = false
+            updateInterest()
             handler?.writable(self)
         }
         if state == .closing, writes.isEmpty, !failing { finishOrLinger() }

@@ -105,7 +105,9 @@ enum HTTPTargets {
         settings: AuthSettings(
             authToken: "global-token", roomTokens: ["guarded": "room-token"], jwtSecret: secret,
             adminToken: "admin-token", metricsToken: "metrics-token"))
-    static let requirements: [AuthRequirement] = [.none, .global, .room(parameter: "room"), .admin, .metrics]
+    static let requirements: [AuthRequirement] = [
+        .none, .global, .room(parameter: "room"), .admin, .metrics, .roomResource(parameter: "name"),
+    ]
 
     /// Tokens: the raw input as a bearer token, or a JWT whose header and payload JSON are the
     /// input's (split at the first NUL), signed with the configured secret so verification
@@ -161,6 +163,20 @@ enum HTTPTargets {
             }
             if identity.credential == .jwt, let claimed = identity.room {
                 check(claimed == room || identity.isAdmin, "a token for room \(claimed) opened \(room)")
+            }
+        case .roomResource:
+            // A recording: as its room, and the admin token or an admin JWT.
+            if room == "guarded" {
+                check(
+                    identity.isAdmin || (identity.credential == .roomToken && bearer == "room-token"),
+                    "guarded room's recording opened: \(identity)")
+            } else {
+                check(
+                    identity.isAdmin || identity.credential == .globalToken || identity.credential == .jwt,
+                    "recording: \(identity)")
+            }
+            if identity.credential == .jwt, !identity.isAdmin, let claimed = identity.room {
+                check(claimed == room, "a token for room \(claimed) opened a recording of \(room)")
             }
         case .admin:
             check(identity.isAdmin, "admin endpoint for a non-admin identity: \(identity)")
