@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "HTTP",
             dependencies: [
-                "Reactor", "SFU", "Storage", "COpenSSL",
+                "Reactor", "SFU", "Storage", "S3", "COpenSSL",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -95,7 +95,8 @@ struct Server {
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
                 gatherMetrics: CoreMetrics.gatherer(
-                    origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog),
+                    origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog,
+                    uploads: recordingService?.uploads),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,

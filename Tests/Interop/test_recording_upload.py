@@ -86,6 +86,11 @@ def test_recordings_are_uploaded_then_deleted_locally_only_after_success(moto, r
                     out.write(data)
                 assert check_video(path, None) == f["frames"]
         assert proxy.actions("PutObject").count(503) == 2, proxy.log
+        status, metrics = server.get("/metrics")
+        assert status == 200
+        text = metrics.decode()
+        assert 'livesfu_uploads_total{result="uploaded"} 2' in text, text
+        assert "livesfu_upload_retries_total 2" in text and 'livesfu_recordings{state="uploaded"} 2' in text, text
     finally:
         server.stop()
         proxy.stop()

@@ -61,7 +61,8 @@ func waitUntil(_ condition: () -> Bool) {
         try writer.start()
         let file = RecordingFile(description("room_video_1.ivf"), queueBytes: 256)
         writer.register(file)
-        file.finish(.init(finalHeader: nil, frames: 0, framesSkipped: 0, durationNanoseconds: 0))
+        _ = [UInt8](repeating: 4, count: 8).withUnsafeBytes { file.ring.write($0) }
+        file.finish(.init(finalHeader: nil, frames: 1, framesSkipped: 0, durationNanoseconds: 0))
         waitUntil { catalog.entry(named: "room_video_1-2.ivf")?.state == .finalised }
         writer.stop(timeout: .seconds(5))
         #expect(fileBytes(dir + "/room_video_1.ivf") == [1, 2, 3])

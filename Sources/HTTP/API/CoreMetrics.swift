@@ -13,13 +13,15 @@ public enum CoreMetrics {
     /// built on its own core and folded on `origin`, then the process-wide recording figures
     /// (`RecordingMetrics`) once. The cores are the scraping core's `CoreContext.cores`.
     public static func gatherer(
-        origin: EventLoopHandle, recordingCounters: RecordingCounters? = nil, recordings: RecordingCatalog? = nil
+        origin: EventLoopHandle, recordingCounters: RecordingCounters? = nil, recordings: RecordingCatalog? = nil,
+        uploads: UploadCoordinator? = nil
     ) -> StandardRoutes.MetricsGatherer {
         { done in
             let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
             MetricsGathering.acrossCores(handles: handles, origin: origin, snapshot: { snapshot(of: $0) }) { merged in
                 var all = merged
-                RecordingMetrics.contribute(to: &all, counters: recordingCounters, catalog: recordings)
+                RecordingMetrics.contribute(
+                    to: &all, counters: recordingCounters, catalog: recordings, uploads: uploads?.counters)
                 done(all)
             }
         }

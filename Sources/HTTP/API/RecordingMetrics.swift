@@ -1,3 +1,4 @@
+import S3
 import SFU
 import Storage
 
@@ -6,7 +7,9 @@ import Storage
 /// scraping core, after the per-core snapshots are merged. Without recording they are all
 /// zero, so dashboards and alerts find every series either way.
 public enum RecordingMetrics {
-    public static func contribute(to s: inout MetricsSnapshot, counters: RecordingCounters?, catalog: RecordingCatalog?) {
+    public static func contribute(
+        to s: inout MetricsSnapshot, counters: RecordingCounters?, catalog: RecordingCatalog?, uploads: UploadCounters? = nil
+    ) {
         func load(_ value: (RecordingCounters) -> UInt64) -> Double { counters.map { Double(value($0)) } ?? 0 }
         s.add(
             "livesfu_recordings_active", .gauge, help: "Recordings being written",
@@ -43,5 +46,23 @@ public enum RecordingMetrics {
                 "livesfu_recordings", .gauge, help: "Recorded files in the catalog, by state",
                 labels: [("state", state.rawValue)], value: Double(byState[state] ?? 0))
         }
+        contribute(to: &s, uploads: uploads ?? UploadCounters())
+    }
+
+    /// `UPLOAD_RECORDINGS`: the upload queue's figures (zero when uploads are off).
+    static func contribute(to s: inout MetricsSnapshot, uploads u: UploadCounters) {
+        for (result, value) in [("uploaded", u.uploaded), ("failed", u.failed), ("interrupted", u.interrupted)] {
+            s.add(
+                "livesfu_uploads_total", .counter,
+                help: "Uploads ended, by result (interrupted: cut off by shutdown, resumed at the next start)",
+                labels: [("result", result)], value: Double(value))
+        }
+        s.add("livesfu_upload_retries_total", .counter, help: "S3 requests tried again", value: Double(u.retries))
+        s.add("livesfu_upload_queue_length", .gauge, help: "Uploads waiting for a worker", value: Double(u.queued))
+        s.add("livesfu_uploads_running", .gauge, help: "Uploads in progress", value: Double(u.running))
+        let age = u.oldestQueuedAge.components
+        s.add(
+            "livesfu_upload_queue_oldest_age_seconds", .gauge, help: "How long the oldest waiting upload has waited",
+            value: Double(age.seconds) + Double(age.attoseconds) / 1e18)
     }
 }
