@@ -98,7 +98,7 @@ let package = Package(
             swiftSettings: strict),
         // Uploads one file with S3Client/UploadQueue: drives the client from
         // Tests/Interop/test_s3_upload.py against a real S3 server (moto).
-        .executableTarget(name: "livesfu-s3", dependencies: ["S3"], swiftSettings: strict),
+        .executableTarget(name: "livesfu-s3", dependencies: ["S3", "SFU"], swiftSettings: strict),
         .executableTarget(
             name: "livesfu-srtp-bench",
             dependencies: ["SFU", "Reactor"],

@@ -1,5 +1,6 @@
 import Glibc
 import S3
+import SFU
 import Synchronization
 
 // Uploads files with S3's UploadQueue (the code livesfu's recorder uses) and prints each
@@ -49,26 +50,7 @@ func integer(_ text: String?, _ name: String) -> Int64? {
     return value
 }
 
-func json(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+func json(_ text: String) -> String { JSONWriter.quoted(text) }
 
 func milliseconds(_ duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components

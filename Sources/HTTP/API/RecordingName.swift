@@ -1,3 +1,5 @@
+import SFU
+
 /// A recording's file name as `/api/records/{name}` accepts it, checked as strictly as a room
 /// name before it comes near the file system: 1–200 characters from `A–Z a–z 0–9 - _ .`, not
 /// starting with a dot, no `..`, ending in an extension livesfu writes. So no name can be a
@@ -15,16 +17,7 @@ struct RecordingName: Equatable {
     init(validating raw: String) throws(RecordingNameError) {
         guard !raw.isEmpty else { throw .empty }
         guard raw.utf8.count <= Self.maxLength else { throw .tooLong(Self.maxLength) }
-        for byte in raw.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
-                continue
-            default:
-                throw .badCharacter
-            }
-        }
-        guard raw.utf8.first != UInt8(ascii: "."), !raw.contains("..") else { throw .badCharacter }
+        guard RoomName.isSafeName(raw), !raw.contains("..") else { throw .badCharacter }
         guard let dot = raw.lastIndex(of: "."), Self.extensions.contains(String(raw[raw.index(after: dot)...])) else {
             throw .badExtension
         }
