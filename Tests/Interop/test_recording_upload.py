@@ -3,9 +3,9 @@
 kill -9 mid-upload then restart, DELETE_RECORDING_AFTER_UPLOAD, and wrong credentials."""
 
 import asyncio
+import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -147,5 +147,9 @@ def test_wrong_credentials_end_failed_with_the_s3_message_and_keep_the_file(moto
             assert "SignatureDoesNotMatch" in f["error"], f
             assert not f["localFileDeleted"] and os.path.getsize(os.path.join(record_dir, f["name"])) == f["bytes"], f
         assert "SignatureDoesNotMatch" in server.log_tail(100)
+        status, body = server.get(f"/api/records?room={room}")
+        listed = json.loads(body)["records"]
+        assert status == 200 and len(listed) == 2, body
+        assert all(r["state"] == "failed" and "SignatureDoesNotMatch" in r["error"] for r in listed), listed
     finally:
         assert server.stop() == 0

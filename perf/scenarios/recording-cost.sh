@@ -11,7 +11,8 @@ dir="${RECORD_DIR:-/tmp/livesfu-perf-records}"
 for i in $(seq 1 "$pairs"); do
     for mode in off on; do
         rm -rf "$dir"
-        if [ "$mode" = on ]; then args="--record-enabled true --record-dir $dir"; else args=""; fi
+        # Admission control off, as in the other before/after comparisons: every run gets all 1 000 viewers.
+        if [ "$mode" = on ]; then args="--max-core-load 0 --record-enabled true --record-dir $dir"; else args="--max-core-load 0"; fi
         echo "== pair $i, recording $mode"
         LIVESFU_ARGS="$args" "$here/fanout-1000.sh" --no-build | grep -E "CPU|per delivered|delivery|allocat" || true
         cp "$here/../out/fanout-1000-livesfu.json" "$here/../out/recording-cost-$i-$mode.json"
