@@ -47,9 +47,11 @@ class FaultProxy:
     "drop-response"; `seen`
     counts earlier requests of the same operation (and part)."""
 
-    def __init__(self, upstream_port, rule):
+    def __init__(self, upstream_port, rule, tls=None):
+        """`tls`: an `ssl.SSLContext` (server side) to serve HTTPS in front of moto."""
         self.upstream_port = upstream_port
         self.rule = rule
+        self.tls = tls
         self.log = []
         self._counts = {}
         self._lock = threading.Lock()
@@ -78,6 +80,12 @@ class FaultProxy:
 
     def _serve(self, client):
         upstream = None
+        if self.tls is not None:
+            try:
+                client = self.tls.wrap_socket(client, server_side=True)
+            except OSError:  # a client that refused the certificate
+                client.close()
+                return
         reader = client.makefile("rb")
         try:
             while True:

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from harness import (OK_DELETE, close_all, eventually, node_slug, open_publish_page, room_name, run, save_json,
+from harness import (OK_DELETE, close_all, eventually, node_slug, open_publish_page, page_url, room_name, run, save_json,
                      start_publisher, stop_page)
 from livesfu_server import ARTIFACTS, ServerUnderTest
 from lossy_gateway import Impairment, LossyGateway
@@ -319,3 +319,27 @@ def test_full_disk_stops_the_recording_and_viewers_keep_every_frame(request):
     finally:
         server.stop(expect_clean=False)
         subprocess.run(["umount", record_dir], capture_output=True)
+
+
+def test_records_page_lists_the_recordings_with_download_links(recording_sfu, browser, request):
+    room = room_name(request)
+
+    async def body():
+        page = pub = None
+        try:
+            pub = await start_publisher(recording_sfu.base_url, room)
+            await asyncio.sleep(2)
+            await pub.stop()
+            pub = None
+            files = await finalised_files(recording_sfu, room, 2)
+            page = await browser.open(page_url(recording_sfu, "records.html", room=room), "records")
+            await page.wait_for("window.livesfuState.records.length === 2", 20, "records page listed both files")
+            rows = await page.evaluate("""(() => Array.from(document.querySelectorAll('#records tbody tr')).map((tr) => ({
+                name: tr.dataset.name, href: (tr.querySelector('a') || {}).href || null, state: tr.cells[3].textContent })))()""")
+            assert sorted(r["name"] for r in rows) == sorted(f["name"] for f in files), rows
+            for r in rows:
+                assert r["href"] == f"{recording_sfu.base_url}/api/records/{r['name']}" and r["state"] == "finalised", rows
+        finally:
+            await close_all(page, pub)
+
+    run(body(), 60)

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import shutil
+import ssl
+import subprocess
 
 import pytest
 
@@ -153,3 +155,44 @@ def test_wrong_credentials_end_failed_with_the_s3_message_and_keep_the_file(moto
         assert all(r["state"] == "failed" and "SignatureDoesNotMatch" in r["error"] for r in listed), listed
     finally:
         assert server.stop() == 0
+
+
+def self_signed_certificate(folder: str) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (subjectAltName IP), made with Debian's openssl."""
+    cert, key = os.path.join(folder, "s3-cert.pem"), os.path.join(folder, "s3-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_endpoint_with_s3_ca_file(moto, request):
+    """A self-hosted HTTPS endpoint with its own CA: S3_CA_FILE makes the upload work; without
+    it the certificate is refused (failed, the reason in the sidecar)."""
+    record_dir = fresh_dir(request)
+    cert, key = self_signed_certificate(record_dir)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    proxy = FaultProxy(moto.port, lambda req, seen: "forward", tls=tls)
+    try:
+        for with_ca, room in ((True, room_name(request) + "-ca"), (False, room_name(request) + "-noca")):
+            env = {"S3_USE_SSL": "true", "UPLOAD_MAX_ATTEMPTS": "1", **({"S3_CA_FILE": cert} if with_ca else {})}
+            server = upload_server(f"{node_slug(request.node.name)}-{with_ca}", record_dir, moto,
+                                   endpoint=proxy.endpoint, **env).start()
+            try:
+                files = run(publish_then(server, room), 60)
+            finally:
+                assert server.stop() == 0
+            for f in files:
+                if with_ca:
+                    assert f["state"] == "uploaded", f
+                    assert len(stored(moto, f["objectKey"])[0]) == f["bytes"], f
+                else:
+                    assert f["state"] == "failed" and "certificate" in f["error"].lower(), f
+    finally:
+        proxy.stop()
+
+
+async def publish_then(server, room: str) -> list[dict]:
+    await publish_for(server, room, 2)
+    return await states(server, room, {"uploaded", "failed"})
