@@ -1,0 +1,108 @@
+import Reactor
+
+/// The RTCP this server sends its publishers, each through `RTCPSender`: keyframe requests
+/// (throttled), NACKs, transport-wide feedback, receiver reports and REMB; and the repair
+/// follow-ups to viewers.
+extension RoomManager {
+    /// Asks the publisher for a keyframe, at most once per throttle interval.
+    func requestKeyframe(room: Room, now: Instant) {
+        guard room.video.keyframeThrottle.request(now: now) else { return }
+        sendPLI(room: room)
+    }
+
+    func sendPLI(room: Room) {
+        guard let p = room.publisher, let socket else { return }
+        // Before its first packet the stream is known only from the offer's a=ssrc (what the
+        // keyframe request at connect, for viewers and recordings, goes to).
+        let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
+        guard let media = stream?.media ?? p.tracks.first(where: { TrackKind($0.kind) == .video }),
+            let mediaSSRC = stream?.ssrc ?? media.remoteSSRC
+        else { return }
+        let sender = room.video.ssrc
+        // FIR (RFC 5104) only where the publisher negotiated it and not PLI.
+        let useFIR = !media.feedback.contains(.pli) && media.feedback.contains(.fir)
+        let firSequence = p.firSequence &+ 1
+        let sent = RTCPSender.send(to: p, on: socket, capacity: 64) { w in
+            if useFIR {
+                w.addFullIntraRequest(senderSSRC: sender, mediaSSRC: mediaSSRC, sequenceNumber: firSequence)
+            } else {
+                w.addPictureLossIndication(senderSSRC: sender, mediaSSRC: mediaSSRC)
+            }
+            return true
+        }
+        guard sent else { return }
+        if useFIR { p.firSequence = firSequence }
+        counters.pliSent &+= 1
+    }
+
+    /// NACKs upstream the publisher packets that are due (new gaps, retries).
+    func sendNack(_ p: PeerSession, stream: InboundStream, room: Room, now: Instant) {
+        guard p.state == .connected, let socket else { return }
+        let sender = room.fanout(stream.kind).ssrc
+        let media = stream.ssrc
+        let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 100) { buf -> Int in
+            let n = stream.nackGenerator.collect(now: now, into: buf)
+            guard n > 0 else { return 0 }
+            let lost = UnsafeBufferPointer(rebasing: buf[0..<n])
+            let queued = RTCPSender.send(to: p, on: socket, capacity: 600) { w in
+                w.addNack(senderSSRC: sender, mediaSSRC: media, lost: lost)
+                return true
+            }
+            return queued ? n : 0
+        }
+        guard sent > 0 else { return }
+        p.nacksSent &+= 1
+        counters.upstreamNacksSent &+= 1
+        counters.upstreamNackedPackets &+= UInt64(sent)
+    }
+
+    /// Sends the publisher the transport-wide feedback that is pending.
+    func sendTransportFeedback(_ p: PeerSession, room: Room, now: Instant) {
+        guard p.transportCC != nil, let socket else { return }
+        let media = (p.inbound.first { !$0.isRTX && $0.kind == .video } ?? p.inbound.first)?.ssrc ?? 0
+        let sender = room.video.ssrc
+        // A long window (after a pause) may need more than one packet; bounded per call.
+        for _ in 0..<4 {
+            let sent = RTCPSender.send(to: p, on: socket, capacity: 1200) { w in
+                p.transportCC?.build(into: &w, senderSSRC: sender, mediaSSRC: media, now: now) == true
+            }
+            guard sent else { break }
+            counters.transportFeedbacksSent &+= 1
+        }
+    }
+
+    /// Receiver reports for the publisher's media streams (loss, jitter, LSR/DLSR for its RTT).
+    func sendReceiverReports(_ p: PeerSession, room: Room, now: Instant) {
+        guard p.state == .connected, let socket else { return }
+        var blocks: [RTCPReportBlock] = []  // once a second per publisher, not per packet
+        for st in p.inbound where !st.isRTX {
+            if let b = st.receptionStats.reportBlock(ssrc: st.ssrc, now: now) { blocks.append(b) }
+        }
+        guard !blocks.isEmpty else { return }
+        let sender = room.video.ssrc
+        let queued = RTCPSender.send(to: p, on: socket, capacity: 8 + 24 * 31 + 64) { w in
+            w.addReceiverReport(ssrc: sender, reports: blocks.prefix(31))
+            return true
+        }
+        if queued { counters.receiverReportsSent &+= 1 }
+    }
+
+    /// The bitrate the publisher may send (REMB), so a browser ramps up.
+    func sendREMB(_ p: PeerSession, room: Room) {
+        guard let socket else { return }
+        let ssrcs = p.inbound.filter { !$0.isRTX }.map(\.ssrc)
+        let bitrate = configuration.publisherMaxBitrate
+        let sender = room.video.ssrc
+        RTCPSender.send(to: p, on: socket, capacity: 96) { w in
+            w.addRemb(senderSSRC: sender, bitrate: bitrate, ssrcs: ssrcs)
+            return true
+        }
+    }
+
+    /// The follow-up copies of earlier repairs that are due (`NackResponder`).
+    func sendRepairFollowUps(_ room: Room, now: Instant) {
+        guard let socket else { return }
+        room.video.sendDueFollowUps(now: now, socket: socket)
+        room.audio.sendDueFollowUps(now: now, socket: socket)
+    }
+}

@@ -1,0 +1,135 @@
+import Reactor
+
+/// A new session from an offer; its DTLS events; connected once DTLS is done and ICE has
+/// nominated an address.
+extension RoomManager {
+    func makeSession(
+        role: PeerSession.Role, room: Room, offer: SessionDescription, role answerRole: AnswerRole,
+        setupClient: PendingSessionsByIP.Key?, now: Instant
+    ) throws(RoomError) -> (PeerSession, String) {
+        guard sessions.count < configuration.maxSessions else {
+            removeIfEmpty(room)
+            throw .tooManySessions(limit: configuration.maxSessions)
+        }
+        do {
+            _ = try identity.materials()  // made on the first offer (DTLSIdentity.deferred)
+        } catch {
+            removeIfEmpty(room)
+            throw .internalError("DTLS identity: \(error)")  // the server's fault, not the offer's
+        }
+        let ufrag = sessions.freshUfrag()
+        let password = RandomToken.iceString(length: 24)
+        let parameters = AnswerParameters(
+            iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
+            // Publishers get transport-cc feedback (TransportCCFeedback); viewers' congestion
+            // control is not driven by this server, so it is not negotiated with them.
+            candidates: candidateAddresses, sendTransportCC: role == .publisher && configuration.sendTransportCC,
+            sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+        let answer: SDPAnswer
+        do {
+            answer = try AnswerBuilder.buildAnswer(offer: offer, parameters: parameters, role: answerRole)
+        } catch {
+            removeIfEmpty(room)
+            counters.offersRejected &+= 1
+            throw error.httpStatus == 422 ? .unusableOffer(error.description) : .badOffer(error.description)
+        }
+        let fingerprints = answer.remoteFingerprints
+        guard let fp = fingerprints.first(where: { $0.algorithm == "sha-256" }) ?? fingerprints.first else {
+            removeIfEmpty(room)
+            throw .unusableOffer("the offer has no DTLS fingerprint")
+        }
+        let dtls: DTLSTransport
+        do {
+            dtls = try DTLSTransport(
+                identity: identity, role: .server, remoteFingerprint: (fp.algorithm, fp.value))
+        } catch {
+            removeIfEmpty(room)
+            throw .unusableOffer("DTLS fingerprint: \(error)")
+        }
+        let ice = IceLiteAgent(
+            localUfrag: ufrag, localPassword: password, remoteUfrag: answer.remoteICEUfrag,
+            remotePassword: answer.remoteICEPassword)
+        let session = PeerSession(
+            id: RandomToken.hex(bytes: 16), role: role, roomName: room.name, ice: ice, dtls: dtls,
+            tracks: answer.media, now: now)
+        session.remoteUfrag = answer.remoteICEUfrag
+        sessions.add(session, setupClient: setupClient)
+        setupsSinceTrim &+= 1
+        counters.sessionsCreated &+= 1
+        return (session, answer.sdp)
+    }
+
+    /// Host candidates: every configured IP with this core's UDP port.
+    var candidateAddresses: [SocketAddress] {
+        guard let port = socket?.localAddress.port else { return [] }
+        return configuration.candidateIPs.compactMap { SocketAddress(ip: $0, port: port) }
+    }
+
+    /// A session is connected — media flows, consent expiry applies, it leaves the set-up
+    /// list — once DTLS is done *and* ICE has nominated an address. DTLS may finish first
+    /// (a browser starts it as soon as a check succeeds, before it nominates), but media goes
+    /// only to a nominated address (RFC 8445: a lite agent's selected pair is the one the
+    /// controlling peer nominated), so a peer that never
+    /// nominates stays in set-up and ends at the set-up timeout instead of holding its
+    /// session, and its room name, forever.
+    func completeSetupIfReady(_ s: PeerSession, now: Instant) {
+        guard s.state == .waitingForICE || s.state == .connecting, s.srtp != nil, s.address != nil else { return }
+        let limit = configuration.maxViewersPerRoom
+        if s.role == .viewer, limit > 0, let room = rooms[s.roomName], room.connectedViewers >= limit {
+            // Admitted within the set-up allowance, but the room filled up meanwhile: the
+            // limit holds for connected viewers, so this one ends (its DTLS close_notify tells
+            // the client) rather than push the room past MAX_SUBS_PER_ROOM.
+            counters.refusedRoomFull &+= 1
+            end(s, reason: .roomFull, now: now)
+            return
+        }
+        s.state = .connected
+        s.connectedAt = now
+        sessions.leaveSetup(s)
+        if s.role == .viewer, let room = rooms[s.roomName] { room.connectedViewers += 1 }
+        sessionConnected(s, now: now)
+    }
+
+    /// Sends every datagram DTLS has queued, then acts on its events.
+    func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
+        socket.sendQueuedDatagrams(of: s.dtls, to: s.address ?? address)
+        while let event = s.dtls.pollEvent() {
+            switch event {
+            case .connected(let keys):
+                do {
+                    try s.installKeys(keys)
+                } catch {
+                    counters.dtlsFailures &+= 1
+                    end(s, reason: .failed, now: now)
+                    return
+                }
+                // DTLS ran with `address`: a later first nomination elsewhere is confirmed.
+                if s.address == nil { s.ice.reachableAddress = address }
+                completeSetupIfReady(s, now: now)
+            case .closed:
+                end(s, reason: .dtlsClosed, now: now)
+                return
+            case .failed:
+                counters.dtlsFailures &+= 1
+                end(s, reason: .failed, now: now)
+                return
+            }
+        }
+    }
+
+    func sessionConnected(_ s: PeerSession, now: Instant) {
+        guard let room = rooms[s.roomName] else { return }
+        switch s.role {
+        case .publisher:
+            for media in s.tracks {
+                guard let kind = TrackKind(media.kind) else { continue }
+                room.fanout(kind).attach(source: media)
+            }
+            startRecording(room, publisher: s, now: now)
+            requestKeyframe(room: room, now: now)
+        case .viewer:
+            // A late viewer needs a keyframe to start decoding.
+            requestKeyframe(room: room, now: now)
+        }
+    }
+}

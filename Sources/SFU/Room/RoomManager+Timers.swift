@@ -1,0 +1,72 @@
+import CShim
+import Reactor
+
+/// What is due with time.
+extension RoomManager {
+    /// Drives DTLS retransmits, set-up timeouts, NACK retries, repair follow-ups and keyframe
+    /// requests held back by the throttle (call every ~20–50 ms), and once a second consent
+    /// expiry, REMB and receiver reports to publishers and the publisher grace period.
+    public func tick(now: Instant) {
+        // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
+        // follow-up copies of repairs to viewers.
+        for room in rooms.values {
+            sendRepairFollowUps(room, now: now)
+            guard let p = room.publisher, p.state == .connected else { continue }
+            advanceRecordings(room, now: now)
+            if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
+            if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
+            for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
+                sendNack(p, stream: st, room: room, now: now)
+            }
+        }
+        for s in sessions.pending {
+            if now - s.createdAt >= configuration.setupTimeout {
+                counters.setupTimeouts &+= 1
+                end(s, reason: .setupTimeout, now: now)
+                continue
+            }
+            if let t = s.dtls.nextTimeout, t <= now, let socket, let address = s.address {
+                s.dtls.handleTimeout(now: now)
+                flushDTLS(s, to: address, socket: socket, now: now)
+            }
+        }
+        if !sessions.probing.isEmpty, let socket {
+            sessions.pruneProbing()
+            for s in sessions.probing where s.ice.nextProbeTime.map({ !(now < $0) }) ?? false {
+                sendProbe(s, socket: socket, now: now)
+            }
+        }
+        guard now - lastSlowTick >= .seconds(1) else { return }
+        lastSlowTick = now
+        if setupsSinceTrim > 0, sessions.pending.isEmpty, now - lastTrim >= .seconds(10) {
+            // A burst of joins is over: its handshake transients (certificates, handshake
+            // buffers, key exchange) were freed, but glibc keeps the pages. Give them back;
+            // at most every 10 s, as a trim walks (and locks) every arena.
+            setupsSinceTrim = 0
+            lastTrim = now
+            _ = lsfu_malloc_trim()
+        }
+        sessions.expireRecentlyEnded(now: now)
+        for s in Array(sessions.byID.values) where s.state == .connected && s.ice.consentExpired(now: now) {
+            counters.consentExpiries &+= 1
+            end(s, reason: .consentExpired, now: now)
+        }
+        for room in Array(rooms.values) {
+            // Each viewer's resend budget follows the stream's bitrate.
+            for f in [room.audio, room.video] {
+                let rate = f.currentBitrate(now: now)
+                for v in f.viewers { v.nack.updateStreamBitrate(rate) }
+            }
+            if let p = room.publisher {
+                sendREMB(p, room: room)
+                sendReceiverReports(p, room: room, now: now)
+            } else if configuration.publisherGrace.nanoseconds > 0,
+                let since = room.publisherLeftAt ?? Optional(room.createdAt),
+                now - since >= configuration.publisherGrace
+            {
+                for v in Array(room.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
+            }
+            removeIfEmpty(room)
+        }
+    }
+}
