@@ -10,9 +10,6 @@ struct Server {
     let configuration: Configuration
     let logger: Logger
 
-    /// How often each core drives DTLS retransmits and session timers.
-    static let tickInterval: Duration = .milliseconds(20)
-
     func run() throws {
         let c = configuration
         let cores = c.cores > 0 ? c.cores : OSThread.cpuCount
@@ -88,7 +85,7 @@ struct Server {
             manager.socket = try loop.openUDP(bind: bind, receiver: manager)
             let context = CoreContext(rooms: manager)
             loop.context = context
-            Self.startTicking(manager, on: loop)
+            _ = RoomTimer(manager, on: loop)
             // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
             loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
             let tls = try Self.makeTLS(configuration)
@@ -139,15 +136,6 @@ struct Server {
     static func makeTLS(_ c: Configuration) throws -> TLSServerContext? {
         guard let cert = c.tlsCertFile else { return nil }
         return try TLSServerContext(certificateFile: cert, keyFile: c.tlsKeyFile ?? "")
-    }
-
-    /// A repeating per-core timer for `RoomManager.tick`.
-    static func startTicking(_ manager: RoomManager, on loop: EventLoop) {
-        var timer: TimerHandle?
-        timer = loop.scheduleTimer(after: tickInterval) { [unowned loop, unowned manager] in
-            manager.tick(now: loop.now)
-            if let timer { loop.reschedule(timer, at: loop.now + tickInterval) }
-        }
     }
 
     /// `Link` values for the configured ICE servers (RFC 9725 §4.6).

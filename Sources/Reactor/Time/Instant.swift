@@ -23,6 +23,12 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
             ? Duration(nanoseconds: a.nanoseconds - b.nanoseconds) : Duration(nanoseconds: 0)
     }
     @inlinable public var milliseconds: UInt64 { nanoseconds / 1_000_000 }
+    /// The earlier of two optional deadlines (nil: none).
+    @inlinable public static func earliest(_ a: Instant?, _ b: Instant?) -> Instant? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return b < a ? b : a
+    }
     public var description: String { "\(nanoseconds / 1_000_000)ms" }
 }
 

@@ -83,6 +83,9 @@ public struct NackGenerator {
     /// Whether any NACK is due (cheap; call after each packet or on a timer).
     public func isDue(now: Instant) -> Bool { now.nanoseconds >= nextDue }
 
+    /// When the next NACK (new gap or retry) is due; nil when none is pending.
+    public var nextDueTime: Instant? { nextDue == .max ? nil : Instant(nanoseconds: nextDue) }
+
     /// The highest sequence number received.
     public var highestSequenceNumber: UInt16? { started ? highest.value : nil }
 

@@ -71,6 +71,10 @@ public struct NackResponder {
     public private(set) var suppressedFlood: UInt64 = 0
     /// Follow-up copies sent, and those not sent (queue full, over budget, or gone from the
     /// history).
+    /// When the earliest follow-up copy is due (they are queued in order); nil when none is.
+    public var nextFollowUpTime: Instant? {
+        followUpCount > 0 ? Instant(nanoseconds: followUpDue[followUpHead]) : nil
+    }
     public private(set) var followUpsSent: UInt64 = 0
     public private(set) var followUpsDropped: UInt64 = 0
     /// Most sequence numbers looked up per second for this viewer (a NACK flood costs the

@@ -74,6 +74,12 @@ public struct TransportCCFeedback {
     public var hasPending: Bool { nextBase.map { $0 <= highest } ?? false }
 
     /// Whether a feedback should be sent now.
+    /// When the pending feedback is due; nil when nothing is pending.
+    public var nextDueTime: Instant? {
+        guard hasPending else { return nil }
+        return lastFeedbackAt.map { $0 + interval } ?? Instant(nanoseconds: 0)
+    }
+
     public func isDue(now: Instant) -> Bool {
         guard hasPending else { return false }
         guard let last = lastFeedbackAt else { return true }

@@ -43,6 +43,12 @@ public struct KeyframeRequestThrottle: Sendable {
 
     /// Called periodically (every tick): true when a held-back request's interval is over, or
     /// a sent one is still unanswered after `retryAfter`.
+    /// When `retryDue` will next say yes; nil when no request is waiting.
+    public var nextRetryTime: Instant? {
+        guard waiting, let last = lastRequest else { return nil }
+        return last + (heldBack ? minInterval : retryAfter)
+    }
+
     public mutating func retryDue(now: Instant) -> Bool {
         guard waiting, let last = lastRequest, now - last >= (heldBack ? minInterval : retryAfter) else {
             return false

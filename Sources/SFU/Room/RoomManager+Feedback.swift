@@ -6,8 +6,12 @@ import Reactor
 extension RoomManager {
     /// Asks the publisher for a keyframe, at most once per throttle interval.
     func requestKeyframe(room: Room, now: Instant) {
-        guard room.video.keyframeThrottle.request(now: now) else { return }
+        guard room.video.keyframeThrottle.request(now: now) else {
+            noteDeadline(room.video.keyframeThrottle.nextRetryTime)  // held back: sent when due
+            return
+        }
         sendPLI(room: room)
+        noteDeadline(room.video.keyframeThrottle.nextRetryTime)
     }
 
     func sendPLI(room: Room) {

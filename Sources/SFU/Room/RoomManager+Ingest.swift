@@ -84,7 +84,12 @@ extension RoomManager {
         if fanout.forward(view, isKeyframe: isKeyframe, now: now, socket: socket) {
             tracksToFlush.append(fanout)
         }
-        if fanout.recorder?.takeKeyframeRequest() == true { requestKeyframe(room: room, now: now) }
+        if let r = fanout.recorder {
+            if r.takeKeyframeRequest() { requestKeyframe(room: room, now: now) }
+            noteDeadline(r.deadline)
+        }
+        noteDeadline(stream.nackGenerator.nextDueTime)
+        noteDeadline(s.transportCC?.nextDueTime)
     }
 
     func countSRTPError(_ error: SRTPError, session s: PeerSession) {

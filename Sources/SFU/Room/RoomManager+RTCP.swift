@@ -73,6 +73,7 @@ extension RoomManager {
         nack.forEachLostSequence { seq in
             fanout.resend(sequenceNumber: seq, to: track, now: now, socket: socket)
         }
+        noteDeadline(track.nack.nextFollowUpTime)
     }
 
     /// A viewer's report block about one of our outbound streams: loss and RTT figures, and

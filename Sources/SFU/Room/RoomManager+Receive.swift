@@ -60,6 +60,7 @@ extension RoomManager {
         if s.ice.probeAddress != nil {
             sendProbe(s, socket: socket, now: now)
             sessions.startProbing(s)
+            noteDeadline(s.ice.nextProbeTime)
         }
         if result.moveRateLimited { counters.iceMovesRateLimited &+= 1 }
     }

@@ -54,6 +54,7 @@ extension RoomManager {
             tracks: answer.media, now: now)
         session.remoteUfrag = answer.remoteICEUfrag
         sessions.add(session, setupClient: setupClient)
+        noteDeadline(now + configuration.setupTimeout)
         setupsSinceTrim &+= 1
         counters.sessionsCreated &+= 1
         return (session, answer.sdp)
@@ -93,6 +94,7 @@ extension RoomManager {
     /// Sends every datagram DTLS has queued, then acts on its events.
     func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
         socket.sendQueuedDatagrams(of: s.dtls, to: s.address ?? address)
+        noteDeadline(s.dtls.nextTimeout)
         while let event = s.dtls.pollEvent() {
             switch event {
             case .connected(let keys):

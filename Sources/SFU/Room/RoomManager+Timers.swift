@@ -1,12 +1,25 @@
 import CShim
 import Reactor
 
-/// What is due with time.
+/// What is due with time. The room layer reads no clock and keeps no timer: `tick` does
+/// what is due at `now`, and `nextTimeout` says when to call it again. The owner calls `tick`
+/// at `nextTimeout` (and may call it earlier: it only does what is due); inputs that make
+/// something due sooner (a new gap to NACK, a DTLS retransmission, a keyframe request held
+/// back) lower `nextTimeout` and tell `deadlineLowered`.
 extension RoomManager {
-    /// Drives DTLS retransmits, set-up timeouts, NACK retries, repair follow-ups and keyframe
-    /// requests held back by the throttle (call every ~20–50 ms), and once a second consent
-    /// expiry, REMB and receiver reports to publishers and the publisher grace period.
+    /// Slow work (consent expiry, REMB and receiver reports, the publisher grace period,
+    /// forgetting old DELETEs) runs once a second.
+    static let slowTickInterval: Duration = .seconds(1)
+
+    /// When `tick` must run next; nil when this core has nothing that time would change.
+    public var nextTimeout: Instant? { wakeAt }
+
+    /// Drives DTLS retransmits, set-up timeouts, NACK retries, transport-wide feedback, repair
+    /// follow-ups, recordings' frame waits and keyframe requests held back by the throttle, and
+    /// once a second consent expiry, REMB and receiver reports to publishers and the publisher
+    /// grace period; then computes `nextTimeout`.
     public func tick(now: Instant) {
+        defer { wakeAt = computeNextTimeout() }
         // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
         // follow-up copies of repairs to viewers.
         for room in rooms.values {
@@ -36,7 +49,7 @@ extension RoomManager {
                 sendProbe(s, socket: socket, now: now)
             }
         }
-        guard now - lastSlowTick >= .seconds(1) else { return }
+        guard now - lastSlowTick >= Self.slowTickInterval else { return }
         lastSlowTick = now
         if setupsSinceTrim > 0, sessions.pending.isEmpty, now - lastTrim >= .seconds(10) {
             // A burst of joins is over: its handshake transients (certificates, handshake
@@ -68,5 +81,35 @@ extension RoomManager {
             }
             removeIfEmpty(room)
         }
+    }
+
+    /// Something is due at `t`: `nextTimeout` moves forward to it if it is earlier.
+    func noteDeadline(_ t: Instant?) {
+        guard let t else { return }
+        if let w = wakeAt, !(t < w) { return }
+        wakeAt = t
+        deadlineLowered?(t)
+    }
+
+    /// The earliest of everything that is due with time, from every session and room.
+    private func computeNextTimeout() -> Instant? {
+        guard sessions.count > 0 || !rooms.isEmpty else { return nil }
+        var t: Instant? = lastSlowTick + Self.slowTickInterval
+        for s in sessions.pending {
+            t = Instant.earliest(t, s.createdAt + configuration.setupTimeout)
+            t = Instant.earliest(t, s.dtls.nextTimeout)
+        }
+        for s in sessions.probing { t = Instant.earliest(t, s.ice.nextProbeTime) }
+        for room in rooms.values {
+            t = Instant.earliest(t, room.video.nextFollowUpTime)
+            t = Instant.earliest(t, room.audio.nextFollowUpTime)
+            guard let p = room.publisher, p.state == .connected else { continue }
+            t = Instant.earliest(t, room.video.recorder?.deadline)
+            t = Instant.earliest(t, room.audio.recorder?.deadline)
+            t = Instant.earliest(t, room.video.keyframeThrottle.nextRetryTime)
+            t = Instant.earliest(t, p.transportCC?.nextDueTime)
+            for st in p.inbound where !st.isRTX { t = Instant.earliest(t, st.nackGenerator.nextDueTime) }
+        }
+        return t
     }
 }

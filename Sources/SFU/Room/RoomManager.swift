@@ -34,6 +34,11 @@ public final class RoomManager: UDPReceiver {
     var lastTrim = Instant(nanoseconds: 0)
     /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
     var tracksToFlush: [TrackFanout] = []
+    /// The earliest time something is due (`nextTimeout`).
+    var wakeAt: Instant?
+    /// Told when an input made something due earlier than `nextTimeout` said before, so the
+    /// owner can move its timer forward (see `RoomManager+Timers`).
+    public var deadlineLowered: ((Instant) -> Void)?
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public internal(set) var counters = RoomCounters()
 

@@ -358,6 +358,13 @@ final class TrackFanout {
         }
     }
 
+    /// When the earliest follow-up copy to any viewer is due.
+    var nextFollowUpTime: Instant? {
+        var t: Instant?
+        for v in viewersWithFollowUps { t = Instant.earliest(t, v.nack.nextFollowUpTime) }
+        return t
+    }
+
     func sendFollowUps(to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
         while let seq = viewer.nack.takeDueFollowUp(now: now) {
             guard let history, let stored = history.packet(sequenceNumber: seq, now: now), canRepair(viewer) else {
