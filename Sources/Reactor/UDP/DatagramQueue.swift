@@ -11,14 +11,19 @@ public final class DatagramQueue {
     /// Most datagrams waiting at once.
     public let capacity: Int
     /// Datagrams refused: queue full, no pool slot, or a capacity larger than a slot.
-    public private(set) var droppedCount = 0
+    public var droppedCount: Int { dropped }
     /// Of `droppedCount`, those refused because the pool had no free slot.
-    public private(set) var poolExhaustedCount = 0
+    public var poolExhaustedCount: Int { poolExhausted }
+    // Private storage behind read-only accessors: the optimizer then sees every access and
+    // drops the dynamic exclusivity checks a public `var` would cost on each send.
+    private var dropped = 0
+    private var poolExhausted = 0
+    private var count = 0
 
     /// The waiting datagrams, oldest first (`entries[0..<pendingCount]`).
     let entries: UnsafeMutablePointer<PendingDatagram>
     /// Datagrams waiting.
-    public private(set) var pendingCount = 0
+    public var pendingCount: Int { count }
     /// The socket that empties this queue: asked to flush when the queue is full, and told of
     /// each drop so the loop's counters stay current. Unowned: the socket owns the queue.
     unowned(unsafe) var owner: (any DatagramQueueOwner)?
@@ -32,7 +37,7 @@ public final class DatagramQueue {
     }
 
     deinit {
-        for i in 0..<pendingCount { pool.give(entries[i].slot) }
+        for i in 0..<count { pool.give(entries[i].slot) }
         entries.deallocate()
     }
 
@@ -42,9 +47,9 @@ public final class DatagramQueue {
     @discardableResult
     @inline(__always)
     public func send(to address: SocketAddress, capacity: Int = 1500, _ write: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        if pendingCount == self.capacity {
+        if count == self.capacity {
             owner?.queueIsFull(self)
-            if pendingCount == self.capacity { return drop(poolExhausted: false) }
+            if count == self.capacity { return drop(poolExhausted: false) }
         }
         guard capacity > 0, capacity <= pool.slotSize else { return drop(poolExhausted: false) }
         guard let slot = pool.take() else { return drop(poolExhausted: true) }
@@ -53,8 +58,8 @@ public final class DatagramQueue {
             pool.give(slot)
             return false
         }
-        entries[pendingCount] = PendingDatagram(slot: slot, length: Int32(n), address: address)
-        pendingCount += 1
+        entries[count] = PendingDatagram(slot: slot, length: Int32(n), address: address)
+        count += 1
         return true
     }
 
@@ -72,7 +77,7 @@ public final class DatagramQueue {
     /// `body` saw it (the bytes are valid only during the call). For users without a socket.
     public func drain(_ body: (SocketAddress, UnsafeRawBufferPointer) -> Void) {
         // Entries queued by `body` itself wait for the next drain.
-        let n = pendingCount
+        let n = count
         for i in 0..<n {
             let e = entries[i]
             body(e.address, UnsafeRawBufferPointer(start: pool.pointer(e.slot), count: Int(e.length)))
@@ -82,8 +87,8 @@ public final class DatagramQueue {
 
     @inline(never)
     private func drop(poolExhausted: Bool) -> Bool {
-        droppedCount &+= 1
-        if poolExhausted { poolExhaustedCount &+= 1 }
+        dropped &+= 1
+        if poolExhausted { self.poolExhausted &+= 1 }
         owner?.queueDropped(self, poolExhausted: poolExhausted)
         return false
     }
@@ -93,10 +98,10 @@ public final class DatagramQueue {
     /// Forgets the first `k` entries (their slots now belong to someone else).
     func remove(_ k: Int) {
         guard k > 0 else { return }
-        pendingCount -= k
-        if pendingCount > 0 {
+        count -= k
+        if count > 0 {
             // PendingDatagram is plain data: one memmove for the overlapping rest.
-            memmove(entries, entries + k, pendingCount * MemoryLayout<PendingDatagram>.stride)
+            memmove(entries, entries + k, count * MemoryLayout<PendingDatagram>.stride)
         }
     }
 
@@ -108,10 +113,10 @@ public final class DatagramQueue {
 
     /// Puts back datagrams whose send must be retried (their slots come back with them);
     /// false, and nothing taken, if they do not all fit.
-    func append(_ datagrams: UnsafePointer<PendingDatagram>, count: Int) -> Bool {
-        guard pendingCount + count <= capacity else { return false }
-        (entries + pendingCount).update(from: datagrams, count: count)
-        pendingCount += count
+    func append(_ datagrams: UnsafePointer<PendingDatagram>, count n: Int) -> Bool {
+        guard count + n <= capacity else { return false }
+        (entries + count).update(from: datagrams, count: n)
+        count += n
         return true
     }
 }
