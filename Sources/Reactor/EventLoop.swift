@@ -1,7 +1,7 @@
 import CShim
 import Glibc
 
-/// One core's event loop: a backend (epoll or io_uring), timers, a mailbox, a buffer pool,
+/// One core's event loop: a backend (`ReactorBackend`: epoll or io_uring), timers, a mailbox, a buffer pool,
 /// a cached `now` and plain counters. Not Sendable: everything it owns is touched only by
 /// the thread that runs it. Other threads reach it through `handle` (its mailbox).
 public final class EventLoop {
@@ -26,14 +26,14 @@ public final class EventLoop {
     public var onStop: (() -> Void)?
 
     let backend: any ReactorBackend
-    /// Non-nil when running on io_uring: channels submit their I/O here.
-    let uring: URingBackend?
     let mailbox: Mailbox
     var timers = TimerHeap()
     var registry = ChannelRegistry()
-    /// Open UDP sockets: each gets an end-of-turn call (batch end, send flush).
-    var udpSockets: [UDPSocket] = []
-    /// 64 KB scratch for TCP reads on epoll (delivery is synchronous, so one per loop).
+    /// Channels called at the end of every turn (UDP sockets: batch end, send flush).
+    private var turnEndObservers: [any TurnEndObserver] = []
+    /// The thread that owns the loop: the one that made it, then the one that runs it.
+    private var ownerThread: pthread_t
+    /// 64 KB scratch for TCP reads (delivery is synchronous, so one per loop).
     let scratch: UnsafeMutableRawBufferPointer
     var nextConnectionID: UInt64 = 1
     private var jobBatch: [Mailbox.Job] = []
@@ -53,14 +53,10 @@ public final class EventLoop {
         self.mailbox = mailbox
         handle = EventLoopHandle(mailbox: mailbox, index: index)
         switch kind {
-        case .epoll:
-            backend = try EpollBackend()
-            uring = nil
-        case .iouring:
-            let u = try URingBackend()
-            backend = u
-            uring = u
+        case .epoll: backend = try EpollBackend()
+        case .iouring: backend = try URingBackend()
         }
+        ownerThread = pthread_self()
         scratch = .allocate(byteCount: 65536, alignment: 64)
         now = Instant.now()
         lastWake = now
@@ -87,10 +83,23 @@ public final class EventLoop {
     /// True on the thread currently running this loop.
     public var inEventLoop: Bool { lsfu_current_loop() == Unmanaged.passUnretained(self).toOpaque() }
 
+    /// Debug builds: traps unless called on the loop's own thread (the one running it, or the
+    /// one that made it before it runs), as SwiftNIO's `assertInEventLoop`. Every public entry
+    /// point of a core-confined type calls it; release builds compile it away.
+    @inline(__always)
+    public func assertOnLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(isOnOwnerThread, "called off its event loop's thread (core \(index))", file: file, line: line)
+    }
+
+    /// Whether the calling thread owns the loop (for `assert` on paths where even evaluating
+    /// `loop` must not cost a release build anything).
+    var isOnOwnerThread: Bool { pthread_equal(ownerThread, pthread_self()) != 0 }
+
     // MARK: running
 
     /// Runs until `stop()`; then closes every channel, runs the mailbox's last jobs and returns.
     public func run() {
+        ownerThread = pthread_self()
         let previous = lsfu_current_loop()
         lsfu_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         defer { lsfu_set_current_loop(previous) }
@@ -102,6 +111,7 @@ public final class EventLoop {
     /// For tests and single-threaded drivers.
     @discardableResult
     public func run(until condition: () -> Bool, timeout: Duration = .seconds(5)) -> Bool {
+        ownerThread = pthread_self()
         let previous = lsfu_current_loop()
         lsfu_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         defer { lsfu_set_current_loop(previous) }
@@ -132,10 +142,10 @@ public final class EventLoop {
         var pendingSends = false
         // Index loop (not for-in): no iterator, and a socket closed meanwhile is skipped safely.
         var i = 0
-        while i < udpSockets.count {
-            let s = udpSockets[i]
-            if s.endOfTurn() { pendingSends = true }
-            if i < udpSockets.count, udpSockets[i] === s { i += 1 }
+        while i < turnEndObservers.count {
+            let s = turnEndObservers[i]
+            if s.turnEnded() { pendingSends = true }
+            if i < turnEndObservers.count, turnEndObservers[i] === s { i += 1 }
         }
         if stopRequested { return }
 
@@ -146,6 +156,7 @@ public final class EventLoop {
         }
         // A send queue the kernel pushed back on is retried next turn, soon.
         if pendingSends { timeout = timeout < 0 ? 1_000_000 : min(timeout, 1_000_000) }
+        if backend.hasPendingEvents { timeout = 0 }
         if timeout != 0, !mailbox.prepareToSleep() { timeout = 0 }
 
         let beforeWait = Instant.now()
@@ -194,9 +205,9 @@ public final class EventLoop {
         }
         for c in registry.all { c.closeForLoopStop() }
         for t in extraChannels { registry.remove(t) }
-        uring?.drainOutstanding(loop: self)
+        backend.drain(loop: self)
         timers.removeAll()
-        udpSockets.removeAll()
+        turnEndObservers.removeAll()
         context = nil
         backend.shutdown()
     }
@@ -206,6 +217,7 @@ public final class EventLoop {
     /// Calls `body` on this loop at `deadline` (or on the next turn if it has passed).
     @discardableResult
     public func scheduleTimer(at deadline: Instant, _ body: @escaping () -> Void) -> TimerHandle {
+        assertOnLoop()
         let t = TimerHandle(deadline: deadline, body: body)
         timers.schedule(t, at: deadline)
         return t
@@ -219,11 +231,13 @@ public final class EventLoop {
 
     /// Re-arms `timer` (scheduled, fired or cancelled) for `deadline` without allocating.
     public func reschedule(_ timer: TimerHandle, at deadline: Instant) {
+        assertOnLoop()
         timers.schedule(timer, at: deadline)
     }
 
     /// Cancels `timer`; harmless if it already fired or was cancelled.
     public func cancelTimer(_ timer: TimerHandle) {
+        assertOnLoop()
         timers.cancel(timer)
     }
 
@@ -243,14 +257,9 @@ public final class EventLoop {
         registry.lookup(token)?.ready(events)
     }
 
-    func deliverCompletion(userData: UInt64, result: Int32, flags: UInt32) {
-        let op = Token.op(userData)
-        guard let c = registry.lookup(userData) else { return }
-        if op == IOOp.poll {
-            if result >= 0 { c.ready(UInt32(result)) }
-        } else {
-            c.completed(op: op, arg: Token.arg(userData), result: result, flags: flags)
-        }
+    func addTurnEndObserver(_ o: any TurnEndObserver) { turnEndObservers.append(o) }
+    func removeTurnEndObserver(_ o: any TurnEndObserver) {
+        if let i = turnEndObservers.firstIndex(where: { $0 === o }) { turnEndObservers.remove(at: i) }
     }
 
     func register(_ c: Channel) -> UInt64 { registry.add(c) }
@@ -282,7 +291,6 @@ private final class WakeChannel: Channel {
     let fd: Int32
     init(fd: Int32) { self.fd = fd }
     func ready(_ events: UInt32) { lsfu_eventfd_drain(fd) }
-    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {}
     func closeForLoopStop() {}
 }
 
@@ -291,6 +299,5 @@ private final class CallbackChannel: Channel {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     func ready(_ events: UInt32) { body() }
-    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {}
     func closeForLoopStop() {}
 }

@@ -1,8 +1,8 @@
 import Glibc
 
 /// A response body that is a part of an open file, streamed by the connection as its output
-/// drains (`sendfile(2)` on plain TCP with epoll, bounded `pread`s through the TLS or io_uring
-/// write path otherwise), so a large file never sits in memory. Owns the descriptor: it is
+/// drains (`sendfile(2)` on plain TCP, bounded `pread`s through the TLS write path
+/// otherwise), so a large file never sits in memory. Owns the descriptor: it is
 /// closed when the last reference goes, that is when the body has been sent, or the
 /// connection ended, or the response was dropped (a HEAD answer, a client that left).
 /// `Sendable`: immutable, and the descriptor is only read with positioned reads.

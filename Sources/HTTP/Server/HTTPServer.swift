@@ -121,8 +121,8 @@ final class HTTPConnectionDriver: TCPConnectionHandler {
 
     /// Hands output to the socket in pieces while its queue is below the high watermark, so
     /// a client that does not read holds the rest here, in one place, where it also stops
-    /// the parsing of further requests. A file body goes with `sendfile(2)` on plain TCP
-    /// (epoll), else in bounded reads through the same path as other output (TLS, io_uring).
+    /// the parsing of further requests. A file body goes with `sendfile(2)` on plain TCP,
+    /// else in bounded reads through the same path as other output (TLS).
     private func flush() {
         guard let tcp, tcp.isOpen else { return }
         var fileBytes = 0

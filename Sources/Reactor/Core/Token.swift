@@ -14,15 +14,15 @@ enum Token {
     static func arg(_ t: UInt64) -> UInt16 { UInt16(truncatingIfNeeded: t >> 48) }
 }
 
-/// io_uring operation codes carried in user_data.
+/// io_uring operation codes carried in user_data (`URingBackend`). For `recv` and `send`
+/// bits 0-23 name the backend's UDP socket, not a registry token.
 enum IOOp {
+    /// A readiness poll (argument: the watch's generation).
     static let poll: UInt8 = 0
+    /// A UDP RECVMSG (argument: the receive buffer).
     static let recv: UInt8 = 1
+    /// A UDP SENDMSG (argument: send batch << 10 | message).
     static let send: UInt8 = 2
-    static let accept: UInt8 = 3
-    static let connect: UInt8 = 4
     static let cancel: UInt8 = 5
     static let pollRemove: UInt8 = 6
-    /// A one-shot poll owned by a channel (e.g. hang-up watch of a paused TCP connection).
-    static let watchPoll: UInt8 = 7
 }

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 
 /// An IPv4 or IPv6 address and port, stored inline (no heap), hashable so sessions can be

@@ -33,23 +33,10 @@ public final class TCPConnection: Channel {
     private var watchingWritable = false
     private var watchingReadable = false
 
-    // io_uring: one receive and one send in flight at most.
-    /// io_uring receive buffer, allocated on first receive (not from the packet pool, so many
-    /// idle connections cannot starve UDP sends of slots).
-    private var recvBuffer: UnsafeMutableRawPointer?
-    static let uringReceiveSize = 16 * 1024
-    private var recvInFlight = false
-    /// io_uring: a hang-up poll while reading is paused (epoll reports HUP without interest).
-    private var hangupPollInFlight = false
-    private var sendInFlight = false
-    /// Bytes received while reading was paused, delivered on resume.
-    private var heldLength = 0
-    private var outstanding = 0
-    private var connectAddress = sockaddr_storage()
     private var resourcesReleased = false
     /// An error or the hard cap hit: abort on the next turn, write nothing more.
     private var failing = false
-    /// epoll: added to the epoll set (interest changes before that wait for `start`).
+    /// Watched by the backend (interest changes before that wait for `start`).
     private var isWatched = false
     /// When queued bytes last moved (or the queue last became non-empty).
     private var lastWriteProgress = Instant(nanoseconds: 0)
@@ -89,52 +76,23 @@ public final class TCPConnection: Channel {
     func discard() {
         state = .closed
         _ = lsfu_set_linger_zero(fd)
-        dropWrites()
-        if outstanding == 0 {
-            releaseResources()
-        } else if let u = loop.uring {
-            // A send submitted from the accept closure is in flight: cancel it; the last
-            // completion releases the socket.
-            _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
-            u.cancelAll(fd: fd)
-            u.submitNow()
-        }
-    }
-
-    /// Frees queued bytes unless io_uring is still sending from them.
-    private func dropWrites() {
-        if !sendInFlight { writes.removeAll() }
+        writes.removeAll()
+        releaseResources()
     }
 
     /// Starts reading (or connecting) with `handler` receiving events.
     func start(handler: any TCPConnectionHandler) throws(ReactorError) {
         self.handler = handler
         register()
-        if let u = loop.uring {
-            if state == .connecting {
-                let len = remoteAddress.write(to: &connectAddress)
-                let ok = withUnsafePointer(to: &connectAddress) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        u.submitConnect(fd: fd, address: $0, length: len, userData: Token.withOp(token, op: IOOp.connect))
-                    }
-                }
-                if ok { outstanding += 1 }
-            } else {
-                submitReceive(u)
-                submitSend(u)
-                if readingPaused { watchHangup(u) }
-            }
-        } else {
-            watchingReadable = state == .open && !readingPaused
-            watchingWritable = state == .connecting || !writes.isEmpty
-            do {
-                try loop.backend.watch(fd: fd, token: token, readable: watchingReadable, writable: watchingWritable)
-            } catch {
-                loop.unregister(token)
-                throw error
-            }
-            isWatched = true
+        watchingReadable = state == .open && !readingPaused
+        watchingWritable = state == .connecting || !writes.isEmpty
+        do {
+            try loop.backend.watch(fd: fd, token: token, readable: watchingReadable, writable: watchingWritable)
+        } catch {
+            loop.unregister(token)
+            throw error
         }
+        isWatched = true
     }
 
     // MARK: public API
@@ -148,9 +106,10 @@ public final class TCPConnection: Channel {
 
     /// Queues `bytes` (copied) for the peer.
     public func write(_ bytes: UnsafeRawBufferPointer) {
+        loop.assertOnLoop()
         guard state == .open || state == .connecting, bytes.count > 0 else { return }
         var rest = bytes
-        if writes.isEmpty, state == .open, loop.uring == nil {
+        if writes.isEmpty, state == .open {
             // Common case: the kernel takes it all at once, nothing is copied.
             let n = Glibc.send(fd, rest.baseAddress, rest.count, lsfu_MSG_NOSIGNAL() | lsfu_MSG_DONTWAIT())
             if n > 0 {
@@ -172,11 +131,7 @@ public final class TCPConnection: Channel {
             return
         }
         if writes.count > limits.highWatermark { aboveHighWatermark = true }
-        if let u = loop.uring {
-            if state == .open, token != 0 { submitSend(u) }
-        } else if state == .open {
-            updateInterest()
-        }
+        if state == .open { updateInterest() }
     }
 
     /// Queues a copy of `bytes`.
@@ -194,9 +149,8 @@ public final class TCPConnection: Channel {
         case failed
     }
 
-    /// Whether `sendFile` can be used: with epoll, where the socket is non-blocking and written
-    /// to directly. io_uring connections copy file bytes through `write` instead.
-    public var canSendFile: Bool { loop.uring == nil && state == .open && !failing }
+    /// Whether `sendFile` can be used (the connection is open and has not failed).
+    public var canSendFile: Bool { state == .open && !failing }
 
     /// Sends up to `count` bytes of `fileFD` from `offset` with `sendfile(2)`: the kernel copies
     /// from the page cache to the socket, nothing passes through this process's memory. Only
@@ -237,34 +191,21 @@ public final class TCPConnection: Channel {
             if writes.isEmpty { noteWriteProgress() }
         }
         armStallTimer()
-        if loop.uring == nil { updateInterest() }
+        updateInterest()
     }
 
     /// Stops delivering reads (the kernel's receive buffer then pushes back on the peer).
     public func pauseReading() {
         guard !readingPaused else { return }
         readingPaused = true
-        if let u = loop.uring {
-            watchHangup(u)
-        } else {
-            updateInterest()
-        }
+        updateInterest()
     }
 
     /// Delivers reads again.
     public func resumeReading() {
         guard readingPaused else { return }
         readingPaused = false
-        if let u = loop.uring {
-            if heldLength > 0, let buffer = recvBuffer {
-                let n = heldLength
-                heldLength = 0
-                handler?.received(UnsafeRawBufferPointer(start: buffer, count: n), on: self)
-            }
-            if state == .open { submitReceive(u) }
-        } else {
-            updateInterest()
-        }
+        updateInterest()
     }
 
     /// Closes after the queued bytes are written. With `linger`, the connection then sends
@@ -272,6 +213,7 @@ public final class TCPConnection: Channel {
     /// linger's bounds: a peer that sends a whole request body before reading (and was answered
     /// early, e.g. 413) gets the answer instead of a reset caused by its unread bytes.
     public func close(linger: Linger? = nil) {
+        loop.assertOnLoop()
         switch state {
         case .closed, .closing, .lingering: return
         case .connecting: finish(abortive: false)
@@ -282,7 +224,7 @@ public final class TCPConnection: Channel {
             } else {
                 state = .closing
                 readingPaused = true
-                if loop.uring == nil { updateInterest() }
+                updateInterest()
             }
         }
     }
@@ -296,13 +238,8 @@ public final class TCPConnection: Channel {
         state = .lingering
         // Our FIN tells the peer the answer is complete; its bytes are still read below.
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
-        heldLength = 0
         lingerTimer = loop.scheduleTimer(after: linger.timeout) { [weak self] in self?.finish(abortive: false) }
-        if let u = loop.uring {
-            submitReceive(u)
-        } else {
-            updateInterest()
-        }
+        updateInterest()
     }
 
     /// Bytes read while lingering are dropped; enough of them, or the peer's FIN, ends it.
@@ -340,14 +277,15 @@ public final class TCPConnection: Channel {
 
     /// Closes at once, dropping queued bytes (the peer sees a reset).
     public func abort() {
+        loop.assertOnLoop()
         guard state != .closed else { return }
         finish(abortive: true)
     }
 
-    // MARK: epoll
+    // MARK: readiness
 
     private func updateInterest() {
-        guard state != .closed, loop.uring == nil, isWatched else { return }
+        guard state != .closed, isWatched else { return }
         let r = (state == .open && !readingPaused) || state == .lingering
         let w = state == .connecting || ((!writes.isEmpty || awaitingWritable) && state != .lingering)
         if r != watchingReadable || w != watchingWritable {
@@ -460,102 +398,6 @@ public final class TCPConnection: Channel {
         if state == .closing, writes.isEmpty, !failing { finishOrLinger() }
     }
 
-    // MARK: io_uring
-
-    private func submitReceive(_ u: URingBackend) {
-        let reading = (state == .open && !readingPaused && heldLength == 0) || state == .lingering
-        guard token != 0, handler != nil, !recvInFlight, reading else { return }
-        if recvBuffer == nil {
-            recvBuffer = .allocate(byteCount: Self.uringReceiveSize, alignment: 16)
-        }
-        guard let buffer = recvBuffer else { return }
-        if u.submitRecv(fd: fd, buffer: buffer, length: Self.uringReceiveSize,
-                        userData: Token.withOp(token, op: IOOp.recv)) {
-            recvInFlight = true
-            outstanding += 1
-        }
-    }
-
-    private func watchHangup(_ u: URingBackend) {
-        guard token != 0, !hangupPollInFlight, state == .open else { return }
-        let pollErrHup: UInt32 = 0x0008 | 0x0010
-        if u.submitPoll(fd: fd, mask: pollErrHup, userData: Token.withOp(token, op: IOOp.watchPoll)) {
-            hangupPollInFlight = true
-            outstanding += 1
-        }
-    }
-
-    private func submitSend(_ u: URingBackend) {
-        guard !sendInFlight, !failing, let front = writes.front else { return }
-        if u.submitSend(fd: fd, buffer: front.baseAddress!, length: front.count, userData: Token.withOp(token, op: IOOp.send)) {
-            sendInFlight = true
-            outstanding += 1
-        }
-    }
-
-    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {
-        outstanding -= 1
-        switch op {
-        case IOOp.recv:
-            recvInFlight = false
-            if state == .lingering {
-                if result >= 0 {
-                    discardLingering(Int(result))
-                } else if result != -EAGAIN, result != -EINTR {
-                    finish(abortive: true)
-                }
-                if state == .lingering, let u = loop.uring { submitReceive(u) }
-            } else if state == .open {
-                if result > 0 {
-                    loop.counters.tcpReadBytes &+= Int(result)
-                    if readingPaused {
-                        heldLength = Int(result)
-                    } else if let buffer = recvBuffer {
-                        handler?.received(UnsafeRawBufferPointer(start: buffer, count: Int(result)), on: self)
-                    }
-                } else if result == 0 {
-                    close()
-                } else if result != -EAGAIN, result != -EINTR {
-                    finish(abortive: true)
-                }
-                if state == .open, let u = loop.uring { submitReceive(u) }
-            }
-        case IOOp.send:
-            sendInFlight = false
-            if state == .open || state == .closing {
-                if result > 0 {
-                    loop.counters.tcpWrittenBytes &+= Int(result)
-                    noteWriteProgress()
-                    writes.consume(Int(result))
-                } else if result != -EAGAIN, result != -EINTR {
-                    finish(abortive: true)
-                }
-                if state != .closed, let u = loop.uring { submitSend(u) }
-                if state != .closed { afterWritesDrained() }
-            }
-        case IOOp.watchPoll:
-            hangupPollInFlight = false
-            if result > 0, UInt32(result) & (0x0008 | 0x0010) != 0, state != .closed {
-                finish(abortive: true)
-            }
-        case IOOp.connect:
-            if state == .connecting {
-                if result == 0 {
-                    state = .open
-                    if let u = loop.uring {
-                        submitReceive(u)
-                        submitSend(u)
-                    }
-                } else {
-                    finish(abortive: true)
-                }
-            }
-        default:
-            break
-        }
-        if state == .closed, outstanding == 0 { releaseResources() }
-    }
-
     // MARK: closing
 
     /// Errors found inside `write` close the connection on the next turn, so a handler
@@ -563,7 +405,7 @@ public final class TCPConnection: Channel {
     private func failLater() {
         guard state != .closed, !failing else { return }
         failing = true
-        dropWrites()
+        writes.removeAll()
         state = .closing
         loop.executeSoon { [weak self] in self?.finish(abortive: true) }
     }
@@ -576,23 +418,13 @@ public final class TCPConnection: Channel {
         stallTimer = nil
         lingerTimer = nil
         if abortive { _ = lsfu_set_linger_zero(fd) }
-        dropWrites()
-        if let u = loop.uring {
-            if outstanding > 0 {
-                // A graceful close sends FIN now (and completes the pending receive); an abort
-                // must not, so the peer sees only the reset when the socket is closed.
-                if !abortive { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
-                u.cancelAll(fd: fd)
-                u.submitNow()
-            }
-        } else if isWatched {
-            loop.backend.unwatch(fd: fd, token: token)
-        }
+        writes.removeAll()
+        if isWatched { loop.backend.unwatch(fd: fd, token: token) }
         listener?.connectionClosed()
         let h = handler
         handler = nil
         h?.closed(self)
-        if outstanding == 0 { releaseResources() }
+        releaseResources()
     }
 
     private func releaseResources() {
@@ -600,15 +432,11 @@ public final class TCPConnection: Channel {
         resourcesReleased = true
         writes.removeAll()
         Glibc.close(fd)
-        if let buffer = recvBuffer {
-            buffer.deallocate()
-            recvBuffer = nil
-        }
         loop.unregister(token)
     }
 
     func closeForLoopStop() {
-        if state == .open, !writes.isEmpty, loop.uring == nil { flushWrites() }
+        if state == .open, !writes.isEmpty { flushWrites() }
         finish(abortive: false)
     }
 }
@@ -617,22 +445,20 @@ extension EventLoop {
     /// Connects to `address` (non-blocking); `handler` gets the connection's events, and
     /// `closed` if the connection fails.
     public func connectTCP(to address: SocketAddress, limits: TCPLimits = TCPLimits(), handler: any TCPConnectionHandler) throws(ReactorError) -> TCPConnection {
-        let onUring = uring != nil
-        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | (onUring ? 0 : lsfu_SOCK_NONBLOCK())
+        assertOnLoop()
+        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | lsfu_SOCK_NONBLOCK()
         let fd = socket(address.isIPv6 ? AF_INET6 : AF_INET, type, 0)
         if fd < 0 { throw .errno("socket(TCP)") }
         _ = lsfu_set_nodelay(fd)
-        var connecting = onUring
-        if !onUring {
-            let r = address.withSockAddr { Glibc.connect(fd, $0, $1) }
-            if r != 0 {
-                if errno == EINPROGRESS {
-                    connecting = true
-                } else {
-                    let e = ReactorError.errno("connect(\(address))")
-                    Glibc.close(fd)
-                    throw e
-                }
+        var connecting = false
+        let r = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        if r != 0 {
+            if errno == EINPROGRESS {
+                connecting = true
+            } else {
+                let e = ReactorError.errno("connect(\(address))")
+                Glibc.close(fd)
+                throw e
             }
         }
         let c = TCPConnection(loop: self, fd: fd, remote: address, connecting: connecting, limits: limits)

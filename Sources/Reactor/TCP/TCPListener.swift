@@ -18,7 +18,6 @@ public final class TCPListener: Channel {
     private let acceptHandler: (TCPConnection) -> (any TCPConnectionHandler)?
     private var token: UInt64 = 0
     private var isClosed = false
-    private var acceptInFlight = false
     private var acceptPaused = false
 
     init(loop: EventLoop, bind address: SocketAddress, reusePort: Bool, backlog: Int, maxConnections: Int,
@@ -27,8 +26,7 @@ public final class TCPListener: Channel {
         self.maxConnections = maxConnections
         self.limits = limits
         acceptHandler = accept
-        let onUring = loop.uring != nil
-        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | (onUring ? 0 : lsfu_SOCK_NONBLOCK())
+        let type = Int32(SOCK_STREAM.rawValue) | lsfu_SOCK_CLOEXEC() | lsfu_SOCK_NONBLOCK()
         let s = socket(address.isIPv6 ? AF_INET6 : AF_INET, type, 0)
         if s < 0 { throw .errno("socket(TCP)") }
         var on: Int32 = 1
@@ -62,20 +60,16 @@ public final class TCPListener: Channel {
 
     func start() throws(ReactorError) {
         token = loop.register(self)
-        if let u = loop.uring {
-            submitAccept(u)
-        } else {
-            do {
-                try loop.backend.watch(fd: fd, token: token, readable: true, writable: false)
-            } catch {
-                loop.unregister(token)
-                throw error
-            }
+        do {
+            try loop.backend.watch(fd: fd, token: token, readable: true, writable: false)
+        } catch {
+            loop.unregister(token)
+            throw error
         }
     }
 
     func ready(_ events: UInt32) {
-        // Bounded per wake-up; level-triggered epoll brings us back for the rest.
+        // Bounded per wake-up; level-triggered readiness brings us back for the rest.
         for _ in 0..<64 {
             guard !isClosed else { return }
             let c = lsfu_accept(fd, lsfu_SOCK_NONBLOCK() | lsfu_SOCK_CLOEXEC())
@@ -119,27 +113,6 @@ public final class TCPListener: Channel {
         connectionCount -= 1
     }
 
-    private func submitAccept(_ u: URingBackend) {
-        guard !acceptInFlight, !isClosed else { return }
-        if u.submitAccept(fd: fd, userData: Token.withOp(token, op: IOOp.accept)) { acceptInFlight = true }
-    }
-
-    func completed(op: UInt8, arg: UInt16, result: Int32, flags: UInt32) {
-        acceptInFlight = false
-        if isClosed {
-            if result >= 0 { Glibc.close(result) }
-            finishClose()
-            return
-        }
-        if result >= 0 {
-            adopt(result)
-        } else if Self.isResourceShortage(-result) {
-            pauseAccepting()
-            return
-        }
-        if let u = loop.uring { submitAccept(u) }
-    }
-
     /// Out of file descriptors or memory: the pending connection stays in the backlog, and a
     /// level-triggered listener would wake the loop forever, so stop accepting for a moment.
     static func isResourceShortage(_ e: Int32) -> Bool {
@@ -150,35 +123,20 @@ public final class TCPListener: Channel {
         guard !acceptPaused else { return }
         acceptPaused = true
         loop.counters.tcpAcceptPauses &+= 1
-        if loop.uring == nil { loop.backend.rewatch(fd: fd, token: token, readable: false, writable: false) }
+        loop.backend.rewatch(fd: fd, token: token, readable: false, writable: false)
         loop.scheduleTimer(after: .milliseconds(100)) { [weak self] in
             guard let self, !self.isClosed else { return }
             self.acceptPaused = false
-            if let u = self.loop.uring {
-                self.submitAccept(u)
-            } else {
-                self.loop.backend.rewatch(fd: self.fd, token: self.token, readable: true, writable: false)
-            }
+            self.loop.backend.rewatch(fd: self.fd, token: self.token, readable: true, writable: false)
         }
     }
 
     /// Stops accepting; live connections stay open.
     public func close() {
+        loop.assertOnLoop()
         guard !isClosed else { return }
         isClosed = true
-        if let u = loop.uring, acceptInFlight {
-            u.cancelAll(fd: fd)
-            u.submitNow()
-        } else {
-            finishClose()
-        }
-    }
-
-    private var finished = false
-    private func finishClose() {
-        guard !finished else { return }
-        finished = true
-        if loop.uring == nil { loop.backend.unwatch(fd: fd, token: token) }
+        loop.backend.unwatch(fd: fd, token: token)
         Glibc.close(fd)
         loop.unregister(token)
     }
@@ -192,6 +150,7 @@ extension EventLoop {
     public func listenTCP(bind: SocketAddress, reusePort: Bool = true, backlog: Int = 1024, maxConnections: Int,
                           limits: TCPLimits = TCPLimits(),
                           accept: @escaping (TCPConnection) -> (any TCPConnectionHandler)?) throws(ReactorError) -> TCPListener {
+        assertOnLoop()
         let l = try TCPListener(loop: self, bind: bind, reusePort: reusePort, backlog: backlog,
                                 maxConnections: maxConnections, limits: limits, accept: accept)
         try l.start()
