@@ -78,7 +78,7 @@ let package = Package(
             swiftSettings: strict),
         // Uploads to S3-compatible storage on worker threads of their own (libcurl: HTTP, TLS,
         // SigV4; libcrypto: the payload SHA-256 that SigV4 signs).
-        .target(name: "S3", dependencies: ["CCurl", "COpenSSL"], swiftSettings: strict),
+        .target(name: "S3", dependencies: ["CCurl", "COpenSSL", "Reactor"], swiftSettings: strict),
         .executableTarget(
             name: "Main",
             dependencies: [

@@ -1,4 +1,5 @@
 import Glibc
+import Reactor
 import Synchronization
 
 /// Uploads files to one bucket on a fixed number of worker threads of its own, so at most
@@ -31,7 +32,7 @@ public final class UploadQueue: @unchecked Sendable {
     private var head = 0
     private var running = 0
     private var accepting = true
-    private var threads: [WorkerThread] = []
+    private var threads: [OSThread] = []
     /// Interrupted jobs, handed back by `shutdown`.
     private var returned: [UploadJob] = []
 
@@ -54,11 +55,13 @@ public final class UploadQueue: @unchecked Sendable {
         self.capacity = capacity
         self.onEvent = onEvent
         for _ in 0..<concurrency {
-            switch WorkerThread.spawn({ [self] in work() }) {
-            case .success(let thread): lock.withLock { threads.append(thread) }
-            case .failure(let error):
+            do {
+                let thread = try OSThread.spawn { [self] in work() }
+                lock.withLock { threads.append(thread) }
+            } catch {
                 _ = shutdown(gracePeriod: .zero)
-                throw error
+                if case .system(let call, let code) = error { throw .system(call: call, errno: code) }
+                throw .system(call: "pthread_create", errno: 0)
             }
         }
     }
@@ -97,9 +100,9 @@ public final class UploadQueue: @unchecked Sendable {
     /// end (never started, then interrupted), for the owner to keep for a later start.
     /// Calls after the first return nothing.
     @discardableResult
-    public func shutdown(gracePeriod: Duration) -> [UploadJob] {
+    public func shutdown(gracePeriod: Swift.Duration) -> [UploadJob] {
         let deadline = MonotonicTime.after(gracePeriod)
-        let (notStarted, workers): ([UploadJob], [WorkerThread]) = lock.withLock {
+        let (notStarted, workers): ([UploadJob], [OSThread]) = lock.withLock {
             guard accepting || !threads.isEmpty else { return ([], []) }
             accepting = false
             let waiting = pending[head...].map(\.job)
