@@ -76,13 +76,17 @@ struct Server {
         let configuration = self.configuration
         let logger = self.logger
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
-            let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
-            manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
                 throw ConfigurationError.invalid("PUBLIC_IP", "cannot bind media to \(media.bindIP)")
             }
-            manager.socket = try loop.openUDP(bind: bind, receiver: manager)
+            // The rooms are sans-IO: the core's socket hands them datagrams and sends their
+            // queue; `RoomTimer` runs them at their `nextTimeout`.
+            let queue = loop.makeDatagramQueue()
+            let manager = RoomManager(
+                coreIndex: loop.index, identity: identity, configuration: roomConfiguration, output: queue, mediaPort: port)
+            manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
+            _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
             loop.context = context
             _ = RoomTimer(manager, on: loop)

@@ -75,7 +75,9 @@ struct AdmissionControlHTTPTests {
         defer { loop.close() }
         var rooms = RoomManagerConfiguration()
         rooms.maxCoreLoad = 0.9
-        let manager = RoomManager(coreIndex: 0, identity: DTLSIdentity.deferred(), configuration: rooms)
+        let manager = RoomManager(
+            coreIndex: 0, identity: DTLSIdentity.deferred(), configuration: rooms,
+            output: loop.makeDatagramQueue())
         manager.coreLoad = { 0.99 }
         loop.context = CoreContext(rooms: manager)
         let offer = try SDPParser.parse("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")

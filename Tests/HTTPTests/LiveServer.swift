@@ -52,7 +52,9 @@ final class LiveServer: Sendable {
                     }
                 })
             let context = CoreContext(
-                rooms: RoomManager(coreIndex: loop.index, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration()))
+                rooms: RoomManager(
+                    coreIndex: loop.index, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration(),
+                    output: loop.makeDatagramQueue()))
             context.http = server
             loop.context = context
             let core = loop.index

@@ -17,7 +17,9 @@ struct RoomListingTests {
 
         init(settings: AuthSettings, rooms: [String]) throws {
             loop = try EventLoop()
-            let manager = RoomManager(coreIndex: 0, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration())
+            let manager = RoomManager(
+                coreIndex: 0, identity: DTLSIdentity.deferred(), configuration: RoomManagerConfiguration(),
+                output: loop.makeDatagramQueue())
             let context = CoreContext(rooms: manager)
             context.cores = [loop.handle]
             loop.context = context

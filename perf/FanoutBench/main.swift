@@ -70,8 +70,10 @@ func fail(_ message: String) -> Never {
 
 /// Passes every datagram to the RoomManager unchanged; while `measuring`, times each RTP
 /// datagram's `received` call and each flush, and counts heap allocations inside them.
-final class MeasuringReceiver: UDPReceiver {
+final class MeasuringReceiver: DatagramEndpoint {
     let manager: RoomManager
+    /// The server's socket, flushed (and timed) here at the end of each batch.
+    var socket: UDPSocket!
     var measuring = false
     var trap = false
     var rtpSeen = 0
@@ -91,28 +93,28 @@ final class MeasuringReceiver: UDPReceiver {
 
     init(manager: RoomManager) { self.manager = manager }
 
-    func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant) {
+    func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant) {
         if ledger.enabled {
-            ledger.attribute { route(datagram, from: source, on: socket, now: now) }
+            ledger.attribute { route(datagram, from: source, now: now) }
         } else {
-            route(datagram, from: source, on: socket, now: now)
+            route(datagram, from: source, now: now)
         }
     }
 
-    private func route(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant) {
+    private func route(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant) {
         let kind = PacketKind.classify(UnsafeRawBufferPointer(datagram))
         let isRTP = kind == .rtp
         if isRTP { rtpSeen &+= 1 }
         if kind == .rtcp {
             rtcpSeen &+= 1
             guard measuring else {
-                manager.received(datagram, from: source, on: socket, now: now)
+                manager.received(datagram, from: source, now: now)
                 return
             }
             let a0 = lsfu_alloc_count()
             if trap { lsfu_alloc_trap(1) }
             let t0 = cpuNanoseconds()
-            manager.received(datagram, from: source, on: socket, now: now)
+            manager.received(datagram, from: source, now: now)
             let t1 = cpuNanoseconds()
             lsfu_alloc_trap(0)
             rtcpAllocations &+= lsfu_alloc_count() &- a0
@@ -121,14 +123,14 @@ final class MeasuringReceiver: UDPReceiver {
             return
         }
         guard measuring, isRTP else {
-            manager.received(datagram, from: source, on: socket, now: now)
+            manager.received(datagram, from: source, now: now)
             return
         }
         let a0 = lsfu_alloc_count()
         let b0 = lsfu_alloc_bytes()
         if trap { lsfu_alloc_trap(1) }
         let t0 = cpuNanoseconds()
-        manager.received(datagram, from: source, on: socket, now: now)
+        manager.received(datagram, from: source, now: now)
         let t1 = cpuNanoseconds()
         lsfu_alloc_trap(0)
         allocations &+= lsfu_alloc_count() &- a0
@@ -137,9 +139,9 @@ final class MeasuringReceiver: UDPReceiver {
         measuredPackets &+= 1
     }
 
-    func batchEnded(on socket: UDPSocket, now: Instant) {
+    func batchEnded(now: Instant) {
         guard measuring else {
-            ledger.attribute { manager.batchEnded(on: socket, now: now) }
+            ledger.attribute { manager.batchEnded(now: now) }
             return
         }
         // The fan-out itself runs here (the manager holds a batch's packets until it ends):
@@ -148,7 +150,7 @@ final class MeasuringReceiver: UDPReceiver {
         let fb0 = lsfu_alloc_bytes()
         if trap { lsfu_alloc_trap(1) }
         let ft0 = cpuNanoseconds()
-        manager.batchEnded(on: socket, now: now)
+        manager.batchEnded(now: now)
         let ft1 = cpuNanoseconds()
         lsfu_alloc_trap(0)
         allocations &+= lsfu_alloc_count() &- f0
@@ -192,12 +194,18 @@ if let dir = recordDirectory {
     do { recording = try RecordingService(directory: dir, log: { print("recording: \($0)") }) } catch { fail("\(error)") }
     roomConfiguration.recording = recording?.settings
 }
-let manager = RoomManager(coreIndex: 0, identity: serverIdentity, configuration: roomConfiguration)
+let serverQueue = loop.makeDatagramQueue()
+let manager = RoomManager(
+    coreIndex: 0, identity: serverIdentity, configuration: roomConfiguration, output: serverQueue)
 let shim = MeasuringReceiver(manager: manager)
 shim.trap = trapAllocations
 do {
-    manager.socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: shim)
+    shim.socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: shim, queue: serverQueue)
+    manager.mediaPort = shim.socket.localAddress.port
 } catch { fail("server socket: \(error)") }
+/// Each client's socket (the peers themselves are sans-IO).
+var clientSockets: [ObjectIdentifier: UDPSocket] = [:]
+@MainActor func socket(of peer: ClientPeer) -> UDPSocket? { clientSockets[ObjectIdentifier(peer)] }
 
 // MARK: - Clients
 
@@ -233,9 +241,10 @@ let videoSSRC: UInt32 = 0x0B0B_0001
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
-            identity: clientIdentity, tieBreaker: UInt64(0xC0FFEE00 + index))
+            identity: clientIdentity, tieBreaker: UInt64(0xC0FFEE00 + index), output: loop.makeDatagramQueue())
         peer.sessionID = created.sessionID
-        peer.socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: peer)
+        clientSockets[ObjectIdentifier(peer)] = try loop.openUDP(
+            bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: peer, queue: peer.output)
         return peer
     } catch { fail("client \(index): \(error)") }
 }
@@ -288,7 +297,7 @@ guard allUp, failures.isEmpty else {
     fail("set-up incomplete after \(setupTime): \(clients.filter(\.isConnected).count)/\(clients.count) connected, \(failures.prefix(3))")
 }
 guard let video = publisher.negotiation.media.first(where: { $0.kind == .video }), let publisherSRTP = publisher.srtp,
-    let publisherSocket = publisher.socket, let serverAddress = publisher.ice.selectedAddress
+    let publisherSocket = socket(of: publisher), let serverAddress = publisher.ice.selectedAddress
 else { fail("publisher has no video m-line") }
 let profile = publisherSRTP.profile
 
@@ -366,7 +375,7 @@ var feedbackViewer = 0
     // Media and every viewer's first SRTCP (libsrtp adds its inbound stream then), then ticks.
     publish(100)
     for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
-        v.socket?.flush()
+        socket(of: v)?.flush()
         feedbackSent += 1
     }
     let feedbackTarget = feedbackSent
@@ -434,7 +443,7 @@ var feedbackViewer = 0
         let v = viewers[vi]
         feedbackViewer += 1
         if sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
-            v.socket?.flush()
+            socket(of: v)?.flush()
             feedbackSent += 1
         }
         let target = sent
@@ -452,7 +461,7 @@ publish(warmup)
 // Warm-up for RTCP too: libsrtp creates a viewer's inbound stream (three mallocs in
 // srtp_stream_clone) on the first SRTCP packet of its SSRC, once per viewer.
 for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
-    v.socket?.flush()
+    socket(of: v)?.flush()
     feedbackSent += 1
 }
 do {
@@ -465,7 +474,7 @@ shim.measuring = true
 let wallStart = Instant.now()
 publish(packetCount)
 // Let the last flush happen inside the measured window.
-_ = loop.run(until: { manager.socket?.pendingSendCount == 0 }, timeout: .seconds(5))
+_ = loop.run(until: { serverQueue.pendingCount == 0 }, timeout: .seconds(5))
 shim.measuring = false
 let wall = Instant.now() - wallStart
 // Drain the viewers to check delivery.
@@ -525,11 +534,11 @@ final class Discard: UDPReceiver {
 }
 
 @MainActor func sendBaseline(datagrams total: Int, length: Int) -> Double {
+    let destinations = viewers.compactMap { socket(of: $0)?.localAddress }
     guard let socket = try? loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: Discard()) else {
         fail("baseline socket")
     }
     defer { socket.close() }
-    let destinations = viewers.compactMap { $0.socket?.localAddress }
     var nanoseconds: UInt64 = 0
     var sentCount = 0
     var next = 0

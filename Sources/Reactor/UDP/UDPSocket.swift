@@ -64,18 +64,18 @@ public final class UDPSocket: Channel, DatagramQueueOwner, TurnEndObserver {
     // Send side.
     /// 256: measured against 64, 128 and 512 in the fan-out bench at 1000 viewers; more slots
     /// per flush push the queued send slots (2 KB each) out of L2 before the kernel reads them.
-    static let queueCapacity = 256
+    public static let queueCapacity = 256
     private var stalledTurns = 0
     /// Turns a send queue may stay blocked by EAGAIN/ENOBUFS before it is dropped.
     static let maxStalledTurns = 50
-    private let grouper = DestinationGrouper(capacity: UDPSocket.queueCapacity)
+    private let grouper: DestinationGrouper
     /// Tests only: the next `injectedSendFailures` sends fail with `injectedErrno`
     /// (loopback never pushes back, so EAGAIN/ENOBUFS are simulated; epoll only).
     var injectedSendFailures = 0
     var injectedErrno: Int32 = 0
 
     init(loop: EventLoop, bind address: SocketAddress, receiver: any UDPReceiver, gro: Bool, reusePort: Bool,
-         timestamps: Bool) throws(ReactorError) {
+         timestamps: Bool, queue: DatagramQueue? = nil) throws(ReactorError) {
         self.loop = loop
         backend = loop.backend
         self.receiver = receiver
@@ -118,7 +118,9 @@ public final class UDPSocket: Channel, DatagramQueueOwner, TurnEndObserver {
                              socklen_t(MemoryLayout<sockaddr_storage>.size),
                              recvControls + i * recvControlSpace, recvControlSpace)
         }
-        queue = DatagramQueue(pool: loop.pool, capacity: Self.queueCapacity)
+        let queue = queue ?? DatagramQueue(pool: loop.pool, capacity: Self.queueCapacity)
+        self.queue = queue
+        grouper = DestinationGrouper(capacity: queue.capacity)
         queue.owner = self
     }
 

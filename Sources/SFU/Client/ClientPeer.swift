@@ -1,15 +1,15 @@
 import Reactor
 
-/// The client role of one WebRTC peer — a WHIP publisher or a WHEP viewer — on a Reactor
-/// UDP socket, against an ICE-lite server: a controlling ICE agent, the active DTLS
-/// endpoint, then SRTP with the exported keys. Used by the fan-out benchmark and by the
-/// end-to-end tests; core-confined like everything on a loop.
+/// The client role of one WebRTC peer — a WHIP publisher or a WHEP viewer — against an
+/// ICE-lite server: a controlling ICE agent, the active DTLS endpoint, then SRTP with the
+/// exported keys. Sans-IO like the room layer: datagrams in with `received`, what it sends
+/// into `output`. Used by the fan-out benchmark, the end-to-end tests (on a socket through
+/// `openUDP(bind:endpoint:queue:)`) and the simulation; core-confined.
 ///
-/// The owner opens the socket with this peer (or a filter in front of it) as receiver, sets
-/// `socket`, and calls `drive(now:)` every few milliseconds (ICE checks, the DTLS start,
-/// DTLS retransmits). Received RTP and RTCP are only counted unless `onRTP`/`onRTCP` are
-/// set; then they are decrypted in place and handed over.
-public final class ClientPeer: UDPReceiver {
+/// The owner calls `drive(now:)` every few milliseconds (ICE checks, the DTLS start, DTLS
+/// retransmits). Received RTP and RTCP are only counted unless `onRTP`/`onRTCP` are set;
+/// then they are decrypted in place and handed over.
+public final class ClientPeer: DatagramEndpoint {
     public enum Role: Sendable { case publisher, viewer }
 
     public let role: Role
@@ -17,7 +17,8 @@ public final class ClientPeer: UDPReceiver {
     public let negotiation: ClientNegotiation
     public let ice: IceClientAgent
     public let dtls: DTLSTransport
-    public var socket: UDPSocket?
+    /// Where the peer's datagrams go.
+    public let output: DatagramQueue
     /// The server's session id (for DELETE), when the owner keeps it here.
     public var sessionID = ""
     public private(set) var srtp: SRTPContext?
@@ -43,9 +44,10 @@ public final class ClientPeer: UDPReceiver {
     ///   - iceUfrag, icePassword: the credentials `offer` carries.
     public init(
         role: Role, offer: ClientOffer, negotiation: ClientNegotiation, iceUfrag: String, icePassword: String,
-        identity: DTLSIdentity, tieBreaker: UInt64
+        identity: DTLSIdentity, tieBreaker: UInt64, output: DatagramQueue
     ) throws(ClientPeerError) {
         self.role = role
+        self.output = output
         self.offer = offer
         self.negotiation = negotiation
         ice = IceClientAgent(
@@ -67,7 +69,7 @@ public final class ClientPeer: UDPReceiver {
     public var serverAddress: SocketAddress? { ice.selectedAddress }
 
     public func received(
-        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
         switch PacketKind.classify(UnsafeRawBufferPointer(datagram)) {
         case .rtp:
@@ -92,7 +94,7 @@ public final class ClientPeer: UDPReceiver {
             onRTCP(compound)
         case .stun:
             let bytes = UnsafeRawBufferPointer(datagram)
-            _ = socket.send(to: source, capacity: 512) { reply in
+            _ = output.send(to: source, capacity: 512) { reply in
                 self.ice.handle(stun: bytes, from: source, now: now, reply: reply)
             }
         case .dtls:
@@ -103,13 +105,13 @@ public final class ClientPeer: UDPReceiver {
         }
     }
 
-    public func batchEnded(on socket: UDPSocket, now: Instant) {}
+    public func batchEnded(now: Instant) {}
 
     /// Timers: ICE checks and consent, the DTLS start once ICE is up, DTLS retransmits.
     public func drive(now: Instant) {
-        guard let socket, failed == nil, !dtlsClosed else { return }
+        guard failed == nil, !dtlsClosed else { return }
         while let (n, to) = scratch.withUnsafeMutableBytes({ ice.poll(now: now, out: $0) }) {
-            _ = scratch.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[0..<n]), to: to) }
+            _ = scratch.withUnsafeBytes { output.send(UnsafeRawBufferPointer(rebasing: $0[0..<n]), to: to) }
         }
         if ice.state == .failed {
             failed = "ICE failed"
@@ -130,8 +132,8 @@ public final class ClientPeer: UDPReceiver {
     /// send slot and returns its length. False when not connected or nothing was queued.
     @discardableResult
     public func sendRTP(_ write: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        guard let socket, let srtp, let server = ice.selectedAddress else { return false }
-        return socket.send(to: server, capacity: 1500) { slot in
+        guard let srtp, let server = ice.selectedAddress else { return false }
+        return output.send(to: server, capacity: 1500) { slot in
             let n = write(slot)
             guard n > 0 else { return 0 }
             return (try? srtp.protectRTP(slot, length: n)) ?? 0
@@ -141,8 +143,8 @@ public final class ClientPeer: UDPReceiver {
     /// Queues one SRTCP compound packet to the server, written by `write`.
     @discardableResult
     public func sendRTCP(_ write: (inout RTCPWriter) -> Void) -> Bool {
-        guard let socket, let srtp, let server = ice.selectedAddress else { return false }
-        return socket.send(to: server, capacity: 1200) { out in
+        guard let srtp, let server = ice.selectedAddress else { return false }
+        return output.send(to: server, capacity: 1200) { out in
             var w = RTCPWriter(into: out)
             write(&w)
             guard let n = try? w.finish() else { return 0 }
@@ -158,8 +160,8 @@ public final class ClientPeer: UDPReceiver {
     }
 
     private func pumpDTLS(now: Instant) {
-        guard let socket, let server = ice.selectedAddress else { return }
-        socket.sendQueuedDatagrams(of: dtls, to: server)
+        guard let server = ice.selectedAddress else { return }
+        output.sendQueuedDatagrams(of: dtls, to: server)
         while let event = dtls.pollEvent() {
             switch event {
             case .connected(let keys):

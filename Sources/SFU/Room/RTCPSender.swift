@@ -8,10 +8,10 @@ enum RTCPSender {
     /// datagram was queued (not when there was no slot, the queue was full, or SRTCP refused it).
     @discardableResult
     static func send(
-        to s: PeerSession, on socket: UDPSocket, capacity: Int, _ build: (inout RTCPWriter) -> Bool
+        to s: PeerSession, on output: DatagramQueue, capacity: Int, _ build: (inout RTCPWriter) -> Bool
     ) -> Bool {
         guard s.state == .connected, let address = s.address, let srtp = s.srtp else { return false }
-        return socket.send(to: address, capacity: capacity) { out in
+        return output.send(to: address, capacity: capacity) { out in
             var w = RTCPWriter(into: out)
             guard build(&w), let n = try? w.finish() else { return 0 }
             return (try? srtp.protectRTCP(out, length: n)) ?? 0

@@ -15,7 +15,7 @@ extension RoomManager {
     }
 
     func sendPLI(room: Room) {
-        guard let p = room.publisher, let socket else { return }
+        guard let p = room.publisher else { return }
         // Before its first packet the stream is known only from the offer's a=ssrc (what the
         // keyframe request at connect, for viewers and recordings, goes to).
         let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
@@ -26,7 +26,7 @@ extension RoomManager {
         // FIR (RFC 5104) only where the publisher negotiated it and not PLI.
         let useFIR = !media.feedback.contains(.pli) && media.feedback.contains(.fir)
         let firSequence = p.firSequence &+ 1
-        let sent = RTCPSender.send(to: p, on: socket, capacity: 64) { w in
+        let sent = RTCPSender.send(to: p, on: output, capacity: 64) { w in
             if useFIR {
                 w.addFullIntraRequest(senderSSRC: sender, mediaSSRC: mediaSSRC, sequenceNumber: firSequence)
             } else {
@@ -41,14 +41,14 @@ extension RoomManager {
 
     /// NACKs upstream the publisher packets that are due (new gaps, retries).
     func sendNack(_ p: PeerSession, stream: InboundStream, room: Room, now: Instant) {
-        guard p.state == .connected, let socket else { return }
+        guard p.state == .connected else { return }
         let sender = room.fanout(stream.kind).ssrc
         let media = stream.ssrc
         let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 100) { buf -> Int in
             let n = stream.nackGenerator.collect(now: now, into: buf)
             guard n > 0 else { return 0 }
             let lost = UnsafeBufferPointer(rebasing: buf[0..<n])
-            let queued = RTCPSender.send(to: p, on: socket, capacity: 600) { w in
+            let queued = RTCPSender.send(to: p, on: output, capacity: 600) { w in
                 w.addNack(senderSSRC: sender, mediaSSRC: media, lost: lost)
                 return true
             }
@@ -62,12 +62,12 @@ extension RoomManager {
 
     /// Sends the publisher the transport-wide feedback that is pending.
     func sendTransportFeedback(_ p: PeerSession, room: Room, now: Instant) {
-        guard p.transportCC != nil, let socket else { return }
+        guard p.transportCC != nil else { return }
         let media = (p.inbound.first { !$0.isRTX && $0.kind == .video } ?? p.inbound.first)?.ssrc ?? 0
         let sender = room.video.ssrc
         // A long window (after a pause) may need more than one packet; bounded per call.
         for _ in 0..<4 {
-            let sent = RTCPSender.send(to: p, on: socket, capacity: 1200) { w in
+            let sent = RTCPSender.send(to: p, on: output, capacity: 1200) { w in
                 p.transportCC?.build(into: &w, senderSSRC: sender, mediaSSRC: media, now: now) == true
             }
             guard sent else { break }
@@ -77,14 +77,14 @@ extension RoomManager {
 
     /// Receiver reports for the publisher's media streams (loss, jitter, LSR/DLSR for its RTT).
     func sendReceiverReports(_ p: PeerSession, room: Room, now: Instant) {
-        guard p.state == .connected, let socket else { return }
+        guard p.state == .connected else { return }
         var blocks: [RTCPReportBlock] = []  // once a second per publisher, not per packet
         for st in p.inbound where !st.isRTX {
             if let b = st.receptionStats.reportBlock(ssrc: st.ssrc, now: now) { blocks.append(b) }
         }
         guard !blocks.isEmpty else { return }
         let sender = room.video.ssrc
-        let queued = RTCPSender.send(to: p, on: socket, capacity: 8 + 24 * 31 + 64) { w in
+        let queued = RTCPSender.send(to: p, on: output, capacity: 8 + 24 * 31 + 64) { w in
             w.addReceiverReport(ssrc: sender, reports: blocks.prefix(31))
             return true
         }
@@ -93,11 +93,10 @@ extension RoomManager {
 
     /// The bitrate the publisher may send (REMB), so a browser ramps up.
     func sendREMB(_ p: PeerSession, room: Room) {
-        guard let socket else { return }
-        let ssrcs = p.inbound.filter { !$0.isRTX }.map(\.ssrc)
+                let ssrcs = p.inbound.filter { !$0.isRTX }.map(\.ssrc)
         let bitrate = configuration.publisherMaxBitrate
         let sender = room.video.ssrc
-        RTCPSender.send(to: p, on: socket, capacity: 96) { w in
+        RTCPSender.send(to: p, on: output, capacity: 96) { w in
             w.addRemb(senderSSRC: sender, bitrate: bitrate, ssrcs: ssrcs)
             return true
         }
@@ -105,8 +104,7 @@ extension RoomManager {
 
     /// The follow-up copies of earlier repairs that are due (`NackResponder`).
     func sendRepairFollowUps(_ room: Room, now: Instant) {
-        guard let socket else { return }
-        room.video.sendDueFollowUps(now: now, socket: socket)
-        room.audio.sendDueFollowUps(now: now, socket: socket)
+                room.video.sendDueFollowUps(now: now, output: output)
+        room.audio.sendDueFollowUps(now: now, output: output)
     }
 }

@@ -4,7 +4,7 @@ import Reactor
 /// into its track's fan-out (and recording).
 extension RoomManager {
     func handleRTP(
-        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, now: Instant
     ) {
         guard s.role == .publisher, let srtp = s.srtp, s.state == .connected else {
             counters.droppedUnexpectedRTP &+= 1
@@ -81,7 +81,7 @@ extension RoomManager {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
         }
         let fanout = room.fanout(stream.kind)
-        if fanout.forward(view, isKeyframe: isKeyframe, now: now, socket: socket) {
+        if fanout.forward(view, isKeyframe: isKeyframe, now: now, output: output) {
             tracksToFlush.append(fanout)
         }
         if let r = fanout.recorder {

@@ -4,7 +4,7 @@ import Reactor
 /// reports (forwarded, mapped, to every viewer) and BYE.
 extension RoomManager {
     func handleRTCP(
-        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, now: Instant
     ) {
         guard let srtp = s.srtp, s.state == .connected else {
             counters.droppedUnexpectedRTP &+= 1
@@ -34,14 +34,14 @@ extension RoomManager {
                 }
             case .nack(let nack):
                 s.nackReceived &+= 1
-                if s.role == .viewer { answerNack(nack, viewer: s, room: room, socket: socket, now: now) }
+                if s.role == .viewer { answerNack(nack, viewer: s, room: room, now: now) }
             case .receiverReport(let rr):
                 if s.role == .viewer {
                     for i in 0..<rr.reportCount { readViewerReport(rr.reportBlock(at: i), viewer: s, room: room, now: now) }
                 }
             case .senderReport(let sr):
                 if s.role == .publisher {
-                    forwardSenderReport(sr, publisher: s, room: room, socket: socket, now: now)
+                    forwardSenderReport(sr, publisher: s, room: room, now: now)
                 } else {
                     for i in 0..<sr.reportCount { readViewerReport(sr.reportBlock(at: i), viewer: s, room: room, now: now) }
                 }
@@ -61,7 +61,7 @@ extension RoomManager {
     /// A viewer's NACK: each lost packet is resent from its track's history (RTX or plain),
     /// within the viewer's repeat and bandwidth limits.
     func answerNack(
-        _ nack: RTCPNack, viewer s: PeerSession, room: Room, socket: UDPSocket, now: Instant
+        _ nack: RTCPNack, viewer s: PeerSession, room: Room, now: Instant
     ) {
         let media = nack.mediaSSRC
         guard let track = s.viewerTracks.first(where: { room.fanout($0.kind).ssrc == media }) else {
@@ -71,7 +71,7 @@ extension RoomManager {
         counters.nackPacketsFromViewers &+= 1
         let fanout = room.fanout(track.kind)
         nack.forEachLostSequence { seq in
-            fanout.resend(sequenceNumber: seq, to: track, now: now, socket: socket)
+            fanout.resend(sequenceNumber: seq, to: track, now: now, output: output)
         }
         noteDeadline(track.nack.nextFollowUpTime)
     }
@@ -88,7 +88,7 @@ extension RoomManager {
     /// A publisher's SR: remembered for our RR's LSR/DLSR and, mapped to the outbound stream,
     /// sent on to every viewer of the track so they can sync audio and video.
     func forwardSenderReport(
-        _ sr: RTCPSenderReport, publisher p: PeerSession, room: Room, socket: UDPSocket, now: Instant
+        _ sr: RTCPSenderReport, publisher p: PeerSession, room: Room, now: Instant
     ) {
         let ssrc = sr.ssrc
         guard let stream = p.inbound.first(where: { $0.ssrc == ssrc && !$0.isRTX }) else { return }
@@ -99,15 +99,15 @@ extension RoomManager {
             ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp), now: now)
         fanout.recorder?.senderReport(
             ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp))
-        for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, socket: socket, now: now) }
+        for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, now: now) }
     }
 
     /// Our sender report (mapped from the publisher's) and SDES to one viewer of a track.
-    func sendSenderReport(_ fanout: TrackFanout, to viewer: ViewerTrack, socket: UDPSocket, now: Instant) {
+    func sendSenderReport(_ fanout: TrackFanout, to viewer: ViewerTrack, now: Instant) {
         let ssrc = fanout.ssrc
         let cname = fanout.cname
         var ntp: UInt64?
-        let sent = RTCPSender.send(to: viewer.session, on: socket, capacity: 200) { w in
+        let sent = RTCPSender.send(to: viewer.session, on: output, capacity: 200) { w in
             ntp = fanout.senderReports.write(
                 into: &w, ssrc: ssrc, packetCount: viewer.packetsSent, octetCount: viewer.bytesSent, now: now)
             w.addSourceDescription(ssrc: ssrc, cname: cname)

@@ -4,18 +4,18 @@ import Reactor
 /// confirmation of new addresses.
 extension RoomManager {
     public func received(
-        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
         switch DatagramRoute.route(UnsafeRawBufferPointer(datagram), from: source, in: sessions) {
         case .stun(let s):
-            handleSTUN(datagram, session: s, from: source, socket: socket, now: now)
+            handleSTUN(datagram, session: s, from: source, now: now)
         case .dtls(let s):
             s.dtls.handle(datagram: UnsafeRawBufferPointer(datagram), now: now)
-            flushDTLS(s, to: source, socket: socket, now: now)
+            flushDTLS(s, to: source, now: now)
         case .rtp(let s):
-            handleRTP(datagram, session: s, socket: socket, now: now)
+            handleRTP(datagram, session: s, now: now)
         case .rtcp(let s):
-            handleRTCP(datagram, session: s, socket: socket, now: now)
+            handleRTCP(datagram, session: s, now: now)
         case .unknownSource:
             counters.droppedUnknownSource &+= 1
         case .unknownUfrag:
@@ -26,21 +26,21 @@ extension RoomManager {
     }
 
     /// The receive batch ended: each track that took packets fans them out now.
-    public func batchEnded(on socket: UDPSocket, now: Instant) {
+    public func batchEnded(now: Instant) {
         guard !tracksToFlush.isEmpty else { return }
-        for track in tracksToFlush { track.flushPending(socket: socket) }
+        for track in tracksToFlush { track.flushPending(output: output) }
         tracksToFlush.removeAll(keepingCapacity: true)
     }
 
     /// An ICE check (or a reply to our confirmation request) for `s`: answered; a validated
     /// address becomes a route to the session; a nomination selects it.
     func handleSTUN(
-        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, from source: SocketAddress, socket: UDPSocket,
+        _ datagram: UnsafeMutableRawBufferPointer, session s: PeerSession, from source: SocketAddress,
         now: Instant
     ) {
         let bytes = UnsafeRawBufferPointer(datagram)
         var result: IceLiteAgent.Result?
-        _ = socket.send(to: source, capacity: 512) { reply in
+        _ = output.send(to: source, capacity: 512) { reply in
             let r = s.ice.handle(stun: bytes, from: source, now: now, reply: reply)
             result = r
             return r.replyLength
@@ -58,7 +58,7 @@ extension RoomManager {
             completeSetupIfReady(s, now: now)
         }
         if s.ice.probeAddress != nil {
-            sendProbe(s, socket: socket, now: now)
+            sendProbe(s, now: now)
             sessions.startProbing(s)
             noteDeadline(s.ice.nextProbeTime)
         }
@@ -66,9 +66,9 @@ extension RoomManager {
     }
 
     /// Sends the session's confirmation request for a new address when one is due.
-    func sendProbe(_ s: PeerSession, socket: UDPSocket, now: Instant) {
+    func sendProbe(_ s: PeerSession, now: Instant) {
         guard let target = s.ice.probeAddress else { return }
-        _ = socket.send(to: target, capacity: 512) { out in
+        _ = output.send(to: target, capacity: 512) { out in
             guard let (length, to) = s.ice.pollProbe(now: now, out: out), to == target else { return 0 }
             return length
         }

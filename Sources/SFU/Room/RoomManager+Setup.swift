@@ -62,7 +62,8 @@ extension RoomManager {
 
     /// Host candidates: every configured IP with this core's UDP port.
     var candidateAddresses: [SocketAddress] {
-        guard let port = socket?.localAddress.port else { return [] }
+        let port = mediaPort
+        guard port != 0 else { return [] }
         return configuration.candidateIPs.compactMap { SocketAddress(ip: $0, port: port) }
     }
 
@@ -92,8 +93,8 @@ extension RoomManager {
     }
 
     /// Sends every datagram DTLS has queued, then acts on its events.
-    func flushDTLS(_ s: PeerSession, to address: SocketAddress, socket: UDPSocket, now: Instant) {
-        socket.sendQueuedDatagrams(of: s.dtls, to: s.address ?? address)
+    func flushDTLS(_ s: PeerSession, to address: SocketAddress, now: Instant) {
+        output.sendQueuedDatagrams(of: s.dtls, to: s.address ?? address)
         noteDeadline(s.dtls.nextTimeout)
         while let event = s.dtls.pollEvent() {
             switch event {

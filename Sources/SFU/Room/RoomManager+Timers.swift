@@ -38,15 +38,15 @@ extension RoomManager {
                 end(s, reason: .setupTimeout, now: now)
                 continue
             }
-            if let t = s.dtls.nextTimeout, t <= now, let socket, let address = s.address {
+            if let t = s.dtls.nextTimeout, t <= now, let address = s.address {
                 s.dtls.handleTimeout(now: now)
-                flushDTLS(s, to: address, socket: socket, now: now)
+                flushDTLS(s, to: address, now: now)
             }
         }
-        if !sessions.probing.isEmpty, let socket {
+        if !sessions.probing.isEmpty {
             sessions.pruneProbing()
             for s in sessions.probing where s.ice.nextProbeTime.map({ !(now < $0) }) ?? false {
-                sendProbe(s, socket: socket, now: now)
+                sendProbe(s, now: now)
             }
         }
         guard now - lastSlowTick >= Self.slowTickInterval else { return }

@@ -1,8 +1,12 @@
 import Reactor
 
-/// All rooms of one core. Every datagram of a room arrives on the media socket of the core
-/// that owns the room (its answer advertised this core's port), so nothing here is shared
-/// with another thread. The work is split by job, one file each:
+/// All rooms of one core, sans-IO: datagrams come in with their source and time
+/// (`received`), what to send goes into `output`, and `nextTimeout` says when `tick` is due.
+/// Every datagram of a room arrives at the core that owns the room (its answer advertised
+/// this core's port), so nothing here is shared with another thread. On a server the
+/// Reactor's `openUDP(bind:endpoint:queue:)` connects the core's socket to it and `Main`'s
+/// `RoomTimer` its timer; the simulation in the tests drives it on a virtual clock instead.
+/// The work is split by job, one file each:
 /// - this file: the rooms, the control plane (WHIP/WHEP offers, DELETE, PATCH, admin close,
 ///   shutdown), admission and the end of a session;
 /// - `RoomManager+Setup`: a new session from an offer, DTLS events, connected;
@@ -15,12 +19,14 @@ import Reactor
 /// - `RoomManager+Recording`: each publication's recordings;
 /// - `RoomManager+Snapshot`: the figures for `/api/rooms` and `/metrics`.
 /// Sessions and their lookups are in `SessionRegistry`.
-public final class RoomManager: UDPReceiver {
+public final class RoomManager: DatagramEndpoint {
     public let coreIndex: Int
     public var configuration: RoomManagerConfiguration
     let identity: DTLSIdentity
-    /// The core's media socket; set once by the owner after `openUDP`.
-    public var socket: UDPSocket?
+    /// Where every datagram this core sends goes; its owner hands them to the network.
+    public let output: DatagramQueue
+    /// The UDP port this core's peers reach it on (the host candidates' port); 0 until known.
+    public var mediaPort: UInt16
     /// This core's smoothed busy fraction (0…1), read when a session is offered (admission
     /// control, `configuration.maxCoreLoad`). The owner wires it to its loop's
     /// `EventLoop.load`; tests inject a value. Called on this core only.
@@ -42,8 +48,13 @@ public final class RoomManager: UDPReceiver {
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public internal(set) var counters = RoomCounters()
 
-    public init(coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration) {
+    public init(
+        coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration, output: DatagramQueue,
+        mediaPort: UInt16 = 0
+    ) {
         self.coreIndex = coreIndex
+        self.output = output
+        self.mediaPort = mediaPort
         self.identity = identity
         self.configuration = configuration
         tracksToFlush.reserveCapacity(64)
@@ -219,9 +230,9 @@ public final class RoomManager: UDPReceiver {
 
     func end(_ s: PeerSession, reason: PeerSession.EndReason, now: Instant) {
         guard s.state != .closed else { return }
-        if s.dtls.state == .connected, let socket, let address = s.address {
+        if s.dtls.state == .connected, let address = s.address {
             s.dtls.close()
-            socket.sendQueuedDatagrams(of: s.dtls, to: address)
+            output.sendQueuedDatagrams(of: s.dtls, to: address)
         }
         s.state = .closed
         sessions.remove(s, rememberAt: reason == .deleted ? nil : now)
@@ -229,10 +240,8 @@ public final class RoomManager: UDPReceiver {
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             // Its packets of the current receive batch are still held: they go out first.
-            if let socket {
-                room.audio.flushPending(socket: socket)
-                room.video.flushPending(socket: socket)
-            }
+            room.audio.flushPending(output: output)
+            room.video.flushPending(output: output)
             room.publisher = nil
             finishRecordings(room, now: now)
             room.audio.detachSource()

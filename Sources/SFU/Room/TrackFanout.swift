@@ -162,13 +162,13 @@ final class TrackFanout {
     /// - Returns: true when this track now holds packets and was not holding any before: the
     ///   owner lists it for `flushPending` at the end of the batch.
     @discardableResult
-    func forward(_ rtp: RTPPacket, isKeyframe: Bool, now: Instant, socket: UDPSocket) -> Bool {
+    func forward(_ rtp: RTPPacket, isKeyframe: Bool, now: Instant, output: DatagramQueue) -> Bool {
         let packet = rtp.buffer
         let length = packet.count
         let listed = pendingCount > 0
         packetsIn &+= 1
         bytesIn &+= UInt64(length)
-        account(bytes: length, now: now, socket: socket)
+        account(bytes: length, now: now, output: output)
         if isKeyframe {
             keyframes &+= 1
             keyframeThrottle.keyframeReceived()
@@ -183,7 +183,7 @@ final class TrackFanout {
         if let history {
             if pendingCount == Self.pendingCapacity
                 || (pendingCount > 0 && history.written &- pendingStart > UInt64(history.byteCapacity - 2 * Self.maximumPacketBytes)) {
-                flushPending(socket: socket)
+                flushPending(output: output)
             }
             if pendingCount == 0 { pendingStart = history.written }
             if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
@@ -195,10 +195,10 @@ final class TrackFanout {
             }
         }
         // Too large for the history: out now, after what is already held.
-        flushPending(socket: socket)
+        flushPending(output: output)
         pending[0] = readOnly
         pendingCount = 1
-        flushPending(socket: socket)
+        flushPending(output: output)
         return false
     }
 
@@ -207,7 +207,7 @@ final class TrackFanout {
     /// in place with its SRTP context. Nothing here allocates, retains or releases per copy:
     /// the viewer, its session and its SRTP context are reached unowned (the list and the
     /// sessions outlive the call), and the per-copy fields skip dynamic exclusivity checks.
-    func flushPending(socket: UDPSocket) {
+    func flushPending(output: DatagramQueue) {
         let count = pendingCount
         guard count > 0 else { return }
         pendingCount = 0
@@ -247,7 +247,7 @@ final class TrackFanout {
                 let packet = pending[k]
                 let length = packet.count
                 var failed = false
-                let queued = socket.send(to: address, capacity: length + 16) { slot in
+                let queued = output.send(to: address, capacity: length + 16) { slot in
                     slot.copyMemory(from: packet)
                     if identity {
                         slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
@@ -319,7 +319,7 @@ final class TrackFanout {
     /// RTX SSRC when the viewer negotiated it, else as a plain resend. The viewer's
     /// `NackResponder` drops repeats within an RTT, caps the resend bandwidth, and queues a
     /// follow-up copy (`sendFollowUps`).
-    func resend(sequenceNumber seq: UInt16, to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
+    func resend(sequenceNumber seq: UInt16, to viewer: ViewerTrack, now: Instant, output: DatagramQueue) {
         nackRequests &+= 1
         guard viewer.nack.admit(now: now) else { return }
         guard let history, let stored = history.packet(sequenceNumber: seq, now: now) else {
@@ -329,7 +329,7 @@ final class TrackFanout {
         guard canRepair(viewer) else { return }
         let length = Self.repairLength(stored, to: viewer)
         guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
-        guard sendRepair(stored, to: viewer, socket: socket) else {
+        guard sendRepair(stored, to: viewer, output: output) else {
             viewer.nack.refund(bytes: length)
             return
         }
@@ -343,11 +343,11 @@ final class TrackFanout {
 
     /// Sends the repair follow-ups that are due (see `NackResponder`), visiting only the viewers that have some
     /// queued (a tick does not walk every viewer of every room).
-    func sendDueFollowUps(now: Instant, socket: UDPSocket) {
+    func sendDueFollowUps(now: Instant, output: DatagramQueue) {
         var i = 0
         while i < viewersWithFollowUps.count {
             let viewer = viewersWithFollowUps[i]
-            sendFollowUps(to: viewer, now: now, socket: socket)
+            sendFollowUps(to: viewer, now: now, output: output)
             if viewer.nack.hasFollowUps {
                 i += 1
             } else {
@@ -365,7 +365,7 @@ final class TrackFanout {
         return t
     }
 
-    func sendFollowUps(to viewer: ViewerTrack, now: Instant, socket: UDPSocket) {
+    func sendFollowUps(to viewer: ViewerTrack, now: Instant, output: DatagramQueue) {
         while let seq = viewer.nack.takeDueFollowUp(now: now) {
             guard let history, let stored = history.packet(sequenceNumber: seq, now: now), canRepair(viewer) else {
                 viewer.nack.followUpNotSent()
@@ -373,7 +373,7 @@ final class TrackFanout {
             }
             let length = Self.repairLength(stored, to: viewer)
             guard viewer.nack.decideFollowUp(sequenceNumber: seq, bytes: length, now: now) == .resend else { continue }
-            if !sendRepair(stored, to: viewer, socket: socket) { viewer.nack.followUpNotSent(refundingBytes: length) }
+            if !sendRepair(stored, to: viewer, output: output) { viewer.nack.followUpNotSent(refundingBytes: length) }
         }
     }
 
@@ -392,7 +392,7 @@ final class TrackFanout {
     }
 
     /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
-    private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, socket: UDPSocket) -> Bool {
+    private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, output: DatagramQueue) -> Bool {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
         let rtxPT = viewer.rtxPayloadType
@@ -401,7 +401,7 @@ final class TrackFanout {
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
         var failed = false
-        let queued = socket.send(to: address, capacity: length + 16) { slot in
+        let queued = output.send(to: address, capacity: length + 16) { slot in
             var n = stored.count
             if let rtxPT {
                 guard let wrapped = try? RTXPacketizer.wrap(
@@ -433,7 +433,7 @@ final class TrackFanout {
         return true
     }
 
-    private func account(bytes: Int, now: Instant, socket: UDPSocket) {
+    private func account(bytes: Int, now: Instant, output: DatagramQueue) {
         if now - windowStart >= .seconds(1) {
             let elapsed = max((now - windowStart).nanoseconds, 1)
             bitrate = windowStart.nanoseconds == 0 ? 0 : windowBytes * 8 * 1_000_000_000 / elapsed
@@ -444,7 +444,7 @@ final class TrackFanout {
                 let byteRate = windowBytes * 1_000_000_000 / elapsed
                 smoothedPacketRate = smoothedPacketRate == 0 ? rate : (smoothedPacketRate * 3 + rate) / 4
                 smoothedByteRate = smoothedByteRate == 0 ? byteRate : (smoothedByteRate * 3 + byteRate) / 4
-                resizeHistory(packetsPerSecond: smoothedPacketRate, bytesPerSecond: smoothedByteRate, socket: socket)
+                resizeHistory(packetsPerSecond: smoothedPacketRate, bytesPerSecond: smoothedByteRate, output: output)
             }
             windowStart = now
             windowBytes = 0
@@ -457,7 +457,7 @@ final class TrackFanout {
     /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates: each of its
     /// table and arena grows at once when too small, and shrinks when a quarter would do (a
     /// few reallocations per stream, at most once a second, never per packet).
-    private func resizeHistory(packetsPerSecond rate: UInt64, bytesPerSecond byteRate: UInt64, socket: UDPSocket) {
+    private func resizeHistory(packetsPerSecond rate: UInt64, bytesPerSecond byteRate: UInt64, output: DatagramQueue) {
         guard let h = history else { return }
         let wantedSlots = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
         var slots = 64
@@ -468,7 +468,7 @@ final class TrackFanout {
         let newSlots = slots > h.slotCount || slots * 4 <= h.slotCount ? slots : h.slotCount
         let newBytes = wantedBytes > h.byteCapacity || bytes * 4 <= h.byteCapacity ? bytes : h.byteCapacity
         guard newSlots != h.slotCount || newBytes != h.byteCapacity else { return }
-        flushPending(socket: socket)  // held packets live in the old history's arena
+        flushPending(output: output)  // held packets live in the old history's arena
         let resized = PacketHistory(slotCount: newSlots, slotSize: Self.maximumPacketBytes, byteCapacity: newBytes)
         resized.copyPackets(from: h)  // NACKs for packets sent before still answered
         history = resized

@@ -10,9 +10,9 @@ import Reactor
 /// from a connected peer are SRTP-protected with that peer's keys, so the fuzzer reaches
 /// what the server does after decryption (fan-out, NACK answers, reports, RTX repair).
 ///
-/// The manager sends through one loopback `UDPSocket` opened once (never run as a loop:
-/// the harness calls `received` and `tick` itself); its answers go to plain sockets of the
-/// harness, where the DTLS flights are read back and the rest is discarded.
+/// No sockets: the manager is sans-IO, so the harness calls `received`, `batchEnded` and
+/// `tick` itself and drains the manager's send queue, reading the DTLS flights meant for a
+/// client back from it and discarding the rest.
 final class RoomReplay {
     nonisolated(unsafe) static var shared: RoomReplay?
 
@@ -44,23 +44,15 @@ final class RoomReplay {
         }
     }
 
-    final class Sink: UDPReceiver {
-        func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {}
-        func batchEnded(on socket: UDPSocket, now: Instant) {}
-    }
-
-    let loop: EventLoop
-    let socket: UDPSocket
-    let sink = Sink()
+    let pool = BufferPool(slotSize: 2048, slotCount: 4096)
+    let output: DatagramQueue
     let serverIdentity: DTLSIdentity
     let clientIdentity: DTLSIdentity
     let publisherOffer: SessionDescription
     let viewerOffer: SessionDescription
     let publisherSSRCs: [UInt32]
     let publisherPayloadTypes: [UInt8]
-    /// Plain sockets standing for the publisher, the viewer and a third party; the fourth
-    /// source is an IPv6 address nobody listens on.
-    let clientSockets: [Int32]
+    /// The publisher, the viewer, a third party and an IPv6 stranger.
     let addresses: [SocketAddress]
     static let clientPassword = "fuzzclientpassword012345"
     static let durations: [Duration] = [
@@ -70,8 +62,7 @@ final class RoomReplay {
     var scratch = [UInt8](repeating: 0, count: 2048)
 
     init() {
-        loop = try! EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 4096))
-        socket = try! loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: sink)
+        output = DatagramQueue(pool: pool, capacity: 256)
         serverIdentity = try! DTLSIdentity.generate()
         clientIdentity = try! DTLSIdentity.generate()
         let folder = getenv("FUZZ_FIXTURES").map { String(cString: $0) } ?? "Tests/SFUTests/SDP/Fixtures"
@@ -80,26 +71,10 @@ final class RoomReplay {
         viewerOffer = Self.offer(folder + "/chromium-whep-offer.sdp", ufrag: "fzvw", fingerprint: fp)
         publisherSSRCs = publisherOffer.media.flatMap { $0.ssrcs.map(\.ssrc) }.uniqued()
         publisherPayloadTypes = publisherOffer.media.flatMap { $0.codecs.map(\.payloadType) }
-        var sockets: [Int32] = []
-        var addresses: [SocketAddress] = []
-        for _ in 0..<3 {
-            let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-                }
-            }
-            guard fd >= 0, bound else { fatalError("harness: cannot open a loopback socket") }
-            sockets.append(fd)
-            addresses.append(SocketAddress(sockaddrIn: a))
-        }
-        addresses.append(SocketAddress(ip: "2001:db8::7", port: 50000)!)
-        clientSockets = sockets
-        self.addresses = addresses
+        // The clients' addresses: three loopback ones and an IPv6 one; nobody listens, the
+        // harness reads what the server sends them from its queue.
+        addresses = (0..<3).map { SocketAddress(ip: "127.0.0.1", port: 50001 + UInt16($0))! }
+            + [SocketAddress(ip: "2001:db8::7", port: 50000)!]
     }
 
     /// A fixture offer with the harness's ICE credentials and DTLS fingerprint in place of
@@ -126,11 +101,11 @@ final class RoomReplay {
     // MARK: - One input
 
     func run(_ input: UnsafeRawBufferPointer) {
-        drainClients()
+        output.drain { _, _ in }
         var configuration = RoomManagerConfiguration()
         configuration.candidateIPs = ["127.0.0.1"]
-        let manager = RoomManager(coreIndex: 0, identity: serverIdentity, configuration: configuration)
-        manager.socket = socket
+        let manager = RoomManager(
+            coreIndex: 0, identity: serverIdentity, configuration: configuration, output: output, mediaPort: 5000)
         var now = Instant(nanoseconds: 1_000_000_000_000)
         var cursor = FuzzInput(input)
         let setup = cursor.byte()
@@ -162,15 +137,15 @@ final class RoomReplay {
                 let n = min(bytes.count, buffer.count)
                 if n > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
                 manager.received(
-                    UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]), from: addresses[address], on: socket, now: now)
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]), from: addresses[address], now: now)
             }
             datagramsInBatch += 1
             // The loop ends a receive batch after at most `recvCount` datagrams.
             if datagramsInBatch == 32 { endBatch() }
         }
         func endBatch() {
-            manager.batchEnded(on: socket, now: now)
-            socket.flush()
+            manager.batchEnded(now: now)
+            output.drain { _, _ in }
             datagramsInBatch = 0
         }
 
@@ -210,14 +185,14 @@ final class RoomReplay {
         }
         endBatch()
         manager.shutdown(now: now)
-        socket.flush()
+        output.drain { _, _ in }
         check(manager.sessionCount == 0 && manager.pendingCount == 0, "sessions left after shutdown")
         check(manager.routedAddressCount == 0, "routes left after shutdown")
         check(manager.rooms.isEmpty, "rooms left after shutdown")
         let ended = manager.counters.sessionsEnded.values.reduce(0, +)
         check(ended == manager.counters.sessionsCreated, "sessions created \(manager.counters.sessionsCreated), ended \(ended)")
-        check(socket.pendingSendCount == 0, "datagrams stuck in the send queue")
-        check(loop.pool.available == loop.pool.slotCount, "send slots leaked: \(loop.pool.available)")
+        check(output.pendingCount == 0, "datagrams stuck in the send queue")
+        check(pool.available == pool.slotCount, "send slots leaked: \(pool.available)")
     }
 
     // MARK: - Ops
@@ -385,7 +360,7 @@ final class RoomReplay {
             return try! b.finish()
         }
         let from = addresses[peer.address]
-        request.withUnsafeMutableBytes { manager.received(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), from: from, on: socket, now: now) }
+        request.withUnsafeMutableBytes { manager.received(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), from: from, now: now) }
         let dtls = try! DTLSTransport(
             identity: clientIdentity, role: .client, remoteFingerprint: (peer.fingerprint.algorithm, peer.fingerprint.value))
         peer.dtls = dtls
@@ -394,13 +369,12 @@ final class RoomReplay {
             now = now + .milliseconds(1)
             while let n = scratch.withUnsafeMutableBytes({ dtls.pollDatagram(into: $0) }) {
                 scratch.withUnsafeMutableBytes {
-                    manager.received(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), from: from, on: socket, now: now)
+                    manager.received(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), from: from, now: now)
                 }
             }
-            manager.batchEnded(on: socket, now: now)
-            socket.flush()
-            receive(on: clientSockets[peer.address]) { datagram in
-                guard let first = datagram.first, (20...63).contains(first) else { return }
+            manager.batchEnded(now: now)
+            output.drain { to, datagram in
+                guard to == from, let first = datagram.first, (20...63).contains(first) else { return }
                 dtls.handle(datagram: datagram, now: now)
             }
             while let event = dtls.pollEvent() {
@@ -409,20 +383,7 @@ final class RoomReplay {
             // The client is connected only after the server's Finished: the server is too.
             if peer.srtp != nil { break }
         }
-        drainClients()
-    }
-
-    func receive(on fd: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }  // SOCK_NONBLOCK
-            if n < 0 { return }
-            buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-    }
-
-    func drainClients() {
-        for fd in clientSockets { receive(on: fd) { _ in } }
+        output.drain { _, _ in }
     }
 }
 

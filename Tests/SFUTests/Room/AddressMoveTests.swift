@@ -106,7 +106,7 @@ struct AddressMoveTests {
         viewer.peer.ice.consentInterval = .milliseconds(100)
         try #require(server.loop.run(until: { viewer.peer.isConnected && publisher.peer.isConnected }))
         let session = try #require(server.session(of: viewer))
-        let own = try #require(viewer.peer.socket?.localAddress)
+        let own = viewer.socket.localAddress
         #expect(session.ice.reachableAddress == own)
         #expect(session.state == .connecting)
 

@@ -8,20 +8,21 @@ import Testing
 /// different classes must each still get their own header on every packet.
 @Suite("Fan-out header reuse across viewer classes", .serialized)
 struct FanoutHeaderReuseTests {
-    /// Decrypts what one viewer's socket receives with that viewer's keys.
-    final class Receiver: UDPReceiver {
+    /// Decrypts what is sent to one viewer with that viewer's keys.
+    final class Receiver {
         let srtp: SRTPContext
         var packets: [[UInt8]] = []
         var failures = 0
         init(keys: SRTPKeys) throws { srtp = try SRTPContext(keys: keys) }
-        func received(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {
-            guard let n = try? srtp.unprotectRTP(datagram, length: datagram.count) else {
+        func received(_ bytes: UnsafeRawBufferPointer) {
+            var datagram = Array(bytes)
+            let n = datagram.withUnsafeMutableBytes { try? srtp.unprotectRTP($0, length: $0.count) }
+            guard let n else {
                 failures += 1
                 return
             }
             packets.append(Array(datagram[0..<n]))
         }
-        func batchEnded(on socket: UDPSocket, now: Instant) {}
     }
 
     static let publisherExtensions = [
@@ -51,14 +52,9 @@ struct FanoutHeaderReuseTests {
 
     @Test("interleaved viewers of three extension numberings and two payload types each get their own ids and payload type on every packet of a batch")
     func interleavedClasses() throws {
-        let loop = try EventLoop(index: 0, backend: .epoll, pool: BufferPool(slotSize: 2048, slotCount: 256))
-        final class Sink: UDPReceiver {
-            func received(_ d: UnsafeMutableRawBufferPointer, from: SocketAddress, on socket: UDPSocket, now: Instant) {}
-            func batchEnded(on socket: UDPSocket, now: Instant) {}
-        }
-        let sink = Sink()
-        let server = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: sink)
-        defer { server.close() }
+        // No sockets: the fan-out queues into a `DatagramQueue`, drained after each batch.
+        let output = DatagramQueue(pool: BufferPool(slotSize: 2048, slotCount: 256))
+        let now = Instant(nanoseconds: 1_000_000_000)
         // (payload type, abs-send-time id, twcc id), in fan-out order: classes interleave.
         let viewerSpecs: [(pt: UInt8, abs: UInt8, twcc: UInt8?)] = [
             (96, 2, nil), (96, 5, 6), (120, 2, nil), (96, 2, nil), (96, 5, 6), (96, 9, nil), (120, 2, nil),
@@ -66,7 +62,6 @@ struct FanoutHeaderReuseTests {
         let fanout = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024)
         fanout.attach(source: Self.media(payloadType: 96, extensions: Self.publisherExtensions))
         var receivers: [Receiver] = []
-        var sockets: [UDPSocket] = []
         var sessions: [PeerSession] = []
         for (i, spec) in viewerSpecs.enumerated() {
             var exts = [SDPHeaderExtension(id: 1, uri: SDPExtensionURI.mid), SDPHeaderExtension(id: spec.abs, uri: SDPExtensionURI.absSendTime)]
@@ -75,22 +70,19 @@ struct FanoutHeaderReuseTests {
             let key = (0..<28).map { UInt8(truncatingIfNeeded: $0 * 7 + i) }
             let keys = SRTPKeys(profile: .aeadAes128Gcm, role: .server, clientWriteKey: key, serverWriteKey: key)
             let receiver = try Receiver(keys: SRTPKeys(profile: .aeadAes128Gcm, role: .client, clientWriteKey: key, serverWriteKey: key))
-            let socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: receiver)
             let identity = try DTLSIdentity.generate()
             let session = PeerSession(
                 id: "v\(i)", role: .viewer, roomName: "r",
                 ice: IceLiteAgent(localUfrag: "u\(i)", localPassword: "p", remoteUfrag: "r\(i)", remotePassword: nil),
                 dtls: try DTLSTransport(identity: identity, role: .server, remoteFingerprint: (algorithm: "sha-256", value: Array(repeating: "00", count: 32).joined(separator: ":"))),
-                tracks: [media], now: loop.now)
+                tracks: [media], now: now)
             try session.installKeys(keys)
             session.state = .connected
-            session.address = socket.localAddress
+            session.address = SocketAddress(ip: "10.0.0.\(i + 1)", port: 5000)
             fanout.add(ViewerTrack(session: session, kind: .video, media: media))
             receivers.append(receiver)
-            sockets.append(socket)
             sessions.append(session)
         }
-        defer { for s in sockets { s.close() } }
 
         // One batch of three packets, then a second batch of two.
         var sent: [UInt8] = []
@@ -99,14 +91,19 @@ struct FanoutHeaderReuseTests {
                 var bytes = Self.publisherPacket(sequenceNumber: UInt16(seq), absSendTime: UInt8(40 + seq))
                 bytes.withUnsafeMutableBytes { raw in
                     guard let rtp = try? RTPPacket(parsing: raw) else { return }
-                    fanout.forward(rtp, isKeyframe: false, now: loop.now, socket: server)
+                    fanout.forward(rtp, isKeyframe: false, now: now, output: output)
                 }
                 sent.append(UInt8(40 + seq))
             }
-            fanout.flushPending(socket: server)
-            server.flush()
+            fanout.flushPending(output: output)
+            output.drain { address, bytes in
+                guard let i = sessions.firstIndex(where: { $0.address == address }) else {
+                    Issue.record("a datagram to \(address), which is no viewer")
+                    return
+                }
+                receivers[i].received(bytes)
+            }
         }
-        #expect(loop.run(until: { receivers.allSatisfy { $0.packets.count >= 5 } }, timeout: .seconds(5)))
 
         for (i, spec) in viewerSpecs.enumerated() {
             let r = receivers[i]

@@ -27,12 +27,14 @@ final class LoopbackRoomServer {
         loop = try EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
         var c = configuration
         c.candidateIPs = ["127.0.0.1"]
-        manager = RoomManager(coreIndex: 0, identity: try DTLSIdentity.generate(), configuration: c)
+        let queue = loop.makeDatagramQueue()
+        manager = RoomManager(coreIndex: 0, identity: try DTLSIdentity.generate(), configuration: c, output: queue)
         let tap = tapBatches ? BatchTap(manager: manager) : nil
         self.tap = tap
         serverSocket = try loop.openUDP(
-            bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: tap.map { $0 as UDPReceiver } ?? manager)
-        manager.socket = serverSocket
+            bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: tap.map { $0 as DatagramEndpoint } ?? manager,
+            queue: queue)
+        manager.mediaPort = serverSocket.localAddress.port
         clientIdentity = try DTLSIdentity.generate()
         let tickInterval = Duration.milliseconds(20)
         var tick: TimerHandle?
@@ -115,11 +117,12 @@ final class LoopbackRoomServer {
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
-            identity: clientIdentity, tieBreaker: 0xC0FF_EE00 &+ UInt64(index))
-        let client = TestClient(peer: peer, room: room, sessionID: created.sessionID)
+            identity: clientIdentity, tieBreaker: 0xC0FF_EE00 &+ UInt64(index), output: loop.makeDatagramQueue())
         lossy?.peer = peer
-        peer.socket = try loop.openUDP(
-            bind: SocketAddress(ip: "127.0.0.1", port: 0)!, receiver: lossy.map { $0 as UDPReceiver } ?? peer)
+        let socket = try loop.openUDP(
+            bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: lossy.map { $0 as DatagramEndpoint } ?? peer,
+            queue: peer.output)
+        let client = TestClient(peer: peer, socket: socket, room: room, sessionID: created.sessionID)
         client.lossy = lossy
         if role == .viewer { client.startRecording() }
         clients.append(client)
@@ -129,7 +132,7 @@ final class LoopbackRoomServer {
     /// Forgets a client (its socket closes; the server only learns from DELETE or DTLS).
     func drop(_ client: TestClient) {
         client.peer.onRTP = nil
-        client.peer.socket?.close()
+        client.socket.close()
         clients.removeAll { $0 === client }
     }
 
@@ -178,7 +181,7 @@ final class LoopbackRoomServer {
             nextPayloadID += 1
             sent += 1
         }
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         let target = before + UInt64(sent)
         return sent == count && loop.run(until: { self.videoPacketsIn(publisher.room) >= target }, timeout: timeout)
     }
@@ -187,6 +190,8 @@ final class LoopbackRoomServer {
 /// One client peer of a test, with what it received (viewers) or sent (publisher).
 final class TestClient {
     let peer: ClientPeer
+    /// The peer's socket on the test's loop (the peer itself is sans-IO).
+    let socket: UDPSocket
     let room: String
     let sessionID: String
     var lossy: LossyLink?
@@ -208,8 +213,9 @@ final class TestClient {
     /// nil: from the first one it received.
     var expectsFrom: UInt16?
 
-    init(peer: ClientPeer, room: String, sessionID: String) {
+    init(peer: ClientPeer, socket: UDPSocket, room: String, sessionID: String) {
         self.peer = peer
+        self.socket = socket
         self.room = room
         self.sessionID = sessionID
     }
@@ -314,7 +320,7 @@ final class RTPRecorder {
 /// The viewer's receive path under loss and reordering, from a seed: drops a share of the
 /// RTP datagrams (media and repairs) and holds back others until the next one has passed.
 /// Other datagrams (STUN, DTLS, RTCP) pass, so set-up and tear-down stay quick.
-final class LossyLink: UDPReceiver {
+final class LossyLink: DatagramEndpoint {
     weak var peer: ClientPeer?
     var rng: SplitMixRandom
     let dropPercent: UInt64
@@ -330,11 +336,11 @@ final class LossyLink: UDPReceiver {
     }
 
     func received(
-        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
         guard let peer else { return }
         guard PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp else {
-            peer.received(datagram, from: source, on: socket, now: now)
+            peer.received(datagram, from: source, now: now)
             return
         }
         if rng.next() % 100 < dropPercent {
@@ -346,20 +352,20 @@ final class LossyLink: UDPReceiver {
             reordered += 1
             return
         }
-        peer.received(datagram, from: source, on: socket, now: now)
+        peer.received(datagram, from: source, now: now)
         if var h = held {
             held = nil
-            h.withUnsafeMutableBytes { peer.received($0, from: source, on: socket, now: now) }
+            h.withUnsafeMutableBytes { peer.received($0, from: source, now: now) }
         }
     }
 
-    func batchEnded(on socket: UDPSocket, now: Instant) {}
+    func batchEnded(now: Instant) {}
 }
 
 /// Sits between the server socket and the manager, forwarding every call unchanged, and
 /// notes per receive batch how many publisher RTP datagrams came in and how many datagrams
 /// the manager queued while receiving them and in `batchEnded` (the fan-out).
-final class BatchTap: UDPReceiver {
+final class BatchTap: DatagramEndpoint {
     struct Batch {
         var rtp = 0
         var other = 0
@@ -375,18 +381,18 @@ final class BatchTap: UDPReceiver {
     init(manager: RoomManager) { self.manager = manager }
 
     func received(
-        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, on socket: UDPSocket, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
         if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp { current.rtp += 1 } else { current.other += 1 }
-        let before = socket.pendingSendCount
-        manager.received(datagram, from: source, on: socket, now: now)
-        current.queuedWhileReceiving += socket.pendingSendCount - before
+        let before = manager.output.pendingCount
+        manager.received(datagram, from: source, now: now)
+        current.queuedWhileReceiving += manager.output.pendingCount - before
     }
 
-    func batchEnded(on socket: UDPSocket, now: Instant) {
-        let before = socket.pendingSendCount
-        manager.batchEnded(on: socket, now: now)
-        current.queuedAtBatchEnd = socket.pendingSendCount - before
+    func batchEnded(now: Instant) {
+        let before = manager.output.pendingCount
+        manager.batchEnded(now: now)
+        current.queuedAtBatchEnd = manager.output.pendingCount - before
         batches.append(current)
         current = Batch()
     }

@@ -26,9 +26,9 @@ struct PublisherSSRCFloodTests {
                     into: slot, payloadType: pt, marker: false, sequenceNumber: 1, timestamp: 1, ssrc: 0x5000_0000 + i)
                 return [UInt8](repeating: 1, count: 100).withUnsafeBytes { (try? b.finish(payload: $0)) ?? 0 }
             }
-            if i % 64 == 63 { publisher.peer.socket?.flush() }
+            if i % 64 == 63 { publisher.socket.flush() }
         }
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         server.settle(.milliseconds(300))
         let session = try #require(server.room("flood")?.publisher)
         let srtp = try #require(session.srtp)

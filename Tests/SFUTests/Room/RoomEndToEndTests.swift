@@ -136,7 +136,7 @@ struct RoomEndToEndTests {
         // The old publisher's packets are now from an unknown source, dropped and counted.
         let before = server.manager.counters.droppedUnknownSource
         for i in 0..<5 { publisher.sendVideoPacket(id: 9000 + UInt32(i)) }
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         #expect(server.loop.run(until: { server.manager.counters.droppedUnknownSource == before + 5 }))
         server.settle(.milliseconds(30))
         #expect(b.recorder.media.count == 20)
@@ -165,7 +165,7 @@ struct RoomEndToEndTests {
         #expect(server.manager.endSession(room: "gone", id: viewers[0].sessionID, now: server.loop.now))
 
         for i in 0..<6 { publisher.sendVideoPacket(id: 5000 + UInt32(i)) }
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         #expect(server.publish(4, from: bystanderPublisher))
         #expect(server.loop.run(until: { bystander.recorder.media.count == 4 }))
         server.settle(.milliseconds(50))
@@ -184,7 +184,7 @@ struct RoomEndToEndTests {
 
         // The first publisher goes away as a browser tab closes: DTLS close_notify.
         first.peer.close(now: server.loop.now)
-        first.peer.socket?.flush()
+        first.socket.flush()
         #expect(server.loop.run(until: { server.room("re")?.publisher == nil }))
         #expect(server.manager.counters.sessionsEnded[.dtlsClosed] == 1)
         #expect(server.manager.snapshot(now: server.loop.now).first?.connectedViewers == 2, "viewers wait")
@@ -213,7 +213,7 @@ struct RoomEndToEndTests {
         publisher.sendVideoPacket(id: 7001)
         publisher.nextSequence = first &+ 256
         publisher.sendVideoPacket(id: 7002)
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         #expect(server.loop.run(until: { viewer.recorder.media.count == 6 }))
         let got = viewer.recorder.media.suffix(2).map(\.id)
         #expect(got == [7001, 7002], "each packet keeps its own bytes: \(got)")
@@ -231,7 +231,7 @@ struct RoomEndToEndTests {
             w.addReceiverReport(ssrc: 0x0B0B_0001, reports: [RTCPReportBlock]())
             w.addBye(ssrcs: [0x0B0B_0001])
         }
-        publisher.peer.socket?.flush()
+        publisher.socket.flush()
         #expect(server.loop.run(until: { viewer.recorder.media.count == 5 }, timeout: .seconds(2)))
         #expect(viewer.recorder.media.map(\.id) == publisher.sentIDs)
         #expect(server.manager.mediaCounters.droppedPublisherLeft == 0)
@@ -307,7 +307,7 @@ struct RoomEndToEndTests {
         send(stun, from: stranger)
         for g in garbage { send(g, from: stranger) }
         // From the publisher's own address: SRTP that does not authenticate.
-        let publisherSocket = try #require(publisher.peer.socket)
+        let publisherSocket = publisher.socket
         send(rtp, from: publisherSocket)
         send(rtcp, from: publisherSocket)
         stranger.flush()

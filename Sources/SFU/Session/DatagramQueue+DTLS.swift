@@ -1,9 +1,9 @@
 import Reactor
 
-extension UDPSocket {
-    /// Moves a DTLS transport's queued datagrams (one flight datagram each) into this socket's
-    /// send queue for `destination`, until DTLS has none left or the queue is full (the rest
-    /// stays queued in DTLS for the next call). Keeps the protocol code free of sockets.
+extension DatagramQueue {
+    /// Moves a DTLS transport's queued datagrams (one flight datagram each) into this send
+    /// queue for `destination`, until DTLS has none left or the queue is full (the rest stays
+    /// queued in DTLS for the next call). Keeps the protocol code free of queues.
     func sendQueuedDatagrams(of dtls: DTLSTransport, to destination: SocketAddress) {
         while true {
             var produced = false
