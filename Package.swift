@@ -134,10 +134,12 @@ let package = Package(
             swiftSettings: strict),
     ] : []) + [
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShim"], swiftSettings: strict),
+        // The deterministic simulation's hold on OpenSSL's clock and randomness (test binary only).
+        .target(name: "CSimulation", dependencies: ["COpenSSL"], path: "Tests/CSimulation"),
         .testTarget(
             name: "SFUTests",
             dependencies: [
-                "SFU", "CAllocCounter", .product(name: "PropertyBased", package: "swift-property-based"),
+                "SFU", "CAllocCounter", "CSimulation", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),

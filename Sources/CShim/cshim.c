@@ -239,3 +239,23 @@ int lsfu_allowed_cpu(int n) {
 int lsfu_current_cpu(void) { return sched_getcpu(); }
 int lsfu_malloc_trim(void) { return malloc_trim(0); }
 size_t lsfu_heap_in_use(void) { return mallinfo2().uordblks; }
+
+static __thread int token_seeded;
+static __thread uint64_t token_state;
+
+void lsfu_token_seed(uint64_t seed) {
+    token_seeded = 1;
+    token_state = seed;
+}
+
+void lsfu_token_unseed(void) { token_seeded = 0; }
+
+int lsfu_token_next(uint64_t *out) {
+    if (!token_seeded) return 0;
+    // SplitMix64, as SplitMixRandom in Swift.
+    uint64_t z = (token_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    *out = z ^ (z >> 31);
+    return 1;
+}

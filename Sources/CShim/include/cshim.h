@@ -122,4 +122,11 @@ int lsfu_errno(void);
 int lsfu_malloc_trim(void);
 /// Bytes malloc has handed out and not yet freed, across all arenas (glibc mallinfo2).
 size_t lsfu_heap_in_use(void);
+
+/// A seeded source for `RandomToken` on the calling thread only (a deterministic simulation
+/// replays its identifiers from a seed); other threads keep the system's CSPRNG.
+void lsfu_token_seed(uint64_t seed);
+void lsfu_token_unseed(void);
+/// 1 and the next seeded value in `out` if the calling thread is seeded, else 0.
+int lsfu_token_next(uint64_t *out);
 #endif

@@ -114,7 +114,7 @@ public final class IceLiteAgent {
     public private(set) var remotePassword: String?
     private var remotePasswordBytes: [UInt8]
     /// ICE-CONTROLLED of our requests (a lite agent never has a role conflict to break).
-    private let tieBreaker = UInt64.random(in: 0 ... .max)
+    private let tieBreaker = RandomToken.value(in: 0 ... UInt64.max)
 
     /// The address media goes to: the last one nominated by a valid USE-CANDIDATE check.
     public private(set) var selectedAddress: SocketAddress?
@@ -297,7 +297,7 @@ public final class IceLiteAgent {
         // Without the peer's credentials nothing can be confirmed: media stays where it is.
         guard !remoteUfragBytes.isEmpty, !remotePasswordBytes.isEmpty else { return true }
         guard moveAllowed(now: now) else { return false }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomToken.Source()
         probe = Probe(address: address, transactionID: StunTransactionID(using: &rng), sentAt: now, sends: 0)
         return true
     }

@@ -24,7 +24,7 @@ extension RoomManager {
             // Publishers get transport-cc feedback (TransportCCFeedback); viewers' congestion
             // control is not driven by this server, so it is not negotiated with them.
             candidates: candidateAddresses, sendTransportCC: role == .publisher && configuration.sendTransportCC,
-            sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+            sessionID: RandomToken.value(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
         do {
             answer = try AnswerBuilder.buildAnswer(offer: offer, parameters: parameters, role: answerRole)

@@ -21,7 +21,7 @@ final class ViewerTrack {
     let kind: TrackKind
     let media: NegotiatedMedia
     /// Answers this viewer's NACKs: repeat suppression, resend budget, RTX numbering.
-    var nack = NackResponder(firstRTXSequence: UInt16.random(in: 0...UInt16.max))
+    var nack = NackResponder(firstRTXSequence: RandomToken.value(in: 0...UInt16.max))
     /// What this viewer's receiver reports say: loss, jitter, round-trip time.
     var reports = ViewerReportStats()
     var rtxPacketsSent: UInt64 = 0
