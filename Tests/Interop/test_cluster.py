@@ -301,3 +301,64 @@ def test_edge_mode_answers_503_until_the_relay_exists():
         e.stop()
         a.stop()
         redis.stop()
+
+
+class FakeRedis:
+    """A TCP server on loopback that is not Redis: `silent` accepts and never answers, else it
+    answers every read with bytes that are not RESP."""
+
+    def __init__(self, silent: bool):
+        import threading
+        self.silent = silent
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if not self.silent:
+                conn.settimeout(0.2)
+                try:
+                    if conn.recv(4096):
+                        conn.sendall(b"?garbage that is not RESP\r\n")
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("silent", [True, False], ids=["never-answers", "answers-garbage"])
+def test_a_redis_that_never_answers_or_answers_garbage_costs_one_bounded_attempt(silent):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    fake = FakeRedis(silent)
+    a = node("a", fake)
+    a.env["CLUSTER_REDIS_URL"] = f"redis://127.0.0.1:{fake.port}"
+    a.start()
+    try:
+        status, _, text = offer(a, "whip", "nowhere")
+        # The directory's own 503 naming Redis's failure (an attempt without a bound would hang
+        # until HTTP_HANDLER_TIMEOUT_SECONDS and get the handler's generic 503 instead).
+        assert status == 503 and "cluster directory" in text and "redis" in text, (status, text)
+        assert offer(a, "whep", "nowhere", "chromium-whep-offer.sdp")[0] == 503
+        assert not cluster_status(a).get("registered")
+        _, _, metrics = request("GET", f"{a.base_url}/metrics")
+        assert "livesfu_directory_registered 0" in metrics
+    finally:
+        a.stop()
+        fake.stop()
