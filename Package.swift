@@ -53,6 +53,9 @@ let package = Package(
         .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .systemLibrary(name: "COgg", pkgConfig: "ogg", providers: [.apt(["libogg-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM warns about; the
+        // header is in the standard include path (<hiredis/hiredis.h>).
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
 
         .target(
             name: "Reactor",
@@ -67,10 +70,13 @@ let package = Package(
             name: "Storage",
             dependencies: ["Reactor", "SFU", "S3"],
             swiftSettings: strict),
+        // Several nodes as one service (CLUSTER_REDIS_URL): the room directory and node registry
+        // in Redis (hiredis), on a thread of its own, off the media cores.
+        .target(name: "Cluster", dependencies: ["CHiredis", "COpenSSL", "CShim", "Reactor"], swiftSettings: strict),
         .target(
             name: "HTTP",
             dependencies: [
-                "Reactor", "SFU", "Storage", "S3", "COpenSSL",
+                "Reactor", "SFU", "Storage", "S3", "Cluster", "COpenSSL",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -82,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "Main",
             dependencies: [
-                "Reactor", "SFU", "Storage", "S3", "HTTP",
+                "Reactor", "SFU", "Storage", "S3", "HTTP", "Cluster",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
@@ -143,8 +149,9 @@ let package = Package(
             ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage", "Cluster"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),
         .testTarget(name: "S3Tests", dependencies: ["S3"], swiftSettings: strict),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Reactor"], swiftSettings: strict),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds livesfu's native dependencies; idempotent and quick when all is there.
 #  - Debian packages (when root and missing): libssl-dev, liburing-dev, libogg-dev,
-#    libcurl4-openssl-dev (S3 uploads), pkg-config,
+#    libcurl4-openssl-dev (S3 uploads), libhiredis-dev (the cluster directory), pkg-config,
 #    build tools.
 #  - libsrtp 2.5.0 from Debian's *source* package, built --enable-openssl into .deps/prefix
 #    as libsrtp2_ossl (its own name and .pc, so Debian's NSS-based copy can never be picked
@@ -16,7 +16,7 @@ PREFIX="$DEPS/prefix"
 log() { echo "[bootstrap] $*" >&2; }
 
 need_pkgs=()
-for p in libssl-dev liburing-dev libogg-dev libcurl4-openssl-dev pkg-config make gcc curl ca-certificates patch; do
+for p in libssl-dev liburing-dev libogg-dev libcurl4-openssl-dev libhiredis-dev pkg-config make gcc curl ca-certificates patch; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${LIVESFU_SRTP:-}" = "debian" ]; then

@@ -7,8 +7,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
-  # ffmpeg: the recording tests decode the files they write (skipped without it).
-  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg ${LIVESFU_EXTRA_PKGS:-}" \
+  # ffmpeg: the recording tests decode the files they write (skipped without it);
+  # redis-server: the cluster tests start their own (Tests/Interop/test_cluster.py).
+  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg redis-server ${LIVESFU_EXTRA_PKGS:-}" \
     "$ROOT/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
   source "$ROOT/scripts/env.sh"
   echo "[test] building" >&2

@@ -1,3 +1,4 @@
+import Cluster
 import HTTP
 import Logging
 import Reactor
@@ -75,6 +76,17 @@ struct Server {
         }
         let configuration = self.configuration
         let logger = self.logger
+        // Several nodes (CLUSTER_REDIS_URL): the directory's own thread, started below.
+        let directory = c.cluster.map { settings in
+            ClusterDirectory(
+                settings: settings,
+                figures: { loop in
+                    guard let rooms = (loop.context as? CoreContext)?.rooms else { return nil }
+                    let f = rooms.directoryFigures()
+                    return ClusterDirectory.CoreFigures(published: f.published, viewers: f.viewers, load: loop.load.busyFraction)
+                },
+                log: { logger.notice("\($0)") })
+        }
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
@@ -88,6 +100,7 @@ struct Server {
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
             _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
+            context.directory = directory
             loop.context = context
             _ = RoomTimer(manager, on: loop)
             // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
@@ -97,7 +110,7 @@ struct Server {
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
                 gatherMetrics: CoreMetrics.gatherer(
                     origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog,
-                    uploads: recordingService?.uploads),
+                    uploads: recordingService?.uploads, directory: directory),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,
@@ -119,8 +132,21 @@ struct Server {
                 for h in handles { h.stop() }
             }
         }
+        if let directory {
+            try directory.start(cores: handles)
+            let cluster = directory.settings
+            logger.info(
+                "cluster directory",
+                metadata: [
+                    "node": "\(cluster.nodeID)", "url": "\(cluster.nodeURL)", "redis": "\(cluster.redis)",
+                    "mode": "\(cluster.mode.rawValue)", "ttl": "\(cluster.nodeTTL)", "heartbeat": "\(cluster.heartbeatInterval)",
+                    "signed": "\(cluster.token != nil)",
+                ])
+        }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
         group.wait()
+        // Leaves the directory: this node's rooms are free at once rather than at TTL.
+        directory?.stop()
         // The cores finished their recordings as they stopped: the files are completed now.
         recording?.stop(timeout: .seconds(10))
         logger.info("livesfu stopped")

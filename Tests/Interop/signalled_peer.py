@@ -35,7 +35,9 @@ async def post_sdp(url: str, offer: str, token: str | None = None) -> tuple[str,
             loc = resp.headers.get("Location")
             if not loc:
                 raise HttpError(resp.status, "201 without a Location header")
-            return body, urljoin(url, loc)
+            # After a 307 (a cluster node sending the viewer to the room's node) the session
+            # lives where the offer was finally answered: resolve against that URL.
+            return body, urljoin(str(resp.url), loc)
 
 
 async def delete_session(location: str, token: str | None = None) -> int:

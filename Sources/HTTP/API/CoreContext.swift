@@ -1,3 +1,4 @@
+import Cluster
 import Reactor
 import SFU
 
@@ -9,6 +10,8 @@ public final class CoreContext {
     public var cores: [EventLoopHandle] = []
     /// This core's HTTP server (kept alive here; its figures go into `/metrics`).
     public var http: HTTPServer?
+    /// The cluster directory (`CLUSTER_REDIS_URL`); nil for a node on its own.
+    public var directory: ClusterDirectory?
 
     public init(rooms: RoomManager) {
         self.rooms = rooms

@@ -1,3 +1,4 @@
+import Cluster
 import Reactor
 import SFU
 import Storage
@@ -14,7 +15,7 @@ public enum CoreMetrics {
     /// (`RecordingMetrics`) once. The cores are the scraping core's `CoreContext.cores`.
     public static func gatherer(
         origin: EventLoopHandle, recordingCounters: RecordingCounters? = nil, recordings: RecordingCatalog? = nil,
-        uploads: UploadCoordinator? = nil
+        uploads: UploadCoordinator? = nil, directory: ClusterDirectory? = nil
     ) -> StandardRoutes.MetricsGatherer {
         { done in
             let handles = (EventLoop.current?.context as? CoreContext)?.cores ?? []
@@ -22,6 +23,7 @@ public enum CoreMetrics {
                 var all = merged
                 RecordingMetrics.contribute(
                     to: &all, counters: recordingCounters, catalog: recordings, uploads: uploads?.counters)
+                if let directory { ClusterMetrics.contribute(to: &all, directory: directory) }
                 done(all)
             }
         }

@@ -1,3 +1,4 @@
+import Cluster
 import SFU
 
 /// The body of `GET /api/rooms`, written here from the plain `RoomSnapshot` values the rooms'
@@ -15,11 +16,74 @@ enum RoomListingJSON {
         return o.text
     }
 
-    /// One room's object.
-    static func write(_ room: RoomSnapshot, to o: inout JSONWriter) {
+    /// What a node of a cluster adds to its listing: the directory's rooms and nodes, or why
+    /// it could not be read (the local rooms are listed either way).
+    struct ClusterView {
+        var node: String
+        var listing: DirectoryListing?
+        var unavailable: String?
+    }
+
+    /// `{"rooms":[…],"cluster":{…}}`: the local rooms with their origin node (from the
+    /// directory), then the directory's rooms held by other nodes (`"local":false`), then the
+    /// nodes.
+    static func text(rooms: [RoomSnapshot], cluster: ClusterView) -> String {
+        var o = JSONWriter()
+        o.beginObject()
+        o.key("rooms")
+        o.beginArray()
+        let origins = cluster.listing?.origins ?? [:]
+        let nodes = Dictionary((cluster.listing?.nodes ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for room in rooms { write(room, to: &o, origin: .some(origins[room.name])) }
+        let local = Set(rooms.map(\.name))
+        for (name, origin) in origins.sorted(by: { $0.key < $1.key }) where !local.contains(name) {
+            o.beginObject()
+            o.field("name", name)
+            o.field("local", false)
+            o.field("origin", origin)
+            o.key("origin_url")
+            if let url = nodes[origin]?.url { o.string(url.text) } else { o.null() }
+            o.key("publisher")
+            o.null()
+            o.key("tracks")
+            o.beginArray()
+            o.endArray()
+            o.field("viewers", 0)
+            o.endObject()
+        }
+        o.endArray()
+        o.key("cluster")
+        o.beginObject()
+        o.field("node", cluster.node)
+        o.field("directory", cluster.unavailable.map { "unavailable: \($0)" } ?? "ok")
+        o.key("nodes")
+        o.beginArray()
+        for node in cluster.listing?.nodes ?? [] {
+            o.beginObject()
+            o.field("id", node.id)
+            o.key("url")
+            if let url = node.url { o.string(url.text) } else { o.null() }
+            o.field("load", node.load, decimals: 3)
+            o.field("viewers", node.viewers)
+            o.endObject()
+        }
+        o.endArray()
+        o.endObject()
+        o.endObject()
+        return o.text
+    }
+
+    /// One room's object; `origin` (a node of a cluster only): the ID of the node holding it,
+    /// `.some(nil)` when the directory does not know it.
+    static func write(_ room: RoomSnapshot, to o: inout JSONWriter, origin: String?? = nil) {
         o.beginObject()
         o.field("name", room.name)
         o.field("core", room.core)
+        if let origin {
+            o.field("local", true)
+            o.key("origin")
+            if let origin { o.string(origin) } else { o.null() }
+        }
         o.key("publisher")
         if let publisher = room.publisher {
             o.beginObject()

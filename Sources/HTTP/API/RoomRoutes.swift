@@ -1,3 +1,4 @@
+import Cluster
 import HTTPTypes
 import Reactor
 import SFU
@@ -29,6 +30,8 @@ public struct RoomRoutes {
     /// Every core's handle, by index: the only way to reach another core. Set on each core
     /// once the group has started; empty before that (requests then get a 503).
     var cores: [EventLoopHandle] { (EventLoop.current?.context as? CoreContext)?.cores ?? [] }
+    /// The cluster directory (`CLUSTER_REDIS_URL`), nil on a node alone.
+    var directory: ClusterDirectory? { (EventLoop.current?.context as? CoreContext)?.directory }
 
     public func register(on router: Router) {
         let media = RoutePolicy(auth: .room(parameter: "room"), rateLimited: true, acceptPost: "application/sdp")
@@ -53,6 +56,9 @@ public struct RoomRoutes {
         router.add(.post, "/api/admin/rooms/:room/close", policy: RoutePolicy(auth: .admin, rateLimited: true)) {
             request, responder in
             self.closeRoom(request, responder)
+        }
+        router.add(.get, "/api/cluster/node", policy: RoutePolicy(auth: .cluster, rateLimited: true)) { _, responder in
+            self.clusterNode(responder)
         }
     }
 
@@ -82,6 +88,22 @@ public struct RoomRoutes {
             responder.respond(.error(.badRequest, "malformed SDP offer: \(error)"))
             return
         }
+        guard let directory else {
+            createLocally(role, room: room, offer: offer, request: request, responder)
+            return
+        }
+        if role == .publisher {
+            claimThenPublish(directory, room: room, offer: offer, request: request, responder)
+        } else {
+            playHereOrThere(directory, room: room, offer: offer, request: request, responder)
+        }
+    }
+
+    /// The session on this node, as on a node alone.
+    private func createLocally(
+        _ role: PeerSession.Role, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
+        _ responder: HTTPResponder
+    ) {
         let links = iceServerLinks
         // The TCP peer's address: the per-IP cap on sessions in set-up counts against it (a
         // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
@@ -123,14 +145,124 @@ public struct RoomRoutes {
         return response
     }
 
+    // MARK: - Several nodes (CLUSTER_REDIS_URL)
+
+    /// WHIP: the room is claimed in the directory for this node first; another node's room is a
+    /// 409 as on one node. While the directory cannot answer the publish is refused (503): a
+    /// node that published without it could hold a room another node holds too (split brain).
+    private func claimThenPublish(
+        _ directory: ClusterDirectory, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
+        _ responder: HTTPResponder
+    ) {
+        ask(directory, .claim(room: room.value), responder) { reply, responder in
+            switch reply {
+            case .claimed:
+                self.createLocally(.publisher, room: room, offer: offer, request: request, responder)
+            case .heldBy(let node):
+                responder.respond(.error(.conflict, "room already has a publisher (on node \(node))"))
+            case .unavailable(let reason):
+                responder.respond(.error(.serviceUnavailable, "\(reason); publishing needs the directory to confirm the room is free"))
+            case .located, .listing:
+                responder.respond(.error(.internalServerError, "unexpected directory answer"))
+            }
+        }
+    }
+
+    /// WHEP: a room with its publisher here plays here without the directory; otherwise the
+    /// directory says where it is. Nobody holds it: the viewer waits here, as on one node. Another
+    /// node holds it: `CLUSTER_MODE=redirect` answers 307 to that node's `NODE_URL` + this path;
+    /// `edge` (not built yet) 503.
+    private func playHereOrThere(
+        _ directory: ClusterDirectory, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
+        _ responder: HTTPResponder
+    ) {
+        let settings = directory.settings
+        onOwner(of: room.value, responder) { rooms, _ in
+            rooms.hasPublisher(room: room.value)
+        } then: { here, responder in
+            if here {
+                self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
+                return
+            }
+            self.ask(directory, .locate(room: room.value), responder) { reply, responder in
+                switch reply {
+                case .located(nil):
+                    self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
+                case .located(let origin?) where origin.id == settings.nodeID:
+                    self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
+                case .located(let origin?):
+                    responder.respond(Self.crossNode(origin: origin, mode: settings.mode, request: request))
+                case .unavailable(let reason):
+                    responder.respond(.error(.serviceUnavailable, "\(reason); room \(room.value) is not held on this node"))
+                case .claimed, .heldBy, .listing:
+                    responder.respond(.error(.internalServerError, "unexpected directory answer"))
+                }
+            }
+        }
+    }
+
+    /// The answer to a WHEP for a room `origin` holds.
+    static func crossNode(origin: NodeEntry, mode: ClusterSettings.Mode, request: HTTPServerRequest) -> HTTPServerResponse {
+        switch mode {
+        case .edge:
+            return .error(.serviceUnavailable, "edge relay not available: room is held by node \(origin.id) (use CLUSTER_MODE=redirect)")
+        case .redirect:
+            guard let url = origin.url else {
+                return .error(.serviceUnavailable, "cannot send you to the room's node: \(origin.refusal ?? "no usable URL")")
+            }
+            var response = HTTPServerResponse.text(.temporaryRedirect, "room is on node \(origin.id)")
+            response.head.headerFields[.location] = url.location(path: request.path, query: request.query)
+            return response
+        }
+    }
+
+    /// Asks the directory thread; `then` runs back on this core with its answer.
+    func ask(
+        _ directory: ClusterDirectory, _ request: DirectoryRequest, _ responder: HTTPResponder,
+        then: @escaping (DirectoryReply, HTTPResponder) -> Void
+    ) {
+        let cores = self.cores
+        guard cores.count > coreIndex else {
+            responder.respond(.error(.serviceUnavailable, "server is starting"))
+            return
+        }
+        let back = cores[coreIndex]
+        let box = CoreBound(ResultHandler(responder: responder, then: then))
+        directory.submit(request) { reply in
+            back.execute { box.value?.deliver(reply) }
+        }
+    }
+
+    /// `GET /api/cluster/node` (`CLUSTER_TOKEN`): this node as the directory knows it.
+    private func clusterNode(_ responder: HTTPResponder) {
+        guard let directory else {
+            responder.respond(.error(.notFound, "this node is not in a cluster (CLUSTER_REDIS_URL is not set)"))
+            return
+        }
+        let f = directory.metrics.current
+        var o = JSONWriter()
+        o.beginObject()
+        o.field("node", directory.settings.nodeID)
+        o.field("url", directory.settings.nodeURL.text)
+        o.field("mode", directory.settings.mode.rawValue)
+        o.field("connected", f.linkUp)
+        o.field("registered", f.registered)
+        o.field("claims", f.claims)
+        o.endObject()
+        responder.respond(.json(.ok, o.text))
+    }
+
     // MARK: - Sessions
 
     private func deleteSession(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
         let room = request.pathParameters["room"] ?? ""
         let id = request.pathParameters["id"] ?? ""
+        // A publisher that leaves lets its room go in the directory at once, not at the next beat.
+        let directory = self.directory
         onOwner(of: room, responder) { rooms, now in
             rooms.endSession(room: room, id: id, now: now)
         } then: { found, responder in
+            if found { directory?.beatSoon() }
             responder.respond(found ? .text(.ok, "session ended") : .error(.notFound, "no such session"))
         }
     }
@@ -173,11 +305,29 @@ public struct RoomRoutes {
     /// Rooms with a `ROOM_TOKENS` entry of their own are left out unless `identity` opens them.
     private func listRooms(identity: AuthIdentity, _ responder: HTTPResponder) {
         let authenticator = self.authenticator
+        let directory = self.directory
         gather({ rooms, now in rooms.snapshot(now: now) }) { perCore in
             let listed = perCore.joined().sorted(by: { $0.name < $1.name }).filter {
                 authenticator.mayList(room: $0.name, to: identity)
             }
-            responder.respond(.json(.ok, RoomListingJSON.text(rooms: listed)))
+            guard let directory else {
+                responder.respond(.json(.ok, RoomListingJSON.text(rooms: listed)))
+                return
+            }
+            // With a directory: each room's origin, the rooms held elsewhere, the nodes.
+            self.ask(directory, .listing, responder) { reply, responder in
+                var view = RoomListingJSON.ClusterView(node: directory.settings.nodeID)
+                switch reply {
+                case .listing(let listing):
+                    view.listing = listing
+                    view.listing?.origins = listing.origins.filter { authenticator.mayList(room: $0.key, to: identity) }
+                case .unavailable(let reason):
+                    view.unavailable = reason
+                default:
+                    view.unavailable = "unexpected directory answer"
+                }
+                responder.respond(.json(.ok, RoomListingJSON.text(rooms: listed, cluster: view)))
+            }
         }
     }
 

@@ -21,6 +21,9 @@ public enum AuthRequirement: Sendable, Equatable {
     /// for it. `ADMIN_TOKEN` or an admin JWT opens it; otherwise the room decides as for
     /// `.room`. A name that belongs to no room is decided as a listing without rooms.
     case roomResource(parameter: String)
+    /// The nodes' own endpoints (`/api/cluster/…`): `CLUSTER_TOKEN` only; refused outright
+    /// when it is not set.
+    case cluster
 }
 
 /// Who was let in.
@@ -32,6 +35,7 @@ public struct AuthIdentity: Sendable, Equatable {
         case globalToken
         case adminToken
         case metricsToken
+        case clusterToken
         case jwt
     }
 
@@ -71,16 +75,19 @@ public struct AuthSettings: Sendable, Equatable {
     public var adminToken: String?
     /// `METRICS_TOKEN`: guards `/metrics` when set.
     public var metricsToken: String?
+    /// `CLUSTER_TOKEN`: guards `/api/cluster/…` (and signs node entries, in `Cluster`).
+    public var clusterToken: String?
 
     public init(
         authToken: String? = nil, roomTokens: [String: String] = [:], jwtSecret: [UInt8]? = nil, adminToken: String? = nil,
-        metricsToken: String? = nil
+        metricsToken: String? = nil, clusterToken: String? = nil
     ) {
         self.authToken = authToken
         self.roomTokens = roomTokens
         self.jwtSecret = jwtSecret
         self.adminToken = adminToken
         self.metricsToken = metricsToken
+        self.clusterToken = clusterToken
     }
 }
 

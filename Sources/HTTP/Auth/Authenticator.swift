@@ -114,6 +114,17 @@ public final class Authenticator: Sendable {
             if jwtEnabled && JWTVerifier.looksLikeJWT(token) { return .needsJWT(token: token) }
             return .decided(.unauthorized("invalid token"))
 
+        case .cluster:
+            guard let expected = settings.clusterToken else {
+                return .decided(.forbidden("cluster endpoints are disabled (set CLUSTER_TOKEN)"))
+            }
+            guard let token else { return .decided(.unauthorized("missing cluster token")) }
+            if ConstantTime.equals(token, expected) {
+                return .decided(.allowed(AuthIdentity(credential: .clusterToken)))
+            }
+            // No JWT and no other token opens it: only nodes hold CLUSTER_TOKEN.
+            return .decided(.unauthorized("invalid cluster token"))
+
         case .admin:
             guard settings.adminToken != nil || jwtEnabled else {
                 return .decided(.forbidden("admin endpoints are disabled (set ADMIN_TOKEN or JWT_SECRET)"))
@@ -188,6 +199,8 @@ public final class Authenticator: Sendable {
             return .allowed(identity)
         case .admin:
             return verified.isAdmin ? .allowed(identity) : .forbidden("token does not grant admin")
+        case .cluster:
+            return .unauthorized("invalid cluster token")
         }
     }
 

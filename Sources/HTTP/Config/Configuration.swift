@@ -1,3 +1,4 @@
+import Cluster
 import Reactor
 
 /// Every setting of livesfu, loaded from the environment (names of the Go server this
@@ -52,6 +53,8 @@ public struct Configuration: Sendable, Equatable {
     public var publicIP: String?
     public var reactorBackend: ReactorBackendChoice
     public var logLevel: LogLevelChoice
+    /// `CLUSTER_REDIS_URL` and the other cluster settings; nil = a node on its own.
+    public var cluster: ClusterSettings? = nil
 
     public struct S3Settings: Sendable, Equatable {
         public var endpoint: String?
@@ -134,6 +137,16 @@ public struct Configuration: Sendable, Equatable {
         .init("HTTP_IDLE_TIMEOUT_SECONDS", .integer, default: "60", "Idle keep-alive connections are closed after this"),
         .init("HTTP_HANDLER_TIMEOUT_SECONDS", .integer, default: "15", "A request not answered within this gets a 503"),
         .init("HTTP_MAX_CONNECTIONS_PER_CORE", .integer, default: "10000", "Open HTTP connections per core at most"),
+        .init(
+            "CLUSTER_REDIS_URL", .secret, default: nil,
+            "redis://[[user]:password@]host[:port][/db] of the cluster directory; unset = this node runs alone"),
+        .init("NODE_ID", .string, default: nil, "This node's name in the cluster (A-Z a-z 0-9 - _ ., at most 64); required with CLUSTER_REDIS_URL"),
+        .init("NODE_URL", .string, default: nil, "Base URL (http[s]://host[:port]) clients and nodes reach this node at; required with CLUSTER_REDIS_URL"),
+        .init("CLUSTER_MODE", .string, default: "redirect", "WHEP for a room held by another node: redirect (307 to it) or edge (pull it; not built yet: 503)"),
+        .init("CLUSTER_TOKEN", .secret, default: nil, "Nodes' shared secret: signs node entries in Redis (unsigned URLs are never used) and opens /api/cluster/node"),
+        .init("CLUSTER_NODE_TTL_SECONDS", .integer, default: "10", "A node's entry and its rooms expire this long after its last heartbeat (2-3600)"),
+        .init("CLUSTER_HEARTBEAT_SECONDS", .integer, default: "3", "Heartbeat interval (1 to half of CLUSTER_NODE_TTL_SECONDS)"),
+        .init("CLUSTER_REDIS_TIMEOUT_MS", .integer, default: "500", "Bound of one Redis connect or command (10-10000, below the heartbeat interval)"),
     ]
 
     /// Loads and validates. `flags` (keyed by environment name) override `environment`.
@@ -196,7 +209,7 @@ public struct Configuration: Sendable, Equatable {
                 }
                 jwtSecret = Array(secret.utf8)
             }
-            let auth = AuthSettings(
+            var auth = AuthSettings(
                 authToken: string("AUTH_TOKEN"), roomTokens: roomTokens, jwtSecret: jwtSecret, adminToken: string("ADMIN_TOKEN"),
                 metricsToken: string("METRICS_TOKEN"))
 
@@ -258,6 +271,9 @@ public struct Configuration: Sendable, Equatable {
                 throw .invalid("PUBLIC_IP", "`\(publicIP)` is not an IPv4 or IPv6 address")
             }
 
+            let cluster = try clusterSettings()
+            auth.clusterToken = cluster?.token
+
             return Configuration(
                 httpBind: bind, cors: cors, auth: auth, rateLimitRPS: rps, rateLimitBurst: burst, httpLimits: limits,
                 tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
@@ -269,7 +285,44 @@ public struct Configuration: Sendable, Equatable {
                 recordEnabled: try bool("RECORD_ENABLED"), recordDirectory: string("RECORD_DIR") ?? "./records",
                 uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
-                logLevel: level)
+                logLevel: level, cluster: cluster)
+        }
+
+        /// The cluster settings when `CLUSTER_REDIS_URL` is set; nil otherwise (the other
+        /// cluster variables are then ignored).
+        func clusterSettings() throws(ConfigurationError) -> ClusterSettings? {
+            guard let url = string("CLUSTER_REDIS_URL") else { return nil }
+            let redis: RedisEndpoint
+            do {
+                redis = try RedisEndpoint(parsing: url)
+            } catch {
+                throw .invalid("CLUSTER_REDIS_URL", error.description)
+            }
+            guard let id = string("NODE_ID") else { throw .invalid("NODE_ID", "required when CLUSTER_REDIS_URL is set") }
+            guard ClusterSettings.isValidNodeID(id) else {
+                throw .invalid("NODE_ID", "`\(id)` is not 1-\(ClusterSettings.maxNodeIDBytes) of A-Z a-z 0-9 - _ . (no leading dot)")
+            }
+            guard let urlText = string("NODE_URL") else { throw .invalid("NODE_URL", "required when CLUSTER_REDIS_URL is set") }
+            guard let nodeURL = NodeURL(validating: urlText) else {
+                throw .invalid("NODE_URL", "`\(urlText)` is not http(s)://host[:port] (no path, query or user)")
+            }
+            let modeText = string("CLUSTER_MODE") ?? "redirect"
+            guard let mode = ClusterSettings.Mode(rawValue: modeText.lowercased()) else {
+                throw .invalid("CLUSTER_MODE", "`\(modeText)` is not redirect or edge")
+            }
+            let ttl = try int("CLUSTER_NODE_TTL_SECONDS", min: 2, max: 3600)
+            let beat = try int("CLUSTER_HEARTBEAT_SECONDS", min: 1, max: 1800)
+            guard beat * 2 <= ttl else {
+                throw .invalid("CLUSTER_HEARTBEAT_SECONDS", "must be at most half of CLUSTER_NODE_TTL_SECONDS (\(ttl)), got \(beat)")
+            }
+            let timeout = try int("CLUSTER_REDIS_TIMEOUT_MS", min: 10, max: 10_000)
+            guard timeout < beat * 1000 else {
+                throw .invalid("CLUSTER_REDIS_TIMEOUT_MS", "must be below the heartbeat interval (\(beat * 1000) ms), got \(timeout)")
+            }
+            return ClusterSettings(
+                redis: redis, nodeID: id, nodeURL: nodeURL, mode: mode, token: string("CLUSTER_TOKEN"),
+                nodeTTL: .seconds(UInt64(ttl)), heartbeatInterval: .seconds(UInt64(beat)),
+                redisTimeout: .milliseconds(UInt64(timeout)))
         }
     }
 

@@ -4,7 +4,7 @@
 /// Counters and gauges from different cores are added together, which is right for counts
 /// and totals; a per-core figure should carry a `core` label instead.
 public struct MetricsSnapshot: Sendable, Equatable {
-    public enum Kind: String, Sendable { case counter, gauge }
+    public enum Kind: String, Sendable { case counter, gauge, histogram }
 
     struct Family: Sendable, Equatable {
         var kind: Kind
@@ -22,6 +22,32 @@ public struct MetricsSnapshot: Sendable, Equatable {
     /// Adds `value` to the sample `name{labels}` (labels in the order given).
     public mutating func add(_ name: String, _ kind: Kind, help: String, labels: [(String, String)] = [], value: Double) {
         let key = Self.renderLabels(labels)
+        if families[name] == nil {
+            families[name] = Family(kind: kind, help: help, samples: [:], order: [])
+            familyOrder.append(name)
+        }
+        if families[name]!.samples[key] == nil { families[name]!.order.append(key) }
+        families[name]!.samples[key, default: 0] += value
+    }
+
+    /// Adds a histogram `name` (`_bucket{le=…}` cumulative, `_sum`, `_count`): `counts[i]`
+    /// observations fell at or below `bounds[i]` and above the bound before; `counts` has one
+    /// more element, for those above every bound.
+    public mutating func addHistogram(_ name: String, help: String, bounds: [Double], counts: [UInt64], sum: Double) {
+        precondition(counts.count == bounds.count + 1, "one count per bucket and one over")
+        var cumulative: UInt64 = 0
+        for (bound, count) in zip(bounds, counts) {
+            cumulative += count
+            addSample(name, .histogram, help: help, key: "_bucket" + Self.renderLabels([("le", Self.format(bound))]), value: Double(cumulative))
+        }
+        cumulative += counts[bounds.count]
+        addSample(name, .histogram, help: help, key: "_bucket{le=\"+Inf\"}", value: Double(cumulative))
+        addSample(name, .histogram, help: help, key: "_sum", value: sum)
+        addSample(name, .histogram, help: help, key: "_count", value: Double(cumulative))
+    }
+
+    /// A sample whose rendered suffix (`_bucket{le="1"}`) follows the family's name.
+    private mutating func addSample(_ name: String, _ kind: Kind, help: String, key: String, value: Double) {
         if families[name] == nil {
             families[name] = Family(kind: kind, help: help, samples: [:], order: [])
             familyOrder.append(name)

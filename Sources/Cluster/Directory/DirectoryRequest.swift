@@ -1,0 +1,35 @@
+/// What a core asks the directory thread (`ClusterDirectory.submit`).
+public enum DirectoryRequest: Sendable, Equatable {
+    /// A WHIP publish: take `room` for this node, unless another node holds it.
+    case claim(room: String)
+    /// A WHEP play for a room this node does not hold: who holds it?
+    case locate(room: String)
+    /// `/api/rooms`: every room and node in the directory (bounded).
+    case listing
+}
+
+/// The directory thread's answer, delivered on the asking core.
+public enum DirectoryReply: Sendable, Equatable {
+    /// The room is this node's now (newly or already).
+    case claimed
+    /// Another node holds the room: the WHIP gets 409.
+    case heldBy(node: String)
+    /// `locate`: the holder's entry, or nil when no node holds the room.
+    case located(NodeEntry?)
+    case listing(DirectoryListing)
+    /// The directory cannot answer (Redis unreachable, queue full, an error reply): the
+    /// request gets 503 with `reason`.
+    case unavailable(reason: String)
+}
+
+/// `/api/rooms`'s view of the directory.
+public struct DirectoryListing: Sendable, Equatable {
+    /// Room name → ID of the node holding it.
+    public var origins: [String: String]
+    public var nodes: [NodeEntry]
+
+    public init(origins: [String: String] = [:], nodes: [NodeEntry] = []) {
+        self.origins = origins
+        self.nodes = nodes
+    }
+}

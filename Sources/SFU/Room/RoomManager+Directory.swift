@@ -1,0 +1,20 @@
+/// What the cluster directory needs to know of this core's rooms (`CLUSTER_REDIS_URL`): which
+/// rooms this node holds (has a publisher for) and how many viewers it serves. Control plane
+/// only, on this core.
+extension RoomManager {
+    /// Whether `room` has a publisher on this core (connected or still setting up).
+    public func hasPublisher(room: String) -> Bool {
+        rooms[room]?.publisher != nil
+    }
+
+    /// The rooms with a publisher on this core, and the viewers of every room here.
+    public func directoryFigures() -> (published: [String], viewers: Int) {
+        var published: [String] = []
+        var viewers = 0
+        for (name, room) in rooms {
+            if room.publisher != nil { published.append(name) }
+            viewers += room.viewerCount
+        }
+        return (published, viewers)
+    }
+}
