@@ -95,6 +95,10 @@ public enum CoreMetrics {
         s.add("livesfu_pli_received_total", .counter, help: "PLI/FIR received from viewers",
               value: Double(c.pliFromViewers))
         s.add("livesfu_pli_sent_total", .counter, help: "PLI sent to publishers", value: Double(c.pliSent))
+        s.add(
+            "livesfu_viewer_keyframe_rerequests_total", .counter,
+            help: "Keyframes asked for again: the viewer had not received the server's DTLS Finished when media started",
+            value: Double(c.viewerKeyframesReRequested))
         s.add("livesfu_offers_rejected_total", .counter, help: "SDP offers that could not be served",
               value: Double(c.offersRejected))
         s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",

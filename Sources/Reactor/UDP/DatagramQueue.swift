@@ -24,9 +24,9 @@ public final class DatagramQueue {
     let entries: UnsafeMutablePointer<PendingDatagram>
     /// Datagrams waiting.
     public var pendingCount: Int { count }
-    /// The socket that empties this queue: asked to flush when the queue is full, and told of
-    /// each drop so the loop's counters stay current. Unowned: the socket owns the queue.
-    unowned(unsafe) var owner: (any DatagramQueueOwner)?
+    /// What empties this queue (its socket, or a simulation's network): asked to flush when
+    /// the queue is full, and told of each drop. Unowned: the owner holds the queue.
+    public unowned(unsafe) var owner: (any DatagramQueueOwner)?
 
     /// A queue of at most `capacity` datagrams over `pool`.
     public init(pool: BufferPool, capacity: Int = 256) {
@@ -121,8 +121,8 @@ public final class DatagramQueue {
     }
 }
 
-/// What empties a `DatagramQueue` (its `UDPSocket`).
-protocol DatagramQueueOwner: AnyObject {
+/// What empties a `DatagramQueue` (its `UDPSocket`, or a simulation's virtual network).
+public protocol DatagramQueueOwner: AnyObject {
     /// The queue is full: hand what you can to the kernel now.
     func queueIsFull(_ queue: DatagramQueue)
     /// A datagram was refused.

@@ -247,9 +247,9 @@ public final class UDPSocket: Channel, DatagramQueueOwner, TurnEndObserver {
         return queue.send(bytes, to: address)
     }
 
-    func queueIsFull(_ queue: DatagramQueue) { flush() }
+    public func queueIsFull(_ queue: DatagramQueue) { flush() }
 
-    func queueDropped(_ queue: DatagramQueue, poolExhausted: Bool) {
+    public func queueDropped(_ queue: DatagramQueue, poolExhausted: Bool) {
         loop.counters.udpSendDropped &+= 1
         if poolExhausted { loop.counters.poolExhausted &+= 1 }
     }

@@ -168,6 +168,8 @@ public final class ClientPeer: DatagramEndpoint {
                 do { srtp = try SRTPContext(keys: keys) } catch { failed = "SRTP: \(error)" }
             case .closed:
                 dtlsClosed = true
+            case .peerMissedFinished:
+                break  // a server-side event
             case .failed(let e):
                 failed = "DTLS failed: \(e)"
             }

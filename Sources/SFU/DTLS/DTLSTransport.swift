@@ -37,6 +37,10 @@ public final class DTLSTransport {
         case connected(SRTPKeys)
         /// The peer sent close_notify.
         case closed
+        /// Server: the client sent its Finished again, so it had not received ours: nothing
+        /// sent under the new keys before now could be read (a keyframe among it is lost to it).
+        /// Our last flight went out again.
+        case peerMissedFinished
         /// The handshake failed or the peer stopped answering; the transport is dead.
         case failed(DTLSError)
     }
@@ -454,6 +458,7 @@ public final class DTLSTransport {
         if resend, !finalFlight.isEmpty {
             outgoing.append(contentsOf: finalFlight)
             counters.retransmissions += 1
+            events.append(.peerMissedFinished)
         }
     }
 

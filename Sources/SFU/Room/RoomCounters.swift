@@ -21,6 +21,9 @@ public struct RoomCounters: Sendable {
     public var stunRejected: UInt64 = 0
     public var pliFromViewers: UInt64 = 0
     public var pliSent: UInt64 = 0
+    /// Keyframes asked for again because a viewer had not received our DTLS Finished when
+    /// the one at its connection went out.
+    public var viewerKeyframesReRequested: UInt64 = 0
     // Dropped packets by reason.
     public var droppedUnknownSource: UInt64 = 0
     public var droppedGarbage: UInt64 = 0
@@ -100,6 +103,7 @@ public struct RoomCounters: Sendable {
         stunRejected &+= o.stunRejected
         pliFromViewers &+= o.pliFromViewers
         pliSent &+= o.pliSent
+        viewerKeyframesReRequested &+= o.viewerKeyframesReRequested
         droppedUnknownSource &+= o.droppedUnknownSource
         droppedGarbage &+= o.droppedGarbage
         droppedUnexpectedRTP &+= o.droppedUnexpectedRTP

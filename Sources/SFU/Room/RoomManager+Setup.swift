@@ -109,6 +109,13 @@ extension RoomManager {
                 // DTLS ran with `address`: a later first nomination elsewhere is confirmed.
                 if s.address == nil { s.ice.reachableAddress = address }
                 completeSetupIfReady(s, now: now)
+            case .peerMissedFinished:
+                // A viewer connected in our view but not yet in its own: the keyframe asked
+                // for at connect (and what followed) reached it before it had the keys.
+                if s.role == .viewer, s.state == .connected, let room = rooms[s.roomName] {
+                    counters.viewerKeyframesReRequested &+= 1
+                    requestKeyframe(room: room, now: now)
+                }
             case .closed:
                 end(s, reason: .dtlsClosed, now: now)
                 return

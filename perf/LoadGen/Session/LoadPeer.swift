@@ -186,7 +186,7 @@ class LoadPeer: UDPReceiver {
                 arm(now)
             case .failed(let err):
                 return fail("DTLS: \(err)", now: now)
-            case .closed:
+            case .closed, .peerMissedFinished:
                 break
             }
         }

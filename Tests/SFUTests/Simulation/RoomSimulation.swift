@@ -1,0 +1,446 @@
+import CSimulation
+import Reactor
+
+@testable import SFU
+
+/// One room, simulated from a seed: a real `RoomManager` with its real protocol stacks (ICE,
+/// DTLS over OpenSSL, SRTP over libsrtp, the fan-out, NACK/RTX, keyframe requests) and the
+/// project's own `ClientPeer`s, connected by a `VirtualNetwork` on a virtual clock. Nothing
+/// reads the real clock: the room layer takes `now` from the scheduler, and on this thread
+/// OpenSSL's timer and randomness follow the simulation (`CSimulation`). So the same seed
+/// gives the same event log, byte for byte, and a failure replays from its seed.
+///
+/// The server side is driven as `Main` drives it on a core: datagrams in receive batches
+/// of at most 32 with `batchEnded` after each, the send queue emptied when full and after
+/// every step, and `tick` on a timer that follows `nextTimeout` and `deadlineLowered`
+/// with `RoomTimer`'s bounds (not sooner than 1 ms, not later than 1 s).
+final class RoomSimulation: DatagramQueueOwner {
+    static let serverAddress = SocketAddress(ip: "10.0.0.1", port: 5000)!
+    /// The virtual wall clock starts on 2026-01-01 (certificates, DTLS timers).
+    static let epochNanoseconds: Int64 = 1_767_225_600_000_000_000
+    static let monotonicBase: UInt64 = 1_000_000_000_000
+    static let ms: UInt64 = 1_000_000
+
+    // The checks' budgets (what a viewer would notice).
+    /// A connected viewer decodes its first frame within this of the later of its own and
+    /// the publisher's connection.
+    static let firstFrameBudget: UInt64 = 1500 * ms
+    /// No gap between two decoded frames longer than this while a publisher is connected
+    /// (paths lose at most 5 %).
+    static let frameGapBudget: UInt64 = 1200 * ms
+
+    let seed: UInt64
+    let scenario: SimulationScenario
+    let scheduler = SimulationScheduler()
+    let log = SimulationLog()
+    let network: VirtualNetwork
+    let pool = BufferPool(slotSize: 2048, slotCount: 4096)
+    let serverQueue: DatagramQueue
+    private(set) var manager: RoomManager!
+    private var clientIdentity: DTLSIdentity!
+    private(set) var clients: [SimulatedClient] = []
+    private(set) var failures: [String] = []
+    private let roomName = "sim"
+    private var frameNumber: UInt32 = 0
+    private(set) var publisher: SimulatedClient?
+    /// Spans (virtual ns) with no connected publisher: frame gaps there are the publisher's.
+    private var publisherGaps: [(from: UInt64, to: UInt64)] = []
+    private var publisherGoneAt: UInt64? = 0
+    private var nextClientIndex = 0
+    private var batchOpen = false
+    private var batchCount = 0
+    private var serverTimerAt = UInt64.max
+    private var serverTimerGeneration = 0
+    private var mediaRunning = true
+    private var midKeyframeLeaver: SimulatedClient?
+    private(set) var queueDrops = 0
+
+    init(seed: UInt64, scenario: SimulationScenario? = nil) {
+        self.seed = seed
+        self.scenario = scenario ?? .random(seed: seed)
+        network = VirtualNetwork(seed: seed ^ 0x4E37_0000, scheduler: scheduler, log: log)
+        serverQueue = DatagramQueue(pool: pool, capacity: 256)
+    }
+
+    var now: Instant { Instant(nanoseconds: Self.monotonicBase + scheduler.now) }
+
+    // MARK: - Run
+
+    /// Runs the scenario and its checks; returns the failures (empty: passed).
+    func run() -> [String] {
+        lsfu_sim_enter(seed, Self.epochNanoseconds)
+        RandomToken.seedCallingThread(seed ^ 0x70C3_0000)
+        defer {
+            RandomToken.unseedCallingThread()
+            lsfu_sim_leave()
+        }
+        guard lsfu_sim_hooks_active() == 1 else {
+            return ["the simulation does not control OpenSSL's clock and randomness on this thread"]
+        }
+        do {
+            try start()
+        } catch {
+            return ["set-up: \(error)"]
+        }
+        let end = scenario.duration + 45_000 * Self.ms
+        while scheduler.runNext(notAfter: end) {
+            lsfu_sim_set_time(Self.epochNanoseconds + Int64(scheduler.now))
+        }
+        check()
+        return failures
+    }
+
+    private func start() throws {
+        serverQueue.owner = self
+        var configuration = RoomManagerConfiguration()
+        configuration.candidateIPs = ["10.0.0.1"]
+        configuration.maxPendingSessionsPerIP = 0
+        manager = RoomManager(
+            coreIndex: 0, identity: try DTLSIdentity.generate(), configuration: configuration, output: serverQueue,
+            mediaPort: Self.serverAddress.port)
+        manager.deadlineLowered = { [unowned self] t in
+            let at = t.nanoseconds > Self.monotonicBase ? t.nanoseconds - Self.monotonicBase : 0
+            if at < serverTimerAt { scheduleServerTimer(at: at) }
+        }
+        clientIdentity = try DTLSIdentity.generate()
+        network.listen(Self.serverAddress) { [unowned self] bytes, source in serverReceived(bytes, from: source) }
+        log.add(0, "scenario seed \(seed)")
+        for line in scenario.description.split(separator: "\n") { log.add(0, "  \(line)") }
+
+        scheduler.at(scenario.publisherJoinAt) { [unowned self] in publish() }
+        for (i, v) in scenario.viewers.enumerated() {
+            scheduler.at(v.joinAt) { [unowned self] in play(i) }
+        }
+        if let r = scenario.publisherReconnect {
+            scheduler.at(r.at) { [unowned self] in
+                guard let p = publisher else { return }
+                leave(p, how: r.how)
+                scheduler.after(nanoseconds: r.gap) { [unowned self] in publish() }
+            }
+        }
+        scheduler.at(scenario.duration) { [unowned self] in finish() }
+        recurring(every: 10 * Self.ms) { [unowned self] in driveClients() }
+        recurring(every: 33_333_333) { [unowned self] in sendFrame() }
+        recurring(every: 20 * Self.ms) { [unowned self] in sendAudio() }
+        scheduleServerTimer(at: 1000 * Self.ms)
+    }
+
+    private func recurring(every interval: UInt64, _ action: @escaping () -> Void) {
+        scheduler.after(nanoseconds: interval) { [unowned self] in
+            guard mediaRunning else { return }
+            action()
+            recurring(every: interval, action)
+        }
+    }
+
+    // MARK: - Server side, as a core drives it
+
+    private func serverReceived(_ bytes: UnsafeMutableRawBufferPointer, from source: SocketAddress) {
+        manager.received(bytes, from: source, now: now)
+        batchCount += 1
+        if batchCount >= 32 {
+            endBatch()
+        } else if !batchOpen {
+            batchOpen = true
+            scheduler.at(scheduler.now) { [unowned self] in if batchOpen { endBatch() } }
+        }
+        network.carry(serverQueue, from: Self.serverAddress)
+    }
+
+    private func endBatch() {
+        batchOpen = false
+        batchCount = 0
+        manager.batchEnded(now: now)
+        network.carry(serverQueue, from: Self.serverAddress)
+    }
+
+    private func scheduleServerTimer(at t: UInt64) {
+        let soonest = scheduler.now + Self.ms
+        let latest = scheduler.now + 1000 * Self.ms
+        let at = t < soonest ? soonest : min(t, latest)
+        serverTimerGeneration += 1
+        let generation = serverTimerGeneration
+        serverTimerAt = at
+        scheduler.at(at) { [unowned self] in
+            guard generation == serverTimerGeneration else { return }
+            serverTimerAt = .max
+            manager.tick(now: now)
+            network.carry(serverQueue, from: Self.serverAddress)
+            if let next = manager.nextTimeout {
+                scheduleServerTimer(at: next.nanoseconds - Self.monotonicBase)
+            } else if mediaRunning {
+                scheduleServerTimer(at: scheduler.now + 1000 * Self.ms)
+            }
+        }
+    }
+
+    public func queueIsFull(_ queue: DatagramQueue) { network.carry(queue, from: Self.serverAddress) }
+    public func queueDropped(_ queue: DatagramQueue, poolExhausted: Bool) { queueDrops += 1 }
+
+    // MARK: - Clients
+
+    private func makeClient(_ role: ClientPeer.Role, name: String) throws -> SimulatedClient {
+        let index = nextClientIndex
+        nextClientIndex += 1
+        let ufrag = "sim\(index)"
+        let password = "simulationpassword\(100_000 + index)"
+        let parameters = OfferParameters(
+            iceUfrag: ufrag, icePassword: password, fingerprint: clientIdentity.localFingerprint.value,
+            sessionID: UInt64(1000 + index), cname: "sim-\(index)", streamID: "sim-stream-\(index)")
+        let videoSSRC = 0x0B0B_0001 &+ UInt32(index) &* 16
+        let offer =
+            role == .publisher
+            ? OfferBuilder.publisherOffer(
+                parameters,
+                tracks: [
+                    ClientTrack(kind: .audio, trackID: "mic\(index)", ssrc: videoSSRC &+ 8),
+                    ClientTrack(kind: .video, trackID: "cam\(index)", ssrc: videoSSRC, rtxSSRC: videoSSRC &+ 1),
+                ])
+            : OfferBuilder.viewerOffer(parameters)
+        let room = try RoomName(validating: roomName)
+        let created =
+            role == .publisher
+            ? try manager.publish(room: room, offer: offer.session, now: now)
+            : try manager.play(room: room, offer: offer.session, now: now)
+        network.carry(serverQueue, from: Self.serverAddress)
+        let negotiation = try AnswerReader.read(created.answer, offer: offer)
+        let peer = try ClientPeer(
+            role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
+            identity: clientIdentity, tieBreaker: seed &+ UInt64(index), output: DatagramQueue(pool: pool, capacity: 64))
+        let address = SocketAddress(ip: "10.1.\(index / 200).\(index % 200 + 1)", port: 40000)!
+        let client = SimulatedClient(
+            name: name, peer: peer, sessionID: created.sessionID, address: address, joinedAt: scheduler.now)
+        if role == .publisher {
+            client.media = PublisherMedia(
+                negotiation: negotiation, videoSSRC: videoSSRC, audioSSRC: videoSSRC &+ 8,
+                firstSequence: UInt16(truncatingIfNeeded: 1000 &+ index &* 5000))
+            peer.onRTCP = { [unowned client] compound in client.media?.handle(compound, peer: client.peer) }
+        } else {
+            client.playback = ViewerPlayback(negotiation: negotiation)
+            peer.onRTP = { [unowned self, unowned client] packet in client.playback?.received(packet, now: scheduler.now) }
+        }
+        network.listen(address) { [unowned self, unowned client] bytes, source in
+            guard client.isActive || client.leftAt != nil else { return }
+            client.peer.received(bytes, from: source, now: now)
+            network.carry(client.peer.output, from: client.address)
+        }
+        clients.append(client)
+        log.add(scheduler.now, "\(name) offers: session \(created.sessionID.prefix(8)) from \(address)")
+        return client
+    }
+
+    private func publish() {
+        guard mediaRunning else { return }
+        do {
+            let p = try makeClient(.publisher, name: "p\(clients.filter(\.isPublisher).count)")
+            network.setConditions(from: p.address, to: Self.serverAddress, scenario.publisherUplink)
+            network.setConditions(from: Self.serverAddress, to: p.address, scenario.publisherDownlink)
+            publisher = p
+        } catch RoomError.publisherExists {
+            // The previous publisher's close_notify was lost: its session holds the room until
+            // its consent expires (30 s). A WHIP client retries, as OBS does.
+            log.add(scheduler.now, "publisher refused (409), retries in 1 s")
+            scheduler.after(nanoseconds: 1000 * Self.ms) { [unowned self] in publish() }
+        } catch {
+            fail("publisher refused at \(scheduler.now / Self.ms) ms: \(error)")
+        }
+    }
+
+    private func play(_ i: Int) {
+        let v = scenario.viewers[i]
+        let client: SimulatedClient
+        do {
+            client = try makeClient(.viewer, name: "v\(i)")
+        } catch {
+            failures.append("v\(i) refused at \(scheduler.now / Self.ms) ms: \(error)")
+            return
+        }
+        network.setConditions(from: Self.serverAddress, to: client.address, v.downlink)
+        network.setConditions(from: client.address, to: Self.serverAddress, v.uplink)
+        if v.lostServerFlights > 0 {
+            network.dropNextDTLS(from: Self.serverAddress, to: client.address, count: v.lostServerFlights)
+        }
+        if v.lostClientFlights > 0 {
+            network.dropNextDTLS(from: client.address, to: Self.serverAddress, count: v.lostClientFlights)
+        }
+        if let t = v.leaveAt { scheduler.at(t) { [unowned self, unowned client] in leave(client, how: v.leave) } }
+        if let t = v.goesDarkAt { scheduler.at(t) { [unowned self, unowned client] in goDark(client) } }
+        if v.leavesMidKeyframe { midKeyframeLeaver = client }
+        client.playback?.asksForKeyframes = !v.passive
+    }
+
+    private func leave(_ client: SimulatedClient, how: SimulationScenario.Leave) {
+        guard client.isActive else { return }
+        switch how {
+        case .delete:
+            let ended = manager.endSession(room: roomName, id: client.sessionID, now: now)
+            log.add(scheduler.now, "\(client.name) DELETE -> \(ended)")
+            network.carry(serverQueue, from: Self.serverAddress)
+        case .closeNotify:
+            log.add(scheduler.now, "\(client.name) closes DTLS")
+            client.peer.close(now: now)
+            network.carry(client.peer.output, from: client.address)
+        }
+        client.leftAt = scheduler.now
+        if client === publisher { publisherLeft() }
+    }
+
+    private func goDark(_ client: SimulatedClient) {
+        guard client.isActive else { return }
+        log.add(scheduler.now, "\(client.name) goes dark")
+        client.isDark = true
+        client.wentDarkAt = scheduler.now
+        var down = PathConditions.clean
+        down.down = true
+        network.setConditions(from: Self.serverAddress, to: client.address, down)
+        network.setConditions(from: client.address, to: Self.serverAddress, down)
+    }
+
+    private func publisherLeft() {
+        publisher = nil
+        if publisherGoneAt == nil { publisherGoneAt = scheduler.now }
+    }
+
+    private func driveClients() {
+        let t = scheduler.now
+        for c in clients where c.isActive {
+            c.peer.drive(now: now)
+            if c.connectedAt == nil, c.peer.isConnected {
+                c.connectedAt = t
+                c.playback?.connectedAt = t
+                log.add(t, "\(c.name) connected")
+                if c === publisher, let gone = publisherGoneAt {
+                    publisherGaps.append((gone, t))
+                    publisherGoneAt = nil
+                }
+            }
+            if let f = c.peer.failed, !c.reportedFailure {
+                c.reportedFailure = true
+                log.add(t, "\(c.name) failed: \(f)")
+            }
+            if let playback = c.playback, c.connectedAt != nil { playback.tick(peer: c.peer, now: t) }
+            network.carry(c.peer.output, from: c.address)
+        }
+    }
+
+    private func sendFrame() {
+        guard let p = publisher, p.connectedAt != nil, let media = p.media else { return }
+        let key = media.sendFrame(frameNumber, peer: p.peer, now: scheduler.now)
+        if key { log.add(scheduler.now, "\(p.name) keyframe \(frameNumber)") }
+        frameNumber += 1
+        network.carry(p.peer.output, from: p.address)
+        if key, let leaver = midKeyframeLeaver, leaver.connectedAt != nil {
+            // The keyframe's packets reach the server one by one behind the capped uplink:
+            // leave while its fan-out is under way.
+            midKeyframeLeaver = nil
+            let arrival = network.conditions(from: p.address, to: Self.serverAddress).delay.nanoseconds
+            scheduler.after(nanoseconds: arrival + 12 * Self.ms) { [unowned self, unowned leaver] in
+                log.add(scheduler.now, "\(leaver.name) leaves mid-keyframe")
+                leave(leaver, how: .delete)
+            }
+        }
+    }
+
+    private func sendAudio() {
+        guard let p = publisher, p.connectedAt != nil, let media = p.media else { return }
+        media.sendAudio(peer: p.peer)
+        network.carry(p.peer.output, from: p.address)
+    }
+
+    /// The end: every client still there leaves (DELETE, or close_notify then DELETE as a
+    /// tab closing), media stops; the run goes on until nothing is left to do.
+    private func finish() {
+        log.add(scheduler.now, "finish")
+        mediaRunning = false
+        for (i, c) in clients.enumerated() where c.isActive {
+            leave(c, how: i % 2 == 0 ? .delete : .closeNotify)
+        }
+        if let gone = publisherGoneAt {
+            publisherGaps.append((gone, scheduler.now))
+            publisherGoneAt = nil
+        }
+        // Clients stop; their last datagrams (close_notify) are in flight. The server's
+        // timers run out by themselves.
+        scheduler.after(nanoseconds: 2000 * Self.ms) { [unowned self] in
+            for c in clients { network.listen(c.address, nil) }
+        }
+    }
+
+    // MARK: - Checks
+
+    private func fail(_ text: String) {
+        failures.append(text)
+        log.add(scheduler.now, "FAIL \(text)")
+    }
+
+    private func check() {
+        let end = scenario.duration
+        for c in clients where !c.isPublisher {
+            let stayed = min(c.leftAt ?? c.wentDarkAt ?? end, end)
+            guard let connected = c.connectedAt else {
+                // Only a viewer that left or went dark early may never connect.
+                if stayed - c.joinedAt >= 3000 * Self.ms {
+                    fail("\(c.name) never connected (joined at \(c.joinedAt / Self.ms) ms, \(c.peer.failed ?? "no failure"))")
+                }
+                continue
+            }
+            guard let playback = c.playback else { continue }
+            // The first frame: due once both the viewer and a publisher are connected.
+            if let first = playback.decodeTimes.first {
+                let ready = readyForFirstFrame(connected: connected, until: first)
+                if first > ready, first - ready > Self.firstFrameBudget {
+                    fail("\(c.name) decoded its first frame \((first - ready) / Self.ms) ms after it could (budget \(Self.firstFrameBudget / Self.ms) ms)")
+                }
+            } else if publisherConnected(atOrAfter: connected) != nil,
+                case let ready = readyForFirstFrame(connected: connected, until: stayed), stayed > ready,
+                stayed - ready > Self.firstFrameBudget
+            {
+                fail("\(c.name) never decoded a frame in \((stayed - ready) / Self.ms) ms with a publisher")
+            }
+            // Gaps between decoded frames while a publisher was there.
+            let times = playback.decodeTimes.filter { $0 <= stayed }
+            for (a, b) in zip(times, times.dropFirst()) where b - a > Self.frameGapBudget {
+                if publisherGaps.contains(where: { $0.from < b && $0.to > a }) { continue }
+                fail("\(c.name) saw no frame for \((b - a) / Self.ms) ms (from \(a / Self.ms) ms)")
+            }
+            log.add(end, "\(c.name): \(playback.decodedFrames.count) frames, first at \((playback.decodeTimes.first ?? 0) / Self.ms) ms, \(playback.nacksSent) NACKs, \(playback.repairsReceived) repairs, \(playback.plisSent) PLIs, \(playback.undecodable) skipped")
+        }
+        // Nothing left behind.
+        for q in clients.map(\.peer.output) { q.drain { _, _ in } }
+        serverQueue.drain { _, _ in }
+        if manager.sessionCount != 0 { fail("\(manager.sessionCount) session(s) left: \(manager.sessionsByState)") }
+        if manager.pendingCount != 0 { fail("\(manager.pendingCount) session(s) left in set-up") }
+        if manager.routedAddressCount != 0 { fail("\(manager.routedAddressCount) route(s) left") }
+        if !manager.rooms.isEmpty { fail("room(s) left: \(manager.rooms.keys.sorted())") }
+        if let t = manager.nextTimeout { fail("a timer is left at \(t)") }
+        if pool.available != pool.slotCount { fail("\(pool.slotCount - pool.available) pool slot(s) not returned") }
+        let ended = manager.counters.sessionsEnded.values.reduce(0, +)
+        if ended != manager.counters.sessionsCreated {
+            fail("\(manager.counters.sessionsCreated) sessions created, \(ended) ended")
+        }
+        // A viewer gone dark ends on consent expiry (so may one whose only close_notify was lost).
+        let dark = clients.filter(\.isDark).count
+        if manager.counters.consentExpiries < dark {
+            fail("\(dark) viewer(s) went dark, \(manager.counters.consentExpiries) consent expiries")
+        }
+        log.add(scheduler.now, "end: \(network.carried) carried, \(network.lost) lost, \(scheduler.steps) steps, \(queueDrops) queue drops")
+    }
+
+    /// From when a viewer connected at `connected` could expect its first frame: once a
+    /// publisher is connected, and after the last span without one before `until`.
+    private func readyForFirstFrame(connected: UInt64, until: UInt64) -> UInt64 {
+        var ready = max(connected, publisherConnected(atOrAfter: connected) ?? until)
+        while let gap = publisherGaps.first(where: { $0.from < until && $0.to > ready }) { ready = gap.to }
+        return ready
+    }
+
+    /// When a publisher was (next) connected at or after `t`.
+    private func publisherConnected(atOrAfter t: UInt64) -> UInt64? {
+        let starts = clients.filter(\.isPublisher).compactMap { p -> UInt64? in
+            guard let c = p.connectedAt else { return nil }
+            let end = p.leftAt ?? .max
+            return end > t ? max(c, t) : nil
+        }
+        return starts.min()
+    }
+}
