@@ -13,7 +13,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 objcopy --strip-debug "$bin" "$work/bench"
 for try in 1 2 3 4; do
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    --toggle-collect='$s20livesfu_fanout_bench17MeasuringReceiverC10batchEnded2on3nowy7Reactor9UDPSocketC_AG7InstantVtF' \
+    --toggle-collect='*MeasuringReceiver*batchEnded*' \
     "$work/bench" --viewers "$n" --packets "$p" --burst "$b" > "$work/log" 2>&1 || true
   grep -q '"minDelivered"' "$work/log" && break
   echo "set-up failed under valgrind (try $try): $(grep -v '^==' "$work/log" | tail -1)" >&2

@@ -122,7 +122,7 @@ public struct Configuration: Sendable, Equatable {
         .init("CORES", .integer, default: "0", "Cores (threads) to run; 0 = one per CPU"),
         .init("UDP_PORT", .integer, default: "10000", "First media UDP port; core i uses UDP_PORT+i"),
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
-        .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled)"),
+        .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled). Keep epoll: io_uring measured 5–24 % more CPU per delivered packet (perf/RESULTS.md)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init(

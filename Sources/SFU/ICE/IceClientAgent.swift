@@ -50,12 +50,12 @@ public final class IceClientAgent {
     public private(set) var selectedAddress: SocketAddress?
     public let tieBreaker: UInt64
 
-    private let localUfrag: [UInt8]
-    private let localPassword: [UInt8]
-    private let remoteUfrag: [UInt8]
-    private let remotePassword: [UInt8]
+    private var localUfrag: [UInt8]
+    private var localPassword: [UInt8]
+    private var remoteUfrag: [UInt8]
+    private var remotePassword: [UInt8]
     /// USERNAME of our checks: "remoteUfrag:localUfrag" (RFC 8445 §7.2.2).
-    private let outgoingUsername: [UInt8]
+    private var outgoingUsername: [UInt8]
     private var pairs: [Pair]
     private var rng: SplitMixRandom
     private var startedAt: Instant?
@@ -80,6 +80,21 @@ public final class IceClientAgent {
         self.tieBreaker = tieBreaker
         rng = SplitMixRandom(seed: tieBreaker ^ 0x5EED)
         if pairs.isEmpty { state = .failed }
+    }
+
+    /// ICE restart (RFC 8445 §9, WHIP/WHEP PATCH): both sides' credentials change and the
+    /// checks start again on the same candidates. Media stays on the selected address until
+    /// a check with the new credentials succeeds and nominates (again) a pair.
+    public func restart(localUfrag: String, localPassword: String, remoteUfrag: String, remotePassword: String) {
+        self.localUfrag = Array(localUfrag.utf8)
+        self.localPassword = Array(localPassword.utf8)
+        self.remoteUfrag = Array(remoteUfrag.utf8)
+        self.remotePassword = Array(remotePassword.utf8)
+        outgoingUsername = Array(remoteUfrag.utf8) + [UInt8(ascii: ":")] + Array(localUfrag.utf8)
+        pairs = pairs.map { Pair(remote: $0.remote) }
+        consentTransaction = nil
+        startedAt = nil
+        state = pairs.isEmpty ? .failed : .checking
     }
 
     /// Produces the next datagram to send, if one is due; call until it returns nil.

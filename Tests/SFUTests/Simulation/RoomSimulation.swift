@@ -265,6 +265,7 @@ final class RoomSimulation: DatagramQueueOwner {
         }
         if let t = v.leaveAt { scheduler.at(t) { [unowned self, unowned client] in leave(client, how: v.leave) } }
         if let t = v.goesDarkAt { scheduler.at(t) { [unowned self, unowned client] in goDark(client) } }
+        if let t = v.iceRestartAt { scheduler.at(t) { [unowned self, unowned client] in restartICE(client) } }
         if v.leavesMidKeyframe { midKeyframeLeaver = client }
         client.playback?.asksForKeyframes = !v.passive
     }
@@ -283,6 +284,30 @@ final class RoomSimulation: DatagramQueueOwner {
         }
         client.leftAt = scheduler.now
         if client === publisher { publisherLeft() }
+    }
+
+    /// An ICE restart as a WHEP client does it: PATCH with new credentials and If-Match, the
+    /// server's new credentials from the answer fragment, checks again with both.
+    private func restartICE(_ client: SimulatedClient) {
+        guard client.isActive, client.connectedAt != nil,
+            let etag = manager.etag(room: roomName, id: client.sessionID)
+        else { return }
+        let ufrag = "rs\(client.name)"
+        let password = "simulationrestart\(client.name)0123456789"
+        let fragment = TrickleFragment(
+            iceUfrag: ufrag, icePassword: password, hostCandidates: [], mids: client.peer.negotiation.media.map(\.mid))
+        let result = manager.patch(room: roomName, id: client.sessionID, fragment: fragment, ifMatch: etag, now: now)
+        guard case .success(.restarted(let text, _)) = result,
+            let credentials = (try? TrickleFragment.parse(text))?.credentials
+        else {
+            fail("\(client.name): ICE restart refused: \(result)")
+            return
+        }
+        log.add(scheduler.now, "\(client.name) restarts ICE")
+        client.peer.ice.restart(
+            localUfrag: ufrag, localPassword: password, remoteUfrag: credentials.ufrag,
+            remotePassword: credentials.password)
+        network.carry(serverQueue, from: Self.serverAddress)
     }
 
     private func goDark(_ client: SimulatedClient) {

@@ -20,6 +20,8 @@ struct SimulationScenario: CustomStringConvertible {
         /// Never asks for a keyframe itself (a relay or recorder pulling over WHEP): its
         /// first frame depends on the server's request alone.
         var passive = false
+        /// Restarts ICE (PATCH with new credentials) at this time.
+        var iceRestartAt: UInt64?
     }
 
     var viewers: [Viewer] = []
@@ -73,6 +75,10 @@ struct SimulationScenario: CustomStringConvertible {
             }
             if chance(20) { v.lostServerFlights = 1 + Int(uniform(2)) }
             v.passive = chance(20)
+            // From a generator of its own, so adding it kept every earlier draw (and the
+            // committed regression seeds' scenarios) as it was.
+            var restart = SplitMixRandom(seed: seed ^ 0x1CE0_0000 ^ UInt64(i))
+            if restart.next() % 100 < 15 { v.iceRestartAt = v.joinAt + 1000 * ms + restart.next() % 1500 * ms }
             if chance(10) { v.lostClientFlights = 1 }
             s.viewers.append(v)
         }
@@ -121,6 +127,7 @@ struct SimulationScenario: CustomStringConvertible {
             if let t = v.leaveAt { l += "; leaves (\(v.leave.rawValue)) at \(t / Self.ms) ms" }
             if v.leavesMidKeyframe { l += "; leaves in the middle of a keyframe" }
             if v.passive { l += "; never asks for keyframes" }
+            if let t = v.iceRestartAt { l += "; restarts ICE at \(t / Self.ms) ms" }
             if let t = v.goesDarkAt { l += "; goes dark at \(t / Self.ms) ms" }
             if v.lostServerFlights > 0 { l += "; loses \(v.lostServerFlights) server DTLS datagram(s)" }
             if v.lostClientFlights > 0 { l += "; its first DTLS datagram is lost" }
