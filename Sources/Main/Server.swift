@@ -75,6 +75,8 @@ struct Server {
         }
         let configuration = self.configuration
         let logger = self.logger
+        let shutdown = try GracefulShutdown(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)), logger: logger)
+        let drain = shutdown.drain
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
@@ -86,21 +88,24 @@ struct Server {
             let context = CoreContext(rooms: manager)
             loop.context = context
             _ = RoomTimer(manager, on: loop)
-            // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
+            // The drain (GracefulShutdown) ended the sessions already; should a core stop
+            // without it, every peer still gets a DTLS close_notify before the sockets close.
             loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: CoreMetrics.gatherer(
+                drain: drain, gatherMetrics: CoreMetrics.gatherer(
                     origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog,
                     uploads: recordingService?.uploads),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,
-                        authenticator: authenticator)
+                        authenticator: authenticator, drain: drain)
                         .register(on: router)
                 })
             context.http = server
+        } onSignal: {
+            shutdown.signal($0)
         }
         // Listeners open only once every core knows every other core's handle, so the first
         // request can already reach any room's owner.
@@ -112,14 +117,18 @@ struct Server {
                 try context.http?.start(bind: configuration.httpBind)
             } catch {
                 logger.critical("core \(loop.index) cannot listen on \(configuration.httpBind): \(error)")
-                for h in handles { h.stop() }
+                shutdown.fail()
             }
         }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
-        group.wait()
-        // The cores finished their recordings as they stopped: the files are completed now.
-        recording?.stop(timeout: .seconds(10))
-        logger.info("livesfu stopped")
+        if shutdown.waitForRequest() {
+            shutdown.drain(group: group, recording: recording)
+        } else {
+            group.stop()
+            group.wait()
+            recording?.stop(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)))
+            logger.info("livesfu stopped")
+        }
     }
 
     /// `UPLOAD_RECORDINGS`: the S3_* settings for the upload queue.

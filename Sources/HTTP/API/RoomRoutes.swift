@@ -16,12 +16,18 @@ public struct RoomRoutes {
     public let recordings: RecordingCatalog?
     /// Decides which rooms `/api/rooms` shows to whom (`Authenticator.mayList`).
     public let authenticator: Authenticator
+    /// The graceful shutdown's state: while draining, offers get 503 + `Retry-After`.
+    public let drain: DrainState?
 
-    public init(coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator) {
+    public init(
+        coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator,
+        drain: DrainState? = nil
+    ) {
         self.coreIndex = coreIndex
         self.iceServerLinks = iceServerLinks
         self.recordings = recordings
         self.authenticator = authenticator
+        self.drain = drain
     }
 
     static let sessionPrefix = "/api/session"
@@ -59,6 +65,10 @@ public struct RoomRoutes {
     // MARK: - WHIP / WHEP
 
     private func createSession(_ role: PeerSession.Role, _ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        if let drain, drain.isDraining {
+            responder.respond(drain.refusal)
+            return
+        }
         guard Self.mediaType(request.head.headerFields[.contentType]) == "application/sdp" else {
             responder.respond(.error(.unsupportedMediaType, "Content-Type must be application/sdp"))
             return
@@ -86,14 +96,20 @@ public struct RoomRoutes {
         // The TCP peer's address: the per-IP cap on sessions in set-up counts against it (a
         // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
         let client = request.remoteAddress
-        onOwner(of: room.value, responder) { rooms, now in
-            Result { () throws(RoomError) in
+        let drain = self.drain
+        onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
+            // Checked again on the room's core: the drain's jobs reach each core after the
+            // flag was set, so an offer that passed the first check cannot follow them in.
+            if drain?.isDraining == true { return nil }
+            return Result { () throws(RoomError) in
                 role == .publisher
                     ? try rooms.publish(room: room, offer: offer, client: client, now: now)
                     : try rooms.play(room: room, offer: offer, client: client, now: now)
             }
         } then: { result, responder in
             switch result {
+            case nil:
+                responder.respond(drain?.refusal ?? .error(.serviceUnavailable, "server is shutting down"))
             case .success(let created):
                 guard responder.isConnectionAlive else {
                     // The client left while the session was made: leave nothing behind.

@@ -52,6 +52,9 @@ public struct Configuration: Sendable, Equatable {
     public var publicIP: String?
     public var reactorBackend: ReactorBackendChoice
     public var logLevel: LogLevelChoice
+    /// `SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM/SIGINT) may take in
+    /// all, uploads included, before the process exits.
+    public var shutdownTimeoutSeconds = 10
 
     public struct S3Settings: Sendable, Equatable {
         public var endpoint: String?
@@ -134,6 +137,9 @@ public struct Configuration: Sendable, Equatable {
         .init("HTTP_IDLE_TIMEOUT_SECONDS", .integer, default: "60", "Idle keep-alive connections are closed after this"),
         .init("HTTP_HANDLER_TIMEOUT_SECONDS", .integer, default: "15", "A request not answered within this gets a 503"),
         .init("HTTP_MAX_CONNECTIONS_PER_CORE", .integer, default: "10000", "Open HTTP connections per core at most"),
+        .init(
+            "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
+            "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
     ]
 
     /// Loads and validates. `flags` (keyed by environment name) override `environment`.
@@ -258,7 +264,7 @@ public struct Configuration: Sendable, Equatable {
                 throw .invalid("PUBLIC_IP", "`\(publicIP)` is not an IPv4 or IPv6 address")
             }
 
-            return Configuration(
+            var configuration = Configuration(
                 httpBind: bind, cors: cors, auth: auth, rateLimitRPS: rps, rateLimitBurst: burst, httpLimits: limits,
                 tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
                 pageSecurity: try PageSecurity(allowedServers: list("WEB_ALLOWED_SERVERS")),
@@ -270,6 +276,8 @@ public struct Configuration: Sendable, Equatable {
                 uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
                 logLevel: level)
+            configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
+            return configuration
         }
     }
 

@@ -10,13 +10,16 @@ extension HTTPServer {
     /// - Parameters:
     ///   - gatherMetrics: collects the merged snapshot of every core for `/metrics` (see
     ///     `MetricsGathering.acrossCores`); it receives this core's server to read from.
+    ///   - drain: the graceful shutdown's state (`/healthz` answers 503 while draining).
     public static func make(
         loop: EventLoop, configuration: Configuration, authenticator: Authenticator, tls: TLSServerContext?,
-        logger: Logger, gatherMetrics: @escaping StandardRoutes.MetricsGatherer, routes: (Router) -> Void
+        logger: Logger, drain: DrainState? = nil, gatherMetrics: @escaping StandardRoutes.MetricsGatherer,
+        routes: (Router) -> Void
     ) -> HTTPServer {
         let router = Router()
         StandardRoutes.register(
-            on: router, staticFiles: StaticFiles(root: configuration.webDirectory, security: configuration.pageSecurity), gatherMetrics: gatherMetrics)
+            on: router, staticFiles: StaticFiles(root: configuration.webDirectory, security: configuration.pageSecurity),
+            gatherMetrics: gatherMetrics, drain: drain)
         routes(router)
         let handle = loop.handle
         let application = HTTPApplication(
