@@ -115,6 +115,20 @@ public enum CoreMetrics {
         s.add("livesfu_core_load_ratio", .gauge,
               help: "Share of time the core's loop was busy, smoothed over about 1 s (admission control's input)",
               labels: core, value: loop.load.busyFraction)
+        s.addHistogram(
+            "livesfu_loop_turn_duration_seconds", help: "Work of one event loop turn (wake to wait), per core",
+            labels: core, loop.turnDurations)
+        for role in [PeerSession.Role.publisher, .viewer] {
+            let labels = [("role", role.rawValue)]
+            s.addHistogram(
+                "livesfu_session_connect_seconds",
+                help: "Time from the offer to connected (ICE nominated and DTLS done), by role", labels: labels,
+                rooms.lifecycle.connectSeconds(role))
+            s.addHistogram(
+                "livesfu_session_first_media_seconds",
+                help: "Time from the offer to the first media: sent to a viewer, received from a publisher", labels: labels,
+                rooms.lifecycle.firstMediaSeconds(role))
+        }
         s.add("livesfu_udp_sent_packets_total", .counter, help: "UDP datagrams sent", labels: core,
               value: Double(r.udpSent))
         s.add("livesfu_udp_received_packets_total", .counter, help: "UDP datagrams received", labels: core,

@@ -59,3 +59,38 @@ struct RoomDrainTests {
         #expect(server.manager.sessionCount == 0)
     }
 }
+
+/// The set-up milestones (`SessionLifecycle`): histograms and events.
+@Suite("Session lifecycle milestones")
+struct SessionLifecycleTests {
+    @Test("offer → connected and offer → first media are recorded once per session, with events in order")
+    func milestones() throws {
+        let server = try LoopbackRoomServer()
+        defer { server.close() }
+        var events: [String: [SessionLifecycle.Event]] = [:]
+        server.manager.lifecycle.observer = { s, event, _ in events[s.id, default: []].append(event) }
+        let publisher = try server.publisher(room: "m")
+        let viewer = try server.viewer(room: "m")
+        try #require(server.connect([publisher, viewer]))
+        let lifecycle = server.manager.lifecycle
+        #expect(lifecycle.connectSeconds(.publisher).count == 1)
+        #expect(lifecycle.connectSeconds(.viewer).count == 1)
+        #expect(lifecycle.firstMediaSeconds(.viewer).count == 0)
+        #expect(server.publish(10, from: publisher))
+        server.loop.run(until: { lifecycle.firstMediaSeconds(.viewer).count == 1 }, timeout: .seconds(5))
+        #expect(lifecycle.firstMediaSeconds(.publisher).count == 1)
+        #expect(lifecycle.firstMediaSeconds(.viewer).count == 1)
+        #expect(server.publish(10, from: publisher))
+        server.settle()
+        #expect(lifecycle.firstMediaSeconds(.viewer).count == 1)
+        #expect(server.manager.endSession(room: "m", id: viewer.sessionID, now: server.loop.now))
+        let viewerEvents = events[viewer.sessionID] ?? []
+        #expect(viewerEvents.contains(.iceConnected))
+        #expect(viewerEvents.contains(.dtlsConnected))
+        let connected = try #require(viewerEvents.firstIndex(of: .connected))
+        let first = try #require(viewerEvents.firstIndex(of: .firstMediaOut))
+        #expect(connected < first)
+        #expect(viewerEvents.last == .ended(.deleted))
+        #expect(events[publisher.sessionID]?.contains(.firstMediaIn) == true)
+    }
+}
