@@ -8,7 +8,8 @@ cd "$ROOT"
 
 if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
   # ffmpeg: the recording tests decode the files they write (skipped without it).
-  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg ${LIVESFU_EXTRA_PKGS:-}" \
+  # prometheus: its promtool checks /metrics and the alert rules (Tests/Interop/test_operations.py).
+  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg prometheus ${LIVESFU_EXTRA_PKGS:-}" \
     "$ROOT/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
   source "$ROOT/scripts/env.sh"
   echo "[test] building" >&2

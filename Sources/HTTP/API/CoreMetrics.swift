@@ -46,8 +46,9 @@ public enum CoreMetrics {
             s.add("livesfu_egress_packets_total", .counter, help: "RTP packets sent to viewers", labels: room,
                   value: Double(r.packetsOut))
             if let rtt = r.publisher?.rttMillis {
-                s.add("livesfu_publisher_rtt_ms", .gauge, help: "RTT to the publisher, from its NACK round trips",
-                      labels: room, value: rtt)
+                // Base units (seconds), as Prometheus names want: `promtool check metrics`.
+                s.add("livesfu_publisher_rtt_seconds", .gauge, help: "RTT to the publisher, from its NACK round trips",
+                      labels: room, value: rtt / 1000)
             }
             for t in r.tracks {
                 let labels = [("room", r.name), ("kind", t.kind)]
@@ -67,7 +68,7 @@ public enum CoreMetrics {
                     s.add("livesfu_viewer_loss_ratio", .gauge, help: "Mean viewer-reported loss", labels: labels, value: l)
                 }
                 if let m = t.viewerRTTMillis {
-                    s.add("livesfu_viewer_rtt_ms", .gauge, help: "Mean viewer RTT", labels: labels, value: m)
+                    s.add("livesfu_viewer_rtt_seconds", .gauge, help: "Mean viewer RTT", labels: labels, value: m / 1000)
                 }
             }
         }

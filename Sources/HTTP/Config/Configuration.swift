@@ -55,6 +55,8 @@ public struct Configuration: Sendable, Equatable {
     /// `SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM/SIGINT) may take in
     /// all, uploads included, before the process exits.
     public var shutdownTimeoutSeconds = 10
+    /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
+    public var logFormat = LogFormatChoice.text
 
     public struct S3Settings: Sendable, Equatable {
         public var endpoint: String?
@@ -75,6 +77,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public enum ReactorBackendChoice: String, Sendable, Equatable { case epoll, ioUring = "io_uring" }
+    public enum LogFormatChoice: String, Sendable, Equatable { case text, json }
     public enum LogLevelChoice: String, Sendable, Equatable, CaseIterable {
         case trace, debug, info, notice, warning, error, critical
     }
@@ -124,6 +127,7 @@ public struct Configuration: Sendable, Equatable {
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
         .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
+        .init("LOG_FORMAT", .string, default: "text", "Log lines as text, or json (one object per line, metadata as fields) for log shippers"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init(
             "WEB_ALLOWED_SERVERS", .string, default: nil,
@@ -277,6 +281,11 @@ public struct Configuration: Sendable, Equatable {
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
                 logLevel: level)
             configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
+            let formatText = string("LOG_FORMAT") ?? "text"
+            guard let format = LogFormatChoice(rawValue: formatText.lowercased()) else {
+                throw .invalid("LOG_FORMAT", "`\(formatText)` is not text or json")
+            }
+            configuration.logFormat = format
             return configuration
         }
     }
