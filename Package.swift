@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "HTTP",
             dependencies: [
-                "Reactor", "SFU", "Storage", "S3", "COpenSSL",
+                "Reactor", "SFU", "Storage", "S3", "COpenSSL", "Telemetry",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -78,6 +78,8 @@ let package = Package(
             swiftSettings: strict),
         // Uploads to S3-compatible storage on worker threads of their own (libcurl: HTTP, TLS,
         // SigV4; libcrypto: the payload SHA-256 that SigV4 signs).
+        // OTLP/HTTP traces on an exporter thread of their own (libcurl; README, "Tracing").
+        .target(name: "Telemetry", dependencies: ["CCurl", "Reactor"], swiftSettings: strict),
         .target(name: "S3", dependencies: ["CCurl", "COpenSSL", "Reactor"], swiftSettings: strict),
         .executableTarget(
             name: "Main",

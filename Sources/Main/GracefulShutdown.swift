@@ -5,6 +5,7 @@ import Reactor
 import SFU
 import Storage
 import Synchronization
+import Telemetry
 
 /// SIGTERM/SIGINT. The first signal (read by core 0's signalfd) flips `drain` — `/healthz`
 /// and new offers answer 503 from then on — and wakes the main thread, which runs `drain(…)`:
@@ -67,7 +68,7 @@ final class GracefulShutdown: Sendable {
     }
 
     /// The drain, on the main thread; returns once the cores have stopped.
-    func drain(group: ReactorGroup, recording: RecordingService?) {
+    func drain(group: ReactorGroup, recording: RecordingService?, tracer: Tracer?) {
         let start = Instant.now()
         let deadline = start + timeout
         startWatchdog(deadline: deadline)
@@ -111,6 +112,13 @@ final class GracefulShutdown: Sendable {
                     "uploaded": "\(u?.uploaded ?? 0)", "interrupted": "\(u?.interrupted ?? 0)",
                     "failed": "\(u?.failed ?? 0)",
                 ])
+        }
+        if let tracer {
+            // The sessions' ends were queued by the drain: their spans go out now.
+            let flushed = tracer.shutdown(timeout: Self.remaining(until: deadline, less: .milliseconds(500)))
+            logger.notice(
+                "traces flushed",
+                metadata: ["complete": "\(flushed)", "spans": "\(tracer.exportedSpans)", "dropped": "\(tracer.droppedMessages)"])
         }
         group.stop()
         group.wait()

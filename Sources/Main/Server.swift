@@ -4,6 +4,7 @@ import Reactor
 import S3
 import SFU
 import Storage
+import Telemetry
 
 /// Starts the cores and blocks until they stop.
 struct Server {
@@ -75,11 +76,18 @@ struct Server {
         }
         let configuration = self.configuration
         let logger = self.logger
+        // Tracing only with an endpoint: otherwise no thread, no queue, no span.
+        let tracer = try c.tracing.map { try Tracer(settings: $0) }
+        if let t = tracer {
+            logger.info(
+                "tracing", metadata: ["endpoint": "\(t.settings.tracesURL)", "sampler": "\(t.settings.sampler)"])
+        }
         let shutdown = try GracefulShutdown(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)), logger: logger)
         let drain = shutdown.drain
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let manager = RoomManager(coreIndex: loop.index, identity: identity, configuration: roomConfiguration)
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
+            if let tracer { SessionTracing.observe(manager, tracer: tracer) }
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
                 throw ConfigurationError.invalid("PUBLIC_IP", "cannot bind media to \(media.bindIP)")
@@ -94,13 +102,13 @@ struct Server {
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                drain: drain, gatherMetrics: CoreMetrics.gatherer(
+                drain: drain, tracer: tracer, gatherMetrics: CoreMetrics.gatherer(
                     origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog,
                     uploads: recordingService?.uploads),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,
-                        authenticator: authenticator, drain: drain)
+                        authenticator: authenticator, drain: drain, tracer: tracer)
                         .register(on: router)
                 })
             context.http = server
@@ -122,11 +130,12 @@ struct Server {
         }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
         if shutdown.waitForRequest() {
-            shutdown.drain(group: group, recording: recording)
+            shutdown.drain(group: group, recording: recording, tracer: tracer)
         } else {
             group.stop()
             group.wait()
             recording?.stop(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)))
+            tracer?.shutdown(timeout: .seconds(2))
             logger.info("livesfu stopped")
         }
     }

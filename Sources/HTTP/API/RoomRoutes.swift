@@ -2,6 +2,7 @@ import HTTPTypes
 import Reactor
 import SFU
 import Storage
+import Telemetry
 
 /// The room endpoints: WHIP publish, WHEP play, session DELETE/PATCH, `/api/rooms`,
 /// `/api/records` (`RecordingRoutes`) and the admin close. A request is parsed, rate-limited and authenticated
@@ -18,11 +19,14 @@ public struct RoomRoutes {
     public let authenticator: Authenticator
     /// The graceful shutdown's state: while draining, offers get 503 + `Retry-After`.
     public let drain: DrainState?
+    /// Each new session's span (a child of its offer's request span); nil: no tracing.
+    public let tracer: Tracer?
 
     public init(
         coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator,
-        drain: DrainState? = nil
+        drain: DrainState? = nil, tracer: Tracer? = nil
     ) {
+        self.tracer = tracer
         self.coreIndex = coreIndex
         self.iceServerLinks = iceServerLinks
         self.recordings = recordings
@@ -97,15 +101,25 @@ public struct RoomRoutes {
         // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
         let client = request.remoteAddress
         let drain = self.drain
+        let tracer = self.tracer
+        let trace = request.trace
+        let traceStart = request.traceStartUnixNanos
         onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
             // Checked again on the room's core: the drain's jobs reach each core after the
             // flag was set, so an offer that passed the first check cannot follow them in.
             if drain?.isDraining == true { return nil }
-            return Result { () throws(RoomError) in
+            let result = Result { () throws(RoomError) in
                 role == .publisher
                     ? try rooms.publish(room: room, offer: offer, client: client, now: now)
                     : try rooms.play(room: room, offer: offer, client: client, now: now)
             }
+            // Opened here, on the room's core, before any of the session's milestones.
+            if let tracer, let trace, trace.sampled, case .success(let created) = result {
+                SessionTracing.started(
+                    tracer: tracer, request: trace, startUnixNanos: traceStart, sessionID: created.sessionID, room: room.value,
+                    role: role, core: rooms.coreIndex, answeredAt: now)
+            }
+            return result
         } then: { result, responder in
             switch result {
             case nil:

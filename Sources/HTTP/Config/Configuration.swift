@@ -1,4 +1,5 @@
 import Reactor
+import Telemetry
 
 /// Every setting of livesfu, loaded from the environment (names of the Go server this
 /// replaces, DESIGN.md §5) and command-line flags, validated once at start-up. `load` is a
@@ -57,6 +58,8 @@ public struct Configuration: Sendable, Equatable {
     public var shutdownTimeoutSeconds = 10
     /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
     public var logFormat = LogFormatChoice.text
+    /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
+    public var tracing: TracingSettings?
 
     public struct S3Settings: Sendable, Equatable {
         public var endpoint: String?
@@ -127,6 +130,14 @@ public struct Configuration: Sendable, Equatable {
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
         .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
+        .init("OTEL_EXPORTER_OTLP_ENDPOINT", .string, default: nil, "OTLP/HTTP collector base URL (traces go to <url>/v1/traces); unset = no tracing, no cost"),
+        .init("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", .string, default: nil, "Full OTLP/HTTP traces URL (overrides OTEL_EXPORTER_OTLP_ENDPOINT's /v1/traces)"),
+        .init("OTEL_EXPORTER_OTLP_PROTOCOL", .string, default: "http/protobuf", "OTLP protocol: http/protobuf (grpc and http/json are not supported)"),
+        .init("OTEL_EXPORTER_OTLP_HEADERS", .secret, default: nil, "Headers on every OTLP request: key=value,key2=value2 (values percent-encoded)"),
+        .init("OTEL_SERVICE_NAME", .string, default: nil, "service.name of the spans (default livesfu, or OTEL_RESOURCE_ATTRIBUTES' service.name)"),
+        .init("OTEL_RESOURCE_ATTRIBUTES", .string, default: nil, "Resource attributes: key=value,key2=value2"),
+        .init("OTEL_TRACES_SAMPLER", .string, default: "parentbased_always_on", "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"),
+        .init("OTEL_TRACES_SAMPLER_ARG", .number, default: nil, "Ratio (0-1) for the traceidratio samplers (default 1)"),
         .init("LOG_FORMAT", .string, default: "text", "Log lines as text, or json (one object per line, metadata as fields) for log shippers"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init(
@@ -188,6 +199,38 @@ public struct Configuration: Sendable, Equatable {
             case "0", "false", "no", "off": return false
             default: throw .invalid(name, "`\(text)` is not a boolean (true/false)")
             }
+        }
+
+        /// The `OTEL_*` variables (OpenTelemetry's names and meanings); nil without an endpoint.
+        func tracing() throws(ConfigurationError) -> TracingSettings? {
+            let base = string("OTEL_EXPORTER_OTLP_ENDPOINT")
+            let traces = string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            guard base != nil || traces != nil else { return nil }
+            let url = traces ?? (base!.hasSuffix("/") ? String(base!.dropLast()) : base!) + "/v1/traces"
+            let variable = traces != nil ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT"
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw .invalid(variable, "`\(url)` is not an http:// or https:// URL")
+            }
+            let proto = string("OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf"
+            guard proto == "http/protobuf" else {
+                throw .invalid("OTEL_EXPORTER_OTLP_PROTOCOL", "`\(proto)` is not supported; livesfu exports http/protobuf")
+            }
+            guard let headers = TracingSettings.parseList(string("OTEL_EXPORTER_OTLP_HEADERS") ?? "") else {
+                throw .invalid("OTEL_EXPORTER_OTLP_HEADERS", "expected key=value,key2=value2")
+            }
+            guard var resource = TracingSettings.parseList(string("OTEL_RESOURCE_ATTRIBUTES") ?? "") else {
+                throw .invalid("OTEL_RESOURCE_ATTRIBUTES", "expected key=value,key2=value2")
+            }
+            let fromResource = resource.first { $0.0 == "service.name" }?.1
+            resource.removeAll { $0.0 == "service.name" }
+            resource.insert(("service.name", string("OTEL_SERVICE_NAME") ?? fromResource ?? "livesfu"), at: 0)
+            let samplerName = (string("OTEL_TRACES_SAMPLER") ?? "parentbased_always_on").lowercased()
+            let argument = raw("OTEL_TRACES_SAMPLER_ARG") == nil ? nil : try number("OTEL_TRACES_SAMPLER_ARG")
+            if let argument, argument > 1 { throw .invalid("OTEL_TRACES_SAMPLER_ARG", "is a ratio from 0 to 1, got \(argument)") }
+            guard let sampler = TraceSampler(name: samplerName, argument: argument) else {
+                throw .invalid("OTEL_TRACES_SAMPLER", "`\(samplerName)` is not a sampler livesfu knows")
+            }
+            return TracingSettings(tracesURL: url, headers: headers, sampler: sampler, resource: resource)
         }
 
         func list(_ name: String) -> [String] {
@@ -286,6 +329,7 @@ public struct Configuration: Sendable, Equatable {
                 throw .invalid("LOG_FORMAT", "`\(formatText)` is not text or json")
             }
             configuration.logFormat = format
+            configuration.tracing = try tracing()
             return configuration
         }
     }
