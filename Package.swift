@@ -143,7 +143,7 @@ let package = Package(
             ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),
         .testTarget(name: "S3Tests", dependencies: ["S3"], swiftSettings: strict),
     ]
