@@ -26,6 +26,9 @@ enum LiveSFU {
             let flags = try Configuration.parseFlags(arguments)
             configuration = try Configuration.load(environment: environment, flags: flags)
             if checkOnly {
+                // The certificate and key are read as the server would (a typo in a path, a
+                // key that does not match) rather than found out at start.
+                _ = try Server.makeTLS(configuration)
                 if !quiet {
                     print("livesfu: configuration is valid; effective settings:")
                     print(Configuration.effectiveSettings(environment: environment, flags: flags), terminator: "")

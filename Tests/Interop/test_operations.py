@@ -155,3 +155,7 @@ def test_check_config_validates_and_redacts():
     bad = subprocess.run([binary, "--check-config"], env=dict(env, JWT_SECRET="short"), capture_output=True, text=True)
     assert bad.returncode == 2 and "JWT_SECRET" in bad.stderr, (bad.returncode, bad.stderr)
     assert "short" not in bad.stdout
+    tls = subprocess.run([binary, "--check-config", "--quiet"], env=dict(env, TLS_CERT_FILE="/nonexistent.pem",
+                                                                         TLS_KEY_FILE="/nonexistent.key"),
+                         capture_output=True, text=True)
+    assert tls.returncode == 2 and "certificate" in tls.stderr and tls.stdout == "", (tls.returncode, tls.stderr)
