@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "HTTP",
             dependencies: [
-                "Reactor", "SFU", "Storage", "S3", "Cluster", "COpenSSL",
+                "Reactor", "SFU", "Storage", "S3", "Cluster", "COpenSSL", "Telemetry",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -84,6 +84,8 @@ let package = Package(
             swiftSettings: strict),
         // Uploads to S3-compatible storage on worker threads of their own (libcurl: HTTP, TLS,
         // SigV4; libcrypto: the payload SHA-256 that SigV4 signs).
+        // OTLP/HTTP traces on an exporter thread of their own (libcurl; README, "Tracing").
+        .target(name: "Telemetry", dependencies: ["CCurl", "Reactor"], swiftSettings: strict),
         .target(name: "S3", dependencies: ["CCurl", "COpenSSL", "Reactor"], swiftSettings: strict),
         .executableTarget(
             name: "Main",
@@ -149,7 +151,7 @@ let package = Package(
             ],
             exclude: ["SDP/Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage", "Cluster"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage", "Cluster", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),
         .testTarget(name: "S3Tests", dependencies: ["S3"], swiftSettings: strict),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Reactor"], swiftSettings: strict),

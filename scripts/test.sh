@@ -8,8 +8,9 @@ cd "$ROOT"
 
 if [ "${LIVESFU_IN_NETNS:-}" != 1 ]; then
   # ffmpeg: the recording tests decode the files they write (skipped without it);
-  # redis-server: the cluster tests start their own (Tests/Interop/test_cluster.py).
-  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg redis-server ${LIVESFU_EXTRA_PKGS:-}" \
+  # redis-server: the cluster tests start their own (Tests/Interop/test_cluster.py);
+  # prometheus: its promtool checks /metrics and the alert rules (Tests/Interop/test_operations.py).
+  LIVESFU_EXTRA_PKGS="iproute2 curl python3 python3-venv ffmpeg redis-server prometheus ${LIVESFU_EXTRA_PKGS:-}" \
     "$ROOT/scripts/bootstrap.sh" || { echo "0 passed, 1 failed"; exit 1; }
   source "$ROOT/scripts/env.sh"
   echo "[test] building" >&2

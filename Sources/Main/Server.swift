@@ -5,6 +5,7 @@ import Reactor
 import S3
 import SFU
 import Storage
+import Telemetry
 
 /// Starts the cores and blocks until they stop.
 struct Server {
@@ -87,6 +88,14 @@ struct Server {
                 },
                 log: { logger.notice("\($0)") })
         }
+        // Tracing only with an endpoint: otherwise no thread, no queue, no span.
+        let tracer = try c.tracing.map { try Tracer(settings: $0) }
+        if let t = tracer {
+            logger.info(
+                "tracing", metadata: ["endpoint": "\(t.settings.tracesURL)", "sampler": "\(t.settings.sampler)"])
+        }
+        let shutdown = try GracefulShutdown(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)), logger: logger)
+        let drain = shutdown.drain
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
@@ -98,26 +107,30 @@ struct Server {
             let manager = RoomManager(
                 coreIndex: loop.index, identity: identity, configuration: roomConfiguration, output: queue, mediaPort: port)
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
+            if let tracer { SessionTracing.observe(manager, tracer: tracer) }
             _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
             context.directory = directory
             loop.context = context
             _ = RoomTimer(manager, on: loop)
-            // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
+            // The drain (GracefulShutdown) ended the sessions already; should a core stop
+            // without it, every peer still gets a DTLS close_notify before the sockets close.
             loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
-                gatherMetrics: CoreMetrics.gatherer(
+                drain: drain, tracer: tracer, gatherMetrics: CoreMetrics.gatherer(
                     origin: loop.handle, recordingCounters: recordingService?.counters, recordings: recordingService?.catalog,
                     uploads: recordingService?.uploads, directory: directory),
                 routes: { router in
                     RoomRoutes(
                         coreIndex: loop.index, iceServerLinks: links, recordings: recordingService?.catalog,
-                        authenticator: authenticator)
+                        authenticator: authenticator, drain: drain, tracer: tracer)
                         .register(on: router)
                 })
             context.http = server
+        } onSignal: {
+            shutdown.signal($0)
         }
         // Listeners open only once every core knows every other core's handle, so the first
         // request can already reach any room's owner.
@@ -129,7 +142,7 @@ struct Server {
                 try context.http?.start(bind: configuration.httpBind)
             } catch {
                 logger.critical("core \(loop.index) cannot listen on \(configuration.httpBind): \(error)")
-                for h in handles { h.stop() }
+                shutdown.fail()
             }
         }
         if let directory {
@@ -144,12 +157,18 @@ struct Server {
                 ])
         }
         logger.info("livesfu ready", metadata: ["http": "\(c.httpBind)"])
-        group.wait()
-        // Leaves the directory: this node's rooms are free at once rather than at TTL.
+        let stopRequested = shutdown.waitForRequest()
+        // Leaves the directory first: this node's rooms are free at once rather than at TTL.
         directory?.stop()
-        // The cores finished their recordings as they stopped: the files are completed now.
-        recording?.stop(timeout: .seconds(10))
-        logger.info("livesfu stopped")
+        if stopRequested {
+            shutdown.drain(group: group, recording: recording, tracer: tracer)
+        } else {
+            group.stop()
+            group.wait()
+            recording?.stop(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)))
+            tracer?.shutdown(timeout: .seconds(2))
+            logger.info("livesfu stopped")
+        }
     }
 
     /// `UPLOAD_RECORDINGS`: the S3_* settings for the upload queue.

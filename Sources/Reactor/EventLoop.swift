@@ -15,6 +15,8 @@ public final class EventLoop {
     public internal(set) var counters = ReactorCounters()
     /// This core's smoothed busy fraction (≈1 s), fed every turn; read it on this core.
     public private(set) var load = CoreLoadEstimator()
+    /// How long each loop turn worked (from waking to waiting again), for `/metrics`.
+    public private(set) var turnDurations = FixedHistogram(boundsSeconds: FixedHistogram.loopTurnBounds)
     /// The Sendable way for other threads to post work here.
     public let handle: EventLoopHandle
     /// Per-core state the application hangs on its loop (reached from mailbox jobs via
@@ -168,6 +170,7 @@ public final class EventLoop {
         counters.busyNanoseconds &+= busy
         counters.waitNanoseconds &+= waited
         load.record(busyNanoseconds: busy, waitNanoseconds: waited, now: now)
+        turnDurations.record(nanoseconds: busy)
         lastWake = now
         counters.loopTurns &+= 1
         backend.dispatch(to: self)

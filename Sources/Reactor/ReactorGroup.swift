@@ -16,10 +16,13 @@ public final class ReactorGroup: Sendable {
     /// Starts `cores` loops (default: one per CPU) and returns once every core ran `setup`.
     /// With `handleSignals`, SIGINT/SIGTERM (through a signalfd on core 0) stop all cores;
     /// the calling thread's signal mask then blocks them (threads it starts inherit that).
+    /// With `onSignal` as well, each such signal calls it (on core 0, with the signal number)
+    /// instead, and stopping is up to it (a graceful drain first).
     /// If any core fails to start, the others are stopped and the error is thrown.
     public init(cores: Int = OSThread.cpuCount, backend: BackendKind = .fromEnvironment, pin: Bool = true,
                 handleSignals: Bool = false, poolSlots: Int = 4096, poolSlotSize: Int = 2048,
-                setup: @escaping @Sendable (EventLoop) throws -> Void = { _ in }) throws {
+                setup: @escaping @Sendable (EventLoop) throws -> Void = { _ in },
+                onSignal: (@Sendable (Int32) -> Void)? = nil) throws {
         precondition(cores > 0, "a group needs at least one core")
         self.backend = backend
         let mailboxes = (0..<cores).map { _ in Mailbox() }
@@ -34,7 +37,7 @@ public final class ReactorGroup: Sendable {
             do {
                 let t = try OSThread.spawn { [self] in
                     self.runCore(index: i, cpu: pin && cpuOf[i] >= 0 ? cpuOf[i] : nil, mailbox: mailbox,
-                                 signals: handleSignals && i == 0, poolSlots: poolSlots,
+                                 signals: handleSignals && i == 0, onSignal: onSignal, poolSlots: poolSlots,
                                  poolSlotSize: poolSlotSize, setup: setup)
                 }
                 spawned.append(t)
@@ -59,7 +62,8 @@ public final class ReactorGroup: Sendable {
         }
     }
 
-    private func runCore(index: Int, cpu: Int?, mailbox: Mailbox, signals: Bool, poolSlots: Int,
+    private func runCore(index: Int, cpu: Int?, mailbox: Mailbox, signals: Bool,
+                         onSignal: (@Sendable (Int32) -> Void)?, poolSlots: Int,
                          poolSlotSize: Int, setup: @Sendable (EventLoop) throws -> Void) {
         if let cpu { OSThread.pinCurrent(to: cpu) }
         lsfu_set_core_id(Int32(index))
@@ -74,7 +78,9 @@ public final class ReactorGroup: Sendable {
                 if sfd < 0 { throw ReactorError.errno("signalfd") }
                 signalFD = sfd
                 _ = try loop.watchReadable(fd: sfd) { [self] in
-                    if lsfu_signalfd_read(sfd) != 0 { self.stop() }
+                    let signal = lsfu_signalfd_read(sfd)
+                    guard signal != 0 else { return }
+                    if let onSignal { onSignal(signal) } else { self.stop() }
                 }
             }
             lsfu_set_current_loop(Unmanaged.passUnretained(loop).toOpaque())

@@ -149,7 +149,7 @@ def test_publisher_path_loss_3pct_viewers_keep_decoding(browser, sfu, request):
                 rtt = (figures["server"].get("publisher") or {}).get("rtt_ms")
                 assert rtt is not None and 0 < rtt < 1000, figures
                 status, metrics = sfu.get("/metrics")
-                assert status == 200 and b"livesfu_publisher_rtt_ms{" in metrics, metrics[:2000]
+                assert status == 200 and b"livesfu_publisher_rtt_seconds{" in metrics, metrics[:2000]
         finally:
             await close_all(v, play, pub, gw)
 

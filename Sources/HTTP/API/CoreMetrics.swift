@@ -48,8 +48,9 @@ public enum CoreMetrics {
             s.add("livesfu_egress_packets_total", .counter, help: "RTP packets sent to viewers", labels: room,
                   value: Double(r.packetsOut))
             if let rtt = r.publisher?.rttMillis {
-                s.add("livesfu_publisher_rtt_ms", .gauge, help: "RTT to the publisher, from its NACK round trips",
-                      labels: room, value: rtt)
+                // Base units (seconds), as Prometheus names want: `promtool check metrics`.
+                s.add("livesfu_publisher_rtt_seconds", .gauge, help: "RTT to the publisher, from its NACK round trips",
+                      labels: room, value: rtt / 1000)
             }
             for t in r.tracks {
                 let labels = [("room", r.name), ("kind", t.kind)]
@@ -69,7 +70,7 @@ public enum CoreMetrics {
                     s.add("livesfu_viewer_loss_ratio", .gauge, help: "Mean viewer-reported loss", labels: labels, value: l)
                 }
                 if let m = t.viewerRTTMillis {
-                    s.add("livesfu_viewer_rtt_ms", .gauge, help: "Mean viewer RTT", labels: labels, value: m)
+                    s.add("livesfu_viewer_rtt_seconds", .gauge, help: "Mean viewer RTT", labels: labels, value: m / 1000)
                 }
             }
         }
@@ -121,6 +122,20 @@ public enum CoreMetrics {
         s.add("livesfu_core_load_ratio", .gauge,
               help: "Share of time the core's loop was busy, smoothed over about 1 s (admission control's input)",
               labels: core, value: loop.load.busyFraction)
+        s.addHistogram(
+            "livesfu_loop_turn_duration_seconds", help: "Work of one event loop turn (wake to wait), per core",
+            labels: core, loop.turnDurations)
+        for role in [PeerSession.Role.publisher, .viewer] {
+            let labels = [("role", role.rawValue)]
+            s.addHistogram(
+                "livesfu_session_connect_seconds",
+                help: "Time from the offer to connected (ICE nominated and DTLS done), by role", labels: labels,
+                rooms.lifecycle.connectSeconds(role))
+            s.addHistogram(
+                "livesfu_session_first_media_seconds",
+                help: "Time from the offer to the first media: sent to a viewer, received from a publisher", labels: labels,
+                rooms.lifecycle.firstMediaSeconds(role))
+        }
         s.add("livesfu_udp_sent_packets_total", .counter, help: "UDP datagrams sent", labels: core,
               value: Double(r.udpSent))
         s.add("livesfu_udp_received_packets_total", .counter, help: "UDP datagrams received", labels: core,

@@ -3,6 +3,7 @@ import HTTPTypes
 import Reactor
 import SFU
 import Storage
+import Telemetry
 
 /// The room endpoints: WHIP publish, WHEP play, session DELETE/PATCH, `/api/rooms`,
 /// `/api/records` (`RecordingRoutes`) and the admin close. A request is parsed, rate-limited and authenticated
@@ -17,12 +18,21 @@ public struct RoomRoutes {
     public let recordings: RecordingCatalog?
     /// Decides which rooms `/api/rooms` shows to whom (`Authenticator.mayList`).
     public let authenticator: Authenticator
+    /// The graceful shutdown's state: while draining, offers get 503 + `Retry-After`.
+    public let drain: DrainState?
+    /// Each new session's span (a child of its offer's request span); nil: no tracing.
+    public let tracer: Tracer?
 
-    public init(coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator) {
+    public init(
+        coreIndex: Int, iceServerLinks: [String], recordings: RecordingCatalog?, authenticator: Authenticator,
+        drain: DrainState? = nil, tracer: Tracer? = nil
+    ) {
+        self.tracer = tracer
         self.coreIndex = coreIndex
         self.iceServerLinks = iceServerLinks
         self.recordings = recordings
         self.authenticator = authenticator
+        self.drain = drain
     }
 
     static let sessionPrefix = "/api/session"
@@ -65,6 +75,10 @@ public struct RoomRoutes {
     // MARK: - WHIP / WHEP
 
     private func createSession(_ role: PeerSession.Role, _ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        if let drain, drain.isDraining {
+            responder.respond(drain.refusal)
+            return
+        }
         guard Self.mediaType(request.head.headerFields[.contentType]) == "application/sdp" else {
             responder.respond(.error(.unsupportedMediaType, "Content-Type must be application/sdp"))
             return
@@ -108,14 +122,30 @@ public struct RoomRoutes {
         // The TCP peer's address: the per-IP cap on sessions in set-up counts against it (a
         // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
         let client = request.remoteAddress
-        onOwner(of: room.value, responder) { rooms, now in
-            Result { () throws(RoomError) in
+        let drain = self.drain
+        let tracer = self.tracer
+        let trace = request.trace
+        let traceStart = request.traceStartUnixNanos
+        onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
+            // Checked again on the room's core: the drain's jobs reach each core after the
+            // flag was set, so an offer that passed the first check cannot follow them in.
+            if drain?.isDraining == true { return nil }
+            let result = Result { () throws(RoomError) in
                 role == .publisher
                     ? try rooms.publish(room: room, offer: offer, client: client, now: now)
                     : try rooms.play(room: room, offer: offer, client: client, now: now)
             }
+            // Opened here, on the room's core, before any of the session's milestones.
+            if let tracer, let trace, trace.sampled, case .success(let created) = result {
+                SessionTracing.started(
+                    tracer: tracer, request: trace, startUnixNanos: traceStart, sessionID: created.sessionID, room: room.value,
+                    role: role, core: rooms.coreIndex, answeredAt: now)
+            }
+            return result
         } then: { result, responder in
             switch result {
+            case nil:
+                responder.respond(drain?.refusal ?? .error(.serviceUnavailable, "server is shutting down"))
             case .success(let created):
                 guard responder.isConnectionAlive else {
                     // The client left while the session was made: leave nothing behind.

@@ -66,6 +66,7 @@ extension Configuration {
             let fallback = option.defaultValue.map { " (default: \($0))" } ?? ""
             out += "  \(flag)\n      \(option.help)\(fallback) [env \(option.env)]\n"
         }
+        out += "  --check-config [--quiet]\n      Validate the environment and flags, print the effective settings (secrets redacted) and exit: 0 valid, 2 invalid.\n"
         out += "  -h, --help\n      Show this help.\n"
         return out
     }

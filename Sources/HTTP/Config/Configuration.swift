@@ -1,5 +1,6 @@
 import Cluster
 import Reactor
+import Telemetry
 
 /// Every setting of livesfu, loaded from the environment (names of the Go server this
 /// replaces, DESIGN.md §5) and command-line flags, validated once at start-up. `load` is a
@@ -55,6 +56,13 @@ public struct Configuration: Sendable, Equatable {
     public var logLevel: LogLevelChoice
     /// `CLUSTER_REDIS_URL` and the other cluster settings; nil = a node on its own.
     public var cluster: ClusterSettings? = nil
+    /// `SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM/SIGINT) may take in
+    /// all, uploads included, before the process exits.
+    public var shutdownTimeoutSeconds = 10
+    /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
+    public var logFormat = LogFormatChoice.text
+    /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
+    public var tracing: TracingSettings?
 
     public struct S3Settings: Sendable, Equatable {
         public var endpoint: String?
@@ -75,6 +83,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public enum ReactorBackendChoice: String, Sendable, Equatable { case epoll, ioUring = "io_uring" }
+    public enum LogFormatChoice: String, Sendable, Equatable { case text, json }
     public enum LogLevelChoice: String, Sendable, Equatable, CaseIterable {
         case trace, debug, info, notice, warning, error, critical
     }
@@ -124,6 +133,15 @@ public struct Configuration: Sendable, Equatable {
         .init("PUBLIC_IP", .string, default: nil, "IP address advertised in ICE candidates"),
         .init("REACTOR_BACKEND", .string, default: "epoll", "Event loop backend: epoll or io_uring (falls back to epoll, with a warning, where io_uring is disabled). Keep epoll: io_uring measured 5–24 % more CPU per delivered packet (perf/RESULTS.md)"),
         .init("LOG_LEVEL", .string, default: "info", "trace, debug, info, notice, warning, error or critical"),
+        .init("OTEL_EXPORTER_OTLP_ENDPOINT", .string, default: nil, "OTLP/HTTP collector base URL (traces go to <url>/v1/traces); unset = no tracing, no cost"),
+        .init("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", .string, default: nil, "Full OTLP/HTTP traces URL (overrides OTEL_EXPORTER_OTLP_ENDPOINT's /v1/traces)"),
+        .init("OTEL_EXPORTER_OTLP_PROTOCOL", .string, default: "http/protobuf", "OTLP protocol: http/protobuf (grpc and http/json are not supported)"),
+        .init("OTEL_EXPORTER_OTLP_HEADERS", .secret, default: nil, "Headers on every OTLP request: key=value,key2=value2 (values percent-encoded)"),
+        .init("OTEL_SERVICE_NAME", .string, default: nil, "service.name of the spans (default livesfu, or OTEL_RESOURCE_ATTRIBUTES' service.name)"),
+        .init("OTEL_RESOURCE_ATTRIBUTES", .string, default: nil, "Resource attributes: key=value,key2=value2"),
+        .init("OTEL_TRACES_SAMPLER", .string, default: "parentbased_always_on", "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"),
+        .init("OTEL_TRACES_SAMPLER_ARG", .number, default: nil, "Ratio (0-1) for the traceidratio samplers (default 1)"),
+        .init("LOG_FORMAT", .string, default: "text", "Log lines as text, or json (one object per line, metadata as fields) for log shippers"),
         .init("WEB_DIR", .string, default: "web", "Folder served under /web/"),
         .init(
             "WEB_ALLOWED_SERVERS", .string, default: nil,
@@ -147,6 +165,9 @@ public struct Configuration: Sendable, Equatable {
         .init("CLUSTER_NODE_TTL_SECONDS", .integer, default: "10", "A node's entry and its rooms expire this long after its last heartbeat (2-3600)"),
         .init("CLUSTER_HEARTBEAT_SECONDS", .integer, default: "3", "Heartbeat interval (1 to half of CLUSTER_NODE_TTL_SECONDS)"),
         .init("CLUSTER_REDIS_TIMEOUT_MS", .integer, default: "500", "Bound of one Redis connect or command (10-10000, below the heartbeat interval)"),
+        .init(
+            "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
+            "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
     ]
 
     /// Loads and validates. `flags` (keyed by environment name) override `environment`.
@@ -191,6 +212,38 @@ public struct Configuration: Sendable, Equatable {
             case "0", "false", "no", "off": return false
             default: throw .invalid(name, "`\(text)` is not a boolean (true/false)")
             }
+        }
+
+        /// The `OTEL_*` variables (OpenTelemetry's names and meanings); nil without an endpoint.
+        func tracing() throws(ConfigurationError) -> TracingSettings? {
+            let base = string("OTEL_EXPORTER_OTLP_ENDPOINT")
+            let traces = string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            guard base != nil || traces != nil else { return nil }
+            let url = traces ?? (base!.hasSuffix("/") ? String(base!.dropLast()) : base!) + "/v1/traces"
+            let variable = traces != nil ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT"
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw .invalid(variable, "`\(url)` is not an http:// or https:// URL")
+            }
+            let proto = string("OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf"
+            guard proto == "http/protobuf" else {
+                throw .invalid("OTEL_EXPORTER_OTLP_PROTOCOL", "`\(proto)` is not supported; livesfu exports http/protobuf")
+            }
+            guard let headers = TracingSettings.parseList(string("OTEL_EXPORTER_OTLP_HEADERS") ?? "") else {
+                throw .invalid("OTEL_EXPORTER_OTLP_HEADERS", "expected key=value,key2=value2")
+            }
+            guard var resource = TracingSettings.parseList(string("OTEL_RESOURCE_ATTRIBUTES") ?? "") else {
+                throw .invalid("OTEL_RESOURCE_ATTRIBUTES", "expected key=value,key2=value2")
+            }
+            let fromResource = resource.first { $0.0 == "service.name" }?.1
+            resource.removeAll { $0.0 == "service.name" }
+            resource.insert(("service.name", string("OTEL_SERVICE_NAME") ?? fromResource ?? "livesfu"), at: 0)
+            let samplerName = (string("OTEL_TRACES_SAMPLER") ?? "parentbased_always_on").lowercased()
+            let argument = raw("OTEL_TRACES_SAMPLER_ARG") == nil ? nil : try number("OTEL_TRACES_SAMPLER_ARG")
+            if let argument, argument > 1 { throw .invalid("OTEL_TRACES_SAMPLER_ARG", "is a ratio from 0 to 1, got \(argument)") }
+            guard let sampler = TraceSampler(name: samplerName, argument: argument) else {
+                throw .invalid("OTEL_TRACES_SAMPLER", "`\(samplerName)` is not a sampler livesfu knows")
+            }
+            return TracingSettings(tracesURL: url, headers: headers, sampler: sampler, resource: resource)
         }
 
         func list(_ name: String) -> [String] {
@@ -274,7 +327,7 @@ public struct Configuration: Sendable, Equatable {
             let cluster = try clusterSettings()
             auth.clusterToken = cluster?.token
 
-            return Configuration(
+            var configuration = Configuration(
                 httpBind: bind, cors: cors, auth: auth, rateLimitRPS: rps, rateLimitBurst: burst, httpLimits: limits,
                 tlsCertFile: cert, tlsKeyFile: key, webDirectory: string("WEB_DIR") ?? "web",
                 pageSecurity: try PageSecurity(allowedServers: list("WEB_ALLOWED_SERVERS")),
@@ -286,6 +339,14 @@ public struct Configuration: Sendable, Equatable {
                 uploadRecordings: upload, deleteRecordingAfterUpload: try bool("DELETE_RECORDING_AFTER_UPLOAD"), s3: s3,
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
                 logLevel: level, cluster: cluster)
+            configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
+            let formatText = string("LOG_FORMAT") ?? "text"
+            guard let format = LogFormatChoice(rawValue: formatText.lowercased()) else {
+                throw .invalid("LOG_FORMAT", "`\(formatText)` is not text or json")
+            }
+            configuration.logFormat = format
+            configuration.tracing = try tracing()
+            return configuration
         }
 
         /// The cluster settings when `CLUSTER_REDIS_URL` is set; nil otherwise (the other

@@ -1,3 +1,5 @@
+import Reactor
+
 /// One core's HTTP counters: requests by route, method and status, and their total
 /// duration. Plain integers touched only by their core; summed across cores at scrape time.
 ///
@@ -21,6 +23,8 @@ public final class HTTPMetrics {
     private var requests: [Key: UInt64] = [:]
     /// By route; bounded by the router's patterns (plus `unmatched` and `other`).
     private var durationNanoseconds: [String: UInt64] = [:]
+    /// Request durations by route (same bound as `durationNanoseconds`), fixed buckets.
+    private var durationHistograms: [String: FixedHistogram] = [:]
     public private(set) var connectionsAccepted: UInt64 = 0
     public private(set) var connectionsOpen: Int = 0
 
@@ -33,6 +37,8 @@ public final class HTTPMetrics {
         requests[key, default: 0] += 1
         let durationKey = durationNanoseconds[route] != nil || durationNanoseconds.count < Self.maxSeries ? route : "other"
         durationNanoseconds[durationKey, default: 0] &+= duration
+        durationHistograms[durationKey, default: FixedHistogram(boundsSeconds: FixedHistogram.requestBounds)]
+            .record(nanoseconds: duration)
     }
 
     static func methodLabel(_ method: String) -> String { labelledMethods.contains(method) ? method : "other" }
@@ -64,6 +70,11 @@ public final class HTTPMetrics {
             snapshot.add(
                 "livesfu_http_request_duration_seconds_total", .counter, help: "Time spent answering HTTP requests, by route",
                 labels: [("route", route)], value: Double(ns) / 1e9)
+        }
+        for (route, histogram) in durationHistograms.sorted(by: { $0.key < $1.key }) {
+            snapshot.addHistogram(
+                "livesfu_http_request_duration_seconds", help: "HTTP request duration from parse to answer, by route template",
+                labels: [("route", route)], histogram)
         }
         snapshot.add("livesfu_http_connections_accepted_total", .counter, help: "HTTP connections accepted", value: Double(connectionsAccepted))
         snapshot.add("livesfu_http_connections_open", .gauge, help: "HTTP connections open", value: Double(connectionsOpen))

@@ -1,3 +1,5 @@
+import Reactor
+
 /// A set of metric families, built per core and summed across cores at scrape time, then
 /// rendered in the Prometheus text format (version 0.0.4). Anything that can say "here are my
 /// figures" contributes: `HTTPMetrics` now, the rooms later (`add(...)` with their names).
@@ -55,6 +57,36 @@ public struct MetricsSnapshot: Sendable, Equatable {
         if families[name]!.samples[key] == nil { families[name]!.order.append(key) }
         families[name]!.samples[key, default: 0] += value
     }
+
+    /// Adds a histogram's `_bucket` (cumulative, `le` last), `_sum` and `_count` samples to
+    /// `name{labels}`; the same histogram from every core sums into one.
+    public mutating func addHistogram(_ name: String, help: String, labels: [(String, String)] = [], _ histogram: FixedHistogram) {
+        if families[name] == nil {
+            families[name] = Family(kind: .histogram, help: help, samples: [:], order: [])
+            familyOrder.append(name)
+        }
+        var cumulative: UInt64 = 0
+        var keys: [(String, Double)] = []
+        for (i, bound) in histogram.boundsSeconds.enumerated() {
+            cumulative += histogram.counts[i]
+            keys.append(("_bucket" + Self.renderLabels(labels + [("le", Self.format(bound))]), Double(cumulative)))
+        }
+        keys.append(("_bucket" + Self.renderLabels(labels + [("le", "+Inf")]), Double(histogram.count)))
+        keys.append(("_sum" + Self.renderLabels(labels), Double(histogram.sumNanoseconds) / 1e9))
+        keys.append(("_count" + Self.renderLabels(labels), Double(histogram.count)))
+        for (key, value) in keys {
+            if families[name]!.samples[key] == nil { families[name]!.order.append(key) }
+            families[name]!.samples[key, default: 0] += value
+        }
+    }
+
+    /// A histogram's observation count for `labels` (tests).
+    public func histogramCount(_ name: String, labels: [(String, String)] = []) -> Double? {
+        families[name]?.samples["_count" + Self.renderLabels(labels)]
+    }
+
+    /// Every metric family name (tests: what the dashboard and the alert rules may use).
+    public var familyNames: [String] { familyOrder }
 
     /// Sums another core's snapshot into this one.
     public mutating func merge(_ other: MetricsSnapshot) {

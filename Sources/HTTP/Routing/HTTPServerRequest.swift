@@ -1,3 +1,4 @@
+import Telemetry
 import HTTPTypes
 import Reactor
 
@@ -20,6 +21,11 @@ public struct HTTPServerRequest: Sendable {
     public var receivedAt: Instant
     /// Who the authenticator let in (nil for open routes).
     public var identity: AuthIdentity?
+    /// This request's span when tracing is on (`OTEL_EXPORTER_OTLP_ENDPOINT`): a session made
+    /// by it is a child span in the same trace.
+    public var trace: TraceContext?
+    /// Unix time the request's span started (its session span starts there too).
+    public var traceStartUnixNanos: UInt64 = 0
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], remoteAddress: SocketAddress? = nil, coreIndex: Int = 0,

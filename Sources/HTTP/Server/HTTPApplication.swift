@@ -1,6 +1,7 @@
 import HTTPTypes
 import Logging
 import Reactor
+import Telemetry
 
 /// The middleware pipeline of one core, in front of the router: request log and metrics,
 /// CORS (preflights answered here, headers added to every response), 404/405/501, the per-IP
@@ -17,7 +18,10 @@ public final class HTTPApplication {
     public let coreIndex: Int
     private let clock: () -> Instant
     private let hop: CoreHop
+    /// Spans for requests (`OTEL_EXPORTER_OTLP_ENDPOINT`); nil: no tracing and no cost.
+    public var tracer: Tracer?
 
+    static let traceparent = HTTPField.Name("traceparent")!
     static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .patch, .options]
     /// Longest method name repeated in a 501 answer or a log line.
     static let maxEchoedMethodLength = 32
@@ -64,7 +68,37 @@ public final class HTTPApplication {
         let path = request.path
         // A method is any token up to the request line's length: log and echo a short prefix only.
         let methodText = Self.printable(method.rawValue)
+        // Tracing: the client's `traceparent` (W3C) continues into this request's span. Only
+        // the method, route template, status, room and core go into it: no path, query or
+        // header (a token may be in any of them).
+        let tracer = self.tracer
+        var roomAttribute: String?
+        var traceParent: TraceContext?
+        var trace: TraceContext?
+        var traceStart: UInt64 = 0
+        if let tracer {
+            traceParent = request.head.headerFields[Self.traceparent].flatMap { TraceContext(traceparent: $0) }
+            trace = tracer.newContext(parent: traceParent)
+            // The loop's receive time: the session's milestones are on the loops' clock too.
+            traceStart = tracer.unixNanos(receivedAt)
+            request.trace = trace
+            request.traceStartUnixNanos = traceStart
+        }
         responder.addFilter { response in
+            if let tracer, let trace, trace.sampled {
+                let label = HTTPMetrics.methodLabel(method.rawValue)
+                var span = Span(
+                    context: trace, parentSpanID: traceParent?.spanID ?? 0, name: "\(label) \(routeName)", kind: .server,
+                    startUnixNanos: traceStart,
+                    attributes: [
+                        ("http.request.method", .string(label)), ("http.route", .string(routeName)),
+                        ("http.response.status_code", .int(Int64(response.status.code))), ("livesfu.core", .int(Int64(core))),
+                    ])
+                if let roomAttribute { span.attributes.append(("livesfu.room", .string(roomAttribute))) }
+                span.endUnixNanos = tracer.nowUnixNanos()
+                span.isError = response.status.code >= 500
+                tracer.record(span)
+            }
             cors.decorate(&response, origin: origin)
             let duration = clock() - start
             metrics.record(route: routeName, method: method.rawValue, status: response.status.code, durationNanoseconds: duration.nanoseconds)
@@ -117,6 +151,7 @@ public final class HTTPApplication {
 
         case .found(let route, let parameters):
             routeName = route.pattern
+            roomAttribute = parameters["room"].map { String($0.prefix(128)) }
             request.pathParameters = parameters
             request.routeName = route.pattern
 

@@ -1,5 +1,6 @@
 import Logging
 import Reactor
+import Telemetry
 
 extension HTTPServer {
     /// Builds one core's server from the configuration: CORS, rate limiter and metrics of its
@@ -10,13 +11,16 @@ extension HTTPServer {
     /// - Parameters:
     ///   - gatherMetrics: collects the merged snapshot of every core for `/metrics` (see
     ///     `MetricsGathering.acrossCores`); it receives this core's server to read from.
+    ///   - drain: the graceful shutdown's state (`/healthz` answers 503 while draining).
     public static func make(
         loop: EventLoop, configuration: Configuration, authenticator: Authenticator, tls: TLSServerContext?,
-        logger: Logger, gatherMetrics: @escaping StandardRoutes.MetricsGatherer, routes: (Router) -> Void
+        logger: Logger, drain: DrainState? = nil, tracer: Tracer? = nil, gatherMetrics: @escaping StandardRoutes.MetricsGatherer,
+        routes: (Router) -> Void
     ) -> HTTPServer {
         let router = Router()
         StandardRoutes.register(
-            on: router, staticFiles: StaticFiles(root: configuration.webDirectory, security: configuration.pageSecurity), gatherMetrics: gatherMetrics)
+            on: router, staticFiles: StaticFiles(root: configuration.webDirectory, security: configuration.pageSecurity),
+            gatherMetrics: gatherMetrics, drain: drain)
         routes(router)
         let handle = loop.handle
         let application = HTTPApplication(
@@ -26,6 +30,7 @@ extension HTTPServer {
             // A real clock read (vDSO, ~20 ns) so logged durations are not the loop turn's.
             clock: { Instant.now() },
             hop: MailboxCoreHop(post: { job in handle.execute(job) }))
+        application.tracer = tracer
         return HTTPServer(loop: loop, application: application, limits: configuration.httpLimits, tls: tls, logger: logger)
     }
 

@@ -5,9 +5,17 @@ public enum StandardRoutes {
     /// Gathers every core's snapshot (through the mailbox) and calls back on this core.
     public typealias MetricsGatherer = (@escaping (MetricsSnapshot) -> Void) -> Void
 
-    public static func register(on router: Router, staticFiles: StaticFiles, gatherMetrics: @escaping MetricsGatherer) {
+    /// - Parameter drain: while it says draining, `/healthz` answers 503 so a load balancer
+    ///   stops sending new clients (nil: never draining).
+    public static func register(
+        on router: Router, staticFiles: StaticFiles, gatherMetrics: @escaping MetricsGatherer, drain: DrainState? = nil
+    ) {
         router.add(.get, "/healthz") { _, responder in
-            responder.respond(.text(.ok, "ok"))
+            if drain?.isDraining == true {
+                responder.respond(.text(.serviceUnavailable, "draining"))
+            } else {
+                responder.respond(.text(.ok, "ok"))
+            }
         }
         router.add(.get, "/") { _, responder in
             responder.respond(redirect(.found, to: "/web/"))

@@ -55,6 +55,7 @@ extension RoomManager {
         if result.selectedAddressChanged, let selected = s.ice.selectedAddress {
             if s.address != nil { counters.iceAddressMoves &+= 1 }
             s.address = selected
+            lifecycle.note(s, .iceConnected, now: now)
             completeSetupIfReady(s, now: now)
         }
         if s.ice.probeAddress != nil {

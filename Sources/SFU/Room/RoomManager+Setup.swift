@@ -87,6 +87,7 @@ extension RoomManager {
         }
         s.state = .connected
         s.connectedAt = now
+        lifecycle.note(s, .connected, now: now)
         sessions.leaveSetup(s)
         if s.role == .viewer, let room = rooms[s.roomName] { room.connectedViewers += 1 }
         sessionConnected(s, now: now)
@@ -106,6 +107,7 @@ extension RoomManager {
                     end(s, reason: .failed, now: now)
                     return
                 }
+                lifecycle.note(s, .dtlsConnected, now: now)
                 // DTLS ran with `address`: a later first nomination elsewhere is confirmed.
                 if s.address == nil { s.ice.reachableAddress = address }
                 completeSetupIfReady(s, now: now)

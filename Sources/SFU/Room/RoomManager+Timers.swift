@@ -20,6 +20,7 @@ extension RoomManager {
     /// grace period; then computes `nextTimeout`.
     public func tick(now: Instant) {
         defer { wakeAt = computeNextTimeout() }
+        lifecycle.checkFirstMedia(now: now)
         // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
         // follow-up copies of repairs to viewers.
         for room in rooms.values {

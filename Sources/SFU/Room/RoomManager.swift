@@ -47,6 +47,8 @@ public final class RoomManager: DatagramEndpoint {
     public var deadlineLowered: ((Instant) -> Void)?
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public internal(set) var counters = RoomCounters()
+    /// Set-up milestones: histograms for `/metrics`, events for tracing.
+    public let lifecycle = SessionLifecycle()
 
     public init(
         coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration, output: DatagramQueue,
@@ -166,6 +168,7 @@ public final class RoomManager: DatagramEndpoint {
         let password = RandomToken.iceString(length: 24)
         sessions.changeUfrag(of: s, from: s.ice.localUfrag, to: ufrag)
         s.restartICE(localUfrag: ufrag, localPassword: password, remoteUfrag: remoteUfrag, remotePassword: remotePassword)
+        lifecycle.note(s, .iceRestart, now: now)
         let fragmentText = TrickleFragment(
             iceUfrag: ufrag, icePassword: password, hostCandidates: candidateAddresses, mids: s.tracks.map(\.mid)
         ).text
@@ -237,6 +240,7 @@ public final class RoomManager: DatagramEndpoint {
         s.state = .closed
         sessions.remove(s, rememberAt: reason == .deleted ? nil : now)
         counters.sessionsEnded[reason, default: 0] &+= 1
+        lifecycle.note(s, .ended(reason), now: now)
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             // Its packets of the current receive batch are still held: they go out first.

@@ -171,6 +171,9 @@ public enum AnswerBuilder {
             let supportedFeedback: [SDPCodec.Feedback] =
                 [.nack, .nackPLI, .ccmFIR, .remb] + (hasTWCCExtension ? [.transportCC] : [])
             codec.feedback = offered.feedback(for: codec).filter { supportedFeedback.contains($0) }
+            // A sender's own properties (RFC 7587 §7.1, RFC 6184 §8.1) describe what the
+            // offerer sends; echoed, they would claim things about what this side sends.
+            codec.parameters.removeAll { SDPCodec.senderOnlyParameters.contains($0.key.lowercased()) }
 
             var rtx: SDPCodec?
             if p.codecs.rtx, offered.kind == .video, let r = offered.rtxCodec(for: codec.payloadType),

@@ -35,6 +35,11 @@ public struct SDPCodec: Hashable, Sendable, CustomStringConvertible {
         public var channels: UInt16? { self == .opus ? 2 : nil }
     }
 
+    /// fmtp parameters that describe the sender of the stream, never copied into an answer:
+    /// Opus's `sprop-stereo` and `sprop-maxcapturerate` (RFC 7587), H.264's
+    /// `sprop-parameter-sets` (RFC 6184).
+    public static let senderOnlyParameters: Set<String> = ["sprop-stereo", "sprop-maxcapturerate", "sprop-parameter-sets"]
+
     /// One `a=fmtp` parameter: `key=value`, or a bare `key` (e.g. RED's `111/111`).
     public struct Parameter: Hashable, Sendable {
         public var key: String

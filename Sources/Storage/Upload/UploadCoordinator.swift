@@ -73,8 +73,8 @@ public final class UploadCoordinator: Sendable {
 
     /// Stops taking uploads; running ones get the grace period, then are cut off. What did
     /// not finish keeps its state and is queued again at the next start.
-    public func stop() {
-        _ = queue.shutdown(gracePeriod: options.shutdownGrace)
+    public func stop(grace: Swift.Duration? = nil) {
+        _ = queue.shutdown(gracePeriod: grace ?? options.shutdownGrace)
     }
 
     private static func handle(

@@ -72,7 +72,7 @@ struct OtherClientOfferTests {
         #expect(a.media.map(\.remoteSSRC) == [1111, 2222])
         #expect(
             a.session.media[0].codecs[0].fmtpValue
-                == "minptime=10;maxaveragebitrate=96000;stereo=1;sprop-stereo=1;useinbandfec=1")
+                == "minptime=10;maxaveragebitrate=96000;stereo=1;useinbandfec=1")  // sprop-stereo is the sender's own
     }
 
     @Test("Firefox-style offer: sendrecv answered recvonly, extmap directions reversed, VP8 with RTX")

@@ -162,3 +162,33 @@ struct PublisherAnswerTests {
         }
     }
 }
+
+@Suite("answers drop sender-only format parameters")
+struct SenderOnlyParameterTests {
+    @Test("sprop-stereo, sprop-maxcapturerate and sprop-parameter-sets are not echoed; the rest of the fmtp is")
+    func dropsSpropParameters() throws {
+        var text = SDPFixtures.text(SDPFixtures.chromium)
+        text = text.replacingOccurrences(
+            of: "a=fmtp:111 minptime=10;useinbandfec=1",
+            with: "a=fmtp:111 minptime=10;useinbandfec=1;sprop-stereo=1;sprop-maxcapturerate=48000")
+        #expect(text.contains("sprop-stereo=1"))
+        let a = try AnswerBuilder.buildAnswer(
+            offer: try SDPParser.parse(text), parameters: SDPFixtures.parameters(sendTransportCC: false), role: .publisher)
+        #expect(!a.sdp.contains("sprop"))
+        #expect(a.sdp.contains("a=fmtp:111 minptime=10;useinbandfec=1\r\n"))
+        let opus = try #require(try SDPParser.parse(a.sdp).media.first { $0.kind == .audio }?.codecs.first)
+        #expect(opus.parameters.map(\.key) == ["minptime", "useinbandfec"])
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        var out = ""
+        var rest = self[...]
+        while let r = rest.firstRange(of: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
