@@ -87,6 +87,9 @@ struct Server {
                 },
                 log: { logger.notice("\($0)") })
         }
+        // CLUSTER_MODE=edge: the WHEP exchanges with origins, on a thread of their own.
+        let relayClient = directory?.settings.mode == .edge ? RelayHTTPClient(timeout: ClusterSettings.relayTimeout) : nil
+        try relayClient?.start()
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
@@ -101,10 +104,18 @@ struct Server {
             _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
             context.directory = directory
+            if let directory, let relayClient {
+                context.edge = EdgeRelays(
+                    loop: loop, rooms: manager, client: relayClient, directory: directory, bindIP: media.bindIP,
+                    log: { logger.notice("\($0)") })
+            }
             loop.context = context
             _ = RoomTimer(manager, on: loop)
             // On SIGTERM/SIGINT every peer gets a DTLS close_notify before the sockets close.
-            loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
+            loop.onStop = { [unowned loop, unowned manager, unowned context] in
+                context.edge?.shutdown(now: loop.now)
+                manager.shutdown(now: loop.now)
+            }
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
@@ -147,6 +158,7 @@ struct Server {
         group.wait()
         // Leaves the directory: this node's rooms are free at once rather than at TTL.
         directory?.stop()
+        relayClient?.stop()
         // The cores finished their recordings as they stopped: the files are completed now.
         recording?.stop(timeout: .seconds(10))
         logger.info("livesfu stopped")

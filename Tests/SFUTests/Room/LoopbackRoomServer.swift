@@ -23,8 +23,16 @@ final class LoopbackRoomServer {
     /// Called from the 5 ms driver after the clients are driven (a test's periodic work).
     var onDrive: ((Instant) -> Void)?
 
-    init(configuration: RoomManagerConfiguration = RoomManagerConfiguration(), tapBatches: Bool = false) throws {
-        loop = try EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
+    /// Whether `close` closes the loop (not when it was given: another server owns it).
+    private let ownsLoop: Bool
+
+    /// `loop`: another server's, to run two servers (an origin and an edge) on one loop.
+    init(
+        configuration: RoomManagerConfiguration = RoomManagerConfiguration(), tapBatches: Bool = false,
+        on sharedLoop: EventLoop? = nil
+    ) throws {
+        ownsLoop = sharedLoop == nil
+        loop = try sharedLoop ?? EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
         var c = configuration
         c.candidateIPs = ["127.0.0.1"]
         let queue = loop.makeDatagramQueue()
@@ -59,7 +67,7 @@ final class LoopbackRoomServer {
         onDrive = nil
         for c in clients { c.peer.onRTP = nil }
         clients = []
-        loop.close()
+        if ownsLoop { loop.close() } else { serverSocket.close() }
     }
 
     var serverAddress: SocketAddress { serverSocket.localAddress }
