@@ -361,7 +361,7 @@ def test_edge_pulls_the_room_once_for_all_its_viewers_and_they_resume_after_the_
 
 @pytest.mark.parametrize("edge_cluster", [3], indirect=True)
 def test_publisher_moving_to_another_node_is_pulled_from_there(edge_cluster):
-    _, (a, b, c) = edge_cluster
+    redis, (a, b, c) = edge_cluster
 
     async def body():
         pub = await start_publisher(a.base_url, "moving")
@@ -369,8 +369,9 @@ def test_publisher_moving_to_another_node_is_pulled_from_there(edge_cluster):
         try:
             viewer = await WhepViewer(b.base_url, "moving").start()
             await viewer.wait_frames(video=30)
-            await close_all(pub)  # its DELETE releases the room at once
+            await close_all(pub)  # its DELETE releases the room at A's next (immediate) beat
             pub = None
+            await eventually(lambda: redis.cli("GET", "livesfu:room:moving") == "", 10, "A released the room")
             pub = await start_publisher(c.base_url, "moving")
             before = viewer.video_frames
             await viewer.wait_frames(video=before + 30, timeout=40)

@@ -234,8 +234,9 @@ private final class Answer {
         }
         guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "location" else { return total }
         var value = Substring(line[line.index(after: colon)...])
-        while let f = value.first, f == " " || f == "\t" { value = value.dropFirst() }
-        while let l = value.last, l == " " || l == "\t" || l == "\r" || l == "\n" { value = value.dropLast() }
+        // (`isWhitespace`: the line ends in "\r\n", one Character.)
+        while let f = value.first, f.isWhitespace { value = value.dropFirst() }
+        while let l = value.last, l.isWhitespace { value = value.dropLast() }
         answer.location = String(value)
         return total
     }

@@ -197,6 +197,8 @@ public struct RoomRoutes {
                 switch reply {
                 case .located(nil):
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
+                    // An edge pulls the room once a publisher appears on another node.
+                    if settings.mode == .edge { self.watchOnEdge(room) }
                 case .located(let origin?) where origin.id == settings.nodeID:
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
                 case .located(let origin?) where settings.mode == .edge:
@@ -265,6 +267,15 @@ public struct RoomRoutes {
             }
         }
         if !posted { responder.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Asks the room's core to pull `room` when another node comes to hold it (`EdgeRelays.watch`).
+    private func watchOnEdge(_ room: RoomName) {
+        let cores = self.cores
+        guard cores.count > coreIndex else { return }
+        cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)].execute { (loop: EventLoop) in
+            (loop.context as? CoreContext)?.edge?.watch(room: room)
+        }
     }
 
     /// An edge node's relay of `room` (`RelayExchange`; the request passed `CLUSTER_TOKEN`):

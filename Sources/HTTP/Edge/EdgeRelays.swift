@@ -36,7 +36,8 @@ public final class EdgeRelays {
     }
 
     private final class Entry {
-        var origin: NodeEntry
+        /// Nil while no node holds the room (viewers here wait for a publisher anywhere).
+        var origin: NodeEntry?
         var state: State = .requesting
         /// Viewers' WHEPs waiting for the relay's first answer (run on this core).
         var waiters: [(Outcome) -> Void] = []
@@ -45,7 +46,7 @@ public final class EdgeRelays {
         /// When the directory was last asked whether a silent relay's room moved.
         var lastMoveCheck: Instant?
 
-        init(origin: NodeEntry) { self.origin = origin }
+        init(origin: NodeEntry?) { self.origin = origin }
     }
 
     /// Viewers that may wait for one relay's set-up at once; more get 503 until it is up.
@@ -113,6 +114,12 @@ public final class EdgeRelays {
                     return
                 }
                 e.waiters.append(then)
+            case .waiting(let timer) where e.origin == nil:
+                // Watched until now (no node held it): the room has an origin now, pull at once.
+                loop.cancelTimer(timer)
+                e.origin = origin
+                e.waiters.append(then)
+                request(room.value, e)
             case .relaying, .waiting:
                 then(.ready)
             }
@@ -128,6 +135,19 @@ public final class EdgeRelays {
         request(room.value, e)
     }
 
+    /// A viewer plays `room` here while no node holds it: when a publisher appears on another
+    /// node, the room is pulled from there (the directory is asked every `watchInterval` while
+    /// the room has viewers here and no publisher).
+    public func watch(room: RoomName) {
+        guard !stopping, entries[room.value] == nil, entries.count < rooms.configuration.maxRooms else { return }
+        let e = Entry(origin: nil)
+        entries[room.value] = e
+        waitForOrigin(room.value, e)
+    }
+
+    /// How often a room no node holds is looked up again while viewers wait for it here.
+    public static let watchInterval: Duration = .seconds(2)
+
     /// Ends every relay (graceful shutdown): the origins get a DTLS close_notify.
     public func shutdown(now: Instant) {
         stopping = true
@@ -141,8 +161,9 @@ public final class EdgeRelays {
 
     private func request(_ room: String, _ e: Entry) {
         e.state = .requesting
-        guard let url = e.origin.url else {
-            return failed(room, e, "cannot reach node \(e.origin.id): \(e.origin.refusal ?? "no usable URL")")
+        guard let origin = e.origin else { return waitForOrigin(room, e) }
+        guard let url = origin.url else {
+            return failed(room, e, "cannot reach node \(origin.id): \(origin.refusal ?? "no usable URL")")
         }
         let offer: RelayOffer
         do {
@@ -166,7 +187,7 @@ public final class EdgeRelays {
     private func answered(
         _ room: String, _ e: Entry, _ outcome: RelayHTTPClient.Outcome, offer: RelayOffer, origin url: NodeURL
     ) {
-        let who = "origin \(e.origin.id) (\(url))"
+        let who = "origin \(e.origin?.id ?? "?") (\(url))"
         guard entries[room] === e, case .requesting = e.state else {
             // Nobody waits for it any more: leave nothing behind on the origin.
             if case .success(let response) = outcome, case .accepted(_, let session) = RelayExchange.read(response, origin: url) {
@@ -187,7 +208,7 @@ public final class EdgeRelays {
         let relay: RelaySource
         do {
             relay = try rooms.attachRelay(
-                room: RoomName(validating: room), offer: offer, answer: sdp, origin: e.origin.id, output: queue,
+                room: RoomName(validating: room), offer: offer, answer: sdp, origin: e.origin?.id ?? "?", output: queue,
                 reconnects: e.reconnects, creatingRoom: !e.waiters.isEmpty, now: loop.now)
         } catch {
             deleteAtOrigin(session)
@@ -239,6 +260,18 @@ public final class EdgeRelays {
         e.state = .waiting(loop.scheduleTimer(after: delay) { [unowned self] in retry(room) })
     }
 
+    /// No node holds the room: not a failure (its publisher may come back or start anywhere),
+    /// so asked again every `watchInterval` while viewers wait here, without giving up.
+    private func waitForOrigin(_ room: String, _ e: Entry) {
+        guard !stopping, rooms.wantsRelay(room: room) else {
+            entries[room] = nil
+            return
+        }
+        for w in takeWaiters(e) { w(.ready) }  // they wait here, as for a publisher
+        e.origin = nil
+        e.state = .waiting(loop.scheduleTimer(after: Self.watchInterval) { [unowned self] in retry(room) })
+    }
+
     /// After the back-off: where is the room now? (A publisher that moved is pulled from its
     /// new node.)
     private func retry(_ room: String) {
@@ -263,16 +296,18 @@ public final class EdgeRelays {
         guard entries[room] === e, case .requesting = e.state else { return }
         switch reply {
         case .located(let origin?) where origin.id != directory.settings.nodeID:
+            if e.origin != nil || e.backoff.failures > 0 {
+                e.reconnects += 1
+                reconnects &+= 1
+            }
             e.origin = origin
-            e.reconnects += 1
-            reconnects &+= 1
             request(room, e)
         case .located(let origin?):
             _ = origin  // this node holds it now: its publisher is the source
             entries[room] = nil
             for w in takeWaiters(e) { w(.ready) }
         case .located(nil):
-            retryLater(room, e, "no node holds room \(room) (its publisher left)")
+            waitForOrigin(room, e)
         case .unavailable(let reason):
             retryLater(room, e, reason)
         case .claimed, .heldBy, .listing:
