@@ -29,7 +29,11 @@ final class EdgeRelayTests {
     var loop: EventLoop { origin.loop }
 
     /// The relay of `room` from the origin to the edge; returns it with its session id on the origin.
-    func relay(_ room: String, creatingRoom: Bool = true, reconnects: Int = 0) throws -> (RelaySource, String) {
+    /// `front`: an endpoint put between the relay's socket and the relay (given the relay).
+    func relay(
+        _ room: String, creatingRoom: Bool = true, reconnects: Int = 0,
+        front: ((RelaySource) -> DatagramEndpoint)? = nil
+    ) throws -> (RelaySource, String) {
         let offer = try edge.manager.makeRelayOffer()
         let created = try origin.manager.play(
             room: RoomName(validating: room), offer: offer.offer.session, relayFor: "edge-1", now: loop.now)
@@ -37,7 +41,8 @@ final class EdgeRelayTests {
         let relay = try edge.manager.attachRelay(
             room: RoomName(validating: room), offer: offer, answer: created.answer, origin: "origin-1", output: queue,
             reconnects: reconnects, creatingRoom: creatingRoom, now: loop.now)
-        relaySockets.append(try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: relay, queue: queue))
+        relaySockets.append(
+            try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: front?(relay) ?? relay, queue: queue))
         return (relay, created.sessionID)
     }
 
@@ -184,4 +189,65 @@ final class EdgeRelayTests {
         #expect(edge.publish(10, from: near))
         #expect(loop.run(until: { viewer.recorder.media.count >= before + 10 }, timeout: .seconds(20)))
     }
+    @Test("packets lost between origin and edge are NACKed upstream by the relay and reach the edge's viewers")
+    func relayHopLossRepaired() throws {
+        let publisher = try origin.publisher(room: "lossy")
+        #expect(origin.connect([publisher]))
+        var front: DroppingFront?
+        let (relay, _) = try relay("lossy") { relay in
+            let f = DroppingFront(relay, dropping: [10, 20, 30, 40])
+            front = f
+            return f
+        }
+        let viewer = try edge.viewer(room: "lossy")
+        #expect(edge.connect([viewer]))
+        #expect(loop.run(until: { relay.isConnected }, timeout: .seconds(20)))
+
+        #expect(origin.publish(60, from: publisher))
+        #expect(loop.run(until: { viewer.recorder.ids.isSuperset(of: publisher.sentIDs) }, timeout: .seconds(20)))
+        #expect(front?.dropped == 4)
+        #expect(relay.nacksSent >= 1)
+        #expect((origin.room("lossy")?.video.nacksAnswered ?? 0) >= 4)
+    }
+
+    @Test("a viewer (an edge's relay) arriving while the publisher sets up is answered with the publisher's codec")
+    func codecOfAPublisherSettingUp() throws {
+        let tracks = [ClientTrack(kind: .video, trackID: "cam", ssrc: 0x0D0D_0001, rtxSSRC: 0x0D0D_0002)]
+        _ = try origin.makeClient(.publisher, room: "h264") { OfferBuilder.publisherOffer($0, tracks: tracks, videoCodecs: [.h264]) }
+        // Not connected yet: the room's fan-out has no source.
+        #expect(origin.room("h264")?.video.source == nil)
+        let viewer = try origin.makeClient(.viewer, room: "h264") { OfferBuilder.viewerOffer($0, videoCodecs: [.vp8, .h264]) }
+        #expect(viewer.video?.codecName == .h264)
+        let offer = try edge.manager.makeRelayOffer()
+        let created = try origin.manager.play(room: RoomName(validating: "h264"), offer: offer.offer.session, now: loop.now)
+        let negotiation = try AnswerReader.read(created.answer, offer: offer.offer)
+        #expect(negotiation.media.first { $0.kind == .video }?.codecName == .h264)
+    }
+}
+
+/// Drops the RTP datagrams with the given indices (1-based, counted over every RTP datagram)
+/// on their way to the relay; everything else passes.
+final class DroppingFront: DatagramEndpoint {
+    let inner: DatagramEndpoint
+    let dropping: Set<Int>
+    private var rtp = 0
+    private(set) var dropped = 0
+
+    init(_ inner: DatagramEndpoint, dropping: Set<Int>) {
+        self.inner = inner
+        self.dropping = dropping
+    }
+
+    func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant) {
+        if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp {
+            rtp += 1
+            if dropping.contains(rtp) {
+                dropped += 1
+                return
+            }
+        }
+        inner.received(datagram, from: source, now: now)
+    }
+
+    func batchEnded(now: Instant) { inner.batchEnded(now: now) }
 }
