@@ -25,7 +25,7 @@ import urllib.request
 
 import pytest
 
-from harness import close_all, eventually, run, start_publisher
+from harness import close_all, eventually, run, save_json, start_publisher
 from livesfu_server import ARTIFACTS, ServerUnderTest, free_port, using_standin
 from whep_client import WhepViewer
 
@@ -384,6 +384,55 @@ def test_publisher_moving_to_another_node_is_pulled_from_there(edge_cluster):
             await close_all(viewer, pub)
 
     run(body(), timeout=150)
+
+
+def test_an_edge_viewer_that_came_before_the_publisher_gets_the_room_once_another_node_holds_it(edge_cluster):
+    _, (a, b) = edge_cluster
+
+    async def body():
+        viewer = pub = None
+        try:
+            # Nobody holds the room: the viewer waits on the edge, as on one node.
+            viewer = await WhepViewer(b.base_url, "early").start()
+            assert viewer.location.startswith(b.base_url), viewer.location
+            pub = await start_publisher(a.base_url, "early")
+            await viewer.wait_frames(video=30, audio=50, timeout=30)
+            assert rooms_of(a)["early"].get("relays") == ["b"]
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=120)
+
+
+def test_late_viewers_on_the_edge_get_a_keyframe_without_a_pli_storm_upstream(edge_cluster):
+    _, (a, b) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "late")
+        viewers = []
+        try:
+            viewers.append(await WhepViewer(b.base_url, "late").start())
+            await viewers[0].wait_frames(video=30)
+            before = rooms_of(a)["late"]["tracks"]
+            asked_before = next(t["keyframe_requests"] for t in before if t["kind"] == "video")
+            late = [await WhepViewer(b.base_url, "late").start() for _ in range(5)]
+            viewers += late
+            for v in late:
+                await v.wait_frames(video=10, timeout=30)
+            plis_on_b = sum(v["plis"] for v in rooms_of(b)["late"]["viewer_details"])
+            asked = next(t["keyframe_requests"] for t in rooms_of(a)["late"]["tracks"] if t["kind"] == "video")
+            relay = rooms_of(b)["late"]["relayed_from"]
+            # The edge collapses its viewers' requests into its relay's (its throttle: at most
+            # one per 500 ms), and the origin's throttle collapses those again.
+            figures = {"plis_from_edge_viewers": plis_on_b, "relay_keyframe_requests": relay["keyframe_requests"],
+                       "origin_keyframe_requests": asked - asked_before}
+            save_json("edge-late-viewers", figures)
+            assert relay["keyframe_requests"] <= max(2, plis_on_b // 2), figures
+            assert asked - asked_before <= relay["keyframe_requests"] + 1, figures
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), timeout=120)
 
 
 def test_relay_requests_need_the_cluster_token_and_a_relay_loop_is_refused(edge_cluster):
