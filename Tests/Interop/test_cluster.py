@@ -426,13 +426,39 @@ def test_late_viewers_on_the_edge_get_a_keyframe_without_a_pli_storm_upstream(ed
             # one per 500 ms), and the origin's throttle collapses those again.
             figures = {"plis_from_edge_viewers": plis_on_b, "relay_keyframe_requests": relay["keyframe_requests"],
                        "origin_keyframe_requests": asked - asked_before}
-            save_json("edge-late-viewers", figures)
+            save_json("edge-late-viewers.json", figures)
             assert relay["keyframe_requests"] <= max(2, plis_on_b // 2), figures
             assert asked - asked_before <= relay["keyframe_requests"] + 1, figures
         finally:
             await close_all(*viewers, pub)
 
     run(body(), timeout=120)
+
+
+@pytest.mark.parametrize("edge_cluster", [3], indirect=True)
+def test_an_edge_whose_origin_is_killed_pulls_the_room_from_the_next_node_that_holds_it(edge_cluster):
+    redis, (a, b, c) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "orphaned")
+        viewer = None
+        try:
+            viewer = await WhepViewer(b.base_url, "orphaned").start()
+            await viewer.wait_frames(video=30)
+            a.proc.kill()  # -9: no DTLS close, no DELETE; its claim expires with its TTL
+            a.proc.wait(5)
+            await close_all(pub)
+            pub = None
+            await eventually(lambda: redis.cli("GET", "livesfu:room:orphaned") == "", TTL + 5, "A's claim expired")
+            pub = await start_publisher(c.base_url, "orphaned")
+            before = viewer.video_frames
+            await viewer.wait_frames(video=before + 30, timeout=40)
+            on_b = rooms_of(b)["orphaned"]
+            assert on_b["relayed_from"]["node"] == "c", on_b
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=150)
 
 
 def test_relay_requests_need_the_cluster_token_and_a_relay_loop_is_refused(edge_cluster):

@@ -45,6 +45,9 @@ public final class RelaySource: DatagramEndpoint {
     /// How often a relay still setting up is driven (ICE checks are paced at 50 ms, DTLS
     /// starts as soon as ICE is up).
     static let setupDrive: Duration = .milliseconds(10)
+    /// The relay's ICE consent checks, and how long without an answer ends it.
+    static let consentInterval: Duration = .seconds(1)
+    static let consentTimeout: Duration = .seconds(6)
 
     init(room: String, origin: String, peer: ClientPeer, reconnects: Int, now: Instant) {
         self.room = room

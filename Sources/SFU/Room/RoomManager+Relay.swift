@@ -70,6 +70,10 @@ extension RoomManager {
             throw .unusableOffer("the origin's answer: \(error)")
         }
         if let old = room.relay { stopRelay(old, in: room, reason: "replaced", closing: true, now: now) }
+        // Consent between two servers of one service can be stricter than a browser's (RFC 7675:
+        // every 5 s, 30 s to expire): an origin that died is noticed within seconds.
+        peer.ice.consentInterval = RelaySource.consentInterval
+        peer.ice.consentTimeout = RelaySource.consentTimeout
         let relay = RelaySource(room: name.value, origin: origin, peer: peer, reconnects: reconnects, now: now)
         relay.manager = self
         peer.onRTP = { [unowned relay] packet in relay.manager?.relayRTP(packet, relay: relay) }

@@ -189,6 +189,25 @@ final class EdgeRelayTests {
         #expect(edge.publish(10, from: near))
         #expect(loop.run(until: { viewer.recorder.media.count >= before + 10 }, timeout: .seconds(20)))
     }
+    @Test("an origin that goes silent (dead) ends the relay at its consent timeout; the edge's viewers stay")
+    func silentOriginEndsTheRelay() throws {
+        let publisher = try origin.publisher(room: "silent")
+        #expect(origin.connect([publisher]))
+        var front: DroppingFront?
+        let (relay, _) = try relay("silent") { relay in
+            let f = DroppingFront(relay, dropping: [])
+            front = f
+            return f
+        }
+        let viewer = try edge.viewer(room: "silent")
+        #expect(edge.connect([viewer]))
+        #expect(loop.run(until: { relay.isConnected }, timeout: .seconds(20)))
+        front?.droppingEverything = true  // as if the origin had died: not even consent answers
+        #expect(loop.run(until: { self.ended.contains { $0 === relay } }, timeout: .seconds(30)))
+        #expect(relay.endReason == "ICE failed")
+        #expect(edge.room("silent")?.viewerCount == 1 && edge.manager.wantsRelay(room: "silent"))
+    }
+
     @Test("packets lost between origin and edge are NACKed upstream by the relay and reach the edge's viewers")
     func relayHopLossRepaired() throws {
         let publisher = try origin.publisher(room: "lossy")
@@ -232,6 +251,8 @@ final class DroppingFront: DatagramEndpoint {
     let dropping: Set<Int>
     private var rtp = 0
     private(set) var dropped = 0
+    /// Drops every datagram from now on.
+    var droppingEverything = false
 
     init(_ inner: DatagramEndpoint, dropping: Set<Int>) {
         self.inner = inner
@@ -239,6 +260,7 @@ final class DroppingFront: DatagramEndpoint {
     }
 
     func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant) {
+        if droppingEverything { return }
         if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp {
             rtp += 1
             if dropping.contains(rtp) {
