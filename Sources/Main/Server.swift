@@ -83,7 +83,8 @@ struct Server {
                 figures: { loop in
                     guard let rooms = (loop.context as? CoreContext)?.rooms else { return nil }
                     let f = rooms.directoryFigures()
-                    return ClusterDirectory.CoreFigures(published: f.published, viewers: f.viewers, load: loop.load.busyFraction)
+                    return ClusterDirectory.CoreFigures(
+                        published: f.published, viewers: f.viewers, load: loop.load.busyFraction, relayed: rooms.relayedRooms())
                 },
                 log: { logger.notice("\($0)") })
         }

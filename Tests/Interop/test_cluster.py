@@ -6,7 +6,8 @@ leaves the directory within its TTL, Redis stopped and started again leaves loca
 node entries in Redis are never used as a Location. Edges (CLUSTER_MODE=edge, issue 16 item 2):
 an edge pulls a room from its origin once for all its viewers, which decode and resume after
 the publisher reconnects or moves to another node; relay requests need CLUSTER_TOKEN and a
-relay loop is refused; an origin that never answers costs one bounded attempt, then 503.
+relay loop is refused; an origin that never answers costs one bounded attempt, then 503; a
+redirect goes to a less loaded edge that already carries the room.
 
 The nodes are processes on 127.0.0.1 with ports of their own (the directory does not care
 whether they share a host, and neither do edges: the relay is WHEP and UDP between ports of
@@ -459,6 +460,37 @@ def test_an_edge_whose_origin_is_killed_pulls_the_room_from_the_next_node_that_h
             await close_all(viewer, pub)
 
     run(body(), timeout=150)
+
+
+@pytest.mark.parametrize("edge_cluster", [3], indirect=True)
+def test_redirect_sends_viewers_to_a_less_loaded_edge_that_already_carries_the_room(edge_cluster):
+    redis, (a, b, c) = edge_cluster  # C is in redirect mode
+
+    async def body():
+        pub = await start_publisher(a.base_url, "spread")
+        viewers = []
+        try:
+            # A serves two viewers of its own and B's relay; B, an edge, one viewer.
+            for base in (a.base_url, a.base_url, b.base_url):
+                viewers.append(await WhepViewer(base, "spread").start())
+            for v in viewers:
+                await v.wait_frames(video=10)
+
+            def redirected_to_b():
+                status, headers, _ = offer(c, "whep", "spread", "chromium-whep-offer.sdp")
+                return status == 307 and headers["Location"] == f"{b.base_url}/api/whep/play/spread"
+
+            await eventually(redirected_to_b, 10, "C sends the viewer to the edge B, which carries the room")
+            assert redis.cli("ZRANGE", "livesfu:edges:spread", "0", "-1") == "b"
+            follower = await WhepViewer(c.base_url, "spread").start()
+            viewers.append(follower)
+            assert follower.location.startswith(b.base_url + "/api/session/spread/"), follower.location
+            await follower.wait_frames(video=10)
+            assert rooms_of(a)["spread"].get("relays") == ["b"]
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), timeout=120)
 
 
 def test_relay_requests_need_the_cluster_token_and_a_relay_loop_is_refused(edge_cluster):

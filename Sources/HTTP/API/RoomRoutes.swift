@@ -171,7 +171,7 @@ public struct RoomRoutes {
                 responder.respond(.error(.conflict, "room already has a publisher (on node \(node))"))
             case .unavailable(let reason):
                 responder.respond(.error(.serviceUnavailable, "\(reason); publishing needs the directory to confirm the room is free"))
-            case .located, .listing:
+            case .located, .listing, .routed:
                 responder.respond(.error(.internalServerError, "unexpected directory answer"))
             }
         }
@@ -179,7 +179,8 @@ public struct RoomRoutes {
 
     /// WHEP: a room with its publisher here plays here without the directory; otherwise the
     /// directory says where it is. Nobody holds it: the viewer waits here, as on one node. Another
-    /// node holds it: `CLUSTER_MODE=redirect` answers 307 to that node's `NODE_URL` + this path;
+    /// node holds it: `CLUSTER_MODE=redirect` answers 307 to the `NODE_URL` + this path of the
+    /// least loaded node that carries it (its origin or an edge relaying it, `RedirectChoice`);
     /// `edge` plays it here from this node's relay of it (`playOnEdge`).
     private func playHereOrThere(
         _ directory: ClusterDirectory, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
@@ -193,18 +194,23 @@ public struct RoomRoutes {
                 self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
                 return
             }
-            self.ask(directory, .locate(room: room.value), responder) { reply, responder in
+            let question: DirectoryRequest = settings.mode == .redirect ? .route(room: room.value) : .locate(room: room.value)
+            self.ask(directory, question, responder) { reply, responder in
                 switch reply {
-                case .located(nil):
+                case .located(nil), .routed(nil, _):
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
                     // An edge pulls the room once a publisher appears on another node.
                     if settings.mode == .edge { self.watchOnEdge(room) }
-                case .located(let origin?) where origin.id == settings.nodeID:
+                case .located(let origin?) where origin.id == settings.nodeID,
+                    .routed(let origin?, _) where origin.id == settings.nodeID:
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
                 case .located(let origin?) where settings.mode == .edge:
                     self.playOnEdge(room: room, origin: origin, offer: offer, request: request, responder)
                 case .located(let origin?):
                     responder.respond(Self.redirect(to: origin, request: request))
+                case .routed(let origin?, let carriers):
+                    let target = RedirectChoice.target(origin: origin, carriers: carriers, excluding: settings.nodeID)
+                    responder.respond(Self.redirect(to: target, request: request))
                 case .unavailable(let reason):
                     responder.respond(.error(.serviceUnavailable, "\(reason); room \(room.value) is not held on this node"))
                 case .claimed, .heldBy, .listing:
@@ -214,12 +220,12 @@ public struct RoomRoutes {
         }
     }
 
-    /// `CLUSTER_MODE=redirect`'s answer to a WHEP for a room `origin` holds: 307 to it.
-    static func redirect(to origin: NodeEntry, request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let url = origin.url else {
-            return .error(.serviceUnavailable, "cannot send you to the room's node: \(origin.refusal ?? "no usable URL")")
+    /// `CLUSTER_MODE=redirect`'s answer to a WHEP for a room `node` carries: 307 to it.
+    static func redirect(to node: NodeEntry, request: HTTPServerRequest) -> HTTPServerResponse {
+        guard let url = node.url else {
+            return .error(.serviceUnavailable, "cannot send you to the room's node: \(node.refusal ?? "no usable URL")")
         }
-        var response = HTTPServerResponse.text(.temporaryRedirect, "room is on node \(origin.id)")
+        var response = HTTPServerResponse.text(.temporaryRedirect, "room is on node \(node.id)")
         response.head.headerFields[.location] = url.location(path: request.path, query: request.query)
         return response
     }

@@ -310,7 +310,7 @@ public final class EdgeRelays {
             waitForOrigin(room, e)
         case .unavailable(let reason):
             retryLater(room, e, reason)
-        case .claimed, .heldBy, .listing:
+        case .claimed, .heldBy, .listing, .routed:
             retryLater(room, e, "unexpected directory answer")
         }
     }
