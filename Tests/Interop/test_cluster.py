@@ -10,9 +10,8 @@ relay loop is refused; an origin that never answers costs one bounded attempt, t
 redirect goes to a less loaded edge that already carries the room.
 
 The nodes are processes on 127.0.0.1 with ports of their own (the directory does not care
-whether they share a host, and neither do edges: the relay is WHEP and UDP between ports of
-127.0.0.1, so the edge tests run the same way instead of in network namespaces joined by veth
-pairs, which would need root and minutes of set-up per run). Short TTL
+whether they share a host, and the relay is WHEP and UDP between two addresses, here two ports
+of 127.0.0.1; test_cluster_hosts.py runs the main cases on separate hosts). Short TTL
 and heartbeat (3 s / 1 s) keep the test quick; the bounds below allow for a loaded machine."""
 import json
 import os
