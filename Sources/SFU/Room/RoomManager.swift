@@ -114,9 +114,12 @@ public final class RoomManager: DatagramEndpoint {
             throw .roomFull(limit: limit)
         }
         let specs = [room.audio, room.video].map { f in
-            // A publisher still setting up already has its codec (its answer is made): a
-            // viewer (or an edge's relay) arriving meanwhile is answered with it too.
-            let pending = room.publisher?.tracks.first { TrackKind($0.kind) == f.kind }?.codec
+            // A publisher still setting up already has its codec (its answer is made), and so
+            // has an edge's relay still connecting (the origin's answer): a viewer (or an
+            // edge's relay) arriving meanwhile is answered with it too.
+            let pending =
+                room.publisher?.tracks.first { TrackKind($0.kind) == f.kind }?.codec
+                ?? (f.kind == .video ? room.relay?.video : room.relay?.audio)?.codec
             return OutboundTrackSpec(
                 kind: f.kind.mediaKind, streamID: f.streamID, trackID: f.trackID, ssrc: f.ssrc,
                 rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec ?? pending)

@@ -229,6 +229,26 @@ final class EdgeRelayTests {
         #expect((origin.room("lossy")?.video.nacksAnswered ?? 0) >= 4)
     }
 
+    @Test("an H.264 room: the edge's first viewer, answered while the relay still connects, gets H.264 and the media")
+    func h264ThroughTheRelay() throws {
+        let tracks = [ClientTrack(kind: .video, trackID: "cam", ssrc: 0x0E0E_0001, rtxSSRC: 0x0E0E_0002)]
+        let publisher = try origin.makeClient(.publisher, room: "avc") {
+            OfferBuilder.publisherOffer($0, tracks: tracks, videoCodecs: [.h264])
+        }
+        publisher.videoSSRC = 0x0E0E_0001
+        publisher.nextSequence = 500
+        #expect(origin.connect([publisher]))
+        let (relay, _) = try relay("avc")
+        // Not connected yet: the edge's room has no source, only the relay's answer.
+        #expect(!relay.isConnected)
+        let viewer = try edge.makeClient(.viewer, room: "avc") { OfferBuilder.viewerOffer($0, videoCodecs: [.vp8, .h264]) }
+        #expect(viewer.video?.codecName == .h264)
+        #expect(edge.connect([viewer]))
+        #expect(loop.run(until: { relay.isConnected }, timeout: .seconds(20)))
+        #expect(origin.publish(12, from: publisher))
+        #expect(loop.run(until: { viewer.recorder.media.count >= 12 }, timeout: .seconds(20)))
+    }
+
     @Test("a viewer (an edge's relay) arriving while the publisher sets up is answered with the publisher's codec")
     func codecOfAPublisherSettingUp() throws {
         let tracks = [ClientTrack(kind: .video, trackID: "cam", ssrc: 0x0D0D_0001, rtxSSRC: 0x0D0D_0002)]
