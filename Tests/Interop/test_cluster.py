@@ -298,7 +298,7 @@ def edge_cluster(request):
     redis = Redis().start()
     nodes = []
     try:
-        nodes.append(node("a", redis).start())
+        nodes.append(node("a", redis, ADMIN_TOKEN="adm").start())
         nodes.append(node("b", redis, CLUSTER_MODE="edge").start())
         if getattr(request, "param", 2) == 3:
             nodes.append(node("c", redis).start())
@@ -355,6 +355,36 @@ def test_edge_pulls_the_room_once_for_all_its_viewers_and_they_resume_after_the_
             assert rooms_of(a)["relayed"].get("relays") == ["b"]
         finally:
             await close_all(*viewers, pub)
+
+    run(body(), timeout=150)
+
+
+def test_a_relay_the_origin_closes_is_set_up_again_and_the_edge_viewers_resume(edge_cluster):
+    redis, (a, b) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "closing")
+        viewer = None
+        try:
+            viewer = await WhepViewer(b.base_url, "closing").start()
+            await viewer.wait_frames(video=30)
+            # The origin ends every session of the room, the relay's with a DTLS close_notify.
+            status, _, text = request("POST", f"{a.base_url}/api/admin/rooms/closing/close",
+                                      headers={"Authorization": "Bearer adm"})
+            assert status == 200, (status, text)
+            await close_all(pub)
+            pub = None
+            await eventually(lambda: "relayed_from" not in rooms_of(b).get("closing", {"relayed_from": 1}), 10,
+                             "B's relay ended")
+            assert rooms_of(b)["closing"]["viewers"] == 1  # its viewer waits, as for a publisher
+            await eventually(lambda: redis.cli("GET", "livesfu:room:closing") == "", 10, "A released the room")
+            pub = await start_publisher(a.base_url, "closing")
+            before = viewer.video_frames
+            await viewer.wait_frames(video=before + 30, timeout=40)
+            assert rooms_of(b)["closing"]["relayed_from"]["reconnects"] >= 1
+            assert metric(b, "livesfu_relay_reconnects_total") >= 1
+        finally:
+            await close_all(viewer, pub)
 
     run(body(), timeout=150)
 
