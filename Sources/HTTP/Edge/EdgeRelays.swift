@@ -152,6 +152,7 @@ public final class EdgeRelays {
     public func shutdown(now: Instant) {
         stopping = true
         for (room, e) in entries {
+            for w in takeWaiters(e) { w(.failed("server is shutting down")) }
             if case .waiting(let timer) = e.state { loop.cancelTimer(timer) }
             if case .relaying = e.state { rooms.closeRelay(room: room, reason: "shutdown", now: now) }
         }
@@ -246,6 +247,8 @@ public final class EdgeRelays {
     }
 
     private func retryLater(_ room: String, _ e: Entry, _ reason: String) {
+        // Viewers that came while the directory was asked again are not kept waiting.
+        for w in takeWaiters(e) { w(.failed(reason)) }
         guard !stopping, rooms.wantsRelay(room: room) else {
             entries[room] = nil
             return
