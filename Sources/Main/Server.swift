@@ -107,7 +107,7 @@ struct Server {
             context.directory = directory
             if let directory, let relayClient {
                 context.edge = EdgeRelays(
-                    loop: loop, rooms: manager, client: relayClient, directory: directory, bindIP: media.bindIP,
+                    loop: loop, rooms: manager, links: .live(client: relayClient, directory: directory), bindIP: media.bindIP,
                     log: { logger.notice("\($0)") })
             }
             loop.context = context

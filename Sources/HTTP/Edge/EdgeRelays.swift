@@ -52,10 +52,35 @@ public final class EdgeRelays {
     /// Viewers that may wait for one relay's set-up at once; more get 503 until it is up.
     public static let maxWaiters = 256
 
+    /// What the relays talk to off this core: the origins (WHEP exchanges) and the directory.
+    /// Each answer is delivered by calling the closure given, from any thread.
+    public struct Links {
+        /// This node (its ID, `CLUSTER_TOKEN`).
+        public var settings: ClusterSettings
+        public var exchange: (RelayHTTPClient.Request, @escaping @Sendable (RelayHTTPClient.Outcome) -> Void) -> Void
+        public var locate: (String, @escaping @Sendable (DirectoryReply) -> Void) -> Void
+
+        public init(
+            settings: ClusterSettings,
+            exchange: @escaping (RelayHTTPClient.Request, @escaping @Sendable (RelayHTTPClient.Outcome) -> Void) -> Void,
+            locate: @escaping (String, @escaping @Sendable (DirectoryReply) -> Void) -> Void
+        ) {
+            self.settings = settings
+            self.exchange = exchange
+            self.locate = locate
+        }
+
+        /// The relay client's thread and the directory's.
+        public static func live(client: RelayHTTPClient, directory: ClusterDirectory) -> Links {
+            Links(
+                settings: directory.settings, exchange: { client.submit($0, deliver: $1) },
+                locate: { directory.submit(.locate(room: $0), deliver: $1) })
+        }
+    }
+
     private unowned let loop: EventLoop
     private let rooms: RoomManager
-    private let client: RelayHTTPClient
-    private let directory: ClusterDirectory
+    private let links: Links
     /// Where relay sockets bind (the media bind address, port 0).
     private let bindIP: String
     private let log: (String) -> Void
@@ -70,14 +95,10 @@ public final class EdgeRelays {
     /// Rooms given up after `RelayBackoff.maxAttempts` failures in a row.
     public private(set) var givenUp: UInt64 = 0
 
-    public init(
-        loop: EventLoop, rooms: RoomManager, client: RelayHTTPClient, directory: ClusterDirectory, bindIP: String,
-        log: @escaping (String) -> Void
-    ) {
+    public init(loop: EventLoop, rooms: RoomManager, links: Links, bindIP: String, log: @escaping (String) -> Void) {
         self.loop = loop
         self.rooms = rooms
-        self.client = client
-        self.directory = directory
+        self.links = links
         self.bindIP = bindIP
         self.log = log
         rooms.relayEnded = { [unowned self] relay in relayEnded(relay) }
@@ -172,12 +193,12 @@ public final class EdgeRelays {
         } catch {
             return failed(room, e, error.description)
         }
-        let settings = directory.settings
+        let settings = links.settings
         let exchange = RelayExchange.play(origin: url, room: room, offer: offer.sdp, node: settings.nodeID, token: settings.token)
         let back = loop.handle
         let box = CoreBound(self)
         let entry = CoreBound(e)
-        client.submit(exchange) { outcome in
+        links.exchange(exchange) { outcome in
             back.execute {
                 guard let relays = box.value, let e = entry.value else { return }
                 relays.answered(room, e, outcome, offer: offer, origin: url)
@@ -287,7 +308,7 @@ public final class EdgeRelays {
         let back = loop.handle
         let box = CoreBound(self)
         let entry = CoreBound(e)
-        directory.submit(.locate(room: room)) { reply in
+        links.locate(room) { reply in
             back.execute {
                 guard let relays = box.value, let e = entry.value else { return }
                 relays.located(room, e, reply)
@@ -298,7 +319,7 @@ public final class EdgeRelays {
     private func located(_ room: String, _ e: Entry, _ reply: DirectoryReply) {
         guard entries[room] === e, case .requesting = e.state else { return }
         switch reply {
-        case .located(let origin?) where origin.id != directory.settings.nodeID:
+        case .located(let origin?) where origin.id != links.settings.nodeID:
             if e.origin != nil || e.backoff.failures > 0 {
                 e.reconnects += 1
                 reconnects &+= 1
@@ -334,7 +355,7 @@ public final class EdgeRelays {
             let box = CoreBound(self)
             let entry = CoreBound(e)
             let previous = relay.origin
-            directory.submit(.locate(room: room)) { reply in
+            links.locate(room) { reply in
                 back.execute {
                     guard let relays = box.value, let e = entry.value else { return }
                     relays.moved(room, e, reply, from: previous)
@@ -367,7 +388,7 @@ public final class EdgeRelays {
     }
 
     private func deleteAtOrigin(_ session: String) {
-        let settings = directory.settings
-        client.submit(RelayExchange.delete(sessionURL: session, node: settings.nodeID, token: settings.token)) { _ in }
+        let settings = links.settings
+        links.exchange(RelayExchange.delete(sessionURL: session, node: settings.nodeID, token: settings.token)) { _ in }
     }
 }
