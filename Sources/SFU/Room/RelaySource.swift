@@ -18,6 +18,12 @@ public final class RelaySource: DatagramEndpoint {
     /// extension ids, the origin's SSRC).
     let audio: NegotiatedMedia?
     let video: NegotiatedMedia?
+    /// Read per packet, so taken out of the media once: the origin's SSRCs, the video codec
+    /// (keyframe detection), whether the origin answers NACKs.
+    let audioSSRC: UInt32?
+    let videoSSRC: UInt32?
+    let videoCodec: VideoCodec?
+    let videoNacked: Bool
     /// Losses on the relay hop itself, NACKed upstream (the origin resends from its history).
     var videoNacks = NackGenerator()
     /// Times the owner had to set this relay up again for the room (0 for the first).
@@ -58,12 +64,16 @@ public final class RelaySource: DatagramEndpoint {
         let received = peer.negotiation.media.filter { $0.direction.receives }
         audio = received.first { $0.kind == .audio }
         video = received.first { $0.kind == .video }
+        audioSSRC = audio?.remoteSSRC
+        videoSSRC = video?.remoteSSRC
+        videoCodec = video.flatMap { VideoCodec($0.codecName) }
+        videoNacked = video?.feedback.contains(.nack) ?? false
     }
 
-    /// The media of the origin's stream `ssrc`, with its kind.
-    func media(ssrc: UInt32) -> (TrackKind, NegotiatedMedia)? {
-        if let video, video.remoteSSRC == ssrc { return (.video, video) }
-        if let audio, audio.remoteSSRC == ssrc { return (.audio, audio) }
+    /// The kind of the origin's stream `ssrc`; nil for an SSRC its answer did not announce.
+    func kind(ssrc: UInt32) -> TrackKind? {
+        if ssrc == videoSSRC { return .video }
+        if ssrc == audioSSRC { return .audio }
         return nil
     }
 

@@ -130,7 +130,7 @@ extension RoomManager {
     func relayRTP(_ packet: RTPPacket, relay: RelaySource) {
         let now = relay.receivedAt
         guard relay.isConnected, let room = rooms[relay.room], room.relay === relay else { return }
-        guard let (kind, media) = relay.media(ssrc: packet.ssrc) else {
+        guard let kind = relay.kind(ssrc: packet.ssrc) else {
             relay.droppedUnknownSSRC &+= 1
             return
         }
@@ -140,13 +140,13 @@ extension RoomManager {
         relay.lastPacketAt = now
         counters.relayPacketsIn &+= 1
         counters.relayBytesIn &+= length
-        if kind == .video, media.feedback.contains(.nack),
+        if kind == .video, relay.videoNacked,
             relay.videoNacks.received(sequenceNumber: packet.sequenceNumber, now: now) || relay.videoNacks.isDue(now: now)
         {
             sendRelayNack(relay, room: room, now: now)
         }
         var isKeyframe = false
-        if kind == .video, let codec = VideoCodec(media.codecName) {
+        if kind == .video, let codec = relay.videoCodec {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(packet.payload))
         }
         let fanout = room.fanout(kind)
@@ -162,7 +162,7 @@ extension RoomManager {
         let now = relay.receivedAt
         guard relay.isConnected, let room = rooms[relay.room], room.relay === relay else { return }
         for packet in compound {
-            guard case .senderReport(let sr) = packet, let (kind, _) = relay.media(ssrc: sr.ssrc) else { continue }
+            guard case .senderReport(let sr) = packet, let kind = relay.kind(ssrc: sr.ssrc) else { continue }
             let fanout = room.fanout(kind)
             guard fanout.currentSourceSSRC == sr.ssrc else { continue }
             fanout.senderReports.publisherReport(
@@ -173,7 +173,7 @@ extension RoomManager {
 
     /// A keyframe request upstream, through the relay (the throttle has let it pass).
     func sendRelayKeyframeRequest(room: Room) {
-        guard let relay = room.relay, relay.isConnected, let media = relay.video?.remoteSSRC else { return }
+        guard let relay = room.relay, relay.isConnected, let media = relay.videoSSRC else { return }
         let sender = room.video.ssrc
         guard relay.peer.sendRTCP({ $0.addPictureLossIndication(senderSSRC: sender, mediaSSRC: media) }) else { return }
         relay.keyframeRequestsSent &+= 1
@@ -182,7 +182,7 @@ extension RoomManager {
 
     /// NACKs upstream the relay packets that are due (new gaps, retries).
     func sendRelayNack(_ relay: RelaySource, room: Room, now: Instant) {
-        guard let media = relay.video?.remoteSSRC else { return }
+        guard let media = relay.videoSSRC else { return }
         let sender = room.video.ssrc
         let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 100) { buf -> Bool in
             let n = relay.videoNacks.collect(now: now, into: buf)
