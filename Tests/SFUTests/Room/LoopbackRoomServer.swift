@@ -1,3 +1,4 @@
+import CAllocCounter
 import Reactor
 import Testing
 
@@ -383,6 +384,10 @@ final class BatchTap: DatagramEndpoint {
 
     let manager: RoomManager
     private(set) var batches: [Batch] = []
+    /// While set, the heap allocations (this thread's) made receiving RTP are counted.
+    var countsAllocations = false
+    private(set) var rtpAllocations: UInt64 = 0
+    private(set) var rtpCounted = 0
     private var current = Batch()
     private var queuedBefore = 0
 
@@ -391,9 +396,15 @@ final class BatchTap: DatagramEndpoint {
     func received(
         _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
-        if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp { current.rtp += 1 } else { current.other += 1 }
+        let isRTP = PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp
+        if isRTP { current.rtp += 1 } else { current.other += 1 }
         let before = manager.output.pendingCount
+        let allocated = lsfu_alloc_count()
         manager.received(datagram, from: source, now: now)
+        if isRTP, countsAllocations {
+            rtpAllocations += lsfu_alloc_count() - allocated
+            rtpCounted += 1
+        }
         current.queuedWhileReceiving += manager.output.pendingCount - before
     }
 
