@@ -333,7 +333,13 @@ public final class EdgeRelays {
         case .located(nil):
             waitForOrigin(room, e)
         case .unavailable(let reason):
-            retryLater(room, e, reason)
+            // Not the origin's failure: no attempt is counted; asked again every `watchInterval`.
+            for w in takeWaiters(e) { w(.failed(reason)) }
+            guard !stopping, rooms.wantsRelay(room: room) else {
+                entries[room] = nil
+                return
+            }
+            e.state = .waiting(loop.scheduleTimer(after: Self.watchInterval) { [unowned self] in retry(room) })
         case .claimed, .heldBy, .listing, .routed:
             retryLater(room, e, "unexpected directory answer")
         }
