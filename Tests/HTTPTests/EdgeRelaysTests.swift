@@ -47,12 +47,14 @@ final class EdgeRelaysTests {
 
     deinit { loop.close() }
 
-    /// A viewer of `room` on the edge, set up as far as its answer (no peer behind it).
-    func viewer(_ room: String) throws {
+    /// A viewer of `room` on the edge, set up as far as its answer (no peer behind it); its session id.
+    @discardableResult
+    func viewer(_ room: String) throws -> String {
         let p = OfferParameters(
             iceUfrag: "view\(rooms.sessionCount)", icePassword: "viewerpasswordviewerpassword",
             fingerprint: identity.localFingerprint.value, sessionID: 7, cname: "v")
-        _ = try rooms.play(room: RoomName(validating: room), offer: OfferBuilder.viewerOffer(p).session, now: loop.now)
+        return try rooms.play(room: RoomName(validating: room), offer: OfferBuilder.viewerOffer(p).session, now: loop.now)
+            .sessionID
     }
 
     static func describe(_ o: EdgeRelays.Outcome) -> String {
@@ -118,5 +120,22 @@ final class EdgeRelaysTests {
         // The room still has a viewer waiting: the edge asks again, and that is no failed attempt.
         #expect(loop.run(until: { self.fake.locates.count == 2 }, timeout: .seconds(10)))
         #expect(relays.setupsFailed == 0)
+    }
+
+    @Test("a viewer that arrives while the edge asks where an emptied room is joins it and the edge keeps watching")
+    func waiterOfAnEmptiedRoom() throws {
+        let first = try viewer("emptied")
+        relays.watch(room: try RoomName(validating: "emptied"))
+        #expect(loop.run(until: { !self.fake.locates.isEmpty }, timeout: .seconds(10)))
+        #expect(rooms.endSession(room: "emptied", id: first, now: loop.now))  // the room is gone meanwhile
+        var outcomes: [String] = []
+        relays.play(room: try RoomName(validating: "emptied"), origin: origin) { [self] outcome in
+            outcomes.append(Self.describe(outcome))
+            if case .ready = outcome { _ = try? viewer("emptied") }  // as RoomRoutes.playOnEdge does
+        }
+        fake.locates[0].deliver(.located(nil))
+        #expect(loop.run(until: { !outcomes.isEmpty }, timeout: .seconds(5)))
+        #expect(outcomes == ["ready"])
+        #expect(loop.run(until: { self.fake.locates.count == 2 }, timeout: .seconds(10)))
     }
 }

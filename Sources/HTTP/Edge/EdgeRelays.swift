@@ -18,8 +18,9 @@ import SFU
 /// set-up timed out) leaves the room without a source — its viewers wait, as for a publisher
 /// that left, through the publisher grace period — and is set up again after `RelayBackoff`'s
 /// delay, each time from the node the directory names then (a publisher that moved to another
-/// node is pulled from there). A room no node holds is asked for again with the same back-off;
-/// one whose publisher came to this node needs no relay any more. Core-confined.
+/// node is pulled from there). A room no node holds is asked for again every `watchInterval`
+/// while it has viewers here, and so is one while the directory cannot answer; one whose
+/// publisher came to this node needs no relay any more. Core-confined.
 public final class EdgeRelays {
     /// How a viewer's WHEP for a relayed room goes on.
     public enum Outcome: Sendable {
@@ -287,11 +288,12 @@ public final class EdgeRelays {
     /// No node holds the room: not a failure (its publisher may come back or start anywhere),
     /// so asked again every `watchInterval` while viewers wait here, without giving up.
     private func waitForOrigin(_ room: String, _ e: Entry) {
+        // They wait here, as for a publisher (each joins the room in its `then`, now).
+        for w in takeWaiters(e) { w(.ready) }
         guard !stopping, rooms.wantsRelay(room: room) else {
             entries[room] = nil
             return
         }
-        for w in takeWaiters(e) { w(.ready) }  // they wait here, as for a publisher
         e.origin = nil
         e.state = .waiting(loop.scheduleTimer(after: Self.watchInterval) { [unowned self] in retry(room) })
     }
