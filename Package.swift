@@ -72,7 +72,8 @@ let package = Package(
             swiftSettings: strict),
         // Several nodes as one service (CLUSTER_REDIS_URL): the room directory and node registry
         // in Redis (hiredis), on a thread of its own, off the media cores.
-        .target(name: "Cluster", dependencies: ["CHiredis", "COpenSSL", "CShim", "Reactor"], swiftSettings: strict),
+        // The edges' WHEP exchanges with their origins use libcurl on a thread of their own.
+        .target(name: "Cluster", dependencies: ["CHiredis", "CCurl", "COpenSSL", "CShim", "Reactor"], swiftSettings: strict),
         .target(
             name: "HTTP",
             dependencies: [

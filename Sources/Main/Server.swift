@@ -84,7 +84,8 @@ struct Server {
                 figures: { loop in
                     guard let rooms = (loop.context as? CoreContext)?.rooms else { return nil }
                     let f = rooms.directoryFigures()
-                    return ClusterDirectory.CoreFigures(published: f.published, viewers: f.viewers, load: loop.load.busyFraction)
+                    return ClusterDirectory.CoreFigures(
+                        published: f.published, viewers: f.viewers, load: loop.load.busyFraction, relayed: rooms.relayedRooms())
                 },
                 log: { logger.notice("\($0)") })
         }
@@ -96,6 +97,9 @@ struct Server {
         }
         let shutdown = try GracefulShutdown(timeout: .seconds(UInt64(c.shutdownTimeoutSeconds)), logger: logger)
         let drain = shutdown.drain
+        // CLUSTER_MODE=edge: the WHEP exchanges with origins, on a thread of their own.
+        let relayClient = directory?.settings.mode == .edge ? RelayHTTPClient(timeout: ClusterSettings.relayTimeout) : nil
+        try relayClient?.start()
         let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
@@ -111,11 +115,19 @@ struct Server {
             _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
             context.directory = directory
+            if let directory, let relayClient {
+                context.edge = EdgeRelays(
+                    loop: loop, rooms: manager, links: .live(client: relayClient, directory: directory), bindIP: media.bindIP,
+                    log: { logger.notice("\($0)") })
+            }
             loop.context = context
             _ = RoomTimer(manager, on: loop)
             // The drain (GracefulShutdown) ended the sessions already; should a core stop
             // without it, every peer still gets a DTLS close_notify before the sockets close.
-            loop.onStop = { [unowned loop, unowned manager] in manager.shutdown(now: loop.now) }
+            loop.onStop = { [unowned loop, unowned manager, unowned context] in
+                context.edge?.shutdown(now: loop.now)
+                manager.shutdown(now: loop.now)
+            }
             let tls = try Self.makeTLS(configuration)
             let server = HTTPServer.make(
                 loop: loop, configuration: configuration, authenticator: authenticator, tls: tls, logger: logger,
@@ -169,6 +181,7 @@ struct Server {
             tracer?.shutdown(timeout: .seconds(2))
             logger.info("livesfu stopped")
         }
+        relayClient?.stop()
     }
 
     /// `UPLOAD_RECORDINGS`: the S3_* settings for the upload queue.

@@ -102,7 +102,7 @@ struct ClusterRoutesTests {
     @Test("redirect mode: 307 to the origin's NODE_URL with the same path and query")
     func redirect() {
         let origin = NodeEntry(id: "b", url: NodeURL(validating: "http://127.0.0.2:9000"))
-        let r = RoomRoutes.crossNode(origin: origin, mode: .redirect, request: whep("/api/whep/play/show?x=1"))
+        let r = RoomRoutes.redirect(to: origin, request: whep("/api/whep/play/show?x=1"))
         #expect(r.status == .temporaryRedirect)
         #expect(r.head.headerFields[.location] == "http://127.0.0.2:9000/api/whep/play/show?x=1")
     }
@@ -110,18 +110,19 @@ struct ClusterRoutesTests {
     @Test("a garbage or unsigned origin URL is never a Location: 503 with the reason")
     func garbageOrigin() {
         let origin = NodeEntry(id: "b", url: nil, refusal: "node b's URL in the directory is not a usable http(s) base URL")
-        let r = RoomRoutes.crossNode(origin: origin, mode: .redirect, request: whep("/api/whep/play/show"))
+        let r = RoomRoutes.redirect(to: origin, request: whep("/api/whep/play/show"))
         #expect(r.status == .serviceUnavailable)
         #expect(r.head.headerFields[.location] == nil)
         #expect(String(decoding: r.body, as: UTF8.self).contains("not a usable"))
     }
 
-    @Test("edge mode is not built yet: 503 edge relay not available")
-    func edge() {
-        let origin = NodeEntry(id: "b", url: NodeURL(validating: "http://127.0.0.2:9000"))
-        let r = RoomRoutes.crossNode(origin: origin, mode: .edge, request: whep("/api/whep/play/show"))
-        #expect(r.status == .serviceUnavailable)
-        #expect(String(decoding: r.body, as: UTF8.self).contains("edge relay not available"))
+    @Test("edge mode needs CLUSTER_TOKEN: what edges present to their origins")
+    func edgeNeedsToken() throws {
+        var env = base
+        env["CLUSTER_MODE"] = "edge"
+        #expect(throws: ConfigurationError.self) { try Configuration.load(environment: env) }
+        env["CLUSTER_TOKEN"] = "s3cret"
+        #expect(try Configuration.load(environment: env).cluster?.mode == .edge)
     }
 
     @Test("/api/rooms on a node of a cluster: local rooms with their origin, remote rooms, the nodes")

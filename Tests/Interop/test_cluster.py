@@ -3,10 +3,15 @@ directory half): a second publisher on another node gets 409, CLUSTER_MODE=redir
 WHEP to the room's node (307) and an aiortc viewer following it plays, a node killed with -9
 leaves the directory within its TTL, Redis stopped and started again leaves local rooms alone
 (cross-node requests get 503 meanwhile, the node registers again), and garbage or forged
-node entries in Redis are never used as a Location.
+node entries in Redis are never used as a Location. Edges (CLUSTER_MODE=edge, issue 16 item 2):
+an edge pulls a room from its origin once for all its viewers, which decode and resume after
+the publisher reconnects or moves to another node; relay requests need CLUSTER_TOKEN and a
+relay loop is refused; an origin that never answers costs one bounded attempt, then 503; a
+redirect goes to a less loaded edge that already carries the room.
 
 The nodes are processes on 127.0.0.1 with ports of their own (the directory does not care
-whether they share a host; the edge relay's tests will need network namespaces). Short TTL
+whether they share a host, and the relay is WHEP and UDP between two addresses, here two ports
+of 127.0.0.1; test_cluster_hosts.py runs the main cases on separate hosts). Short TTL
 and heartbeat (3 s / 1 s) keep the test quick; the bounds below allow for a loaded machine."""
 import json
 import os
@@ -20,7 +25,7 @@ import urllib.request
 
 import pytest
 
-from harness import close_all, eventually, run, start_publisher
+from harness import close_all, eventually, run, save_json, start_publisher
 from livesfu_server import ARTIFACTS, ServerUnderTest, free_port, using_standin
 from whep_client import WhepViewer
 
@@ -286,21 +291,267 @@ def test_metrics_show_the_directory(cluster):
     assert 'livesfu_directory_errors_total{kind="io"} 0' in text
 
 
-def test_edge_mode_answers_503_until_the_relay_exists():
+@pytest.fixture
+def edge_cluster(request):
+    """Redis, origin A, edge B (CLUSTER_MODE=edge) and, with param 3, a third node C."""
     os.makedirs(ARTIFACTS, exist_ok=True)
     redis = Redis().start()
-    a = node("a", redis).start()
-    e = node("e", redis, CLUSTER_MODE="edge").start()
+    nodes = []
     try:
-        wait_registered(a)
-        wait_registered(e)
-        assert offer(a, "whip", "far")[0] == 201
-        status, _, text = offer(e, "whep", "far", "chromium-whep-offer.sdp")
-        assert status == 503 and "edge relay not available" in text, (status, text)
+        nodes.append(node("a", redis, ADMIN_TOKEN="adm").start())
+        nodes.append(node("b", redis, CLUSTER_MODE="edge").start())
+        if getattr(request, "param", 2) == 3:
+            nodes.append(node("c", redis).start())
+        for n in nodes:
+            wait_registered(n)
+        yield redis, nodes
     finally:
-        e.stop()
-        a.stop()
+        for n in nodes:
+            n.stop(expect_clean=n.proc is not None and n.proc.poll() is None)
         redis.stop()
+
+
+def rooms_of(n):
+    return {r["name"]: r for r in listing(n)["rooms"] if r.get("local", True)}
+
+
+def metric(n, name):
+    _, _, text = request("GET", f"{n.base_url}/metrics")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_edge_pulls_the_room_once_for_all_its_viewers_and_they_resume_after_the_publisher_reconnects(edge_cluster):
+    _, (a, b) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "relayed")
+        viewers = []
+        try:
+            for _ in range(3):
+                viewers.append(await WhepViewer(b.base_url, "relayed").start())
+            for v in viewers:
+                # Played on the edge itself, not redirected.
+                assert v.location.startswith(b.base_url + "/api/session/relayed/"), v.location
+                await v.wait_connected()
+                await v.wait_frames(video=30, audio=50)
+            # A serves B one relay session, however many viewers B has.
+            on_a = rooms_of(a)["relayed"]
+            assert on_a.get("relays") == ["b"] and on_a["viewers"] == 1, on_a
+            on_b = rooms_of(b)["relayed"]
+            assert on_b["relayed_from"]["node"] == "a" and on_b["relayed_from"]["state"] == "connected", on_b
+            assert on_b["connected_viewers"] == 3 and on_b["origin"] == "a", on_b
+            assert metric(b, "livesfu_relay_sessions") == 1
+            assert metric(b, "livesfu_relay_bytes_total") > 0
+            assert metric(a, "livesfu_relay_viewers") == 1
+            # The publisher leaves and comes back on A: the edge's viewers resume, no new POST.
+            await close_all(pub)
+            pub = None
+            pub = await start_publisher(a.base_url, "relayed")
+            for v, n in [(v, v.video_frames) for v in viewers]:
+                await v.wait_frames(video=n + 30, timeout=30)
+            assert rooms_of(a)["relayed"].get("relays") == ["b"]
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), timeout=150)
+
+
+def test_a_relay_the_origin_closes_is_set_up_again_and_the_edge_viewers_resume(edge_cluster):
+    redis, (a, b) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "closing")
+        viewer = None
+        try:
+            viewer = await WhepViewer(b.base_url, "closing").start()
+            await viewer.wait_frames(video=30)
+            # The origin ends every session of the room, the relay's with a DTLS close_notify.
+            status, _, text = request("POST", f"{a.base_url}/api/admin/rooms/closing/close",
+                                      headers={"Authorization": "Bearer adm"})
+            assert status == 200, (status, text)
+            await close_all(pub)
+            pub = None
+            await eventually(lambda: "relayed_from" not in rooms_of(b).get("closing", {"relayed_from": 1}), 10,
+                             "B's relay ended")
+            assert rooms_of(b)["closing"]["viewers"] == 1  # its viewer waits, as for a publisher
+            await eventually(lambda: redis.cli("GET", "livesfu:room:closing") == "", 10, "A released the room")
+            pub = await start_publisher(a.base_url, "closing")
+            before = viewer.video_frames
+            await viewer.wait_frames(video=before + 30, timeout=40)
+            assert rooms_of(b)["closing"]["relayed_from"]["reconnects"] >= 1
+            assert metric(b, "livesfu_relay_reconnects_total") >= 1
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=150)
+
+
+@pytest.mark.parametrize("edge_cluster", [3], indirect=True)
+def test_publisher_moving_to_another_node_is_pulled_from_there(edge_cluster):
+    redis, (a, b, c) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "moving")
+        viewer = None
+        try:
+            viewer = await WhepViewer(b.base_url, "moving").start()
+            await viewer.wait_frames(video=30)
+            await close_all(pub)  # its DELETE releases the room at A's next (immediate) beat
+            pub = None
+            await eventually(lambda: redis.cli("GET", "livesfu:room:moving") == "", 10, "A released the room")
+            pub = await start_publisher(c.base_url, "moving")
+            before = viewer.video_frames
+            await viewer.wait_frames(video=before + 30, timeout=40)
+            await eventually(lambda: rooms_of(c).get("moving", {}).get("relays") == ["b"], 10, "C relays to B")
+            await eventually(lambda: not rooms_of(a).get("moving", {}).get("relays"), 10, "A's relay session gone")
+            on_b = rooms_of(b)["moving"]
+            assert on_b["relayed_from"]["node"] == "c" and on_b["relayed_from"]["reconnects"] >= 1, on_b
+            assert metric(b, "livesfu_relay_reconnects_total") >= 1
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=150)
+
+
+def test_an_edge_viewer_that_came_before_the_publisher_gets_the_room_once_another_node_holds_it(edge_cluster):
+    _, (a, b) = edge_cluster
+
+    async def body():
+        viewer = pub = None
+        try:
+            # Nobody holds the room: the viewer waits on the edge, as on one node.
+            viewer = await WhepViewer(b.base_url, "early").start()
+            assert viewer.location.startswith(b.base_url), viewer.location
+            pub = await start_publisher(a.base_url, "early")
+            await viewer.wait_frames(video=30, audio=50, timeout=30)
+            assert rooms_of(a)["early"].get("relays") == ["b"]
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=120)
+
+
+def test_late_viewers_on_the_edge_get_a_keyframe_without_a_pli_storm_upstream(edge_cluster):
+    _, (a, b) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "late")
+        viewers = []
+        try:
+            viewers.append(await WhepViewer(b.base_url, "late").start())
+            await viewers[0].wait_frames(video=30)
+            before = rooms_of(a)["late"]["tracks"]
+            asked_before = next(t["keyframe_requests"] for t in before if t["kind"] == "video")
+            late = [await WhepViewer(b.base_url, "late").start() for _ in range(5)]
+            viewers += late
+            for v in late:
+                await v.wait_frames(video=10, timeout=30)
+            plis_on_b = sum(v["plis"] for v in rooms_of(b)["late"]["viewer_details"])
+            asked = next(t["keyframe_requests"] for t in rooms_of(a)["late"]["tracks"] if t["kind"] == "video")
+            relay = rooms_of(b)["late"]["relayed_from"]
+            # The edge collapses its viewers' requests into its relay's (its throttle: at most
+            # one per 500 ms), and the origin's throttle collapses those again.
+            figures = {"plis_from_edge_viewers": plis_on_b, "relay_keyframe_requests": relay["keyframe_requests"],
+                       "origin_keyframe_requests": asked - asked_before}
+            save_json("edge-late-viewers.json", figures)
+            assert relay["keyframe_requests"] <= max(2, plis_on_b // 2), figures
+            assert asked - asked_before <= relay["keyframe_requests"] + 1, figures
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), timeout=120)
+
+
+@pytest.mark.parametrize("edge_cluster", [3], indirect=True)
+def test_an_edge_whose_origin_is_killed_pulls_the_room_from_the_next_node_that_holds_it(edge_cluster):
+    redis, (a, b, c) = edge_cluster
+
+    async def body():
+        pub = await start_publisher(a.base_url, "orphaned")
+        viewer = None
+        try:
+            viewer = await WhepViewer(b.base_url, "orphaned").start()
+            await viewer.wait_frames(video=30)
+            a.proc.kill()  # -9: no DTLS close, no DELETE; its claim expires with its TTL
+            a.proc.wait(5)
+            await close_all(pub)
+            pub = None
+            await eventually(lambda: redis.cli("GET", "livesfu:room:orphaned") == "", TTL + 5, "A's claim expired")
+            pub = await start_publisher(c.base_url, "orphaned")
+            before = viewer.video_frames
+            await viewer.wait_frames(video=before + 30, timeout=40)
+            on_b = rooms_of(b)["orphaned"]
+            assert on_b["relayed_from"]["node"] == "c", on_b
+        finally:
+            await close_all(viewer, pub)
+
+    run(body(), timeout=150)
+
+
+@pytest.mark.parametrize("edge_cluster", [3], indirect=True)
+def test_redirect_sends_viewers_to_a_less_loaded_edge_that_already_carries_the_room(edge_cluster):
+    redis, (a, b, c) = edge_cluster  # C is in redirect mode
+
+    async def body():
+        pub = await start_publisher(a.base_url, "spread")
+        viewers = []
+        try:
+            # A serves two viewers of its own and B's relay; B, an edge, one viewer.
+            for base in (a.base_url, a.base_url, b.base_url):
+                viewers.append(await WhepViewer(base, "spread").start())
+            for v in viewers:
+                await v.wait_frames(video=10)
+
+            def redirected_to_b():
+                status, headers, _ = offer(c, "whep", "spread", "chromium-whep-offer.sdp")
+                return status == 307 and headers["Location"] == f"{b.base_url}/api/whep/play/spread"
+
+            await eventually(redirected_to_b, 10, "C sends the viewer to the edge B, which carries the room")
+            assert redis.cli("ZRANGE", "livesfu:edges:spread", "0", "-1") == "b"
+            follower = await WhepViewer(c.base_url, "spread").start()
+            viewers.append(follower)
+            assert follower.location.startswith(b.base_url + "/api/session/spread/"), follower.location
+            await follower.wait_frames(video=10)
+            assert rooms_of(a)["spread"].get("relays") == ["b"]
+        finally:
+            await close_all(*viewers, pub)
+
+    run(body(), timeout=120)
+
+
+def test_relay_requests_need_the_cluster_token_and_a_relay_loop_is_refused(edge_cluster):
+    _, (a, b) = edge_cluster
+    assert offer(a, "whip", "held")[0] == 201
+    whep = fixture("chromium-whep-offer.sdp")
+    relay = {"Content-Type": "application/sdp", "X-Livesfu-Relay": "b"}
+    # Missing or forged CLUSTER_TOKEN: refused like any bad token.
+    for auth in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {TOKEN}x"}):
+        status, _, text = request("POST", f"{a.base_url}/api/whep/play/held", whep, {**relay, **auth})
+        assert status == 401, (auth, status, text)
+    ok = {**relay, "Authorization": f"Bearer {TOKEN}"}
+    status, _, text = request("POST", f"{a.base_url}/api/whep/play/held", whep, ok)
+    assert status == 201, (status, text)
+    # A node relays only rooms it holds: B (an edge, not the origin) refuses, so A pulling the
+    # room from B, which pulls it from A, cannot happen.
+    status, _, text = request("POST", f"{b.base_url}/api/whep/play/held", whep, {**ok, "X-Livesfu-Relay": "a"})
+    assert status == 508 and "does not hold" in text, (status, text)
+    status, _, text = request("POST", f"{a.base_url}/api/whep/play/nobody-here", whep, ok)
+    assert status == 508, (status, text)
+
+
+def test_an_origin_that_never_answers_costs_one_bounded_attempt_then_503(edge_cluster):
+    _, (a, b) = edge_cluster
+    assert offer(a, "whip", "frozen")[0] == 201
+    a.proc.send_signal(signal.SIGSTOP)  # A's HTTP never answers (its entry lives until the TTL)
+    try:
+        # One exchange bounded by 2 s (the client here would give up at 10 s), then the 503.
+        status, _, text = offer(b, "whep", "frozen", "chromium-whep-offer.sdp")
+        assert status == 503 and "edge relay" in text and "origin a" in text, (status, text)
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
 
 
 class FakeRedis:

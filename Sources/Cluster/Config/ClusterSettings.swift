@@ -8,8 +8,8 @@ public struct ClusterSettings: Sendable, Equatable {
     public enum Mode: String, Sendable, Equatable, CaseIterable {
         /// `307` to the node that holds the room (`NODE_URL` + the same path).
         case redirect
-        /// This node pulls the room from its origin and serves the viewer itself (issue 16
-        /// item 2, not built yet: answers `503 edge relay not available`).
+        /// This node pulls the room from its origin over WHEP (one relay per room) and serves
+        /// the viewer itself (`RelayExchange`, the SFU's `RelaySource`).
         case edge
     }
 
@@ -32,6 +32,8 @@ public struct ClusterSettings: Sendable, Equatable {
     /// `CLUSTER_REDIS_TIMEOUT_MS`: the bound of one connect and of one command.
     public var redisTimeout: Duration
 
+    /// The bound of one WHEP exchange of an edge with an origin (connect included).
+    public static let relayTimeout: Duration = .seconds(2)
     /// Longest `NODE_ID`.
     public static let maxNodeIDBytes = 64
     /// At most this many rooms and nodes are read from the directory for one listing.

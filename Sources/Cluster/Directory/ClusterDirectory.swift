@@ -22,11 +22,14 @@ public final class ClusterDirectory: Sendable {
         public var viewers: Int
         /// The core's smoothed busy fraction.
         public var load: Double
+        /// Rooms the core relays from their origin (an edge's), connected.
+        public var relayed: [String]
 
-        public init(published: [String], viewers: Int, load: Double) {
+        public init(published: [String], viewers: Int, load: Double, relayed: [String] = []) {
             self.published = published
             self.viewers = viewers
             self.load = load
+            self.relayed = relayed
         }
     }
 
@@ -236,6 +239,7 @@ public final class ClusterDirectory: Sendable {
         case .claim: name = "claim"
         case .locate: name = "locate"
         case .listing: name = "listing"
+        case .route: name = "route"
         }
         let reply = reply(to: job, state: &state, connection: &connection, now: now)
         let result: String
@@ -244,6 +248,7 @@ public final class ClusterDirectory: Sendable {
         case .heldBy: result = "held_elsewhere"
         case .located(let entry): result = entry == nil ? "unknown" : "found"
         case .listing: result = "ok"
+        case .routed(let origin, _): result = origin == nil ? "unknown" : "found"
         case .unavailable: result = "unavailable"
         }
         metrics.answered(name, result)
@@ -296,6 +301,15 @@ public final class ClusterDirectory: Sendable {
                         "\(ClusterSettings.maxNodesListed)",
                     ], state: &state, connection: &connection)
                 return .listing(try Self.listing(from: value, signer: signer))
+
+            case .route(let room):
+                let value = try call(
+                    [
+                        "EVAL", DirectoryScripts.route, "2", DirectoryScripts.roomKey(room), DirectoryScripts.edgesKey(room),
+                        DirectoryScripts.nodeKey(""), "\(ClusterSettings.maxNodesListed)",
+                    ], state: &state, connection: &connection)
+                let (origin, carriers) = try Self.route(from: value, signer: signer)
+                return .routed(origin: origin, carriers: carriers)
             }
         } catch {
             return .unavailable(reason: "cluster directory: \(error)")
@@ -322,6 +336,21 @@ public final class ClusterDirectory: Sendable {
             listing.nodes.append(NodeEntry.checked(id: t[0], url: t[1], load: t[2], viewers: t[3], signature: t[4], signer: signer))
         }
         return listing
+    }
+
+    /// `{holder, carriers}` (see `DirectoryScripts.route`) → the holder's entry and the
+    /// carriers'; over the bounds or malformed → `badReply`.
+    static func route(from value: RedisValue, signer: NodeSignature?) throws(RedisError) -> (NodeEntry?, [NodeEntry]) {
+        guard let parts = value.elements, parts.count == 2, let holder = parts[0].elements, let edges = parts[1].elements,
+            holder.count == 0 || holder.count == 5, edges.count % 5 == 0, edges.count / 5 <= ClusterSettings.maxNodesListed
+        else { throw .badReply("route of an unexpected shape") }
+        func entry(_ f: ArraySlice<RedisValue>) -> NodeEntry {
+            let t = f.map { $0.text ?? "" }
+            return NodeEntry.checked(id: t[0], url: t[1], load: t[2], viewers: t[3], signature: t[4], signer: signer)
+        }
+        let origin = holder.isEmpty ? nil : entry(holder[0..<5])
+        let carriers = stride(from: 0, to: edges.count, by: 5).map { entry(edges[$0..<$0 + 5]) }
+        return (origin, carriers)
     }
 
     /// Registers (or refreshes) the node and reconciles its claims with the cores' reports.
@@ -354,6 +383,12 @@ public final class ClusterDirectory: Sendable {
                     lost.insert(room)
                     log("cluster directory: room \(room) is held by node \(answer.text ?? "?") although it has a publisher here")
                 }
+            }
+            // An edge names the rooms it relays, so redirects can send viewers to it.
+            for chunk in Self.chunks(Set(reports.values.flatMap(\.relayed)).sorted()) {
+                _ = try call(
+                    ["EVAL", DirectoryScripts.carry, "\(chunk.count)"] + chunk.map(DirectoryScripts.edgesKey) + [id, ttl],
+                    state: &state, connection: &connection)
             }
             for chunk in Self.chunks(plan.release) {
                 _ = try call(

@@ -6,6 +6,9 @@ public enum DirectoryRequest: Sendable, Equatable {
     case locate(room: String)
     /// `/api/rooms`: every room and node in the directory (bounded).
     case listing
+    /// A WHEP in `CLUSTER_MODE=redirect` for a room this node does not hold: who holds it, and
+    /// which other nodes carry it (edges relaying it), so the viewer goes to the least loaded.
+    case route(room: String)
 }
 
 /// The directory thread's answer, delivered on the asking core.
@@ -17,6 +20,9 @@ public enum DirectoryReply: Sendable, Equatable {
     /// `locate`: the holder's entry, or nil when no node holds the room.
     case located(NodeEntry?)
     case listing(DirectoryListing)
+    /// `route`: the holder's entry (nil when no node holds the room) and the entries of the
+    /// edges that carry it (bounded by `ClusterSettings.maxNodesListed`).
+    case routed(origin: NodeEntry?, carriers: [NodeEntry])
     /// The directory cannot answer (Redis unreachable, queue full, an error reply): the
     /// request gets 503 with `reason`.
     case unavailable(reason: String)

@@ -7,6 +7,8 @@
 /// - `livesfu:room:<room>`: the node ID holding the room (its publisher); expires after the
 ///   TTL unless the holder refreshes it.
 /// - `livesfu:rooms`: sorted set of room names, score = when the claim expires (ms).
+/// - `livesfu:edges:<room>`: sorted set of the IDs of edges relaying the room, score = when
+///   that edge's mention expires (ms); refreshed by each edge's heartbeat while it relays.
 ///
 /// Every read truncates nothing silently: a value longer than its bound comes back as an
 /// empty string, which the reader refuses as garbage.
@@ -16,6 +18,7 @@ enum DirectoryScripts {
     static let roomsIndex = prefix + "rooms"
     static func nodeKey(_ id: String) -> String { prefix + "node:" + id }
     static func roomKey(_ room: String) -> String { prefix + "room:" + room }
+    static func edgesKey(_ room: String) -> String { prefix + "edges:" + room }
 
     /// Bound of a node ID read back (longer = garbage).
     static let maxIDBytes = ClusterSettings.maxNodeIDBytes
@@ -94,6 +97,46 @@ enum DirectoryScripts {
           out[#out + 1] = v
         end
         return out
+        """
+
+    /// An edge relays these rooms. KEYS: one edges key per room. ARGV: node id, ttl ms.
+    static let carry = now + """
+
+        for i = 1, #KEYS do
+          redis.call('ZADD', KEYS[i], now + tonumber(ARGV[2]), ARGV[1])
+          redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+          redis.call('PEXPIRE', KEYS[i], ARGV[2])
+        end
+        return #KEYS
+        """
+
+    /// Who holds a room and which edges carry it. KEYS: room key, edges key. ARGV: node key
+    /// prefix, max edges. Returns {holder, carriers}: holder is {} (nobody) or {id, url, load,
+    /// viewers, sig}; carriers is those five fields per live edge, flattened (fields over
+    /// their bound are '').
+    static let route = now + """
+
+        local function entry(id, out)
+          if string.len(id) > \(maxIDBytes) then
+            for i = 1, 5 do out[#out + 1] = '' end
+            return
+          end
+          local f = redis.call('HMGET', ARGV[1] .. id, 'url', 'load', 'viewers', 'sig')
+          out[#out + 1] = id
+          for i = 1, 4 do
+            local v = f[i]
+            if not v or string.len(v) > \(maxFieldBytes) then v = '' end
+            out[#out + 1] = v
+          end
+        end
+        local holder = redis.call('GET', KEYS[1])
+        local h = {}
+        if holder then entry(holder, h) end
+        local c = {}
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'LIMIT', 0, tonumber(ARGV[2]))) do
+          if id ~= holder then entry(id, c) end
+        end
+        return {h, c}
         """
 
     /// Every live room and node, bounded. KEYS: rooms index, nodes index. ARGV: room key

@@ -12,6 +12,8 @@ public final class CoreContext {
     public var http: HTTPServer?
     /// The cluster directory (`CLUSTER_REDIS_URL`); nil for a node on its own.
     public var directory: ClusterDirectory?
+    /// This core's edge relays (`CLUSTER_MODE=edge`); nil otherwise.
+    public var edge: EdgeRelays?
 
     public init(rooms: RoomManager) {
         self.rooms = rooms

@@ -75,6 +75,7 @@ public enum CoreMetrics {
             }
         }
         let c = rooms.mediaCounters
+        relayFigures(into: &s, snapshots: snapshots, counters: c, edge: context.edge)
         s.add("livesfu_upstream_nacks_total", .counter, help: "NACK packets sent to publishers",
               value: Double(c.upstreamNacksSent))
         s.add("livesfu_publisher_rtx_repaired_total", .counter, help: "Publisher packets recovered by RTX",
@@ -153,5 +154,22 @@ public enum CoreMetrics {
               help: "Largest output queue one TCP connection of the core has held", labels: core,
               value: Double(r.tcpWriteQueuePeakBytes))
         return s
+    }
+    /// Edge relays (`CLUSTER_MODE=edge`) and, on an origin, the relays it serves.
+    static func relayFigures(into s: inout MetricsSnapshot, snapshots: [RoomSnapshot], counters c: RoomCounters, edge: EdgeRelays?) {
+        s.add("livesfu_relay_viewers", .gauge, help: "Edge nodes' relay sessions this node serves as an origin",
+              value: Double(snapshots.reduce(0) { $0 + $1.relayViewers.count }))
+        guard let edge else { return }
+        s.add("livesfu_relay_sessions", .gauge, help: "Rooms this edge relays from their origin, connected",
+              value: Double(edge.connectedCount))
+        s.add("livesfu_relay_bytes_total", .counter, help: "RTP bytes received over edge relays", value: Double(c.relayBytesIn))
+        s.add("livesfu_relay_packets_total", .counter, help: "RTP packets received over edge relays",
+              value: Double(c.relayPacketsIn))
+        s.add("livesfu_relay_reconnects_total", .counter, help: "Edge relays set up again after one ended or failed",
+              value: Double(edge.reconnects))
+        for (result, n) in [("ok", edge.setupsSucceeded), ("failed", edge.setupsFailed), ("given_up", edge.givenUp)] {
+            s.add("livesfu_relay_setups_total", .counter, help: "Edge relay set-ups (WHEP exchanges with origins) by result",
+                  labels: [("result", result)], value: Double(n))
+        }
     }
 }

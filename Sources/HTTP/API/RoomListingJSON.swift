@@ -128,6 +128,26 @@ enum RoomListingJSON {
         o.endArray()
         o.field("viewers", room.viewers)
         o.field("connected_viewers", room.connectedViewers)
+        if let relay = room.relay {
+            // An edge's room: played from its origin through this node's one relay of it.
+            o.key("relayed_from")
+            o.beginObject()
+            o.field("node", relay.origin)
+            o.field("state", relay.state)
+            o.field("packets", relay.packets)
+            o.field("bytes", relay.bytes)
+            o.field("keyframe_requests", relay.keyframeRequests)
+            o.field("nacks", relay.nacks)
+            o.field("reconnects", relay.reconnects)
+            o.endObject()
+        }
+        if !room.relayViewers.isEmpty {
+            // An origin's room: the edge nodes relaying it, one entry per relay session.
+            o.key("relays")
+            o.beginArray()
+            for node in room.relayViewers { o.string(node) }
+            o.endArray()
+        }
         o.field("packets_in", room.packetsIn)
         o.field("bytes_in", room.bytesIn)
         o.field("packets_out", room.packetsOut)

@@ -102,6 +102,10 @@ public struct RoomRoutes {
             responder.respond(.error(.badRequest, "malformed SDP offer: \(error)"))
             return
         }
+        if let edge = request.head.headerFields[Authenticator.relayHeader] {
+            serveRelay(role, for: edge, room: room, offer: offer, request: request, responder)
+            return
+        }
         guard let directory else {
             createLocally(role, room: room, offer: offer, request: request, responder)
             return
@@ -116,9 +120,8 @@ public struct RoomRoutes {
     /// The session on this node, as on a node alone.
     private func createLocally(
         _ role: PeerSession.Role, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
-        _ responder: HTTPResponder
+        relayFor: String? = nil, _ responder: HTTPResponder
     ) {
-        let links = iceServerLinks
         // The TCP peer's address: the per-IP cap on sessions in set-up counts against it (a
         // reverse proxy in front makes every client one IP; see MAX_PENDING_SESSIONS_PER_IP).
         let client = request.remoteAddress
@@ -133,7 +136,7 @@ public struct RoomRoutes {
             let result = Result { () throws(RoomError) in
                 role == .publisher
                     ? try rooms.publish(room: room, offer: offer, client: client, now: now)
-                    : try rooms.play(room: room, offer: offer, client: client, now: now)
+                    : try rooms.play(room: room, offer: offer, client: client, relayFor: relayFor, now: now)
             }
             // Opened here, on the room's core, before any of the session's milestones.
             if let tracer, let trace, trace.sampled, case .success(let created) = result {
@@ -143,27 +146,34 @@ public struct RoomRoutes {
             }
             return result
         } then: { result, responder in
-            switch result {
-            case nil:
-                responder.respond(drain?.refusal ?? .error(.serviceUnavailable, "server is shutting down"))
-            case .success(let created):
-                guard responder.isConnectionAlive else {
-                    // The client left while the session was made: leave nothing behind.
-                    self.onOwner(of: room.value, nil) { rooms, now in
-                        rooms.endSession(room: room.value, id: created.sessionID, now: now)
-                    } then: { _, _ in }
-                    return
-                }
-                var fields = HTTPFields()
-                fields[.contentType] = "application/sdp"
-                fields[.location] = "\(Self.sessionPrefix)/\(room.value)/\(created.sessionID)"
-                fields[.eTag] = created.etag
-                fields[HTTPField.Name("Accept-Patch")!] = "application/trickle-ice-sdpfrag"
-                for link in links { fields.append(HTTPField(name: HTTPField.Name("Link")!, value: link)) }
-                responder.respond(HTTPServerResponse(status: .created, headerFields: fields, body: Array(created.answer.utf8)))
-            case .failure(let error):
-                responder.respond(Self.response(for: error))
+            self.respond(result, room: room, responder)
+        }
+    }
+
+    /// The answer to a WHIP/WHEP as the room gave it: 201 with the SDP and the session URL.
+    private func respond(_ result: Result<SessionCreated, RoomError>?, room: RoomName, _ responder: HTTPResponder) {
+        let links = iceServerLinks
+        switch result {
+        case nil:
+            // Refused on the room's core: the server started draining meanwhile.
+            responder.respond(drain?.refusal ?? .error(.serviceUnavailable, "server is shutting down"))
+        case .success(let created):
+            guard responder.isConnectionAlive else {
+                // The client left while the session was made: leave nothing behind.
+                self.onOwner(of: room.value, nil) { rooms, now in
+                    rooms.endSession(room: room.value, id: created.sessionID, now: now)
+                } then: { _, _ in }
+                return
             }
+            var fields = HTTPFields()
+            fields[.contentType] = "application/sdp"
+            fields[.location] = "\(Self.sessionPrefix)/\(room.value)/\(created.sessionID)"
+            fields[.eTag] = created.etag
+            fields[HTTPField.Name("Accept-Patch")!] = "application/trickle-ice-sdpfrag"
+            for link in links { fields.append(HTTPField(name: HTTPField.Name("Link")!, value: link)) }
+            responder.respond(HTTPServerResponse(status: .created, headerFields: fields, body: Array(created.answer.utf8)))
+        case .failure(let error):
+            responder.respond(Self.response(for: error))
         }
     }
 
@@ -192,7 +202,7 @@ public struct RoomRoutes {
                 responder.respond(.error(.conflict, "room already has a publisher (on node \(node))"))
             case .unavailable(let reason):
                 responder.respond(.error(.serviceUnavailable, "\(reason); publishing needs the directory to confirm the room is free"))
-            case .located, .listing:
+            case .located, .listing, .routed:
                 responder.respond(.error(.internalServerError, "unexpected directory answer"))
             }
         }
@@ -200,8 +210,9 @@ public struct RoomRoutes {
 
     /// WHEP: a room with its publisher here plays here without the directory; otherwise the
     /// directory says where it is. Nobody holds it: the viewer waits here, as on one node. Another
-    /// node holds it: `CLUSTER_MODE=redirect` answers 307 to that node's `NODE_URL` + this path;
-    /// `edge` (not built yet) 503.
+    /// node holds it: `CLUSTER_MODE=redirect` answers 307 to the `NODE_URL` + this path of the
+    /// least loaded node that carries it (its origin or an edge relaying it, `RedirectChoice`);
+    /// `edge` plays it here from this node's relay of it (`playOnEdge`).
     private func playHereOrThere(
         _ directory: ClusterDirectory, room: RoomName, offer: SessionDescription, request: HTTPServerRequest,
         _ responder: HTTPResponder
@@ -214,14 +225,23 @@ public struct RoomRoutes {
                 self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
                 return
             }
-            self.ask(directory, .locate(room: room.value), responder) { reply, responder in
+            let question: DirectoryRequest = settings.mode == .redirect ? .route(room: room.value) : .locate(room: room.value)
+            self.ask(directory, question, responder) { reply, responder in
                 switch reply {
-                case .located(nil):
+                case .located(nil), .routed(nil, _):
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
-                case .located(let origin?) where origin.id == settings.nodeID:
+                    // An edge pulls the room once a publisher appears on another node.
+                    if settings.mode == .edge { self.watchOnEdge(room) }
+                case .located(let origin?) where origin.id == settings.nodeID,
+                    .routed(let origin?, _) where origin.id == settings.nodeID:
                     self.createLocally(.viewer, room: room, offer: offer, request: request, responder)
+                case .located(let origin?) where settings.mode == .edge:
+                    self.playOnEdge(room: room, origin: origin, offer: offer, request: request, responder)
                 case .located(let origin?):
-                    responder.respond(Self.crossNode(origin: origin, mode: settings.mode, request: request))
+                    responder.respond(Self.redirect(to: origin, request: request))
+                case .routed(let origin?, let carriers):
+                    let target = RedirectChoice.target(origin: origin, carriers: carriers, excluding: settings.nodeID)
+                    responder.respond(Self.redirect(to: target, request: request))
                 case .unavailable(let reason):
                     responder.respond(.error(.serviceUnavailable, "\(reason); room \(room.value) is not held on this node"))
                 case .claimed, .heldBy, .listing:
@@ -231,18 +251,92 @@ public struct RoomRoutes {
         }
     }
 
-    /// The answer to a WHEP for a room `origin` holds.
-    static func crossNode(origin: NodeEntry, mode: ClusterSettings.Mode, request: HTTPServerRequest) -> HTTPServerResponse {
-        switch mode {
-        case .edge:
-            return .error(.serviceUnavailable, "edge relay not available: room is held by node \(origin.id) (use CLUSTER_MODE=redirect)")
-        case .redirect:
-            guard let url = origin.url else {
-                return .error(.serviceUnavailable, "cannot send you to the room's node: \(origin.refusal ?? "no usable URL")")
+    /// `CLUSTER_MODE=redirect`'s answer to a WHEP for a room `node` carries: 307 to it.
+    static func redirect(to node: NodeEntry, request: HTTPServerRequest) -> HTTPServerResponse {
+        guard let url = node.url else {
+            return .error(.serviceUnavailable, "cannot send you to the room's node: \(node.refusal ?? "no usable URL")")
+        }
+        var response = HTTPServerResponse.text(.temporaryRedirect, "room is on node \(node.id)")
+        response.head.headerFields[.location] = url.location(path: request.path, query: request.query)
+        return response
+    }
+
+    /// `CLUSTER_MODE=edge`: the viewer plays here, the room pulled from `origin` by this
+    /// node's one relay of it (`EdgeRelays`, on the room's core). A relay that cannot be set
+    /// up (origin unreachable, refusing, answering garbage: one bounded exchange) is a 503.
+    private func playOnEdge(
+        room: RoomName, origin: NodeEntry, offer: SessionDescription, request: HTTPServerRequest,
+        _ responder: HTTPResponder
+    ) {
+        let cores = self.cores
+        guard cores.count > coreIndex else {
+            responder.respond(.error(.serviceUnavailable, "server is starting"))
+            return
+        }
+        let client = request.remoteAddress
+        let owner = cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)]
+        let back = cores[coreIndex]
+        let box = CoreBound(ResultHandler<Result<SessionCreated, EdgePlayError>>(responder: responder) { result, responder in
+            switch result {
+            case .success(let created): self.respond(.success(created), room: room, responder)
+            case .failure(.room(let error)): self.respond(.failure(error), room: room, responder)
+            case .failure(.relay(let reason)): responder.respond(.error(.serviceUnavailable, "edge relay: \(reason)"))
             }
-            var response = HTTPServerResponse.text(.temporaryRedirect, "room is on node \(origin.id)")
-            response.head.headerFields[.location] = url.location(path: request.path, query: request.query)
-            return response
+        })
+        let posted = owner.execute { (loop: EventLoop) in
+            guard let context = loop.context as? CoreContext, let edge = context.edge else {
+                back.execute { box.value?.deliver(.failure(.relay("this node is not an edge"))) }
+                return
+            }
+            edge.play(room: room, origin: origin) { outcome in
+                let result: Result<SessionCreated, EdgePlayError>
+                switch outcome {
+                case .ready:
+                    do throws(RoomError) {
+                        result = .success(try context.rooms.play(room: room, offer: offer, client: client, now: loop.now))
+                    } catch {
+                        result = .failure(.room(error))
+                    }
+                case .failed(let reason):
+                    result = .failure(.relay(reason))
+                }
+                back.execute { box.value?.deliver(result) }
+            }
+        }
+        if !posted { responder.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Asks the room's core to pull `room` when another node comes to hold it (`EdgeRelays.watch`).
+    private func watchOnEdge(_ room: RoomName) {
+        let cores = self.cores
+        guard cores.count > coreIndex else { return }
+        cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)].execute { (loop: EventLoop) in
+            (loop.context as? CoreContext)?.edge?.watch(room: room)
+        }
+    }
+
+    /// An edge node's relay of `room` (`RelayExchange`; the request passed `CLUSTER_TOKEN`):
+    /// served only by the room's origin — the node with its publisher — and never relayed on,
+    /// so a relay loop (A pulls from B pulls from A) is refused at its first hop.
+    private func serveRelay(
+        _ role: PeerSession.Role, for edge: String, room: RoomName, offer: SessionDescription,
+        request: HTTPServerRequest, _ responder: HTTPResponder
+    ) {
+        guard role == .viewer, ClusterSettings.isValidNodeID(edge) else {
+            responder.respond(.error(.badRequest, "a relay request is a WHEP from a node (\(RelayExchange.header): <NODE_ID>)"))
+            return
+        }
+        onOwner(of: room.value, responder) { rooms, _ in
+            rooms.hasPublisher(room: room.value)
+        } then: { held, responder in
+            guard held else {
+                responder.respond(
+                    .error(
+                        HTTPResponse.Status(code: RelayExchange.loopStatus),
+                        "this node does not hold room \(room.value) (no publisher here): it relays only rooms it holds"))
+                return
+            }
+            self.createLocally(.viewer, room: room, offer: offer, request: request, relayFor: edge, responder)
         }
     }
 
@@ -411,6 +505,12 @@ public struct RoomRoutes {
         guard let value else { return nil }
         return value.split(separator: ";").first.map { $0.trimmingASCIISpaces().lowercased() }
     }
+}
+
+/// Why an edge could not take a viewer: the room refused it, or its relay could not be set up.
+private enum EdgePlayError: Error {
+    case room(RoomError)
+    case relay(String)
 }
 
 /// Holds a cross-core request's continuation on its home core.

@@ -1,3 +1,4 @@
+import Cluster
 import HTTPTypes
 
 /// Decides whether a request may reach its handler, with the Go server's rules made safe:
@@ -34,6 +35,9 @@ public final class Authenticator: Sendable {
         case needsJWT(token: String)
     }
 
+    /// Marks a request an edge node makes to the room's origin.
+    public static let relayHeader = HTTPField.Name(RelayExchange.header)!
+
     /// The bearer token of a request, if any.
     public static func token(from fields: HTTPFields) -> String? {
         if let authorization = fields[.authorization] {
@@ -59,6 +63,8 @@ public final class Authenticator: Sendable {
             return .decided(.allowed(AuthIdentity(credential: .open)))
 
         case .room:
+            // An edge's relay of the room (`RelayExchange`): `CLUSTER_TOKEN` and nothing else.
+            if fields[Self.relayHeader] != nil { return evaluate(.cluster, room: room, fields: fields) }
             if let room, let expected = settings.roomTokens[room] {
                 guard let token else { return .decided(.unauthorized("missing token")) }
                 if ConstantTime.equals(token, expected) {

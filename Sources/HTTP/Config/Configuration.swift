@@ -160,7 +160,7 @@ public struct Configuration: Sendable, Equatable {
             "redis://[[user]:password@]host[:port][/db] of the cluster directory; unset = this node runs alone"),
         .init("NODE_ID", .string, default: nil, "This node's name in the cluster (A-Z a-z 0-9 - _ ., at most 64); required with CLUSTER_REDIS_URL"),
         .init("NODE_URL", .string, default: nil, "Base URL (http[s]://host[:port]) clients and nodes reach this node at; required with CLUSTER_REDIS_URL"),
-        .init("CLUSTER_MODE", .string, default: "redirect", "WHEP for a room held by another node: redirect (307 to it) or edge (pull it; not built yet: 503)"),
+        .init("CLUSTER_MODE", .string, default: "redirect", "WHEP for a room held by another node: redirect (307 to it) or edge (pull it from there over WHEP and serve it here; needs CLUSTER_TOKEN)"),
         .init("CLUSTER_TOKEN", .secret, default: nil, "Nodes' shared secret: signs node entries in Redis (unsigned URLs are never used) and opens /api/cluster/node"),
         .init("CLUSTER_NODE_TTL_SECONDS", .integer, default: "10", "A node's entry and its rooms expire this long after its last heartbeat (2-3600)"),
         .init("CLUSTER_HEARTBEAT_SECONDS", .integer, default: "3", "Heartbeat interval (1 to half of CLUSTER_NODE_TTL_SECONDS)"),
@@ -370,6 +370,9 @@ public struct Configuration: Sendable, Equatable {
             let modeText = string("CLUSTER_MODE") ?? "redirect"
             guard let mode = ClusterSettings.Mode(rawValue: modeText.lowercased()) else {
                 throw .invalid("CLUSTER_MODE", "`\(modeText)` is not redirect or edge")
+            }
+            if mode == .edge, string("CLUSTER_TOKEN") == nil {
+                throw .invalid("CLUSTER_MODE", "edge needs CLUSTER_TOKEN (edges present it to their origins)")
             }
             let ttl = try int("CLUSTER_NODE_TTL_SECONDS", min: 2, max: 3600)
             let beat = try int("CLUSTER_HEARTBEAT_SECONDS", min: 1, max: 1800)

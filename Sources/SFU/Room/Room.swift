@@ -5,6 +5,8 @@ import Reactor
 final class Room {
     let name: String
     var publisher: PeerSession?
+    /// On an edge: the room played from its origin node, its source instead of a publisher.
+    var relay: RelaySource?
     private(set) var viewersByID: [String: PeerSession] = [:]
     let audio: TrackFanout
     let video: TrackFanout

@@ -53,6 +53,11 @@ public struct RoomCounters: Sendable {
     public var transportFeedbacksSent: UInt64 = 0
     public var senderReportsToViewers: UInt64 = 0
     public var receiverReportsSent: UInt64 = 0
+    // Edge relays (`RelaySource`): set up, ended, and the RTP they brought from origins.
+    public var relaysAttached: UInt64 = 0
+    public var relaysEnded: UInt64 = 0
+    public var relayPacketsIn: UInt64 = 0
+    public var relayBytesIn: UInt64 = 0
 
     public init() {}
 

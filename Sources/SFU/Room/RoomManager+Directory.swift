@@ -7,6 +7,11 @@ extension RoomManager {
         rooms[room]?.publisher != nil
     }
 
+    /// The rooms this core relays from their origin (an edge's), connected.
+    public func relayedRooms() -> [String] {
+        rooms.compactMap { name, room in room.relay?.isConnected == true ? name : nil }
+    }
+
     /// The rooms with a publisher on this core, and the viewers of every room here.
     public func directoryFigures() -> (published: [String], viewers: Int) {
         var published: [String] = []

@@ -15,7 +15,10 @@ extension RoomManager {
     }
 
     func sendPLI(room: Room) {
-        guard let p = room.publisher else { return }
+        guard let p = room.publisher else {
+            sendRelayKeyframeRequest(room: room)  // an edge's room: upstream through the relay
+            return
+        }
         // Before its first packet the stream is known only from the offer's a=ssrc (what the
         // keyframe request at connect, for viewers and recordings, goes to).
         let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })

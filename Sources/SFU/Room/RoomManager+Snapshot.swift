@@ -50,7 +50,14 @@ extension RoomManager {
                 bytesIn: room.audio.bytesIn &+ room.video.bytesIn,
                 packetsOut: room.audio.packetsOut &+ room.video.packetsOut,
                 bytesOut: room.audio.bytesOut &+ room.video.bytesOut,
-                viewerDetails: room.viewersByID.values.map(Self.viewerFigures))
+                viewerDetails: room.viewersByID.values.map(Self.viewerFigures),
+                relay: room.relay.map { r in
+                    RoomSnapshot.Relay(
+                        origin: r.origin, state: r.isConnected ? "connected" : "connecting", packets: r.packetsIn,
+                        bytes: r.bytesIn, keyframeRequests: r.keyframeRequestsSent, nacks: r.nacksSent,
+                        reconnects: r.reconnects)
+                },
+                relayViewers: room.viewersByID.values.compactMap(\.relayFor).sorted())
         }
     }
 

@@ -25,6 +25,10 @@ extension RoomManager {
         // follow-up copies of repairs to viewers.
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
+            if let relay = room.relay {
+                driveRelay(relay, room: room, now: now)
+                continue
+            }
             guard let p = room.publisher, p.state == .connected else { continue }
             advanceRecordings(room, now: now)
             if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
@@ -74,6 +78,8 @@ extension RoomManager {
             if let p = room.publisher {
                 sendREMB(p, room: room)
                 sendReceiverReports(p, room: room, now: now)
+            } else if room.relay?.isConnected == true {
+                // An edge's room with its origin's media: it has a source.
             } else if configuration.publisherGrace.nanoseconds > 0,
                 let since = room.publisherLeftAt ?? Optional(room.createdAt),
                 now - since >= configuration.publisherGrace
@@ -104,6 +110,7 @@ extension RoomManager {
         for room in rooms.values {
             t = Instant.earliest(t, room.video.nextFollowUpTime)
             t = Instant.earliest(t, room.audio.nextFollowUpTime)
+            if let relay = room.relay { t = Instant.earliest(t, relayDeadline(relay, room: room)) }
             guard let p = room.publisher, p.state == .connected else { continue }
             t = Instant.earliest(t, room.video.recorder?.deadline)
             t = Instant.earliest(t, room.audio.recorder?.deadline)

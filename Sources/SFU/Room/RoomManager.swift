@@ -45,6 +45,11 @@ public final class RoomManager: DatagramEndpoint {
     /// Told when an input made something due earlier than `nextTimeout` said before, so the
     /// owner can move its timer forward (see `RoomManager+Timers`).
     public var deadlineLowered: ((Instant) -> Void)?
+    /// Told when a room's relay ends (`RoomManager+Relay`): its owner closes the relay's
+    /// socket and sets a new relay up if `wantsRelay` still says so. Not called re-entrantly
+    /// from the owner's own calls; it may run inside the relay socket's receive handler, so
+    /// the socket is to be closed later in the turn, not from within.
+    public var relayEnded: ((RelaySource) -> Void)?
     /// Counters of this core, closed rooms' fan-out drops included (see `mediaCounters`).
     public internal(set) var counters = RoomCounters()
     /// Set-up milestones: histograms for `/metrics`, events for tracing.
@@ -78,6 +83,9 @@ public final class RoomManager: DatagramEndpoint {
             removeIfEmpty(room)
             throw .publisherExists
         }
+        // The publisher came to this node (an edge for the room until now): the local
+        // publisher is the source, the relay goes.
+        if let relay = room.relay { stopRelay(relay, in: room, reason: "a publisher is on this node now", closing: true, now: now) }
         let (session, answer) = try makeSession(
             role: .publisher, room: room, offer: offer, role: .publisher, setupClient: setupClient, now: now)
         room.publisher = session
@@ -87,9 +95,11 @@ public final class RoomManager: DatagramEndpoint {
     }
 
     /// WHEP: a viewer offers to receive; answers with sendonly m-lines carrying the room's
-    /// outbound tracks (also before any publisher has arrived).
+    /// outbound tracks (also before any publisher has arrived). `relayFor`: the edge node this
+    /// viewer is the relay of (shown in `/api/rooms`), nil for a viewer.
     public func play(
-        room name: RoomName, offer: SessionDescription, client: SocketAddress? = nil, now: Instant
+        room name: RoomName, offer: SessionDescription, client: SocketAddress? = nil, relayFor: String? = nil,
+        now: Instant
     ) throws(RoomError) -> SessionCreated {
         let setupClient = try admitClient(client)
         try admit()
@@ -106,12 +116,19 @@ public final class RoomManager: DatagramEndpoint {
             throw .roomFull(limit: limit)
         }
         let specs = [room.audio, room.video].map { f in
-            OutboundTrackSpec(
+            // A publisher still setting up already has its codec (its answer is made), and so
+            // has an edge's relay still connecting (the origin's answer): a viewer (or an
+            // edge's relay) arriving meanwhile is answered with it too.
+            let pending =
+                room.publisher?.tracks.first { TrackKind($0.kind) == f.kind }?.codec
+                ?? (f.kind == .video ? room.relay?.video : room.relay?.audio)?.codec
+            return OutboundTrackSpec(
                 kind: f.kind.mediaKind, streamID: f.streamID, trackID: f.trackID, ssrc: f.ssrc,
-                rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec)
+                rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec ?? pending)
         }
         let (session, answer) = try makeSession(
             role: .viewer, room: room, offer: offer, role: .viewer(tracks: specs), setupClient: setupClient, now: now)
+        session.relayFor = relayFor
         room.addViewer(session)
         for media in session.tracks where media.direction.sends {
             guard let kind = TrackKind(media.kind) else { continue }
@@ -216,6 +233,10 @@ public final class RoomManager: DatagramEndpoint {
     }
 
     func forget(_ room: Room) {
+        if let relay = room.relay {
+            // No viewer left here: the origin is told at once (DTLS close_notify).
+            stopRelay(relay, in: room, reason: "no viewers left", closing: true, now: max(relay.lastDriven, relay.receivedAt))
+        }
         counters.addDrops(of: room)
         rooms[room.name] = nil
     }

@@ -57,6 +57,19 @@ public struct RoomSnapshot: Sendable {
         public var repairFollowUps: UInt64 = 0
     }
 
+    /// On an edge: the relay the room is played through from its origin node.
+    public struct Relay: Sendable {
+        public var origin: String
+        /// `connecting` or `connected`.
+        public var state: String
+        public var packets: UInt64
+        public var bytes: UInt64
+        public var keyframeRequests: UInt64
+        public var nacks: UInt64
+        /// Relays set up again for the room after one ended.
+        public var reconnects: Int
+    }
+
     public var name: String
     public var core: Int
     public var publisher: Publisher?
@@ -68,4 +81,7 @@ public struct RoomSnapshot: Sendable {
     public var packetsOut: UInt64
     public var bytesOut: UInt64
     public var viewerDetails: [Viewer] = []
+    public var relay: Relay?
+    /// On an origin: the edge nodes whose relays are among the viewers, one entry per relay.
+    public var relayViewers: [String] = []
 }

@@ -48,6 +48,8 @@ public final class PeerSession {
     /// The client IP this session counts against while it is being set up
     /// (`maxPendingSessionsPerIP`); nil once connected or when the IP is not known.
     var setupClient: PendingSessionsByIP.Key?
+    /// A viewer that is an edge node's relay of the room: that node's ID (`/api/rooms`).
+    public internal(set) var relayFor: String?
 
     // Publisher side: incoming SSRC → track kind, learned from SDP or the first packets.
     var inbound: [InboundStream] = []

@@ -1,3 +1,4 @@
+import CAllocCounter
 import Reactor
 import Testing
 
@@ -23,8 +24,16 @@ final class LoopbackRoomServer {
     /// Called from the 5 ms driver after the clients are driven (a test's periodic work).
     var onDrive: ((Instant) -> Void)?
 
-    init(configuration: RoomManagerConfiguration = RoomManagerConfiguration(), tapBatches: Bool = false) throws {
-        loop = try EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
+    /// Whether `close` closes the loop (not when it was given: another server owns it).
+    private let ownsLoop: Bool
+
+    /// `loop`: another server's, to run two servers (an origin and an edge) on one loop.
+    init(
+        configuration: RoomManagerConfiguration = RoomManagerConfiguration(), tapBatches: Bool = false,
+        on sharedLoop: EventLoop? = nil
+    ) throws {
+        ownsLoop = sharedLoop == nil
+        loop = try sharedLoop ?? EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
         var c = configuration
         c.candidateIPs = ["127.0.0.1"]
         let queue = loop.makeDatagramQueue()
@@ -59,7 +68,7 @@ final class LoopbackRoomServer {
         onDrive = nil
         for c in clients { c.peer.onRTP = nil }
         clients = []
-        loop.close()
+        if ownsLoop { loop.close() } else { serverSocket.close() }
     }
 
     var serverAddress: SocketAddress { serverSocket.localAddress }
@@ -375,6 +384,10 @@ final class BatchTap: DatagramEndpoint {
 
     let manager: RoomManager
     private(set) var batches: [Batch] = []
+    /// While set, the heap allocations (this thread's) made receiving RTP are counted.
+    var countsAllocations = false
+    private(set) var rtpAllocations: UInt64 = 0
+    private(set) var rtpCounted = 0
     private var current = Batch()
     private var queuedBefore = 0
 
@@ -383,9 +396,15 @@ final class BatchTap: DatagramEndpoint {
     func received(
         _ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant
     ) {
-        if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp { current.rtp += 1 } else { current.other += 1 }
+        let isRTP = PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtp
+        if isRTP { current.rtp += 1 } else { current.other += 1 }
         let before = manager.output.pendingCount
+        let allocated = lsfu_alloc_count()
         manager.received(datagram, from: source, now: now)
+        if isRTP, countsAllocations {
+            rtpAllocations += lsfu_alloc_count() - allocated
+            rtpCounted += 1
+        }
         current.queuedWhileReceiving += manager.output.pendingCount - before
     }
 
