@@ -11,9 +11,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n=${1:-100}; b=${2:-1}; p=${3:-300}; bin=${4:-$ROOT/.build/release/livesfu-fanout-bench}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 objcopy --strip-debug "$bin" "$work/bench"
+# The measuring shim's batchEnded (its mangled name changes with its signature).
+sym=$(nm "$bin" | grep -o '\$s20livesfu_fanout_bench17MeasuringReceiverC10batchEnded[A-Za-z0-9_]*tF$' | head -1)
 for try in 1 2 3 4; do
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    --toggle-collect='*MeasuringReceiver*batchEnded*' \
+    --toggle-collect="$sym" \
     "$work/bench" --viewers "$n" --packets "$p" --burst "$b" > "$work/log" 2>&1 || true
   grep -q '"minDelivered"' "$work/log" && break
   echo "set-up failed under valgrind (try $try): $(grep -v '^==' "$work/log" | tail -1)" >&2

@@ -8,8 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n=${1:-20}; p=${2:-2000}; bin=${3:-$ROOT/.build/release/livesfu-fanout-bench}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 objcopy --strip-debug "$bin" "$work/bench"
+# The measuring shim's received (its mangled name changes with its signature).
+sym=$(nm "$bin" | grep -o '\$s20livesfu_fanout_bench17MeasuringReceiverC8received_4from[A-Za-z0-9_]*tF$' | head -1)
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-  --toggle-collect='$s20livesfu_fanout_bench17MeasuringReceiverC8received_4from2on3nowySw_7Reactor13SocketAddressVAH9UDPSocketCAH7InstantVtF' \
+  --toggle-collect="$sym" \
   "$work/bench" --viewers "$n" --packets "$p" --burst 1 > "$work/log" 2>&1 || true
 grep -q '"minDelivered"' "$work/log" || { echo "bench failed: $(tail -1 "$work/log")" >&2; exit 1; }
 python3 - "$work/cg.out" <<'PY'

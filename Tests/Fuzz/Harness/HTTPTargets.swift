@@ -182,6 +182,8 @@ enum HTTPTargets {
             check(identity.isAdmin, "admin endpoint for a non-admin identity: \(identity)")
         case .metrics:
             check(identity.isAdmin || identity.credential == .metricsToken, "metrics for \(identity)")
+        case .cluster:
+            check(identity.credential == .clusterToken, "a node's endpoint for \(identity)")
         }
         if identity.credential == .jwt { check(mode & 8 != 0, "an unsigned token verified") }
     }
