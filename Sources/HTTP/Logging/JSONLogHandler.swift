@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import SFU
 
 /// `LOG_FORMAT=json`: one JSON object per line for log shippers. Fixed fields `ts` (RFC 3339,
 /// UTC, microseconds), `level`, `logger`, `msg`, `source`; each swift-log metadata entry
@@ -58,24 +59,8 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string literal (RFC 8259 §7).
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (RFC 8259 §7): the API's own escaping.
+    static func quote(_ s: String) -> String { JSONWriter.quoted(s) }
 
     /// `2026-12-06T18:30:27.123456Z`.
     static func timestamp() -> String {
