@@ -1,4 +1,5 @@
 import Foundation
+import CShim
 import Glibc
 import HTTPTypes
 import Logging

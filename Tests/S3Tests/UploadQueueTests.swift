@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import Synchronization
 import Testing

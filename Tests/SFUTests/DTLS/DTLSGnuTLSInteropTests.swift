@@ -1,4 +1,5 @@
 import COpenSSL
+import CShim
 import Glibc
 import Reactor
 import Testing

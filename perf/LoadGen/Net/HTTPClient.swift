@@ -1,5 +1,6 @@
 import Reactor
 
+import CShim
 import Glibc
 
 /// A blocking HTTP/1.1 client for the signalling requests (WHIP/WHEP POST, DELETE): one
