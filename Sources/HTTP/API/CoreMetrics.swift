@@ -99,8 +99,19 @@ public enum CoreMetrics {
         s.add("livesfu_pli_sent_total", .counter, help: "PLI sent to publishers", value: Double(c.pliSent))
         s.add(
             "livesfu_viewer_keyframe_rerequests_total", .counter,
-            help: "Keyframes asked for again: the viewer had not received the server's DTLS Finished when media started",
+            help: "Viewers started again: they had not received the server's DTLS Finished when media started",
             value: Double(c.viewerKeyframesReRequested))
+        for (result, value) in [
+            ("started", c.instantStarts), ("aborted", c.instantStartsAborted), ("unavailable", c.instantStartsUnavailable),
+        ] {
+            s.add("livesfu_instant_starts_total", .counter,
+                  help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead)",
+                  labels: [("result", result)], value: Double(value))
+        }
+        s.add("livesfu_instant_start_packets_total", .counter, help: "Packets sent to viewers by instant starts",
+              value: Double(c.instantStartPackets))
+        s.add("livesfu_instant_start_bytes_total", .counter, help: "Bytes sent to viewers by instant starts",
+              value: Double(c.instantStartBytes))
         s.add("livesfu_offers_rejected_total", .counter, help: "SDP offers that could not be served",
               value: Double(c.offersRejected))
         s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",

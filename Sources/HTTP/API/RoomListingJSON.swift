@@ -119,6 +119,9 @@ enum RoomListingJSON {
             o.field("nacks_answered", t.nacksAnswered)
             o.field("rtx_packets", t.rtxPackets)
             o.field("rtx_bytes", t.rtxBytes)
+            o.field("instant_starts", t.instantStarts)
+            o.key("instant_start_bytes")
+            if let b = t.instantStartBytes { o.number(b) } else { o.null() }
             o.key("viewer_loss")
             optionalDecimal(t.viewerLoss, to: &o)
             o.key("viewer_rtt_ms")

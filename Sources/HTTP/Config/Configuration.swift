@@ -59,6 +59,9 @@ public struct Configuration: Sendable, Equatable {
     /// `SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM/SIGINT) may take in
     /// all, uploads included, before the process exits.
     public var shutdownTimeoutSeconds = 10
+    /// `INSTANT_START_MAX_BYTES`: a connecting viewer is sent the video since the latest
+    /// keyframe when that is at most this many bytes per room; 0 = off (a keyframe is asked for).
+    public var instantStartMaxBytes = 4 << 20
     /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
     public var logFormat = LogFormatChoice.text
     /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
@@ -165,6 +168,9 @@ public struct Configuration: Sendable, Equatable {
         .init("CLUSTER_NODE_TTL_SECONDS", .integer, default: "10", "A node's entry and its rooms expire this long after its last heartbeat (2-3600)"),
         .init("CLUSTER_HEARTBEAT_SECONDS", .integer, default: "3", "Heartbeat interval (1 to half of CLUSTER_NODE_TTL_SECONDS)"),
         .init("CLUSTER_REDIS_TIMEOUT_MS", .integer, default: "500", "Bound of one Redis connect or command (10-10000, below the heartbeat interval)"),
+        .init(
+            "INSTANT_START_MAX_BYTES", .integer, default: "4194304",
+            "Instant start: a viewer that connects gets the video since the latest keyframe at once (the room keeps up to this many bytes of it; 0-67108864), not a keyframe request; 0 = off"),
         .init(
             "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
             "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
@@ -340,6 +346,7 @@ public struct Configuration: Sendable, Equatable {
                 cores: cores, udpBasePort: UInt16(udpPort), publicIP: string("PUBLIC_IP"), reactorBackend: backend,
                 logLevel: level, cluster: cluster)
             configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
+            configuration.instantStartMaxBytes = try int("INSTANT_START_MAX_BYTES", min: 0, max: 64 << 20)
             let formatText = string("LOG_FORMAT") ?? "text"
             guard let format = LogFormatChoice(rawValue: formatText.lowercased()) else {
                 throw .invalid("LOG_FORMAT", "`\(formatText)` is not text or json")

@@ -133,6 +133,14 @@ public final class PacketHistory {
         return UnsafeRawBufferPointer(start: bytes + Int(slot.offset), count: Int(slot.length))
     }
 
+    /// The stored bytes of packet `seq` whatever their age, or nil if it is not (or no
+    /// longer) in the ring: for a viewer's instant start, which replays the packets since the
+    /// latest keyframe (older than the repair age, still the stream's present).
+    public func storedPacket(sequenceNumber seq: UInt16) -> UnsafeRawBufferPointer? {
+        guard let slot = intact(seq) else { return nil }
+        return UnsafeRawBufferPointer(start: bytes + Int(slot.offset), count: Int(slot.length))
+    }
+
     /// The bytes `store` last put under `seq`, without the checks of
     /// `packet(sequenceNumber:now:)`: for the fan-out of a packet it has just stored (valid
     /// until `byteCapacity - slotSize` more bytes were stored).

@@ -18,13 +18,15 @@ final class Room {
     /// still setting up).
     var connectedViewers = 0
 
-    init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024) {
+    init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024, instantStartMaxBytes: Int = 0) {
         self.name = name
         let streamID = "livesfu-\(name)"
         let cname = RandomToken.hex(bytes: 8)
         // Audio: 4 s of Opus until its rate is measured.
         audio = TrackFanout(kind: .audio, streamID: streamID, cname: cname, historyStartBytes: 32 * 1024)
-        video = TrackFanout(kind: .video, streamID: streamID, cname: cname, historyStartBytes: videoHistoryStartBytes)
+        video = TrackFanout(
+            kind: .video, streamID: streamID, cname: cname, historyStartBytes: videoHistoryStartBytes,
+            instantStartMaxBytes: instantStartMaxBytes)
         createdAt = now
     }
 

@@ -24,6 +24,15 @@ public struct RoomCounters: Sendable {
     /// Keyframes asked for again because a viewer had not received our DTLS Finished when
     /// the one at its connection went out.
     public var viewerKeyframesReRequested: UInt64 = 0
+    /// Viewers that connected with no keyframe to start them from (instant start off, none
+    /// yet, or too much sent since it): a keyframe was asked of the publisher instead.
+    public var instantStartsUnavailable: UInt64 = 0
+    /// Viewers started from the latest keyframe in the history, those whose keyframe left the
+    /// history before they caught up, and the packets and bytes the starts sent.
+    public var instantStarts: UInt64 = 0
+    public var instantStartsAborted: UInt64 = 0
+    public var instantStartPackets: UInt64 = 0
+    public var instantStartBytes: UInt64 = 0
     // Dropped packets by reason.
     public var droppedUnknownSource: UInt64 = 0
     public var droppedGarbage: UInt64 = 0
@@ -78,14 +87,18 @@ public struct RoomCounters: Sendable {
         ]
     }
 
-    /// Adds a room's fan-out drops, both tracks (a live room's at scrape time, a closed
-    /// room's for good).
-    mutating func addDrops(of room: Room) {
+    /// Adds a room's fan-out drops and instant starts, both tracks (a live room's at scrape
+    /// time, a closed room's for good).
+    mutating func addFanoutFigures(of room: Room) {
         for f in [room.audio, room.video] {
             droppedCodecMismatch &+= f.droppedNoCodecMatch
             droppedProtectFailed &+= f.protectErrors
             droppedSendQueueFull &+= f.sendQueueFull
             droppedPublisherLeft &+= f.droppedNoSource
+            instantStarts &+= f.instantStarts
+            instantStartsAborted &+= f.instantStartsAborted
+            instantStartPackets &+= f.instantStartPackets
+            instantStartBytes &+= f.instantStartBytes
         }
     }
 
@@ -109,6 +122,11 @@ public struct RoomCounters: Sendable {
         pliFromViewers &+= o.pliFromViewers
         pliSent &+= o.pliSent
         viewerKeyframesReRequested &+= o.viewerKeyframesReRequested
+        instantStartsUnavailable &+= o.instantStartsUnavailable
+        instantStarts &+= o.instantStarts
+        instantStartsAborted &+= o.instantStartsAborted
+        instantStartPackets &+= o.instantStartPackets
+        instantStartBytes &+= o.instantStartBytes
         droppedUnknownSource &+= o.droppedUnknownSource
         droppedGarbage &+= o.droppedGarbage
         droppedUnexpectedRTP &+= o.droppedUnexpectedRTP

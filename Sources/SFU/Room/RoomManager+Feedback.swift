@@ -106,6 +106,13 @@ extension RoomManager {
     }
 
     /// The follow-up copies of earlier repairs that are due (`NackResponder`).
+    /// Sends viewers being started what their pace allows (instant start); one whose
+    /// keyframe left the history first needs a fresh one.
+    func sendInstantStarts(_ room: Room, now: Instant) {
+        guard room.video.nextCatchUpTime != nil else { return }
+        if room.video.sendDueCatchUps(now: now, output: output) > 0 { requestKeyframe(room: room, now: now) }
+    }
+
     func sendRepairFollowUps(_ room: Room, now: Instant) {
                 room.video.sendDueFollowUps(now: now, output: output)
         room.audio.sendDueFollowUps(now: now, output: output)

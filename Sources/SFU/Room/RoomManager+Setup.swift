@@ -112,11 +112,11 @@ extension RoomManager {
                 if s.address == nil { s.ice.reachableAddress = address }
                 completeSetupIfReady(s, now: now)
             case .peerMissedFinished:
-                // A viewer connected in our view but not yet in its own: the keyframe asked
-                // for at connect (and what followed) reached it before it had the keys.
+                // A viewer connected in our view but not yet in its own: its start (and what
+                // followed) reached it before it had the keys. Start it again.
                 if s.role == .viewer, s.state == .connected, let room = rooms[s.roomName] {
                     counters.viewerKeyframesReRequested &+= 1
-                    requestKeyframe(room: room, now: now)
+                    startViewerPicture(s, room: room, now: now)
                 }
             case .closed:
                 end(s, reason: .dtlsClosed, now: now)
@@ -140,8 +140,20 @@ extension RoomManager {
             startRecording(room, publisher: s, now: now)
             requestKeyframe(room: room, now: now)
         case .viewer:
-            // A late viewer needs a keyframe to start decoding.
-            requestKeyframe(room: room, now: now)
+            startViewerPicture(s, room: room, now: now)
         }
+    }
+
+    /// A viewer needs a keyframe to start decoding: the latest one out of the history
+    /// (instant start), else a fresh one from the publisher.
+    func startViewerPicture(_ s: PeerSession, room: Room, now: Instant) {
+        if let track = s.viewerTracks.first(where: { $0.kind == .video }),
+           room.video.startCatchUp(track, now: now, output: output)
+        {
+            noteDeadline(room.video.nextCatchUpTime)
+            return
+        }
+        counters.instantStartsUnavailable &+= 1
+        requestKeyframe(room: room, now: now)
     }
 }

@@ -42,6 +42,7 @@ extension RoomManager {
                         packetsOut: f.packetsOut, bytesOut: f.bytesOut, keyframes: f.keyframes,
                         keyframeRequests: f.keyframeThrottle.requestsSent, nacksReceived: f.nackRequests,
                         nacksAnswered: f.nacksAnswered, rtxPackets: f.rtxPacketsOut, rtxBytes: f.rtxBytesOut,
+                        instantStarts: f.instantStarts, instantStartBytes: f.instantStartAvailableBytes,
                         viewerLoss: quality?.loss, viewerRTTMillis: quality?.rttMillis)
                 },
                 viewers: room.viewerCount,

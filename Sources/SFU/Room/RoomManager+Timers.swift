@@ -25,6 +25,7 @@ extension RoomManager {
         // follow-up copies of repairs to viewers.
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
+            sendInstantStarts(room, now: now)
             if let relay = room.relay {
                 driveRelay(relay, room: room, now: now)
                 continue
@@ -110,6 +111,7 @@ extension RoomManager {
         for room in rooms.values {
             t = Instant.earliest(t, room.video.nextFollowUpTime)
             t = Instant.earliest(t, room.audio.nextFollowUpTime)
+            t = Instant.earliest(t, room.video.nextCatchUpTime)
             if let relay = room.relay { t = Instant.earliest(t, relayDeadline(relay, room: room)) }
             guard let p = room.publisher, p.state == .connected else { continue }
             t = Instant.earliest(t, room.video.recorder?.deadline)

@@ -222,7 +222,9 @@ public final class RoomManager: DatagramEndpoint {
     func room(named name: String, now: Instant) throws(RoomError) -> Room {
         if let r = rooms[name] { return r }
         guard rooms.count < configuration.maxRooms else { throw .tooManyRooms(limit: configuration.maxRooms) }
-        let r = Room(name: name, now: now, videoHistoryStartBytes: configuration.videoHistoryStartBytes)
+        let r = Room(
+            name: name, now: now, videoHistoryStartBytes: configuration.videoHistoryStartBytes,
+            instantStartMaxBytes: configuration.instantStartMaxBytes)
         rooms[name] = r
         counters.roomsCreated &+= 1
         return r
@@ -237,15 +239,15 @@ public final class RoomManager: DatagramEndpoint {
             // No viewer left here: the origin is told at once (DTLS close_notify).
             stopRelay(relay, in: room, reason: "no viewers left", closing: true, now: max(relay.lastDriven, relay.receivedAt))
         }
-        counters.addDrops(of: room)
+        counters.addFanoutFigures(of: room)
         rooms[room.name] = nil
     }
 
-    /// The core's counters with the live rooms' fan-out drops added (for `/metrics`).
+    /// The core's counters with the live rooms' fan-out figures added (for `/metrics`).
     public var mediaCounters: RoomCounters {
         var c = counters
         for room in rooms.values {
-            c.addDrops(of: room)
+            c.addFanoutFigures(of: room)
         }
         return c
     }

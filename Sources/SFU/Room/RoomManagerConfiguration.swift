@@ -32,6 +32,10 @@ public struct RoomManagerConfiguration: Sendable {
     /// The NACK history a video track starts with, before its packet rate is measured (it is
     /// then sized to ~2.5 s of that rate).
     public var videoHistoryStartBytes = 256 * 1024
+    /// Instant start (`INSTANT_START_MAX_BYTES`): a viewer that connects is sent the video
+    /// since the latest keyframe when that is at most this many bytes (the history grows to
+    /// hold a keyframe interval up to this size); else a keyframe is asked for. 0 = off.
+    public var instantStartMaxBytes = 4 << 20
     /// Admission control: a new viewer, or a publisher that would create a room, is refused
     /// (503 + `Retry-After`) while the core's smoothed busy fraction is above this (0…1);
     /// 0 = off (`MAX_CORE_LOAD`). Sessions already admitted are never affected.

@@ -32,6 +32,10 @@ public struct RoomSnapshot: Sendable {
         public var nacksAnswered: UInt64 = 0
         public var rtxPackets: UInt64 = 0
         public var rtxBytes: UInt64 = 0
+        /// Viewers started from the latest keyframe, and what a viewer connecting now would
+        /// be sent (bytes since the keyframe; nil: a keyframe would be asked for instead).
+        public var instantStarts: UInt64 = 0
+        public var instantStartBytes: Int?
         /// Mean loss fraction (0…1) and RTT (ms) from the viewers' receiver reports.
         public var viewerLoss: Double?
         public var viewerRTTMillis: Double?

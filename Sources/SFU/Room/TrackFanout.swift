@@ -19,6 +19,10 @@ final class TrackFanout {
     @exclusivity(unchecked) private(set) var viewers: [ViewerTrack] = []
     /// Viewers with repair follow-ups queued (see `sendDueFollowUps`).
     private var viewersWithFollowUps: [ViewerTrack] = []
+    /// Viewers being sent the packets since the latest keyframe (`startCatchUp`).
+    var viewersCatchingUp: [ViewerTrack] = []
+    /// Where the latest keyframe is in the history (video; instant start).
+    var keyframeCache: KeyframeCache
     var keyframeThrottle = KeyframeRequestThrottle()
     /// The current publication's recording of this track (`RECORD_ENABLED`), fed every
     /// rewritten packet, repairs included.
@@ -45,6 +49,13 @@ final class TrackFanout {
     var nacksAnswered: UInt64 = 0
     var rtxPacketsOut: UInt64 = 0
     var rtxBytesOut: UInt64 = 0
+    /// Instant starts: viewers started from the history, those whose keyframe left the
+    /// history before they caught up (sent a fresh keyframe request instead), and what the
+    /// starts sent.
+    var instantStarts: UInt64 = 0
+    var instantStartsAborted: UInt64 = 0
+    var instantStartPackets: UInt64 = 0
+    var instantStartBytes: UInt64 = 0
     /// Bytes in the current 1 s window and the last full window's bitrate.
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)
@@ -86,8 +97,9 @@ final class TrackFanout {
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
 
-    init(kind: TrackKind, streamID: String, cname: String, historyStartBytes: Int) {
+    init(kind: TrackKind, streamID: String, cname: String, historyStartBytes: Int, instantStartMaxBytes: Int = 0) {
         self.kind = kind
+        self.keyframeCache = KeyframeCache(maxBytes: kind == .video ? instantStartMaxBytes : 0)
         self.historyStartBytes = max(historyStartBytes, Self.minimumHistoryBytes)
         self.ssrc = RandomToken.ssrc()
         self.rtxSSRC = RandomToken.ssrc()
@@ -108,6 +120,10 @@ final class TrackFanout {
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
         source = media
+        // Its stream needs its own keyframe: viewers part-way through the last one go live.
+        keyframeCache.reset()
+        for v in viewersCatchingUp { v.catchingUp = false }
+        viewersCatchingUp.removeAll()
         if rewriter.clockRate != media.codec.clockRate, media.codec.clockRate > 0 {
             rewriter = StreamRewriter(clockRate: media.codec.clockRate)
         }
@@ -150,6 +166,7 @@ final class TrackFanout {
         viewers.removeAll { $0.session === session }
         // Its tracks must not outlive it here either (`ViewerTrack.session` is unowned).
         viewersWithFollowUps.removeAll { $0.session === session }
+        viewersCatchingUp.removeAll { $0.session === session }
     }
 
     /// Takes one decrypted publisher packet: rewrites it to the outbound stream, keeps it in
@@ -187,6 +204,9 @@ final class TrackFanout {
             }
             if pendingCount == 0 { pendingStart = history.written }
             if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
+                if isKeyframe, keyframeCache.maxBytes > 0 {
+                    noteKeyframe(at: out.sequenceNumber, timestamp: out.timestamp, length: length, in: history)
+                }
                 // The history keeps it until the batch ends, so the receive buffer may be
                 // reused meanwhile (io_uring re-arms it at once).
                 pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
@@ -231,7 +251,9 @@ final class TrackFanout {
             // fan-out before it ends (`RoomManager.end`).
             unowned(unsafe) let viewer = list[i]
             unowned(unsafe) let session = viewer.session
-            guard session.state == .connected, let address = session.address, let srtp = session.rtpProtector else {
+            guard session.state == .connected, !viewer.catchingUp, let address = session.address,
+                  let srtp = session.rtpProtector
+            else {
                 continue
             }
             guard viewer.codec == sourceCodec else {
@@ -383,7 +405,7 @@ final class TrackFanout {
         stored.count + (viewer.rtxPayloadType == nil ? 0 : 2)
     }
 
-    private func canRepair(_ viewer: ViewerTrack) -> Bool {
+    func canRepair(_ viewer: ViewerTrack) -> Bool {
         let session = viewer.session
         guard session.state == .connected, session.address != nil, session.rtpProtector != nil, let source else {
             return false
@@ -393,10 +415,17 @@ final class TrackFanout {
 
     /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
     private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, output: DatagramQueue) -> Bool {
+        sendStored(stored, to: viewer, rtxPayloadType: viewer.rtxPayloadType, output: output)
+    }
+
+    /// Sends one stored packet to a viewer: RTX-wrapped with `rtxPayloadType`, or as it is
+    /// (a plain repair, an instant start's copy) when nil. True when queued.
+    func sendStored(
+        _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, rtxPayloadType rtxPT: UInt8?, output: DatagramQueue
+    ) -> Bool {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
-        let rtxPT = viewer.rtxPayloadType
-        let length = Self.repairLength(stored, to: viewer)
+        let length = stored.count + (rtxPT == nil ? 0 : 2)
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
@@ -454,17 +483,24 @@ final class TrackFanout {
         windowPackets &+= 1
     }
 
-    /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates: each of its
-    /// table and arena grows at once when too small, and shrinks when a quarter would do (a
-    /// few reallocations per stream, at most once a second, never per packet).
+    /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates, or for
+    /// instant start the keyframe interval (`KeyframeCache.wantedHistory`) when longer: each of
+    /// its table and arena grows at once when too small, and shrinks when a quarter would do
+    /// (a few reallocations per stream, at most once a second, never per packet).
     private func resizeHistory(packetsPerSecond rate: UInt64, bytesPerSecond byteRate: UInt64, output: DatagramQueue) {
         guard let h = history else { return }
-        let wantedSlots = min(max(Int(min(rate, 100_000)) * 5 / 2, 64), 8192)
+        let interval = keyframeCache.wantedHistory(packetsIn: packetsIn, bytesIn: bytesIn)
+        let rateSlots = Int(min(rate, 100_000)) * 5 / 2
+        let wantedSlots = min(max(rateSlots, interval.packets + rateSlots / 2, 64), interval.packets > 0 ? 32768 : 8192)
         var slots = 64
         while slots < wantedSlots { slots *= 2 }
-        // The arena: 2.5 s of bytes plus a quarter of headroom, in 16 KiB steps.
-        let wantedBytes = min(max(Int(min(byteRate, 100_000_000)) * 5 / 2, Self.minimumHistoryBytes), 64 << 20)
-        let bytes = (wantedBytes * 5 / 4 + 0x3FFF) & ~0x3FFF
+        // The arena: 2.5 s of bytes (or the interval and 1.25 s) plus a quarter of headroom,
+        // in 16 KiB steps; an interval in progress doubles it (a few copies per interval).
+        let rateBytes = Int(min(byteRate, 100_000_000)) * 5 / 2
+        let intervalBytes = interval.bytes > 0 ? interval.bytes + rateBytes / 2 : 0
+        let wantedBytes = min(max(rateBytes, intervalBytes, Self.minimumHistoryBytes), 64 << 20)
+        var bytes = (wantedBytes * 5 / 4 + 0x3FFF) & ~0x3FFF
+        if intervalBytes > 0, wantedBytes > h.byteCapacity { bytes = max(bytes, min(2 * h.byteCapacity, 64 << 20)) }
         let newSlots = slots > h.slotCount || slots * 4 <= h.slotCount ? slots : h.slotCount
         let newBytes = wantedBytes > h.byteCapacity || bytes * 4 <= h.byteCapacity ? bytes : h.byteCapacity
         guard newSlots != h.slotCount || newBytes != h.byteCapacity else { return }

@@ -16,6 +16,9 @@ final class ViewerTrack {
     /// Index of `extensionMap` among its track's distinct maps (`TrackFanout.classify`), -1
     /// when not shared: viewers of one class get the same adapted header.
     @exclusivity(unchecked) var mapClass = -1
+    /// Instant start: the viewer is being sent the packets since the latest keyframe, paced
+    /// (`catchUp`); the batch fan-out skips it until it has caught up with the live stream.
+    @exclusivity(unchecked) var catchingUp = false
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
     @exclusivity(unchecked) var bytesSent: UInt64 = 0
     let kind: TrackKind
@@ -28,6 +31,8 @@ final class ViewerTrack {
     var rtxBytesSent: UInt64 = 0
     /// Listed in its track's `viewersWithFollowUps`.
     var awaitsFollowUps = false
+    /// Where its instant start stands, while `catchingUp`.
+    var catchUp = CatchUpCursor()
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session

@@ -13,8 +13,14 @@ struct RoomSimulationTests {
     /// - 78: a viewer that never asks for keyframes itself (as a relay) lost the server's DTLS
     ///   Finished; the keyframe requested at its connection reached it before it had the keys,
     ///   and it never saw a picture. Fixed by `DTLSTransport.Event.peerMissedFinished`: the
-    ///   server asks for a keyframe again when the client retransmits its Finished.
-    static let regressionSeeds: [UInt64] = [78]
+    ///   server asks for a keyframe again when the client retransmits its Finished (since
+    ///   instant start: starts it again from the latest keyframe).
+    /// - 4331: a viewer that never asks for keyframes connected while a keyframe was in
+    ///   flight; the request at its connection was held back by the throttle and answered by
+    ///   that keyframe, which it had joined too late for: no picture until the next one.
+    ///   Fixed by instant start (`TrackFanout.startCatchUp`): it is sent the keyframe out of
+    ///   the history.
+    static let regressionSeeds: [UInt64] = [78, 4331]
 
     static func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 

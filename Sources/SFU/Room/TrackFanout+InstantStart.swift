@@ -1,0 +1,148 @@
+import Reactor
+
+/// Instant start: a viewer that connects is sent the packets since the latest keyframe out of
+/// the history, so its first picture does not wait for the publisher's next keyframe and
+/// costs no request upstream. The keyframe's packets go at once; the rest are paced at a
+/// multiple of the stream's bitrate; the viewer joins the batch fan-out once it has the
+/// newest packet. It sees the room's one outbound stream from the keyframe on: the same
+/// numbering as every viewer, so no per-viewer rewriting.
+extension TrackFanout {
+    /// The pace after the keyframe: this multiple of the stream's bitrate, at least
+    /// `catchUpMinimumBitsPerSecond` (a 10 s interval at 2 Mbit/s is sent in ~2.5 s).
+    static let catchUpRateMultiple: UInt64 = 4
+    static let catchUpMinimumBitsPerSecond: UInt64 = 2_000_000
+    /// How often a paced start sends its next packets, and the most it may save up.
+    static let catchUpInterval: Duration = .milliseconds(5)
+    static let catchUpBurst: Duration = .milliseconds(20)
+    /// Packets sent to one viewer in one call (a keyframe's are not paced, but bounded here).
+    static let catchUpPacketsPerCall = 512
+
+    /// A keyframe's first packet was stored under `seq`: packets of the same timestamp stored
+    /// just before it belong to the same picture (H.264 parameter sets), so the keyframe
+    /// starts at the first of them.
+    func noteKeyframe(at seq: UInt16, timestamp: UInt32, length: Int, in history: PacketHistory) {
+        var first = seq
+        for _ in 0..<16 {
+            guard let previous = history.storedPacket(sequenceNumber: first &- 1),
+                  Self.timestamp(of: previous) == timestamp
+            else { break }
+            first &-= 1
+        }
+        keyframeCache.keyframeStored(
+            first: first, timestamp: timestamp, packetsIn: packetsIn &- 1, bytesIn: bytesIn &- UInt64(length))
+    }
+
+    /// Starts a viewer that has just connected (or missed its start: `peerMissedFinished`)
+    /// from the latest keyframe. False when there is none to start from (instant start off,
+    /// no keyframe yet, too much sent since): the caller asks the publisher for one.
+    func startCatchUp(_ viewer: ViewerTrack, now: Instant, output: DatagramQueue) -> Bool {
+        guard let history, let start = keyframeCache.usableStart(in: history, bytesIn: bytesIn), canRepair(viewer) else { return false }
+        if !viewer.catchingUp { viewersCatchingUp.append(viewer) }
+        viewer.catchingUp = true
+        viewer.catchUp = CatchUpCursor(
+            from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now, startedAt: now)
+        instantStarts &+= 1
+        _ = sendCatchUp(viewer, now: now, output: output)
+        return true
+    }
+
+    /// Sends what is due to every viewer being started. Returns the viewers whose keyframe
+    /// left the history before they caught up (they are live now, but need a fresh keyframe:
+    /// the caller asks for one).
+    func sendDueCatchUps(now: Instant, output: DatagramQueue) -> Int {
+        var aborted = 0
+        var i = 0
+        while i < viewersCatchingUp.count {
+            let viewer = viewersCatchingUp[i]
+            if now < viewer.catchUp.due {
+                i += 1
+                continue
+            }
+            switch sendCatchUp(viewer, now: now, output: output) {
+            case .sending:
+                i += 1
+                continue
+            case .aborted:
+                aborted += 1
+                instantStartsAborted &+= 1
+            case .caughtUp:
+                break
+            }
+            viewer.catchingUp = false
+            viewersCatchingUp.swapAt(i, viewersCatchingUp.count - 1)
+            viewersCatchingUp.removeLast()
+        }
+        return aborted
+    }
+
+    /// What a viewer connecting now would be sent (bytes since the keyframe); nil when it
+    /// would get a keyframe request instead.
+    var instantStartAvailableBytes: Int? {
+        guard let history, keyframeCache.usableStart(in: history, bytesIn: bytesIn) != nil else { return nil }
+        return keyframeCache.bytesSince(bytesIn: bytesIn)
+    }
+
+    /// When the next paced packets of any start are due.
+    var nextCatchUpTime: Instant? {
+        var t: Instant?
+        for v in viewersCatchingUp { t = Instant.earliest(t, v.catchUp.due) }
+        return t
+    }
+
+    enum CatchUpProgress { case sending, caughtUp, aborted }
+
+    /// Sends the viewer the next packets its pace allows. `caughtUp`: it has every packet up
+    /// to the newest and may join the batch fan-out (between batches, so nothing held is
+    /// skipped). `aborted`: its keyframe is no longer in the history.
+    private func sendCatchUp(_ viewer: ViewerTrack, now: Instant, output: DatagramQueue) -> CatchUpProgress {
+        guard let history, history.storedPacket(sequenceNumber: viewer.catchUp.from) != nil,
+              let newest = history.newestSequenceNumber
+        else { return .aborted }
+        guard source != nil else { return .caughtUp }  // the publisher left: nothing more to start from
+        guard canRepair(viewer) else {
+            viewer.catchUp.due = now + Self.catchUpInterval  // not sendable now: try again
+            return .sending
+        }
+        var c = viewer.catchUp
+        let bytesPerSecond = max(currentBitrate(now: now) * Self.catchUpRateMultiple, Self.catchUpMinimumBitsPerSecond) / 8
+        let elapsed = UInt64(max((now - c.refilledAt).nanoseconds, 0))
+        let burst = Int(bytesPerSecond * UInt64(Self.catchUpBurst.nanoseconds) / 1_000_000_000)
+        c.budget = min(c.budget + Int(min(bytesPerSecond * elapsed / 1_000_000_000, UInt64(burst))), burst)
+        c.refilledAt = now
+        var progress = CatchUpProgress.sending
+        var steps = 0
+        while steps < Self.catchUpPacketsPerCall {
+            if SequenceNumber(c.next).isNewer(than: SequenceNumber(newest)) {
+                progress = .caughtUp
+                break
+            }
+            steps += 1
+            // Never stored (lost upstream, not yet repaired): the viewer NACKs the gap.
+            guard let stored = history.storedPacket(sequenceNumber: c.next) else {
+                c.next &+= 1
+                continue
+            }
+            let inKeyframe = Self.timestamp(of: stored) == c.keyframeTimestamp
+            guard inKeyframe || c.budget > 0 else { break }
+            guard sendStored(stored, to: viewer, rtxPayloadType: nil, output: output) else { break }
+            if !inKeyframe { c.budget -= stored.count }
+            c.next &+= 1
+            c.packetsSent &+= 1
+            c.bytesSent &+= UInt64(stored.count)
+            viewer.packetsSent &+= 1
+            viewer.bytesSent &+= UInt64(stored.count)
+            instantStartPackets &+= 1
+            instantStartBytes &+= UInt64(stored.count)
+        }
+        c.due = now + Self.catchUpInterval
+        viewer.catchUp = c
+        return progress
+    }
+
+    /// The RTP timestamp of a stored (plaintext, well-formed) packet.
+    @inline(__always)
+    static func timestamp(of packet: UnsafeRawBufferPointer) -> UInt32 {
+        guard packet.count >= 12 else { return 0 }
+        return UInt32(packet[4]) << 24 | UInt32(packet[5]) << 16 | UInt32(packet[6]) << 8 | UInt32(packet[7])
+    }
+}

@@ -1,0 +1,21 @@
+import Reactor
+
+/// One viewer's instant start: the next packet of the history to send it and its pacing.
+/// The keyframe's own packets go at once (the first picture); the rest follow at a multiple
+/// of the stream's bitrate, so a long keyframe interval is not one burst into the viewer's
+/// link, and the viewer joins the live fan-out when it has reached the newest packet.
+struct CatchUpCursor {
+    /// The keyframe's first packet: while the history still holds it, it holds every packet
+    /// after it (both of its rings are first in, first out).
+    var from: UInt16 = 0
+    var next: UInt16 = 0
+    var keyframeTimestamp: UInt32 = 0
+    /// Bytes it may send now (a token bucket refilled at the pacing rate).
+    var budget = 0
+    var refilledAt = Instant(nanoseconds: 0)
+    /// When the next paced packets are due.
+    var due = Instant(nanoseconds: 0)
+    var startedAt = Instant(nanoseconds: 0)
+    var packetsSent: UInt64 = 0
+    var bytesSent: UInt64 = 0
+}
