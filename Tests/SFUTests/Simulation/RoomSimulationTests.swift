@@ -68,6 +68,11 @@ struct RoomSimulationTests {
         let failures = simulation.run()
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(20).joined(separator: "\n")))
         #expect(simulation.clients.filter { $0.connectedAt != nil }.count == viewers + 1)
+        // Instant start: every viewer was started from the latest keyframe in the history;
+        // none needed a keyframe request at its connection.
+        let counters = simulation.manager.mediaCounters
+        #expect(counters.instantStartsUnavailable == 0)
+        #expect(counters.instantStarts >= UInt64(viewers))
     }
 
     @Test("regression seeds pass")
