@@ -15,6 +15,28 @@ const ui = LiveSFU.page('player', {
 });
 const $ = ui.$;
 
+// Simulcast: the room's layers (RIDs) from /api/rooms fill the quality menu; choosing one asks
+// the server to move this viewer there (at that layer's next keyframe).
+async function loadLayers(room) {
+  try {
+    const resp = await fetch(LiveSFU.serverBase() + '/api/rooms', { headers: $('token').value ? { Authorization: 'Bearer ' + $('token').value } : {} });
+    const entry = ((await resp.json()).rooms || []).find((r) => r.name === room);
+    const rids = ((entry && entry.tracks) || []).filter((t) => t.kind === 'video' && t.rid).map((t) => t.rid);
+    const menu = $('quality');
+    menu.replaceChildren(...['auto', ...rids].map((rid) => { const o = document.createElement('option'); o.value = o.textContent = rid; return o; }));
+    menu.disabled = rids.length === 0;
+  } catch (e) { /* no listing: the menu stays off */ }
+}
+
+$('quality').addEventListener('change', async () => {
+  if (!window.livesfuSession) return;
+  try {
+    ui.state.layer = await LiveSFU.selectLayer(window.livesfuSession, $('quality').value);
+  } catch (e) {
+    ui.setState(ui.state.state, e.message);
+  }
+});
+
 async function play() {
   const room = $('room').value.trim();
   if (!room) { ui.setState('error', 'room is required'); return; }
@@ -30,6 +52,7 @@ async function play() {
         $('remote').play().catch(() => { $('remote').muted = true; $('remote').play().catch(() => {}); });
       },
     }));
+    loadLayers(room);
   } catch (e) {
     await ui.failed('play', e);
   }

@@ -28,7 +28,7 @@ async function start() {
     $('preview').srcObject = stream;
     ui.setState('connecting');
     ui.follow(await LiveSFU.publish(LiveSFU.endpoint('publish', room), stream,
-      { token: $('token').value, codec: $('codec').value }));
+      { token: $('token').value, codec: $('codec').value, simulcast: $('simulcast').checked }));
     const watch = new URL('player.html', location.href);
     watch.searchParams.set('room', room);
     const a = document.createElement('a');
@@ -40,5 +40,6 @@ async function start() {
   }
 }
 
+if (LiveSFU.params().get('simulcast') === '1') $('simulcast').checked = true;
 if (LiveSFU.params().get('codec')) $('codec').value = LiveSFU.params().get('codec').toLowerCase();
 ui.boot(start);

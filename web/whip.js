@@ -131,15 +131,34 @@
     return true;
   }
 
+  // Three simulcast layers, the full picture first (the server records the first, and starts
+  // viewers on the layer with the highest bitrate).
+  const SIMULCAST = [
+    { rid: 'f' },
+    { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+    { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  ];
+
   async function publish(url, stream, opts = {}) {
     const pc = newPeerConnection();
     for (const track of stream.getTracks()) {
-      const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      const init = { direction: 'sendonly', streams: [stream] };
+      if (track.kind === 'video' && opts.simulcast) init.sendEncodings = SIMULCAST;
+      const t = pc.addTransceiver(track, init);
       if (track.kind === 'video' && opts.codec) {
         if (!preferCodec(t, 'video', opts.codec)) throw new Error(`codec ${opts.codec} not available`);
       }
     }
     return new Session(pc, url, opts.token).negotiate();
+  }
+
+  // Simulcast: asks the server to move this viewer to a layer (a RID, or 'auto').
+  async function selectLayer(session, layer) {
+    const resp = await fetch(session.location + '/layer', {
+      method: 'POST', headers: { ...authHeaders(session.token), 'Content-Type': 'text/plain' }, body: layer,
+    });
+    if (!resp.ok) throw new WhipError(resp.status, await resp.text());
+    return resp.text();
   }
 
   async function play(url, opts = {}) {
@@ -282,6 +301,6 @@
   }
 
   global.LiveSFU = {
-    WhipError, Session, params, serverBase, endpoint, publish, play, summarize, preferCodec, page, row,
+    WhipError, Session, params, serverBase, endpoint, publish, play, selectLayer, summarize, preferCodec, page, row,
   };
 })(window);

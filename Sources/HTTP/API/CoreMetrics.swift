@@ -108,6 +108,11 @@ public enum CoreMetrics {
                   help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead)",
                   labels: [("result", result)], value: Double(value))
         }
+        s.add("livesfu_layer_switches_total", .counter, help: "Simulcast: viewers moved to another layer at its keyframe",
+              value: Double(c.layerSwitches))
+        s.add("livesfu_layer_requests_refused_total", .counter,
+              help: "Simulcast: layer requests refused (the publisher sends no simulcast, or not that RID)",
+              value: Double(c.layerRequestsRefused))
         s.add("livesfu_instant_start_packets_total", .counter, help: "Packets sent to viewers by instant starts",
               value: Double(c.instantStartPackets))
         s.add("livesfu_instant_start_bytes_total", .counter, help: "Bytes sent to viewers by instant starts",

@@ -106,6 +106,10 @@ enum RoomListingJSON {
         for t in room.tracks {
             o.beginObject()
             o.field("kind", t.kind)
+            if let rid = t.rid {
+                o.field("rid", rid)
+                o.field("layer_viewers", t.viewers)
+            }
             o.field("codec", t.codec)
             o.field("ssrc", t.ssrc)
             o.field("bitrate_bps", t.bitrate)
@@ -174,6 +178,11 @@ enum RoomListingJSON {
             o.field("nack_repeats", v.nackRepeats)
             o.field("nack_over_budget", v.nackOverBudget)
             o.field("repair_follow_ups", v.repairFollowUps)
+            if let layer = v.layer {
+                o.field("layer", layer)
+                o.key("target_layer")
+                if let t = v.targetLayer { o.string(t) } else { o.null() }
+            }
             o.endObject()
         }
         o.endArray()

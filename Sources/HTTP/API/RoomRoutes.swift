@@ -58,6 +58,9 @@ public struct RoomRoutes {
         router.add(.patch, "\(Self.sessionPrefix)/:room/:id", policy: session) { request, responder in
             self.patchSession(request, responder)
         }
+        router.add(.post, "\(Self.sessionPrefix)/:room/:id/layer", policy: session) { request, responder in
+            self.selectLayer(request, responder)
+        }
         let listing = RoutePolicy(auth: .global, rateLimited: true)
         router.add(.get, "/api/rooms", policy: listing) { request, responder in
             self.listRooms(identity: request.identity ?? AuthIdentity(credential: .open), responder)
@@ -420,6 +423,28 @@ public struct RoomRoutes {
                 responder.respond(HTTPServerResponse(status: .ok, headerFields: fields, body: Array(answer.utf8)))
             case .failure(let error):
                 responder.respond(.error(HTTPResponse.Status(code: error.status), error.description))
+            }
+        }
+    }
+
+    /// Simulcast: the body names a layer by RID, or `auto`; the answer names the layer the
+    /// viewer is moving to (at its next keyframe) or is on.
+    private func selectLayer(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
+        let text = String(decoding: request.body.prefix(64), as: UTF8.self)
+            .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }).first.map(String.init) ?? ""
+        guard !text.isEmpty, request.body.count <= 64 else {
+            responder.respond(.error(.badRequest, "the body names a layer by its RID, or auto"))
+            return
+        }
+        let choice: RoomManager.LayerChoice = text == "auto" ? .automatic : .rid(text)
+        let room = request.pathParameters["room"] ?? ""
+        let id = request.pathParameters["id"] ?? ""
+        onOwner(of: room, responder) { rooms, now in
+            rooms.selectLayer(room: room, id: id, choice: choice, now: now)
+        } then: { result, responder in
+            switch result {
+            case .success(let rid): responder.respond(.text(.ok, rid))
+            case .failure(let error): responder.respond(.error(HTTPResponse.Status(code: error.status), error.description))
             }
         }
     }

@@ -57,11 +57,12 @@ public struct SenderReportRewriter {
     /// no fresh publisher report to derive it from.
     @discardableResult
     public func write(
-        into writer: inout RTCPWriter, ssrc: UInt32, packetCount: UInt64, octetCount: UInt64, now: Instant
+        into writer: inout RTCPWriter, ssrc: UInt32, packetCount: UInt64, octetCount: UInt64,
+        timestampOffset: UInt32 = 0, now: Instant
     ) -> UInt64? {
         guard let r = report(now: now) else { return nil }
         writer.addSenderReport(
-            ssrc: ssrc, ntpTimestamp: r.ntpTimestamp, rtpTimestamp: r.rtpTimestamp,
+            ssrc: ssrc, ntpTimestamp: r.ntpTimestamp, rtpTimestamp: r.rtpTimestamp &+ timestampOffset,
             packetCount: UInt32(truncatingIfNeeded: packetCount), octetCount: UInt32(truncatingIfNeeded: octetCount))
         return r.ntpTimestamp
     }

@@ -1,7 +1,8 @@
 import Reactor
 
 /// Where a video track's latest keyframe starts in its history, and how much the stream has
-/// sent since: what a viewer that connects now needs to decode at once (instant start). The
+/// sent since: what a viewer that connects now needs to decode at once (instant start), and
+/// where a viewer moving to this simulcast layer starts (kept when instant start is off). The
 /// packets themselves stay in the track's `PacketHistory` (no second copy); this keeps their
 /// place, and says how large the history must be to hold a whole keyframe interval, up to
 /// `maxBytes`.

@@ -9,7 +9,13 @@ final class Room {
     var relay: RelaySource?
     private(set) var viewersByID: [String: PeerSession] = [:]
     let audio: TrackFanout
+    /// The video track; with a simulcast publisher its first layer (`videoLayers`).
     let video: TrackFanout
+    /// Simulcast: one track per layer of the publisher's, `video` first, all under `video`'s
+    /// SSRCs; each viewer is on one of them (`ViewerTrack.layer`). Just `[video]` without.
+    private(set) var videoLayers: [TrackFanout]
+    private let instantStartMaxBytes: Int
+    private let videoHistoryStartBytes: Int
     let createdAt: Instant
     /// When the last publisher left (viewers wait for a new one until the grace period ends).
     var publisherLeftAt: Instant?
@@ -27,10 +33,58 @@ final class Room {
         video = TrackFanout(
             kind: .video, streamID: streamID, cname: cname, historyStartBytes: videoHistoryStartBytes,
             instantStartMaxBytes: instantStartMaxBytes)
+        videoLayers = [video]
+        self.instantStartMaxBytes = instantStartMaxBytes
+        self.videoHistoryStartBytes = videoHistoryStartBytes
         createdAt = now
     }
 
     func fanout(_ kind: TrackKind) -> TrackFanout { kind == .audio ? audio : video }
+
+    /// A kind's track for a simulcast layer (the first for audio, or a layer not there).
+    func fanout(_ kind: TrackKind, layer: Int) -> TrackFanout {
+        kind == .audio || layer >= videoLayers.count ? fanout(kind) : videoLayers[layer]
+    }
+
+    /// The track a viewer's subscription is on now.
+    func fanout(of viewer: ViewerTrack) -> TrackFanout { fanout(viewer.kind, layer: viewer.layer) }
+
+    /// The video layer with the highest bitrate now (the best picture); the first before any
+    /// is measured, and without simulcast.
+    func bestVideoLayer(now: Instant) -> Int {
+        var best = 0
+        var bitrate: UInt64 = 0
+        for f in videoLayers {
+            let b = f.currentBitrate(now: now)
+            if b > bitrate {
+                best = f.layer
+                bitrate = b
+            }
+        }
+        return best
+    }
+
+    /// Every track of the room: audio, then each video layer.
+    var fanouts: [TrackFanout] { [audio] + videoLayers }
+
+    /// A publisher with `count` video layers (1 without simulcast) is attached: layers are
+    /// added, and layers it does not send are dropped, their viewers moved to the first (the
+    /// last publisher's held packets went out when it ended: `RoomManager.end`).
+    func setVideoLayers(_ count: Int) {
+        while videoLayers.count < count {
+            videoLayers.append(TrackFanout(
+                kind: .video, streamID: video.streamID, cname: video.cname, historyStartBytes: videoHistoryStartBytes,
+                instantStartMaxBytes: instantStartMaxBytes, layer: videoLayers.count, base: video))
+        }
+        while videoLayers.count > max(count, 1) {
+            for v in videoLayers.removeLast().viewers {
+                v.layer = 0
+                v.targetLayer = nil
+                v.catchingUp = false
+                video.add(v)
+            }
+        }
+    }
 
     var viewerCount: Int { viewersByID.count }
 
@@ -44,7 +98,6 @@ final class Room {
     func removeViewer(_ session: PeerSession) {
         guard viewersByID.removeValue(forKey: session.id) != nil else { return }
         if session.connectedAt != nil { connectedViewers -= 1 }
-        audio.remove(session: session)
-        video.remove(session: session)
+        for f in fanouts { f.remove(session: session) }
     }
 }

@@ -27,6 +27,10 @@ public struct RoomCounters: Sendable {
     /// Viewers that connected with no keyframe to start them from (instant start off, none
     /// yet, or too much sent since it): a keyframe was asked of the publisher instead.
     public var instantStartsUnavailable: UInt64 = 0
+    /// Simulcast: viewers moved between layers, and layer requests refused (no simulcast, a
+    /// RID the publisher does not send).
+    public var layerSwitches: UInt64 = 0
+    public var layerRequestsRefused: UInt64 = 0
     /// Viewers started from the latest keyframe in the history, those whose keyframe left the
     /// history before they caught up, and the packets and bytes the starts sent.
     public var instantStarts: UInt64 = 0
@@ -90,7 +94,7 @@ public struct RoomCounters: Sendable {
     /// Adds a room's fan-out drops and instant starts, both tracks (a live room's at scrape
     /// time, a closed room's for good).
     mutating func addFanoutFigures(of room: Room) {
-        for f in [room.audio, room.video] {
+        for f in room.fanouts {
             droppedCodecMismatch &+= f.droppedNoCodecMatch
             droppedProtectFailed &+= f.protectErrors
             droppedSendQueueFull &+= f.sendQueueFull
@@ -123,6 +127,8 @@ public struct RoomCounters: Sendable {
         pliSent &+= o.pliSent
         viewerKeyframesReRequested &+= o.viewerKeyframesReRequested
         instantStartsUnavailable &+= o.instantStartsUnavailable
+        layerSwitches &+= o.layerSwitches
+        layerRequestsRefused &+= o.layerRequestsRefused
         instantStarts &+= o.instantStarts
         instantStartsAborted &+= o.instantStartsAborted
         instantStartPackets &+= o.instantStartPackets

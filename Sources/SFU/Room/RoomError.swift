@@ -15,6 +15,9 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     /// (`MAX_PENDING_SESSIONS_PER_IP`): 429, come back after `retryAfter` seconds.
     case tooManyPendingSessions(limit: Int, retryAfter: Int)
     case sessionNotFound
+    /// A layer asked for in a room whose publisher sends no simulcast; a RID it does not send.
+    case notSimulcast
+    case unknownLayer(String)
     /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
     case precondition(required: Bool)
     case internalError(String)
@@ -27,6 +30,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .roomFull, .tooManyRooms, .tooManySessions, .coreBusy: 503
         case .tooManyPendingSessions: 429
         case .sessionNotFound: 404
+        case .notSimulcast: 409
+        case .unknownLayer: 400
         case .precondition(let required): required ? 428 : 412
         case .internalError: 500
         }
@@ -46,6 +51,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyPendingSessions(let limit, let retryAfter):
             "too many sessions being set up from your address (\(limit)); connect them or retry in \(retryAfter) s"
         case .sessionNotFound: "no such session"
+        case .notSimulcast: "the room's publisher sends no simulcast layers"
+        case .unknownLayer(let rid): "the publisher sends no layer \"\(rid)\""
         case .precondition(let required):
             required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
         case .internalError(let r): "internal error: \(r)"

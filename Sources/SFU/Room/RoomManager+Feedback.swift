@@ -4,24 +4,26 @@ import Reactor
 /// (throttled), NACKs, transport-wide feedback, receiver reports and REMB; and the repair
 /// follow-ups to viewers.
 extension RoomManager {
-    /// Asks the publisher for a keyframe, at most once per throttle interval.
-    func requestKeyframe(room: Room, now: Instant) {
-        guard room.video.keyframeThrottle.request(now: now) else {
-            noteDeadline(room.video.keyframeThrottle.nextRetryTime)  // held back: sent when due
+    /// Asks the publisher for a keyframe of a video layer (simulcast; 0 without), at most
+    /// once per throttle interval per layer.
+    func requestKeyframe(room: Room, layer: Int = 0, now: Instant) {
+        let track = room.fanout(.video, layer: layer)
+        guard track.keyframeThrottle.request(now: now) else {
+            noteDeadline(track.keyframeThrottle.nextRetryTime)  // held back: sent when due
             return
         }
-        sendPLI(room: room)
-        noteDeadline(room.video.keyframeThrottle.nextRetryTime)
+        sendPLI(room: room, layer: track.layer)
+        noteDeadline(track.keyframeThrottle.nextRetryTime)
     }
 
-    func sendPLI(room: Room) {
+    func sendPLI(room: Room, layer: Int = 0) {
         guard let p = room.publisher else {
             sendRelayKeyframeRequest(room: room)  // an edge's room: upstream through the relay
             return
         }
         // Before its first packet the stream is known only from the offer's a=ssrc (what the
         // keyframe request at connect, for viewers and recordings, goes to).
-        let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX })
+        let stream = p.inbound.first(where: { $0.kind == .video && !$0.isRTX && $0.layer == layer })
         guard let media = stream?.media ?? p.tracks.first(where: { TrackKind($0.kind) == .video }),
             let mediaSSRC = stream?.ssrc ?? media.remoteSSRC
         else { return }
@@ -109,12 +111,12 @@ extension RoomManager {
     /// Sends viewers being started what their pace allows (instant start); one whose
     /// keyframe left the history first needs a fresh one.
     func sendInstantStarts(_ room: Room, now: Instant) {
-        guard room.video.nextCatchUpTime != nil else { return }
-        if room.video.sendDueCatchUps(now: now, output: output) > 0 { requestKeyframe(room: room, now: now) }
+        for f in room.videoLayers where f.nextCatchUpTime != nil {
+            if f.sendDueCatchUps(now: now, output: output) > 0 { requestKeyframe(room: room, layer: f.layer, now: now) }
+        }
     }
 
     func sendRepairFollowUps(_ room: Room, now: Instant) {
-                room.video.sendDueFollowUps(now: now, output: output)
-        room.audio.sendDueFollowUps(now: now, output: output)
+        for f in room.fanouts { f.sendDueFollowUps(now: now, output: output) }
     }
 }

@@ -31,7 +31,7 @@ extension RoomManager {
                 sendTransportFeedback(s, room: room, now: now)
             }
         }
-        guard var stream = s.inboundStream(ssrc: view.ssrc, payloadType: view.payloadType) else {
+        guard var stream = s.inboundStream(for: view) else {
             counters.droppedUnknownSSRC &+= 1
             srtp.forgetInboundStream(ssrc: view.ssrc)  // no libsrtp state for an SSRC we refused
             return
@@ -40,7 +40,8 @@ extension RoomManager {
         var repaired = false
         if stream.isRTX {
             // A repair (RFC 4588): back to the original packet, then on like any other.
-            guard let primary = s.inbound.first(where: { !$0.isRTX && $0.kind == stream.kind }) else {
+            guard let primary = s.inbound.first(where: { !$0.isRTX && $0.kind == stream.kind && $0.layer == stream.layer })
+            else {
                 counters.droppedPublisherRTX &+= 1
                 return
             }
@@ -80,12 +81,13 @@ extension RoomManager {
         if stream.kind == .video, let codec = VideoCodec(stream.media.codecName) {
             isKeyframe = KeyframeDetector.isKeyframe(codec: codec, payload: UnsafeRawBufferPointer(view.payload))
         }
-        let fanout = room.fanout(stream.kind)
+        let fanout = room.fanout(stream.kind, layer: stream.layer)
         if fanout.forward(view, isKeyframe: isKeyframe, now: now, output: output) {
             tracksToFlush.append(fanout)
         }
+        if isKeyframe, room.videoLayers.count > 1 { keyframedLayers.append((room, fanout)) }
         if let r = fanout.recorder {
-            if r.takeKeyframeRequest() { requestKeyframe(room: room, now: now) }
+            if r.takeKeyframeRequest() { requestKeyframe(room: room, layer: fanout.layer, now: now) }
             noteDeadline(r.deadline)
         }
         noteDeadline(stream.nackGenerator.nextDueTime)

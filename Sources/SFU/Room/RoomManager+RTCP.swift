@@ -53,7 +53,7 @@ extension RoomManager {
         }
         if wantsKeyframe {
             counters.pliFromViewers &+= 1
-            requestKeyframe(room: room, now: now)
+            requestKeyframe(room: room, layer: s.viewerTracks.first { $0.kind == .video }?.layer ?? 0, now: now)
         }
         if sawBye, s.role == .publisher { end(s, reason: .bye, now: now) }
     }
@@ -69,9 +69,15 @@ extension RoomManager {
             return
         }
         counters.nackPacketsFromViewers &+= 1
-        let fanout = room.fanout(track.kind)
+        let fanout = room.fanout(of: track)
+        let rewrites = track.rewrites
+        let first = SequenceNumber(track.firstSequenceOnLayer)
+        let offset = track.offsets.sequence
         nack.forEachLostSequence { seq in
-            fanout.resend(sequenceNumber: seq, to: track, now: now, output: output)
+            // A viewer that moved between layers names packets in its own numbering; those
+            // from before the move were another layer's.
+            if rewrites, first.isNewer(than: SequenceNumber(seq)) { return }
+            fanout.resend(sequenceNumber: rewrites ? seq &- offset : seq, to: track, now: now, output: output)
         }
         noteDeadline(track.nack.nextFollowUpTime)
     }
@@ -93,7 +99,7 @@ extension RoomManager {
         let ssrc = sr.ssrc
         guard let stream = p.inbound.first(where: { $0.ssrc == ssrc && !$0.isRTX }) else { return }
         stream.receptionStats.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, now: now)
-        let fanout = room.fanout(stream.kind)
+        let fanout = room.fanout(stream.kind, layer: stream.layer)
         guard fanout.currentSourceSSRC == ssrc else { return }
         fanout.senderReports.publisherReport(
             ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp), now: now)
@@ -109,7 +115,8 @@ extension RoomManager {
         var ntp: UInt64?
         let sent = RTCPSender.send(to: viewer.session, on: output, capacity: 200) { w in
             ntp = fanout.senderReports.write(
-                into: &w, ssrc: ssrc, packetCount: viewer.packetsSent, octetCount: viewer.bytesSent, now: now)
+                into: &w, ssrc: ssrc, packetCount: viewer.packetsSent, octetCount: viewer.bytesSent,
+                timestampOffset: viewer.rewrites ? viewer.offsets.timestamp : 0, now: now)
             w.addSourceDescription(ssrc: ssrc, cname: cname)
             return ntp != nil
         }

@@ -27,9 +27,11 @@ extension RoomManager {
 
     /// The receive batch ended: each track that took packets fans them out now.
     public func batchEnded(now: Instant) {
-        guard !tracksToFlush.isEmpty else { return }
-        for track in tracksToFlush { track.flushPending(output: output) }
-        tracksToFlush.removeAll(keepingCapacity: true)
+        if !tracksToFlush.isEmpty {
+            for track in tracksToFlush { track.flushPending(output: output) }
+            tracksToFlush.removeAll(keepingCapacity: true)
+        }
+        if !keyframedLayers.isEmpty { moveViewersToKeyframedLayers(now: now) }
     }
 
     /// An ICE check (or a reply to our confirmation request) for `s`: answered; a validated

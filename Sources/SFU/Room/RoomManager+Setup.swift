@@ -135,7 +135,8 @@ extension RoomManager {
         case .publisher:
             for media in s.tracks {
                 guard let kind = TrackKind(media.kind) else { continue }
-                room.fanout(kind).attach(source: media)
+                if kind == .video { room.setVideoLayers(max(media.simulcastRIDs.count, 1)) }
+                for f in room.fanouts where f.kind == kind { f.attach(source: media) }
             }
             startRecording(room, publisher: s, now: now)
             requestKeyframe(room: room, now: now)
@@ -147,13 +148,13 @@ extension RoomManager {
     /// A viewer needs a keyframe to start decoding: the latest one out of the history
     /// (instant start), else a fresh one from the publisher.
     func startViewerPicture(_ s: PeerSession, room: Room, now: Instant) {
-        if let track = s.viewerTracks.first(where: { $0.kind == .video }),
-           room.video.startCatchUp(track, now: now, output: output)
-        {
-            noteDeadline(room.video.nextCatchUpTime)
+        let track = s.viewerTracks.first(where: { $0.kind == .video })
+        let layer = track.map(room.fanout(of:)) ?? room.video
+        if let track, layer.startCatchUp(track, now: now, output: output) {
+            noteDeadline(layer.nextCatchUpTime)
             return
         }
         counters.instantStartsUnavailable &+= 1
-        requestKeyframe(room: room, now: now)
+        requestKeyframe(room: room, layer: layer.layer, now: now)
     }
 }

@@ -33,7 +33,7 @@ extension RoomManager {
                         repairedPackets: p.inbound.reduce(0) { $0 &+ $1.repaired },
                         rttMillis: Self.publisherRTT(p).map { Double($0.nanoseconds) / 1e6 })
                 },
-                tracks: [room.audio, room.video].compactMap { f in
+                tracks: room.fanouts.compactMap { f in
                     guard let source = f.source else { return nil }
                     let quality = f.viewerQuality()
                     return RoomSnapshot.Track(
@@ -43,6 +43,7 @@ extension RoomManager {
                         keyframeRequests: f.keyframeThrottle.requestsSent, nacksReceived: f.nackRequests,
                         nacksAnswered: f.nacksAnswered, rtxPackets: f.rtxPacketsOut, rtxBytes: f.rtxBytesOut,
                         instantStarts: f.instantStarts, instantStartBytes: f.instantStartAvailableBytes,
+                        rid: f.rid, viewers: f.viewers.count,
                         viewerLoss: quality?.loss, viewerRTTMillis: quality?.rttMillis)
                 },
                 viewers: room.viewerCount,
@@ -51,7 +52,9 @@ extension RoomManager {
                 bytesIn: room.audio.bytesIn &+ room.video.bytesIn,
                 packetsOut: room.audio.packetsOut &+ room.video.packetsOut,
                 bytesOut: room.audio.bytesOut &+ room.video.bytesOut,
-                viewerDetails: room.viewersByID.values.map(Self.viewerFigures),
+                viewerDetails: room.viewersByID.values.map {
+                    Self.viewerFigures($0, rids: room.video.source?.simulcastRIDs ?? [])
+                },
                 relay: room.relay.map { r in
                     RoomSnapshot.Relay(
                         origin: r.origin, state: r.isConnected ? "connected" : "connecting", packets: r.packetsIn,
@@ -63,7 +66,8 @@ extension RoomManager {
     }
 
     /// One viewer's figures over its tracks; loss and RTT from its video track when it has one.
-    static func viewerFigures(_ v: PeerSession) -> RoomSnapshot.Viewer {
+    /// `rids`: the room's simulcast layers (empty without).
+    static func viewerFigures(_ v: PeerSession, rids: [String]) -> RoomSnapshot.Viewer {
         var f = RoomSnapshot.Viewer(
             state: v.state.rawValue, packetsSent: 0, bytesSent: 0, loss: nil, rttMillis: nil, nacks: 0,
             nacksAnswered: 0, rtxBytes: 0, plis: v.pliReceived)
@@ -77,6 +81,10 @@ extension RoomManager {
             f.nackRepeats &+= t.nack.suppressedRepeats
             f.nackOverBudget &+= t.nack.suppressedBudget &+ t.nack.suppressedFlood
             f.repairFollowUps &+= t.nack.followUpsSent
+            if t.kind == .video, t.layer < rids.count {
+                f.layer = rids[t.layer]
+                f.targetLayer = t.targetLayer.flatMap { $0 < rids.count ? rids[$0] : nil }
+            }
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins
                 if let r = t.reports.roundTripTime { f.rttMillis = Double(r.nanoseconds) / 1e6 }

@@ -32,7 +32,7 @@ extension RoomManager {
             }
             guard let p = room.publisher, p.state == .connected else { continue }
             advanceRecordings(room, now: now)
-            if room.video.keyframeThrottle.retryDue(now: now) { sendPLI(room: room) }
+            for f in room.videoLayers where f.keyframeThrottle.retryDue(now: now) { sendPLI(room: room, layer: f.layer) }
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
                 sendNack(p, stream: st, room: room, now: now)
@@ -72,11 +72,12 @@ extension RoomManager {
         }
         for room in Array(rooms.values) {
             // Each viewer's resend budget follows the stream's bitrate.
-            for f in [room.audio, room.video] {
+            for f in room.fanouts {
                 let rate = f.currentBitrate(now: now)
                 for v in f.viewers { v.nack.updateStreamBitrate(rate) }
             }
             if let p = room.publisher {
+                automaticLayers(room, now: now)
                 sendREMB(p, room: room)
                 sendReceiverReports(p, room: room, now: now)
             } else if room.relay?.isConnected == true {
@@ -109,14 +110,15 @@ extension RoomManager {
         }
         for s in sessions.probing { t = Instant.earliest(t, s.ice.nextProbeTime) }
         for room in rooms.values {
-            t = Instant.earliest(t, room.video.nextFollowUpTime)
-            t = Instant.earliest(t, room.audio.nextFollowUpTime)
-            t = Instant.earliest(t, room.video.nextCatchUpTime)
+            for f in room.fanouts {
+                t = Instant.earliest(t, f.nextFollowUpTime)
+                t = Instant.earliest(t, f.nextCatchUpTime)
+            }
             if let relay = room.relay { t = Instant.earliest(t, relayDeadline(relay, room: room)) }
             guard let p = room.publisher, p.state == .connected else { continue }
             t = Instant.earliest(t, room.video.recorder?.deadline)
             t = Instant.earliest(t, room.audio.recorder?.deadline)
-            t = Instant.earliest(t, room.video.keyframeThrottle.nextRetryTime)
+            for f in room.videoLayers { t = Instant.earliest(t, f.keyframeThrottle.nextRetryTime) }
             t = Instant.earliest(t, p.transportCC?.nextDueTime)
             for st in p.inbound where !st.isRTX { t = Instant.earliest(t, st.nackGenerator.nextDueTime) }
         }

@@ -40,6 +40,9 @@ public final class RoomManager: DatagramEndpoint {
     var lastTrim = Instant(nanoseconds: 0)
     /// Tracks holding packets of the current receive batch (see `TrackFanout.forward`).
     var tracksToFlush: [TrackFanout] = []
+    /// Simulcast layers that received a keyframe in this batch: viewers waiting for one of
+    /// them move onto it when the batch ends (`moveViewersToKeyframedLayers`).
+    var keyframedLayers: [(Room, TrackFanout)] = []
     /// The earliest time something is due (`nextTimeout`).
     var wakeAt: Instant?
     /// Told when an input made something due earlier than `nextTimeout` said before, so the
@@ -133,8 +136,9 @@ public final class RoomManager: DatagramEndpoint {
         for media in session.tracks where media.direction.sends {
             guard let kind = TrackKind(media.kind) else { continue }
             let track = ViewerTrack(session: session, kind: kind, media: media)
+            if kind == .video { track.layer = room.bestVideoLayer(now: now) }
             session.viewerTracks.append(track)
-            room.fanout(kind).add(track)
+            room.fanout(of: track).add(track)
         }
         return SessionCreated(sessionID: session.id, answer: answer, etag: session.etag)
     }
@@ -267,16 +271,14 @@ public final class RoomManager: DatagramEndpoint {
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             // Its packets of the current receive batch are still held: they go out first.
-            room.audio.flushPending(output: output)
-            room.video.flushPending(output: output)
+            for f in room.fanouts { f.flushPending(output: output) }
             room.publisher = nil
             finishRecordings(room, now: now)
-            room.audio.detachSource()
-            room.video.detachSource()
+            for f in room.fanouts { f.detachSource() }
             room.publisherLeftAt = now
         } else {
             room.removeViewer(s)
-            for t in s.viewerTracks { room.fanout(t.kind).remove(session: s) }
+            for t in s.viewerTracks { room.fanout(of: t).remove(session: s) }
             s.viewerTracks.removeAll()
         }
         removeIfEmpty(room)

@@ -36,6 +36,9 @@ public struct RoomSnapshot: Sendable {
         /// be sent (bytes since the keyframe; nil: a keyframe would be asked for instead).
         public var instantStarts: UInt64 = 0
         public var instantStartBytes: Int?
+        /// Simulcast: the layer's RID (nil without simulcast) and the viewers on it.
+        public var rid: String?
+        public var viewers = 0
         /// Mean loss fraction (0…1) and RTT (ms) from the viewers' receiver reports.
         public var viewerLoss: Double?
         public var viewerRTTMillis: Double?
@@ -55,6 +58,9 @@ public struct RoomSnapshot: Sendable {
         public var plis: UInt64
         /// NACKed packets not resent: gone from the history, repeats within an RTT, over the
         /// resend budget; and the follow-up copies of repairs sent.
+        /// Simulcast: the RID of the layer it is on, and of the one it is moving to.
+        public var layer: String?
+        public var targetLayer: String?
         public var nackMissing: UInt64 = 0
         public var nackRepeats: UInt64 = 0
         public var nackOverBudget: UInt64 = 0

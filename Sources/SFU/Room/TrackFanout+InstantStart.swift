@@ -34,14 +34,17 @@ extension TrackFanout {
 
     /// Starts a viewer that has just connected (or missed its start: `peerMissedFinished`)
     /// from the latest keyframe. False when there is none to start from (instant start off,
-    /// no keyframe yet, too much sent since): the caller asks the publisher for one.
-    func startCatchUp(_ viewer: ViewerTrack, now: Instant, output: DatagramQueue) -> Bool {
-        guard let history, let start = keyframeCache.usableStart(in: history, bytesIn: bytesIn), canRepair(viewer) else { return false }
+    /// no keyframe yet, too much sent since): the caller asks the publisher for one. With
+    /// `keyframe`: a viewer moved to this simulcast layer, from the keyframe just received.
+    func startCatchUp(_ viewer: ViewerTrack, keyframe: UInt16? = nil, now: Instant, output: DatagramQueue) -> Bool {
+        guard let history, let start = keyframe ?? keyframeCache.usableStart(in: history, bytesIn: bytesIn),
+              history.storedPacket(sequenceNumber: start) != nil, canRepair(viewer)
+        else { return false }
         if !viewer.catchingUp { viewersCatchingUp.append(viewer) }
         viewer.catchingUp = true
         viewer.catchUp = CatchUpCursor(
             from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now, startedAt: now)
-        instantStarts &+= 1
+        if keyframe == nil { instantStarts &+= 1 }
         _ = sendCatchUp(viewer, now: now, output: output)
         return true
     }

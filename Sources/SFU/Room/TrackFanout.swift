@@ -97,14 +97,28 @@ final class TrackFanout {
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
 
-    init(kind: TrackKind, streamID: String, cname: String, historyStartBytes: Int, instantStartMaxBytes: Int = 0) {
+    /// Simulcast: which of the publisher's layers this is (0 without simulcast).
+    let layer: Int
+    /// The layer's RID while a simulcast publisher sends it.
+    var rid: String? {
+        guard let rids = source?.simulcastRIDs, layer < rids.count else { return nil }
+        return rids[layer]
+    }
+
+    /// A room track; `layer` > 0 with `base`, the room's track whose outbound SSRCs and track
+    /// id this simulcast layer shares (a viewer sees one stream whatever layer it gets).
+    init(
+        kind: TrackKind, streamID: String, cname: String, historyStartBytes: Int, instantStartMaxBytes: Int = 0,
+        layer: Int = 0, base: TrackFanout? = nil
+    ) {
         self.kind = kind
+        self.layer = layer
         self.keyframeCache = KeyframeCache(maxBytes: kind == .video ? instantStartMaxBytes : 0)
         self.historyStartBytes = max(historyStartBytes, Self.minimumHistoryBytes)
-        self.ssrc = RandomToken.ssrc()
-        self.rtxSSRC = RandomToken.ssrc()
+        self.ssrc = base?.ssrc ?? RandomToken.ssrc()
+        self.rtxSSRC = base?.rtxSSRC ?? RandomToken.ssrc()
         self.streamID = streamID
-        self.trackID = "\(kind)-\(RandomToken.hex(bytes: 4))"
+        self.trackID = base?.trackID ?? "\(kind)-\(RandomToken.hex(bytes: 4))"
         self.cname = cname
         self.rewriter = StreamRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
         self.senderReports = SenderReportRewriter(clockRate: kind == .audio ? 48_000 : 90_000)
@@ -204,7 +218,7 @@ final class TrackFanout {
             }
             if pendingCount == 0 { pendingStart = history.written }
             if history.store(readOnly, sequenceNumber: out.sequenceNumber, now: now) {
-                if isKeyframe, keyframeCache.maxBytes > 0 {
+                if isKeyframe, kind == .video {
                     noteKeyframe(at: out.sequenceNumber, timestamp: out.timestamp, length: length, in: history)
                 }
                 // The history keeps it until the batch ends, so the receive buffer may be
@@ -262,6 +276,8 @@ final class TrackFanout {
             }
             let pt = viewer.payloadType
             let identity = viewer.extensionMap.isIdentity
+            let rewrites = viewer.rewrites
+            let offsets = rewrites ? viewer.offsets : StreamOffsets()
             let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
             var sent: UInt64 = 0
             var sentBytes: UInt64 = 0
@@ -286,6 +302,7 @@ final class TrackFanout {
                             headerKeys[k] = key
                         }
                     }
+                    if rewrites { offsets.apply(to: slot, length: length) }
                     let n = srtp.protectRTP(slot, length: length)
                     failed = n == 0
                     return n
@@ -444,6 +461,7 @@ final class TrackFanout {
                 slot.copyMemory(from: stored)
                 slot[1] = (slot[1] & 0x80) | pt
             }
+            if viewer.rewrites { viewer.offsets.apply(to: slot, length: n, rtx: rtxPT != nil) }
             let protected = Self.adaptAndProtect(slot, length: n, viewer: viewer, srtp: srtp)
             failed = protected == 0
             return protected

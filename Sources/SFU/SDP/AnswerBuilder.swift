@@ -165,8 +165,11 @@ public enum AnswerBuilder {
                 direction = offered.effectiveDirection.sends ? .recvonly : .inactive
             }
 
+            // Simulcast from a publisher (video): its layers are received, named by RID.
+            let simulcast = !isViewer && offered.kind == .video && direction == .recvonly
+                ? try SDPSimulcast.offered(in: offered) : nil
             // RTCP feedback: the supported set, transport-cc only with its extension.
-            let extensions = answerExtensions(offered, p)
+            let extensions = answerExtensions(offered, p, simulcast: simulcast != nil)
             let hasTWCCExtension = extensions.contains { $0.uri == SDPExtensionURI.transportWideCC }
             let supportedFeedback: [SDPCodec.Feedback] =
                 [.nack, .nackPLI, .ccmFIR, .remb] + (hasTWCCExtension ? [.transportCC] : [])
@@ -198,6 +201,7 @@ public enum AnswerBuilder {
             m.rtcpMux = true
             m.rtcpReducedSize = offered.rtcpReducedSize
             m.codecs = [codec] + (rtx.map { [$0] } ?? [])
+            if let simulcast { m.otherAttributes = simulcast.answerAttributes }
             if let track, direction == .sendonly {
                 m.msids = [SDPMediaStreamID(stream: track.streamID, track: track.trackID)]
                 var ssrcs = [track.ssrc]
@@ -228,7 +232,8 @@ public enum AnswerBuilder {
                     remoteRTXSSRC: remote?.rtx, remoteMSID: offered.msids.first,
                     trackID: direction == .sendonly ? track?.trackID : nil,
                     localSSRC: direction == .sendonly ? track?.ssrc : nil,
-                    localRTXSSRC: direction == .sendonly && rtx != nil ? track?.rtxSSRC : nil))
+                    localRTXSSRC: direction == .sendonly && rtx != nil ? track?.rtxSSRC : nil,
+                    simulcastRIDs: simulcast?.rids ?? []))
         }
 
         if !isViewer, !negotiated.contains(where: { $0.direction == .recvonly }) {
@@ -263,9 +268,11 @@ public enum AnswerBuilder {
     }
 
     /// The offered extensions the server keeps, with the peer's ids and reversed directions.
-    static func answerExtensions(_ offered: MediaDescription, _ p: AnswerParameters) -> [SDPHeaderExtension] {
+    /// The RID ones only with simulcast: they name its layers, and nothing else uses them.
+    static func answerExtensions(_ offered: MediaDescription, _ p: AnswerParameters, simulcast: Bool = false) -> [SDPHeaderExtension] {
         offered.headerExtensions.compactMap { e in
-            guard p.headerExtensions.contains(e.uri) else { return nil }
+            let isRID = e.uri == SDPExtensionURI.rtpStreamID || e.uri == SDPExtensionURI.repairedRTPStreamID
+            guard isRID ? simulcast : p.headerExtensions.contains(e.uri) else { return nil }
             if e.uri == SDPExtensionURI.transportWideCC, !p.sendTransportCC { return nil }
             if e.uri == SDPExtensionURI.audioLevel, offered.kind != .audio { return nil }
             if e.uri == SDPExtensionURI.videoOrientation, offered.kind != .video { return nil }

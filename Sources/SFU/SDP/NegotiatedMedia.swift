@@ -26,6 +26,8 @@ public struct NegotiatedMedia: Hashable, Sendable {
     public var trackID: String?
     public var localSSRC: UInt32?
     public var localRTXSSRC: UInt32?
+    /// A publisher's simulcast layers by RID, in its `a=simulcast` order; empty without.
+    public var simulcastRIDs: [String]
 
     public init(
         mid: String, index: Int, kind: MediaKind, direction: MediaDirection, codec: SDPCodec,
@@ -33,7 +35,7 @@ public struct NegotiatedMedia: Hashable, Sendable {
         extensions: NegotiatedExtensions = .init(), feedback: NegotiatedFeedback = [],
         rtcpReducedSize: Bool = false, remoteSSRC: UInt32? = nil, remoteRTXSSRC: UInt32? = nil,
         remoteMSID: SDPMediaStreamID? = nil, trackID: String? = nil, localSSRC: UInt32? = nil,
-        localRTXSSRC: UInt32? = nil
+        localRTXSSRC: UInt32? = nil, simulcastRIDs: [String] = []
     ) {
         self.mid = mid
         self.index = index
@@ -51,6 +53,7 @@ public struct NegotiatedMedia: Hashable, Sendable {
         self.trackID = trackID
         self.localSSRC = localSSRC
         self.localRTXSSRC = localRTXSSRC
+        self.simulcastRIDs = simulcastRIDs
     }
 
     /// The peer's payload type for the media codec.
@@ -93,6 +96,9 @@ public struct NegotiatedExtensions: Hashable, Sendable {
     public var transportWideCC: UInt8?
     public var videoOrientation: UInt8?
     public var playoutDelay: UInt8?
+    /// Simulcast: the RID of a layer's packets and of its RTX repairs.
+    public var rid: UInt8?
+    public var repairedRID: UInt8?
     /// Every negotiated extension, as in the answer.
     public var all: [SDPHeaderExtension]
 
@@ -105,5 +111,7 @@ public struct NegotiatedExtensions: Hashable, Sendable {
         transportWideCC = id(SDPExtensionURI.transportWideCC)
         videoOrientation = id(SDPExtensionURI.videoOrientation)
         playoutDelay = id(SDPExtensionURI.playoutDelay)
+        rid = id(SDPExtensionURI.rtpStreamID)
+        repairedRID = id(SDPExtensionURI.repairedRTPStreamID)
     }
 }

@@ -97,25 +97,49 @@ public final class PeerSession {
     }
 
     /// The inbound stream for a publisher SSRC, learning unknown SSRCs from their payload
-    /// type (each negotiated m-line has its own payload types, so the PT names the track).
-    func inboundStream(ssrc: UInt32, payloadType: UInt8) -> InboundStream? {
+    /// type (each negotiated m-line has its own payload types, so the PT names the track) and,
+    /// on a simulcast m-line, from the RID (RTX: repaired-RID) extension naming the layer. Nil
+    /// for an SSRC it cannot place: an unknown payload type, a simulcast packet without an
+    /// offered RID, a second SSRC for a layer, or more streams than a publisher has.
+    func inboundStream(for packet: RTPPacket) -> InboundStream? {
+        let ssrc = packet.ssrc
         for s in inbound where s.ssrc == ssrc { return s }
-        guard inbound.count < 8 else { return nil }  // a publisher has few streams; refuse floods
+        guard inbound.count < Self.maxInboundStreams else { return nil }  // refuse floods
+        let payloadType = packet.payloadType
         for t in tracks {
+            guard let kind = TrackKind(t.kind) else { continue }
+            if !t.simulcastRIDs.isEmpty {
+                let isRTX = t.rtxPayloadType == payloadType
+                guard isRTX || t.payloadType == payloadType else { continue }
+                guard let id = isRTX ? t.extensions.repairedRID : t.extensions.rid,
+                      let layer = Self.layer(named: packet.extensionElement(id: id), in: t.simulcastRIDs),
+                      !inbound.contains(where: { $0.kind == kind && $0.isRTX == isRTX && $0.layer == layer })
+                else { return nil }
+                let s = InboundStream(ssrc: ssrc, kind: kind, media: t, isRTX: isRTX, layer: layer)
+                inbound.append(s)
+                return s
+            }
             if t.payloadType == payloadType || (t.remoteSSRC == ssrc && t.remoteRTXSSRC != ssrc) {
-                guard let kind = TrackKind(t.kind) else { return nil }
                 let s = InboundStream(ssrc: ssrc, kind: kind, media: t, isRTX: false)
                 inbound.append(s)
                 return s
             }
             if let rtx = t.rtxPayloadType, rtx == payloadType || t.remoteRTXSSRC == ssrc {
-                guard let kind = TrackKind(t.kind) else { return nil }
                 let s = InboundStream(ssrc: ssrc, kind: kind, media: t, isRTX: true)
                 inbound.append(s)
                 return s
             }
         }
         return nil
+    }
+
+    /// Streams a publisher may have: audio, and video with RTX, per simulcast layer.
+    static let maxInboundStreams = 2 + 2 * SDPSimulcast.maxLayers
+
+    /// The index of the RID an extension element names, nil when absent or not offered.
+    static func layer(named element: UnsafeMutableRawBufferPointer?, in rids: [String]) -> Int? {
+        guard let element, !element.isEmpty else { return nil }
+        return rids.firstIndex { $0.utf8.elementsEqual(element) }
     }
 
     /// The negotiated m-line of a kind.

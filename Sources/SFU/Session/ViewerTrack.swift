@@ -19,6 +19,8 @@ final class ViewerTrack {
     /// Instant start: the viewer is being sent the packets since the latest keyframe, paced
     /// (`catchUp`); the batch fan-out skips it until it has caught up with the live stream.
     @exclusivity(unchecked) var catchingUp = false
+    /// Simulcast: it moved between layers, so each copy gets `offsets` added.
+    @exclusivity(unchecked) var rewrites = false
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
     @exclusivity(unchecked) var bytesSent: UInt64 = 0
     let kind: TrackKind
@@ -33,6 +35,15 @@ final class ViewerTrack {
     var awaitsFollowUps = false
     /// Where its instant start stands, while `catchingUp`.
     var catchUp = CatchUpCursor()
+    /// Simulcast: the layer it is on (`Room.videoLayers`), the one it is to move to at that
+    /// layer's next keyframe, and the one asked for through the API (nil: automatic).
+    var layer = 0
+    var targetLayer: Int?
+    var pinnedLayer: Int?
+    /// What its copies get added since it moved (`rewrites`), and its first sequence number
+    /// on the layer it is on (its NACKs for older ones name packets of a layer it left).
+    var offsets = StreamOffsets()
+    var firstSequenceOnLayer: UInt16 = 0
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session
@@ -55,6 +66,9 @@ final class ViewerTrack {
     func bind(publisherExtensions: [SDPHeaderExtension]) {
         extensionMap = ExtensionIDMap(
             publisher: publisherExtensions, viewer: media.extensions.all,
-            dropping: [SDPExtensionURI.transportWideCC, SDPExtensionURI.mid])
+            dropping: [
+                SDPExtensionURI.transportWideCC, SDPExtensionURI.mid, SDPExtensionURI.rtpStreamID,
+                SDPExtensionURI.repairedRTPStreamID,
+            ])
     }
 }

@@ -1,0 +1,109 @@
+import Reactor
+
+/// Simulcast: each viewer is on one of the publisher's layers and moves to another only at a
+/// keyframe of that layer (asked for, throttled per layer), from which it is started as an
+/// instant start is; its copies then get offsets so it sees one continuous stream.
+extension RoomManager {
+    /// A viewer's choice through the API: a layer by RID, or automatic.
+    public enum LayerChoice: Sendable, Equatable {
+        case automatic
+        case rid(String)
+    }
+
+    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe.
+    static let layerSwitchFrameTicks: UInt32 = 3000
+
+    /// `POST /api/session/{room}/{id}/layer`: pins a viewer to a layer (or back to automatic)
+    /// and starts its move at that layer's next keyframe. Returns the RID it is moving to (or
+    /// is on). A session of another room, or a publisher's, is not found.
+    public func selectLayer(room name: String, id: String, choice: LayerChoice, now: Instant) -> Result<String, RoomError> {
+        guard let s = sessions.session(id: id), s.roomName == name, s.role == .viewer, let room = rooms[name],
+              let track = s.viewerTracks.first(where: { $0.kind == .video })
+        else { return .failure(.sessionNotFound) }
+        let rids = room.video.source?.simulcastRIDs ?? []
+        guard rids.count > 1, room.videoLayers.count == rids.count else {
+            counters.layerRequestsRefused &+= 1
+            return .failure(.notSimulcast)
+        }
+        switch choice {
+        case .automatic:
+            track.pinnedLayer = nil
+        case .rid(let rid):
+            guard let layer = rids.firstIndex(of: rid) else {
+                counters.layerRequestsRefused &+= 1
+                return .failure(.unknownLayer(rid))
+            }
+            track.pinnedLayer = layer
+        }
+        let target = track.pinnedLayer ?? room.bestVideoLayer(now: now)
+        aim(track, at: target, in: room, now: now)
+        return .success(rids[target])
+    }
+
+    /// Sets where a viewer is to go: nowhere when it is there, else that layer's next keyframe.
+    func aim(_ track: ViewerTrack, at layer: Int, in room: Room, now: Instant) {
+        guard layer != track.layer else {
+            track.targetLayer = nil
+            return
+        }
+        track.targetLayer = layer
+        requestKeyframe(room: room, layer: layer, now: now)
+    }
+
+    /// Moves the viewers waiting for a layer that has just received a keyframe onto it; at
+    /// the end of a receive batch, after the fan-out, so what each got on its old layer is
+    /// known.
+    func moveViewersToKeyframedLayers(now: Instant) {
+        for (room, target) in keyframedLayers where rooms[room.name] === room {
+            guard let start = target.keyframeCache.start else { continue }
+            var moving: [(ViewerTrack, TrackFanout)] = []
+            for from in room.videoLayers where from !== target {
+                for v in from.viewers where v.targetLayer == target.layer { moving.append((v, from)) }
+            }
+            for (v, from) in moving { move(v, from: from, to: target, keyframe: start, now: now) }
+        }
+        keyframedLayers.removeAll(keepingCapacity: true)
+    }
+
+    /// Moves a viewer between layers at the target's keyframe `start`: offsets that continue
+    /// its numbering, timestamps and picture IDs from the last packet it got, then the
+    /// keyframe and what followed at once (`startCatchUp`), then the live layer.
+    private func move(_ v: ViewerTrack, from: TrackFanout, to target: TrackFanout, keyframe start: UInt16, now: Instant) {
+        guard let key = target.history?.storedPacket(sequenceNumber: start) else { return }
+        let codec = VideoCodec(v.codec)
+        var offsets = StreamOffsets(codec: codec)
+        let lastSequence = v.catchingUp ? v.catchUp.next &- 1 : from.history?.newestSequenceNumber
+        if let lastSequence, let last = from.history?.storedPacket(sequenceNumber: lastSequence) {
+            let old = v.rewrites ? v.offsets : StreamOffsets()
+            offsets.sequence = (lastSequence &+ old.sequence &+ 1) &- start
+            offsets.timestamp =
+                (TrackFanout.timestamp(of: last) &+ old.timestamp &+ Self.layerSwitchFrameTicks) &- TrackFanout.timestamp(of: key)
+            let before = StreamOffsets.pictureFields(of: last, codec: codec)
+            let after = StreamOffsets.pictureFields(of: key, codec: codec)
+            if let a = before.pictureID, let b = after.pictureID { offsets.pictureID = (a &+ old.pictureID &+ 1) &- b }
+            if let a = before.tl0, let b = after.tl0 { offsets.tl0PicIdx = (a &+ old.tl0PicIdx &+ 1) &- b }
+        }
+        from.remove(session: v.session)
+        v.catchingUp = false
+        v.layer = target.layer
+        v.targetLayer = nil
+        v.offsets = offsets
+        v.rewrites = true
+        v.firstSequenceOnLayer = start &+ offsets.sequence
+        target.add(v)
+        if target.startCatchUp(v, keyframe: start, now: now, output: output) { noteDeadline(target.nextCatchUpTime) }
+        counters.layerSwitches &+= 1
+    }
+
+    /// The layer a viewer on automatic should be on: the best one (until a per-viewer
+    /// bandwidth estimate chooses).
+    func automaticLayers(_ room: Room, now: Instant) {
+        guard room.videoLayers.count > 1 else { return }
+        let best = room.bestVideoLayer(now: now)
+        for f in room.videoLayers {
+            for v in f.viewers where v.pinnedLayer == nil && v.targetLayer == nil && v.layer != best {
+                aim(v, at: best, in: room, now: now)
+            }
+        }
+    }
+}

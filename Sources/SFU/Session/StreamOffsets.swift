@@ -1,0 +1,116 @@
+/// What a viewer that moved between simulcast layers adds to every packet of its layer, so it
+/// sees one stream: sequence numbers, timestamps and (VP8, VP9) picture IDs and TL0PICIDX
+/// going on from what it got on the layer before. A viewer that never moved has none and
+/// costs nothing (`ViewerTrack.rewrites` is false).
+struct StreamOffsets: Equatable {
+    var sequence: UInt16 = 0
+    var timestamp: UInt32 = 0
+    var pictureID: UInt16 = 0
+    var tl0PicIdx: UInt8 = 0
+    /// Whose payload descriptor carries the picture ID (nil: none rewritten).
+    var codec: VideoCodec?
+
+    /// Rewrites a plaintext RTP packet in place; `rtx`: an RTX packet (RFC 4588), whose
+    /// payload starts with the original sequence number, rewritten instead of the header's.
+    func apply(to p: UnsafeMutableRawBufferPointer, length: Int, rtx: Bool = false) {
+        guard length >= 12 else { return }
+        var header = 12 + 4 * Int(p[0] & 0x0F)
+        if p[0] & 0x10 != 0 {
+            guard length >= header + 4 else { return }
+            header += 4 + 4 * (Int(p[header + 2]) << 8 | Int(p[header + 3]))
+        }
+        Self.add(timestamp, at: 4, in: p)
+        var payload = header
+        if rtx {
+            guard length >= header + 2 else { return }
+            Self.add(sequence, at: header, in: p)
+            payload += 2
+        } else {
+            Self.add(sequence, at: 2, in: p)
+        }
+        guard let codec, length > payload else { return }
+        let descriptor = UnsafeMutableRawBufferPointer(rebasing: p[payload..<length])
+        switch codec {
+        case .vp8: rewriteVP8(descriptor)
+        case .vp9: rewriteVP9(descriptor)
+        default: break
+        }
+    }
+
+    /// RFC 7741 §4.2: X; then I (picture ID), L (TL0PICIDX) in the extension byte.
+    private func rewriteVP8(_ d: UnsafeMutableRawBufferPointer) {
+        guard d.count >= 2, d[0] & 0x80 != 0 else { return }
+        let ext = d[1]
+        var at = 2
+        if ext & 0x80 != 0 { rewritePictureID(d, at: &at) }
+        if ext & 0x40 != 0, at < d.count { d[at] = d[at] &+ tl0PicIdx }
+    }
+
+    /// RFC 9628 §4.2: I (picture ID); with L and not F, TL0PICIDX after the layer byte.
+    private func rewriteVP9(_ d: UnsafeMutableRawBufferPointer) {
+        guard d.count >= 1 else { return }
+        let flags = d[0]
+        var at = 1
+        if flags & 0x80 != 0 { rewritePictureID(d, at: &at) }
+        if flags & 0x20 != 0, flags & 0x10 == 0, at + 1 < d.count { d[at + 1] = d[at + 1] &+ tl0PicIdx }
+    }
+
+    /// A 7-bit or 15-bit picture ID (`PictureID`), advanced by `pictureID` in its own width.
+    private func rewritePictureID(_ d: UnsafeMutableRawBufferPointer, at: inout Int) {
+        guard at < d.count else { return }
+        if d[at] & 0x80 != 0 {
+            guard at + 1 < d.count else { return }
+            let id = (UInt16(d[at] & 0x7F) << 8 | UInt16(d[at + 1])) &+ pictureID & 0x7FFF
+            d[at] = 0x80 | UInt8(id >> 8 & 0x7F)
+            d[at + 1] = UInt8(id & 0xFF)
+            at += 2
+        } else {
+            d[at] = (d[at] &+ UInt8(truncatingIfNeeded: pictureID)) & 0x7F
+            at += 1
+        }
+    }
+
+    private static func add(_ value: UInt16, at i: Int, in p: UnsafeMutableRawBufferPointer) {
+        let v = (UInt16(p[i]) << 8 | UInt16(p[i + 1])) &+ value
+        p[i] = UInt8(v >> 8)
+        p[i + 1] = UInt8(v & 0xFF)
+    }
+
+    private static func add(_ value: UInt32, at i: Int, in p: UnsafeMutableRawBufferPointer) {
+        let v = (UInt32(p[i]) << 24 | UInt32(p[i + 1]) << 16 | UInt32(p[i + 2]) << 8 | UInt32(p[i + 3])) &+ value
+        p[i] = UInt8(v >> 24)
+        p[i + 1] = UInt8(v >> 16 & 0xFF)
+        p[i + 2] = UInt8(v >> 8 & 0xFF)
+        p[i + 3] = UInt8(v & 0xFF)
+    }
+
+    /// What a layer's packet says (for the offsets at a move): picture ID and TL0PICIDX of
+    /// a VP8 or VP9 payload descriptor, nil where absent.
+    static func pictureFields(of packet: UnsafeRawBufferPointer, codec: VideoCodec?) -> (pictureID: UInt16?, tl0: UInt8?) {
+        guard let codec, packet.count > 12 else { return (nil, nil) }
+        var header = 12 + 4 * Int(packet[0] & 0x0F)
+        if packet[0] & 0x10 != 0 {
+            guard packet.count >= header + 4 else { return (nil, nil) }
+            header += 4 + 4 * (Int(packet[header + 2]) << 8 | Int(packet[header + 3]))
+        }
+        guard packet.count > header + 1 else { return (nil, nil) }
+        let d = UnsafeRawBufferPointer(rebasing: packet[header...])
+        var at: Int
+        var pid: UInt16?
+        var tl0: UInt8?
+        switch codec {
+        case .vp8:
+            guard d[0] & 0x80 != 0 else { return (nil, nil) }
+            at = 2
+            if d[1] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[1] & 0x40 != 0, at < d.count { tl0 = d[at] }
+        case .vp9:
+            at = 1
+            if d[0] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[0] & 0x20 != 0, d[0] & 0x10 == 0, at + 1 < d.count { tl0 = d[at + 1] }
+        default:
+            return (nil, nil)
+        }
+        return (pid, tl0)
+    }
+}
