@@ -11,7 +11,9 @@ enum SDPFixtures {
     static let chromiumWHEP = "chromium-whep-offer"
     static let aiortc = "aiortc-offer"
     static let aiortcWHEP = "aiortc-whep-offer"
-    static let publisherOffers = [chromium, chromiumBalanced, aiortc]
+    /// Chromium 3-layer simulcast (sendEncodings f, h, q), captured from the publish page.
+    static let chromiumSimulcast = "chromium-simulcast-offer"
+    static let publisherOffers = [chromium, chromiumBalanced, aiortc, chromiumSimulcast]
     static let viewerOffers = [chromiumWHEP, aiortcWHEP]
     static let all = publisherOffers + viewerOffers
 
