@@ -170,7 +170,7 @@ public struct Configuration: Sendable, Equatable {
         .init("CLUSTER_REDIS_TIMEOUT_MS", .integer, default: "500", "Bound of one Redis connect or command (10-10000, below the heartbeat interval)"),
         .init(
             "INSTANT_START_MAX_BYTES", .integer, default: "4194304",
-            "Instant start: a viewer that connects gets the video since the latest keyframe at once (the room keeps up to this many bytes of it; 0-67108864), not a keyframe request; 0 = off"),
+            "Instant start: a viewer that connects gets the video since the latest keyframe at once (the room keeps up to this many bytes of it per video layer; 0-67108864), not a keyframe request; 0 = off"),
         .init(
             "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
             "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
