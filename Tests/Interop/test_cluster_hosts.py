@@ -9,7 +9,9 @@ viewers (aiortc and Chromium), which decode; A holds exactly one relay session p
 publisher moves from A to B and every viewer resumes without a new POST; C killed with -9
 leaves the directory within its TTL. Late viewers on C get a keyframe while C and A collapse
 their keyframe requests; Redis stopped and started again loses no room (local viewers and the
-relays go on meanwhile; cross-node WHEPs get 503 until it is back).
+relays go on meanwhile; cross-node WHEPs get 503 until it is back). Headless Chromium
+publishes on A to aiortc viewers on B and C, and every node's /api/rooms lists the room's
+viewers per node.
 
 Needs root (namespaces, veth) and `ip`; skipped otherwise. Addresses are 10.77.<n>.0/24 with
 <n> from the process id, interfaces are named after it, and everything is deleted afterwards."""
