@@ -406,9 +406,6 @@ public final class ClusterDirectory: Sendable {
                     ["EVAL", DirectoryScripts.carry, "\(chunk.count)"] + chunk.map(DirectoryScripts.edgesKey) + [id, ttl],
                     state: &state, connection: &connection)
             }
-            // The per-node view of rooms; an incomplete report keeps the last one (it expires
-            // with the TTL).
-            if complete { try writeViews(RoomViewers.report(reports.values.map(\.roomViewers)), state: &state, connection: &connection) }
             for chunk in Self.chunks(plan.release) {
                 _ = try call(
                     ["EVAL", DirectoryScripts.release, "\(chunk.count + 1)", DirectoryScripts.roomsIndex]
@@ -418,6 +415,12 @@ public final class ClusterDirectory: Sendable {
             let wasRegistered = state.registered
             state.heartbeatDone(plan, lost: lost, now: Instant.now())
             if !wasRegistered { log("cluster directory: registered node \(id) at \(url)") }
+            // The per-node view of rooms, last: it is for people, so its failure (counted in the
+            // directory's errors by `call`) leaves the claims' beat done. An incomplete report
+            // keeps the last view (it expires with the TTL).
+            if complete {
+                try? writeViews(RoomViewers.report(reports.values.map(\.roomViewers)), state: &state, connection: &connection)
+            }
         } catch {
             if state.isUp { state.heartbeatFailed(now: Instant.now()) }
         }
