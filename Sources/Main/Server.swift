@@ -86,7 +86,8 @@ struct Server {
                     guard let rooms = (loop.context as? CoreContext)?.rooms else { return nil }
                     let f = rooms.directoryFigures()
                     return ClusterDirectory.CoreFigures(
-                        published: f.published, viewers: f.viewers, load: loop.load.busyFraction, relayed: rooms.relayedRooms())
+                        published: f.published, viewers: f.viewers, load: loop.load.busyFraction, relayed: rooms.relayedRooms(),
+                        roomViewers: rooms.viewersPerRoom())
                 },
                 log: { logger.notice("\($0)") })
         }

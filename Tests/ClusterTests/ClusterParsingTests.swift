@@ -104,16 +104,24 @@ struct ClusterParsingTests {
         let ok = RedisValue.array([
             .array([s("r1"), s("a"), s("r2"), s("x y")]),
             .array([s("a"), s("http://127.0.0.1:1"), s("0.25"), s("3"), s(""), s("b"), s("javascript:x"), s("0"), s("0"), s("")]),
+            .array([s("r1"), s("a"), s("0"), s("r1"), s("b"), s("4"), s("r3"), s("b"), s("2"), s("r1"), s("x y"), s("1"),
+                    s("r2"), s("a"), s("-1"), s("r2"), s("b"), s("many")]),
         ])
         let listing = try ClusterDirectory.listing(from: ok, signer: nil)
         #expect(listing.origins == ["r1": "a", "r2": ""])
         #expect(listing.nodes.map(\.id) == ["a", "b"])
         #expect(listing.nodes[0].url?.text == "http://127.0.0.1:1")
         #expect(listing.nodes[1].url == nil)
-        #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: .array([.array([s("odd")]), .array([])]), signer: nil) }
+        // Viewers per room per node; a malformed node ID or count is skipped.
+        #expect(listing.viewers == ["r1": ["a": 0, "b": 4], "r3": ["b": 2]])
+        #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: .array([.array([s("odd")]), .array([]), .array([])]), signer: nil) }
+        #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: .array([.array([]), .array([]), .array([s("r1"), s("a")])]), signer: nil) }
+        #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: .array([.array([]), .array([])]), signer: nil) }
         #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: .integer(1), signer: nil) }
-        let tooMany = RedisValue.array([.array([]), .array(Array(repeating: s("x"), count: 5 * (ClusterSettings.maxNodesListed + 1)))])
+        let tooMany = RedisValue.array([.array([]), .array(Array(repeating: s("x"), count: 5 * (ClusterSettings.maxNodesListed + 1))), .array([])])
         #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: tooMany, signer: nil) }
+        let tooManyViews = RedisValue.array([.array([]), .array([]), .array(Array(repeating: s("1"), count: 3 * (RoomViewers.maxListed + 1)))])
+        #expect(throws: RedisError.self) { try ClusterDirectory.listing(from: tooManyViews, signer: nil) }
     }
 
     @Test("node IDs use the room names' alphabet", arguments: [("node-1", true), ("a.b_c", true), ("", false), (".x", false), ("a:b", false), ("a b", false)])

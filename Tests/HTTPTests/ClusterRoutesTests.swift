@@ -145,6 +145,40 @@ struct ClusterRoutesTests {
         #expect(downText.contains(#""directory":"unavailable: redis unreachable""#))
     }
 
+    @Test("/api/rooms on any node: each room's viewers per node, the origin first, this node's own figure live")
+    func viewersPerNode() {
+        // An edge's room here: 3 viewers of its own (the directory still says 1 from the last beat).
+        let edgeRoom = RoomSnapshot(
+            name: "show", core: 0, publisher: nil, tracks: [], viewers: 3, connectedViewers: 3, packetsIn: 0, bytesIn: 0,
+            packetsOut: 0, bytesOut: 0)
+        // An origin's room here: 2 sessions, one of them the relay to edge c (not a viewer).
+        var originRoom = RoomSnapshot(
+            name: "talk", core: 0, publisher: nil, tracks: [], viewers: 2, connectedViewers: 2, packetsIn: 0, bytesIn: 0,
+            packetsOut: 0, bytesOut: 0)
+        originRoom.relayViewers = ["c"]
+        var view = RoomListingJSON.ClusterView(node: "b")
+        view.listing = DirectoryListing(
+            origins: ["show": "a", "talk": "b", "far": "a"],
+            viewers: [
+                "show": ["a": 0, "b": 1, "c": 4], "talk": ["b": 7, "c": 2], "far": ["c": 5, "a": 1],
+                "gone": ["b": 9], "waiting": ["c": 2],
+            ])
+        let text = RoomListingJSON.text(rooms: [edgeRoom, originRoom], cluster: view)
+        #expect(
+            text.contains(
+                #""name":"show","core":0,"local":true,"origin":"a","nodes":[{"node":"a","viewers":0,"origin":true},{"node":"b","viewers":3,"origin":false},{"node":"c","viewers":4,"origin":false}]"#))
+        #expect(
+            text.contains(
+                #""name":"talk","core":0,"local":true,"origin":"b","nodes":[{"node":"b","viewers":1,"origin":true},{"node":"c","viewers":2,"origin":false}]"#))
+        // Rooms elsewhere: held by another node, or by none while viewers wait on some.
+        #expect(text.contains(#""nodes":[{"node":"a","viewers":1,"origin":true},{"node":"c","viewers":5,"origin":false}]"#))
+        #expect(text.contains(#"{"name":"waiting","local":false,"origin":null,"origin_url":null"#))
+        #expect(text.contains(#""nodes":[{"node":"c","viewers":2,"origin":false}]"#))
+        // This node's stale figure for a room it no longer has is not shown.
+        #expect(text.contains(#"{"name":"gone","local":false,"origin":null"#))
+        #expect(!text.contains(#"{"node":"b","viewers":9"#))
+    }
+
     @Test("the Redis latency histogram renders cumulative buckets, sum and count")
     func histogram() {
         var s = MetricsSnapshot()

@@ -9,7 +9,9 @@ viewers (aiortc and Chromium), which decode; A holds exactly one relay session p
 publisher moves from A to B and every viewer resumes without a new POST; C killed with -9
 leaves the directory within its TTL. Late viewers on C get a keyframe while C and A collapse
 their keyframe requests; Redis stopped and started again loses no room (local viewers and the
-relays go on meanwhile; cross-node WHEPs get 503 until it is back).
+relays go on meanwhile; cross-node WHEPs get 503 until it is back). Headless Chromium
+publishes on A to aiortc viewers on B and C, and every node's /api/rooms lists the room's
+viewers per node.
 
 Needs root (namespaces, veth) and `ip`; skipped otherwise. Addresses are 10.77.<n>.0/24 with
 <n> from the process id, interfaces are named after it, and everything is deleted afterwards."""
@@ -27,7 +29,7 @@ import urllib.request
 import aioice.ice
 import pytest
 
-from harness import close_all, eventually, page_url, run, start_publisher, wait_playing
+from harness import close_all, eventually, open_publish_page, page_url, run, start_publisher, wait_playing
 from livesfu_server import ARTIFACTS, ServerUnderTest, using_standin
 from whep_client import WhepViewer
 
@@ -226,6 +228,51 @@ def test_three_hosts_edges_pull_once_viewers_decode_and_follow_the_publisher(clu
             await close_all(page, *viewers, pub)
 
     run(body(), timeout=240)
+
+
+def listed_rooms(n):
+    """Every room /api/rooms on `n` shows, local or not."""
+    status, body = get(f"{n.base_url}/api/rooms")
+    assert status == 200, (status, body)
+    return {r["name"]: r for r in json.loads(body)["rooms"]}
+
+
+def test_three_hosts_chromium_publisher_on_a_viewers_on_b_and_c_and_every_node_lists_them(cluster, browser):
+    redis, n = cluster
+    a, b, c = n["a"], n["b"], n["c"]
+
+    # getUserMedia needs a secure context, which http://<A's address> is not: the publish page
+    # comes from a plain node on this namespace's 127.0.0.1 and publishes to A (?server=).
+    page_host = ServerUnderTest("cluster-hosts-page", env={"WEB_ALLOWED_SERVERS": a.base_url}).start()
+
+    async def body():
+        pub, viewers = None, []
+        try:
+            pub = await open_publish_page(browser, page_host, "chromium-hosts", "publish-on-a", server=a.base_url)
+            for base in (b.base_url, b.base_url, c.base_url):
+                viewers.append(await WhepViewer(base, "chromium-hosts").start())
+            for v in viewers:
+                await v.wait_frames(video=30, audio=50, timeout=30)
+            assert sorted(rooms_of(a)["chromium-hosts"].get("relays", [])) == ["b", "c"]
+            # Every node shows the room's origin and its viewers on each node (relays to edges
+            # are not viewers), within a heartbeat.
+            want = [{"node": "a", "viewers": 0, "origin": True}, {"node": "b", "viewers": 2, "origin": False},
+                    {"node": "c", "viewers": 1, "origin": False}]
+            def lists_them(node):
+                shown = listed_rooms(node).get("chromium-hosts", {}).get("nodes")
+                assert shown == want, shown
+                return True
+
+            for node in (a, b, c):
+                await eventually(lambda: lists_them(node), 10, f"{node.name} lists the viewers per node")
+            print("per node on c:", listed_rooms(c)["chromium-hosts"]["nodes"])
+        finally:
+            await close_all(*viewers, pub)
+
+    try:
+        run(body(), timeout=120)
+    finally:
+        page_host.stop()
 
 
 def video_requests(room):

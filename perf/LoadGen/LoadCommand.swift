@@ -18,6 +18,12 @@ struct LoadCommand: ParsableCommand {
             """)
 
     @Option(help: "Server base URL.") var server = "http://127.0.0.1:8080"
+    @Option(name: .customLong("viewer-server"), help: ArgumentHelp(
+        "Viewers play from this server instead (repeat it: viewer i goes to the (i mod n)-th); publishers stay on --server.",
+        discussion: "For a cluster: publisher on the origin, viewers on the origin and on edges, interleaved; the report gives each server's viewers' packets and steady latency."))
+    var viewerServers: [String] = []
+    @Option(name: .customLong("node-pid"), help: "A cluster node's pid (repeatable): its CPU time in the steady window is reported (per-thread run time, ns).")
+    var nodePids: [Int32] = []
     @Option(help: "A label for the report (livesfu, pion, …).") var target = "livesfu"
     @Option(help: "Room name (with --rooms > 1: the prefix, rooms are <room>-<i>).") var room = "load"
     @Option(help: "Rooms, one publisher each; viewers are spread over them.") var rooms = 1

@@ -37,7 +37,8 @@ final class LoadRunner {
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
                            audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
-                           pacingFactor: o.pacing, retryRefused: max(0, o.retryRefused))
+                           pacingFactor: o.pacing, retryRefused: max(0, o.retryRefused),
+                           viewerClients: try (o.viewerServers.isEmpty ? [o.server] : o.viewerServers).map { try HTTPClient(base: $0) })
         if let path = o.ivf {
             // Fail before anything starts if the recording cannot be used.
             let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
@@ -147,8 +148,9 @@ final class LoadRunner {
                 let name = roomNames[i % roomNames.count]
                 let verified = isVerified(i)
                 let seed = UInt64(i + 1) &* 0xD134_2543_DE82_EF95
+                let server = i % config.viewerClients.count
                 group.handles[1 + i % o.loops].execute { (loop: EventLoop) in
-                    LoadLoop.on(loop)?.startViewer(id: i, room: name, verified: verified, seed: seed)
+                    LoadLoop.on(loop)?.startViewer(id: i, room: name, verified: verified, seed: seed, serverIndex: server)
                 }
                 next += 1
             }
@@ -195,9 +197,11 @@ final class LoadRunner {
         sleepReporting(seconds: settleForWindow)
         for h in group.handles { h.execute { (loop: EventLoop) in LoadLoop.on(loop)?.steady = true } }
         let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let clusterStart = (board.merged(), o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
         let selfStart = ProcessSampler.sampleSelf()
         sleepReporting(seconds: o.duration - settleForWindow)
         let windowEnd = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let clusterEnd = (board.merged(), o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
         let selfEndWindow = ProcessSampler.sampleSelf()
 
         // Offers still waiting for an answer get it before the end, so none is left behind
@@ -255,6 +259,23 @@ final class LoadRunner {
             let packets = windowEnd.1 &- windowStart.1
             report.steady = LoadReport.Steady(seconds: seconds, serverCPUSeconds: b.cpuSeconds - a.cpuSeconds,
                                               packetsReceived: packets)
+        }
+        if !o.viewerServers.isEmpty || !o.nodePids.isEmpty {
+            let urls = o.viewerServers.isEmpty ? [o.server] : o.viewerServers
+            let servers = urls.enumerated().map { i, url in
+                let before = i < clusterStart.0.byServer.count ? clusterStart.0.byServer[i].packetsReceived : 0
+                let after = i < clusterEnd.0.byServer.count ? clusterEnd.0.byServer[i].packetsReceived : 0
+                return ClusterWindow.Server(
+                    url: url, viewers: (0..<o.viewers).filter { $0 % urls.count == i }.count, packets: after &- before,
+                    latency: i < counters.byServer.count ? counters.byServer[i].latencySteady : LatencyHistogram())
+            }
+            let nodes = o.nodePids.enumerated().map { i, pid in
+                ClusterWindow.Node(pid: pid, cpuSeconds: (clusterEnd.1[i] ?? 0) - (clusterStart.1[i] ?? 0))
+            }
+            report.cluster = ClusterWindow(
+                seconds: Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9,
+                publisherPackets: clusterEnd.0.publisherPacketsSent &- clusterStart.0.publisherPacketsSent, servers: servers,
+                nodes: nodes)
         }
         report.misses = t.check(report)
         if interrupted.load(ordering: .relaxed) { report.misses.append("the run ended early (signal, or no publisher)") }

@@ -1,3 +1,4 @@
+import Glibc
 import Reactor
 import SFU
 
@@ -21,6 +22,23 @@ enum SelfTest {
         h2.merge(h)
         check(h2.count == 10_001 && h2.minValue == 0, "histogram merge")
         check(LatencyHistogram().value(atQuantile: 0.99) == 0, "empty histogram")
+
+        // Per viewer server (--viewer-server): loops' figures merge server by server, and a
+        // board's empty start takes the loops' size.
+        var loopA = LoadCounters(), loopB = LoadCounters()
+        loopA.byServer = [.init(), .init()]
+        loopB.byServer = [.init(), .init()]
+        loopA.byServer[1].packetsReceived = 5
+        loopB.byServer[1].packetsReceived = 7
+        loopB.byServer[0].latencySteady.record(1000)
+        var board = LoadCounters()
+        board.merge(loopA)
+        board.merge(loopB)
+        check(board.byServer.count == 2 && board.byServer[1].packetsReceived == 12, "per-server packets merge")
+        check(board.byServer[0].latencySteady.count == 1 && board.byServer[1].latencySteady.count == 0, "per-server latency merge")
+        // A node's CPU time from its threads' schedstat: this process has used some.
+        check((ClusterWindow.cpuSeconds(pid: getpid()) ?? 0) > 0, "schedstat CPU time of this process")
+        check(ClusterWindow.cpuSeconds(pid: -1) == nil, "schedstat of no process")
 
         // Sequence tracker: wrap, gap, late repair, duplicate.
         var t = SequenceTracker()

@@ -24,12 +24,15 @@ public final class ClusterDirectory: Sendable {
         public var load: Double
         /// Rooms the core relays from their origin (an edge's), connected.
         public var relayed: [String]
+        /// Each room's viewers on the core (relay sessions to edges not counted).
+        public var roomViewers: [String: Int]
 
-        public init(published: [String], viewers: Int, load: Double, relayed: [String] = []) {
+        public init(published: [String], viewers: Int, load: Double, relayed: [String] = [], roomViewers: [String: Int] = [:]) {
             self.published = published
             self.viewers = viewers
             self.load = load
             self.relayed = relayed
+            self.roomViewers = roomViewers
         }
     }
 
@@ -153,7 +156,7 @@ public final class ClusterDirectory: Sendable {
             if state.shouldConnect(now: now) {
                 let start = Instant.now()
                 do {
-                    connection = try RedisConnection.open(settings.redis, timeout: settings.redisTimeout, limits: RedisValue.Limits())
+                    connection = try RedisConnection.open(settings.redis, timeout: settings.redisTimeout, limits: Self.replyLimits)
                     metrics.observe(seconds: Self.seconds(Instant.now() - start))
                     state.connected(now: now)
                     log("cluster directory: connected to \(settings.redis)")
@@ -195,6 +198,10 @@ public final class ClusterDirectory: Sendable {
         }
         for job in rest { job.deliver(.unavailable(reason: "server is shutting down")) }
     }
+
+    /// Every reply's bound: a listing at its bounds (1 000 rooms, 100 nodes, 1 000 per-room
+    /// viewer counts, names at their longest) is under 512 KiB and 8 192 elements.
+    static let replyLimits = RedisValue.Limits(maxBytes: 512 * 1024)
 
     /// Figures are awaited at most a quarter interval (a core busy that long is reported
     /// incomplete, which releases nothing).
@@ -298,7 +305,8 @@ public final class ClusterDirectory: Sendable {
                     [
                         "EVAL", DirectoryScripts.listing, "2", DirectoryScripts.roomsIndex, DirectoryScripts.nodesIndex,
                         DirectoryScripts.roomKey(""), DirectoryScripts.nodeKey(""), "\(ClusterSettings.maxRoomsListed)",
-                        "\(ClusterSettings.maxNodesListed)",
+                        "\(ClusterSettings.maxNodesListed)", DirectoryScripts.viewsKey(""), "\(RoomViewers.maxListed)",
+                        "\(RoomViewers.maxReported)",
                     ], state: &state, connection: &connection)
                 return .listing(try Self.listing(from: value, signer: signer))
 
@@ -319,12 +327,14 @@ public final class ClusterDirectory: Sendable {
     /// A short picture of an unexpected reply for an error text.
     static func shape(_ value: RedisValue) -> String { RedisError.cut("\(value)") }
 
-    /// `{{room, holder}…, {id, url, load, viewers, sig}…}` → a listing; over the bounds or
-    /// malformed → `badReply`.
+    /// `{{room, holder}…, {id, url, load, viewers, sig}…, {room, node, viewers}…}` → a listing;
+    /// over the bounds or malformed → `badReply`; a per-room figure that is not a count is
+    /// skipped.
     static func listing(from value: RedisValue, signer: NodeSignature?) throws(RedisError) -> DirectoryListing {
-        guard let parts = value.elements, parts.count == 2, let rooms = parts[0].elements, let nodes = parts[1].elements,
-            rooms.count % 2 == 0, nodes.count % 5 == 0, rooms.count / 2 <= ClusterSettings.maxRoomsListed,
-            nodes.count / 5 <= ClusterSettings.maxNodesListed
+        guard let parts = value.elements, parts.count == 3, let rooms = parts[0].elements, let nodes = parts[1].elements,
+            let views = parts[2].elements, rooms.count % 2 == 0, nodes.count % 5 == 0, views.count % 3 == 0,
+            rooms.count / 2 <= ClusterSettings.maxRoomsListed, nodes.count / 5 <= ClusterSettings.maxNodesListed,
+            views.count / 3 <= RoomViewers.maxListed
         else { throw .badReply("listing of an unexpected shape") }
         var listing = DirectoryListing()
         for i in stride(from: 0, to: rooms.count, by: 2) {
@@ -334,6 +344,12 @@ public final class ClusterDirectory: Sendable {
         for i in stride(from: 0, to: nodes.count, by: 5) {
             let t = (0..<5).map { nodes[i + $0].text ?? "" }
             listing.nodes.append(NodeEntry.checked(id: t[0], url: t[1], load: t[2], viewers: t[3], signature: t[4], signer: signer))
+        }
+        for i in stride(from: 0, to: views.count, by: 3) {
+            guard let room = views[i].text, let node = views[i + 1].text, ClusterSettings.isValidNodeID(node),
+                let count = views[i + 2].text.flatMap({ Int($0) }), count >= 0
+            else { continue }
+            listing.viewers[room, default: [:]][node] = count
         }
         return listing
     }
@@ -399,10 +415,33 @@ public final class ClusterDirectory: Sendable {
             let wasRegistered = state.registered
             state.heartbeatDone(plan, lost: lost, now: Instant.now())
             if !wasRegistered { log("cluster directory: registered node \(id) at \(url)") }
+            // The per-node view of rooms, last: it is for people, so its failure (counted in the
+            // directory's errors by `call`) leaves the claims' beat done. An incomplete report
+            // keeps the last view (it expires with the TTL).
+            if complete {
+                try? writeViews(RoomViewers.report(reports.values.map(\.roomViewers)), state: &state, connection: &connection)
+            }
         } catch {
             if state.isUp { state.heartbeatFailed(now: Instant.now()) }
         }
         metrics.update(state, beat: true)
+    }
+
+    /// Replaces this node's per-room viewers (`DirectoryScripts.views`), in chunks.
+    private func writeViews(
+        _ report: [(room: String, viewers: Int)], state: inout DirectoryState, connection: inout RedisConnection?
+    ) throws(RedisError) {
+        let id = settings.nodeID
+        let ttl = "\(settings.nodeTTL.milliseconds)"
+        let chunks = report.isEmpty ? [report[...]] : stride(from: 0, to: report.count, by: Self.chunkSize).map {
+            report[$0..<min($0 + Self.chunkSize, report.count)]
+        }
+        for (i, chunk) in chunks.enumerated() {
+            _ = try call(
+                ["EVAL", DirectoryScripts.views, "2", DirectoryScripts.viewsStagingKey(id), DirectoryScripts.viewsKey(id), ttl,
+                 i == 0 ? "1" : "0", i == chunks.count - 1 ? "1" : "0"] + chunk.flatMap { [$0.room, "\($0.viewers)"] },
+                state: &state, connection: &connection)
+        }
     }
 
     /// The graceful leave: this node's rooms and entry go at once instead of at TTL.
@@ -415,6 +454,7 @@ public final class ClusterDirectory: Sendable {
                     + chunk.map(DirectoryScripts.roomKey) + [id] + chunk)
         }
         _ = try? connection.command(["EVAL", DirectoryScripts.leave, "2", DirectoryScripts.nodeKey(id), DirectoryScripts.nodesIndex, id])
+        _ = try? connection.command(["DEL", DirectoryScripts.viewsKey(id)])
     }
 
     /// Rooms per script call: keeps each command and its reply small.

@@ -33,9 +33,13 @@ public struct DirectoryListing: Sendable, Equatable {
     /// Room name → ID of the node holding it.
     public var origins: [String: String]
     public var nodes: [NodeEntry]
+    /// Room name → node ID → that node's viewers of the room at its last heartbeat
+    /// (`RoomViewers`; bounded by `RoomViewers.maxListed` pairs).
+    public var viewers: [String: [String: Int]]
 
-    public init(origins: [String: String] = [:], nodes: [NodeEntry] = []) {
+    public init(origins: [String: String] = [:], nodes: [NodeEntry] = [], viewers: [String: [String: Int]] = [:]) {
         self.origins = origins
         self.nodes = nodes
+        self.viewers = viewers
     }
 }

@@ -9,6 +9,9 @@
 /// - `livesfu:rooms`: sorted set of room names, score = when the claim expires (ms).
 /// - `livesfu:edges:<room>`: sorted set of the IDs of edges relaying the room, score = when
 ///   that edge's mention expires (ms); refreshed by each edge's heartbeat while it relays.
+/// - `livesfu:views:<id>`: hash room → that node's viewers of it (`RoomViewers`), replaced
+///   whole at each heartbeat (written to `livesfu:views:<id>:next`, then renamed); expires
+///   after the node TTL.
 ///
 /// Every read truncates nothing silently: a value longer than its bound comes back as an
 /// empty string, which the reader refuses as garbage.
@@ -19,6 +22,8 @@ enum DirectoryScripts {
     static func nodeKey(_ id: String) -> String { prefix + "node:" + id }
     static func roomKey(_ room: String) -> String { prefix + "room:" + room }
     static func edgesKey(_ room: String) -> String { prefix + "edges:" + room }
+    static func viewsKey(_ id: String) -> String { prefix + "views:" + id }
+    static func viewsStagingKey(_ id: String) -> String { viewsKey(id) + ":next" }
 
     /// Bound of a node ID read back (longer = garbage).
     static let maxIDBytes = ClusterSettings.maxNodeIDBytes
@@ -110,6 +115,27 @@ enum DirectoryScripts {
         return #KEYS
         """
 
+    /// Writes one chunk of a node's per-room viewers. KEYS: staging key, views key. ARGV: ttl
+    /// ms, first chunk (1/0), last chunk (1/0), then room, viewers pairs. The first chunk
+    /// empties the staging key; the last moves it over the views key at once (or deletes the
+    /// views key when the node has no room), so readers never see half a report.
+    static let views = """
+        if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+        if #ARGV > 3 then
+          redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+          redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        end
+        if ARGV[3] == '1' then
+          if redis.call('EXISTS', KEYS[1]) == 1 then
+            redis.call('RENAME', KEYS[1], KEYS[2])
+            redis.call('PEXPIRE', KEYS[2], ARGV[1])
+          else
+            redis.call('DEL', KEYS[2])
+          end
+        end
+        return 1
+        """
+
     /// Who holds a room and which edges carry it. KEYS: room key, edges key. ARGV: node key
     /// prefix, max edges. Returns {holder, carriers}: holder is {} (nobody) or {id, url, load,
     /// viewers, sig}; carriers is those five fields per live edge, flattened (fields over
@@ -139,9 +165,11 @@ enum DirectoryScripts {
         return {h, c}
         """
 
-    /// Every live room and node, bounded. KEYS: rooms index, nodes index. ARGV: room key
-    /// prefix, node key prefix, max rooms, max nodes. Returns {{room, holder}…, {id, url,
-    /// load, viewers, sig}…} flattened per item.
+    /// Every live room and node, and the nodes' per-room viewers, bounded. KEYS: rooms index,
+    /// nodes index. ARGV: room key prefix, node key prefix, max rooms, max nodes, views key
+    /// prefix, max (room, node) pairs, most rooms one node may report. Returns {{room, holder}…,
+    /// {id, url, load, viewers, sig}…, {room, node, viewers}…} flattened per item; a node
+    /// whose views hold more rooms than it may report is skipped (garbage).
     static let listing = now + """
 
         local rooms = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[3]))
@@ -158,19 +186,34 @@ enum DirectoryScripts {
         end
         local nodes = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'LIMIT', 0, tonumber(ARGV[4]))
         local n = {}
+        local v = {}
+        local listed = 0
         for _, id in ipairs(nodes) do
           if string.len(id) <= \(maxIDBytes) then
             local f = redis.call('HMGET', ARGV[2] .. id, 'url', 'load', 'viewers', 'sig')
             if f[1] then
               n[#n + 1] = id
               for i = 1, 4 do
-                local v = f[i]
-                if not v or string.len(v) > \(maxFieldBytes) then v = '' end
-                n[#n + 1] = v
+                local x = f[i]
+                if not x or string.len(x) > \(maxFieldBytes) then x = '' end
+                n[#n + 1] = x
+              end
+              local key = ARGV[5] .. id
+              local size = redis.call('HLEN', key)
+              if size > 0 and size <= tonumber(ARGV[7]) and listed < tonumber(ARGV[6]) then
+                local h = redis.call('HGETALL', key)
+                for i = 1, #h, 2 do
+                  if listed < tonumber(ARGV[6]) and string.len(h[i]) <= \(RoomViewers.maxRoomBytes) and string.len(h[i + 1]) <= 12 then
+                    v[#v + 1] = h[i]
+                    v[#v + 1] = id
+                    v[#v + 1] = h[i + 1]
+                    listed = listed + 1
+                  end
+                end
               end
             end
           end
         end
-        return {r, n}
+        return {r, n, v}
         """
 }

@@ -25,30 +25,41 @@ enum RoomListingJSON {
     }
 
     /// `{"rooms":[…],"cluster":{…}}`: the local rooms with their origin node (from the
-    /// directory), then the directory's rooms held by other nodes (`"local":false`), then the
-    /// nodes.
+    /// directory), then the directory's rooms held by other nodes or by none but watched on
+    /// some (`"local":false`), then the nodes. Every room lists its viewers per node
+    /// (`"nodes"`: this node's live, the others' from their last heartbeat).
     static func text(rooms: [RoomSnapshot], cluster: ClusterView) -> String {
         var o = JSONWriter()
         o.beginObject()
         o.key("rooms")
         o.beginArray()
         let origins = cluster.listing?.origins ?? [:]
+        let viewers = cluster.listing?.viewers ?? [:]
         let nodes = Dictionary((cluster.listing?.nodes ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for room in rooms { write(room, to: &o, origin: .some(origins[room.name])) }
+        for room in rooms {
+            let perNode = RoomViewers.entries(
+                directory: viewers[room.name] ?? [:], this: cluster.node,
+                localViewers: room.viewers - room.relayViewers.count, origin: origins[room.name])
+            write(room, to: &o, origin: .some(origins[room.name]), perNode: perNode)
+        }
         let local = Set(rooms.map(\.name))
-        for (name, origin) in origins.sorted(by: { $0.key < $1.key }) where !local.contains(name) {
+        let elsewhere = Set(origins.keys).union(viewers.keys).subtracting(local)
+        for name in elsewhere.sorted() {
+            let origin = origins[name]
             o.beginObject()
             o.field("name", name)
             o.field("local", false)
-            o.field("origin", origin)
+            o.key("origin")
+            if let origin { o.string(origin) } else { o.null() }
             o.key("origin_url")
-            if let url = nodes[origin]?.url { o.string(url.text) } else { o.null() }
+            if let origin, let url = nodes[origin]?.url { o.string(url.text) } else { o.null() }
             o.key("publisher")
             o.null()
             o.key("tracks")
             o.beginArray()
             o.endArray()
             o.field("viewers", 0)
+            writeNodes(RoomViewers.entries(directory: viewers[name] ?? [:], this: cluster.node, localViewers: nil, origin: origin), to: &o)
             o.endObject()
         }
         o.endArray()
@@ -73,9 +84,26 @@ enum RoomListingJSON {
         return o.text
     }
 
+    /// `"nodes":[{"node","viewers","origin"}…]`: a room's viewers on each node that carries it.
+    static func writeNodes(_ entries: [(node: String, viewers: Int, origin: Bool)], to o: inout JSONWriter) {
+        o.key("nodes")
+        o.beginArray()
+        for e in entries {
+            o.beginObject()
+            o.field("node", e.node)
+            o.field("viewers", e.viewers)
+            o.field("origin", e.origin)
+            o.endObject()
+        }
+        o.endArray()
+    }
+
     /// One room's object; `origin` (a node of a cluster only): the ID of the node holding it,
-    /// `.some(nil)` when the directory does not know it.
-    static func write(_ room: RoomSnapshot, to o: inout JSONWriter, origin: String?? = nil) {
+    /// `.some(nil)` when the directory does not know it; `perNode`: its viewers per node.
+    static func write(
+        _ room: RoomSnapshot, to o: inout JSONWriter, origin: String?? = nil,
+        perNode: [(node: String, viewers: Int, origin: Bool)]? = nil
+    ) {
         o.beginObject()
         o.field("name", room.name)
         o.field("core", room.core)
@@ -84,6 +112,7 @@ enum RoomListingJSON {
             o.key("origin")
             if let origin { o.string(origin) } else { o.null() }
         }
+        if let perNode { writeNodes(perNode, to: &o) }
         o.key("publisher")
         if let publisher = room.publisher {
             o.beginObject()

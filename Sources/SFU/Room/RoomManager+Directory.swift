@@ -12,6 +12,16 @@ extension RoomManager {
         rooms.compactMap { name, room in room.relay?.isConnected == true ? name : nil }
     }
 
+    /// Each room's viewers on this core for the cluster's per-node view; the origin's relay
+    /// sessions to edges are not viewers here (they are listed as the room's `relays`).
+    public func viewersPerRoom() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (name, room) in rooms {
+            out[name] = room.viewersByID.values.reduce(0) { $0 + ($1.relayFor == nil ? 1 : 0) }
+        }
+        return out
+    }
+
     /// The rooms with a publisher on this core, and the viewers of every room here.
     public func directoryFigures() -> (published: [String], viewers: Int) {
         var published: [String] = []

@@ -38,6 +38,8 @@ public struct LoadReport: Sendable {
         }
     }
     public var steady: Steady? = nil
+    /// Several servers (`--viewer-server`, `--node-pid`): the steady window per server and node.
+    var cluster: ClusterWindow? = nil
     /// Viewers the server did not refuse (503): the ones memory per viewer is spread over.
     var viewersAdmitted: Int { max(0, viewersWanted - Int(counters.viewersRefused)) }
     /// The load generator's own CPU use in the steady window (1.0 = its whole core).
@@ -108,6 +110,7 @@ public struct LoadReport: Sendable {
         } else {
             s += "server: not sampled (give --server-pid)\n"
         }
+        if let cluster { s += cluster.text }
         s += "sessions ended: DELETE ok \(c.deletesOK), failed \(c.deletesFailed), answers without Location \(c.missingLocation)\n"
         if let me = selfEnd {
             let steadyText = loadSteadyCPUFraction.map { ", \(Format.fixed($0 * 100, 1))% of a core in the steady state" } ?? ""
@@ -247,6 +250,10 @@ public struct LoadReport: Sendable {
         o.field("deletes_failed", c.deletesFailed)
         o.field("missing_location", c.missingLocation)
         o.field("failures", c.failures)
+        if let cluster {
+            o.key("cluster")
+            cluster.write(to: &o)
+        }
         o.field("misses", misses)
         o.field("pass", misses.isEmpty)
         o.endObject()

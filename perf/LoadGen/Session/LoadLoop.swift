@@ -28,6 +28,7 @@ final class LoadLoop {
         self.signalling = signalling
         self.board = board
         scratch = .allocate(byteCount: 4096, alignment: 16)
+        counters.byServer = Array(repeating: LoadCounters.ServerFigures(), count: max(1, config.viewerClients.count))
         // Unowned: a weak reference would give this object a side table, and every retain of it
         // the slow path; the timer is cancelled in closeAll() and dies with the loop.
         tick = loop.scheduleTimer(after: .seconds(1)) { [unowned(unsafe) self] in self.everySecond() }
@@ -83,9 +84,9 @@ final class LoadLoop {
         offer(p, path: config.path(config.whipPath, room: room))
     }
 
-    func startViewer(id: Int, room: String, verified: Bool, seed: UInt64) {
+    func startViewer(id: Int, room: String, verified: Bool, seed: UInt64, serverIndex: Int = 0) {
         let v: ViewerSession
-        do { v = try ViewerSession(host: self, id: id, room: room, verified: verified, seed: seed) } catch {
+        do { v = try ViewerSession(host: self, id: id, room: room, verified: verified, seed: seed, serverIndex: serverIndex) } catch {
             counters.viewersStarted += 1
             counters.viewersFailed += 1
             counters.noteFailure("viewer \(id): socket: \(error)")
@@ -111,7 +112,7 @@ final class LoadLoop {
         let sdp = s.offer.sdp
         let id = s.id
         let handle = loop.handle
-        let client = signalling.client
+        let client = httpClient(for: s)
         signalling.submit {
             var r = SignallingResult()
             do {
@@ -131,6 +132,12 @@ final class LoadLoop {
         }
     }
 
+    /// The server a session talks to: its viewer server, or `--server` for publishers.
+    private func httpClient(for s: LoadPeer) -> HTTPClient {
+        guard let v = s as? ViewerSession, v.serverIndex < config.viewerClients.count else { return signalling.client }
+        return config.viewerClients[v.serverIndex]
+    }
+
     // MARK: ending
 
     func stopPublishers() {
@@ -139,8 +146,8 @@ final class LoadLoop {
 
     /// Closes every session and sends its DELETE.
     func closeAll() {
-        let client = signalling.client
         for (_, s) in sessions {
+            let client = httpClient(for: s)
             let hadLocation = s.location
             s.close()
             if hadLocation == nil && s.answer != nil { counters.missingLocation += 1 }

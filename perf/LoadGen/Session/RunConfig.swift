@@ -16,6 +16,8 @@ struct RunConfig: Sendable {
     var pacingFactor: Double = 0
     /// Times a viewer refused with 503 + `Retry-After` offers again after the wait (0: never).
     var retryRefused = 0
+    /// Where viewers offer (`--viewer-server`, else `--server`): viewer i uses the (i mod n)-th.
+    var viewerClients: [HTTPClient] = []
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)

@@ -32,9 +32,12 @@ final class ViewerSession: LoadPeer {
     let nack: Bool
     let pliOnJoin: Bool
     let keyframeThresholdPackets: Int
+    /// Which of `RunConfig.viewerClients` this viewer plays from.
+    let serverIndex: Int
 
-    init(host: LoadLoop, id: Int, room: String, verified: Bool, seed: UInt64) throws(ReactorError) {
+    init(host: LoadLoop, id: Int, room: String, verified: Bool, seed: UInt64, serverIndex: Int = 0) throws(ReactorError) {
         self.verified = verified
+        self.serverIndex = serverIndex
         rtcpSSRC = UInt32(truncatingIfNeeded: seed >> 7) | 1
         nack = host.config.nack
         pliOnJoin = host.config.pliOnJoin
@@ -112,6 +115,7 @@ final class ViewerSession: LoadPeer {
             return
         }
         host.counters.packetsReceived &+= 1
+        host.counters.byServer[serverIndex].packetsReceived &+= 1
         host.counters.bytesReceived &+= UInt64(d.count)
         let outcome: SequenceTracker.Outcome
         if isVideo {
@@ -165,6 +169,7 @@ final class ViewerSession: LoadPeer {
                     host.counters.latencyInterval.record(l)
                     if host.steady {
                         host.counters.latencySteady.record(l)
+                        host.counters.byServer[serverIndex].latencySteady.record(l)
                         host.counters.latencySteadyProcessed.record(now.nanoseconds > stamp.sendNanos ? now.nanoseconds - stamp.sendNanos : 0)
                     }
                 } else {

@@ -73,6 +73,15 @@ public struct LoadCounters: Sendable {
     public var publisherRetransmissions: UInt64 = 0
     public var sendDropped: UInt64 = 0
 
+    /// Per viewer server (`--viewer-server`): packets its viewers received, and their
+    /// steady-state latency. Sized by the loop at start; merged element by element.
+    public var byServer: [ServerFigures] = []
+
+    public struct ServerFigures: Sendable {
+        public var packetsReceived: UInt64 = 0
+        public var latencySteady = LatencyHistogram()
+    }
+
     /// Per-viewer delivery ratios, filled in the final snapshot only.
     public var viewerDelivery: [Double] = []
     /// Failure reasons seen (first few kept).
@@ -136,6 +145,11 @@ public struct LoadCounters: Sendable {
         publisherRetransmissions += o.publisherRetransmissions
         sendDropped += o.sendDropped
         viewerDelivery += o.viewerDelivery
+        while byServer.count < o.byServer.count { byServer.append(ServerFigures()) }
+        for (i, f) in o.byServer.enumerated() {
+            byServer[i].packetsReceived &+= f.packetsReceived
+            byServer[i].latencySteady.merge(f.latencySteady)
+        }
         for f in o.failures where failures.count < 20 { failures.append(f) }
     }
 
