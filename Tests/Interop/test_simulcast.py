@@ -43,14 +43,15 @@ def post_layer(sfu, location: str, layer: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def test_chromium_simulcast_layers_in_and_a_viewer_moved_between_them(browser, sfu, request):
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_chromium_simulcast_layers_in_and_a_viewer_moved_between_them(browser, sfu, request, codec):
     room = room_name(request)
     name = node_slug(request.node.name)
 
     async def body():
         pub = play = viewer = None
         try:
-            pub = await open_publish_page(browser, sfu, room, simulcast=1, codec="vp8")
+            pub = await open_publish_page(browser, sfu, room, simulcast=1, codec=codec)
 
             # Chromium sends as many layers as its camera's 640x480 allows (two: f and h).
             def layers_flowing():
