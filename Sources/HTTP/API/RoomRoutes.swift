@@ -436,7 +436,7 @@ public struct RoomRoutes {
             responder.respond(.error(.badRequest, "the body names a layer by its RID, or auto"))
             return
         }
-        let choice: RoomManager.LayerChoice = text == "auto" ? .automatic : .rid(text)
+        let choice: RoomManager.LayerRequest = text == "auto" ? .automatic : .rid(text)
         let room = request.pathParameters["room"] ?? ""
         let id = request.pathParameters["id"] ?? ""
         onOwner(of: room, responder) { rooms, now in

@@ -5,7 +5,7 @@ import Reactor
 /// instant start is; its copies then get offsets so it sees one continuous stream.
 extension RoomManager {
     /// A viewer's choice through the API: a layer by RID, or automatic.
-    public enum LayerChoice: Sendable, Equatable {
+    public enum LayerRequest: Sendable, Equatable {
         case automatic
         case rid(String)
     }
@@ -16,7 +16,7 @@ extension RoomManager {
     /// `POST /api/session/{room}/{id}/layer`: pins a viewer to a layer (or back to automatic)
     /// and starts its move at that layer's next keyframe. Returns the RID it is moving to (or
     /// is on). A session of another room, or a publisher's, is not found.
-    public func selectLayer(room name: String, id: String, choice: LayerChoice, now: Instant) -> Result<String, RoomError> {
+    public func selectLayer(room name: String, id: String, choice: LayerRequest, now: Instant) -> Result<String, RoomError> {
         guard let s = sessions.session(id: id), s.roomName == name, s.role == .viewer, let room = rooms[name],
               let track = s.viewerTracks.first(where: { $0.kind == .video })
         else { return .failure(.sessionNotFound) }
@@ -35,7 +35,8 @@ extension RoomManager {
             }
             track.pinnedLayer = layer
         }
-        let target = track.pinnedLayer ?? room.bestVideoLayer(now: now)
+        let target = track.pinnedLayer
+            ?? automaticLayer(track, bitrates: room.videoLayers.map { $0.currentBitrate(now: now) })
         aim(track, at: target, in: room, now: now)
         return .success(rids[target])
     }
@@ -95,15 +96,20 @@ extension RoomManager {
         counters.layerSwitches &+= 1
     }
 
-    /// The layer a viewer on automatic should be on: the best one (until a per-viewer
-    /// bandwidth estimate chooses).
+    /// Once a second: viewers on automatic are aimed at the layer `LayerChoice` picks; one
+    /// waiting for a layer that stopped sending is aimed anew.
     func automaticLayers(_ room: Room, now: Instant) {
         guard room.videoLayers.count > 1 else { return }
-        let best = room.bestVideoLayer(now: now)
+        let bitrates = room.videoLayers.map { $0.currentBitrate(now: now) }
         for f in room.videoLayers {
-            for v in f.viewers where v.pinnedLayer == nil && v.targetLayer == nil && v.layer != best {
-                aim(v, at: best, in: room, now: now)
+            for v in f.viewers where v.pinnedLayer == nil {
+                if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way
+                aim(v, at: automaticLayer(v, bitrates: bitrates), in: room, now: now)
             }
         }
+    }
+
+    func automaticLayer(_ v: ViewerTrack, bitrates: [UInt64]) -> Int {
+        LayerChoice.layer(bitrates: bitrates, current: v.layer, estimate: nil)
     }
 }

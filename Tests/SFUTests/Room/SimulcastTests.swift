@@ -155,4 +155,19 @@ struct SimulcastTests {
         seven.withUnsafeMutableBytes { short.apply(to: $0, length: k) }
         #expect(seven[k - 2] == (0x7F &+ 100) & 0x7F)
     }
+
+    @Test("automatic layer choice: the highest layer that fits with headroom; stays while its layer fits; down at once when not; the best without an estimate")
+    func automaticChoice() {
+        let rates: [UInt64] = [2_000_000, 500_000, 150_000]  // f, h, q
+        #expect(LayerChoice.layer(bitrates: rates, current: 1, estimate: nil) == 0)
+        #expect(LayerChoice.layer(bitrates: rates, current: 0, estimate: 400_000) == 2, "f and h do not fit 400 kbit/s")
+        #expect(LayerChoice.layer(bitrates: rates, current: 2, estimate: 600_000) == 2, "h fits but not with headroom")
+        #expect(LayerChoice.layer(bitrates: rates, current: 2, estimate: 700_000) == 1)
+        #expect(LayerChoice.layer(bitrates: rates, current: 1, estimate: 2_100_000) == 1, "f without headroom: stay")
+        #expect(LayerChoice.layer(bitrates: rates, current: 1, estimate: 2_600_000) == 0)
+        #expect(LayerChoice.layer(bitrates: rates, current: 0, estimate: 1_900_000) == 1, "f no longer fits: down at once")
+        #expect(LayerChoice.layer(bitrates: rates, current: 0, estimate: 10_000) == 2, "nothing fits: the lowest")
+        #expect(LayerChoice.layer(bitrates: [2_000_000, 500_000, 0], current: 0, estimate: 100_000) == 1, "q is not sent")
+        #expect(LayerChoice.layer(bitrates: [0, 0, 0], current: 1, estimate: 100_000) == 1, "nothing measured: stay")
+    }
 }

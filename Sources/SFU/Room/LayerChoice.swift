@@ -1,0 +1,22 @@
+/// Which simulcast layer a viewer on automatic should be on, from its bandwidth estimate and
+/// the layers' measured bitrates: the highest layer that fits with a quarter of headroom; a
+/// viewer stays on its layer while that still fits (no flapping between two layers at the
+/// edge), and goes down at once when it no longer does. Without an estimate: the best layer.
+enum LayerChoice {
+    /// - Parameters:
+    ///   - bitrates: each layer's bitrate (bits/s) by layer index; 0 for a layer not sending.
+    ///   - current: the viewer's layer.
+    ///   - estimate: the viewer's bandwidth estimate (bits/s), nil while unknown.
+    static func layer(bitrates: [UInt64], current: Int, estimate: UInt64?) -> Int {
+        let sending = bitrates.indices.filter { bitrates[$0] > 0 }.sorted { bitrates[$0] < bitrates[$1] }
+        guard let lowest = sending.first, let highest = sending.last else { return current }
+        guard let estimate else { return highest }
+        let fitsWithHeadroom = sending.last { bitrates[$0] + bitrates[$0] / 4 <= estimate }
+        if current < bitrates.count, bitrates[current] > 0, bitrates[current] <= estimate {
+            // It still fits: up only with headroom, never down.
+            if let up = fitsWithHeadroom, bitrates[up] > bitrates[current] { return up }
+            return current
+        }
+        return sending.last { bitrates[$0] <= estimate } ?? lowest
+    }
+}
