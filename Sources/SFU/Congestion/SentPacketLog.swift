@@ -1,0 +1,87 @@
+import Reactor
+
+/// What one viewer transport sent with a transport-wide sequence number
+/// (draft-holmer-rmcat-transport-wide-cc-extensions-01): the number, the size and the send
+/// time of each packet, in a ring of `capacity` entries, so the viewer's transport-cc
+/// feedback can be matched to what was sent (`BandwidthEstimator`).
+///
+/// One log per viewer session, shared by its audio and video: the numbers belong to the
+/// transport, not to a stream. The fan-out writes it per copy through `recorder`, a plain
+/// handle over the storage (no reference counting, no exclusivity check, no allocation);
+/// the log owns the memory and outlives every use of the handle (the session keeps both).
+/// Core-confined.
+public final class SentPacketLog {
+    /// Packets remembered: at 500 packets/s about a second, several feedback intervals
+    /// (Chromium sends feedback every 50–250 ms). Feedback about older packets is ignored
+    /// (counted by the estimator). 16 bytes each: 8 KiB per viewer that negotiated transport-cc.
+    public static let capacity = 512
+
+    /// One sent packet. `sequence` holds the low 32 bits of the extended (never wrapping)
+    /// number, which tells a current entry from one the ring has overwritten.
+    public struct Entry {
+        public var sendTime: UInt64
+        public var sequence: UInt32
+        public var size: UInt16
+        /// Set once feedback reported the packet (received or lost), so a repeated report
+        /// is not counted twice.
+        public var reported: Bool
+    }
+
+    /// The per-copy writer: takes the next transport-wide sequence number for a packet and
+    /// records it. A plain value over the log's storage, valid while the log lives.
+    public struct Recorder {
+        fileprivate let next: UnsafeMutablePointer<UInt64>
+        fileprivate let entries: UnsafeMutablePointer<Entry>
+
+        /// Numbers a packet of `bytes` sent at `time` and returns its 16-bit sequence number.
+        @inline(__always)
+        public func record(bytes: Int, at time: Instant) -> UInt16 {
+            let seq = next.pointee
+            next.pointee = seq &+ 1
+            let i = Int(truncatingIfNeeded: seq) & (SentPacketLog.capacity - 1)
+            entries[i] = Entry(
+                sendTime: time.nanoseconds, sequence: UInt32(truncatingIfNeeded: seq),
+                size: UInt16(truncatingIfNeeded: min(bytes, 0xFFFF)), reported: false)
+            return UInt16(truncatingIfNeeded: seq)
+        }
+    }
+
+    private let next: UnsafeMutablePointer<UInt64>
+    private let start: UInt64
+    private let entries: UnsafeMutablePointer<Entry>
+    public let recorder: Recorder
+
+    /// A log whose first packet gets `firstSequence` (random per transport in production).
+    public init(firstSequence: UInt16 = 0) {
+        next = .allocate(capacity: 1)
+        // Extended numbers start one wrap up, so a report just behind the first packet
+        // unwraps to a positive number.
+        start = 0x1_0000 + UInt64(firstSequence)
+        next.initialize(to: start)
+        entries = .allocate(capacity: Self.capacity)
+        entries.initialize(repeating: Entry(sendTime: 0, sequence: 0, size: 0, reported: true), count: Self.capacity)
+        recorder = Recorder(next: next, entries: entries)
+    }
+
+    deinit {
+        next.deallocate()
+        entries.deallocate()
+    }
+
+    /// Packets numbered so far.
+    public var packetsRecorded: UInt64 { next.pointee - start }
+
+    /// The extended number of the last packet numbered, nil before the first.
+    var newestSequence: UInt64? { next.pointee > start ? next.pointee - 1 : nil }
+
+    /// The entry of a reported 16-bit number: unwrapped to the newest packet sent (a number
+    /// ahead of it was never sent), nil when never sent or already overwritten.
+    func lookup(_ seq: UInt16) -> UnsafeMutablePointer<Entry>? {
+        guard let newest = newestSequence else { return nil }
+        let behind = UInt64(UInt16(truncatingIfNeeded: newest) &- seq)
+        guard behind < UInt64(Self.capacity), behind <= newest else { return nil }
+        let ext = newest - behind
+        let e = entries + (Int(truncatingIfNeeded: ext) & (Self.capacity - 1))
+        return e.pointee.sequence == UInt32(truncatingIfNeeded: ext) ? e : nil
+    }
+}
