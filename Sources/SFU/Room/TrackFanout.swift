@@ -82,6 +82,11 @@ final class TrackFanout {
     static let adaptedHeaderCapacity = 128
     /// The distinct extension maps of this track's viewers; a viewer's `mapClass` indexes it.
     private var mapClasses: [ExtensionIDMap] = []
+    /// Transport-wide sequence numbering of viewer copies (`TransportSequenceExtension`):
+    /// where each held packet carries the element (0: it does not), the source's
+    /// extensions plus the one added to its packets when it sends none, and the batch's time.
+    private let sequenceOffsets = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    private var numbering = TransportSequenceNumbering()
 
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
@@ -103,6 +108,7 @@ final class TrackFanout {
         adaptedHeaders.deallocate()
         headerKeys.deallocate()
         headerLengths.deallocate()
+        sequenceOffsets.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -118,8 +124,9 @@ final class TrackFanout {
             history = PacketHistory(slotCount: 256, slotSize: Self.maximumPacketBytes, byteCapacity: historyStartBytes)
         }
         mapClasses.removeAll()
+        numbering = TransportSequenceNumbering(source: media.extensions)
         for v in viewers {
-            v.bind(publisherExtensions: media.extensions.all)
+            v.bind(publisherExtensions: numbering.forwardedExtensions)
             classify(v)
         }
     }
@@ -128,7 +135,7 @@ final class TrackFanout {
     func detachSource() { source = nil }
 
     func add(_ viewer: ViewerTrack) {
-        if let source { viewer.bind(publisherExtensions: source.extensions.all) }
+        if source != nil { viewer.bind(publisherExtensions: numbering.forwardedExtensions) }
         classify(viewer)
         viewers.append(viewer)
     }
@@ -179,7 +186,7 @@ final class TrackFanout {
         rtp.ssrc = ssrc
         guard source != nil else { return false }
         recorder?.handle(rtp, now: now)
-        let readOnly = UnsafeRawBufferPointer(packet)
+        let (readOnly, sequenceOffset) = numbering.prepare(UnsafeRawBufferPointer(packet), now: now)
         if let history {
             if pendingCount == Self.pendingCapacity
                 || (pendingCount > 0 && history.written &- pendingStart > UInt64(history.byteCapacity - 2 * Self.maximumPacketBytes)) {
@@ -190,6 +197,7 @@ final class TrackFanout {
                 // The history keeps it until the batch ends, so the receive buffer may be
                 // reused meanwhile (io_uring re-arms it at once).
                 pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
+                sequenceOffsets[pendingCount] = sequenceOffset
                 pendingCount += 1
                 return !listed
             }
@@ -197,6 +205,7 @@ final class TrackFanout {
         // Too large for the history: out now, after what is already held.
         flushPending(output: output)
         pending[0] = readOnly
+        sequenceOffsets[0] = sequenceOffset
         pendingCount = 1
         flushPending(output: output)
         return false
@@ -219,6 +228,8 @@ final class TrackFanout {
         let headers = adaptedHeaders
         let headerKeys = self.headerKeys
         let headerLengths = self.headerLengths
+        let sequenceOffsets = self.sequenceOffsets
+        let sendTime = numbering.batchTime
         for k in 0..<count { headerKeys[k] = -1 }
         let list = viewers  // one retain per batch; keeps every viewer alive for the loop
         var copies: UInt64 = 0
@@ -241,6 +252,7 @@ final class TrackFanout {
             let pt = viewer.payloadType
             let identity = viewer.extensionMap.isIdentity
             let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
+            let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
             var sent: UInt64 = 0
             var sentBytes: UInt64 = 0
             for k in 0..<count {
@@ -263,6 +275,10 @@ final class TrackFanout {
                             headerLengths[k] = h
                             headerKeys[k] = key
                         }
+                    }
+                    // After the shared header: each viewer's own number.
+                    if let numbers {
+                        TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length, time: sendTime)
                     }
                     let n = srtp.protectRTP(slot, length: length)
                     failed = n == 0
@@ -329,7 +345,7 @@ final class TrackFanout {
         guard canRepair(viewer) else { return }
         let length = Self.repairLength(stored, to: viewer)
         guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
-        guard sendRepair(stored, to: viewer, output: output) else {
+        guard sendRepair(stored, to: viewer, now: now, output: output) else {
             viewer.nack.refund(bytes: length)
             return
         }
@@ -373,7 +389,7 @@ final class TrackFanout {
             }
             let length = Self.repairLength(stored, to: viewer)
             guard viewer.nack.decideFollowUp(sequenceNumber: seq, bytes: length, now: now) == .resend else { continue }
-            if !sendRepair(stored, to: viewer, output: output) { viewer.nack.followUpNotSent(refundingBytes: length) }
+            if !sendRepair(stored, to: viewer, now: now, output: output) { viewer.nack.followUpNotSent(refundingBytes: length) }
         }
     }
 
@@ -392,7 +408,9 @@ final class TrackFanout {
     }
 
     /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
-    private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, output: DatagramQueue) -> Bool {
+    private func sendRepair(
+        _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, now: Instant, output: DatagramQueue
+    ) -> Bool {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
         let rtxPT = viewer.rtxPayloadType
@@ -400,6 +418,9 @@ final class TrackFanout {
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
+        // The header (extensions included) is copied as stored: the element is where it was.
+        let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
+        let sequenceOffset = numbers == nil ? 0 : numbering.offset(in: stored)
         var failed = false
         let queued = output.send(to: address, capacity: length + 16) { slot in
             var n = stored.count
@@ -415,6 +436,7 @@ final class TrackFanout {
                 slot.copyMemory(from: stored)
                 slot[1] = (slot[1] & 0x80) | pt
             }
+            if let numbers { TransportSequenceNumbering.stamp(slot, at: sequenceOffset, numbers, bytes: n, time: now) }
             let protected = Self.adaptAndProtect(slot, length: n, viewer: viewer, srtp: srtp)
             failed = protected == 0
             return protected
