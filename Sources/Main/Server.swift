@@ -26,6 +26,7 @@ struct Server {
         rooms.publisherGrace = .seconds(UInt64(max(c.publisherGraceSeconds, 0)))
         rooms.maxCoreLoad = c.maxCoreLoad
         rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
+        rooms.viewerTransportCC = c.viewerTransportCC
         let interfaces = HostAddresses.ipv4ByInterface()
         let media = MediaAddressPlan(
             publicIP: c.publicIP, httpBindIP: c.httpBind.ipString, localIPs: interfaces.map(\.ip),
