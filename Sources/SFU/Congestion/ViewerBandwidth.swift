@@ -9,8 +9,12 @@ final class ViewerBandwidth {
     let log: SentPacketLog?
     var estimator = BandwidthEstimator()
 
-    init(transportCC: Bool) {
+    /// Where each feedback goes as a text line (`BANDWIDTH_TRACE_FILE`), nil: nowhere.
+    let trace: (@Sendable (String) -> Void)?
+
+    init(transportCC: Bool, trace: (@Sendable (String) -> Void)? = nil) {
         log = transportCC ? SentPacketLog(firstSequence: RandomToken.value(in: 0...UInt16.max)) : nil
+        self.trace = trace
     }
 
     /// A transport-cc feedback packet from the viewer.
@@ -19,6 +23,24 @@ final class ViewerBandwidth {
             estimator.ignoredWithoutNegotiation()
             return
         }
+        if let trace { trace(Self.traceLine(feedback, log: log, rtt: rtt, now: now, viewer: ObjectIdentifier(self))) }
         estimator.transportFeedback(log: log, rtt: rtt, now: now) { feedback.forEachPacket($0) }
+    }
+
+    /// One feedback as a trace line, with what was sent for each number it reports, so a test
+    /// can replay it into an estimator (`BandwidthTrace`): `F <viewer> <now µs> <rtt µs>` and
+    /// then `<seq>:<send µs>:<bytes>:<arrival µs or ->` per packet (`?` for send and bytes
+    /// when the number is not in the log). Debug only: it allocates.
+    static func traceLine(
+        _ feedback: RTCPTransportFeedback, log: SentPacketLog, rtt: Duration?, now: Instant, viewer: ObjectIdentifier
+    ) -> String {
+        var line = "F \(UInt(bitPattern: viewer.hashValue) & 0xFFFF_FFFF) \(now.nanoseconds / 1000) "
+        line += rtt.map { "\($0.nanoseconds / 1000)" } ?? "-"
+        feedback.forEachPacket { seq, arrival in
+            let entry = log.lookup(seq)?.pointee
+            line += " \(seq):" + (entry.map { "\($0.sendTime / 1000):\($0.size)" } ?? "?:?")
+            line += ":" + (arrival.map { String($0) } ?? "-")
+        }
+        return line
     }
 }

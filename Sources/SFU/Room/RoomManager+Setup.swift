@@ -52,7 +52,7 @@ extension RoomManager {
             remotePassword: answer.remoteICEPassword)
         let session = PeerSession(
             id: RandomToken.hex(bytes: 16), role: role, roomName: room.name, ice: ice, dtls: dtls,
-            tracks: answer.media, now: now)
+            tracks: answer.media, now: now, bandwidthTrace: configuration.bandwidthTrace)
         session.remoteUfrag = answer.remoteICEUfrag
         sessions.add(session, setupClient: setupClient)
         noteDeadline(now + configuration.setupTimeout)

@@ -79,7 +79,7 @@ public final class PeerSession {
 
     init(
         id: String, role: Role, roomName: String, ice: IceLiteAgent, dtls: DTLSTransport,
-        tracks: [NegotiatedMedia], now: Instant
+        tracks: [NegotiatedMedia], now: Instant, bandwidthTrace: (@Sendable (String) -> Void)? = nil
     ) {
         self.id = id
         self.role = role
@@ -94,7 +94,8 @@ public final class PeerSession {
             transportCCExtensionID = id
         }
         if role == .viewer {
-            let b = ViewerBandwidth(transportCC: tracks.contains { $0.extensions.transportWideCC != nil })
+            let b = ViewerBandwidth(
+                transportCC: tracks.contains { $0.extensions.transportWideCC != nil }, trace: bandwidthTrace)
             bandwidth = b
             transportSequence = b.log?.recorder
         } else {
