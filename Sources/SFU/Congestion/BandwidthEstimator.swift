@@ -94,7 +94,7 @@ public struct BandwidthEstimator {
         var reference = lastOffset
         forEachPacket { seq, arrival in
             guard !absurd, let arrival, let entry = log.lookup(seq), !entry.pointee.reported else { return }
-            let offset = arrival - Int64(entry.pointee.sendTime / 1000)
+            let offset = arrival - entry.pointee.sendMicros(now: now)
             if let r = reference, abs(offset - r) > Self.maxClockJumpMicros { absurd = true }
             reference = offset
         }
@@ -130,7 +130,7 @@ public struct BandwidthEstimator {
             }
             entry.pointee.reported = true
             processed += 1
-            let send = Int64(entry.pointee.sendTime / 1000)
+            let send = entry.pointee.sendMicros(now: now)
             let countsForLoss = send >= lossBased.countsFrom
             guard let arrival else {
                 if countsForLoss { lost += 1 }

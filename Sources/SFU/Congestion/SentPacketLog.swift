@@ -13,18 +13,26 @@ import Reactor
 public final class SentPacketLog {
     /// Packets remembered: at 500 packets/s about a second, several feedback intervals
     /// (Chromium sends feedback every 50–250 ms). Feedback about older packets is ignored
-    /// (counted by the estimator). 16 bytes each: 8 KiB per viewer that negotiated transport-cc.
+    /// (counted by the estimator). 8 bytes each: 4 KiB per viewer that negotiated transport-cc.
     public static let capacity = 512
 
-    /// One sent packet. `sequence` holds the low 32 bits of the extended (never wrapping)
-    /// number, which tells a current entry from one the ring has overwritten.
+    /// One sent packet, 8 bytes. Slot `n % capacity` holds number `n` until `n + capacity`
+    /// is sent, so the slot itself needs no tag (`lookup` takes only the last `capacity`).
     public struct Entry {
-        public var sendTime: UInt64
-        public var sequence: UInt32
+        /// The send time in units of 1 024 ns, its low 32 bits (it wraps every 73 minutes;
+        /// `sendMicros(now:)` unwraps it against a later time).
+        public var sendUnits: UInt32
         public var size: UInt16
         /// Set once feedback reported the packet (received or lost), so a repeated report
         /// is not counted twice.
         public var reported: Bool
+
+        /// The send time in microseconds, given a time not more than 73 minutes later.
+        public func sendMicros(now: Instant) -> Int64 {
+            let nowUnits = now.nanoseconds >> 10
+            let units = nowUnits &- UInt64(UInt32(truncatingIfNeeded: nowUnits) &- sendUnits)
+            return Int64(truncatingIfNeeded: (units << 10) / 1000)
+        }
     }
 
     /// The per-copy writer: takes the next transport-wide sequence number for a packet and
@@ -40,7 +48,7 @@ public final class SentPacketLog {
             next.pointee = seq &+ 1
             let i = Int(truncatingIfNeeded: seq) & (SentPacketLog.capacity - 1)
             entries[i] = Entry(
-                sendTime: time.nanoseconds, sequence: UInt32(truncatingIfNeeded: seq),
+                sendUnits: UInt32(truncatingIfNeeded: time.nanoseconds >> 10),
                 size: UInt16(truncatingIfNeeded: min(bytes, 0xFFFF)), reported: false)
             return UInt16(truncatingIfNeeded: seq)
         }
@@ -59,7 +67,7 @@ public final class SentPacketLog {
         start = 0x1_0000 + UInt64(firstSequence)
         next.initialize(to: start)
         entries = .allocate(capacity: Self.capacity)
-        entries.initialize(repeating: Entry(sendTime: 0, sequence: 0, size: 0, reported: true), count: Self.capacity)
+        entries.initialize(repeating: Entry(sendUnits: 0, size: 0, reported: true), count: Self.capacity)
         recorder = Recorder(next: next, entries: entries)
     }
 
@@ -79,9 +87,7 @@ public final class SentPacketLog {
     func lookup(_ seq: UInt16) -> UnsafeMutablePointer<Entry>? {
         guard let newest = newestSequence else { return nil }
         let behind = UInt64(UInt16(truncatingIfNeeded: newest) &- seq)
-        guard behind < UInt64(Self.capacity), behind <= newest else { return nil }
-        let ext = newest - behind
-        let e = entries + (Int(truncatingIfNeeded: ext) & (Self.capacity - 1))
-        return e.pointee.sequence == UInt32(truncatingIfNeeded: ext) ? e : nil
+        guard behind < UInt64(Self.capacity), newest - behind >= start else { return nil }
+        return entries + (Int(truncatingIfNeeded: newest - behind) & (Self.capacity - 1))
     }
 }

@@ -38,7 +38,7 @@ final class ViewerBandwidth {
         line += rtt.map { "\($0.nanoseconds / 1000)" } ?? "-"
         feedback.forEachPacket { seq, arrival in
             let entry = log.lookup(seq)?.pointee
-            line += " \(seq):" + (entry.map { "\($0.sendTime / 1000):\($0.size)" } ?? "?:?")
+            line += " \(seq):" + (entry.map { "\($0.sendMicros(now: now)):\($0.size)" } ?? "?:?")
             line += ":" + (arrival.map { String($0) } ?? "-")
         }
         return line
