@@ -11,10 +11,12 @@ import Reactor
 /// the log owns the memory and outlives every use of the handle (the session keeps both).
 /// Core-confined.
 public final class SentPacketLog {
-    /// Packets remembered: at 500 packets/s about a second, several feedback intervals
-    /// (Chromium sends feedback every 50–250 ms). Feedback about older packets is ignored
-    /// (counted by the estimator). 8 bytes each: 4 KiB per viewer that negotiated transport-cc.
-    public static let capacity = 512
+    /// Packets remembered: at 2.5 Mbit/s of video and audio (≈ 300 packets/s) about 0.85 s,
+    /// at 8 Mbit/s 0.3 s, which still holds a feedback interval (Chromium sends one every
+    /// 50–250 ms, more often at higher rates) plus a 200 ms round trip. Feedback about older
+    /// packets is ignored (counted by the estimator). 8 bytes each: 2 KiB per viewer that
+    /// negotiated transport-cc (the server's memory per viewer is about 30 KiB).
+    public static let capacity = 256
 
     /// One sent packet, 8 bytes. Slot `n % capacity` holds number `n` until `n + capacity`
     /// is sent, so the slot itself needs no tag (`lookup` takes only the last `capacity`).

@@ -219,9 +219,18 @@ struct TransportSequenceNumberingTests {
         for i in 0..<600 { numbers.append(log.recorder.record(bytes: 100 + i, at: Instant(nanoseconds: UInt64(i) * 1000))) }
         #expect(numbers[5] == 65_535 && numbers[6] == 0)
         #expect(log.lookup(numbers[599])?.pointee.size == 699)
-        #expect(log.lookup(numbers[100])?.pointee.size == 200)
-        #expect(log.lookup(numbers[10]) == nil, "overwritten by the ring")
+        #expect(log.lookup(numbers[344])?.pointee.size == 444, "the oldest the ring holds")
+        #expect(log.lookup(numbers[343]) == nil, "overwritten by the ring")
         #expect(log.lookup(numbers[599] &+ 1) == nil, "never sent")
+        let fresh = SentPacketLog(firstSequence: 100)
+        _ = fresh.recorder.record(bytes: 1, at: Instant(nanoseconds: 0))
+        #expect(fresh.lookup(99) == nil && fresh.lookup(100) != nil, "nothing before the first number")
+        // Send times are kept in 32 bits of 1 024 ns: unwrapped against a later time, even
+        // across their wrap (every 73 minutes).
+        let wrapAt: UInt64 = (1 << 32) << 10
+        _ = fresh.recorder.record(bytes: 2, at: Instant(nanoseconds: wrapAt - 5_000_000))
+        let sent = fresh.lookup(101)?.pointee.sendMicros(now: Instant(nanoseconds: wrapAt + 20_000_000)) ?? 0
+        #expect(abs(sent - Int64((wrapAt - 5_000_000) / 1000)) <= 1)
         #expect(log.packetsRecorded == 600)
     }
 }
