@@ -150,7 +150,7 @@ let package = Package(
             dependencies: [
                 "SFU", "CAllocCounter", "CSimulation", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            exclude: ["SDP/Fixtures"],
+            exclude: ["SDP/Fixtures", "Congestion/Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SFU", "Storage", "Cluster", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SFU", "Reactor"], swiftSettings: strict),

@@ -27,6 +27,13 @@ struct Server {
         rooms.maxCoreLoad = c.maxCoreLoad
         rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         rooms.instantStartMaxBytes = c.instantStartMaxBytes
+        rooms.viewerTransportCC = c.viewerTransportCC
+        if let path = c.bandwidthTraceFile {
+            guard let trace = BandwidthTraceFile(path: path) else {
+                throw ConfigurationError.invalid("BANDWIDTH_TRACE_FILE", "cannot open \(path) for appending")
+            }
+            rooms.bandwidthTrace = { trace.write($0) }
+        }
         let interfaces = HostAddresses.ipv4ByInterface()
         let media = MediaAddressPlan(
             publicIP: c.publicIP, httpBindIP: c.httpBind.ipString, localIPs: interfaces.map(\.ip),

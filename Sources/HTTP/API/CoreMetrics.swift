@@ -36,6 +36,7 @@ public enum CoreMetrics {
         let rooms = context.rooms
         let snapshots = rooms.snapshot(now: loop.now)
         s.add("webrtc_rooms", .gauge, help: "Rooms open", value: Double(snapshots.count))
+        BandwidthMetrics.contribute(to: &s, snapshots: snapshots)
         for r in snapshots {
             let room = [("room", r.name)]
             s.add("webrtc_subscribers", .gauge, help: "Viewers per room", labels: room, value: Double(r.viewers))

@@ -207,6 +207,11 @@ enum RoomListingJSON {
             o.field("nack_repeats", v.nackRepeats)
             o.field("nack_over_budget", v.nackOverBudget)
             o.field("repair_follow_ups", v.repairFollowUps)
+            o.key("bandwidth_estimate_bps")
+            if let e = v.bandwidthEstimate { o.number(e) } else { o.null() }
+            o.key("bandwidth_signal")
+            if let s = v.bandwidthSignal { o.string(s) } else { o.null() }
+            o.field("bandwidth_feedback_ignored", v.bandwidthFeedbackIgnored)
             if let layer = v.layer {
                 o.field("layer", layer)
                 o.key("target_layer")

@@ -37,6 +37,12 @@ public struct Configuration: Sendable, Equatable {
     /// `MAX_PENDING_SESSIONS_PER_IP`: sessions being set up (not yet connected) per client IP
     /// and core; 0 = unlimited.
     public var maxPendingSessionsPerIP: Int
+    /// `VIEWER_TRANSPORT_CC`: number viewers' copies with transport-wide sequence numbers and
+    /// estimate their bandwidth from their transport-cc feedback (else REMB and reports).
+    public var viewerTransportCC = true
+    /// `BANDWIDTH_TRACE_FILE` (debug): a file every viewer transport-cc feedback is appended
+    /// to, with what was sent for each packet it reports; nil = none.
+    public var bandwidthTraceFile: String?
 
     // Recording and upload
     public var recordEnabled: Bool
@@ -150,6 +156,12 @@ public struct Configuration: Sendable, Equatable {
             "WEB_ALLOWED_SERVERS", .string, default: nil,
             "Origins (https://host[:port], port * for any) the pages' ?server= may name besides their own; empty = own origin only"),
         .init("PUBLISHER_GRACE_SECONDS", .integer, default: "10", "How long a room waits for its publisher to come back"),
+        .init(
+            "VIEWER_TRANSPORT_CC", .boolean, default: "true",
+            "Negotiate transport-cc with viewers: their feedback drives a send-side bandwidth estimate per viewer (else REMB and receiver reports only)"),
+        .init(
+            "BANDWIDTH_TRACE_FILE", .string, default: nil,
+            "Debug: append every viewer transport-cc feedback, with the send time and size of each packet it reports, to this file (records traces for the estimator's tests; costs an allocation per feedback)"),
         .init("MAX_CORE_LOAD", .number, default: "0.95", "Refuse new viewers and new rooms (503 + Retry-After) on a core busier than this fraction (smoothed over ~1 s); 0 = off"),
         .init("HTTP_MAX_REQUEST_LINE_BYTES", .integer, default: "8192", "Longest request line (414 beyond)"),
         .init("HTTP_MAX_HEADER_BYTES", .integer, default: "16384", "Largest header section (431 beyond)"),
@@ -347,6 +359,8 @@ public struct Configuration: Sendable, Equatable {
                 logLevel: level, cluster: cluster)
             configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
             configuration.instantStartMaxBytes = try int("INSTANT_START_MAX_BYTES", min: 0, max: 64 << 20)
+            configuration.viewerTransportCC = try bool("VIEWER_TRANSPORT_CC")
+            configuration.bandwidthTraceFile = string("BANDWIDTH_TRACE_FILE")
             let formatText = string("LOG_FORMAT") ?? "text"
             guard let format = LogFormatChoice(rawValue: formatText.lowercased()) else {
                 throw .invalid("LOG_FORMAT", "`\(formatText)` is not text or json")

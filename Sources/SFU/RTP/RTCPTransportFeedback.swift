@@ -61,49 +61,64 @@ public struct RTCPTransportFeedback {
                 seen += chunk & 0x4000 == 0 ? 14 : 7
             }
         }
-        // Pass 2: symbols and their deltas together.
-        var deltaOffset = o
+        // Pass 2: symbols and their deltas together (a cursor value, not a nested function
+        // capturing the offsets: that boxed them on the heap in unoptimised builds).
+        var deltas = DeltaCursor(bytes: b, offset: o, time: Int64(referenceTime) * Self.referenceUnitMicros)
         var c = 20
         var index = 0
-        var time = Int64(referenceTime) * Self.referenceUnitMicros
         let base = baseSequence
-        func emit(_ symbol: UInt8) -> Bool {
-            let seq = base &+ UInt16(truncatingIfNeeded: index)
-            index += 1
-            switch symbol {
-            case 1:
-                guard deltaOffset + 1 <= b.count else { return false }
-                time += Int64(b[deltaOffset]) * Self.deltaTickMicros
-                deltaOffset += 1
-                body(seq, time)
-            case 2:
-                guard deltaOffset + 2 <= b.count else { return false }
-                time += Int64(Int16(bitPattern: WireBytes.u16(b, deltaOffset))) * Self.deltaTickMicros
-                deltaOffset += 2
-                body(seq, time)
-            case 0:
-                body(seq, nil)
-            default:
-                return false  // symbol 3 is reserved
-            }
-            return true
-        }
         while index < total {
             let chunk = WireBytes.u16(b, c)
             c += 2
             if chunk & 0x8000 == 0 {
                 let symbol = UInt8((chunk >> 13) & 0x3)
                 let run = min(Int(chunk & 0x1FFF), total - index)
-                for _ in 0..<run where !emit(symbol) { return false }
+                for _ in 0..<run {
+                    guard deltas.emit(symbol, base &+ UInt16(truncatingIfNeeded: index), body) else { return false }
+                    index += 1
+                }
             } else if chunk & 0x4000 == 0 {
                 for bit in 0..<14 where index < total {
-                    if !emit(UInt8((chunk >> (13 - bit)) & 1)) { return false }
+                    guard deltas.emit(UInt8((chunk >> (13 - bit)) & 1), base &+ UInt16(truncatingIfNeeded: index), body)
+                    else { return false }
+                    index += 1
                 }
             } else {
                 for k in 0..<7 where index < total {
-                    if !emit(UInt8((chunk >> (12 - 2 * k)) & 3)) { return false }
+                    guard deltas.emit(UInt8((chunk >> (12 - 2 * k)) & 3), base &+ UInt16(truncatingIfNeeded: index), body)
+                    else { return false }
+                    index += 1
                 }
             }
+        }
+        return true
+    }
+}
+
+/// Reads the receive deltas of a transport-cc feedback in order, keeping the running arrival time.
+private struct DeltaCursor {
+    let bytes: UnsafeRawBufferPointer
+    var offset: Int
+    var time: Int64
+
+    /// Hands `body` one packet of status `symbol`; false when its delta runs past the packet or
+    /// the symbol is the reserved 3.
+    mutating func emit(_ symbol: UInt8, _ seq: UInt16, _ body: (UInt16, Int64?) -> Void) -> Bool {
+        switch symbol {
+        case 1:
+            guard offset + 1 <= bytes.count else { return false }
+            time += Int64(bytes[offset]) * RTCPTransportFeedback.deltaTickMicros
+            offset += 1
+            body(seq, time)
+        case 2:
+            guard offset + 2 <= bytes.count else { return false }
+            time += Int64(Int16(bitPattern: WireBytes.u16(bytes, offset))) * RTCPTransportFeedback.deltaTickMicros
+            offset += 2
+            body(seq, time)
+        case 0:
+            body(seq, nil)
+        default:
+            return false  // symbol 3 is reserved
         }
         return true
     }

@@ -45,6 +45,10 @@ extension RoomManager {
                 } else {
                     for i in 0..<sr.reportCount { readViewerReport(sr.reportBlock(at: i), viewer: s, room: room, now: now) }
                 }
+            case .twcc(let feedback):
+                if s.role == .viewer { s.bandwidth?.transportFeedback(feedback, rtt: Self.viewerRTT(s), now: now) }
+            case .remb(let remb):
+                if s.role == .viewer { s.bandwidth?.estimator.remb(bitrate: remb.bitrate, now: now) }
             case .bye:
                 sawBye = true
             default:
@@ -88,7 +92,16 @@ extension RoomManager {
         for t in s.viewerTracks where room.fanout(t.kind).ssrc == block.ssrc {
             t.reports.receiverReport(block, now: now)
             t.nack.roundTripTime = t.reports.roundTripTime
+            s.bandwidth?.estimator.receiverReport(
+                fractionLost: block.fractionLost, bytesSent: s.viewerTracks.reduce(0) { $0 &+ $1.bytesSent &+ $1.rtxBytesSent },
+                rtt: t.reports.roundTripTime, now: now)
         }
+    }
+
+    /// A viewer's round-trip time from its receiver reports (its video track's when known).
+    static func viewerRTT(_ s: PeerSession) -> Duration? {
+        s.viewerTracks.first { $0.kind == .video && $0.reports.roundTripTime != nil }?.reports.roundTripTime
+            ?? s.viewerTracks.first { $0.reports.roundTripTime != nil }?.reports.roundTripTime
     }
 
     /// A publisher's SR: remembered for our RR's LSR/DLSR and, mapped to the outbound stream,

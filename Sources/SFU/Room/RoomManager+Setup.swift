@@ -21,9 +21,10 @@ extension RoomManager {
         let password = RandomToken.iceString(length: 24)
         let parameters = AnswerParameters(
             iceUfrag: ufrag, icePassword: password, fingerprint: identity.localFingerprint.value,
-            // Publishers get transport-cc feedback (TransportCCFeedback); viewers' congestion
-            // control is not driven by this server, so it is not negotiated with them.
-            candidates: candidateAddresses, sendTransportCC: role == .publisher && configuration.sendTransportCC,
+            // Publishers get transport-cc feedback (TransportCCFeedback); viewers' copies are
+            // numbered and their feedback drives a bandwidth estimate (ViewerBandwidth).
+            candidates: candidateAddresses,
+            sendTransportCC: role == .publisher ? configuration.sendTransportCC : configuration.viewerTransportCC,
             sessionID: RandomToken.value(in: 1...UInt64(Int64.max)))
         let answer: SDPAnswer
         do {
@@ -51,7 +52,7 @@ extension RoomManager {
             remotePassword: answer.remoteICEPassword)
         let session = PeerSession(
             id: RandomToken.hex(bytes: 16), role: role, roomName: room.name, ice: ice, dtls: dtls,
-            tracks: answer.media, now: now)
+            tracks: answer.media, now: now, bandwidthTrace: configuration.bandwidthTrace)
         session.remoteUfrag = answer.remoteICEUfrag
         sessions.add(session, setupClient: setupClient)
         noteDeadline(now + configuration.setupTimeout)

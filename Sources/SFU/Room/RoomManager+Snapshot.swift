@@ -71,6 +71,11 @@ extension RoomManager {
         var f = RoomSnapshot.Viewer(
             state: v.state.rawValue, packetsSent: 0, bytesSent: 0, loss: nil, rttMillis: nil, nacks: 0,
             nacksAnswered: 0, rtxBytes: 0, plis: v.pliReceived)
+        if let e = v.bandwidth?.estimator {
+            f.bandwidthEstimate = e.estimate
+            f.bandwidthSignal = e.signal?.rawValue
+            f.bandwidthFeedbackIgnored = e.ignoredFeedback
+        }
         for t in v.viewerTracks.sorted(by: { $0.kind == .audio && $1.kind != .audio }) {
             f.packetsSent &+= t.packetsSent
             f.bytesSent &+= t.bytesSent

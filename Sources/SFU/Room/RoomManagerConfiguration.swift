@@ -29,6 +29,15 @@ public struct RoomManagerConfiguration: Sendable {
     /// Negotiate transport-cc with publishers and send them transport-wide feedback (their
     /// congestion controller then ramps as against a browser peer); REMB is sent either way.
     public var sendTransportCC = true
+    /// Negotiate transport-cc with viewers (`VIEWER_TRANSPORT_CC`): every copy to a viewer
+    /// then carries a transport-wide sequence number and its feedback drives the viewer's
+    /// send-side bandwidth estimate; off, viewers' estimates come from REMB and receiver
+    /// reports only.
+    public var viewerTransportCC = true
+    /// Debug: called with a line per transport-cc feedback from a viewer, with what was sent
+    /// for each packet it reports (`BANDWIDTH_TRACE_FILE`; `ViewerBandwidth.traceLine`), to
+    /// record real traces for the estimator's tests. Nil (the default): nothing is built.
+    public var bandwidthTrace: (@Sendable (String) -> Void)?
     /// The NACK history a video track starts with, before its packet rate is measured (it is
     /// then sized to ~2.5 s of that rate).
     public var videoHistoryStartBytes = 256 * 1024

@@ -65,6 +65,13 @@ public struct RoomSnapshot: Sendable {
         public var nackRepeats: UInt64 = 0
         public var nackOverBudget: UInt64 = 0
         public var repairFollowUps: UInt64 = 0
+        /// The send-side bandwidth estimate (bits/s) and the signal it comes from
+        /// (`BandwidthSignal`: transport-cc, remb, receiver-reports); nil before one.
+        public var bandwidthEstimate: UInt64?
+        public var bandwidthSignal: String?
+        /// Feedback entries the estimator ignored (unknown or repeated numbers, absurd
+        /// arrival times, implausible REMB).
+        public var bandwidthFeedbackIgnored: UInt64 = 0
     }
 
     /// On an edge: the relay the room is played through from its origin node.

@@ -127,7 +127,7 @@ extension TrackFanout {
             }
             let inKeyframe = Self.timestamp(of: stored) == c.keyframeTimestamp
             guard inKeyframe || c.budget > 0 else { break }
-            guard sendStored(stored, to: viewer, rtxPayloadType: nil, output: output) else { break }
+            guard sendStored(stored, to: viewer, rtxPayloadType: nil, now: now, output: output) else { break }
             if !inKeyframe { c.budget -= stored.count }
             c.next &+= 1
             c.packetsSent &+= 1

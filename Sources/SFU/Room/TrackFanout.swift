@@ -93,6 +93,11 @@ final class TrackFanout {
     static let adaptedHeaderCapacity = 128
     /// The distinct extension maps of this track's viewers; a viewer's `mapClass` indexes it.
     private var mapClasses: [ExtensionIDMap] = []
+    /// Transport-wide sequence numbering of viewer copies (`TransportSequenceExtension`):
+    /// where each held packet carries the element (0: it does not), the source's
+    /// extensions plus the one added to its packets when it sends none, and the batch's time.
+    private let sequenceOffsets = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
+    private var numbering = TransportSequenceNumbering()
 
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
@@ -129,6 +134,7 @@ final class TrackFanout {
         adaptedHeaders.deallocate()
         headerKeys.deallocate()
         headerLengths.deallocate()
+        sequenceOffsets.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -148,8 +154,9 @@ final class TrackFanout {
             history = PacketHistory(slotCount: 256, slotSize: Self.maximumPacketBytes, byteCapacity: historyStartBytes)
         }
         mapClasses.removeAll()
+        numbering = TransportSequenceNumbering(source: media.extensions)
         for v in viewers {
-            v.bind(publisherExtensions: media.extensions.all)
+            v.bind(publisherExtensions: numbering.forwardedExtensions)
             classify(v)
         }
     }
@@ -158,7 +165,7 @@ final class TrackFanout {
     func detachSource() { source = nil }
 
     func add(_ viewer: ViewerTrack) {
-        if let source { viewer.bind(publisherExtensions: source.extensions.all) }
+        if source != nil { viewer.bind(publisherExtensions: numbering.forwardedExtensions) }
         classify(viewer)
         viewers.append(viewer)
     }
@@ -210,7 +217,7 @@ final class TrackFanout {
         rtp.ssrc = ssrc
         guard source != nil else { return false }
         recorder?.handle(rtp, now: now)
-        let readOnly = UnsafeRawBufferPointer(packet)
+        let (readOnly, sequenceOffset) = numbering.prepare(UnsafeRawBufferPointer(packet), now: now)
         if let history {
             if pendingCount == Self.pendingCapacity
                 || (pendingCount > 0 && history.written &- pendingStart > UInt64(history.byteCapacity - 2 * Self.maximumPacketBytes)) {
@@ -224,6 +231,7 @@ final class TrackFanout {
                 // The history keeps it until the batch ends, so the receive buffer may be
                 // reused meanwhile (io_uring re-arms it at once).
                 pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
+                sequenceOffsets[pendingCount] = sequenceOffset
                 pendingCount += 1
                 return !listed
             }
@@ -231,6 +239,7 @@ final class TrackFanout {
         // Too large for the history: out now, after what is already held.
         flushPending(output: output)
         pending[0] = readOnly
+        sequenceOffsets[0] = sequenceOffset
         pendingCount = 1
         flushPending(output: output)
         return false
@@ -253,6 +262,8 @@ final class TrackFanout {
         let headers = adaptedHeaders
         let headerKeys = self.headerKeys
         let headerLengths = self.headerLengths
+        let sequenceOffsets = self.sequenceOffsets
+        let sendTime = numbering.batchTime
         for k in 0..<count { headerKeys[k] = -1 }
         let list = viewers  // one retain per batch; keeps every viewer alive for the loop
         var copies: UInt64 = 0
@@ -279,6 +290,7 @@ final class TrackFanout {
             let rewrites = viewer.rewrites
             let offsets = rewrites ? viewer.offsets : StreamOffsets()
             let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
+            let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
             var sent: UInt64 = 0
             var sentBytes: UInt64 = 0
             for k in 0..<count {
@@ -303,6 +315,10 @@ final class TrackFanout {
                         }
                     }
                     if rewrites { offsets.apply(to: slot, length: length) }
+                    // After the shared header: each viewer's own number.
+                    if let numbers {
+                        TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length, time: sendTime)
+                    }
                     let n = srtp.protectRTP(slot, length: length)
                     failed = n == 0
                     return n
@@ -368,7 +384,7 @@ final class TrackFanout {
         guard canRepair(viewer) else { return }
         let length = Self.repairLength(stored, to: viewer)
         guard viewer.nack.decide(sequenceNumber: seq, bytes: length, now: now) == .resend else { return }
-        guard sendRepair(stored, to: viewer, output: output) else {
+        guard sendRepair(stored, to: viewer, now: now, output: output) else {
             viewer.nack.refund(bytes: length)
             return
         }
@@ -412,7 +428,7 @@ final class TrackFanout {
             }
             let length = Self.repairLength(stored, to: viewer)
             guard viewer.nack.decideFollowUp(sequenceNumber: seq, bytes: length, now: now) == .resend else { continue }
-            if !sendRepair(stored, to: viewer, output: output) { viewer.nack.followUpNotSent(refundingBytes: length) }
+            if !sendRepair(stored, to: viewer, now: now, output: output) { viewer.nack.followUpNotSent(refundingBytes: length) }
         }
     }
 
@@ -431,14 +447,17 @@ final class TrackFanout {
     }
 
     /// Sends one stored packet to a viewer as RTX (when negotiated) or as it is. True when queued.
-    private func sendRepair(_ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, output: DatagramQueue) -> Bool {
-        sendStored(stored, to: viewer, rtxPayloadType: viewer.rtxPayloadType, output: output)
+    private func sendRepair(
+        _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, now: Instant, output: DatagramQueue
+    ) -> Bool {
+        sendStored(stored, to: viewer, rtxPayloadType: viewer.rtxPayloadType, now: now, output: output)
     }
 
     /// Sends one stored packet to a viewer: RTX-wrapped with `rtxPayloadType`, or as it is
     /// (a plain repair, an instant start's copy) when nil. True when queued.
     func sendStored(
-        _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, rtxPayloadType rtxPT: UInt8?, output: DatagramQueue
+        _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, rtxPayloadType rtxPT: UInt8?, now: Instant,
+        output: DatagramQueue
     ) -> Bool {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
@@ -446,6 +465,9 @@ final class TrackFanout {
         let pt = viewer.payloadType
         let rtxSSRC = self.rtxSSRC
         let rtxSeq = viewer.nack.nextRTXSequence
+        // The header (extensions included) is copied as stored: the element is where it was.
+        let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
+        let sequenceOffset = numbers == nil ? 0 : numbering.offset(in: stored)
         var failed = false
         let queued = output.send(to: address, capacity: length + 16) { slot in
             var n = stored.count
@@ -462,6 +484,7 @@ final class TrackFanout {
                 slot[1] = (slot[1] & 0x80) | pt
             }
             if viewer.rewrites { viewer.offsets.apply(to: slot, length: n, rtx: rtxPT != nil) }
+            if let numbers { TransportSequenceNumbering.stamp(slot, at: sequenceOffset, numbers, bytes: n, time: now) }
             let protected = Self.adaptAndProtect(slot, length: n, viewer: viewer, srtp: srtp)
             failed = protected == 0
             return protected

@@ -59,6 +59,12 @@ public final class PeerSession {
     // the transport-wide sequence extension (its id in `transportCCExtensionID`).
     var transportCC: TransportCCFeedback?
     var transportCCExtensionID: UInt8 = 0
+    /// Viewer side: the send-side bandwidth estimate, and the transport-wide numbering of
+    /// every copy sent when the answer negotiated transport-cc (`ViewerBandwidth`).
+    let bandwidth: ViewerBandwidth?
+    /// `bandwidth`'s per-copy numbering (nil without transport-cc), read by the fan-out once
+    /// per viewer per batch without reference counting.
+    @exclusivity(unchecked) private(set) var transportSequence: SentPacketLog.Recorder?
     /// Command sequence number of the last FIR sent to this publisher (RFC 5104 §4.3.1).
     var firSequence: UInt8 = 0
 
@@ -73,7 +79,7 @@ public final class PeerSession {
 
     init(
         id: String, role: Role, roomName: String, ice: IceLiteAgent, dtls: DTLSTransport,
-        tracks: [NegotiatedMedia], now: Instant
+        tracks: [NegotiatedMedia], now: Instant, bandwidthTrace: (@Sendable (String) -> Void)? = nil
     ) {
         self.id = id
         self.role = role
@@ -86,6 +92,14 @@ public final class PeerSession {
         if role == .publisher, let id = tracks.lazy.compactMap(\.extensions.transportWideCC).first {
             transportCC = TransportCCFeedback()
             transportCCExtensionID = id
+        }
+        if role == .viewer {
+            let b = ViewerBandwidth(
+                transportCC: tracks.contains { $0.extensions.transportWideCC != nil }, trace: bandwidthTrace)
+            bandwidth = b
+            transportSequence = b.log?.recorder
+        } else {
+            bandwidth = nil
         }
     }
 
@@ -141,6 +155,10 @@ public final class PeerSession {
         guard let element, !element.isEmpty else { return nil }
         return rids.firstIndex { $0.utf8.elementsEqual(element) }
     }
+    /// A viewer's send-side bandwidth estimate in bits/s (transport-cc, else REMB, else
+    /// receiver-report loss: `bandwidthSignal`); nil until its feedback gave one.
+    public var bandwidthEstimate: UInt64? { bandwidth?.estimator.estimate }
+    public var bandwidthSignal: BandwidthSignal? { bandwidth?.estimator.signal }
 
     /// The negotiated m-line of a kind.
     func track(of kind: TrackKind) -> NegotiatedMedia? { tracks.first { $0.kind == kind.mediaKind } }

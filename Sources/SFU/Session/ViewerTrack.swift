@@ -23,6 +23,9 @@ final class ViewerTrack {
     @exclusivity(unchecked) var rewrites = false
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
     @exclusivity(unchecked) var bytesSent: UInt64 = 0
+    /// Copies carry this viewer's transport-wide sequence number (its answer has the
+    /// extension with a one-byte id): see `TransportSequenceExtension`.
+    @exclusivity(unchecked) var stampsTransportSequence = false
     let kind: TrackKind
     let media: NegotiatedMedia
     /// Answers this viewer's NACKs: repeat suppression, resend budget, RTX numbering.
@@ -59,16 +62,21 @@ final class ViewerTrack {
     var rtxPayloadType: UInt8? { media.localRTXSSRC != nil ? media.rtxPayloadType : nil }
 
     /// Recomputes the id map for a (new) publisher's numbering. Transport-wide sequence
-    /// numbers belong to one transport, so they are never forwarded as they are; the MID
+    /// numbers belong to one transport, so they are never forwarded as they are: the element
+    /// is kept only for a viewer that negotiated it, and renumbered per copy; the MID
     /// names the publisher's m-line, not the viewer's (a viewer that ordered its m-lines
     /// differently would route audio to its video receiver), so viewers demultiplex by the
     /// SSRCs their answer announced instead.
     func bind(publisherExtensions: [SDPHeaderExtension]) {
+        let id = media.extensions.transportWideCC ?? 0
+        stampsTransportSequence = (1...14).contains(id) && session.transportSequence != nil
         extensionMap = ExtensionIDMap(
             publisher: publisherExtensions, viewer: media.extensions.all,
-            dropping: [
-                SDPExtensionURI.transportWideCC, SDPExtensionURI.mid, SDPExtensionURI.rtpStreamID,
-                SDPExtensionURI.repairedRTPStreamID,
-            ])
+            dropping: stampsTransportSequence
+                ? [SDPExtensionURI.mid, SDPExtensionURI.rtpStreamID, SDPExtensionURI.repairedRTPStreamID]
+                : [
+                    SDPExtensionURI.transportWideCC, SDPExtensionURI.mid, SDPExtensionURI.rtpStreamID,
+                    SDPExtensionURI.repairedRTPStreamID,
+                ])
     }
 }

@@ -105,6 +105,7 @@ struct FanoutHeaderReuseTests {
             }
         }
 
+        var numbers: [Int: [UInt16?]] = [:]
         for (i, spec) in viewerSpecs.enumerated() {
             let r = receivers[i]
             #expect(r.failures == 0)
@@ -120,13 +121,21 @@ struct FanoutHeaderReuseTests {
                     #expect(p.absSendTime(id: spec.abs) == UInt32(0x0102_00) | UInt32(sent[n]), "viewer \(i) packet \(n)")
                     #expect(p.extensionElement(id: 4) == nil && p.extensionElement(id: 1) == nil, "mid removed")
                     if let t = spec.twcc {
-                        #expect(p.extensionElement(id: t) == nil, "transport-wide sequence numbers are never forwarded")
+                        // The viewer's own transport-wide numbers, never the publisher's (0x0708),
+                        // even where the header was copied from an earlier viewer of its class.
+                        numbers[i, default: []].append(p.transportSequenceNumber(id: t))
                     }
                     if spec.abs != 2 { #expect(p.extensionElement(id: 2) == nil, "viewer \(i): the publisher's id is gone") }
                     #expect(Array(p.payload) == [UInt8](repeating: 0xAB, count: 100))
                 }
             }
         }
+        for (i, n) in numbers {
+            let first = n.first.flatMap { $0 } ?? 0
+            // Consecutive: renumbered per copy (the publisher's element holds 0x0708 in all).
+            #expect(n == (0..<5).map { first &+ UInt16($0) }, "viewer \(i): consecutive numbers of its own")
+        }
+        #expect(numbers.count == 2)
         #expect(fanout.packetsOut == UInt64(5 * viewerSpecs.count))
         withExtendedLifetime(sessions) {}
     }
