@@ -16,6 +16,10 @@ struct RunConfig: Sendable {
     var pacingFactor: Double = 0
     /// Times a viewer refused with 503 + `Retry-After` offers again after the wait (0: never).
     var retryRefused = 0
+    /// Simulcast (`--simulcast`): the publishers' layers by RID, best first (empty: one layer).
+    var simulcastRIDs: [String] = []
+    /// Viewer `i` asks for layer `i % layers` once connected (`--spread-layers`).
+    var spreadLayers = false
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)
