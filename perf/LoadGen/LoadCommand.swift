@@ -38,6 +38,12 @@ struct LoadCommand: ParsableCommand {
         "Pace video at this multiple of its bitrate, as a WebRTC sender's pacer does (libwebrtc: 2.5); 0 sends each frame as one burst.",
         discussion: "Paced packets are stamped when they leave the pacer, so latency figures stay the server's."))
     var pacing: Double = 0
+    @Option(help: ArgumentHelp(
+        "Publish this many simulcast layers (2-4; 0: one layer), as a browser with sendEncodings: RIDs r0 (best), r1, …",
+        discussion: "Each layer is its own unsignalled SSRC carrying the RID extension, with its own keyframes and a quarter of the bitrate of the one above (full, 1/4, 1/16 of --video-bitrate), VP8 picture IDs in every descriptor."))
+    var simulcast = 0
+    @Flag(help: "With --simulcast: viewer i asks for layer i mod layers once connected (POST /api/session/{room}/{id}/layer).")
+    var spreadLayers = false
     @Flag(help: "Send no audio.") var noAudio = false
     @Option(help: "Replay this VP8 IVF file (looped, at --fps) instead of the synthetic video.") var ivf: String?
     @Option(help: "Fraction of viewers that decrypt every packet and measure latency (at least one).") var verifySample: Double = 0.1
@@ -82,6 +88,11 @@ struct LoadCommand: ParsableCommand {
         guard backend == "epoll" || backend == "iouring" else { throw ValidationError("--backend is epoll or iouring") }
         guard pacing == 0 || pacing >= 1 else { throw ValidationError("--pacing is 0 (bursts) or a factor ≥ 1") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard simulcast == 0 || (2...LoadCounters.maxLayers).contains(simulcast) else {
+            throw ValidationError("--simulcast is 0 (one layer) or 2...\(LoadCounters.maxLayers) layers")
+        }
+        guard simulcast == 0 || ivf == nil else { throw ValidationError("--simulcast sends synthetic video; not with --ivf") }
+        guard !spreadLayers || simulcast > 0 else { throw ValidationError("--spread-layers needs --simulcast") }
     }
 
     func run() throws {

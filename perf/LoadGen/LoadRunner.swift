@@ -38,7 +38,8 @@ final class LoadRunner {
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
                            audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
                            pacingFactor: o.pacing, retryRefused: max(0, o.retryRefused),
-                           viewerClients: try (o.viewerServers.isEmpty ? [o.server] : o.viewerServers).map { try HTTPClient(base: $0) })
+                           viewerClients: try (o.viewerServers.isEmpty ? [o.server] : o.viewerServers).map { try HTTPClient(base: $0) },
+                           simulcastRIDs: (0..<o.simulcast).map { "r\($0)" }, spreadLayers: o.spreadLayers)
         if let path = o.ivf {
             // Fail before anything starts if the recording cannot be used.
             let probe = try IVFVideoSource(path: path, fps: o.fps, ssrc: 1, payloadType: 96)
@@ -196,12 +197,14 @@ final class LoadRunner {
         let settleForWindow = min(2.0, o.duration / 2)
         sleepReporting(seconds: settleForWindow)
         for h in group.handles { h.execute { (loop: EventLoop) in LoadLoop.on(loop)?.steady = true } }
-        let windowStart = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
-        let clusterStart = (board.merged(), o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
+        let windowStartCounters = board.merged()
+        let windowStart = (Instant.now(), windowStartCounters.packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let clusterStart = (windowStartCounters, o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
         let selfStart = ProcessSampler.sampleSelf()
         sleepReporting(seconds: o.duration - settleForWindow)
-        let windowEnd = (Instant.now(), board.merged().packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
-        let clusterEnd = (board.merged(), o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
+        let windowEndCounters = board.merged()
+        let windowEnd = (Instant.now(), windowEndCounters.packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
+        let clusterEnd = (windowEndCounters, o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
         let selfEndWindow = ProcessSampler.sampleSelf()
 
         // Offers still waiting for an answer get it before the end, so none is left behind
@@ -232,6 +235,9 @@ final class LoadRunner {
         signalling.shutdown()
         counters.deletesOK = signalling.deletesOK.load(ordering: .relaxed)
         counters.deletesFailed = signalling.deletesFailed.load(ordering: .relaxed)
+        counters.layerRequestsOK = signalling.layerRequestsOK.load(ordering: .relaxed)
+        counters.layerRequestsFailed = signalling.layerRequestsFailed.load(ordering: .relaxed)
+        if let f = signalling.firstLayerFailure { counters.noteFailure("layer request: \(f)") }
 
         let joinSpan = counters.lastFirstPacketNanos > counters.firstJoinStartNanos && counters.firstJoinStartNanos != .max
             ? Double(counters.lastFirstPacketNanos - counters.firstJoinStartNanos) / 1e9 : 0
@@ -251,6 +257,8 @@ final class LoadRunner {
         t.maxFailed = o.maxFailed
         t.maxStalled = o.maxStalled
         report.serverBeforeViewers = serverBeforeViewers
+        report.simulcastLayers = o.simulcast
+        report.spreadLayers = o.spreadLayers
         if let a = selfStart, let b = selfEndWindow, windowEnd.0 > windowStart.0 {
             report.loadSteadyCPUFraction = (b.cpuSeconds - a.cpuSeconds) / (Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9)
         }
@@ -258,7 +266,8 @@ final class LoadRunner {
             let seconds = Double((windowEnd.0 - windowStart.0).nanoseconds) / 1e9
             let packets = windowEnd.1 &- windowStart.1
             report.steady = LoadReport.Steady(seconds: seconds, serverCPUSeconds: b.cpuSeconds - a.cpuSeconds,
-                                              packetsReceived: packets)
+                                              packetsReceived: packets,
+                                              bytesReceived: windowEndCounters.bytesReceived &- windowStartCounters.bytesReceived)
         }
         if !o.viewerServers.isEmpty || !o.nodePids.isEmpty {
             let urls = o.viewerServers.isEmpty ? [o.server] : o.viewerServers

@@ -177,6 +177,7 @@ enum SelfTest {
             _ = MediaStamp(reading: g, at: Int(rng % 32))
             _ = SyntheticVideoSource.isKeyframeStart(g)
             _ = LoadRTCP.scanFeedback(g)
+            LoadRTCP.forEachKeyframeRequest(g) { _ in }
             _ = try? AnswerInfo(parsing: String(decoding: g, as: UTF8.self))
         }
         check(ProcessSampler.parseStatCPUTicks("1 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0") == 300,
@@ -184,6 +185,7 @@ enum SelfTest {
 
         clientStack(check)
         answersFromSFU(check)
+        simulcast(check)
 
         for f in failures { print("self-test: FAIL \(f)") }
         print(failures.isEmpty ? "self-test: PASS" : "self-test: FAIL (\(failures.count))")
@@ -248,6 +250,94 @@ enum SelfTest {
         check(u == len && MediaStamp(reading: payload, at: MediaStamp.videoOffset)?.sendNanos == 777,
               "stamp survives SRTP")
         check(SyntheticVideoSource.isKeyframeStart(payload), "first frame is a keyframe after SRTP")
+    }
+
+    /// `--simulcast`: the layers' bitrates and picture sizes, their packets as the server
+    /// reads them (RID and MID elements, keyframes, picture IDs one per frame, the stamp
+    /// behind the longer descriptor), the offer as the server's answer builder takes it, and
+    /// keyframe requests read per SSRC.
+    static func simulcast(_ check: (Bool, String) -> Void) {
+        let cfg = SyntheticVideoSource.Config(bitrate: 2_000_000, fps: 30, keyframeInterval: 2, keyframeRatio: 8)
+        check(cfg.layer(0).bitrate == 2_000_000 && cfg.layer(1).bitrate == 500_000 && cfg.layer(2).bitrate == 125_000,
+              "layer bitrates full, 1/4, 1/16")
+        check(cfg.layer(1).width == 640 && cfg.layer(1).height == 360, "layer 1 is half the size")
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buf.deallocate() }
+        let v = SyntheticVideoSource(config: cfg.layer(1), ssrc: 77, payloadType: 96, midExtensionID: 4, seed: 5, rid: "r1")
+        v.ridExtensionID = LoadOffer.ridExtensionID
+        var total = 0, counter: UInt32 = 0
+        var lastPictureID: UInt16? = nil
+        for f in 0..<60 {
+            let frame = v.beginFrame()
+            for i in 0..<frame.packetCount {
+                let n = v.writePacket(i, sendNanos: 4242, into: buf)
+                check(n > 0 && n <= 1200, "layer packet size \(n)")
+                total += n - v.headerLength
+                guard let rtp = try? RTPPacket(parsing: UnsafeMutableRawBufferPointer(rebasing: buf[0..<n])) else {
+                    check(false, "the server parses a layer packet")
+                    continue
+                }
+                let rid = rtp.extensionElement(id: LoadOffer.ridExtensionID).map { Array($0) } ?? []
+                check(rid == Array("r1".utf8), "RID element \(rid)")
+                check(rtp.extensionElement(id: 4).map { Array($0) } == [0x30], "MID element beside the RID")
+                let payload = UnsafeRawBufferPointer(rtp.payload)
+                check(payload.count >= 4 && payload[0] & 0x80 != 0 && payload[1] & 0x80 != 0, "descriptor with a picture ID")
+                let pid = UInt16(payload[2] & 0x7F) << 8 | UInt16(payload[3])
+                if i == 0 {
+                    if let l = lastPictureID { check(pid == (l &+ 1) & 0x7FFF, "picture ID one more per frame") }
+                    lastPictureID = pid
+                    check(KeyframeDetector.isKeyframe(codec: .vp8, payload: payload) == frame.isKeyframe,
+                          "the server's keyframe detection, frame \(f)")
+                    check(SyntheticVideoSource.isKeyframeStart(payload) == frame.isKeyframe, "keyframe start, frame \(f)")
+                    if frame.isKeyframe {
+                        check(Int(payload[10]) | Int(payload[11]) << 8 == 640, "keyframe header width of layer 1")
+                    }
+                } else {
+                    check(pid == lastPictureID, "one picture ID on every packet of a frame")
+                }
+                let stamp = MediaStamp(reading: payload, at: MediaStamp.videoOffsetWithPictureID)
+                check(stamp?.sendNanos == 4242 && stamp?.counter == counter, "layer stamp behind the picture ID")
+                check(MediaStamp.restamp(packet: buf, length: n, sendNanos: 99), "restamp finds the layer stamp")
+                counter += 1
+            }
+        }
+        let bits = Double(total * 8) / 2.0
+        check(abs(bits - 500_000) / 500_000 < 0.15, "layer 1 bitrate \(bits)")
+
+        // The offer, answered by the SFU's AnswerBuilder with every layer received.
+        let cand = SocketAddress(ip: "127.0.0.1", port: 41000)!
+        guard let id = try? DTLSIdentity.generate() else { return check(false, "identity") }
+        let params = AnswerParameters(iceUfrag: "srvU", icePassword: "serverpassword0123456789",
+                                      fingerprint: id.localFingerprint.value, candidates: [cand], sessionID: 7)
+        var pub = LoadOffer(role: .publisher, iceUfrag: "cliU", icePassword: "clientpassword0123456789",
+                            fingerprint: id.fingerprint, candidate: SocketAddress(ip: "127.0.0.1", port: 50000)!)
+        pub.videoSSRC = 1111
+        pub.audioSSRC = 2222
+        pub.simulcastRIDs = ["r0", "r1", "r2"]
+        do {
+            let offer = try SDPParser.parse(pub.sdp)
+            guard let video = offer.media.first(where: { $0.kind == .video }) else { return check(false, "offer video") }
+            check(try SDPSimulcast.offered(in: video)?.rids == ["r0", "r1", "r2"], "the server reads the offered layers")
+            check(video.ssrcs.isEmpty, "layers' SSRCs unsignalled")
+            let a = try AnswerBuilder.buildAnswer(offerText: pub.sdp, parameters: params, role: .publisher)
+            let info = try AnswerInfo(parsing: a.sdp)
+            check(info.video?.simulcast == "recv r0;r1;r2", "answer receives the layers (\(info.video?.simulcast ?? "none"))")
+            check(info.video?.ridExtensionID == LoadOffer.ridExtensionID, "answer keeps the RID extension")
+            check(a.sdp.contains(SDPExtensionURI.repairedRTPStreamID), "answer keeps the repaired-RID extension")
+        } catch {
+            check(false, "simulcast offer answered by the SFU's AnswerBuilder: \(error)")
+        }
+
+        // Keyframe requests by SSRC: a PLI, then a FIR with two entries.
+        var n = LoadRTCP.pli(into: buf, sender: 1, media: 0xAAAA)
+        let fir: [UInt8] = [0x84, 206, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xBB, 0xBB, 1, 0, 0, 0, 0, 0, 0xCC, 0xCC, 2, 0, 0, 0]
+        for b in fir {
+            buf[n] = b
+            n += 1
+        }
+        var named: [UInt32] = []
+        LoadRTCP.forEachKeyframeRequest(UnsafeRawBufferPointer(rebasing: buf[0..<n])) { named.append($0) }
+        check(named == [0xAAAA, 0xBBBB, 0xCCCC], "keyframe requests by SSRC \(named)")
     }
 
     /// Our offers answered by the project's own SDP answer builder (what livesfu sends back),

@@ -10,7 +10,8 @@
 # Environment: SERVER_CPU (default 1), LOAD_CPU (default 0), LIVESFU_ARGS (extra server
 # flags), PACING (the publishers' pacing factor, default 2.5 as libwebrtc's pacer; 0 sends
 # each video frame as one burst), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
-# both server and load generator at that niceness, for a machine that is busy with other work).
+# both server and load generator at that niceness, each in a session and autogroup of its own
+# with that niceness too, for a machine that is busy with other work).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +39,15 @@ server_cpu="${SERVER_CPU:-1}"
 load_cpu="${LOAD_CPU:-0}"
 server_pid=""
 nice_cmd=()
-if [ -n "${NICE:-}" ]; then nice_cmd=(nice -n "$NICE"); fi
+if [ -n "${NICE:-}" ]; then
+    # With autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1) a nice value only
+    # ranks a process within its session's group, and each session's group gets an equal share
+    # of a CPU: plain `nice` does nothing against builds started from other sessions. So each
+    # process is put in a session of its own (setsid: an autogroup of its own) and that group
+    # gets the niceness too. Being in its own session, it no longer gets the terminal's Ctrl-C:
+    # the load tool then ends at the end of its --duration.
+    nice_cmd=(setsid sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$NICE")
+fi
 
 build_all() {
     ((build)) || return 0

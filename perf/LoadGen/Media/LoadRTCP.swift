@@ -114,6 +114,32 @@ public enum LoadRTCP {
         }
     }
 
+    /// Calls `body` with the media SSRC of every keyframe request in the (decrypted) compound
+    /// packet: a PLI's media source, each FCI entry's SSRC of a FIR (RFC 5104 §4.3.1).
+    public static func forEachKeyframeRequest(_ b: UnsafeRawBufferPointer, _ body: (UInt32) -> Void) {
+        var o = 0
+        while b.count - o >= 4 {
+            guard b[o] >> 6 == 2 else { break }
+            let len = ((Int(b[o + 2]) << 8) | Int(b[o + 3])) * 4 + 4
+            guard o + len <= b.count else { break }
+            if b[o + 1] == 206 && b[o] & 0x1F == 1 && len >= 12 {
+                body(read32(b, o + 8))
+            } else if b[o + 1] == 206 && b[o] & 0x1F == 4 {
+                var f = o + 12
+                while f + 8 <= o + len {
+                    body(read32(b, f))
+                    f += 8
+                }
+            }
+            o += len
+        }
+    }
+
+    @inline(__always)
+    static func read32(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt32 {
+        UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3])
+    }
+
     /// Walks a (decrypted) compound packet and counts PLI/FIR and NACK packets.
     public static func scanFeedback(_ b: UnsafeRawBufferPointer) -> Feedback {
         var f = Feedback()

@@ -11,6 +11,8 @@ public struct MediaStamp: Equatable, Sendable {
     /// bytes reserved for the VP8 frame header (a keyframe's is 10 bytes, a delta frame's 3;
     /// continuation packets leave the room as filler so the offset never moves).
     public static let videoOffset = 11
+    /// The same behind a 4-byte descriptor with a 15-bit picture ID (a simulcast layer's).
+    public static let videoOffsetWithPictureID = 14
     /// Where the stamp sits in an Opus-like payload: after a 1-byte TOC.
     public static let audioOffset = 1
 
@@ -45,7 +47,8 @@ public struct MediaStamp: Equatable, Sendable {
     }
 
     /// Rewrites the send time of the stamp in an RTP packet (`length` bytes, plaintext),
-    /// wherever the sources put it: after the synthetic VP8 descriptor, or at the payload's
+    /// wherever the sources put it: after the synthetic VP8 descriptor (with or without a
+    /// picture ID), or at the payload's
     /// end. Returns false when the packet carries no stamp.
     @discardableResult
     public static func restamp(packet: UnsafeMutableRawBufferPointer, length: Int, sendNanos: UInt64) -> Bool {
@@ -62,7 +65,8 @@ public struct MediaStamp: Equatable, Sendable {
             }
             return MediaStamp(sendNanos: sendNanos, counter: old.counter).write(into: payload, at: offset)
         }
-        return rewrite(at: header + videoOffset) || rewrite(at: length - size)
+        return rewrite(at: header + videoOffset) || rewrite(at: header + videoOffsetWithPictureID)
+            || rewrite(at: length - size)
     }
 
     /// Reads a stamp at `offset`; nil if the bytes are too short or the magic is missing.

@@ -35,6 +35,55 @@ public enum RTPWriter {
         return length
     }
 
+    /// Header bytes `writeHeader` writes: 12, plus the one-byte-form extension block (RFC 8285)
+    /// holding the MID and the RID elements there are, padded to 32-bit words.
+    public static func headerLength(midExtensionID: UInt8, ridExtensionID: UInt8 = 0, ridLength: Int = 0) -> Int {
+        let elements = (midExtensionID != 0 ? 2 : 0) + (ridExtensionID != 0 && ridLength > 0 ? 1 + ridLength : 0)
+        return elements == 0 ? 12 : 16 + (elements + 3) / 4 * 4
+    }
+
+    /// Writes a header for a simulcast layer's packet: the MID element (if `midExtensionID`
+    /// is non-zero) and the RID element (RFC 8852, `rid` of 1 to 16 bytes) that places the
+    /// packet's SSRC on its layer. Returns the header length, or 0 if the buffer is too short.
+    public static func writeHeader(
+        into b: UnsafeMutableRawBufferPointer, payloadType: UInt8, marker: Bool, sequence: UInt16,
+        timestamp: UInt32, ssrc: UInt32, midExtensionID: UInt8, mid: UInt8, ridExtensionID: UInt8, rid: [UInt8]
+    ) -> Int {
+        guard ridExtensionID != 0, !rid.isEmpty, rid.count <= 16 else {
+            return writeHeader(into: b, payloadType: payloadType, marker: marker, sequence: sequence,
+                               timestamp: timestamp, ssrc: ssrc, midExtensionID: midExtensionID, mid: mid)
+        }
+        let length = headerLength(midExtensionID: midExtensionID, ridExtensionID: ridExtensionID, ridLength: rid.count)
+        guard b.count >= length else { return 0 }
+        b[0] = 0x90
+        b[1] = (marker ? 0x80 : 0) | (payloadType & 0x7F)
+        b[2] = UInt8(sequence >> 8)
+        b[3] = UInt8(truncatingIfNeeded: sequence)
+        put32(b, 4, timestamp)
+        put32(b, 8, ssrc)
+        b[12] = 0xBE
+        b[13] = 0xDE
+        b[14] = 0
+        b[15] = UInt8((length - 16) / 4)
+        var o = 16
+        if midExtensionID != 0 {
+            b[o] = midExtensionID << 4  // length - 1 = 0: one byte
+            b[o + 1] = mid
+            o += 2
+        }
+        b[o] = ridExtensionID << 4 | UInt8(rid.count - 1)
+        o += 1
+        for c in rid {
+            b[o] = c
+            o += 1
+        }
+        while o < length {  // padding
+            b[o] = 0
+            o += 1
+        }
+        return length
+    }
+
     @inline(__always)
     static func put32(_ b: UnsafeMutableRawBufferPointer, _ o: Int, _ v: UInt32) {
         b[o] = UInt8(v >> 24)

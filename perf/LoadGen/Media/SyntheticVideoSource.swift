@@ -4,6 +4,11 @@
 /// the marker on the last. The payloads carry a real VP8 payload descriptor (RFC 7741) and
 /// VP8 frame header (RFC 6386 §9.1), so a server's keyframe detection works, then a
 /// `MediaStamp`, then filler.
+///
+/// A simulcast layer (`livesfu-load --simulcast`) is one of these per RID: its packets also
+/// carry the RID header extension (RFC 8852) and, as a browser's VP8 encoder writes them, a
+/// 15-bit picture ID in every payload descriptor (the stamp then sits 3 bytes further on,
+/// `MediaStamp.videoOffsetWithPictureID`).
 public final class SyntheticVideoSource {
     public struct Config: Sendable {
         public var bitrate: Int
@@ -12,6 +17,9 @@ public final class SyntheticVideoSource {
         public var keyframeInterval: Double
         public var keyframeRatio: Int
         public var maxPacketSize: Int
+        /// The picture size a keyframe's header announces (a simulcast layer's is smaller).
+        public var width = 1280
+        public var height = 720
         public init(bitrate: Int = 2_000_000, fps: Int = 30, keyframeInterval: Double = 2, keyframeRatio: Int = 8,
                     maxPacketSize: Int = 1200) {
             self.bitrate = bitrate
@@ -19,6 +27,17 @@ public final class SyntheticVideoSource {
             self.keyframeInterval = keyframeInterval
             self.keyframeRatio = keyframeRatio
             self.maxPacketSize = maxPacketSize
+        }
+
+        /// Simulcast layer `index` of this stream: a quarter of the bitrate and half the
+        /// width and height per step down (full, 1/4, 1/16, …), as a browser's
+        /// `scaleResolutionDownBy` 1, 2, 4 gives.
+        public func layer(_ index: Int) -> Config {
+            var c = self
+            c.bitrate = max(8_000, bitrate >> (2 * index))
+            c.width = max(16, width >> index)
+            c.height = max(16, height >> index)
+            return c
         }
 
         /// Bytes of a delta frame such that the average over a keyframe period is `bitrate`.
@@ -49,6 +68,12 @@ public final class SyntheticVideoSource {
     public var payloadType: UInt8
     public var midExtensionID: UInt8
     public let mid: UInt8
+    /// Simulcast: the RID extension's id (0: none) and the RID every packet carries.
+    public var ridExtensionID: UInt8 = 0
+    public let rid: [UInt8]
+    /// Every payload descriptor carries a 15-bit picture ID, one more each frame.
+    public let pictureIDs: Bool
+    public private(set) var pictureID: UInt16
     public private(set) var sequence: UInt16
     public private(set) var frameIndex = 0
     public private(set) var packetCounter: UInt32 = 0
@@ -58,13 +83,17 @@ public final class SyntheticVideoSource {
     private var rng: UInt64
     public private(set) var current = Frame(isKeyframe: false, bytes: 0, packetCount: 0, packetPayload: 0, timestamp: 0)
 
+    /// `rid` non-empty: a simulcast layer (RID extension once `ridExtensionID` is set, picture IDs).
     public init(config: Config, ssrc: UInt32, payloadType: UInt8, midExtensionID: UInt8 = 0, mid: UInt8 = 0x30,
-                seed: UInt64 = 1) {
+                seed: UInt64 = 1, rid: String = "") {
         self.config = config
         self.ssrc = ssrc
         self.payloadType = payloadType
         self.midExtensionID = midExtensionID
         self.mid = mid
+        self.rid = Array(rid.utf8.prefix(16))
+        pictureIDs = !rid.isEmpty
+        pictureID = UInt16(truncatingIfNeeded: seed &* 7919) & 0x7FFF
         rng = seed | 1
         sequence = UInt16(truncatingIfNeeded: seed &* 2_654_435_761)
         timestampBase = UInt32(truncatingIfNeeded: seed &* 40_503)
@@ -74,7 +103,16 @@ public final class SyntheticVideoSource {
     public var frameIntervalNanos: UInt64 { 1_000_000_000 / UInt64(max(config.fps, 1)) }
 
     /// RTP header bytes of every packet.
-    public var headerLength: Int { midExtensionID != 0 ? 20 : 12 }
+    public var headerLength: Int {
+        RTPWriter.headerLength(midExtensionID: midExtensionID, ridExtensionID: ridExtensionID, ridLength: rid.count)
+    }
+
+    /// Bytes of the VP8 payload descriptor: 1, or 4 with a 15-bit picture ID.
+    public var descriptorLength: Int { pictureIDs ? 4 : 1 }
+
+    /// Where the stamp sits in the payload: after the descriptor and the 10 bytes kept for
+    /// the frame header.
+    public var stampOffset: Int { pictureIDs ? MediaStamp.videoOffsetWithPictureID : MediaStamp.videoOffset }
 
     /// The next frame will be a keyframe (a PLI or FIR arrived).
     public func requestKeyframe() { keyframeRequested = true }
@@ -93,9 +131,10 @@ public final class SyntheticVideoSource {
         let bytes = max(64, Int(Double(base) * (1 + jitter)))
         let capacity = config.maxPacketSize - headerLength
         let count = max(1, (bytes + capacity - 1) / capacity)
-        let per = max(1 + MediaStamp.videoOffset - 1 + MediaStamp.size, (bytes + count - 1) / count)
+        let per = max(stampOffset + MediaStamp.size, (bytes + count - 1) / count)
         let ts = timestampBase &+ UInt32(truncatingIfNeeded: frameIndex &* 90_000 / max(config.fps, 1))
         current = Frame(isKeyframe: key, bytes: bytes, packetCount: count, packetPayload: per, timestamp: ts)
+        if frameIndex > 0 { pictureID = (pictureID &+ 1) & 0x7FFF }
         frameIndex += 1
         return current
     }
@@ -106,32 +145,46 @@ public final class SyntheticVideoSource {
         let f = current
         let last = index == f.packetCount - 1
         var payload = f.packetPayload
-        if last { payload = max(MediaStamp.videoOffset + MediaStamp.size, f.bytes - f.packetPayload * (f.packetCount - 1)) }
-        let h = RTPWriter.writeHeader(into: buffer, payloadType: payloadType, marker: last, sequence: sequence,
-                                      timestamp: f.timestamp, ssrc: ssrc, midExtensionID: midExtensionID, mid: mid)
+        if last { payload = max(stampOffset + MediaStamp.size, f.bytes - f.packetPayload * (f.packetCount - 1)) }
+        let h = rid.isEmpty
+            ? RTPWriter.writeHeader(into: buffer, payloadType: payloadType, marker: last, sequence: sequence,
+                                    timestamp: f.timestamp, ssrc: ssrc, midExtensionID: midExtensionID, mid: mid)
+            : RTPWriter.writeHeader(into: buffer, payloadType: payloadType, marker: last, sequence: sequence,
+                                    timestamp: f.timestamp, ssrc: ssrc, midExtensionID: midExtensionID, mid: mid,
+                                    ridExtensionID: ridExtensionID, rid: rid)
         guard h > 0, buffer.count >= h + payload else { return 0 }
         let p = UnsafeMutableRawBufferPointer(rebasing: buffer[h..<(h + payload)])
         // Filler first, so the headers below overwrite it.
         p.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: sequence) | 1)
-        if index == 0 {
-            p[0] = 0x10  // VP8 descriptor: S=1, partition 0
-            let size = min(f.bytes / 4, (1 << 19) - 1)
-            p[1] = UInt8((f.isKeyframe ? 0 : 1) | (1 << 4) | ((size & 0x7) << 5))
-            p[2] = UInt8(truncatingIfNeeded: size >> 3)
-            p[3] = UInt8(truncatingIfNeeded: size >> 11)
-            if f.isKeyframe {
-                p[4] = 0x9D
-                p[5] = 0x01
-                p[6] = 0x2A
-                p[7] = 0x00  // 1280 little-endian, scale 0
-                p[8] = 0x05
-                p[9] = 0xD0  // 720
-                p[10] = 0x02
-            }
+        // VP8 payload descriptor (RFC 7741 §4.2): S=1 on a frame's first packet, partition 0;
+        // with picture IDs X=1, then I=1 and the 15-bit ID (M=1), on every packet of the frame.
+        let start: UInt8 = index == 0 ? 0x10 : 0x00
+        var o = 1
+        if pictureIDs {
+            p[0] = 0x80 | start
+            p[1] = 0x80
+            p[2] = 0x80 | UInt8(truncatingIfNeeded: pictureID >> 8)
+            p[3] = UInt8(truncatingIfNeeded: pictureID)
+            o = 4
         } else {
-            p[0] = 0x00  // continuation: S=0
+            p[0] = start
         }
-        MediaStamp(sendNanos: sendNanos, counter: packetCounter).write(into: p, at: MediaStamp.videoOffset)
+        if index == 0 {
+            let size = min(f.bytes / 4, (1 << 19) - 1)
+            p[o] = UInt8((f.isKeyframe ? 0 : 1) | (1 << 4) | ((size & 0x7) << 5))
+            p[o + 1] = UInt8(truncatingIfNeeded: size >> 3)
+            p[o + 2] = UInt8(truncatingIfNeeded: size >> 11)
+            if f.isKeyframe {
+                p[o + 3] = 0x9D
+                p[o + 4] = 0x01
+                p[o + 5] = 0x2A
+                p[o + 6] = UInt8(truncatingIfNeeded: config.width)  // little-endian, scale 0
+                p[o + 7] = UInt8(truncatingIfNeeded: config.width >> 8) & 0x3F
+                p[o + 8] = UInt8(truncatingIfNeeded: config.height)
+                p[o + 9] = UInt8(truncatingIfNeeded: config.height >> 8) & 0x3F
+            }
+        }
+        MediaStamp(sendNanos: sendNanos, counter: packetCounter).write(into: p, at: stampOffset)
         packetCounter &+= 1
         sequence &+= 1
         return h + payload

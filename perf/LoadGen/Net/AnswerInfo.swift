@@ -9,6 +9,9 @@ public struct AnswerInfo: Sendable, Equatable {
         public var mid: String = ""
         public var payloadType: UInt8? = nil
         public var midExtensionID: UInt8 = 0
+        /// The RID extension's id (0: not answered), and the `a=simulcast` value if any.
+        public var ridExtensionID: UInt8 = 0
+        public var simulcast: String? = nil
         public var ssrc: UInt32? = nil
         public var rejected = false
     }
@@ -71,10 +74,11 @@ public struct AnswerInfo: Sendable, Equatable {
                 }
             case "extmap":
                 let p = value.split(separator: " ")
-                if p.count >= 2, p[1] == "urn:ietf:params:rtp-hdrext:sdes:mid",
-                   let id = UInt8(p[0].split(separator: "/").first ?? "") {
-                    current?.midExtensionID = id
+                if p.count >= 2, let id = UInt8(p[0].split(separator: "/").first ?? "") {
+                    if p[1] == "urn:ietf:params:rtp-hdrext:sdes:mid" { current?.midExtensionID = id }
+                    if p[1] == "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id" { current?.ridExtensionID = id }
                 }
+            case "simulcast": current?.simulcast = String(value)
             case "ssrc":
                 if current?.ssrc == nil, let s = value.split(separator: " ").first, let v = UInt32(s) { current?.ssrc = v }
             case "candidate":

@@ -6,6 +6,10 @@ import SFU
 /// BUNDLEd, rtcp-mux, non-trickle with the one host candidate of the client's socket. They
 /// follow what Chromium sends (fixtures/sdp), minus what the load generator does not
 /// implement (`OfferFeatures`: RTX, REMB, transport-cc, extensions besides MID).
+///
+/// A simulcast publisher's video m-line is Chromium's with `sendEncodings` and RIDs: no SSRC
+/// lines (the layers' SSRCs are unsignalled), the RID and repaired-RID extensions (Chromium's
+/// ids), an `a=rid:<rid> send` per layer and `a=simulcast:send r0;r1;…`.
 public struct LoadOffer: Sendable {
     public enum Role: Sendable { case publisher, viewer }
     public var role: Role
@@ -17,6 +21,12 @@ public struct LoadOffer: Sendable {
     public var videoSSRC: UInt32 = 0
     public var audioSSRC: UInt32 = 0
     public var sessionID: UInt64 = 1
+    /// Simulcast layers the publisher offers, best first (empty: one layer).
+    public var simulcastRIDs: [String] = []
+
+    /// Chromium's ids for the RID extensions.
+    public static let ridExtensionID: UInt8 = 10
+    public static let repairedRIDExtensionID: UInt8 = 11
 
     public static let videoPT: UInt8 = OfferBuilder.payloadTypes(.vp8).media
     public static let audioPT: UInt8 = OfferBuilder.payloadTypes(.opus).media
@@ -41,7 +51,20 @@ public struct LoadOffer: Sendable {
                 ClientTrack(kind: .video, trackID: "lsfu-video", ssrc: videoSSRC),
                 ClientTrack(kind: .audio, trackID: "lsfu-audio", ssrc: audioSSRC),
             ]
-            return OfferBuilder.publisherOffer(p, tracks: tracks).sdp
+            let offer = OfferBuilder.publisherOffer(p, tracks: tracks)
+            guard !simulcastRIDs.isEmpty else { return offer.sdp }
+            var session = offer.session
+            for i in session.media.indices where session.media[i].kind == .video {
+                session.media[i].ssrcs = []
+                session.media[i].ssrcGroups = []
+                session.media[i].headerExtensions += [
+                    SDPHeaderExtension(id: Self.ridExtensionID, uri: SDPExtensionURI.rtpStreamID),
+                    SDPHeaderExtension(id: Self.repairedRIDExtensionID, uri: SDPExtensionURI.repairedRTPStreamID),
+                ]
+                session.media[i].otherAttributes += simulcastRIDs.map { SDPAttribute("rid", "\($0) send") }
+                    + [SDPAttribute("simulcast", "send " + simulcastRIDs.joined(separator: ";"))]
+            }
+            return SDPWriter.write(session)
         case .viewer:
             return OfferBuilder.viewerOffer(p, kinds: [.video, .audio]).sdp
         }

@@ -32,6 +32,8 @@ public struct LoadReport: Sendable {
         /// Packets the viewers received in the window (a board copy is up to 1 s old at
         /// each end; both ends are equally old).
         public var packetsReceived: UInt64
+        /// Their bytes (SRTP packets as received), for a per-byte figure when packet sizes differ.
+        public var bytesReceived: UInt64 = 0
         public var cpuFraction: Double { serverCPUSeconds / max(seconds, 0.001) }
         public var microsecondsPerPacket: Double {
             packetsReceived > 0 ? serverCPUSeconds * 1e6 / Double(packetsReceived) : 0
@@ -40,6 +42,9 @@ public struct LoadReport: Sendable {
     public var steady: Steady? = nil
     /// Several servers (`--viewer-server`, `--node-pid`): the steady window per server and node.
     var cluster: ClusterWindow? = nil
+    /// Simulcast layers the publishers sent (0: one layer), and whether viewers were spread.
+    public var simulcastLayers = 0
+    public var spreadLayers = false
     /// Viewers the server did not refuse (503): the ones memory per viewer is spread over.
     var viewersAdmitted: Int { max(0, viewersWanted - Int(counters.viewersRefused)) }
     /// The load generator's own CPU use in the steady window (1.0 = its whole core).
@@ -99,6 +104,11 @@ public struct LoadReport: Sendable {
         s += "jitter: mean \(Format.fixed(c.jitterSamples > 0 ? c.jitterSumMs / Double(c.jitterSamples) : 0, 3)) ms, max \(Format.fixed(c.jitterMaxMs, 3)) ms; srtp verified \(c.srtpVerified) failures \(c.srtpFailures)\n"
         s += "rtcp sent by viewers: NACK \(c.nacksSent) (\(c.nackedPackets) packets), PLI \(c.plisSent), RR \(c.receiverReportsSent)\n"
         s += "publisher: sent \(c.publisherPacketsSent) packets, \(Format.mib(c.publisherBytesSent)) MiB, keyframes \(c.publisherKeyframes), PLI received \(c.publisherPLIsReceived), NACK received \(c.publisherNACKsReceived) (packets resent \(c.publisherRetransmissions))\n"
+        if simulcastLayers > 0 {
+            let perLayer = c.publisherLayerKeyframeRequests.prefix(simulcastLayers).map(String.init).joined(separator: "/")
+            s += "simulcast: \(simulcastLayers) layers (r0 best … r\(simulcastLayers - 1)); keyframe requests per layer \(perLayer)"
+            s += spreadLayers ? "; viewers spread over the layers: layer requests ok \(c.layerRequestsOK), failed \(c.layerRequestsFailed)\n" : "\n"
+        }
         if let cpu = serverCPUSeconds, let e = serverEnd {
             s += "server: CPU \(Format.fixed(cpu, 2)) s over the run (\(Format.fixed(cpu / max(durationSeconds, 0.001) * 100, 1))% of a core), RSS \(Format.mib(e.rssBytes)) MiB (start \(Format.mib(serverStart?.rssBytes ?? 0)) MiB, peak seen \(Format.mib(serverPeakRSS)) MiB)\n"
             if viewersAdmitted > 0, let st = serverBeforeViewers ?? serverStart, e.rssBytes > st.rssBytes {
@@ -215,6 +225,12 @@ public struct LoadReport: Sendable {
         o.field("plis_received", c.publisherPLIsReceived)
         o.field("nacks_received", c.publisherNACKsReceived)
         o.field("retransmissions", c.publisherRetransmissions)
+        o.field("simulcast_layers", simulcastLayers)
+        if simulcastLayers > 0 {
+            for i in 0..<simulcastLayers { o.field("keyframe_requests_r\(i)", c.publisherLayerKeyframeRequests[i]) }
+            o.field("layer_requests_ok", c.layerRequestsOK)
+            o.field("layer_requests_failed", c.layerRequestsFailed)
+        }
         o.endObject()
         o.key("server_process")
         o.beginObject()
@@ -235,6 +251,7 @@ public struct LoadReport: Sendable {
                 o.field("steady_cpu_fraction", w.cpuFraction, decimals: 6)
                 o.field("steady_packets_per_second", Double(w.packetsReceived) / max(w.seconds, 0.001), decimals: 6)
                 o.field("steady_us_per_packet", w.microsecondsPerPacket, decimals: 6)
+                o.field("steady_bytes_received", w.bytesReceived)
             }
         }
         o.endObject()

@@ -21,6 +21,7 @@ public struct Thresholds: Sendable {
         }
         if r.stalledViewers > maxStalled { out.append("viewers stalled (no media in the last second) \(r.stalledViewers) > \(maxStalled)") }
         if c.missingLocation > 0 { out.append("\(c.missingLocation) answer(s) without a Location header (session cannot be ended)") }
+        if c.layerRequestsFailed > 0 { out.append("layer requests failed for \(c.layerRequestsFailed) viewer(s)") }
         if c.deletesFailed > 0 { out.append("DELETE failed for \(c.deletesFailed) session(s)") }
         if let m = minDelivery, c.deliveryRatio < m {
             out.append("delivery \(Format.fixed(c.deliveryRatio * 100, 3))% < \(Format.fixed(m * 100, 3))%")

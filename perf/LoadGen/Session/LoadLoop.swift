@@ -138,6 +138,30 @@ final class LoadLoop {
         return config.viewerClients[v.serverIndex]
     }
 
+    /// Simulcast: asks the server to put a connected viewer on `rid` (its session's
+    /// `…/layer` resource, next to the `Location` its answer gave).
+    func requestLayer(_ v: ViewerSession, rid: String) {
+        guard let loc = v.location else {
+            signalling.noteLayerFailure("viewer \(v.id): no Location to name its session")
+            return
+        }
+        let path = HTTPClient.path(ofLocation: loc) + "/layer"
+        let client = httpClient(for: v)
+        let pool = signalling
+        signalling.submit {
+            do {
+                let r = try client.request(method: "POST", path: path, contentType: "text/plain", body: rid)
+                if (200..<300).contains(r.status) {
+                    pool.layerRequestsOK.add(1, ordering: .relaxed)
+                } else {
+                    pool.noteLayerFailure("POST \(path) \(rid): HTTP \(r.status) \(r.body.prefix(120))")
+                }
+            } catch {
+                pool.noteLayerFailure("POST \(path): \(error)")
+            }
+        }
+    }
+
     // MARK: ending
 
     func stopPublishers() {

@@ -2,26 +2,32 @@ import Reactor
 import SFU
 
 /// A WHIP publisher sending the synthetic VP8 and Opus-like streams, paced by its timer;
-/// PLI/FIR from the server make the next frame a keyframe.
+/// PLI/FIR from the server make the next frame a keyframe. With `--simulcast` it sends one
+/// synthetic stream per layer (`RunConfig.simulcastRIDs`), each on its own unsignalled SSRC
+/// with the RID extension, its own keyframes and a NACK history, through one pacer.
 final class PublisherSession: LoadPeer {
-    let videoSource: any VideoSource
+    /// The video streams: one, or a simulcast publisher's layers, best first.
+    let videoSources: [any VideoSource]
+    var videoSource: any VideoSource { videoSources[0] }
     let audioSource: SyntheticAudioSource
     var nextFrame = Instant(nanoseconds: 0)
     var nextAudio = Instant(nanoseconds: 0)
     var sending = false
-    /// The last `historySize` video packets in the clear, by sequence number, to answer
-    /// the server's NACKs (an encoder's RTX, without the RTX stream: resent as they were).
+    /// The last `historySize` video packets of each layer in the clear, by sequence number,
+    /// to answer the server's NACKs (an encoder's RTX, without the RTX stream: resent as
+    /// they were).
     static let historySize = 512
     static let historySlot = 1232
     private let history: UnsafeMutableRawBufferPointer
-    private var historySequence = [Int32](repeating: -1, count: PublisherSession.historySize)
-    private var historyLength = [Int](repeating: 0, count: PublisherSession.historySize)
+    private var historySequence: [Int32]
+    private var historyLength: [Int]
     /// Paced video (`--pacing`): a frame's packets wait here, in the clear, and leave at
     /// `pacingBytesPerSecond`, as a WebRTC sender's pacer spreads an encoder's frame bursts.
     static let pacedSlots = 1024
     private let pacingBytesPerSecond: Double
     private let paced: UnsafeMutableRawBufferPointer
     private var pacedLength = [Int](repeating: 0, count: PublisherSession.pacedSlots)
+    private var pacedLayer = [UInt8](repeating: 0, count: PublisherSession.pacedSlots)
     private var pacedHead = 0
     private var pacedCount = 0
     private var nextPacedSend = Instant(nanoseconds: 0)
@@ -30,19 +36,31 @@ final class PublisherSession: LoadPeer {
         let ssrc = UInt32(truncatingIfNeeded: seed &* 31) | 1
         if let path = host.config.ivfPath {
             do {
-                videoSource = try IVFVideoSource(path: path, fps: host.config.video.fps, ssrc: ssrc,
-                                                 payloadType: LoadOffer.videoPT, seed: seed)
+                videoSources = [try IVFVideoSource(path: path, fps: host.config.video.fps, ssrc: ssrc,
+                                                 payloadType: LoadOffer.videoPT, seed: seed)]
             } catch {
                 throw ReactorError.invalidArgument("--ivf: \(error)")
             }
+        } else if host.config.simulcastRIDs.isEmpty {
+            videoSources = [SyntheticVideoSource(config: host.config.video, ssrc: ssrc, payloadType: LoadOffer.videoPT, seed: seed)]
         } else {
-            videoSource = SyntheticVideoSource(config: host.config.video, ssrc: ssrc, payloadType: LoadOffer.videoPT, seed: seed)
+            videoSources = host.config.simulcastRIDs.enumerated().map { i, rid in
+                SyntheticVideoSource(config: host.config.video.layer(i), ssrc: ssrc &+ UInt32(i) &* 0x1000_0001,
+                                     payloadType: LoadOffer.videoPT, seed: seed &+ UInt64(i) &* 1_000_003, rid: rid)
+            }
         }
         audioSource = SyntheticAudioSource(ssrc: UInt32(truncatingIfNeeded: seed &* 37) | 2,
                                            payloadType: LoadOffer.audioPT, seed: seed &+ 1)
-        let h = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.historySize * Self.historySlot, alignment: 16)
+        let slots = Self.historySize * videoSources.count
+        historySequence = [Int32](repeating: -1, count: slots)
+        historyLength = [Int](repeating: 0, count: slots)
+        let h = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * Self.historySlot, alignment: 16)
         history = h
-        pacingBytesPerSecond = host.config.pacingFactor * Double(host.config.video.bitrate) / 8
+        // One pacer for every layer, as a browser's: at the factor times their sum.
+        let totalBitrate = host.config.simulcastRIDs.isEmpty
+            ? host.config.video.bitrate
+            : host.config.simulcastRIDs.indices.reduce(0) { $0 + host.config.video.layer($1).bitrate }
+        pacingBytesPerSecond = host.config.pacingFactor * Double(totalBitrate) / 8
         let pacedBytes = pacingBytesPerSecond > 0 ? Self.pacedSlots * Self.historySlot : 0
         let q = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pacedBytes, 1), alignment: 16)
         paced = q
@@ -58,18 +76,18 @@ final class PublisherSession: LoadPeer {
         paced.deallocate()
     }
 
-    private func remember(_ packet: UnsafeMutableRawBufferPointer, length: Int) {
+    private func remember(_ packet: UnsafeMutableRawBufferPointer, length: Int, layer: Int) {
         guard length >= 4, length <= Self.historySlot else { return }
         let seq = Int(packet[2]) << 8 | Int(packet[3])
-        let slot = seq % Self.historySize
+        let slot = layer * Self.historySize + seq % Self.historySize
         (history.baseAddress! + slot * Self.historySlot).copyMemory(from: packet.baseAddress!, byteCount: length)
         historySequence[slot] = Int32(seq)
         historyLength[slot] = length
     }
 
-    private func resend(_ seq: UInt16) {
+    private func resend(_ seq: UInt16, layer: Int) {
         guard let srtp, let remote else { return }
-        let slot = Int(seq) % Self.historySize
+        let slot = layer * Self.historySize + Int(seq) % Self.historySize
         guard historySequence[slot] == Int32(seq) else { return }
         let n = historyLength[slot]
         let src = history.baseAddress! + slot * Self.historySlot
@@ -88,13 +106,20 @@ final class PublisherSession: LoadPeer {
                             fingerprint: host.identity.fingerprint, candidate: socket.localAddress)
         o.videoSSRC = videoSource.ssrc
         o.audioSSRC = audioSource.ssrc
+        o.simulcastRIDs = host.config.simulcastRIDs
         return o
     }
 
     override func answered(now: Instant) {
         if let v = answer?.video {
-            if let pt = v.payloadType { videoSource.payloadType = pt }
-            videoSource.midExtensionID = v.midExtensionID
+            for source in videoSources {
+                if let pt = v.payloadType { source.payloadType = pt }
+                source.midExtensionID = v.midExtensionID
+                (source as? SyntheticVideoSource)?.ridExtensionID = v.ridExtensionID
+            }
+        }
+        if !host.config.simulcastRIDs.isEmpty, answer?.video?.simulcast == nil || answer?.video?.ridExtensionID == 0 {
+            fail("the answer accepts no simulcast (no a=simulcast or no RID extension)", now: now)
         }
         if let a = answer?.audio {
             if let pt = a.payloadType { audioSource.payloadType = pt }
@@ -140,13 +165,19 @@ final class PublisherSession: LoadPeer {
         return next
     }
 
+    /// A frame of each layer (a simulcast encoder's layers come from one captured frame).
     private func sendFrame(now: Instant) {
+        for layer in videoSources.indices { sendFrame(layer: layer, now: now) }
+    }
+
+    private func sendFrame(layer: Int, now: Instant) {
+        let videoSource = videoSources[layer]
         let frame = videoSource.beginFrame()
         if frame.isKeyframe { host.counters.publisherKeyframes &+= 1 }
         let t = Instant.now().nanoseconds
         guard pacingBytesPerSecond > 0 else {
             for i in 0..<frame.packetCount {
-                sendVideoPacket { buf in videoSource.writePacket(i, sendNanos: t, into: buf) }
+                sendVideoPacket(layer: layer) { buf in videoSource.writePacket(i, sendNanos: t, into: buf) }
             }
             return
         }
@@ -160,6 +191,7 @@ final class PublisherSession: LoadPeer {
             let buf = UnsafeMutableRawBufferPointer(
                 rebasing: paced[slot * Self.historySlot..<(slot + 1) * Self.historySlot])
             pacedLength[slot] = videoSource.writePacket(i, sendNanos: t, into: buf)
+            pacedLayer[slot] = UInt8(layer)
             pacedCount += 1
         }
     }
@@ -169,12 +201,13 @@ final class PublisherSession: LoadPeer {
         while pacedCount > 0, nextPacedSend <= now {
             let slot = pacedHead
             let n = pacedLength[slot]
+            let layer = Int(pacedLayer[slot])
             let src = paced.baseAddress! + slot * Self.historySlot
             pacedHead = (pacedHead + 1) % Self.pacedSlots
             pacedCount -= 1
             nextPacedSend = nextPacedSend + Duration(nanoseconds: UInt64(Double(max(n, 1)) * 1e9 / pacingBytesPerSecond))
             let stamp = Instant.now().nanoseconds
-            sendVideoPacket { buf in
+            sendVideoPacket(layer: layer) { buf in
                 guard n > 0, n <= buf.count else { return 0 }
                 buf.baseAddress!.copyMemory(from: src, byteCount: n)
                 MediaStamp.restamp(packet: buf, length: n, sendNanos: stamp)
@@ -184,10 +217,10 @@ final class PublisherSession: LoadPeer {
     }
 
     /// Writes one video packet with `write`, keeps it for NACKs, protects and queues it.
-    private func sendVideoPacket(_ write: (UnsafeMutableRawBufferPointer) -> Int) {
+    private func sendVideoPacket(layer: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
         sendMedia { buf in
             let n = write(buf)
-            if n > 0 { remember(buf, length: n) }
+            if n > 0 { remember(buf, length: n, layer: layer) }
             return n
         }
     }
@@ -215,18 +248,34 @@ final class PublisherSession: LoadPeer {
         }
     }
 
+    private func layer(ssrc: UInt32) -> Int? {
+        for (i, s) in videoSources.enumerated() where s.ssrc == ssrc { return i }
+        return nil
+    }
+
     override func handleRTCP(_ d: UnsafeMutableRawBufferPointer, now: Instant) {
         guard let srtp, let n = try? srtp.unprotectRTCP(d, length: d.count) else { return }
         let f = LoadRTCP.scanFeedback(UnsafeRawBufferPointer(rebasing: d[0..<n]))
         if f.keyframeRequests > 0 {
             host.counters.publisherPLIsReceived &+= UInt64(f.keyframeRequests)
-            videoSource.requestKeyframe()
+            if videoSources.count == 1 {
+                videoSource.requestKeyframe()
+            } else {
+                // A layer's keyframe for a request naming its SSRC; every layer's otherwise.
+                LoadRTCP.forEachKeyframeRequest(UnsafeRawBufferPointer(rebasing: d[0..<n])) { media in
+                    if let layer = layer(ssrc: media) {
+                        videoSources[layer].requestKeyframe()
+                        host.counters.publisherLayerKeyframeRequests[min(layer, LoadCounters.maxLayers - 1)] &+= 1
+                    } else {
+                        for s in videoSources { s.requestKeyframe() }
+                    }
+                }
+            }
         }
         host.counters.publisherNACKsReceived &+= UInt64(f.nacks)
         if f.nacks > 0 {
-            let videoSSRC = videoSource.ssrc
             LoadRTCP.forEachNackedSequence(UnsafeRawBufferPointer(rebasing: d[0..<n])) { media, seq in
-                if media == videoSSRC { resend(seq) }
+                if let layer = layer(ssrc: media) { resend(seq, layer: layer) }
             }
         }
     }

@@ -18,6 +18,10 @@ struct RunConfig: Sendable {
     var retryRefused = 0
     /// Where viewers offer (`--viewer-server`, else `--server`): viewer i uses the (i mod n)-th.
     var viewerClients: [HTTPClient] = []
+    /// Simulcast (`--simulcast`): the publishers' layers by RID, best first (empty: one layer).
+    var simulcastRIDs: [String] = []
+    /// Viewer `i` asks for layer `i % layers` once connected (`--spread-layers`).
+    var spreadLayers = false
 
     func path(_ template: String, room: String) -> String {
         template.replacingRoom(with: room)

@@ -15,6 +15,16 @@ final class SignallingPool: Sendable {
     /// DELETE requests answered 2xx, and the others (error status or no answer).
     let deletesOK = Atomic<Int>(0)
     let deletesFailed = Atomic<Int>(0)
+    /// Layer requests (`--spread-layers`) answered 2xx, the others, and the first failure.
+    let layerRequestsOK = Atomic<Int>(0)
+    let layerRequestsFailed = Atomic<Int>(0)
+    private let layerFailure = Mutex<String?>(nil)
+    var firstLayerFailure: String? { layerFailure.withLock { $0 } }
+
+    func noteLayerFailure(_ reason: String) {
+        layerRequestsFailed.add(1, ordering: .relaxed)
+        layerFailure.withLock { if $0 == nil { $0 = reason } }
+    }
 
     /// A counting semaphore. `@unchecked Sendable`: `sem_t` is made for sharing between
     /// threads, and the pointer is a `let` freed only in `deinit`.

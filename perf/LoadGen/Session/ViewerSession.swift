@@ -70,6 +70,8 @@ final class ViewerSession: LoadPeer {
         host.counters.joinDTLS.record((now - joinStart).nanoseconds)
         nextReport = now + .seconds(1)
         if host.config.pliOnJoin && video.ssrc != 0 { sendPLI(now: now) }
+        let rids = host.config.simulcastRIDs
+        if host.config.spreadLayers, !rids.isEmpty { host.requestLayer(self, rid: rids[id % rids.count]) }
     }
 
     /// The server answered the WHEP offer with 503 (busy core, full room), as often as
@@ -160,6 +162,7 @@ final class ViewerSession: LoadPeer {
                 // Synthetic video carries the stamp after the descriptor; a replayed recording
                 // at the end of the payload.
                 if let stamp = MediaStamp(reading: payload, at: isVideo ? MediaStamp.videoOffset : MediaStamp.audioOffset)
+                    ?? (isVideo ? MediaStamp(reading: payload, at: MediaStamp.videoOffsetWithPictureID) : nil)
                     ?? MediaStamp(reading: payload, at: payload.count - MediaStamp.size) {
                     // Latency ends when the kernel queued the datagram for this viewer, not when
                     // this loop got to it: the load tool's own backlog is not the server's.

@@ -72,6 +72,13 @@ public struct LoadCounters: Sendable {
     public var publisherNACKsReceived: UInt64 = 0
     public var publisherRetransmissions: UInt64 = 0
     public var sendDropped: UInt64 = 0
+    /// Simulcast: keyframe requests that named each layer's SSRC (`--simulcast`).
+    public var publisherLayerKeyframeRequests = [UInt64](repeating: 0, count: LoadCounters.maxLayers)
+    public static let maxLayers = 4
+    /// Viewers moved to a layer with `POST …/layer` (`--spread-layers`): answered 2xx, or not;
+    /// set once at the end.
+    public var layerRequestsOK = 0
+    public var layerRequestsFailed = 0
 
     /// Per viewer server (`--viewer-server`): packets its viewers received, and their
     /// steady-state latency. Sized by the loop at start; merged element by element.
@@ -144,6 +151,7 @@ public struct LoadCounters: Sendable {
         publisherNACKsReceived += o.publisherNACKsReceived
         publisherRetransmissions += o.publisherRetransmissions
         sendDropped += o.sendDropped
+        for i in 0..<Self.maxLayers { publisherLayerKeyframeRequests[i] += o.publisherLayerKeyframeRequests[i] }
         viewerDelivery += o.viewerDelivery
         while byServer.count < o.byServer.count { byServer.append(ServerFigures()) }
         for (i, f) in o.byServer.enumerated() {
