@@ -104,9 +104,10 @@ public enum CoreMetrics {
             value: Double(c.viewerKeyframesReRequested))
         for (result, value) in [
             ("started", c.instantStarts), ("aborted", c.instantStartsAborted), ("unavailable", c.instantStartsUnavailable),
+            ("rewound", c.instantStartRewinds),
         ] {
             s.add("livesfu_instant_starts_total", .counter,
-                  help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead)",
+                  help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead); rewound (sent again from the keyframe: the viewer had no keys yet)",
                   labels: [("result", result)], value: Double(value))
         }
         s.add("livesfu_layer_switches_total", .counter, help: "Simulcast: viewers moved to another layer at its keyframe",

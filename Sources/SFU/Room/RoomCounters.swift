@@ -37,6 +37,8 @@ public struct RoomCounters: Sendable {
     public var instantStartsAborted: UInt64 = 0
     public var instantStartPackets: UInt64 = 0
     public var instantStartBytes: UInt64 = 0
+    /// Starts sent back to their keyframe: the viewer had no keys yet when they began.
+    public var instantStartRewinds: UInt64 = 0
     // Dropped packets by reason.
     public var droppedUnknownSource: UInt64 = 0
     public var droppedGarbage: UInt64 = 0
@@ -102,6 +104,7 @@ public struct RoomCounters: Sendable {
             instantStarts &+= f.instantStarts
             instantStartsAborted &+= f.instantStartsAborted
             instantStartPackets &+= f.instantStartPackets
+            instantStartRewinds &+= f.instantStartRewinds
             instantStartBytes &+= f.instantStartBytes
         }
     }
@@ -133,6 +136,7 @@ public struct RoomCounters: Sendable {
         instantStartsAborted &+= o.instantStartsAborted
         instantStartPackets &+= o.instantStartPackets
         instantStartBytes &+= o.instantStartBytes
+        instantStartRewinds &+= o.instantStartRewinds
         droppedUnknownSource &+= o.droppedUnknownSource
         droppedGarbage &+= o.droppedGarbage
         droppedUnexpectedRTP &+= o.droppedUnexpectedRTP

@@ -30,7 +30,8 @@ extension RoomManager {
             case .pli, .fir:
                 if s.role == .viewer {
                     s.pliReceived &+= 1
-                    wantsKeyframe = true
+                    // One being started from the keyframe in the history gets it from there.
+                    wantsKeyframe = !(s.viewerTracks.first { $0.kind == .video }?.catchingUp ?? false)
                 }
             case .nack(let nack):
                 s.nackReceived &+= 1

@@ -114,10 +114,17 @@ extension RoomManager {
                 completeSetupIfReady(s, now: now)
             case .peerMissedFinished:
                 // A viewer connected in our view but not yet in its own: its start (and what
-                // followed) reached it before it had the keys. Start it again.
+                // followed) reached it before it had the keys. Start it again; one still
+                // being started goes back to its keyframe (at most once per
+                // `TrackFanout.catchUpRewindInterval`: each of the client's retransmitted
+                // Finished says the same).
                 if s.role == .viewer, s.state == .connected, let room = rooms[s.roomName] {
                     counters.viewerKeyframesReRequested &+= 1
-                    startViewerPicture(s, room: room, now: now)
+                    if let track = s.viewerTracks.first(where: { $0.kind == .video }), track.catchingUp {
+                        room.fanout(of: track).rewindCatchUp(track, now: now)
+                    } else {
+                        startViewerPicture(s, room: room, now: now)
+                    }
                 }
             case .closed:
                 end(s, reason: .dtlsClosed, now: now)

@@ -16,6 +16,8 @@ extension TrackFanout {
     static let catchUpBurst: Duration = .milliseconds(20)
     /// Packets sent to one viewer in one call (a keyframe's are not paced, but bounded here).
     static let catchUpPacketsPerCall = 512
+    /// The least time between two rewinds of one viewer's start (`rewindCatchUp`).
+    static let catchUpRewindInterval: Duration = .milliseconds(500)
 
     /// A keyframe's first packet was stored under `seq`: packets of the same timestamp stored
     /// just before it belong to the same picture (H.264 parameter sets), so the keyframe
@@ -47,6 +49,15 @@ extension TrackFanout {
         if keyframe == nil { instantStarts &+= 1 }
         _ = sendCatchUp(viewer, now: now, output: output)
         return true
+    }
+
+    /// A viewer being started lost what it was sent so far (it had no keys yet): it goes back
+    /// to its keyframe, keeping its pace; not again within `catchUpRewindInterval`.
+    func rewindCatchUp(_ viewer: ViewerTrack, now: Instant) {
+        guard viewer.catchingUp, now - viewer.catchUp.startedAt >= Self.catchUpRewindInterval else { return }
+        viewer.catchUp.next = viewer.catchUp.from
+        viewer.catchUp.startedAt = now
+        instantStartRewinds &+= 1
     }
 
     /// Sends what is due to every viewer being started. Returns the viewers whose keyframe

@@ -56,6 +56,7 @@ final class TrackFanout {
     var instantStartsAborted: UInt64 = 0
     var instantStartPackets: UInt64 = 0
     var instantStartBytes: UInt64 = 0
+    var instantStartRewinds: UInt64 = 0
     /// Bytes in the current 1 s window and the last full window's bitrate.
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)
