@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from harness import V_FRAMES, close_all, room_name, run, start_room
+from harness import V_FRAMES, close_all, eventually, room_name, run, start_room
 from livesfu_server import REPO, ServerUnderTest, server_command, using_standin
 from signalled_peer import HttpError
 from whep_client import WhepViewer
@@ -99,6 +99,11 @@ def test_metrics_pass_promtool_with_rooms_viewers_and_refusals(sfu, request):
         pub, viewers = await start_room(sfu.base_url, room, viewers=1)
         try:
             await viewers[0].wait_frames(video=V_FRAMES)
+            # The per-track viewer gauges (loss, RTT) exist once a viewer has reported; with
+            # instant start the frames come before aiortc's first receiver report.
+            await eventually(lambda: any(v.get("loss") is not None
+                                         for v in sfu.rooms()[room]["raw"]["viewer_details"]),
+                             10, "a receiver report from the viewer")
             with pytest.raises(HttpError) as refused:
                 await WhepViewer(sfu.base_url, room).start()
             assert refused.value.status == 503
