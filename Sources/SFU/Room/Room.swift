@@ -49,20 +49,8 @@ final class Room {
     /// The track a viewer's subscription is on now.
     func fanout(of viewer: ViewerTrack) -> TrackFanout { fanout(viewer.kind, layer: viewer.layer) }
 
-    /// The video layer with the highest bitrate now (the best picture); the first before any
-    /// is measured, and without simulcast.
-    func bestVideoLayer(now: Instant) -> Int {
-        var best = 0
-        var bitrate: UInt64 = 0
-        for f in videoLayers {
-            let b = f.currentBitrate(now: now)
-            if b > bitrate {
-                best = f.layer
-                bitrate = b
-            }
-        }
-        return best
-    }
+    /// Each video layer's bitrate now, by layer (what `LayerChoice` chooses from).
+    func videoLayerBitrates(now: Instant) -> [UInt64] { videoLayers.map { $0.currentBitrate(now: now) } }
 
     /// Every track of the room: audio, then each video layer.
     var fanouts: [TrackFanout] { [audio] + videoLayers }

@@ -31,7 +31,7 @@ extension RoomManager {
                 if s.role == .viewer {
                     s.pliReceived &+= 1
                     // One being started from the keyframe in the history gets it from there.
-                    wantsKeyframe = !(s.viewerTracks.first { $0.kind == .video }?.catchingUp ?? false)
+                    wantsKeyframe = !(s.videoTrack?.catchingUp ?? false)
                 }
             case .nack(let nack):
                 s.nackReceived &+= 1
@@ -58,7 +58,7 @@ extension RoomManager {
         }
         if wantsKeyframe {
             counters.pliFromViewers &+= 1
-            requestKeyframe(room: room, layer: s.viewerTracks.first { $0.kind == .video }?.layer ?? 0, now: now)
+            requestKeyframe(room: room, layer: s.videoTrack?.layer ?? 0, now: now)
         }
         if sawBye, s.role == .publisher { end(s, reason: .bye, now: now) }
     }

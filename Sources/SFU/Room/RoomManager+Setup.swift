@@ -120,7 +120,7 @@ extension RoomManager {
                 // Finished says the same).
                 if s.role == .viewer, s.state == .connected, let room = rooms[s.roomName] {
                     counters.viewerKeyframesReRequested &+= 1
-                    if let track = s.viewerTracks.first(where: { $0.kind == .video }), track.catchingUp {
+                    if let track = s.videoTrack, track.catchingUp {
                         room.fanout(of: track).rewindCatchUp(track, now: now)
                     } else {
                         startViewerPicture(s, room: room, now: now)
@@ -156,7 +156,7 @@ extension RoomManager {
     /// A viewer needs a keyframe to start decoding: the latest one out of the history
     /// (instant start), else a fresh one from the publisher.
     func startViewerPicture(_ s: PeerSession, room: Room, now: Instant) {
-        let track = s.viewerTracks.first(where: { $0.kind == .video })
+        let track = s.videoTrack
         let layer = track.map(room.fanout(of:)) ?? room.video
         if let track, layer.startCatchUp(track, now: now, output: output) {
             noteDeadline(layer.nextCatchUpTime)

@@ -18,7 +18,7 @@ extension RoomManager {
     /// is on). A session of another room, or a publisher's, is not found.
     public func selectLayer(room name: String, id: String, choice: LayerRequest, now: Instant) -> Result<String, RoomError> {
         guard let s = sessions.session(id: id), s.roomName == name, s.role == .viewer, let room = rooms[name],
-              let track = s.viewerTracks.first(where: { $0.kind == .video })
+              let track = s.videoTrack
         else { return .failure(.sessionNotFound) }
         let rids = room.video.source?.simulcastRIDs ?? []
         guard rids.count > 1, room.videoLayers.count == rids.count else {
@@ -35,8 +35,7 @@ extension RoomManager {
             }
             track.pinnedLayer = layer
         }
-        let target = track.pinnedLayer
-            ?? automaticLayer(track, bitrates: room.videoLayers.map { $0.currentBitrate(now: now) })
+        let target = track.pinnedLayer ?? automaticLayer(track, bitrates: room.videoLayerBitrates(now: now))
         aim(track, at: target, in: room, now: now)
         return .success(rids[target])
     }
@@ -100,7 +99,7 @@ extension RoomManager {
     /// waiting for a layer that stopped sending is aimed anew.
     func automaticLayers(_ room: Room, now: Instant) {
         guard room.videoLayers.count > 1 else { return }
-        let bitrates = room.videoLayers.map { $0.currentBitrate(now: now) }
+        let bitrates = room.videoLayerBitrates(now: now)
         for f in room.videoLayers {
             for v in f.viewers where v.pinnedLayer == nil {
                 if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way

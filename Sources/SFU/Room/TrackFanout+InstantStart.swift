@@ -156,7 +156,6 @@ extension TrackFanout {
     /// The RTP timestamp of a stored (plaintext, well-formed) packet.
     @inline(__always)
     static func timestamp(of packet: UnsafeRawBufferPointer) -> UInt32 {
-        guard packet.count >= 12 else { return 0 }
-        return UInt32(packet[4]) << 24 | UInt32(packet[5]) << 16 | UInt32(packet[6]) << 8 | UInt32(packet[7])
+        packet.count >= 12 ? WireBytes.u32(packet, 4) : 0
     }
 }

@@ -55,6 +55,8 @@ public final class PeerSession {
     var inbound: [InboundStream] = []
     // Viewer side: one binding per room track the viewer receives.
     var viewerTracks: [ViewerTrack] = []
+    /// A viewer's video subscription (where keyframes, instant start and layers apply).
+    var videoTrack: ViewerTrack? { viewerTracks.first { $0.kind == .video } }
     // Publisher side: transport-wide congestion control feedback, when the answer negotiated
     // the transport-wide sequence extension (its id in `transportCCExtensionID`).
     var transportCC: TransportCCFeedback?

@@ -13,20 +13,16 @@ struct StreamOffsets: Equatable {
     /// Rewrites a plaintext RTP packet in place; `rtx`: an RTX packet (RFC 4588), whose
     /// payload starts with the original sequence number, rewritten instead of the header's.
     func apply(to p: UnsafeMutableRawBufferPointer, length: Int, rtx: Bool = false) {
-        guard length >= 12 else { return }
-        var header = 12 + 4 * Int(p[0] & 0x0F)
-        if p[0] & 0x10 != 0 {
-            guard length >= header + 4 else { return }
-            header += 4 + 4 * (Int(p[header + 2]) << 8 | Int(p[header + 3]))
-        }
-        Self.add(timestamp, at: 4, in: p)
+        let bytes = UnsafeRawBufferPointer(rebasing: p[0..<min(length, p.count)])
+        guard let header = Self.headerLength(of: bytes) else { return }
+        WireBytes.put32(p, 4, WireBytes.u32(bytes, 4) &+ timestamp)
         var payload = header
         if rtx {
             guard length >= header + 2 else { return }
-            Self.add(sequence, at: header, in: p)
+            WireBytes.put16(p, header, WireBytes.u16(bytes, header) &+ sequence)
             payload += 2
         } else {
-            Self.add(sequence, at: 2, in: p)
+            WireBytes.put16(p, 2, WireBytes.u16(bytes, 2) &+ sequence)
         }
         guard let codec, length > payload else { return }
         let descriptor = UnsafeMutableRawBufferPointer(rebasing: p[payload..<length])
@@ -70,30 +66,22 @@ struct StreamOffsets: Equatable {
         }
     }
 
-    private static func add(_ value: UInt16, at i: Int, in p: UnsafeMutableRawBufferPointer) {
-        let v = (UInt16(p[i]) << 8 | UInt16(p[i + 1])) &+ value
-        p[i] = UInt8(v >> 8)
-        p[i + 1] = UInt8(v & 0xFF)
-    }
-
-    private static func add(_ value: UInt32, at i: Int, in p: UnsafeMutableRawBufferPointer) {
-        let v = (UInt32(p[i]) << 24 | UInt32(p[i + 1]) << 16 | UInt32(p[i + 2]) << 8 | UInt32(p[i + 3])) &+ value
-        p[i] = UInt8(v >> 24)
-        p[i + 1] = UInt8(v >> 16 & 0xFF)
-        p[i + 2] = UInt8(v >> 8 & 0xFF)
-        p[i + 3] = UInt8(v & 0xFF)
+    /// The RTP header's length (CSRCs and header extension included), nil when `packet` is
+    /// shorter than that.
+    private static func headerLength(of packet: UnsafeRawBufferPointer) -> Int? {
+        guard packet.count >= 12 else { return nil }
+        var header = 12 + 4 * Int(packet[0] & 0x0F)
+        if packet[0] & 0x10 != 0 {
+            guard packet.count >= header + 4 else { return nil }
+            header += 4 + 4 * Int(WireBytes.u16(packet, header + 2))
+        }
+        return packet.count >= header ? header : nil
     }
 
     /// What a layer's packet says (for the offsets at a move): picture ID and TL0PICIDX of
     /// a VP8 or VP9 payload descriptor, nil where absent.
     static func pictureFields(of packet: UnsafeRawBufferPointer, codec: VideoCodec?) -> (pictureID: UInt16?, tl0: UInt8?) {
-        guard let codec, packet.count > 12 else { return (nil, nil) }
-        var header = 12 + 4 * Int(packet[0] & 0x0F)
-        if packet[0] & 0x10 != 0 {
-            guard packet.count >= header + 4 else { return (nil, nil) }
-            header += 4 + 4 * (Int(packet[header + 2]) << 8 | Int(packet[header + 3]))
-        }
-        guard packet.count > header + 1 else { return (nil, nil) }
+        guard let codec, let header = headerLength(of: packet), packet.count > header + 1 else { return (nil, nil) }
         let d = UnsafeRawBufferPointer(rebasing: packet[header...])
         var at: Int
         var pid: UInt16?
