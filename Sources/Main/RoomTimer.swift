@@ -25,6 +25,7 @@ final class RoomTimer {
     private func fire() {
         let now = loop.now
         manager.tick(now: now)
+        manager.board?.setLoad(manager.coreIndex, loop.load.busyFraction)
         schedule(at: manager.nextTimeout ?? now + Self.latest, now: now)
     }
 

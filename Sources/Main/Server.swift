@@ -27,6 +27,7 @@ struct Server {
         rooms.maxCoreLoad = c.maxCoreLoad
         rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         rooms.instantStartMaxBytes = c.instantStartMaxBytes
+        rooms.shardMinViewers = c.shardMinViewers
         rooms.viewerTransportCC = c.viewerTransportCC
         if let path = c.bandwidthTraceFile {
             guard let trace = BandwidthTraceFile(path: path) else {
@@ -109,7 +110,12 @@ struct Server {
         // CLUSTER_MODE=edge: the WHEP exchanges with origins, on a thread of their own.
         let relayClient = directory?.settings.mode == .edge ? RelayHTTPClient(timeout: ClusterSettings.relayTimeout) : nil
         try relayClient?.start()
-        let group = try ReactorGroup(cores: cores, backend: backend, pin: true, handleSignals: true) { loop in
+        // Every core's weight and load, for placing a large room's viewers (`CoreBoard`).
+        let board = CoreBoard(cores: cores)
+        let group = try ReactorGroup(
+            cores: cores, backend: backend, pin: true, handleSignals: true,
+            ringBytes: c.shardMinViewers > 0 ? c.shardRingBytes : 0
+        ) { loop in
             let port = UInt16(Int(configuration.udpBasePort) + loop.index)
             guard let bind = SocketAddress(ip: media.bindIP, port: port) else {
                 throw ConfigurationError.invalid("PUBLIC_IP", "cannot bind media to \(media.bindIP)")
@@ -120,6 +126,9 @@ struct Server {
             let manager = RoomManager(
                 coreIndex: loop.index, identity: identity, configuration: roomConfiguration, output: queue, mediaPort: port)
             manager.coreLoad = { [unowned loop] in loop.load.busyFraction }
+            manager.board = board
+            manager.shardRings = loop.rings
+            loop.onRingMessages = { [unowned loop, unowned manager] ring in manager.readRing(ring, now: loop.now) }
             if let tracer { SessionTracing.observe(manager, tracer: tracer) }
             _ = try loop.openUDP(bind: bind, endpoint: manager, queue: queue)
             let context = CoreContext(rooms: manager)
@@ -130,6 +139,13 @@ struct Server {
                     log: { logger.notice("\($0)") })
             }
             loop.context = context
+            let from = loop.index
+            manager.shardControl = { [unowned context] core, message in
+                guard core < context.cores.count else { return }
+                context.cores[core].execute { (loop: EventLoop) in
+                    (loop.context as? CoreContext)?.rooms.applyShardControl(message, from: from, now: loop.now)
+                }
+            }
             _ = RoomTimer(manager, on: loop)
             // The drain (GracefulShutdown) ended the sessions already; should a core stop
             // without it, every peer still gets a DTLS close_notify before the sockets close.

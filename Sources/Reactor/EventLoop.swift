@@ -26,6 +26,13 @@ public final class EventLoop {
     /// (e.g. DTLS close_notify to every peer), still able to queue datagrams that the sockets
     /// flush as they close.
     public var onStop: (() -> Void)?
+    /// The group's rings between cores (`ReactorGroup(ringBytes:)`), nil for a loop alone.
+    public private(set) var rings: CoreRings?
+    /// The rings other cores write to this one, read at every turn after the mailbox.
+    private var inboundRings: [CoreRing] = []
+    /// Takes the messages of an inbound ring that has some (the application's reader, e.g.
+    /// the room layer's shards); it may leave some for the next turn, which then does not sleep.
+    public var onRingMessages: ((CoreRing) -> Void)?
 
     let backend: any ReactorBackend
     let mailbox: Mailbox
@@ -141,6 +148,7 @@ public final class EventLoop {
     private func turn(maxWaitNanos: Int64) {
         fireDueTimers()
         runMailbox()
+        drainRings()
         var pendingSends = false
         // Index loop (not for-in): no iterator, and a socket closed meanwhile is skipped safely.
         var i = 0
@@ -160,6 +168,10 @@ public final class EventLoop {
         if pendingSends { timeout = timeout < 0 ? 1_000_000 : min(timeout, 1_000_000) }
         if backend.hasPendingEvents { timeout = 0 }
         if timeout != 0, !mailbox.prepareToSleep() { timeout = 0 }
+        if timeout != 0, ringsHaveMessages {
+            mailbox.awake()
+            timeout = 0
+        }
 
         let beforeWait = Instant.now()
         backend.wait(timeoutNanos: timeout)
@@ -182,6 +194,25 @@ public final class EventLoop {
         counters.mailboxJobs &+= jobBatch.count
         for job in jobBatch { job() }
         jobBatch.removeAll(keepingCapacity: true)
+    }
+
+    /// Joins the group's rings: this loop reads the ones to its core.
+    func attach(rings: CoreRings) {
+        self.rings = rings
+        inboundRings = rings.inbound(to: index)
+    }
+
+    private func drainRings() {
+        guard let read = onRingMessages else { return }
+        for ring in inboundRings where ring.hasMessages { read(ring) }
+    }
+
+    /// Checked after the loop said it would sleep (`Mailbox.prepareToSleep`): a producer that
+    /// wrote before that saw the loop awake and did not wake it.
+    private var ringsHaveMessages: Bool {
+        guard onRingMessages != nil else { return false }
+        for ring in inboundRings where ring.hasMessages { return true }
+        return false
     }
 
     private func fireDueTimers() {

@@ -12,6 +12,8 @@ public final class ReactorGroup: Sendable {
     private let threads = Mutex<[OSThread]>([])
     private let started = Mutex<(count: Int, error: ReactorError?)>((0, nil))
     private let stopping = Atomic<Bool>(false)
+    /// The rings between cores (`ringBytes` > 0 and more than one core), else nil.
+    public let rings: CoreRings?
 
     /// Starts `cores` loops (default: one per CPU) and returns once every core ran `setup`.
     /// With `handleSignals`, SIGINT/SIGTERM (through a signalfd on core 0) stop all cores;
@@ -19,14 +21,18 @@ public final class ReactorGroup: Sendable {
     /// With `onSignal` as well, each such signal calls it (on core 0, with the signal number)
     /// instead, and stopping is up to it (a graceful drain first).
     /// If any core fails to start, the others are stopped and the error is thrown.
+    /// `ringBytes` > 0: a `CoreRing` of that size between every ordered pair of cores, which
+    /// each loop reads (`EventLoop.onRingMessages`).
     public init(cores: Int = OSThread.cpuCount, backend: BackendKind = .fromEnvironment, pin: Bool = true,
-                handleSignals: Bool = false, poolSlots: Int = 4096, poolSlotSize: Int = 2048,
+                handleSignals: Bool = false, poolSlots: Int = 4096, poolSlotSize: Int = 2048, ringBytes: Int = 0,
                 setup: @escaping @Sendable (EventLoop) throws -> Void = { _ in },
                 onSignal: (@Sendable (Int32) -> Void)? = nil) throws {
         precondition(cores > 0, "a group needs at least one core")
         self.backend = backend
         let mailboxes = (0..<cores).map { _ in Mailbox() }
         handles = mailboxes.enumerated().map { EventLoopHandle(mailbox: $1, index: $0) }
+        let rings = ringBytes > 0 && cores > 1 ? CoreRings(consumers: mailboxes, bytes: ringBytes) : nil
+        self.rings = rings
         if handleSignals { lsfu_block_signals() }
         // Core i runs on the i-th CPU this process may use (wrapping), not on CPU i itself:
         // under a restricted affinity (taskset, cgroups) CPU i may not be allowed.
@@ -36,7 +42,7 @@ public final class ReactorGroup: Sendable {
             let mailbox = mailboxes[i]
             do {
                 let t = try OSThread.spawn { [self] in
-                    self.runCore(index: i, cpu: pin && cpuOf[i] >= 0 ? cpuOf[i] : nil, mailbox: mailbox,
+                    self.runCore(index: i, cpu: pin && cpuOf[i] >= 0 ? cpuOf[i] : nil, mailbox: mailbox, rings: rings,
                                  signals: handleSignals && i == 0, onSignal: onSignal, poolSlots: poolSlots,
                                  poolSlotSize: poolSlotSize, setup: setup)
                 }
@@ -62,7 +68,7 @@ public final class ReactorGroup: Sendable {
         }
     }
 
-    private func runCore(index: Int, cpu: Int?, mailbox: Mailbox, signals: Bool,
+    private func runCore(index: Int, cpu: Int?, mailbox: Mailbox, rings: CoreRings?, signals: Bool,
                          onSignal: (@Sendable (Int32) -> Void)?, poolSlots: Int,
                          poolSlotSize: Int, setup: @Sendable (EventLoop) throws -> Void) {
         if let cpu { OSThread.pinCurrent(to: cpu) }
@@ -73,6 +79,7 @@ public final class ReactorGroup: Sendable {
         do {
             loop = try EventLoop(index: index, backend: backend,
                                  pool: BufferPool(slotSize: poolSlotSize, slotCount: poolSlots), mailbox: mailbox)
+            if let rings { loop.attach(rings: rings) }
             if signals {
                 let sfd = lsfu_signalfd()
                 if sfd < 0 { throw ReactorError.errno("signalfd") }

@@ -35,11 +35,14 @@ public enum CoreMetrics {
         if let http = context.http { s.merge(http.metricsSnapshot()) }
         let rooms = context.rooms
         let snapshots = rooms.snapshot(now: loop.now)
-        s.add("webrtc_rooms", .gauge, help: "Rooms open", value: Double(snapshots.count))
+        s.add("webrtc_rooms", .gauge, help: "Rooms open", value: Double(snapshots.filter { $0.shardOf == nil }.count))
         BandwidthMetrics.contribute(to: &s, snapshots: snapshots)
         for r in snapshots {
             let room = [("room", r.name)]
+            // Summed over the cores the room's viewers are on (its shards' included).
             s.add("webrtc_subscribers", .gauge, help: "Viewers per room", labels: room, value: Double(r.viewers))
+            s.add("livesfu_room_core_viewers", .gauge, help: "Viewers of a room on each core (its owner's and its shards')",
+                  labels: room + [("core", "\(r.core)")], value: Double(r.viewers))
             s.add("webrtc_rtp_bytes_total", .counter, help: "RTP bytes received from publishers", labels: room,
                   value: Double(r.bytesIn))
             s.add("webrtc_rtp_packets_total", .counter, help: "RTP packets received from publishers", labels: room,
@@ -53,7 +56,8 @@ public enum CoreMetrics {
                 s.add("livesfu_publisher_rtt_seconds", .gauge, help: "RTT to the publisher, from its NACK round trips",
                       labels: room, value: rtt / 1000)
             }
-            for t in r.tracks {
+            // A shard's publisher figures are its owner's: counted there once.
+            for t in r.tracks where r.shardOf == nil {
                 let labels = [("room", r.name), ("kind", t.kind)]
                 s.add("livesfu_track_bitrate_bps", .gauge, help: "Publisher bitrate over the last second",
                       labels: labels, value: Double(t.bitrate))
@@ -77,6 +81,7 @@ public enum CoreMetrics {
         }
         let c = rooms.mediaCounters
         relayFigures(into: &s, snapshots: snapshots, counters: c, edge: context.edge)
+        shardFigures(into: &s, counters: c, loop: loop)
         s.add("livesfu_upstream_nacks_total", .counter, help: "NACK packets sent to publishers",
               value: Double(c.upstreamNacksSent))
         s.add("livesfu_publisher_rtx_repaired_total", .counter, help: "Publisher packets recovered by RTX",
@@ -174,6 +179,31 @@ public enum CoreMetrics {
         return s
     }
     /// Edge relays (`CLUSTER_MODE=edge`) and, on an origin, the relays it serves.
+    /// One room on every core: the shards and what crossed between cores; each ring's depth,
+    /// messages and drops, reported by the core that reads it.
+    static func shardFigures(into s: inout MetricsSnapshot, counters c: RoomCounters, loop: EventLoop) {
+        let core = [("core", "\(loop.index)")]
+        s.add("livesfu_shards_opened_total", .counter, help: "Rooms of this core that spread viewers to another core (one per core)",
+              labels: core, value: Double(c.shardsOpened))
+        s.add("livesfu_shard_packets_total", .counter,
+              help: "Packets handed between cores for rooms on several cores: out (owner to shards, one per shard core) and in (read by shards)",
+              labels: core + [("direction", "out")], value: Double(c.shardPacketsOut))
+        s.add("livesfu_shard_packets_total", .counter,
+              help: "Packets handed between cores for rooms on several cores: out (owner to shards, one per shard core) and in (read by shards)",
+              labels: core + [("direction", "in")], value: Double(c.shardPacketsIn))
+        s.add("livesfu_shard_keyframe_requests_total", .counter, help: "Keyframe requests from shards taken by the room's owner",
+              labels: core, value: Double(c.shardKeyframeRequestsIn))
+        for ring in loop.rings?.inbound(to: loop.index) ?? [] {
+            let pair = [("from", "\(ring.from)"), ("to", "\(ring.to)")]
+            s.add("livesfu_core_ring_depth_bytes", .gauge, help: "Bytes waiting in a ring between two cores", labels: pair,
+                  value: Double(ring.depthBytes))
+            s.add("livesfu_core_ring_messages_total", .counter, help: "Messages written to a ring between two cores", labels: pair,
+                  value: Double(ring.messages))
+            s.add("livesfu_core_ring_drops_total", .counter, help: "Messages refused by a full ring between two cores (that core missed them)",
+                  labels: pair, value: Double(ring.drops))
+        }
+    }
+
     static func relayFigures(into s: inout MetricsSnapshot, snapshots: [RoomSnapshot], counters c: RoomCounters, edge: EdgeRelays?) {
         s.add("livesfu_relay_viewers", .gauge, help: "Edge nodes' relay sessions this node serves as an origin",
               value: Double(snapshots.reduce(0) { $0 + $1.relayViewers.count }))

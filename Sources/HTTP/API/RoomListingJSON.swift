@@ -164,6 +164,11 @@ enum RoomListingJSON {
         o.endArray()
         o.field("viewers", room.viewers)
         o.field("connected_viewers", room.connectedViewers)
+        // Each core's viewers of it: the owner's (`core`) and those of its shards.
+        o.key("viewers_per_core")
+        o.beginObject()
+        for (core, n) in room.viewersPerCore.sorted(by: { $0.key < $1.key }) { o.field("\(core)", n) }
+        o.endObject()
         if let relay = room.relay {
             // An edge's room: played from its origin through this node's one relay of it.
             o.key("relayed_from")

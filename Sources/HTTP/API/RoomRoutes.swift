@@ -132,25 +132,80 @@ public struct RoomRoutes {
         let tracer = self.tracer
         let trace = request.trace
         let traceStart = request.traceStartUnixNanos
-        onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
-            // Checked again on the room's core: the drain's jobs reach each core after the
-            // flag was set, so an offer that passed the first check cannot follow them in.
-            if drain?.isDraining == true { return nil }
-            let result = Result { () throws(RoomError) in
-                role == .publisher
-                    ? try rooms.publish(room: room, offer: offer, client: client, now: now)
-                    : try rooms.play(room: room, offer: offer, client: client, relayFor: relayFor, now: now)
-            }
-            // Opened here, on the room's core, before any of the session's milestones.
+        let traced: @Sendable (RoomManager, Result<SessionCreated, RoomError>, Instant) -> Void = { rooms, result, now in
+            // Opened on the session's core, before any of the session's milestones.
             if let tracer, let trace, trace.sampled, case .success(let created) = result {
                 SessionTracing.started(
                     tracer: tracer, request: trace, startUnixNanos: traceStart, sessionID: created.sessionID, room: room.value,
                     role: role, core: rooms.coreIndex, answeredAt: now)
             }
+        }
+        if role == .viewer {
+            playPlaced(room: room, offer: offer, client: client, relayFor: relayFor, traced: traced, responder)
+            return
+        }
+        onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
+            // Checked again on the room's core: the drain's jobs reach each core after the
+            // flag was set, so an offer that passed the first check cannot follow them in.
+            if drain?.isDraining == true { return nil }
+            let result = Result { () throws(RoomError) in try rooms.publish(room: room, offer: offer, client: client, now: now) }
+            traced(rooms, result, now)
             return result
         } then: { result, responder in
             self.respond(result, room: room, responder)
         }
+    }
+
+    /// WHEP: the room's owner places the viewer (`RoomManager.placeViewer`): on its own core,
+    /// or on a shard core that it asks itself, so that core hears of the room before any later
+    /// change from the owner (both go through that core's mailbox from the owner, in order).
+    private func playPlaced(
+        room: RoomName, offer: SessionDescription, client: SocketAddress?, relayFor: String?,
+        traced: @escaping @Sendable (RoomManager, Result<SessionCreated, RoomError>, Instant) -> Void,
+        _ responder: HTTPResponder
+    ) {
+        let cores = self.cores
+        guard cores.count > coreIndex else {
+            responder.respond(.error(.serviceUnavailable, "server is starting"))
+            return
+        }
+        let drain = self.drain
+        let owner = cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)]
+        let back = cores[coreIndex]
+        let box = CoreBound(ResultHandler<Result<SessionCreated, RoomError>?>(responder: responder) { result, responder in
+            self.respond(result, room: room, responder)
+        })
+        let posted = owner.execute { (loop: EventLoop) in
+            guard let rooms = (loop.context as? CoreContext)?.rooms else { return }
+            // Checked again on the room's core: the drain's jobs reach each core after the
+            // flag was set, so an offer that passed the first check cannot follow them in.
+            if drain?.isDraining == true {
+                back.execute { box.value?.deliver(nil) }
+                return
+            }
+            switch rooms.placeViewer(room: room, relay: relayFor != nil, now: loop.now) {
+            case .here:
+                let result = Result { () throws(RoomError) in
+                    try rooms.play(room: room, offer: offer, client: client, relayFor: relayFor, now: loop.now)
+                }
+                traced(rooms, result, loop.now)
+                back.execute { box.value?.deliver(result) }
+            case .shard(let core, let open):
+                let sent = cores[core].execute { (loop: EventLoop) in
+                    guard let shard = (loop.context as? CoreContext)?.rooms else { return }
+                    let result = Result { () throws(RoomError) in
+                        try shard.playOnShard(open, offer: offer, client: client, now: loop.now)
+                    }
+                    traced(shard, result, loop.now)
+                    back.execute { box.value?.deliver(result) }
+                }
+                if !sent {
+                    rooms.shardPlacementFailed(open, core: core)
+                    back.execute { box.value?.deliver(nil) }
+                }
+            }
+        }
+        if !posted { responder.respond(.error(.serviceUnavailable, "server is shutting down")) }
     }
 
     /// The answer to a WHIP/WHEP as the room gave it: 201 with the SDP and the session URL.
@@ -163,7 +218,7 @@ public struct RoomRoutes {
         case .success(let created):
             guard responder.isConnectionAlive else {
                 // The client left while the session was made: leave nothing behind.
-                self.onOwner(of: room.value, nil) { rooms, now in
+                self.onSessionCore(room: room.value, id: created.sessionID, nil) { rooms, now in
                     rooms.endSession(room: room.value, id: created.sessionID, now: now)
                 } then: { _, _ in }
                 return
@@ -386,7 +441,7 @@ public struct RoomRoutes {
         let id = request.pathParameters["id"] ?? ""
         // A publisher that leaves lets its room go in the directory at once, not at the next beat.
         let directory = self.directory
-        onOwner(of: room, responder) { rooms, now in
+        onSessionCore(room: room, id: id, responder) { rooms, now in
             rooms.endSession(room: room, id: id, now: now)
         } then: { found, responder in
             if found { directory?.beatSoon() }
@@ -410,7 +465,7 @@ public struct RoomRoutes {
         let room = request.pathParameters["room"] ?? ""
         let id = request.pathParameters["id"] ?? ""
         let ifMatch = request.head.headerFields[.ifMatch]
-        onOwner(of: room, responder) { rooms, now in
+        onSessionCore(room: room, id: id, responder) { rooms, now in
             rooms.patch(room: room, id: id, fragment: fragment, ifMatch: ifMatch, now: now)
         } then: { result, responder in
             switch result {
@@ -439,7 +494,7 @@ public struct RoomRoutes {
         let choice: RoomManager.LayerRequest = text == "auto" ? .automatic : .rid(text)
         let room = request.pathParameters["room"] ?? ""
         let id = request.pathParameters["id"] ?? ""
-        onOwner(of: room, responder) { rooms, now in
+        onSessionCore(room: room, id: id, responder) { rooms, now in
             rooms.selectLayer(room: room, id: id, choice: choice, now: now)
         } then: { result, responder in
             switch result {
@@ -456,7 +511,7 @@ public struct RoomRoutes {
         let authenticator = self.authenticator
         let directory = self.directory
         gather({ rooms, now in rooms.snapshot(now: now) }) { perCore in
-            let listed = perCore.joined().sorted(by: { $0.name < $1.name }).filter {
+            let listed = RoomSnapshot.merged(Array(perCore.joined())).sorted(by: { $0.name < $1.name }).filter {
                 authenticator.mayList(room: $0.name, to: identity)
             }
             guard let directory else {
@@ -503,15 +558,41 @@ public struct RoomRoutes {
             responder?.respond(.error(.serviceUnavailable, "server is starting"))
             return
         }
-        let owner = cores[RoomPlacement.core(forRoom: room, cores: cores.count)]
+        on(core: RoomPlacement.core(forRoom: room, cores: cores.count), responder, work, then: then)
+    }
+
+    /// Runs `work` on core `core`'s rooms and `then` back on this core (503 when that core's
+    /// loop is gone).
+    func on<T: Sendable>(
+        core: Int, _ responder: HTTPResponder?,
+        _ work: @escaping @Sendable (RoomManager, Instant) -> T,
+        then: @escaping (T, HTTPResponder) -> Void
+    ) {
+        let cores = self.cores
         let back = cores[coreIndex]
         let box = CoreBound(ResultHandler(responder: responder, then: then))
-        let posted = owner.execute { (loop: EventLoop) in
+        let posted = cores[core].execute { (loop: EventLoop) in
             guard let rooms = (loop.context as? CoreContext)?.rooms else { return }
             let result = work(rooms, loop.now)
             back.execute { box.value?.deliver(result) }
         }
         if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Runs `work` on the core a session is on (its ID names it: a shard's viewer is not on its
+    /// room's owner), and `then` back on this core; an ID naming no core goes to the owner,
+    /// which answers 404.
+    func onSessionCore<T: Sendable>(
+        room: String, id: String, _ responder: HTTPResponder?,
+        _ work: @escaping @Sendable (RoomManager, Instant) -> T,
+        then: @escaping (T, HTTPResponder) -> Void
+    ) {
+        let cores = self.cores
+        guard let core = RoomManager.core(ofSession: id), core < cores.count else {
+            onOwner(of: room, responder, work, then: then)
+            return
+        }
+        on(core: core, responder, work, then: then)
     }
 
     /// Runs `work` on every core's rooms and calls `done` on this core with all results.

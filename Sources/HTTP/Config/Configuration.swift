@@ -68,6 +68,11 @@ public struct Configuration: Sendable, Equatable {
     /// `INSTANT_START_MAX_BYTES`: a connecting viewer is sent the video since the latest
     /// keyframe when that is at most this many bytes per room; 0 = off (a keyframe is asked for).
     public var instantStartMaxBytes = 4 << 20
+    /// `SHARD_MIN_VIEWERS`: a room's viewers beyond this many may go to other cores (fan-out
+    /// shards); 0 = every room stays on one core.
+    public var shardMinViewers = 100
+    /// `SHARD_RING_BYTES`: each ring between two cores (media from a room's owner to its shards).
+    public var shardRingBytes = 1 << 20
     /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
     public var logFormat = LogFormatChoice.text
     /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
@@ -183,6 +188,12 @@ public struct Configuration: Sendable, Equatable {
         .init(
             "INSTANT_START_MAX_BYTES", .integer, default: "4194304",
             "Instant start: a viewer that connects gets the video since the latest keyframe at once (the room keeps up to this many bytes of it per video layer; 0-67108864), not a keyframe request; 0 = off"),
+        .init(
+            "SHARD_MIN_VIEWERS", .integer, default: "100",
+            "One room on every core: once a room has this many viewers, new ones go to the least loaded core, fed by the room's core through a ring (0-1000000; 0 = every room stays on one core)"),
+        .init(
+            "SHARD_RING_BYTES", .integer, default: "1048576",
+            "Size of each ring between two cores carrying a room's media to its viewers on other cores (65536-67108864); a full ring drops for that core and counts it"),
         .init(
             "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
             "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
@@ -359,6 +370,8 @@ public struct Configuration: Sendable, Equatable {
                 logLevel: level, cluster: cluster)
             configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
             configuration.instantStartMaxBytes = try int("INSTANT_START_MAX_BYTES", min: 0, max: 64 << 20)
+            configuration.shardMinViewers = try int("SHARD_MIN_VIEWERS", min: 0, max: 1_000_000)
+            configuration.shardRingBytes = try int("SHARD_RING_BYTES", min: 65536, max: 64 << 20)
             configuration.viewerTransportCC = try bool("VIEWER_TRANSPORT_CC")
             configuration.bandwidthTraceFile = string("BANDWIDTH_TRACE_FILE")
             let formatText = string("LOG_FORMAT") ?? "text"

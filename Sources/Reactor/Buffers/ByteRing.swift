@@ -42,6 +42,42 @@ public final class ByteRing: Sendable {
         return true
     }
 
+    /// Producer: appends one chunk made of an 8-byte `header` and `body`, or returns false
+    /// (writing nothing) when it does not fit (`CoreRing`'s messages).
+    public func write(header: UInt64, body: UnsafeRawBufferPointer) -> Bool {
+        let t = tail.load(ordering: .relaxed)
+        let h = head.load(ordering: .acquiring)
+        let needed = Self.prefix + 8 + body.count
+        guard capacity - (t &- h) >= needed else { return false }
+        var prefix = (UInt32(truncatingIfNeeded: 8 + body.count).littleEndian)
+        withUnsafeBytes(of: &prefix) { copyIn($0, at: t) }
+        var head = header.littleEndian
+        withUnsafeBytes(of: &head) { copyIn($0, at: t &+ Self.prefix) }
+        copyIn(body, at: t &+ Self.prefix &+ 8)
+        tail.store(t &+ needed, ordering: .releasing)
+        return true
+    }
+
+    /// Consumer: takes the next chunk written by `write(header:body:)`, its body copied to
+    /// `buffer` (at least `maximumChunk - 8` bytes); nil when the ring is empty.
+    public func read(header buffer: UnsafeMutableRawBufferPointer) -> (header: UInt64, length: Int)? {
+        guard let length = nextChunkLength(), length >= 8 else { return nil }
+        let h = head.load(ordering: .relaxed)
+        var header: UInt64 = 0
+        withUnsafeMutableBytes(of: &header) { copyOut($0, at: h &+ Self.prefix) }
+        let body = length - 8
+        precondition(buffer.count >= body, "the buffer is smaller than the message")
+        copyOut(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<body]), at: h &+ Self.prefix &+ 8)
+        head.store(h &+ Self.prefix &+ length, ordering: .releasing)
+        return (UInt64(littleEndian: header), body)
+    }
+
+    /// Whether a chunk is waiting (a sequentially consistent read, for a consumer deciding
+    /// whether it may sleep).
+    public var hasChunks: Bool {
+        tail.load(ordering: .sequentiallyConsistent) != head.load(ordering: .relaxed)
+    }
+
     /// Consumer: the length of the next chunk, nil when the ring is empty.
     public func nextChunkLength() -> Int? {
         let h = head.load(ordering: .relaxed)

@@ -23,6 +23,12 @@ final class Room {
     /// Viewers whose set-up has completed (`MAX_SUBS_PER_ROOM` counts these; the others are
     /// still setting up).
     var connectedViewers = 0
+    /// The room's number on its owner core, in the messages to and from its shards.
+    var shardID: UInt32 = 0
+    /// On the room's owner: the other cores with viewers of it (fan-out shards).
+    var shards: [ShardLink] = []
+    /// On a shard core: the owner the room's media comes from (nil on the owner).
+    var shardSource: ShardSource?
 
     init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024, instantStartMaxBytes: Int = 0) {
         self.name = name
@@ -79,7 +85,10 @@ final class Room {
     /// Viewers still setting up (answer sent, not yet connected).
     var viewersInSetup: Int { viewersByID.count - connectedViewers }
 
-    var isEmpty: Bool { publisher == nil && viewersByID.isEmpty }
+    var isEmpty: Bool { publisher == nil && viewersByID.isEmpty && shards.isEmpty }
+
+    /// Viewers placed on shard cores (counted by the owner until each is reported gone).
+    var viewersElsewhere: Int { shards.reduce(0) { $0 + $1.placed } }
 
     func addViewer(_ session: PeerSession) { viewersByID[session.id] = session }
 

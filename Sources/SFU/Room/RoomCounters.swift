@@ -72,6 +72,19 @@ public struct RoomCounters: Sendable {
     public var relaysAttached: UInt64 = 0
     public var relaysEnded: UInt64 = 0
     public var relayPacketsIn: UInt64 = 0
+    /// One room on every core (`RoomManager+Shards`). On an owner: shards opened and closed,
+    /// packets written to shard rings, and messages refused by a full ring (that shard misses
+    /// them; its viewers' NACKs and keyframe requests repair it). On a shard core: shard rooms
+    /// opened, packets read from rings, messages for a room no longer here, keyframe requests
+    /// taken from shards (on the owner).
+    public var shardsOpened: UInt64 = 0
+    public var shardsClosed: UInt64 = 0
+    public var shardPacketsOut: UInt64 = 0
+    public var shardRingDrops: UInt64 = 0
+    public var shardRoomsOpened: UInt64 = 0
+    public var shardPacketsIn: UInt64 = 0
+    public var shardMessagesUnknown: UInt64 = 0
+    public var shardKeyframeRequestsIn: UInt64 = 0
     public var relayBytesIn: UInt64 = 0
 
     public init() {}

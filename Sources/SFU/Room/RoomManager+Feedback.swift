@@ -18,7 +18,11 @@ extension RoomManager {
 
     func sendPLI(room: Room, layer: Int = 0) {
         guard let p = room.publisher else {
-            sendRelayKeyframeRequest(room: room)  // an edge's room: upstream through the relay
+            if room.shardSource != nil {
+                sendShardKeyframeRequest(room: room, layer: layer)  // a shard: to the room's owner core
+            } else {
+                sendRelayKeyframeRequest(room: room)  // an edge's room: upstream through the relay
+            }
             return
         }
         // Before its first packet the stream is known only from the offer's a=ssrc (what the

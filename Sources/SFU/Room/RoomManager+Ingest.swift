@@ -85,6 +85,9 @@ extension RoomManager {
         if fanout.forward(view, isKeyframe: isKeyframe, now: now, output: output) {
             tracksToFlush.append(fanout)
         }
+        if !room.shards.isEmpty {
+            sendToShards(room, UnsafeRawBufferPointer(view.buffer), kind: stream.kind, layer: stream.layer, keyframe: isKeyframe)
+        }
         if isKeyframe, room.videoLayers.count > 1 { keyframedLayers.append((room, fanout)) }
         if let r = fanout.recorder {
             if r.takeKeyframeRequest() { requestKeyframe(room: room, layer: fanout.layer, now: now) }

@@ -120,6 +120,10 @@ extension RoomManager {
         fanout.recorder?.senderReport(
             ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp))
         for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, now: now) }
+        if !room.shards.isEmpty {
+            sendReportToShards(
+                room, fanout: fanout, ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp))
+        }
     }
 
     /// Our sender report (mapped from the publisher's) and SDES to one viewer of a track.

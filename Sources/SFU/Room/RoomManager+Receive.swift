@@ -32,6 +32,7 @@ extension RoomManager {
             tracksToFlush.removeAll(keepingCapacity: true)
         }
         if !keyframedLayers.isEmpty { moveViewersToKeyframedLayers(now: now) }
+        if !shardRingsToWake.isEmpty { wakeShardRings() }
     }
 
     /// An ICE check (or a reply to our confirmation request) for `s`: answered; a validated

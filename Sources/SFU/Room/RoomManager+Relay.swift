@@ -123,6 +123,7 @@ extension RoomManager {
             guard let kind = TrackKind(media.kind) else { continue }
             room.fanout(kind).attach(source: media)
         }
+        updateShards(room)
         requestKeyframe(room: room, now: now)
     }
 
@@ -153,6 +154,9 @@ extension RoomManager {
         if fanout.forward(packet, isKeyframe: isKeyframe, now: now, output: output) {
             tracksToFlush.append(fanout)
         }
+        if !room.shards.isEmpty {
+            sendToShards(room, UnsafeRawBufferPointer(packet.buffer), kind: kind, layer: 0, keyframe: isKeyframe)
+        }
         noteDeadline(relay.videoNacks.nextDueTime)
     }
 
@@ -168,6 +172,10 @@ extension RoomManager {
             fanout.senderReports.publisherReport(
                 ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp), now: now)
             for viewer in fanout.viewers { sendSenderReport(fanout, to: viewer, now: now) }
+            if !room.shards.isEmpty {
+                sendReportToShards(
+                    room, fanout: fanout, ntpTimestamp: sr.ntpTimestamp, outboundRTPTimestamp: fanout.outboundTimestamp(sr.rtpTimestamp))
+            }
         }
     }
 
@@ -240,6 +248,7 @@ extension RoomManager {
             room.audio.detachSource()
             room.video.detachSource()
             room.publisherLeftAt = now
+            updateShards(room)
         }
         counters.relaysEnded &+= 1
         relayEnded?(relay)

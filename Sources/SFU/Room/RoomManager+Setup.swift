@@ -51,7 +51,7 @@ extension RoomManager {
             localUfrag: ufrag, localPassword: password, remoteUfrag: answer.remoteICEUfrag,
             remotePassword: answer.remoteICEPassword)
         let session = PeerSession(
-            id: RandomToken.hex(bytes: 16), role: role, roomName: room.name, ice: ice, dtls: dtls,
+            id: Self.sessionID(core: coreIndex), role: role, roomName: room.name, ice: ice, dtls: dtls,
             tracks: answer.media, now: now, bandwidthTrace: configuration.bandwidthTrace)
         session.remoteUfrag = answer.remoteICEUfrag
         sessions.add(session, setupClient: setupClient)
@@ -59,6 +59,29 @@ extension RoomManager {
         setupsSinceTrim &+= 1
         counters.sessionsCreated &+= 1
         return (session, answer.sdp)
+    }
+
+    /// 32 hex digits: the core's index in the first three (so a session URL reaches the core
+    /// its session is on, a shard's included: `core(ofSession:)`), 116 random bits after.
+    static func sessionID(core: Int) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        let prefix = [digits[core >> 8 & 15], digits[core >> 4 & 15], digits[core & 15]]
+        return String(decoding: prefix, as: UTF8.self) + RandomToken.hex(bytes: 15).dropLast()
+    }
+
+    /// The core a session ID names (`sessionID(core:)`), nil when it names none.
+    public static func core(ofSession id: String) -> Int? {
+        let prefix = id.utf8.prefix(3)
+        guard id.utf8.count == 32, prefix.count == 3 else { return nil }
+        var core = 0
+        for c in prefix {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): core = core << 4 | Int(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): core = core << 4 | Int(c - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+        }
+        return core
     }
 
     /// Host candidates: every configured IP with this core's UDP port.
@@ -78,7 +101,9 @@ extension RoomManager {
     func completeSetupIfReady(_ s: PeerSession, now: Instant) {
         guard s.state == .waitingForICE || s.state == .connecting, s.srtp != nil, s.address != nil else { return }
         let limit = configuration.maxViewersPerRoom
-        if s.role == .viewer, limit > 0, let room = rooms[s.roomName], room.connectedViewers >= limit {
+        if s.role == .viewer, limit > 0, let room = rooms[s.roomName], room.shardSource == nil,
+            room.connectedViewers + room.viewersElsewhere >= limit
+        {
             // Admitted within the set-up allowance, but the room filled up meanwhile: the
             // limit holds for connected viewers, so this one ends (its DTLS close_notify tells
             // the client) rather than push the room past MAX_SUBS_PER_ROOM.
@@ -146,6 +171,7 @@ extension RoomManager {
                 if kind == .video { room.setVideoLayers(max(media.simulcastRIDs.count, 1)) }
                 for f in room.fanouts where f.kind == kind { f.attach(source: media) }
             }
+            updateShards(room)
             startRecording(room, publisher: s, now: now)
             requestKeyframe(room: room, now: now)
         case .viewer:

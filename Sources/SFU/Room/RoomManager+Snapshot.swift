@@ -25,7 +25,8 @@ extension RoomManager {
     public func snapshot(now: Instant) -> [RoomSnapshot] {
         rooms.values.map { room in
             RoomSnapshot(
-                name: room.name, core: coreIndex,
+                name: room.name, core: coreIndex, shardOf: room.shardSource?.owner,
+                viewersPerCore: [coreIndex: room.viewerCount],
                 publisher: room.publisher.map { p in
                     RoomSnapshot.Publisher(
                         state: p.state.rawValue, packets: p.packetsIn, bytes: p.bytesIn, srtpErrors: p.srtpErrors,
@@ -48,8 +49,8 @@ extension RoomManager {
                 },
                 viewers: room.viewerCount,
                 connectedViewers: room.viewersByID.values.filter { $0.state == .connected }.count,
-                packetsIn: room.audio.packetsIn &+ room.video.packetsIn,
-                bytesIn: room.audio.bytesIn &+ room.video.bytesIn,
+                packetsIn: room.shardSource != nil ? 0 : room.audio.packetsIn &+ room.video.packetsIn,
+                bytesIn: room.shardSource != nil ? 0 : room.audio.bytesIn &+ room.video.bytesIn,
                 packetsOut: room.audio.packetsOut &+ room.video.packetsOut,
                 bytesOut: room.audio.bytesOut &+ room.video.bytesOut,
                 viewerDetails: room.viewersByID.values.map {

@@ -30,6 +30,10 @@ extension RoomManager {
                 driveRelay(relay, room: room, now: now)
                 continue
             }
+            if room.shardSource != nil {
+                for f in room.videoLayers where f.keyframeThrottle.retryDue(now: now) { sendPLI(room: room, layer: f.layer) }
+                continue
+            }
             guard let p = room.publisher, p.state == .connected else { continue }
             advanceRecordings(room, now: now)
             for f in room.videoLayers where f.keyframeThrottle.retryDue(now: now) { sendPLI(room: room, layer: f.layer) }
@@ -82,11 +86,15 @@ extension RoomManager {
                 sendReceiverReports(p, room: room, now: now)
             } else if room.relay?.isConnected == true {
                 // An edge's room with its origin's media: it has a source.
+            } else if room.shardSource != nil {
+                // A shard: its owner ends it (`ShardControl.close`) when the room closes there.
+                automaticLayers(room, now: now)
             } else if configuration.publisherGrace.nanoseconds > 0,
                 let since = room.publisherLeftAt ?? Optional(room.createdAt),
                 now - since >= configuration.publisherGrace
             {
                 for v in Array(room.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
+                closeShards(room)
             }
             removeIfEmpty(room)
         }
@@ -115,6 +123,9 @@ extension RoomManager {
                 t = Instant.earliest(t, f.nextCatchUpTime)
             }
             if let relay = room.relay { t = Instant.earliest(t, relayDeadline(relay, room: room)) }
+            if room.shardSource != nil {
+                for f in room.videoLayers { t = Instant.earliest(t, f.keyframeThrottle.nextRetryTime) }
+            }
             guard let p = room.publisher, p.state == .connected else { continue }
             t = Instant.earliest(t, room.video.recorder?.deadline)
             t = Instant.earliest(t, room.audio.recorder?.deadline)

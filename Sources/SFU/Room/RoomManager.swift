@@ -57,6 +57,26 @@ public final class RoomManager: DatagramEndpoint {
     public internal(set) var counters = RoomCounters()
     /// Set-up milestones: histograms for `/metrics`, events for tracing.
     public let lifecycle = SessionLifecycle()
+    /// The rings to and from the other cores (`SHARD_RING_BYTES`); nil: every room stays on
+    /// its core (one core, or shards off). See `RoomManager+Shards`.
+    public var shardRings: CoreRings? {
+        didSet { shardWakePending = Array(repeating: false, count: shardRings?.cores ?? 0) }
+    }
+    /// Every core's weight and load, read to place viewers (`CoreBoard`).
+    public var board: CoreBoard?
+    /// Sends a control message to another core's rooms: the owner wires it to that core's
+    /// mailbox (`applyShardControl` there); a simulation calls the other manager.
+    public var shardControl: ((_ core: Int, _ message: ShardControl) -> Void)?
+    /// This core's rooms by their number in shard messages, and the shard rooms it holds for
+    /// other cores' rooms (by owner and number).
+    var roomsByShardID: [UInt32: Room] = [:]
+    var shardRooms: [UInt64: Room] = [:]
+    var nextShardID: UInt32 = 1
+    /// Rings written in the current batch, woken when it ends (one flag per target core).
+    var shardRingsToWake: [CoreRing] = []
+    var shardWakePending: [Bool] = []
+    /// Where a ring message is read to (one at a time; the fan-out copies it to its history).
+    let ringScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: RoomManager.ringMessageBytes, alignment: 16)
 
     public init(
         coreIndex: Int, identity: DTLSIdentity, configuration: RoomManagerConfiguration, output: DatagramQueue,
@@ -70,6 +90,8 @@ public final class RoomManager: DatagramEndpoint {
         tracksToFlush.reserveCapacity(64)
     }
 
+    deinit { ringScratch.deallocate() }
+
     // MARK: - Control plane (called on this core through the mailbox)
 
     /// WHIP: a publisher offers its media; answers with a recvonly SDP. `client`: the HTTP
@@ -82,6 +104,7 @@ public final class RoomManager: DatagramEndpoint {
         // serves sessions admitted earlier, so only a new room is subject to the core's load.
         if rooms[name.value] == nil { try admit() }
         let room = try room(named: name.value, now: now)
+        if room.shardSource != nil { throw .internalError("room \(name.value) is owned by another core") }
         if let existing = room.publisher, existing.state != .closed {
             removeIfEmpty(room)
             throw .publisherExists
@@ -94,6 +117,7 @@ public final class RoomManager: DatagramEndpoint {
         room.publisher = session
         room.publisherSessions &+= 1
         room.publisherLeftAt = nil
+        board?.add(coreIndex, CoreBoard.publisherWeight)
         return SessionCreated(sessionID: session.id, answer: answer, etag: session.etag)
     }
 
@@ -104,15 +128,26 @@ public final class RoomManager: DatagramEndpoint {
         room name: RoomName, offer: SessionDescription, client: SocketAddress? = nil, relayFor: String? = nil,
         now: Instant
     ) throws(RoomError) -> SessionCreated {
+        try play(room: name, offer: offer, client: client, relayFor: relayFor, placed: nil, now: now)
+    }
+
+    /// `placed`: the shard room the owner placed this viewer in (`playOnShard`; the owner
+    /// counted it toward the room's limit and on the `CoreBoard`).
+    func play(
+        room name: RoomName, offer: SessionDescription, client: SocketAddress?, relayFor: String? = nil, placed: Room?,
+        now: Instant
+    ) throws(RoomError) -> SessionCreated {
         let setupClient = try admitClient(client)
         try admit()
-        let room = try room(named: name.value, now: now)
+        let room: Room
+        if let placed { room = placed } else { room = try self.room(named: name.value, now: now) }
         // Connected viewers count toward the limit; viewers still setting up only within the
-        // set-up allowance, so offers that never connect cannot keep real viewers out.
+        // set-up allowance, so offers that never connect cannot keep real viewers out. The
+        // owner counts those it placed on shards as connected.
         let limit = configuration.maxViewersPerRoom
-        if limit > 0,
-            room.connectedViewers >= limit
-                || room.connectedViewers + room.viewersInSetup >= limit + configuration.viewerSetupAllowance
+        let connected = room.connectedViewers + room.viewersElsewhere
+        if limit > 0, room.shardSource == nil,
+            connected >= limit || connected + room.viewersInSetup >= limit + configuration.viewerSetupAllowance
         {
             removeIfEmpty(room)
             counters.refusedRoomFull &+= 1
@@ -122,9 +157,11 @@ public final class RoomManager: DatagramEndpoint {
             // A publisher still setting up already has its codec (its answer is made), and so
             // has an edge's relay still connecting (the origin's answer): a viewer (or an
             // edge's relay) arriving meanwhile is answered with it too.
+            let shard = room.shardSource?.sources
             let pending =
                 room.publisher?.tracks.first { TrackKind($0.kind) == f.kind }?.codec
                 ?? (f.kind == .video ? room.relay?.video : room.relay?.audio)?.codec
+                ?? (f.kind == .video ? shard?.pendingVideoCodec : shard?.pendingAudioCodec)
             return OutboundTrackSpec(
                 kind: f.kind.mediaKind, streamID: f.streamID, trackID: f.trackID, ssrc: f.ssrc,
                 rtxSSRC: f.kind == .video ? f.rtxSSRC : nil, cname: f.cname, codec: f.source?.codec ?? pending)
@@ -140,6 +177,7 @@ public final class RoomManager: DatagramEndpoint {
             session.viewerTracks.append(track)
             room.fanout(of: track).add(track)
         }
+        if placed == nil { board?.add(coreIndex, 1) }
         return SessionCreated(sessionID: session.id, answer: answer, etag: session.etag)
     }
 
@@ -159,6 +197,7 @@ public final class RoomManager: DatagramEndpoint {
         guard let room = rooms[name] else { return false }
         if let p = room.publisher { end(p, reason: .roomClosed, now: now) }
         for v in Array(room.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
+        closeShards(room)
         if rooms[name] === room { forget(room) }
         return true
     }
@@ -230,6 +269,9 @@ public final class RoomManager: DatagramEndpoint {
             name: name, now: now, videoHistoryStartBytes: configuration.videoHistoryStartBytes,
             instantStartMaxBytes: configuration.instantStartMaxBytes)
         rooms[name] = r
+        r.shardID = nextShardID
+        nextShardID = nextShardID == UInt32.max ? 1 : nextShardID + 1
+        roomsByShardID[r.shardID] = r
         counters.roomsCreated &+= 1
         return r
     }
@@ -245,6 +287,8 @@ public final class RoomManager: DatagramEndpoint {
         }
         counters.addFanoutFigures(of: room)
         rooms[room.name] = nil
+        if roomsByShardID[room.shardID] === room { roomsByShardID[room.shardID] = nil }
+        if let source = room.shardSource { shardRooms[Self.shardKey(source.owner, source.roomID)] = nil }
     }
 
     /// The core's counters with the live rooms' fan-out figures added (for `/metrics`).
@@ -268,6 +312,7 @@ public final class RoomManager: DatagramEndpoint {
         sessions.remove(s, rememberAt: reason == .deleted ? nil : now)
         counters.sessionsEnded[reason, default: 0] &+= 1
         lifecycle.note(s, .ended(reason), now: now)
+        board?.add(coreIndex, s.role == .publisher ? -CoreBoard.publisherWeight : -1)
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             // Its packets of the current receive batch are still held: they go out first.
@@ -276,10 +321,12 @@ public final class RoomManager: DatagramEndpoint {
             finishRecordings(room, now: now)
             for f in room.fanouts { f.detachSource() }
             room.publisherLeftAt = now
+            updateShards(room)
         } else {
             room.removeViewer(s)
             for t in s.viewerTracks { room.fanout(of: t).remove(session: s) }
             s.viewerTracks.removeAll()
+            shardViewerEnded(room)
         }
         removeIfEmpty(room)
     }

@@ -7,6 +7,15 @@ public struct RoomManagerConfiguration: Sendable {
     /// this many are connected and connected + setting-up < this + the allowance; one that
     /// connects when this many are already connected is ended, so the limit is never passed.
     public var maxViewersPerRoom = 0
+    /// `SHARD_MIN_VIEWERS`: a room's viewers beyond this many may be placed on other cores
+    /// (fan-out shards fed by the owner through a `CoreRing`), on the lightest core by
+    /// `CoreBoard`; 0 keeps every room on its one core. Below it a room costs no cross-core
+    /// work: at 2 Mbit/s, 100 viewers take ≈7 % of a core, and a shard costs its core about
+    /// what one more viewer does (perf/RESULTS.md, "One room on every core").
+    public var shardMinViewers = 100
+    /// Another core takes a room's next viewer only when it is lighter than the owner by more
+    /// than this many viewers (`CoreBoard.lightest`): no shard for a difference of a few.
+    public var shardMargin = 16
     /// Sessions being set up (answer sent, not yet connected) per client IP on this core;
     /// 0 = unlimited (`MAX_PENDING_SESSIONS_PER_IP`). Per core: rooms live on different cores,
     /// so one IP can have this many on each core.

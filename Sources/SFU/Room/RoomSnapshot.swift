@@ -89,6 +89,12 @@ public struct RoomSnapshot: Sendable {
 
     public var name: String
     public var core: Int
+    /// A shard (`RoomManager+Shards`): the core that owns the room; nil on the owner. A
+    /// shard's figures are its viewers' (its ingress is the owner's, not counted again).
+    public var shardOf: Int?
+    /// Viewers by core: this core's alone in a core's snapshot; every core's once merged
+    /// (`merged`).
+    public var viewersPerCore: [Int: Int] = [:]
     public var publisher: Publisher?
     public var tracks: [Track]
     public var viewers: Int
@@ -101,4 +107,37 @@ public struct RoomSnapshot: Sendable {
     public var relay: Relay?
     /// On an origin: the edge nodes whose relays are among the viewers, one entry per relay.
     public var relayViewers: [String] = []
+
+    /// Every core's snapshots with each room's shards folded into its owner's: viewers, their
+    /// figures and the egress summed, viewers listed by core. A shard whose owner's snapshot is
+    /// missing (the room just closed there) stands alone.
+    public static func merged(_ all: [RoomSnapshot]) -> [RoomSnapshot] {
+        var byName: [String: RoomSnapshot] = [:]
+        for r in all where r.shardOf == nil { byName[r.name] = r }
+        for r in all where r.shardOf != nil {
+            guard var owner = byName[r.name] else {
+                byName[r.name] = r
+                continue
+            }
+            owner.viewers += r.viewers
+            owner.connectedViewers += r.connectedViewers
+            owner.packetsOut &+= r.packetsOut
+            owner.bytesOut &+= r.bytesOut
+            owner.viewerDetails += r.viewerDetails
+            owner.viewersPerCore.merge(r.viewersPerCore, uniquingKeysWith: +)
+            for t in r.tracks {
+                guard let i = owner.tracks.firstIndex(where: { $0.kind == t.kind && $0.rid == t.rid }) else { continue }
+                owner.tracks[i].packetsOut &+= t.packetsOut
+                owner.tracks[i].bytesOut &+= t.bytesOut
+                owner.tracks[i].viewers += t.viewers
+                owner.tracks[i].nacksReceived &+= t.nacksReceived
+                owner.tracks[i].nacksAnswered &+= t.nacksAnswered
+                owner.tracks[i].rtxPackets &+= t.rtxPackets
+                owner.tracks[i].rtxBytes &+= t.rtxBytes
+                owner.tracks[i].instantStarts &+= t.instantStarts
+            }
+            byName[r.name] = owner
+        }
+        return Array(byName.values)
+    }
 }

@@ -27,17 +27,18 @@ final class LoopbackRoomServer {
     /// Whether `close` closes the loop (not when it was given: another server owns it).
     private let ownsLoop: Bool
 
-    /// `loop`: another server's, to run two servers (an origin and an edge) on one loop.
+    /// `loop`: another server's, to run two servers (an origin and an edge, or two cores of
+    /// one server) on one loop; `coreIndex`: the manager's core.
     init(
         configuration: RoomManagerConfiguration = RoomManagerConfiguration(), tapBatches: Bool = false,
-        on sharedLoop: EventLoop? = nil
+        on sharedLoop: EventLoop? = nil, coreIndex: Int = 0
     ) throws {
         ownsLoop = sharedLoop == nil
         loop = try sharedLoop ?? EventLoop(pool: BufferPool(slotSize: 2048, slotCount: 2048))
         var c = configuration
         c.candidateIPs = ["127.0.0.1"]
         let queue = loop.makeDatagramQueue()
-        manager = RoomManager(coreIndex: 0, identity: try DTLSIdentity.generate(), configuration: c, output: queue)
+        manager = RoomManager(coreIndex: coreIndex, identity: try DTLSIdentity.generate(), configuration: c, output: queue)
         let tap = tapBatches ? BatchTap(manager: manager) : nil
         self.tap = tap
         serverSocket = try loop.openUDP(
@@ -106,8 +107,11 @@ final class LoopbackRoomServer {
     /// Makes the offer, calls `publish`/`play` (the HTTP handler's job), reads the answer and
     /// opens the client's socket. Throws what the manager throws (e.g. a full room).
     /// `client`: the HTTP request's remote address, as the handler passes it (per-IP caps).
+    /// `create`: makes the session instead of this server's `publish`/`play` (a viewer placed on
+    /// another core's shard).
     func makeClient(
         _ role: ClientPeer.Role, room: String, lossy: LossyLink? = nil, client: SocketAddress? = nil,
+        create: ((SessionDescription) throws -> SessionCreated)? = nil,
         offer build: (OfferParameters) -> ClientOffer
     ) throws -> TestClient {
         let index = nextIndex
@@ -120,9 +124,10 @@ final class LoopbackRoomServer {
         let offer = build(parameters)
         let name = try RoomName(validating: room)
         let created =
-            role == .publisher
-            ? try manager.publish(room: name, offer: offer.session, client: client, now: loop.now)
-            : try manager.play(room: name, offer: offer.session, client: client, now: loop.now)
+            try create?(offer.session)
+            ?? (role == .publisher
+                ? try manager.publish(room: name, offer: offer.session, client: client, now: loop.now)
+                : try manager.play(room: name, offer: offer.session, client: client, now: loop.now))
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
