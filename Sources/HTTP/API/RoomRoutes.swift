@@ -144,7 +144,7 @@ public struct RoomRoutes {
             playPlaced(room: room, offer: offer, client: client, relayFor: relayFor, traced: traced, responder)
             return
         }
-        onOwner(of: room.value, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
+        onOwner(of: room.value, creating: true, responder) { rooms, now -> Result<SessionCreated, RoomError>? in
             // Checked again on the room's core: the drain's jobs reach each core after the
             // flag was set, so an offer that passed the first check cannot follow them in.
             if drain?.isDraining == true { return nil }
@@ -170,16 +170,15 @@ public struct RoomRoutes {
             return
         }
         let drain = self.drain
-        let owner = cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)]
         let back = cores[coreIndex]
         let box = CoreBound(ResultHandler<Result<SessionCreated, RoomError>?>(responder: responder) { result, responder in
             self.respond(result, room: room, responder)
         })
-        let posted = owner.execute { (loop: EventLoop) in
-            guard let rooms = (loop.context as? CoreContext)?.rooms else { return }
+        let posted = viaOwner(of: room.value, creating: true) { loop, rooms, ticket in
             // Checked again on the room's core: the drain's jobs reach each core after the
             // flag was set, so an offer that passed the first check cannot follow them in.
             if drain?.isDraining == true {
+                if let ticket { rooms.handledPlaced(room.value, ticket) }
                 back.execute { box.value?.deliver(nil) }
                 return
             }
@@ -188,6 +187,7 @@ public struct RoomRoutes {
                 let result = Result { () throws(RoomError) in
                     try rooms.play(room: room, offer: offer, client: client, relayFor: relayFor, now: loop.now)
                 }
+                if let ticket { rooms.handledPlaced(room.value, ticket) }
                 traced(rooms, result, loop.now)
                 back.execute { box.value?.deliver(result) }
             case .shard(let core, let open):
@@ -199,6 +199,7 @@ public struct RoomRoutes {
                     traced(shard, result, loop.now)
                     back.execute { box.value?.deliver(result) }
                 }
+                if let ticket { rooms.handledPlaced(room.value, ticket) }
                 if !sent {
                     rooms.shardPlacementFailed(open, core: core)
                     back.execute { box.value?.deliver(nil) }
@@ -332,7 +333,6 @@ public struct RoomRoutes {
             return
         }
         let client = request.remoteAddress
-        let owner = cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)]
         let back = cores[coreIndex]
         let box = CoreBound(ResultHandler<Result<SessionCreated, EdgePlayError>>(responder: responder) { result, responder in
             switch result {
@@ -341,12 +341,15 @@ public struct RoomRoutes {
             case .failure(.relay(let reason)): responder.respond(.error(.serviceUnavailable, "edge relay: \(reason)"))
             }
         })
-        let posted = owner.execute { (loop: EventLoop) in
+        let posted = viaOwner(of: room.value, creating: true) { loop, rooms, ticket in
             guard let context = loop.context as? CoreContext, let edge = context.edge else {
+                if let ticket { rooms.handledPlaced(room.value, ticket) }
                 back.execute { box.value?.deliver(.failure(.relay("this node is not an edge"))) }
                 return
             }
             edge.play(room: room, origin: origin) { outcome in
+                // The relay (and with it the room) is made now, not when `play` returned.
+                defer { if let ticket { rooms.handledPlaced(room.value, ticket) } }
                 let result: Result<SessionCreated, EdgePlayError>
                 switch outcome {
                 case .ready:
@@ -368,8 +371,9 @@ public struct RoomRoutes {
     private func watchOnEdge(_ room: RoomName) {
         let cores = self.cores
         guard cores.count > coreIndex else { return }
-        cores[RoomPlacement.core(forRoom: room.value, cores: cores.count)].execute { (loop: EventLoop) in
+        _ = viaOwner(of: room.value, creating: false) { loop, rooms, ticket in
             (loop.context as? CoreContext)?.edge?.watch(room: room)
+            if let ticket { rooms.handledPlaced(room.value, ticket) }
         }
     }
 
@@ -546,10 +550,12 @@ public struct RoomRoutes {
 
     // MARK: - Cross-core plumbing
 
-    /// Runs `work` on the core that owns `room` and `then` back on this core. When the
-    /// owner's loop is gone (shutdown) the client gets a 503.
+    /// Runs `work` on the core that owns `room` and `then` back on this core; `creating`: the
+    /// request may make the room (placed by load when new). A room that is nowhere and not made
+    /// runs `work` on its home core, which answers as for a room that does not exist. When a
+    /// core's loop is gone (shutdown) the client gets a 503.
     func onOwner<T: Sendable>(
-        of room: String, _ responder: HTTPResponder?,
+        of room: String, creating: Bool = false, _ responder: HTTPResponder?,
         _ work: @escaping @Sendable (RoomManager, Instant) -> T,
         then: @escaping (T, HTTPResponder) -> Void
     ) {
@@ -558,7 +564,40 @@ public struct RoomRoutes {
             responder?.respond(.error(.serviceUnavailable, "server is starting"))
             return
         }
-        on(core: RoomPlacement.core(forRoom: room, cores: cores.count), responder, work, then: then)
+        let back = cores[coreIndex]
+        let box = CoreBound(ResultHandler(responder: responder, then: then))
+        let posted = viaOwner(of: room, creating: creating) { loop, rooms, ticket in
+            let result = work(rooms, loop.now)
+            if let ticket { rooms.handledPlaced(room, ticket) }
+            back.execute { box.value?.deliver(result) }
+        }
+        if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Runs `body` on the core that owns `room`, reached through the room's home core
+    /// (`RoomManager.owner(ofRoom:creating:)`: one mailbox hop there, one on), with the
+    /// request's ticket, which `body` hands back (`handledPlaced`) once the request made or
+    /// left the room. Without a placement (and not `creating`) `body` runs on the home with
+    /// none. False when the home's loop is gone.
+    func viaOwner(
+        of room: String, creating: Bool,
+        _ body: @escaping @Sendable (EventLoop, RoomManager, RoomTicket?) -> Void
+    ) -> Bool {
+        let cores = self.cores
+        guard cores.count > coreIndex else { return false }
+        return cores[RoomPlacement.core(forRoom: room, cores: cores.count)].execute { (loop: EventLoop) in
+            guard let home = (loop.context as? CoreContext)?.rooms else { return }
+            let ticket = home.owner(ofRoom: room, creating: creating)
+            guard let ticket, ticket.core != loop.index else {
+                body(loop, home, ticket)
+                return
+            }
+            let sent = cores[ticket.core].execute { (loop: EventLoop) in
+                guard let owner = (loop.context as? CoreContext)?.rooms else { return }
+                body(loop, owner, ticket)
+            }
+            if !sent { home.placementUnreachable(room, ticket) }
+        }
     }
 
     /// Runs `work` on core `core`'s rooms and `then` back on this core (503 when that core's

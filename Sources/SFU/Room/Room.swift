@@ -29,6 +29,8 @@ final class Room {
     var shards: [ShardLink] = []
     /// On a shard core: the owner the room's media comes from (nil on the owner).
     var shardSource: ShardSource?
+    /// The number of the last request its home core sent here for it (`RoomManager+Placement`).
+    var placementSeq: UInt64 = 0
 
     init(name: String, now: Instant, videoHistoryStartBytes: Int = 256 * 1024, instantStartMaxBytes: Int = 0) {
         self.name = name

@@ -78,6 +78,9 @@ public struct RoomCounters: Sendable {
     /// opened, packets read from rings, messages for a room no longer here, keyframe requests
     /// taken from shards (on the owner).
     public var shardsOpened: UInt64 = 0
+    /// On a home core: new rooms placed, and those placed on another core (the lighter one).
+    public var roomsPlaced: UInt64 = 0
+    public var roomsPlacedElsewhere: UInt64 = 0
     public var shardsClosed: UInt64 = 0
     public var shardPacketsOut: UInt64 = 0
     public var shardRingDrops: UInt64 = 0

@@ -37,7 +37,10 @@ extension RoomManager {
             room.publisher != nil || room.relay != nil,
             room.viewerCount + room.viewersElsewhere >= minimum
         else { return .here }
-        let core = board.lightest(owner: coreIndex, margin: configuration.shardMargin, maxLoad: configuration.maxCoreLoad)
+        // The margin never exceeds the threshold: a server told to spread rooms of a few
+        // viewers spreads them at a difference of a few.
+        let margin = min(configuration.shardMargin, minimum)
+        let core = board.lightest(owner: coreIndex, margin: margin, maxLoad: configuration.maxCoreLoad)
         guard core != coreIndex, let ring = rings.ring(from: coreIndex, to: core) else { return .here }
         let limit = configuration.maxViewersPerRoom
         if limit > 0, room.connectedViewers + room.viewersElsewhere >= limit { return .here }  // play() refuses it
@@ -206,6 +209,8 @@ extension RoomManager {
             removeIfEmpty(room)
         case .viewerLeft(let id):
             viewerLeftShard(roomID: id, core: core)
+        case .roomForgotten(let name, let seq):
+            roomForgotten(name, seq: seq, by: core)
         }
     }
 

@@ -71,6 +71,10 @@ public final class RoomManager: DatagramEndpoint {
     /// other cores' rooms (by owner and number).
     var roomsByShardID: [UInt32: Room] = [:]
     var shardRooms: [UInt64: Room] = [:]
+    /// On a room's home core: where each room whose name hashes here lives
+    /// (`RoomManager+Placement`). Bounded by the rooms that exist: an entry goes when its room
+    /// does, so at most every core's `maxRooms`.
+    var placements: [String: RoomTicket] = [:]
     var nextShardID: UInt32 = 1
     /// Rings written in the current batch, woken when it ends (one flag per target core).
     var shardRingsToWake: [CoreRing] = []
@@ -288,7 +292,11 @@ public final class RoomManager: DatagramEndpoint {
         counters.addFanoutFigures(of: room)
         rooms[room.name] = nil
         if roomsByShardID[room.shardID] === room { roomsByShardID[room.shardID] = nil }
-        if let source = room.shardSource { shardRooms[Self.shardKey(source.owner, source.roomID)] = nil }
+        if let source = room.shardSource {
+            shardRooms[Self.shardKey(source.owner, source.roomID)] = nil
+        } else {
+            tellHome(forgot: room.name, seq: room.placementSeq)
+        }
     }
 
     /// The core's counters with the live rooms' fan-out figures added (for `/metrics`).

@@ -14,7 +14,8 @@ public struct RoomManagerConfiguration: Sendable {
     /// what one more viewer does (perf/RESULTS.md, "One room on every core").
     public var shardMinViewers = 100
     /// Another core takes a room's next viewer only when it is lighter than the owner by more
-    /// than this many viewers (`CoreBoard.lightest`): no shard for a difference of a few.
+    /// than this many viewers, or than `shardMinViewers` when that is lower (`CoreBoard.lightest`):
+    /// no shard for a difference of a few.
     public var shardMargin = 16
     /// Sessions being set up (answer sent, not yet connected) per client IP on this core;
     /// 0 = unlimited (`MAX_PENDING_SESSIONS_PER_IP`). Per core: rooms live on different cores,

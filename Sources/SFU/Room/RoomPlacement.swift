@@ -1,5 +1,6 @@
-/// Which core owns a room: a stable hash of its name, so every core finds the owner of any
-/// room without a shared directory (and so without a lock or a cross-core lookup).
+/// A room's home core: a stable hash of its name. The home remembers which core owns the room
+/// (placed there by load, `RoomManager+Placement`), so every core finds the owner of any room
+/// through one mailbox hop, with no shared directory and no lock.
 public enum RoomPlacement {
     /// FNV-1a over the UTF-8 bytes of the name, reduced to a core index.
     public static func core(forRoom name: String, cores: Int) -> Int {

@@ -27,4 +27,6 @@ public enum ShardControl: Sendable {
     case close(roomID: UInt32)
     /// Shard → owner: a viewer placed there ended, or never came to be.
     case viewerLeft(roomID: UInt32)
+    /// Owner → the room's home core: the room is gone here after request `seq`.
+    case roomForgotten(name: String, seq: UInt64)
 }

@@ -233,4 +233,52 @@ final class ShardTests {
         let waiting = try (0..<4).map { _ in try viewer("nobody-yet").core }
         #expect(waiting == [0, 0, 0, 0])
     }
+
+    /// A room name whose home (hash) is `core` of two.
+    func name(homedOn core: Int, _ prefix: String) -> String {
+        (0...).lazy.map { "\(prefix)\($0)" }.first { RoomPlacement.core(forRoom: $0, cores: 2) == core }!
+    }
+
+    @Test("a new room goes to the lighter core; its home remembers it while a request may still be on its way there")
+    func roomsPlacedByLoad() throws {
+        // Core 0 carries a publisher (weight 10): the next new room homed on core 0 goes to core 1.
+        let busy = try owner.publisher(room: name(homedOn: 0, "busy"))
+        #expect(owner.connect([busy]))
+        let room = name(homedOn: 0, "placed")
+        let first = try #require(owner.manager.owner(ofRoom: room, creating: true))
+        #expect(first.core == 1)
+        #expect(owner.manager.owner(ofRoom: name(homedOn: 0, "absent"), creating: false) == nil)
+        // The request reaches core 1 and makes the room there.
+        let publisher = try shard.publisher(room: room)
+        shard.manager.handledPlaced(room, first)
+        #expect(shard.connect([publisher]))
+        // A second request is on its way when the room goes: the home keeps the placement ...
+        let second = try #require(owner.manager.owner(ofRoom: room, creating: false))
+        #expect(second.core == 1)
+        #expect(shard.manager.closeRoom(room, now: loop.now))
+        owner.settle(.milliseconds(20))
+        #expect(owner.manager.placements[room] != nil)
+        // ... until that request, which leaves no room, is handled.
+        shard.manager.handledPlaced(room, second)
+        owner.settle(.milliseconds(20))
+        #expect(owner.manager.placements[room] == nil)
+        // Now the room is new again: placed by load afresh (core 1 is the lighter again).
+        #expect(owner.manager.owner(ofRoom: room, creating: true)?.core == 1)
+        #expect(owner.manager.counters.roomsPlacedElsewhere == 2)
+    }
+
+    @Test("rooms homed on both cores spread evenly by load, not by their names' hash")
+    func manyRoomsEvenly() throws {
+        var placed = [0, 0]
+        for i in 0..<40 {
+            let room = "r\(i)"
+            let home = RoomPlacement.core(forRoom: room, cores: 2)
+            let manager = home == 0 ? owner.manager : shard.manager
+            let ticket = try #require(manager.owner(ofRoom: room, creating: true))
+            placed[ticket.core] += 1
+            // Each room gets a publisher's weight on its core, as its WHIP would.
+            board.add(ticket.core, CoreBoard.publisherWeight)
+        }
+        #expect(placed == [20, 20], "\(placed)")
+    }
 }
