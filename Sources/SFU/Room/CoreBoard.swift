@@ -1,12 +1,15 @@
 import Synchronization
 
-/// What every core reads of every other without a lock, to place viewers by load: each
-/// core's weight (viewers on it, and `publisherWeight` per publisher) and its smoothed busy
-/// fraction. Updated on session changes and once a second, never per packet.
+/// What every core reads of every other without a lock, to place rooms and viewers by load:
+/// each core's weight (`roomWeight` per room placed on it, one per viewer on it) and its
+/// smoothed busy fraction. Updated when rooms are placed, sessions come and go, and once a
+/// second; never per packet.
 public final class CoreBoard: Sendable {
-    /// A publisher's ingest (unprotect, parse, rewrite, history) costs about what ten viewer
-    /// copies cost (perf/RESULTS.md, callgrind: ≈10 500 vs ≈1 030 instructions per packet).
-    static let publisherWeight = 10
+    /// A room's ingest (unprotect, parse, rewrite, history) costs about what ten viewer copies
+    /// cost (perf/RESULTS.md, callgrind: ≈10 500 vs ≈1 030 instructions per packet). Counted
+    /// when the room is placed, before its publisher comes: rooms placed in a burst see each
+    /// other at once.
+    public static let roomWeight = 10
     private let weights: [Cell]
     private let loads: [Cell]
 

@@ -24,6 +24,7 @@ extension RoomManager {
         let core = board?.lightest(owner: coreIndex, margin: 0, maxLoad: configuration.maxCoreLoad) ?? coreIndex
         let ticket = RoomTicket(core: core, seq: 1)
         placements[name] = ticket
+        board?.add(core, CoreBoard.roomWeight)
         counters.roomsPlaced &+= 1
         if core != coreIndex { counters.roomsPlacedElsewhere &+= 1 }
         return ticket
@@ -58,6 +59,7 @@ extension RoomManager {
     func roomForgotten(_ name: String, seq: UInt64, by core: Int) {
         guard let ticket = placements[name], ticket.core == core, ticket.seq == seq else { return }
         placements[name] = nil
+        board?.add(core, -CoreBoard.roomWeight)
     }
 }
 

@@ -121,7 +121,6 @@ public final class RoomManager: DatagramEndpoint {
         room.publisher = session
         room.publisherSessions &+= 1
         room.publisherLeftAt = nil
-        board?.add(coreIndex, CoreBoard.publisherWeight)
         return SessionCreated(sessionID: session.id, answer: answer, etag: session.etag)
     }
 
@@ -320,7 +319,7 @@ public final class RoomManager: DatagramEndpoint {
         sessions.remove(s, rememberAt: reason == .deleted ? nil : now)
         counters.sessionsEnded[reason, default: 0] &+= 1
         lifecycle.note(s, .ended(reason), now: now)
-        board?.add(coreIndex, s.role == .publisher ? -CoreBoard.publisherWeight : -1)
+        if s.role == .viewer { board?.add(coreIndex, -1) }
         guard let room = rooms[s.roomName] else { return }
         if room.publisher === s {
             // Its packets of the current receive batch are still held: they go out first.

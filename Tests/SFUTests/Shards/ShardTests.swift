@@ -16,8 +16,9 @@ final class ShardTests {
     let board = CoreBoard(cores: 2)
     private var ringTimer: TimerHandle?
 
-    /// `minViewers`: the room spreads from its third viewer on (no margin), so with a publisher
-    /// (weight 10) on the owner, viewers 3… go to core 1 until it is as heavy.
+    /// `minViewers`: the room spreads from its third viewer on (no margin), so with the room's
+    /// own weight (10, counted as its home placed it) on the owner, viewers 3… go to core 1
+    /// until it is as heavy.
     init(minViewers: Int = 2) throws {
         var c = RoomManagerConfiguration()
         c.shardMinViewers = minViewers
@@ -73,6 +74,7 @@ final class ShardTests {
     /// A publisher and `count` viewers, connected; the viewers split over the two cores.
     func room(_ name: String, viewers count: Int) throws -> (TestClient, [TestClient], [Int]) {
         let publisher = try owner.publisher(room: name)
+        board.add(0, CoreBoard.roomWeight)  // as its home would when placing it
         #expect(owner.connect([publisher]))
         var viewers: [TestClient] = []
         var cores: [Int] = []
@@ -192,7 +194,7 @@ final class ShardTests {
             #expect(m.sessionCount == 0)
             #expect(m.rooms.isEmpty && m.roomsByShardID.isEmpty && m.shardRooms.isEmpty)
         }
-        #expect(board.weight(0) == 0 && board.weight(1) == 0)
+        #expect(board.weight(0) == CoreBoard.roomWeight && board.weight(1) == 0)  // the placement is its home's to end
         #expect(shard.manager.counters.sessionsEnded[.roomClosed] == 3)
     }
 
@@ -241,9 +243,8 @@ final class ShardTests {
 
     @Test("a new room goes to the lighter core; its home remembers it while a request may still be on its way there")
     func roomsPlacedByLoad() throws {
-        // Core 0 carries a publisher (weight 10): the next new room homed on core 0 goes to core 1.
-        let busy = try owner.publisher(room: name(homedOn: 0, "busy"))
-        #expect(owner.connect([busy]))
+        // Core 0 carries a room (weight 10): the next new room homed on core 0 goes to core 1.
+        board.add(0, CoreBoard.roomWeight)
         let room = name(homedOn: 0, "placed")
         let first = try #require(owner.manager.owner(ofRoom: room, creating: true))
         #expect(first.core == 1)
@@ -262,6 +263,7 @@ final class ShardTests {
         shard.manager.handledPlaced(room, second)
         owner.settle(.milliseconds(20))
         #expect(owner.manager.placements[room] == nil)
+        #expect(board.weight(1) == 0, "the placement's weight went with it")
         // Now the room is new again: placed by load afresh (core 1 is the lighter again).
         #expect(owner.manager.owner(ofRoom: room, creating: true)?.core == 1)
         #expect(owner.manager.counters.roomsPlacedElsewhere == 2)
@@ -276,8 +278,6 @@ final class ShardTests {
             let manager = home == 0 ? owner.manager : shard.manager
             let ticket = try #require(manager.owner(ofRoom: room, creating: true))
             placed[ticket.core] += 1
-            // Each room gets a publisher's weight on its core, as its WHIP would.
-            board.add(ticket.core, CoreBoard.publisherWeight)
         }
         #expect(placed == [20, 20], "\(placed)")
     }
