@@ -12,14 +12,15 @@ import Testing
 final class ShardTests {
     let owner: LoopbackRoomServer
     let shard: LoopbackRoomServer
-    let rings = CoreRings(cores: 2, bytes: 1 << 20)
+    let rings: CoreRings
     let board = CoreBoard(cores: 2)
     private var ringTimer: TimerHandle?
 
     /// `minViewers`: the room spreads from its third viewer on (no margin), so with the room's
     /// own weight (10, counted as its home placed it) on the owner, viewers 3… go to core 1
     /// until it is as heavy.
-    init(minViewers: Int = 2) throws {
+    init(minViewers: Int = 2, ringBytes: Int = 1 << 20) throws {
+        rings = CoreRings(cores: 2, bytes: ringBytes)
         var c = RoomManagerConfiguration()
         c.shardMinViewers = minViewers
         c.shardMargin = 0
@@ -214,6 +215,23 @@ final class ShardTests {
         #expect(owner.publish(8, from: publisher))
         #expect(owner.manager.counters.shardPacketsOut == before)
         #expect(board.weight(1) == 0)
+    }
+
+    @Test("a ring that fills drops for its shard, counted, and never holds up the owner's own viewers")
+    func fullRingDrops() throws {
+        let small = try ShardTests(ringBytes: 4096)
+        let (publisher, viewers, cores) = try small.room("full", viewers: 4)
+        // 60 packets of ~240 bytes in one receive batch: more than a 4 KiB ring holds before
+        // the shard's next read.
+        #expect(small.owner.publish(60, from: publisher))
+        let local = zip(viewers, cores).filter { $0.1 == 0 }.map(\.0)
+        #expect(small.loop.run(until: { local.allSatisfy { $0.recorder.media.count >= 60 } }, timeout: .seconds(20)))
+        small.owner.settle(.milliseconds(50))
+        let drops = try #require(small.rings.ring(from: 0, to: 1)).drops
+        #expect(drops > 0)
+        #expect(small.owner.manager.counters.shardRingDrops == drops)
+        #expect(small.owner.manager.counters.shardPacketsOut + drops == 60)
+        for v in local { #expect(v.recorder.media.map(\.id) == publisher.sentIDs) }
     }
 
     @Test("a session ID names its core; an ID naming none is refused")
