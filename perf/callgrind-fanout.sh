@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per forwarded copy, by library, counted by callgrind (valid on a loaded machine).
-# Usage: perf/callgrind-fanout.sh [viewers=100] [burst=1] [packets=300] [binary]
+# Usage: [BENCH_FLAGS=--shard] perf/callgrind-fanout.sh [viewers=100] [burst=1] [packets=300] [binary]
 # Counts everything under the bench's MeasuringReceiver.batchEnded (RoomManager.batchEnded: the
 # fan-out, plus the socket flush's user-space part) and divides by the srtp_protect_mki calls.
 # valgrind 3.19 cannot read Swift's DWARF 5, so a copy without debug info (symbols kept) is run;
@@ -16,7 +16,7 @@ sym=$(nm "$bin" | grep -o '\$s20livesfu_fanout_bench17MeasuringReceiverC10batchE
 for try in 1 2 3 4; do
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     --toggle-collect="$sym" \
-    "$work/bench" --viewers "$n" --packets "$p" --burst "$b" > "$work/log" 2>&1 || true
+    "$work/bench" --viewers "$n" --packets "$p" --burst "$b" ${BENCH_FLAGS:-} > "$work/log" 2>&1 || true
   grep -q '"minDelivered"' "$work/log" && break
   echo "set-up failed under valgrind (try $try): $(grep -v '^==' "$work/log" | tail -1)" >&2
 done

@@ -2,7 +2,7 @@
 # Instructions per received publisher RTP packet on the ingest path (RoomManager.handleRTP,
 # inclusive: SRTP unprotect, parse, NACK/TWCC bookkeeping, rewrite into the history; not the
 # fan-out, which perf/callgrind-fanout.sh counts), by callgrind: valid on a loaded machine.
-# Usage: perf/callgrind-ingest.sh [viewers=20] [packets=2000] [binary]
+# Usage: [BENCH_FLAGS=--shard] perf/callgrind-ingest.sh [viewers=20] [packets=2000] [binary]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n=${1:-20}; p=${2:-2000}; bin=${3:-$ROOT/.build/release/livesfu-fanout-bench}
@@ -12,7 +12,7 @@ objcopy --strip-debug "$bin" "$work/bench"
 sym=$(nm "$bin" | grep -o '\$s20livesfu_fanout_bench17MeasuringReceiverC8received_4from[A-Za-z0-9_]*tF$' | head -1)
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
   --toggle-collect="$sym" \
-  "$work/bench" --viewers "$n" --packets "$p" --burst 1 > "$work/log" 2>&1 || true
+  "$work/bench" --viewers "$n" --packets "$p" --burst 1 ${BENCH_FLAGS:-} > "$work/log" 2>&1 || true
 grep -q '"minDelivered"' "$work/log" || { echo "bench failed: $(tail -1 "$work/log")" >&2; exit 1; }
 python3 - "$work/cg.out" <<'PY'
 import re, sys

@@ -12,6 +12,12 @@
 // Usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap]
 //   --trap raises SIGTRAP at the first allocation inside a measured call (run under gdb).
 //
+// --shard: two room layers (core 0, the room's owner, and core 1) on the one loop, joined by a
+// real CoreRing, with the viewers placed as the server places them (SHARD_MIN_VIEWERS 1:
+// about half on each); the shard reads its ring inside the owner's measured batch end, so
+// the figures are both cores' work together, and the difference to a run without --shard is
+// the cross-core hand-off (write, read, the shard's own rewrite and history) per packet.
+//
 // livesfu-fanout-bench --memory [--viewers N]: memory per connected viewer instead of CPU.
 // Heap in use (glibc mallinfo2) and RSS with the publisher alone, with N viewers connected
 // after media and RTCP flowed, and after all of them left; every call into the RoomManager
@@ -34,6 +40,7 @@ var burst = 8
 var trapAllocations = false
 var backend = BackendKind.epoll
 var memoryMode = false
+var shardMode = false
 /// Record the room into this folder (the real writer thread), with a keyframe every 60 frames
 /// so the recording starts and writes.
 var recordDirectory: String?
@@ -47,9 +54,10 @@ while let a = arguments.next() {
     case "--trap": trapAllocations = true
     case "--uring": backend = .iouring
     case "--memory": memoryMode = true
+    case "--shard": shardMode = true
     case "--record": recordDirectory = arguments.next()
     default:
-        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory] [--record DIR]")
+        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory] [--record DIR] [--shard]")
         exit(2)
     }
 }
@@ -67,6 +75,18 @@ func fail(_ message: String) -> Never {
 }
 
 // MARK: - Server side: the production RoomManager behind a measuring shim
+
+/// --shard: core 1's socket, counting its viewers' RTCP with the shim's (the bench waits for it).
+final class ShardFront: DatagramEndpoint {
+    let manager: RoomManager
+    nonisolated(unsafe) static var rtcpSeen = 0
+    init(_ manager: RoomManager) { self.manager = manager }
+    func received(_ datagram: UnsafeMutableRawBufferPointer, from source: SocketAddress, now: Instant) {
+        if PacketKind.classify(UnsafeRawBufferPointer(datagram)) == .rtcp { Self.rtcpSeen &+= 1 }
+        manager.received(datagram, from: source, now: now)
+    }
+    func batchEnded(now: Instant) { manager.batchEnded(now: now) }
+}
 
 /// Passes every datagram to the RoomManager unchanged; while `measuring`, times each RTP
 /// datagram's `received` call and each flush, and counts heap allocations inside them.
@@ -90,6 +110,16 @@ final class MeasuringReceiver: DatagramEndpoint {
     var rtcpAllocations: UInt64 = 0
     /// `--memory`: the server's net heap, from every call into the manager.
     let ledger = HeapLedger()
+    /// `--shard`: core 1's room layer and the rings between the two.
+    var shard: RoomManager?
+    var rings: CoreRings?
+
+    /// Each core reads the ring the other wrote (the shard at the owner's batch end).
+    func readShardRing(now: Instant) {
+        guard let shard, let rings else { return }
+        if let ring = rings.ring(from: 0, to: 1), ring.hasMessages { shard.readRing(ring, now: now) }
+        if let ring = rings.ring(from: 1, to: 0), ring.hasMessages { manager.readRing(ring, now: now) }
+    }
 
     init(manager: RoomManager) { self.manager = manager }
 
@@ -142,15 +172,17 @@ final class MeasuringReceiver: DatagramEndpoint {
     func batchEnded(now: Instant) {
         guard measuring else {
             ledger.attribute { manager.batchEnded(now: now) }
+            readShardRing(now: now)
             return
         }
         // The fan-out itself runs here (the manager holds a batch's packets until it ends):
-        // counted with the receive work.
+        // counted with the receive work; and with --shard the shard core's read of its ring.
         let f0 = lsfu_alloc_count()
         let fb0 = lsfu_alloc_bytes()
         if trap { lsfu_alloc_trap(1) }
         let ft0 = cpuNanoseconds()
         manager.batchEnded(now: now)
+        readShardRing(now: now)
         let ft1 = cpuNanoseconds()
         lsfu_alloc_trap(0)
         allocations &+= lsfu_alloc_count() &- f0
@@ -194,10 +226,40 @@ if let dir = recordDirectory {
     do { recording = try RecordingService(directory: dir, log: { print("recording: \($0)") }) } catch { fail("\(error)") }
     roomConfiguration.recording = recording?.settings
 }
+if shardMode { roomConfiguration.shardMinViewers = 1 }
 let serverQueue = loop.makeDatagramQueue()
 let manager = RoomManager(
     coreIndex: 0, identity: serverIdentity, configuration: roomConfiguration, output: serverQueue)
+/// --shard: core 1's room layer and the rings between the two.
+let rings = CoreRings(cores: 2, bytes: 1 << 20)
+var shardManager: RoomManager?
+var shardFront: ShardFront?  // the socket holds its endpoint unowned
+if shardMode {
+    let queue = loop.makeDatagramQueue()
+    let shard = RoomManager(coreIndex: 1, identity: serverIdentity, configuration: roomConfiguration, output: queue)
+    let front = ShardFront(shard)
+    shardFront = front
+    do {
+        let s = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: front, queue: queue)
+        shard.mediaPort = s.localAddress.port
+    } catch { fail("shard socket: \(error)") }
+    let board = CoreBoard(cores: 2)
+    let managers = [manager, shard]
+    for (i, m) in managers.enumerated() {
+        m.shardRings = rings
+        m.board = board
+        m.shardControl = { core, message in
+            let target = managers[core]
+            loop.executeSoon { target.applyShardControl(message, from: i, now: loop.now) }
+        }
+    }
+    shardManager = shard
+}
+
+
 let shim = MeasuringReceiver(manager: manager)
+shim.shard = shardManager
+shim.rings = rings
 shim.trap = trapAllocations
 do {
     shim.socket = try loop.openUDP(bind: SocketAddress(ip: "127.0.0.1", port: 0)!, endpoint: shim, queue: serverQueue)
@@ -234,9 +296,11 @@ let videoSSRC: UInt32 = 0x0B0B_0001
     let now = Instant.now()
     do {
         let created = try shim.ledger.attribute { () throws(RoomError) in
-            role == .publisher
-                ? try manager.publish(room: room, offer: offer.session, now: now)
-                : try manager.play(room: room, offer: offer.session, now: now)
+            if role == .publisher { return try manager.publish(room: room, offer: offer.session, now: now) }
+            if let shard = shardManager, case .shard(_, let open) = manager.placeViewer(room: room, now: now) {
+                return try shard.playOnShard(open, offer: offer.session, now: now)
+            }
+            return try manager.play(room: room, offer: offer.session, now: now)
         }
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
@@ -379,7 +443,7 @@ var feedbackViewer = 0
         feedbackSent += 1
     }
     let feedbackTarget = feedbackSent
-    guard loop.run(until: { shim.rtcpSeen >= feedbackTarget }, timeout: .seconds(10)) else { fail("RTCP incomplete") }
+    guard loop.run(until: { shim.rtcpSeen + ShardFront.rtcpSeen >= feedbackTarget }, timeout: .seconds(10)) else { fail("RTCP incomplete") }
     publish(100)
     _ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= 200 } }, timeout: .seconds(5))
     let delivered = viewers.map(\.rtpReceived).min() ?? 0
@@ -448,7 +512,7 @@ var feedbackViewer = 0
         }
         let target = sent
         let feedbackTarget = feedbackSent
-        guard loop.run(until: { shim.rtpSeen >= target && shim.rtcpSeen >= feedbackTarget }, timeout: .seconds(10))
+        guard loop.run(until: { shim.rtpSeen >= target && shim.rtcpSeen + ShardFront.rtcpSeen >= feedbackTarget }, timeout: .seconds(10))
         else {
             fail("server saw \(shim.rtpSeen) of \(target) packets, \(shim.rtcpSeen) of \(feedbackTarget) RTCP")
         }
@@ -466,7 +530,7 @@ for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000
 }
 do {
     let target = feedbackSent
-    guard loop.run(until: { shim.rtcpSeen >= target }, timeout: .seconds(10)) else { fail("RTCP warm-up incomplete") }
+    guard loop.run(until: { shim.rtcpSeen + ShardFront.rtcpSeen >= target }, timeout: .seconds(10)) else { fail("RTCP warm-up incomplete") }
 }
 _ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= warmup } }, timeout: .seconds(3))
 let viewersBefore = viewers.map(\.rtpReceived)
