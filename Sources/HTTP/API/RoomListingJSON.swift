@@ -216,6 +216,9 @@ enum RoomListingJSON {
                 o.field("layer", layer)
                 o.key("target_layer")
                 if let t = v.targetLayer { o.string(t) } else { o.null() }
+                o.field("pinned", v.pinned)
+                o.field("probes", v.probes)
+                o.field("probe_bytes", v.probeBytes)
             }
             o.endObject()
         }
