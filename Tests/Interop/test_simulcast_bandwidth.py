@@ -73,7 +73,7 @@ def details(sfu, room: str) -> list[dict]:
 
 
 def layers_of(sfu, room: str) -> list[tuple]:
-    return sorted((d.get("layer"), d.get("target_layer")) for d in details(sfu, room))
+    return sorted((d.get("layer") or "", d.get("target_layer") or "") for d in details(sfu, room))
 
 
 def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to_top(browser, sfu, request):
@@ -99,7 +99,7 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
 
             def three_layers():
                 tracks = [t for t in sfu.rooms()[room]["raw"]["tracks"] if t["kind"] == "video"]
-                rates = {t["rid"]: t["bitrate"] for t in tracks}
+                rates = {t["rid"]: t["bitrate_bps"] for t in tracks}
                 figures["layer_bitrates"] = rates
                 # f well above what 400 kbit/s carries, q well below.
                 return len(tracks) == 3 and all(rates.get(r, 0) > 0 for r in "fhq") and rates["f"] > 800_000
@@ -115,13 +115,13 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
                 await p.evaluate(WATCH_JS)
 
             # Both on f before the bottleneck (no estimate says otherwise).
-            await eventually(lambda: layers_of(sfu, room) == [("f", None), ("f", None)], 20, "both viewers on f")
+            await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")], 20, "both viewers on f")
             note("both on f")
 
             with Bottleneck(gw.paths[0].client_port, BOTTLENECK_KBIT) as shaped:
                 shaped_at = time.monotonic()
                 note("bottleneck on")
-                await eventually(lambda: layers_of(sfu, room) == [("f", None), ("q", None)],
+                await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("q", "")],
                                  LOW_WITHIN_S + 20, "one viewer on q, the other on f", interval=0.25)
                 figures["to_lowest_s"] = round(time.monotonic() - shaped_at, 2)
                 note("shaped on q")
@@ -138,7 +138,7 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
                 figures["tc"] = shaped.stats()
             lifted_at = time.monotonic()
             note("bottleneck off")
-            await eventually(lambda: layers_of(sfu, room) == [("f", None), ("f", None)],
+            await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")],
                              TOP_WITHIN_S + 20, "both viewers on f again", interval=0.25)
             figures["to_top_s"] = round(time.monotonic() - lifted_at, 2)
             note("shaped back on f")

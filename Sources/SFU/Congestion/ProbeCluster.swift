@@ -7,6 +7,14 @@
 /// arrives slower than it was sent is saturated: 95 % of the arrival rate), never above the
 /// target: a probe shows only what it tried.
 ///
+/// The arrival rate is taken over the later half of the arrivals: a token-bucket shaper (an
+/// HTB class, a cable modem) lets its bucket's worth through at line rate before it holds
+/// packets to its rate, so the first packets of a short burst say nothing about the rate;
+/// by the later half the bottleneck's queue has formed and spaces them at its rate (measured
+/// on the interop test's 400 kbit/s HTB: over the whole burst a 500 kbit/s probe read as
+/// carried, over its later half as 400). Up to `maximumArrivals` arrivals are kept (inline,
+/// no allocation); a burst of `LayerProbe.maximumBytes` has at most about 40 packets.
+///
 /// Feedback that claims the burst arrived more than `maximumReceiveToSendRatio` times faster
 /// than it was sent is not a measurement (packets do not overtake their own sending); the
 /// cluster is refused and counted as implausible (libwebrtc's `kMaxValidRatio`). Fixed size,
@@ -27,6 +35,7 @@ struct ProbeCluster {
     static let maximumReceiveToSendRatio = 2.0
     /// Below this the spans are noise (transport-cc's arrival times have 250 µs steps).
     static let minimumSpanMicros: Int64 = 1000
+    static let maximumArrivals = 48
 
     let first: UInt64
     /// The last number of the burst, once it has all been sent.
@@ -44,6 +53,9 @@ struct ProbeCluster {
     private var received = 0
     private var lost = 0
     private var newestReported: UInt64 = 0
+    /// The arrivals (µs) and sizes kept for the later-half rate, in the order reported.
+    private var arrivals = InlineArray<48, Int64>(repeating: 0)
+    private var sizes = InlineArray<48, UInt16>(repeating: 0)
 
     init(first: UInt64, targetRate: Double) {
         self.first = first
@@ -75,6 +87,31 @@ struct ProbeCluster {
             firstArrivalSize = size
         }
         lastArrival = max(lastArrival, arrival)
+        if received <= Self.maximumArrivals {
+            arrivals[received - 1] = arrival
+            sizes[received - 1] = UInt16(truncatingIfNeeded: min(size, 0xFFFF))
+        }
+    }
+
+    /// Bits/s over the later half of the kept arrivals (in arrival order), the first of them
+    /// not counted (it starts the span); nil with too few.
+    private var laterHalfRate: Double? {
+        let n = min(received, Self.maximumArrivals)
+        guard n >= 4 else { return nil }
+        var a = arrivals
+        var z = sizes
+        for i in 1..<n {  // insertion sort: few, and nearly in order already
+            var j = i
+            while j > 0, a[j - 1] > a[j] {
+                a.swapAt(j - 1, j)
+                z.swapAt(j - 1, j)
+                j -= 1
+            }
+        }
+        let from = n / 2
+        var bytes = 0
+        for i in (from + 1)..<n { bytes += Int(z[i]) }
+        return Double(bytes) * 8e6 / Double(max(a[n - 1] - a[from], Self.minimumSpanMicros))
     }
 
     /// Whether the feedback has reported the last packet of a closed burst.
@@ -96,8 +133,9 @@ struct ProbeCluster {
         if let sendRate, receiveSpan < Self.minimumSpanMicros || receiveRate > Self.maximumReceiveToSendRatio * sendRate {
             return .implausible
         }
-        var rate = min(sendRate ?? targetRate, receiveRate)
-        if let sendRate, receiveRate < 0.9 * sendRate { rate = 0.95 * receiveRate }  // saturated
+        let arrived = min(receiveRate, laterHalfRate ?? receiveRate)
+        var rate = min(sendRate ?? targetRate, arrived)
+        if let sendRate, arrived < 0.9 * sendRate { rate = 0.95 * arrived }  // saturated
         return .carried(min(rate, targetRate))
     }
 }

@@ -18,7 +18,9 @@ import Reactor
 /// Hysteresis: down at once (the estimate falls under congestion and `LayerChoice` follows
 /// it at the next check); up only after `stablePeriod` on the layer with no decrease of the
 /// estimate, and a probe that showed the layer fits. A probe that failed doubles the wait
-/// before the next (`minimumInterval` up to `maximumInterval`).
+/// before the next (`minimumInterval` up to `maximumInterval`), and so does a move up that
+/// had to come back down within `upHold` (the probe was wrong: a shaper's burst, a path that
+/// changed).
 ///
 /// Bounds: one burst at a time per viewer, at most `maximumBytes` a burst and one burst per
 /// `minimumInterval`: at most 8 KiB/s per viewer (16 KiB every 2 s; a viewer that keeps
@@ -38,6 +40,8 @@ struct LayerProbe {
     static let resultTimeout: Duration = .seconds(1)
     /// An estimate this much below the last check's counts as a decrease.
     static let decreaseFraction = 0.9
+    /// A move down this soon after a probe moved the viewer up counts as a failed probe.
+    static let upHold: Duration = .seconds(10)
 
     /// What one check decides for a viewer.
     enum Step: Equatable {
@@ -70,6 +74,8 @@ struct LayerProbe {
     private var quietUntil: Instant?
     private var lastEstimate: UInt64?
     private var lastDecreases: UInt64 = 0
+    /// When the last probe that showed a layer fits was measured.
+    private var upAt: Instant?
 
     // Figures.
     private(set) var probes: UInt64 = 0
@@ -103,7 +109,18 @@ struct LayerProbe {
         if quietUntil == nil { unsettle(now: now) }  // first check: settle first
         if pinned != nil { return .stay }
         let choice = LayerChoice.layer(bitrates: bitrates, current: current, estimate: estimate)
-        if choice != current { return .aim(choice) }
+        if choice != current {
+            if let up = upAt, now - up < Self.upHold, choice < bitrates.count, current < bitrates.count,
+                bitrates[choice] < bitrates[current]
+            {
+                // Up by a probe and down again at once: as a failed probe.
+                upAt = nil
+                failed &+= 1
+                quietUntil = later(quietUntil, now + interval)
+                interval = min(Duration(nanoseconds: interval.nanoseconds * 2), Self.maximumInterval)
+            }
+            return .aim(choice)
+        }
         guard phase == .idle, canProbe, let estimate, let quiet = quietUntil, !(now < quiet),
             let up = LayerChoice.nextUp(bitrates: bitrates, current: current)
         else { return .stay }
@@ -167,6 +184,7 @@ struct LayerProbe {
         phase = .idle
         if case .carried(let r) = outcome, r >= burst.needed {
             succeeded &+= 1
+            upAt = now
             interval = Self.minimumInterval
             quietUntil = later(quietUntil, now + Self.minimumInterval)
             return true

@@ -9,8 +9,9 @@ import Reactor
 ///
 /// - Every second, `LayerProbe.step` (the check `RoomManager.automaticLayers` runs); an aim
 ///   moves the viewer to that layer at the layer's next keyframe, `keyframeDelay` later.
-/// - A probe burst is paced every 5 ms (the room's timer) with `bytesDue`, as 1 200-byte
-///   packets numbered in the viewer's `SentPacketLog` like the fan-out's copies; when it has
+/// - A probe burst is paced every 5 ms (the room's timer) with `bytesDue`, as packets the
+///   size of the current layer's (duplicates of them, as `TrackFanout.sendDueProbes` sends)
+///   numbered in the viewer's `SentPacketLog` like the fan-out's copies; when it has
 ///   all gone, `closeProbe`; after each feedback, `takeProbeOutcome` → `LayerProbe.finish`,
 ///   and a burst that showed the layer fits aims the viewer up at once
 ///   (`RoomManager.layerProbeMeasured`).
@@ -18,7 +19,9 @@ import Reactor
 ///   at most 1 200 bytes, sent back to back (a frame leaves in one batch), plus 50 kbit/s of
 ///   audio in one packet per 20 ms.
 /// - The path: a FIFO bottleneck of `capacity(t)` bits/s holding at most `queueBytes` (tail
-///   drop; the interop test's HTB has a 30 kB FIFO), then `propagationMillis`.
+///   drop; the interop test's HTB has a 30 kB FIFO), then `propagationMillis`. With
+///   `shaperBurstBytes` it is a token bucket as HTB is: that many bytes pass at once after
+///   an idle spell (tc's default for 400 kbit/s: rate / HZ + MTU ≈ 1 650 bytes).
 /// - The viewer: the server's own `TransportCCFeedback` receiver half, a feedback packet
 ///   every 50 ms that reaches the server `propagationMillis` later.
 struct LayerLoopModel {
@@ -26,6 +29,7 @@ struct LayerLoopModel {
     var bitrates: [UInt64] = [2_000_000, 500_000, 150_000]
     var pinned: Int?
     var queueBytes = 30_000
+    var shaperBurstBytes = 0
     var propagationMillis = 20.0
     var keyframeDelay = 0.3
     /// Replaces a feedback packet's bytes (a forged one), given the time.
@@ -73,6 +77,8 @@ struct LayerLoopModel {
         var feedbacks: [(time: Double, bytes: [UInt8])] = []
         var queue: [(done: Double, size: Int)] = []  // packets in the bottleneck, by when they leave it
         var queueFree = 0.0
+        var tokens = Double(shaperBurstBytes)
+        var tokensAt = 0.0
         var samples: [Sample] = []
         var probeBytes = [Int](repeating: 0, count: Int(seconds) + 1)
         var nextFrame = 0.0, nextAudio = 0.0, nextFeedback = 0.05, nextCheck = 1.0, nextPace = 0.0, nextSample = 0.0
@@ -85,7 +91,17 @@ struct LayerLoopModel {
             let held = queue.reduce(0) { $0 + $1.size }
             if held + size > queueBytes { return }  // tail drop
             let start = max(t, queueFree)
-            queueFree = start + Double(size * 8) / capacity(t)
+            let c = capacity(t)
+            tokens = min(Double(shaperBurstBytes), tokens + (start - tokensAt) * c / 8)
+            tokensAt = start
+            if tokens >= Double(size) {
+                tokens -= Double(size)
+                queueFree = start  // through at line rate
+            } else {
+                queueFree = start + (Double(size) - tokens) * 8 / c
+                tokens = 0
+                tokensAt = queueFree
+            }
             queue.append((queueFree, size))
             arrivals.append((queueFree + propagationMillis / 1000, seq))
         }
@@ -145,11 +161,12 @@ struct LayerLoopModel {
             if time >= nextPace {
                 nextPace += 0.005
                 var due = probe.bytesDue(now: instant(time))
+                let size = min(1200, max(100, Int(bitrates[layer] / 8 / 30)))
                 while due > 0 {
-                    send(1200, at: time)
-                    due -= 1200
-                    probeBytes[Int(time)] += 1200
-                    if probe.sent(1200, now: instant(time)) {
+                    send(size, at: time)
+                    due -= size
+                    probeBytes[Int(time)] += size
+                    if probe.sent(size, now: instant(time)) {
                         estimator.closeProbe(last: log.newestSequence!)
                         break
                     }

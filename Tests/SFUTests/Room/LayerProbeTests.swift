@@ -25,6 +25,19 @@ struct LayerProbeTests {
         #expect(r.estimator.implausibleProbes == 0 && r.estimator.implausibleRates == 0)
     }
 
+    @Test("behind a token-bucket shaper that lets a burst through, a layer just above the link's rate is not taken for one that fits (the layers' bitrates measured in the interop test)")
+    func shaperBurstDoesNotFoolTheProbe() {
+        // h + audio (383 kbit/s) is just under 400 kbit/s, but not with LayerChoice's headroom.
+        var model = LayerLoopModel(capacity: { _ in 400_000 })
+        model.bitrates = [850_000, 333_000, 122_000]
+        model.shaperBurstBytes = 1650
+        let r = model.run(seconds: 60)
+        let low = r.firstOn(2, after: 0)
+        #expect(low != nil && low! <= 8, "on q at \(low ?? -1): \(r.switches)")
+        #expect(r.layers(10...60) == [2], "\(r.switches)")
+        #expect(r.probe.probes >= 3 && r.probe.succeeded == 0)
+    }
+
     @Test("a viewer pinned to a layer stays on it behind the bottleneck and is never probed")
     func pinnedStays() {
         for layer in [0, 2] {
