@@ -209,6 +209,15 @@ public struct BandwidthEstimator {
             lost: lost, received: received, now: nowMicros, rtt: rttMicros, ceiling: delayRate,
             floor: AIMDRateControl.beta * rate)
         lossBased.follow(delayRate)
+        if !overused, detector.usage == .normal, lossBased.lossFraction < 0.02, let sent = ackedBySend.rate {
+            // What the path has just carried with no queue building and no loss it can carry:
+            // the estimate is not left below it (a publisher ramping its layer up faster than
+            // the 8 %/s increase would otherwise read as a viewer that cannot keep up). Taken
+            // at the rate those packets were sent, which feedback cannot inflate.
+            let carried = min(rate, sent)
+            delayBased!.raise(to: carried)
+            lossBased.raise(to: min(carried, delayBased!.rate))
+        }
         if let completed { apply(completed, overused: overused) }
     }
 

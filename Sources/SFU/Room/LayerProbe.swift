@@ -15,16 +15,20 @@ import Reactor
 /// timer (`paceInterval`), and when its feedback shows the path carried the rate the layer
 /// needs (`LayerChoice`'s headroom), the raised estimate moves the viewer up.
 ///
-/// Hysteresis: down at once (the estimate falls under congestion and `LayerChoice` follows
-/// it at the next check); up only after `stablePeriod` on the layer with no decrease of the
-/// estimate, and a probe that showed the layer fits. A probe that failed doubles the wait
+/// Hysteresis: down at once under congestion (the estimate falls and `LayerChoice` follows
+/// it at the next check) — congestion being a decrease of the estimate within
+/// `congestionMemory`, or an estimate under `congestedFraction` of the layer's bitrate; an
+/// estimate merely lagging a publisher that ramps its layer up faster than the estimate's
+/// 8 %/s growth is not a reason to leave it (seen in the interop test: the direct viewer went
+/// to h and back while Chromium ramped f). Up only after `stablePeriod` on the layer with no
+/// decrease of the estimate, and a probe that showed the layer fits. A probe that failed doubles the wait
 /// before the next (`minimumInterval` up to `maximumInterval`), and so does a move up that
 /// had to come back down within `upHold` (the probe was wrong: a shaper's burst, a path that
 /// changed).
 ///
 /// Bounds: one burst at a time per viewer, at most `maximumBytes` a burst and one burst per
 /// `minimumInterval`: at most 8 KiB/s per viewer (16 KiB every 2 s; a viewer that keeps
-/// failing, 2 KiB/s), and at most `LayerProbeBudget.bytesPerSecond` per core across its
+/// failing, 4 KiB/s), and at most `LayerProbeBudget.bytesPerSecond` per core across its
 /// viewers. Never for a viewer pinned through the API, on the top layer, moving between
 /// layers, without transport-cc, or without an estimate. Sans-IO: the room sends what
 /// `bytesDue` allows; nothing here touches the fan-out's per-packet path.
@@ -34,12 +38,14 @@ struct LayerProbe {
     static let paceInterval: Duration = .milliseconds(5)
     static let maximumBytes = 16 * 1024
     static let minimumInterval: Duration = .seconds(2)
-    static let maximumInterval: Duration = .seconds(8)
+    static let maximumInterval: Duration = .seconds(4)
     static let stablePeriod: Duration = .seconds(2)
     /// A burst whose feedback has not covered it by then failed.
     static let resultTimeout: Duration = .seconds(1)
     /// An estimate this much below the last check's counts as a decrease.
     static let decreaseFraction = 0.9
+    static let congestionMemory: Duration = .seconds(5)
+    static let congestedFraction = 0.8
     /// A move down this soon after a probe moved the viewer up counts as a failed probe.
     static let upHold: Duration = .seconds(10)
 
@@ -76,6 +82,8 @@ struct LayerProbe {
     private var lastDecreases: UInt64 = 0
     /// When the last probe that showed a layer fits was measured.
     private var upAt: Instant?
+    /// When the estimate last decreased.
+    private var decreasedAt: Instant?
 
     // Figures.
     private(set) var probes: UInt64 = 0
@@ -101,15 +109,21 @@ struct LayerProbe {
         budget: inout LayerProbeBudget, now: Instant
     ) -> Step {
         if let e = estimate, let last = lastEstimate, Double(e) < Self.decreaseFraction * Double(last) {
-            unsettle(now: now)
+            decreasedAt = now
         }
-        if decreases != lastDecreases { unsettle(now: now) }
+        if decreases != lastDecreases { decreasedAt = now }
+        if decreasedAt == now { unsettle(now: now) }
         lastEstimate = estimate
         lastDecreases = decreases
         if quietUntil == nil { unsettle(now: now) }  // first check: settle first
         if pinned != nil { return .stay }
         let choice = LayerChoice.layer(bitrates: bitrates, current: current, estimate: estimate)
         if choice != current {
+            let down = choice < bitrates.count && current < bitrates.count && bitrates[choice] < bitrates[current]
+            let congested =
+                decreasedAt.map { now - $0 < Self.congestionMemory } ?? false
+                || Double(estimate ?? 0) < Self.congestedFraction * Double(current < bitrates.count ? bitrates[current] : 0)
+            if down, !congested { return .stay }
             if let up = upAt, now - up < Self.upHold, choice < bitrates.count, current < bitrates.count,
                 bitrates[choice] < bitrates[current]
             {

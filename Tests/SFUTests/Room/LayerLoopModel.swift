@@ -1,3 +1,4 @@
+import Glibc
 import Reactor
 
 @testable import SFU
@@ -27,6 +28,10 @@ import Reactor
 struct LayerLoopModel {
     var capacity: (Double) -> Double
     var bitrates: [UInt64] = [2_000_000, 500_000, 150_000]
+    /// The top layer's bitrate grows by this fraction a second until `growthUntil` seconds
+    /// (a publisher ramping up as Chromium's does).
+    var growth = 0.0
+    var growthUntil = 0.0
     var pinned: Int?
     var queueBytes = 30_000
     var shaperBurstBytes = 0
@@ -113,7 +118,11 @@ struct LayerLoopModel {
             }
         }
 
+        var bitrates = self.bitrates
         while time < seconds {
+            if growth > 0 {
+                bitrates[0] = UInt64(Double(self.bitrates[0]) * pow(1 + growth, min(time, growthUntil)))
+            }
             if let t = target, time >= t.at {
                 // The move: a burst in progress ends unmeasured (`RoomManager.layerChanged`).
                 if case .idle = probe.phase {} else {

@@ -38,6 +38,16 @@ struct LayerProbeTests {
         #expect(r.probe.probes >= 3 && r.probe.succeeded == 0)
     }
 
+    @Test("a publisher ramping its top layer up faster than the estimate grows does not send an uncongested viewer down")
+    func rampingPublisher() {
+        var model = LayerLoopModel(capacity: { _ in 20_000_000 })
+        model.bitrates = [600_000, 300_000, 100_000]
+        model.growth = 0.2  // 600 kbit/s to 3.7 Mbit/s over 10 s
+        model.growthUntil = 10
+        let r = model.run(seconds: 20)
+        #expect(r.layers(0...20) == [0], "\(r.switches)")
+    }
+
     @Test("a viewer pinned to a layer stays on it behind the bottleneck and is never probed")
     func pinnedStays() {
         for layer in [0, 2] {
@@ -57,7 +67,7 @@ struct LayerProbeTests {
         #expect(r.probe.probes == 0)
     }
 
-    @Test("probing is bounded per viewer: at most one 16 KiB burst per 2 s, backing off to one per 8 s while bursts fail")
+    @Test("probing is bounded per viewer: at most one 16 KiB burst per 2 s, backing off to one per 4 s while bursts fail")
     func probeBound() {
         let r = LayerLoopModel(capacity: { _ in 400_000 }).run(seconds: 90)
         #expect(r.probe.probes > 0, "a viewer on q behind the bottleneck tries h")
@@ -67,9 +77,9 @@ struct LayerProbeTests {
             let window = r.probeBytesBySecond[s] + r.probeBytesBySecond[s + 1]
             #expect(window <= LayerProbe.maximumBytes + 1200, "seconds \(s)–\(s + 2): \(window) bytes")
         }
-        // After the back-off has grown: at most one burst per 8 s (+1 for the window's edge).
+        // After the back-off has grown: at most one burst per 4 s (+1 for the window's edge).
         let late = r.probeBytesBySecond[50..<90].filter { $0 > 0 }.count
-        #expect(late <= 40 / 8 + 1, "bursts in the last 40 s: \(late)")
+        #expect(late <= 40 / 4 + 1, "bursts in the last 40 s: \(late)")
         let total = r.probeBytesBySecond.reduce(0, +)
         #expect(Double(total) / 90 <= 8 * 1024, "mean \(Double(total) / 90) B/s")
     }
@@ -125,7 +135,9 @@ struct LayerProbeTests {
             if forged {
                 #expect(outcome == .implausible)
                 #expect(estimator.implausibleProbes == 1 && estimator.ignoredFeedback >= 1)
-                #expect((estimator.estimate ?? 0) <= before + before / 10, "not raised: \(estimator.estimate ?? 0)")
+                // Not raised to what the burst tried (the real one below reaches 1.5 Mbit/s);
+                // at most to the rate its packets were sent over the last half second.
+                #expect((estimator.estimate ?? 0) < 1_000_000, "not raised: \(estimator.estimate ?? 0)")
             } else {
                 guard case .carried(let r) = outcome else {
                     Issue.record("\(String(describing: outcome))")
