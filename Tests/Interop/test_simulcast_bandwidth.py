@@ -90,7 +90,7 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
         def note(what: str, **extra):
             figures["timeline"].append({"t": round(time.monotonic() - t0, 2), "what": what,
                                         "viewers": [{k: d.get(k) for k in ("layer", "target_layer", "pinned",
-                                                     "bandwidth_estimate_bps", "probes", "probe_bytes")}
+                                                     "bandwidth_estimate_bps", "probes", "probe_bytes", "probes_up")}
                                                     for d in details(sfu, room)], **extra})
 
         try:

@@ -219,6 +219,7 @@ enum RoomListingJSON {
                 o.field("pinned", v.pinned)
                 o.field("probes", v.probes)
                 o.field("probe_bytes", v.probeBytes)
+                o.field("probes_up", v.probesUp)
             }
             o.endObject()
         }

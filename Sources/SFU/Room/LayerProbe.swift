@@ -13,7 +13,11 @@ import Reactor
 /// exactly as the estimator measures everything else, through its transport-cc feedback.
 /// So: probes. A burst is paced at `rateMultiple` × the next layer's bitrate from the room's
 /// timer (`paceInterval`), and when its feedback shows the path carried the rate the layer
-/// needs (`LayerChoice`'s headroom), the raised estimate moves the viewer up.
+/// needs (`LayerChoice`'s headroom), the raised estimate moves the viewer up. The burst is
+/// twice what the layer needs, for 100 ms: a gentler one is swallowed by a token-bucket
+/// shaper's bucket (tc's HTB lets 1 600 bytes through at once; a 1.5 × burst of 50 ms on a
+/// link just under the layer's need queued less than that, arrived as fast as it was sent,
+/// and moved the interop test's viewer to a layer its link could not carry).
 ///
 /// Hysteresis: down at once under congestion (the estimate falls and `LayerChoice` follows
 /// it at the next check) — congestion being a decrease of the estimate within
@@ -33,8 +37,8 @@ import Reactor
 /// layers, without transport-cc, or without an estimate. Sans-IO: the room sends what
 /// `bytesDue` allows; nothing here touches the fan-out's per-packet path.
 struct LayerProbe {
-    static let rateMultiple = 1.5
-    static let duration: Duration = .milliseconds(50)
+    static let rateMultiple = 2 * LayerChoice.headroom
+    static let duration: Duration = .milliseconds(100)
     static let paceInterval: Duration = .milliseconds(5)
     static let maximumBytes = 16 * 1024
     static let minimumInterval: Duration = .seconds(2)

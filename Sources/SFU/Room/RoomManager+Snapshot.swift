@@ -92,6 +92,7 @@ extension RoomManager {
                 f.pinned = t.pinnedLayer != nil
                 f.probes = t.probe.probes
                 f.probeBytes = t.probe.bytesSent
+                f.probesUp = t.probe.succeeded
             }
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins

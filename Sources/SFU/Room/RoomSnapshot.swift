@@ -77,6 +77,8 @@ public struct RoomSnapshot: Sendable {
         public var pinned = false
         public var probes: UInt64 = 0
         public var probeBytes: UInt64 = 0
+        /// Bursts that showed the next layer fits.
+        public var probesUp: UInt64 = 0
     }
 
     /// On an edge: the relay the room is played through from its origin node.
