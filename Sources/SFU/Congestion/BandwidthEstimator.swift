@@ -209,11 +209,16 @@ public struct BandwidthEstimator {
             lost: lost, received: received, now: nowMicros, rtt: rttMicros, ceiling: delayRate,
             floor: AIMDRateControl.beta * rate)
         lossBased.follow(delayRate)
-        if !overused, detector.usage == .normal, lossBased.lossFraction < 0.02, let sent = ackedBySend.rate {
-            // What the path has just carried with no queue building and no loss it can carry:
-            // the estimate is not left below it (a publisher ramping its layer up faster than
-            // the 8 %/s increase would otherwise read as a viewer that cannot keep up). Taken
-            // at the rate those packets were sent, which feedback cannot inflate.
+        if !overused, detector.usage == .normal, lossBased.lossFraction < 0.02, let sent = ackedBySend.rate,
+            rate >= 0.9 * sent
+        {
+            // What the path has just carried with no queue building, no loss, and arriving as
+            // fast as it was sent, it can carry: the estimate is not left below it (a
+            // publisher ramping its layer up faster than the 8 %/s increase would otherwise
+            // read as a viewer that cannot keep up). Not while arrivals lag the sends (a queue
+            // draining at the bottleneck's rate after a move down: that rate is the capacity,
+            // not proof of more). Taken at the rate those packets were sent, which feedback
+            // cannot inflate.
             let carried = min(rate, sent)
             delayBased!.raise(to: carried)
             lossBased.raise(to: min(carried, delayBased!.rate))

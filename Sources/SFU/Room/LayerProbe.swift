@@ -14,10 +14,11 @@ import Reactor
 /// So: probes. A burst is paced at `rateMultiple` × the next layer's bitrate from the room's
 /// timer (`paceInterval`), and when its feedback shows the path carried the rate the layer
 /// needs (`LayerChoice`'s headroom), the raised estimate moves the viewer up. The burst is
-/// twice what the layer needs, for 100 ms: a gentler one is swallowed by a token-bucket
-/// shaper's bucket (tc's HTB lets 1 600 bytes through at once; a 1.5 × burst of 50 ms on a
-/// link just under the layer's need queued less than that, arrived as fast as it was sent,
-/// and moved the interop test's viewer to a layer its link could not carry).
+/// twice what the layer needs, for 50 ms: a gentler one is swallowed by a token-bucket
+/// shaper's bucket (tc's HTB lets 1 600 bytes through at once; a 1.5 × burst on a link just
+/// under the layer's need queued less than that, arrived as fast as it was sent, and moved
+/// the interop test's viewer to a layer its link could not carry); a longer one (100 ms,
+/// 11 KB for h) held the viewer's own frames behind it long enough to show as stalls.
 ///
 /// Hysteresis: down at once under congestion (the estimate falls and `LayerChoice` follows
 /// it at the next check) — congestion being a decrease of the estimate within
@@ -38,7 +39,7 @@ import Reactor
 /// `bytesDue` allows; nothing here touches the fan-out's per-packet path.
 struct LayerProbe {
     static let rateMultiple = 2 * LayerChoice.headroom
-    static let duration: Duration = .milliseconds(100)
+    static let duration: Duration = .milliseconds(50)
     static let paceInterval: Duration = .milliseconds(5)
     static let maximumBytes = 16 * 1024
     static let minimumInterval: Duration = .seconds(2)
