@@ -31,7 +31,8 @@ import Reactor
 /// had to come back down within `upHold` (the probe was wrong: a shaper's burst, a path that
 /// changed).
 ///
-/// Bounds: one burst at a time per viewer, at most `maximumBytes` a burst and one burst per
+/// Bounds: one burst at a time per viewer, at most `maximumBytes` a burst (and the packet
+/// that crosses it: packets are sent whole) and one burst per
 /// `minimumInterval`: at most 8 KiB/s per viewer (16 KiB every 2 s; a viewer that keeps
 /// failing, 4 KiB/s), and at most `LayerProbeBudget.bytesPerSecond` per core across its
 /// viewers. Never for a viewer pinned through the API, on the top layer, moving between
