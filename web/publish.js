@@ -24,7 +24,11 @@ async function start() {
   ui.state.error = null;
   ui.setState('starting');
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    // ?width=&height= ask the camera for a capture size (Chromium sends three simulcast
+    // layers only from 960x540 up).
+    const w = Number(LiveSFU.params().get('width')), h = Number(LiveSFU.params().get('height'));
+    const video = w > 0 && h > 0 ? { width: { ideal: w }, height: { ideal: h } } : true;
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
     $('preview').srcObject = stream;
     ui.setState('connecting');
     ui.follow(await LiveSFU.publish(LiveSFU.endpoint('publish', room), stream,

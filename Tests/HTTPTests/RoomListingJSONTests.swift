@@ -75,6 +75,23 @@ struct RoomListingJSONTests {
         #expect(big.tracks.first?.packetsOut == 50 && big.tracks.first?.packetsIn == 10 && big.tracks.first?.keyframes == 1)
     }
 
+    @Test("a simulcast viewer shows its layer, whether it is pinned, and the probe bursts sent to it")
+    func simulcastViewer() {
+        var room = RoomSnapshot(
+            name: "sc", core: 0, publisher: nil, tracks: [], viewers: 1, connectedViewers: 1, packetsIn: 0, bytesIn: 0,
+            packetsOut: 0, bytesOut: 0)
+        var v = RoomSnapshot.Viewer(
+            state: "connected", packetsSent: 0, bytesSent: 0, loss: nil, rttMillis: nil, nacks: 0, nacksAnswered: 0,
+            rtxBytes: 0, plis: 0, layer: "q", bandwidthEstimate: 290_000, bandwidthSignal: "transport-cc")
+        v.probes = 3
+        v.probeBytes = 17_000
+        v.probesUp = 1
+        room.viewerDetails = [v]
+        let text = RoomListingJSON.text(rooms: [room])
+        #expect(text.contains(#""bandwidth_estimate_bps":290000,"bandwidth_signal":"transport-cc""#))
+        #expect(text.contains(#""layer":"q","target_layer":null,"pinned":false,"probes":3,"probe_bytes":17000,"probes_up":1"#), "\(text)")
+    }
+
     @Test("numbers are rounded to 4 decimals; a number JSON cannot hold is written as 0")
     func decimals() {
         #expect(RoomListingJSON.decimal(0.123_456) == "0.1235")

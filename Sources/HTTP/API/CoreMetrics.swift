@@ -120,6 +120,17 @@ public enum CoreMetrics {
         s.add("livesfu_layer_requests_refused_total", .counter,
               help: "Simulcast: layer requests refused (the publisher sends no simulcast, or not that RID)",
               value: Double(c.layerRequestsRefused))
+        s.add("livesfu_layer_probes_total", .counter,
+              help: "Simulcast: probe bursts sent to viewers on automatic to show they carry a higher layer",
+              value: Double(c.layerProbes))
+        s.add("livesfu_layer_probe_bytes_total", .counter, help: "Simulcast: bytes of the probe bursts",
+              value: Double(c.layerProbeBytes))
+        s.add("livesfu_layer_probes_up_total", .counter,
+              help: "Simulcast: probe bursts that showed the higher layer fits the viewer's path",
+              value: Double(c.layerProbesUp))
+        s.add("livesfu_layer_probes_over_budget_total", .counter,
+              help: "Simulcast: probe bursts held back by the core's probe budget",
+              value: Double(c.layerProbesOverBudget))
         s.add("livesfu_instant_start_packets_total", .counter, help: "Packets sent to viewers by instant starts",
               value: Double(c.instantStartPackets))
         s.add("livesfu_instant_start_bytes_total", .counter, help: "Bytes sent to viewers by instant starts",

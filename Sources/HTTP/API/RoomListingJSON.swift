@@ -221,6 +221,10 @@ enum RoomListingJSON {
                 o.field("layer", layer)
                 o.key("target_layer")
                 if let t = v.targetLayer { o.string(t) } else { o.null() }
+                o.field("pinned", v.pinned)
+                o.field("probes", v.probes)
+                o.field("probe_bytes", v.probeBytes)
+                o.field("probes_up", v.probesUp)
             }
             o.endObject()
         }

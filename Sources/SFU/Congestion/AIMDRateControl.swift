@@ -69,6 +69,12 @@ struct AIMDRateControl {
         rate = min(max(rate, range.lowerBound), range.upperBound)
     }
 
+    /// A probe showed the path carries `r`: the rate goes up to it (never down), past the
+    /// 1.5 × acknowledged limit, which an increase then holds (`max(rate, limit)`).
+    mutating func raise(to r: Double) {
+        rate = min(max(rate, r), range.upperBound)
+    }
+
     private mutating func updateMax(_ kbps: Double) {
         let alpha = 0.05
         let avg = averageMax.map { (1 - alpha) * $0 + alpha * kbps } ?? kbps

@@ -17,8 +17,17 @@ import Reactor
 /// counted, never trusted: numbers never sent or already forgotten, repeats, arrival times
 /// that jump by more than `maxClockJumpMicros` against the send times (after
 /// `rebaselineAfter` such feedbacks in a row the viewer's clock is taken to have been reset
-/// and the delay state starts over), REMB above `implausibleBitrate`. Estimates stay
-/// within `range`.
+/// and the delay state starts over), REMB above `implausibleBitrate`, an acknowledged rate
+/// more than `maximumAckedToSentRatio` times the rate the same packets were sent at (capped
+/// there: a draining queue delivers faster than it was filled, but not that much), a probe
+/// burst that arrived faster than it was sent (`ProbeCluster`). Estimates stay within `range`.
+///
+/// Probes: the delay-based rate never grows past 1.5 × what was acknowledged, so a viewer
+/// on a low simulcast layer could never show it carries a higher one. The room sends it a
+/// probe burst (`LayerProbe`) and tells the estimator its numbers (`startProbe`,
+/// `closeProbe`); when the feedback has covered it, what it showed the path carried raises
+/// the delay- and loss-based rates (never lowers them: decreases are the detectors' work),
+/// as libwebrtc's probe results set its delay-based estimate.
 public struct BandwidthEstimator {
     /// Estimates are kept within this range (bits/s).
     public static let range: ClosedRange<Double> = 30_000...50_000_000
@@ -31,11 +40,20 @@ public struct BandwidthEstimator {
     static let rembFreshness: Duration = .seconds(5)
     /// Assumed round trip before a receiver report measured one.
     static let defaultRTTMicros: Int64 = 100_000
+    /// A queue that drains delivers faster than it was filled: a second's queue emptied
+    /// within `AckedBitrate`'s shortest span reads as 5 × the send rate. Past 8 × it would
+    /// take a queue of nearly two seconds: taken as forged.
+    static let maximumAckedToSentRatio = 8.0
 
     private var groups = PacketGroupDeltas()
     private var trendline = TrendlineFilter()
     private var detector = OveruseDetector()
     private var acked = AckedBitrate()
+    /// The acknowledged packets' bytes by their send time (the same window): what the
+    /// acknowledged rate is checked against.
+    private var ackedBySend = AckedBitrate()
+    private var probe: ProbeCluster?
+    private var probeOutcome: ProbeCluster.Outcome?
     private var delayBased: AIMDRateControl?
     private var lossBased = LossBasedControl()
     /// Arrival − send time (µs) of the last accepted packet: the clock offset plus the path delay.
@@ -67,9 +85,18 @@ public struct BandwidthEstimator {
     public private(set) var implausibleREMB: UInt64 = 0
     /// Transport-cc feedback from a viewer that did not negotiate it (nothing was numbered).
     public private(set) var unnegotiatedFeedback: UInt64 = 0
+    /// Feedback whose acknowledged rate was more than `maximumAckedToSentRatio` × the send
+    /// rate of the same packets (capped there), and probe bursts it said arrived faster than
+    /// they were sent (refused): bandwidth no path could have shown.
+    public private(set) var implausibleRates: UInt64 = 0
+    public private(set) var implausibleProbes: UInt64 = 0
+    /// Probe bursts measured, and those that failed (lost, too few packets, never covered).
+    public private(set) var probesMeasured: UInt64 = 0
+    public private(set) var probesFailed: UInt64 = 0
     /// Everything ignored, summed (`/api/rooms`).
     public var ignoredFeedback: UInt64 {
         unknownSequence &+ repeatedReports &+ absurdFeedback &+ implausibleREMB &+ unnegotiatedFeedback
+            &+ implausibleRates &+ implausibleProbes
     }
     /// Over-use detections that lowered the delay-based rate.
     public var delayDecreases: UInt64 { delayBased?.decreases ?? 0 }
@@ -111,6 +138,7 @@ public struct BandwidthEstimator {
                 trendline.reset()
                 detector.reset()
                 acked.reset()
+                ackedBySend.reset()
             }
             return
         }
@@ -131,6 +159,9 @@ public struct BandwidthEstimator {
             entry.pointee.reported = true
             processed += 1
             let send = entry.pointee.sendMicros(now: now)
+            if probe != nil, let n = log.extended(seq), probe!.contains(n) {
+                probe!.add(sequence: n, send: send, size: Int(entry.pointee.size), arrival: arrival)
+            }
             let countsForLoss = send >= lossBased.countsFrom
             guard let arrival else {
                 if countsForLoss { lost += 1 }
@@ -141,6 +172,7 @@ public struct BandwidthEstimator {
             if countsForLoss { received += 1 }
             packetsAcknowledged &+= 1
             acked.add(arrival: arrival, size: Int(entry.pointee.size))
+            ackedBySend.add(arrival: send, size: Int(entry.pointee.size))
             if let d = groups.add(send: send, arrival: arrival) {
                 let trend = trendline.update(d)
                 if detector.detect(
@@ -153,7 +185,17 @@ public struct BandwidthEstimator {
         }
         guard processed > 0 else { return }
         lastTransportCC = now
-        guard let rate = acked.rate else { return }
+        var completed: ProbeCluster.Outcome?
+        if let p = probe, p.isComplete {
+            probe = nil
+            completed = p.outcome
+            probeOutcome = completed
+        }
+        guard var rate = acked.rate else { return }
+        if let sent = ackedBySend.rate, rate > Self.maximumAckedToSentRatio * sent {
+            implausibleRates &+= 1
+            rate = Self.maximumAckedToSentRatio * sent
+        }
         let nowMicros = Int64(now.nanoseconds / 1000)
         if delayBased == nil {
             // The first estimate: what the path has just been seen to carry.
@@ -167,7 +209,64 @@ public struct BandwidthEstimator {
             lost: lost, received: received, now: nowMicros, rtt: rttMicros, ceiling: delayRate,
             floor: AIMDRateControl.beta * rate)
         lossBased.follow(delayRate)
+        if !overused, detector.usage == .normal, lossBased.lossFraction < 0.02, let sent = ackedBySend.rate,
+            rate >= 0.9 * sent
+        {
+            // What the path has just carried with no queue building, no loss, and arriving as
+            // fast as it was sent, it can carry: the estimate is not left below it (a
+            // publisher ramping its layer up faster than the 8 %/s increase would otherwise
+            // read as a viewer that cannot keep up). Not while arrivals lag the sends (a queue
+            // draining at the bottleneck's rate after a move down: that rate is the capacity,
+            // not proof of more). Taken at the rate those packets were sent, which feedback
+            // cannot inflate.
+            let carried = min(rate, sent)
+            delayBased!.raise(to: carried)
+            lossBased.raise(to: min(carried, delayBased!.rate))
+        }
+        if let completed { apply(completed, overused: overused) }
     }
+
+    /// What a probe burst showed: counted; a carried rate above the estimate raises it
+    /// unless this feedback saw over-use.
+    private mutating func apply(_ outcome: ProbeCluster.Outcome, overused: Bool) {
+        switch outcome {
+        case .carried(let r):
+            probesMeasured &+= 1
+            guard !overused, detector.usage != .overusing, lossBased.lossFraction <= 0.10 else { return }
+            delayBased?.raise(to: r)
+            if let d = delayBased?.rate { lossBased.raise(to: min(r, d)) }
+        case .failed:
+            probesFailed &+= 1
+        case .implausible:
+            implausibleProbes &+= 1
+        }
+    }
+
+    /// A probe burst starts with transport-wide number `first` (`SentPacketLog.nextSequence`
+    /// before its first packet), sent at `targetRate` bits/s. One at a time: a new one
+    /// replaces an unfinished one.
+    mutating func startProbe(first: UInt64, targetRate: Double) {
+        probe = ProbeCluster(first: first, targetRate: targetRate)
+        probeOutcome = nil
+    }
+
+    /// The burst has been sent; `last` its last number (the log's newest).
+    mutating func closeProbe(last: UInt64) { probe?.close(last: last) }
+
+    /// Forgets an unfinished burst (its feedback never came, or the viewer moved).
+    mutating func cancelProbe() {
+        if probe != nil { probesFailed &+= 1 }
+        probe = nil
+    }
+
+    /// The outcome of the last burst, once, when its feedback has covered it.
+    mutating func takeProbeOutcome() -> ProbeCluster.Outcome? {
+        defer { probeOutcome = nil }
+        return probeOutcome
+    }
+
+    /// Whether a burst is being sent or measured.
+    var isProbing: Bool { probe != nil }
 
     /// Counts a transport-cc feedback that cannot be matched: nothing was numbered.
     mutating func ignoredWithoutNegotiation() { unnegotiatedFeedback &+= 1 }

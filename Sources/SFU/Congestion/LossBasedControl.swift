@@ -59,6 +59,9 @@ struct LossBasedControl {
         rate = r
     }
 
+    /// A probe showed the path carries `r`: up to it, never down.
+    mutating func raise(to r: Double) { rate = max(rate ?? r, r) }
+
     /// Starts (or restarts) from `value` when unset, and never sits above `ceiling` for
     /// longer than one update: the loss-based rate follows the delay-based one down.
     mutating func follow(_ value: Double) {

@@ -87,9 +87,17 @@ public final class SentPacketLog {
     /// The entry of a reported 16-bit number: unwrapped to the newest packet sent (a number
     /// ahead of it was never sent), nil when never sent or already overwritten.
     func lookup(_ seq: UInt16) -> UnsafeMutablePointer<Entry>? {
+        extended(seq).map { entries + (Int(truncatingIfNeeded: $0) & (Self.capacity - 1)) }
+    }
+
+    /// The extended number of a reported 16-bit number, as `lookup` unwraps it.
+    func extended(_ seq: UInt16) -> UInt64? {
         guard let newest = newestSequence else { return nil }
         let behind = UInt64(UInt16(truncatingIfNeeded: newest) &- seq)
         guard behind < UInt64(Self.capacity), newest - behind >= start else { return nil }
-        return entries + (Int(truncatingIfNeeded: newest - behind) & (Self.capacity - 1))
+        return newest - behind
     }
+
+    /// The extended number the next packet will get.
+    var nextSequence: UInt64 { next.pointee }
 }

@@ -31,6 +31,12 @@ public struct RoomCounters: Sendable {
     /// RID the publisher does not send).
     public var layerSwitches: UInt64 = 0
     public var layerRequestsRefused: UInt64 = 0
+    /// Probe bursts sent to viewers on automatic for a higher layer (`LayerProbe`), their
+    /// bytes, those that showed the layer fits, and those the core's budget held back.
+    public var layerProbes: UInt64 = 0
+    public var layerProbeBytes: UInt64 = 0
+    public var layerProbesUp: UInt64 = 0
+    public var layerProbesOverBudget: UInt64 = 0
     /// Viewers started from the latest keyframe in the history, those whose keyframe left the
     /// history before they caught up, and the packets and bytes the starts sent.
     public var instantStarts: UInt64 = 0
@@ -148,6 +154,10 @@ public struct RoomCounters: Sendable {
         instantStartsUnavailable &+= o.instantStartsUnavailable
         layerSwitches &+= o.layerSwitches
         layerRequestsRefused &+= o.layerRequestsRefused
+        layerProbes &+= o.layerProbes
+        layerProbeBytes &+= o.layerProbeBytes
+        layerProbesUp &+= o.layerProbesUp
+        layerProbesOverBudget &+= o.layerProbesOverBudget
         instantStarts &+= o.instantStarts
         instantStartsAborted &+= o.instantStartsAborted
         instantStartPackets &+= o.instantStartPackets

@@ -47,7 +47,10 @@ extension RoomManager {
                     for i in 0..<sr.reportCount { readViewerReport(sr.reportBlock(at: i), viewer: s, room: room, now: now) }
                 }
             case .twcc(let feedback):
-                if s.role == .viewer { s.bandwidth?.transportFeedback(feedback, rtt: Self.viewerRTT(s), now: now) }
+                if s.role == .viewer {
+                    s.bandwidth?.transportFeedback(feedback, rtt: Self.viewerRTT(s), now: now)
+                    layerProbeMeasured(s, room: room, now: now)
+                }
             case .remb(let remb):
                 if s.role == .viewer { s.bandwidth?.estimator.remb(bitrate: remb.bitrate, now: now) }
             case .bye:

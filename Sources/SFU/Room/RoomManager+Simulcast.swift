@@ -35,6 +35,7 @@ extension RoomManager {
             }
             track.pinnedLayer = layer
         }
+        layerChanged(track, from: room.videoLayers.first { $0.layer == track.layer }, now: now)
         let target = track.pinnedLayer ?? automaticLayer(track, bitrates: room.videoLayerBitrates(now: now))
         aim(track, at: target, in: room, now: now)
         return .success(rids[target])
@@ -83,6 +84,7 @@ extension RoomManager {
             if let a = before.pictureID, let b = after.pictureID { offsets.pictureID = (a &+ old.pictureID &+ 1) &- b }
             if let a = before.tl0, let b = after.tl0 { offsets.tl0PicIdx = (a &+ old.tl0PicIdx &+ 1) &- b }
         }
+        layerChanged(v, from: from, now: now)
         from.remove(session: v.session)
         v.catchingUp = false
         v.layer = target.layer
@@ -95,20 +97,25 @@ extension RoomManager {
         counters.layerSwitches &+= 1
     }
 
-    /// Once a second: viewers on automatic are aimed at the layer `LayerChoice` picks; one
-    /// waiting for a layer that stopped sending is aimed anew.
+    /// Once a second: viewers on automatic are aimed at the layer `LayerChoice` picks from
+    /// their estimate, or probed for the next one up (`checkLayer`); one waiting for a layer
+    /// that stopped sending is aimed anew.
     func automaticLayers(_ room: Room, now: Instant) {
         guard room.videoLayers.count > 1 else { return }
         let bitrates = room.videoLayerBitrates(now: now)
         for f in room.videoLayers {
-            for v in f.viewers where v.pinnedLayer == nil {
+            for v in f.viewers {
                 if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way
-                aim(v, at: automaticLayer(v, bitrates: bitrates), in: room, now: now)
+                if v.pinnedLayer == nil, v.targetLayer != nil {
+                    aim(v, at: automaticLayer(v, bitrates: bitrates), in: room, now: now)
+                    continue
+                }
+                checkLayer(v, in: f, room: room, bitrates: bitrates, now: now)
             }
         }
     }
 
     func automaticLayer(_ v: ViewerTrack, bitrates: [UInt64]) -> Int {
-        LayerChoice.layer(bitrates: bitrates, current: v.layer, estimate: nil)
+        LayerChoice.layer(bitrates: bitrates, current: v.layer, estimate: Self.layerEstimate(v.session))
     }
 }

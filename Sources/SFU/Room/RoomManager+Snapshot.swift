@@ -90,6 +90,10 @@ extension RoomManager {
             if t.kind == .video, t.layer < rids.count {
                 f.layer = rids[t.layer]
                 f.targetLayer = t.targetLayer.flatMap { $0 < rids.count ? rids[$0] : nil }
+                f.pinned = t.pinnedLayer != nil
+                f.probes = t.probe.probes
+                f.probeBytes = t.probe.bytesSent
+                f.probesUp = t.probe.succeeded
             }
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins

@@ -26,6 +26,7 @@ extension RoomManager {
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
             sendInstantStarts(room, now: now)
+            sendLayerProbes(room, now: now)
             if let relay = room.relay {
                 driveRelay(relay, room: room, now: now)
                 continue
@@ -121,6 +122,7 @@ extension RoomManager {
             for f in room.fanouts {
                 t = Instant.earliest(t, f.nextFollowUpTime)
                 t = Instant.earliest(t, f.nextCatchUpTime)
+                t = Instant.earliest(t, f.nextProbeTime)
             }
             if let relay = room.relay { t = Instant.earliest(t, relayDeadline(relay, room: room)) }
             if room.shardSource != nil {

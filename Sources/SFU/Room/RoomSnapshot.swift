@@ -72,6 +72,13 @@ public struct RoomSnapshot: Sendable {
         /// Feedback entries the estimator ignored (unknown or repeated numbers, absurd
         /// arrival times, implausible REMB).
         public var bandwidthFeedbackIgnored: UInt64 = 0
+        /// Simulcast: whether it is pinned to its layer through the API, and the probe bursts
+        /// sent to it (and their bytes) to show it carries a higher layer.
+        public var pinned = false
+        public var probes: UInt64 = 0
+        public var probeBytes: UInt64 = 0
+        /// Bursts that showed the next layer fits.
+        public var probesUp: UInt64 = 0
     }
 
     /// On an edge: the relay the room is played through from its origin node.

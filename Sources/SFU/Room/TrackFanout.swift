@@ -21,6 +21,8 @@ final class TrackFanout {
     private var viewersWithFollowUps: [ViewerTrack] = []
     /// Viewers being sent the packets since the latest keyframe (`startCatchUp`).
     var viewersCatchingUp: [ViewerTrack] = []
+    /// Viewers being sent a probe burst (`LayerProbe`, `sendDueProbes`).
+    var viewersProbing: [ViewerTrack] = []
     /// Where the latest keyframe is in the history (video; instant start).
     var keyframeCache: KeyframeCache
     var keyframeThrottle = KeyframeRequestThrottle()
@@ -189,6 +191,7 @@ final class TrackFanout {
         // Its tracks must not outlive it here either (`ViewerTrack.session` is unowned).
         viewersWithFollowUps.removeAll { $0.session === session }
         viewersCatchingUp.removeAll { $0.session === session }
+        viewersProbing.removeAll { $0.session === session }
     }
 
     /// Takes one decrypted publisher packet: rewrites it to the outbound stream, keeps it in
@@ -458,7 +461,7 @@ final class TrackFanout {
     /// (a plain repair, an instant start's copy) when nil. True when queued.
     func sendStored(
         _ stored: UnsafeRawBufferPointer, to viewer: ViewerTrack, rtxPayloadType rtxPT: UInt8?, now: Instant,
-        output: DatagramQueue
+        output: DatagramQueue, repair: Bool = true
     ) -> Bool {
         let session = viewer.session
         guard let address = session.address, let srtp = session.rtpProtector else { return false }
@@ -496,6 +499,8 @@ final class TrackFanout {
         }
         if rtxPT != nil {
             _ = viewer.nack.takeRTXSequence()
+        }
+        if rtxPT != nil, repair {  // a probe's copies are counted as probes
             viewer.rtxPacketsSent &+= 1
             viewer.rtxBytesSent &+= UInt64(length)
             rtxPacketsOut &+= 1

@@ -47,6 +47,8 @@ final class ViewerTrack {
     /// on the layer it is on (its NACKs for older ones name packets of a layer it left).
     var offsets = StreamOffsets()
     var firstSequenceOnLayer: UInt16 = 0
+    /// Automatic layer choice over time and probing for a higher layer (video).
+    var probe = LayerProbe()
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session

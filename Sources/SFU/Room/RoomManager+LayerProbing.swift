@@ -1,0 +1,73 @@
+import Reactor
+
+/// Automatic layer choice with the viewer's bandwidth estimate, and probing for a higher
+/// layer (`LayerProbe` says why and how much): the per-second check, the bursts paced from
+/// `tick`, and the outcome from the viewer's transport-cc feedback.
+extension RoomManager {
+    /// The check for one viewer on its layer: aimed elsewhere when its estimate says so, or
+    /// sent a probe burst for the next layer up.
+    func checkLayer(_ v: ViewerTrack, in fanout: TrackFanout, room: Room, bitrates: [UInt64], now: Instant) {
+        let estimator = v.session.bandwidth?.estimator
+        let refusedBefore = layerProbeBudget.refused
+        let step = v.probe.step(
+            bitrates: bitrates, current: v.layer, pinned: v.pinnedLayer, estimate: Self.layerEstimate(v.session),
+            decreases: estimator?.delayDecreases ?? 0,
+            canProbe: estimator?.signal == .transportCC && v.session.bandwidth?.log != nil && !v.catchingUp,
+            budget: &layerProbeBudget, now: now)
+        switch step {
+        case .stay:
+            if v.probe.timedOut(now: now) {
+                v.session.bandwidth?.estimator.cancelProbe()
+                v.probe.finish(nil, now: now)
+            }
+            counters.layerProbesOverBudget &+= layerProbeBudget.refused &- refusedBefore
+        case .aim(let layer):
+            aim(v, at: layer, in: room, now: now)
+        case .probe(_, let rate, _):
+            guard let log = v.session.bandwidth?.log else { return }
+            v.session.bandwidth?.estimator.startProbe(first: log.nextSequence, targetRate: rate)
+            counters.layerProbes &+= 1
+            fanout.beginProbe(v)
+            counters.layerProbeBytes &+= UInt64(fanout.sendDueProbes(now: now, output: output))
+            noteDeadline(fanout.nextProbeTime)
+        }
+    }
+
+    /// The estimate the automatic choice follows: transport-cc's or REMB's; nil (the best
+    /// layer) for a viewer that sends only receiver reports, whose estimate is bounded by
+    /// 1.5 × what it is sent and could never come back up once down.
+    static func layerEstimate(_ s: PeerSession) -> UInt64? {
+        guard let e = s.bandwidth?.estimator, e.signal == .transportCC || e.signal == .remb else { return nil }
+        return e.estimate
+    }
+
+    /// From `tick`: the bursts' packets that are due.
+    func sendLayerProbes(_ room: Room, now: Instant) {
+        for f in room.videoLayers where !f.viewersProbing.isEmpty {
+            counters.layerProbeBytes &+= UInt64(f.sendDueProbes(now: now, output: output))
+        }
+    }
+
+    /// After a viewer's transport-cc feedback: when it completed a burst's measurement, the
+    /// viewer's probe learns it, and one that showed the next layer fits is aimed there now.
+    func layerProbeMeasured(_ s: PeerSession, room: Room, now: Instant) {
+        guard let outcome = s.bandwidth?.estimator.takeProbeOutcome(), let v = s.videoTrack else { return }
+        guard v.probe.finish(outcome, now: now) else { return }
+        counters.layerProbesUp &+= 1
+        guard v.pinnedLayer == nil, v.targetLayer == nil, room.videoLayers.count > 1 else { return }
+        let choice = LayerChoice.layer(
+            bitrates: room.videoLayerBitrates(now: now), current: v.layer, estimate: Self.layerEstimate(s))
+        if choice != v.layer { aim(v, at: choice, in: room, now: now) }
+    }
+
+    /// A viewer moves (or is pinned): a burst in progress ends unmeasured, and the new layer
+    /// must hold a while before the next.
+    func layerChanged(_ v: ViewerTrack, from fanout: TrackFanout?, now: Instant) {
+        if case .idle = v.probe.phase {} else {
+            fanout?.viewersProbing.removeAll { $0 === v }
+            v.session.bandwidth?.estimator.cancelProbe()
+            v.probe.finish(nil, now: now)
+        }
+        v.probe.unsettle(now: now)
+    }
+}
