@@ -27,6 +27,7 @@ struct Server {
         rooms.maxCoreLoad = c.maxCoreLoad
         rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         rooms.instantStartMaxBytes = c.instantStartMaxBytes
+        rooms.instantStartBytesPerSecond = c.instantStartBytesPerSecond
         rooms.viewerTransportCC = c.viewerTransportCC
         if let path = c.bandwidthTraceFile {
             guard let trace = BandwidthTraceFile(path: path) else {

@@ -68,6 +68,9 @@ public struct Configuration: Sendable, Equatable {
     /// `INSTANT_START_MAX_BYTES`: a connecting viewer is sent the video since the latest
     /// keyframe when that is at most this many bytes per room; 0 = off (a keyframe is asked for).
     public var instantStartMaxBytes = 4 << 20
+    /// `INSTANT_START_BYTES_PER_SECOND`: what all instant starts of one core may send
+    /// together (keyframes first); 0 = no shared bound.
+    public var instantStartBytesPerSecond = 50_000_000
     /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
     public var logFormat = LogFormatChoice.text
     /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
@@ -183,6 +186,9 @@ public struct Configuration: Sendable, Equatable {
         .init(
             "INSTANT_START_MAX_BYTES", .integer, default: "4194304",
             "Instant start: a viewer that connects gets the video since the latest keyframe at once (the room keeps up to this many bytes of it per video layer; 0-67108864), not a keyframe request; 0 = off"),
+        .init(
+            "INSTANT_START_BYTES_PER_SECOND", .integer, default: "50000000",
+            "Instant start: what all starts of one core may send together, in bytes per second (keyframes first, then the rest, earliest start first; 0-10000000000); 0 = no shared bound"),
         .init(
             "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
             "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
@@ -359,6 +365,7 @@ public struct Configuration: Sendable, Equatable {
                 logLevel: level, cluster: cluster)
             configuration.shutdownTimeoutSeconds = try int("SHUTDOWN_TIMEOUT_SECONDS", min: 1, max: 3600)
             configuration.instantStartMaxBytes = try int("INSTANT_START_MAX_BYTES", min: 0, max: 64 << 20)
+            configuration.instantStartBytesPerSecond = try int("INSTANT_START_BYTES_PER_SECOND", min: 0, max: 10_000_000_000)
             configuration.viewerTransportCC = try bool("VIEWER_TRANSPORT_CC")
             configuration.bandwidthTraceFile = string("BANDWIDTH_TRACE_FILE")
             let formatText = string("LOG_FORMAT") ?? "text"

@@ -85,7 +85,7 @@ extension RoomManager {
         if fanout.forward(view, isKeyframe: isKeyframe, now: now, output: output) {
             tracksToFlush.append(fanout)
         }
-        if isKeyframe, room.videoLayers.count > 1 { keyframedLayers.append((room, fanout)) }
+        if isKeyframe, room.videoLayers.count > 1 || !fanout.viewersCatchingUp.isEmpty { keyframedLayers.append((room, fanout)) }
         if let r = fanout.recorder {
             if r.takeKeyframeRequest() { requestKeyframe(room: room, layer: fanout.layer, now: now) }
             noteDeadline(r.deadline)

@@ -43,6 +43,8 @@ public final class RoomManager: DatagramEndpoint {
     /// Simulcast layers that received a keyframe in this batch: viewers waiting for one of
     /// them move onto it when the batch ends (`moveViewersToKeyframedLayers`).
     var keyframedLayers: [(Room, TrackFanout)] = []
+    /// What every instant start of this core may send together (`RoomManager+InstantStart`).
+    var catchUpBudget = CatchUpBudget()
     /// The earliest time something is due (`nextTimeout`).
     var wakeAt: Instant?
     /// Told when an input made something due earlier than `nextTimeout` said before, so the

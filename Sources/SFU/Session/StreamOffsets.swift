@@ -10,10 +10,33 @@ struct StreamOffsets: Equatable {
     /// Whose payload descriptor carries the picture ID (nil: none rewritten).
     var codec: VideoCodec?
 
+    /// Offsets that make a stream going on at keyframe `key` (numbered `start`) continue the
+    /// one a viewer got so far: its last packet was numbered `lastSequence` (in the same
+    /// numbering as `start`, before `previous` was added) and is `last`, nil when no longer
+    /// stored (the numbering still continues; timestamps and picture IDs then jump). The
+    /// keyframe comes `frameTicks` after the last packet's timestamp.
+    static func continuing(
+        last: UnsafeRawBufferPointer?, lastSequence: UInt16, previous old: StreamOffsets, keyframe key: UnsafeRawBufferPointer,
+        start: UInt16, codec: VideoCodec?, frameTicks: UInt32
+    ) -> StreamOffsets {
+        var offsets = StreamOffsets(codec: codec)
+        offsets.sequence = (lastSequence &+ old.sequence &+ 1) &- start
+        guard let last, last.count >= 12, key.count >= 12 else { return offsets }
+        offsets.timestamp = (WireBytes.u32(last, 4) &+ old.timestamp &+ frameTicks) &- WireBytes.u32(key, 4)
+        let before = pictureFields(of: last, codec: codec)
+        let after = pictureFields(of: key, codec: codec)
+        if let a = before.pictureID, let b = after.pictureID { offsets.pictureID = (a &+ old.pictureID &+ 1) &- b }
+        if let a = before.tl0, let b = after.tl0 { offsets.tl0PicIdx = (a &+ old.tl0PicIdx &+ 1) &- b }
+        return offsets
+    }
+
     /// Rewrites a plaintext RTP packet in place; `rtx`: an RTX packet (RFC 4588), whose
     /// payload starts with the original sequence number, rewritten instead of the header's.
     func apply(to p: UnsafeMutableRawBufferPointer, length: Int, rtx: Bool = false) {
-        let bytes = UnsafeRawBufferPointer(rebasing: p[0..<min(length, p.count)])
+        // Never past the buffer, whatever the length says (the payload descriptor is sliced
+        // up to it, unchecked in a release build).
+        let length = min(max(length, 0), p.count)
+        let bytes = UnsafeRawBufferPointer(rebasing: p[0..<length])
         guard let header = Self.headerLength(of: bytes) else { return }
         WireBytes.put32(p, 4, WireBytes.u32(bytes, 4) &+ timestamp)
         var payload = header
