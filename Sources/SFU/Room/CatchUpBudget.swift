@@ -84,7 +84,4 @@ struct CatchUpBudget {
         guard bytesPerSecond > 0 else { return }
         available -= min(bytes, available)
     }
-
-    /// Whether nothing is left for this turn (the caller stops looking for more to send).
-    var isEmpty: Bool { bytesPerSecond > 0 && available < 12 }
 }
