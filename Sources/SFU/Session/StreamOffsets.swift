@@ -78,7 +78,10 @@ struct StreamOffsets: Equatable {
     private func rewritePictureID(_ d: UnsafeMutableRawBufferPointer, at: inout Int) {
         guard at < d.count else { return }
         if d[at] & 0x80 != 0 {
-            guard at + 1 < d.count else { return }
+            guard at + 1 < d.count else {
+                at = d.count  // cut short: nothing after it to rewrite (not TL0PICIDX into the ID)
+                return
+            }
             let id = (UInt16(d[at] & 0x7F) << 8 | UInt16(d[at + 1])) &+ pictureID & 0x7FFF
             d[at] = 0x80 | UInt8(id >> 8 & 0x7F)
             d[at + 1] = UInt8(id & 0xFF)
