@@ -116,11 +116,17 @@ struct StreamOffsets: Equatable {
         case .vp8:
             guard d[0] & 0x80 != 0 else { return (nil, nil) }
             at = 2
-            if d[1] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[1] & 0x80 != 0 {
+                pid = PictureID.read(d, at: &at)
+                if pid == nil { return (nil, nil) }  // cut short: no TL0PICIDX after it either
+            }
             if d[1] & 0x40 != 0, at < d.count { tl0 = d[at] }
         case .vp9:
             at = 1
-            if d[0] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[0] & 0x80 != 0 {
+                pid = PictureID.read(d, at: &at)
+                if pid == nil { return (nil, nil) }
+            }
             if d[0] & 0x20 != 0, d[0] & 0x10 == 0, at + 1 < d.count { tl0 = d[at + 1] }
         default:
             return (nil, nil)

@@ -18,6 +18,13 @@ struct StreamOffsetsTests {
         #expect(copy[12...] == packet[12...], "the descriptor is as it was")
     }
 
+    @Test("a descriptor cut inside its picture ID has no TL0PICIDX to read (the ID's byte is not taken for it)")
+    func truncatedFields() {
+        let packet: [UInt8] = [0x80, 0x60, 0x00, 0x01, 0, 0, 0, 1, 0, 0, 0, 7, 0x90, 0xC0, 0xFF]
+        let fields = packet.withUnsafeBytes { StreamOffsets.pictureFields(of: $0, codec: .vp8) }
+        #expect(fields.pictureID == nil && fields.tl0 == nil)
+    }
+
     @Test("a length past the buffer rewrites nothing past it")
     func lengthPastTheBuffer() {
         let packet: [UInt8] = [0x80, 0x60, 0x00, 0x01, 0, 0, 0, 1, 0, 0, 0, 7, 0x90, 0x80, 0x85, 0x01]
