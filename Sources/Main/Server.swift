@@ -28,6 +28,7 @@ struct Server {
         rooms.maxPendingSessionsPerIP = c.maxPendingSessionsPerIP
         rooms.instantStartMaxBytes = c.instantStartMaxBytes
         rooms.shardMinViewers = c.shardMinViewers
+        rooms.instantStartBytesPerSecond = c.instantStartBytesPerSecond
         rooms.viewerTransportCC = c.viewerTransportCC
         if let path = c.bandwidthTraceFile {
             guard let trace = BandwidthTraceFile(path: path) else {

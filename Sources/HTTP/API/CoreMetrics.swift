@@ -109,10 +109,10 @@ public enum CoreMetrics {
             value: Double(c.viewerKeyframesReRequested))
         for (result, value) in [
             ("started", c.instantStarts), ("aborted", c.instantStartsAborted), ("unavailable", c.instantStartsUnavailable),
-            ("rewound", c.instantStartRewinds),
+            ("rewound", c.instantStartRewinds), ("jumped", c.instantStartJumps),
         ] {
             s.add("livesfu_instant_starts_total", .counter,
-                  help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead); rewound (sent again from the keyframe: the viewer had no keys yet)",
+                  help: "Connecting viewers by instant start: started from the latest keyframe in the history; aborted (the keyframe left the history first); unavailable (a keyframe was asked for instead); rewound (sent again from the keyframe: the viewer had no keys yet); jumped (moved on to a newer keyframe before it caught up)",
                   labels: [("result", result)], value: Double(value))
         }
         s.add("livesfu_layer_switches_total", .counter, help: "Simulcast: viewers moved to another layer at its keyframe",
@@ -135,6 +135,12 @@ public enum CoreMetrics {
               value: Double(c.instantStartPackets))
         s.add("livesfu_instant_start_bytes_total", .counter, help: "Bytes sent to viewers by instant starts",
               value: Double(c.instantStartBytes))
+        s.add("livesfu_instant_start_budget_held_back_total", .counter,
+              help: "Instant-start sends held back a turn by the core's shared budget (INSTANT_START_BYTES_PER_SECOND)",
+              value: Double(c.instantStartBudgetHeldBack))
+        s.add("livesfu_instant_start_budget_limited_turns_total", .counter,
+              help: "Turns of the instant starts that spent the core's whole budget",
+              value: Double(c.instantStartBudgetLimitedTurns))
         s.add("livesfu_offers_rejected_total", .counter, help: "SDP offers that could not be served",
               value: Double(c.offersRejected))
         s.add("livesfu_setup_timeouts_total", .counter, help: "Sessions whose ICE/DTLS set-up timed out",

@@ -73,6 +73,9 @@ public struct Configuration: Sendable, Equatable {
     public var shardMinViewers = 100
     /// `SHARD_RING_BYTES`: each ring between two cores (media from a room's owner to its shards).
     public var shardRingBytes = 1 << 20
+    /// `INSTANT_START_BYTES_PER_SECOND`: what all instant starts of one core may send
+    /// together (keyframes first); 0 = no shared bound.
+    public var instantStartBytesPerSecond = 50_000_000
     /// `LOG_FORMAT`: text (swift-log's stream handler) or json (one object per line).
     public var logFormat = LogFormatChoice.text
     /// `OTEL_*`: where traces go and how they are sampled; nil without an endpoint (no tracing).
@@ -194,6 +197,9 @@ public struct Configuration: Sendable, Equatable {
         .init(
             "SHARD_RING_BYTES", .integer, default: "1048576",
             "Size of each ring between two cores carrying a room's media to its viewers on other cores (65536-67108864); a full ring drops for that core and counts it"),
+        .init(
+            "INSTANT_START_BYTES_PER_SECOND", .integer, default: "50000000",
+            "Instant start: what all starts of one core may send together, in bytes per second (keyframes first, then the rest, earliest start first; 0-10000000000); 0 = no shared bound"),
         .init(
             "SHUTDOWN_TIMEOUT_SECONDS", .integer, default: "10",
             "On SIGTERM/SIGINT: refuse new sessions, end the rest with RTCP BYE, finish recordings, let uploads run, and exit within this (1-3600); a second signal exits at once"),
@@ -372,6 +378,7 @@ public struct Configuration: Sendable, Equatable {
             configuration.instantStartMaxBytes = try int("INSTANT_START_MAX_BYTES", min: 0, max: 64 << 20)
             configuration.shardMinViewers = try int("SHARD_MIN_VIEWERS", min: 0, max: 1_000_000)
             configuration.shardRingBytes = try int("SHARD_RING_BYTES", min: 65536, max: 64 << 20)
+            configuration.instantStartBytesPerSecond = try int("INSTANT_START_BYTES_PER_SECOND", min: 0, max: 10_000_000_000)
             configuration.viewerTransportCC = try bool("VIEWER_TRANSPORT_CC")
             configuration.bandwidthTraceFile = string("BANDWIDTH_TRACE_FILE")
             let formatText = string("LOG_FORMAT") ?? "text"

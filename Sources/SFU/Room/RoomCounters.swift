@@ -45,6 +45,13 @@ public struct RoomCounters: Sendable {
     public var instantStartBytes: UInt64 = 0
     /// Starts sent back to their keyframe: the viewer had no keys yet when they began.
     public var instantStartRewinds: UInt64 = 0
+    /// Starts moved on to a newer keyframe before they caught up (no request upstream).
+    public var instantStartJumps: UInt64 = 0
+    /// The core's shared budget for instant starts (`CatchUpBudget`): bytes sent under it,
+    /// sends it held back for a later turn, and turns that emptied it.
+    public var instantStartBudgetBytes: UInt64 = 0
+    public var instantStartBudgetHeldBack: UInt64 = 0
+    public var instantStartBudgetLimitedTurns: UInt64 = 0
     // Dropped packets by reason.
     public var droppedUnknownSource: UInt64 = 0
     public var droppedGarbage: UInt64 = 0
@@ -127,6 +134,7 @@ public struct RoomCounters: Sendable {
             instantStartsAborted &+= f.instantStartsAborted
             instantStartPackets &+= f.instantStartPackets
             instantStartRewinds &+= f.instantStartRewinds
+            instantStartJumps &+= f.instantStartJumps
             instantStartBytes &+= f.instantStartBytes
         }
     }
@@ -163,6 +171,10 @@ public struct RoomCounters: Sendable {
         instantStartPackets &+= o.instantStartPackets
         instantStartBytes &+= o.instantStartBytes
         instantStartRewinds &+= o.instantStartRewinds
+        instantStartJumps &+= o.instantStartJumps
+        instantStartBudgetBytes &+= o.instantStartBudgetBytes
+        instantStartBudgetHeldBack &+= o.instantStartBudgetHeldBack
+        instantStartBudgetLimitedTurns &+= o.instantStartBudgetLimitedTurns
         droppedUnknownSource &+= o.droppedUnknownSource
         droppedGarbage &+= o.droppedGarbage
         droppedUnexpectedRTP &+= o.droppedUnexpectedRTP

@@ -112,14 +112,6 @@ extension RoomManager {
     }
 
     /// The follow-up copies of earlier repairs that are due (`NackResponder`).
-    /// Sends viewers being started what their pace allows (instant start); one whose
-    /// keyframe left the history first needs a fresh one.
-    func sendInstantStarts(_ room: Room, now: Instant) {
-        for f in room.videoLayers where f.nextCatchUpTime != nil {
-            if f.sendDueCatchUps(now: now, output: output) > 0 { requestKeyframe(room: room, layer: f.layer, now: now) }
-        }
-    }
-
     func sendRepairFollowUps(_ room: Room, now: Instant) {
         for f in room.fanouts { f.sendDueFollowUps(now: now, output: output) }
     }

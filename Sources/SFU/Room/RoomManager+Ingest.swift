@@ -88,7 +88,7 @@ extension RoomManager {
         if !room.shards.isEmpty {
             sendToShards(room, UnsafeRawBufferPointer(view.buffer), kind: stream.kind, layer: stream.layer, keyframe: isKeyframe)
         }
-        if isKeyframe, room.videoLayers.count > 1 { keyframedLayers.append((room, fanout)) }
+        if isKeyframe, room.videoLayers.count > 1 || !fanout.viewersCatchingUp.isEmpty { keyframedLayers.append((room, fanout)) }
         if let r = fanout.recorder {
             if r.takeKeyframeRequest() { requestKeyframe(room: room, layer: fanout.layer, now: now) }
             noteDeadline(r.deadline)

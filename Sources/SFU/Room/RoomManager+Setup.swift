@@ -184,7 +184,8 @@ extension RoomManager {
     func startViewerPicture(_ s: PeerSession, room: Room, now: Instant) {
         let track = s.videoTrack
         let layer = track.map(room.fanout(of:)) ?? room.video
-        if let track, layer.startCatchUp(track, now: now, output: output) {
+        refillCatchUpBudget(now: now)
+        if let track, layer.startCatchUp(track, now: now, budget: &catchUpBudget, output: output) {
             noteDeadline(layer.nextCatchUpTime)
             return
         }

@@ -274,7 +274,9 @@ extension RoomManager {
             }
             counters.shardPacketsIn &+= 1
             if fanout.forward(packet, isKeyframe: message.keyframe, now: now, output: output) { tracksToFlush.append(fanout) }
-            if message.keyframe, room.videoLayers.count > 1 { keyframedLayers.append((room, fanout)) }
+            if message.keyframe, room.videoLayers.count > 1 || !fanout.viewersCatchingUp.isEmpty {
+                keyframedLayers.append((room, fanout))
+            }
         }
         batchEnded(now: now)
     }

@@ -57,6 +57,7 @@ extension RoomManager {
     func moveViewersToKeyframedLayers(now: Instant) {
         for (room, target) in keyframedLayers where rooms[room.name] === room {
             guard let start = target.keyframeCache.start else { continue }
+            target.jumpCatchUpsToLatestKeyframe()
             var moving: [(ViewerTrack, TrackFanout)] = []
             for from in room.videoLayers where from !== target {
                 for v in from.viewers where v.targetLayer == target.layer { moving.append((v, from)) }
@@ -74,15 +75,11 @@ extension RoomManager {
         let codec = VideoCodec(v.codec)
         var offsets = StreamOffsets(codec: codec)
         let lastSequence = v.catchingUp ? v.catchUp.next &- 1 : from.history?.newestSequenceNumber
-        if let lastSequence, let last = from.history?.storedPacket(sequenceNumber: lastSequence) {
-            let old = v.rewrites ? v.offsets : StreamOffsets()
-            offsets.sequence = (lastSequence &+ old.sequence &+ 1) &- start
-            offsets.timestamp =
-                (TrackFanout.timestamp(of: last) &+ old.timestamp &+ Self.layerSwitchFrameTicks) &- TrackFanout.timestamp(of: key)
-            let before = StreamOffsets.pictureFields(of: last, codec: codec)
-            let after = StreamOffsets.pictureFields(of: key, codec: codec)
-            if let a = before.pictureID, let b = after.pictureID { offsets.pictureID = (a &+ old.pictureID &+ 1) &- b }
-            if let a = before.tl0, let b = after.tl0 { offsets.tl0PicIdx = (a &+ old.tl0PicIdx &+ 1) &- b }
+        if let lastSequence {
+            offsets = StreamOffsets.continuing(
+                last: from.history?.storedPacket(sequenceNumber: lastSequence), lastSequence: lastSequence,
+                previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start, codec: codec,
+                frameTicks: Self.layerSwitchFrameTicks)
         }
         layerChanged(v, from: from, now: now)
         from.remove(session: v.session)
@@ -93,7 +90,8 @@ extension RoomManager {
         v.rewrites = true
         v.firstSequenceOnLayer = start &+ offsets.sequence
         target.add(v)
-        if target.startCatchUp(v, keyframe: start, now: now, output: output) { noteDeadline(target.nextCatchUpTime) }
+        refillCatchUpBudget(now: now)
+        if target.startCatchUp(v, keyframe: start, now: now, budget: &catchUpBudget, output: output) { noteDeadline(target.nextCatchUpTime) }
         counters.layerSwitches &+= 1
     }
 

@@ -23,9 +23,9 @@ extension RoomManager {
         lifecycle.checkFirstMedia(now: now)
         // Publisher feedback that is due: transport-wide feedback, NACK retries; and the
         // follow-up copies of repairs to viewers.
+        sendInstantStarts(now: now)
         for room in rooms.values {
             sendRepairFollowUps(room, now: now)
-            sendInstantStarts(room, now: now)
             sendLayerProbes(room, now: now)
             if let relay = room.relay {
                 driveRelay(relay, room: room, now: now)

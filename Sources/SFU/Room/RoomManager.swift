@@ -45,6 +45,8 @@ public final class RoomManager: DatagramEndpoint {
     var keyframedLayers: [(Room, TrackFanout)] = []
     /// The probe bytes this core may send its viewers (`LayerProbe`).
     var layerProbeBudget = LayerProbeBudget()
+    /// What every instant start of this core may send together (`RoomManager+InstantStart`).
+    var catchUpBudget = CatchUpBudget()
     /// The earliest time something is due (`nextTimeout`).
     var wakeAt: Instant?
     /// Told when an input made something due earlier than `nextTimeout` said before, so the

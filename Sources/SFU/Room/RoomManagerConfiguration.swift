@@ -55,6 +55,11 @@ public struct RoomManagerConfiguration: Sendable {
     /// since the latest keyframe when that is at most this many bytes (the history grows to
     /// hold a keyframe interval up to this size); else a keyframe is asked for. 0 = off.
     public var instantStartMaxBytes = 4 << 20
+    /// What every instant start of the core may send together, bytes per second
+    /// (`INSTANT_START_BYTES_PER_SECOND`; `CatchUpBudget`): keyframes first, then the rest,
+    /// earliest start first; a storm of joiners then starts later rather than overloading the
+    /// core. 0 = no shared bound (each start is paced on its own only).
+    public var instantStartBytesPerSecond = 50_000_000
     /// Admission control: a new viewer, or a publisher that would create a room, is refused
     /// (503 + `Retry-After`) while the core's smoothed busy fraction is above this (0…1);
     /// 0 = off (`MAX_CORE_LOAD`). Sessions already admitted are never affected.

@@ -38,7 +38,11 @@ extension TrackFanout {
     /// from the latest keyframe. False when there is none to start from (instant start off,
     /// no keyframe yet, too much sent since): the caller asks the publisher for one. With
     /// `keyframe`: a viewer moved to this simulcast layer, from the keyframe just received.
-    func startCatchUp(_ viewer: ViewerTrack, keyframe: UInt16? = nil, now: Instant, output: DatagramQueue) -> Bool {
+    /// Its keyframe goes at once as far as the core's shared `budget` allows; the rest with
+    /// the other starts (`RoomManager.sendInstantStarts`).
+    func startCatchUp(
+        _ viewer: ViewerTrack, keyframe: UInt16? = nil, now: Instant, budget: inout CatchUpBudget, output: DatagramQueue
+    ) -> Bool {
         guard let history, let start = keyframe ?? keyframeCache.usableStart(in: history, bytesIn: bytesIn),
               history.storedPacket(sequenceNumber: start) != nil, canRepair(viewer)
         else { return false }
@@ -47,7 +51,7 @@ extension TrackFanout {
         viewer.catchUp = CatchUpCursor(
             from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now, startedAt: now)
         if keyframe == nil { instantStarts &+= 1 }
-        _ = sendCatchUp(viewer, now: now, output: output)
+        _ = sendCatchUp(viewer, keyframeOnly: true, budget: &budget, now: now, output: output)
         return true
     }
 
@@ -56,25 +60,30 @@ extension TrackFanout {
     func rewindCatchUp(_ viewer: ViewerTrack, now: Instant) {
         guard viewer.catchingUp, now - viewer.catchUp.startedAt >= Self.catchUpRewindInterval else { return }
         viewer.catchUp.next = viewer.catchUp.from
+        viewer.catchUp.inKeyframe = true
         viewer.catchUp.startedAt = now
         instantStartRewinds &+= 1
     }
 
-    /// Sends what is due to every viewer being started. Returns the viewers whose keyframe
-    /// left the history before they caught up (they are live now, but need a fresh keyframe:
-    /// the caller asks for one).
-    func sendDueCatchUps(now: Instant, output: DatagramQueue) -> Int {
+    /// Sends what is due to every viewer being started, in the order they were started (the
+    /// earliest catch up first when `budget` runs short, rather than all of them falling
+    /// behind together); with `keyframeOnly`, only what is left of each one's keyframe (the
+    /// first turn of `RoomManager.sendInstantStarts`: every first picture before anyone's
+    /// later packets). Returns the viewers whose keyframe left the history before they caught
+    /// up (they are live now, but need a fresh keyframe: the caller asks for one).
+    func sendDueCatchUps(now: Instant, keyframeOnly: Bool = false, budget: inout CatchUpBudget, output: DatagramQueue) -> Int {
         var aborted = 0
-        var i = 0
-        while i < viewersCatchingUp.count {
+        var kept = 0
+        for i in viewersCatchingUp.indices {
             let viewer = viewersCatchingUp[i]
-            if now < viewer.catchUp.due {
-                i += 1
-                continue
+            var progress = CatchUpProgress.sending
+            if keyframeOnly ? viewer.catchUp.inKeyframe : !(now < viewer.catchUp.due) {
+                progress = sendCatchUp(viewer, keyframeOnly: keyframeOnly, budget: &budget, now: now, output: output)
             }
-            switch sendCatchUp(viewer, now: now, output: output) {
+            switch progress {
             case .sending:
-                i += 1
+                viewersCatchingUp[kept] = viewer
+                kept += 1
                 continue
             case .aborted:
                 aborted += 1
@@ -83,10 +92,44 @@ extension TrackFanout {
                 break
             }
             viewer.catchingUp = false
-            viewersCatchingUp.swapAt(i, viewersCatchingUp.count - 1)
-            viewersCatchingUp.removeLast()
         }
+        viewersCatchingUp.removeLast(viewersCatchingUp.count - kept)
         return aborted
+    }
+
+    /// The track's latest keyframe has just been stored: viewers still being started from an
+    /// older one go on from it instead, their numbering, timestamps and picture IDs continued
+    /// (`StreamOffsets.continuing`). They skip the rest of the older interval, which they
+    /// would have seen late anyway, and are nearer to live; and a start held back by the
+    /// budget (a storm of joiners) never waits so long that its keyframe leaves the history,
+    /// which would cost a keyframe request upstream. Returns how many jumped.
+    @discardableResult
+    func jumpCatchUpsToLatestKeyframe() -> Int {
+        guard !viewersCatchingUp.isEmpty, let history, let start = keyframeCache.start,
+              let key = history.storedPacket(sequenceNumber: start)
+        else { return 0 }
+        let timestamp = keyframeCache.timestamp
+        var jumped = 0
+        for v in viewersCatchingUp where v.catchUp.keyframeTimestamp != timestamp {
+            // Already sent up to the new keyframe (or past it): it goes on as it is.
+            guard SequenceNumber(start).isNewer(than: SequenceNumber(v.catchUp.next)) else { continue }
+            // Nothing of this start sent yet, and no offsets: the new keyframe needs none.
+            if v.catchUp.next != v.catchUp.from || v.rewrites {
+                let last = v.catchUp.next &- 1
+                v.offsets = StreamOffsets.continuing(
+                    last: history.storedPacket(sequenceNumber: last), lastSequence: last,
+                    previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start,
+                    codec: VideoCodec(v.codec), frameTicks: RoomManager.layerSwitchFrameTicks)
+                v.rewrites = true
+                v.firstSequenceOnLayer = start &+ v.offsets.sequence
+            }
+            v.catchUp.from = start
+            v.catchUp.next = start
+            v.catchUp.keyframeTimestamp = timestamp
+            jumped += 1
+        }
+        instantStartJumps &+= UInt64(jumped)
+        return jumped
     }
 
     /// What a viewer connecting now would be sent (bytes since the keyframe); nil when it
@@ -105,16 +148,19 @@ extension TrackFanout {
 
     enum CatchUpProgress { case sending, caughtUp, aborted }
 
-    /// Sends the viewer the next packets its pace allows. `caughtUp`: it has every packet up
-    /// to the newest and may join the batch fan-out (between batches, so nothing held is
-    /// skipped). `aborted`: its keyframe is no longer in the history.
-    private func sendCatchUp(_ viewer: ViewerTrack, now: Instant, output: DatagramQueue) -> CatchUpProgress {
+    /// Sends the viewer the next packets its pace and the shared `budget` allow (with
+    /// `keyframeOnly`, only its keyframe's). `caughtUp`: it has every packet up to the newest
+    /// and may join the batch fan-out (between batches, so nothing held is skipped).
+    /// `aborted`: its keyframe is no longer in the history.
+    private func sendCatchUp(
+        _ viewer: ViewerTrack, keyframeOnly: Bool, budget: inout CatchUpBudget, now: Instant, output: DatagramQueue
+    ) -> CatchUpProgress {
         guard let history, history.storedPacket(sequenceNumber: viewer.catchUp.from) != nil,
               let newest = history.newestSequenceNumber
         else { return .aborted }
         guard source != nil else { return .caughtUp }  // the publisher left: nothing more to start from
         guard canRepair(viewer) else {
-            viewer.catchUp.due = now + Self.catchUpInterval  // not sendable now: try again
+            if !keyframeOnly { viewer.catchUp.due = now + Self.catchUpInterval }  // not sendable now: try again
             return .sending
         }
         var c = viewer.catchUp
@@ -137,8 +183,11 @@ extension TrackFanout {
                 continue
             }
             let inKeyframe = Self.timestamp(of: stored) == c.keyframeTimestamp
-            guard inKeyframe || c.budget > 0 else { break }
+            c.inKeyframe = inKeyframe
+            guard inKeyframe || (!keyframeOnly && c.budget > 0) else { break }
+            guard budget.allows(stored.count) else { break }
             guard sendStored(stored, to: viewer, rtxPayloadType: nil, now: now, output: output) else { break }
+            budget.spend(stored.count, keyframe: inKeyframe)
             if !inKeyframe { c.budget -= stored.count }
             c.next &+= 1
             c.packetsSent &+= 1
@@ -148,7 +197,7 @@ extension TrackFanout {
             instantStartPackets &+= 1
             instantStartBytes &+= UInt64(stored.count)
         }
-        c.due = now + Self.catchUpInterval
+        if !keyframeOnly { c.due = now + Self.catchUpInterval }
         viewer.catchUp = c
         return progress
     }

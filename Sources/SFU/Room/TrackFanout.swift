@@ -59,6 +59,8 @@ final class TrackFanout {
     var instantStartPackets: UInt64 = 0
     var instantStartBytes: UInt64 = 0
     var instantStartRewinds: UInt64 = 0
+    /// Starts moved on to a newer keyframe before they caught up (`jumpCatchUpsToLatestKeyframe`).
+    var instantStartJumps: UInt64 = 0
     /// Bytes in the current 1 s window and the last full window's bitrate.
     private var windowBytes: UInt64 = 0
     private var windowStart = Instant(nanoseconds: 0)

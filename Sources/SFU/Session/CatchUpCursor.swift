@@ -10,6 +10,8 @@ struct CatchUpCursor {
     var from: UInt16 = 0
     var next: UInt16 = 0
     var keyframeTimestamp: UInt32 = 0
+    /// The next packet to send is still the keyframe's (it goes before anyone's later packets).
+    var inKeyframe = true
     /// Bytes it may send now (a token bucket refilled at the pacing rate).
     var budget = 0
     var refilledAt = Instant(nanoseconds: 0)

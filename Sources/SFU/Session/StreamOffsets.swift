@@ -10,10 +10,33 @@ struct StreamOffsets: Equatable {
     /// Whose payload descriptor carries the picture ID (nil: none rewritten).
     var codec: VideoCodec?
 
+    /// Offsets that make a stream going on at keyframe `key` (numbered `start`) continue the
+    /// one a viewer got so far: its last packet was numbered `lastSequence` (in the same
+    /// numbering as `start`, before `previous` was added) and is `last`, nil when no longer
+    /// stored (the numbering still continues; timestamps and picture IDs then jump). The
+    /// keyframe comes `frameTicks` after the last packet's timestamp.
+    static func continuing(
+        last: UnsafeRawBufferPointer?, lastSequence: UInt16, previous old: StreamOffsets, keyframe key: UnsafeRawBufferPointer,
+        start: UInt16, codec: VideoCodec?, frameTicks: UInt32
+    ) -> StreamOffsets {
+        var offsets = StreamOffsets(codec: codec)
+        offsets.sequence = (lastSequence &+ old.sequence &+ 1) &- start
+        guard let last, last.count >= 12, key.count >= 12 else { return offsets }
+        offsets.timestamp = (WireBytes.u32(last, 4) &+ old.timestamp &+ frameTicks) &- WireBytes.u32(key, 4)
+        let before = pictureFields(of: last, codec: codec)
+        let after = pictureFields(of: key, codec: codec)
+        if let a = before.pictureID, let b = after.pictureID { offsets.pictureID = (a &+ old.pictureID &+ 1) &- b }
+        if let a = before.tl0, let b = after.tl0 { offsets.tl0PicIdx = (a &+ old.tl0PicIdx &+ 1) &- b }
+        return offsets
+    }
+
     /// Rewrites a plaintext RTP packet in place; `rtx`: an RTX packet (RFC 4588), whose
     /// payload starts with the original sequence number, rewritten instead of the header's.
     func apply(to p: UnsafeMutableRawBufferPointer, length: Int, rtx: Bool = false) {
-        let bytes = UnsafeRawBufferPointer(rebasing: p[0..<min(length, p.count)])
+        // Never past the buffer, whatever the length says (the payload descriptor is sliced
+        // up to it, unchecked in a release build).
+        let length = min(max(length, 0), p.count)
+        let bytes = UnsafeRawBufferPointer(rebasing: p[0..<length])
         guard let header = Self.headerLength(of: bytes) else { return }
         WireBytes.put32(p, 4, WireBytes.u32(bytes, 4) &+ timestamp)
         var payload = header
@@ -55,7 +78,10 @@ struct StreamOffsets: Equatable {
     private func rewritePictureID(_ d: UnsafeMutableRawBufferPointer, at: inout Int) {
         guard at < d.count else { return }
         if d[at] & 0x80 != 0 {
-            guard at + 1 < d.count else { return }
+            guard at + 1 < d.count else {
+                at = d.count  // cut short: nothing after it to rewrite (not TL0PICIDX into the ID)
+                return
+            }
             let id = (UInt16(d[at] & 0x7F) << 8 | UInt16(d[at + 1])) &+ pictureID & 0x7FFF
             d[at] = 0x80 | UInt8(id >> 8 & 0x7F)
             d[at + 1] = UInt8(id & 0xFF)
@@ -90,11 +116,17 @@ struct StreamOffsets: Equatable {
         case .vp8:
             guard d[0] & 0x80 != 0 else { return (nil, nil) }
             at = 2
-            if d[1] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[1] & 0x80 != 0 {
+                pid = PictureID.read(d, at: &at)
+                if pid == nil { return (nil, nil) }  // cut short: no TL0PICIDX after it either
+            }
             if d[1] & 0x40 != 0, at < d.count { tl0 = d[at] }
         case .vp9:
             at = 1
-            if d[0] & 0x80 != 0 { pid = PictureID.read(d, at: &at) }
+            if d[0] & 0x80 != 0 {
+                pid = PictureID.read(d, at: &at)
+                if pid == nil { return (nil, nil) }
+            }
             if d[0] & 0x20 != 0, d[0] & 0x10 == 0, at + 1 < d.count { tl0 = d[at + 1] }
         default:
             return (nil, nil)

@@ -26,6 +26,7 @@ nonisolated(unsafe) let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "ice": TransportTargets.ice,
     "dtls": TransportTargets.dtls,
     "recording": RecordingTarget.run,
+    "offsets": OffsetsTarget.run,
     "room": { input in
         if RoomReplay.shared == nil { RoomReplay.shared = RoomReplay() }
         RoomReplay.shared!.run(input)

@@ -48,10 +48,22 @@ final class RoomReplay {
     let output: DatagramQueue
     let serverIdentity: DTLSIdentity
     let clientIdentity: DTLSIdentity
-    let publisherOffer: SessionDescription
+    let plainOffer: SessionDescription
+    /// Chromium's three-layer simulcast offer (`a=rid` f, h, q; `a=simulcast:send`): an input
+    /// whose set-up byte has 0x20 publishes with it, so RID placement and layer moves run.
+    let simulcastOffer: SessionDescription
     let viewerOffer: SessionDescription
-    let publisherSSRCs: [UInt32]
+    let plainSSRCs: [UInt32]
+    let simulcastSSRCs: [UInt32]
     let publisherPayloadTypes: [UInt8]
+    /// This input's publisher offer and its SSRCs (the simulcast offer signals audio's only).
+    var publisherOffer: SessionDescription
+    var publisherSSRCs: [UInt32]
+    var simulcast = false
+    /// The simulcast offer's RIDs, and its video m-line's MID, RID and repaired-RID extension ids.
+    let rids: [String]
+    let simulcastMID: String
+    let extensionIDs: (mid: UInt8, rid: UInt8, repairedRID: UInt8)
     /// The publisher, the viewer, a third party and an IPv6 stranger.
     let addresses: [SocketAddress]
     static let clientPassword = "fuzzclientpassword012345"
@@ -67,10 +79,22 @@ final class RoomReplay {
         clientIdentity = try! DTLSIdentity.generate()
         let folder = getenv("FUZZ_FIXTURES").map { String(cString: $0) } ?? "Tests/SFUTests/SDP/Fixtures"
         let fp = clientIdentity.localFingerprint
-        publisherOffer = Self.offer(folder + "/chromium-offer.sdp", ufrag: "fzpb", fingerprint: fp)
+        plainOffer = Self.offer(folder + "/chromium-offer.sdp", ufrag: "fzpb", fingerprint: fp)
+        simulcastOffer = Self.offer(folder + "/chromium-simulcast-offer.sdp", ufrag: "fzpb", fingerprint: fp)
         viewerOffer = Self.offer(folder + "/chromium-whep-offer.sdp", ufrag: "fzvw", fingerprint: fp)
-        publisherSSRCs = publisherOffer.media.flatMap { $0.ssrcs.map(\.ssrc) }.uniqued()
-        publisherPayloadTypes = publisherOffer.media.flatMap { $0.codecs.map(\.payloadType) }
+        plainSSRCs = plainOffer.media.flatMap { $0.ssrcs.map(\.ssrc) }.uniqued()
+        simulcastSSRCs = simulcastOffer.media.flatMap { $0.ssrcs.map(\.ssrc) }.uniqued()
+        publisherPayloadTypes = plainOffer.media.flatMap { $0.codecs.map(\.payloadType) }
+        publisherOffer = plainOffer
+        publisherSSRCs = plainSSRCs
+        let video = simulcastOffer.media.first { $0.kind == .video }!
+        rids = (try? SDPSimulcast.offered(in: video))?.rids ?? []
+        simulcastMID = video.mid ?? "1"
+        func id(_ uri: String) -> UInt8 { video.headerExtensions.first { $0.uri == uri }?.id ?? 0 }
+        extensionIDs = (
+            id("urn:ietf:params:rtp-hdrext:sdes:mid"), id("urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"),
+            id("urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id")
+        )
         // The clients' addresses: three loopback ones and an IPv6 one; nobody listens, the
         // harness reads what the server sends them from its queue.
         addresses = (0..<3).map { SocketAddress(ip: "127.0.0.1", port: 50001 + UInt16($0))! }
@@ -109,6 +133,9 @@ final class RoomReplay {
         var now = Instant(nanoseconds: 1_000_000_000_000)
         var cursor = FuzzInput(input)
         let setup = cursor.byte()
+        simulcast = setup & 0x20 != 0
+        publisherOffer = simulcast ? simulcastOffer : plainOffer
+        publisherSSRCs = simulcast ? simulcastSSRCs : plainSSRCs
         let room = try! RoomName(validating: "fuzz")
         var peers: [Peer?] = [nil, nil]
         func publish() {
@@ -203,7 +230,25 @@ final class RoomReplay {
         let selector = cursor.byte()
         let body = cursor.chunk()
         var packet = [UInt8]()
-        if selector & 1 != 0 {
+        if simulcast, selector & 5 == 5 {
+            // A simulcast layer's packet: an unsignalled SSRC named by MID and RID (or, for
+            // RTX, repaired RID) header extensions; the last RID choice was never offered.
+            let seq = cursor.u16()
+            let ts = cursor.u32()
+            let choice = Int(selector >> 5) % (rids.count + 1)
+            let rid = choice < rids.count ? rids[choice] : "x"
+            let repaired = selector & 8 != 0
+            let ssrc = 0x51A0_0000 | UInt32(selector >> 3)
+            let pt = publisherPayloadTypes[Int(cursor.byte()) % publisherPayloadTypes.count]
+            packet = [0x90, (selector & 2 != 0 ? 0x80 : 0) | pt, UInt8(seq >> 8), UInt8(seq & 0xFF)]
+            packet += [UInt8(ts >> 24), UInt8((ts >> 16) & 0xFF), UInt8((ts >> 8) & 0xFF), UInt8(ts & 0xFF)]
+            packet += [UInt8(ssrc >> 24), UInt8((ssrc >> 16) & 0xFF), UInt8((ssrc >> 8) & 0xFF), UInt8(ssrc & 0xFF)]
+            var elements: [UInt8] = [extensionIDs.mid << 4 | UInt8(simulcastMID.utf8.count - 1)] + Array(simulcastMID.utf8)
+            let ridID = repaired ? extensionIDs.repairedRID : extensionIDs.rid
+            elements += [ridID << 4 | UInt8(rid.utf8.count - 1)] + Array(rid.utf8)
+            while elements.count % 4 != 0 { elements.append(0) }
+            packet += [0xBE, 0xDE, 0, UInt8(elements.count / 4)] + elements
+        } else if selector & 1 != 0 {
             let seq = cursor.u16()
             let ts = cursor.u32()
             let ssrc = publisherSSRCs.isEmpty ? 1 : publisherSSRCs[Int(selector >> 3) % publisherSSRCs.count]
@@ -322,7 +367,7 @@ final class RoomReplay {
         _ cursor: inout FuzzInput, manager: RoomManager, peers: [Peer?], room: RoomName, now: Instant
     ) {
         let selector = cursor.byte()
-        switch selector % 6 {
+        switch selector % 8 {
         case 0:
             if let v = peers[1] { manager.endSession(room: "fuzz", id: v.sessionID, now: now) }
         case 1:
@@ -339,8 +384,18 @@ final class RoomReplay {
             if let fragment = try? TrickleFragment.parse(text) {
                 _ = manager.patch(room: "fuzz", id: p.sessionID, fragment: fragment, ifMatch: "*", now: now)
             }
-        default:
+        case 5:
             manager.closeRoom("fuzz", now: now)
+        case 6:
+            // A viewer's layer by RID (offered or not), through the API's entry point.
+            guard let v = peers[1] else { return }
+            let choice = Int(selector >> 3) % (rids.count + 1)
+            _ = manager.selectLayer(
+                room: "fuzz", id: v.sessionID, choice: .rid(choice < rids.count ? rids[choice] : "x"), now: now)
+        default:
+            if let v = peers[Int(selector >> 7)] {
+                _ = manager.selectLayer(room: "fuzz", id: v.sessionID, choice: .automatic, now: now)
+            }
         }
     }
 

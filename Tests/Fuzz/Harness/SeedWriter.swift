@@ -67,6 +67,45 @@ enum SeedWriter {
         add("room", [0x01, 0x0B, 0x03, 0, 0, 0, 0, 0, 0, 0x0C, 0x00, 0, 0, 0, 0, 0, 0, 0x08, 24] + Array(repeating: 0x17, count: 24))
         add("room", [0x00, 0x03, 0x01, 0, 1, 0, 0, 0, 2, 0x04, 0x16, 4, 0, 1, 1, 2, 3, 0xE5, 0xE5, 0xE5, 0xE5])
 
+        // Room with the simulcast offer (set-up 0x20): each layer's VP8 frames named by RID
+        // (selector 0x05 | layer << 5), keyframes at frames 0 and 3; then the viewer pinned to
+        // the lowest layer (a move at its next keyframe), a tick, and back to automatic.
+        let replay = RoomReplay()
+        let vp8 = UInt8(replay.publisherPayloadTypes.firstIndex(of: 96) ?? 0)
+        func layerFrame(_ layer: UInt8, _ k: UInt8, key: Bool) -> [UInt8] {
+            let payload: [UInt8] = [0x90, 0x80, 0x80, k, key ? 0x10 : 0x11, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01]
+            return [0x41, 0x05 | layer << 5, UInt8(payload.count)] + payload + [0x00, k, 0, 0, k &* 0x0B, 0xB8, vp8]
+        }
+        var simulcastMedia: [UInt8] = [0x23]
+        for k: UInt8 in 0..<4 {
+            for layer: UInt8 in 0..<3 { simulcastMedia += layerFrame(layer, k, key: k % 3 == 0) }
+            simulcastMedia += [0x07]
+        }
+        add("room", simulcastMedia)
+        var moves = simulcastMedia + [0x06, 0x16]  // pin the viewer to "q"
+        for k: UInt8 in 4..<8 {
+            for layer: UInt8 in 0..<3 { moves += layerFrame(layer, k, key: k == 6) }
+            moves += [0x07]
+        }
+        moves += [0xA5, 0x06, 0x07]  // a second passes (tick), then automatic
+        add("room", moves)
+        // A RID that was not offered, and an RTX repair named by repaired RID.
+        add("room", [0x23, 0x41, 0x05 | 3 << 5, 4, 0x90, 0x80, 0x80, 1, 0, 9, 0, 0, 0, 0, vp8, 0x41, 0x0D, 4, 0, 0x09, 1, 2, 0, 10, 0, 0, 0, 0, vp8 + 1, 0x07])
+
+        // StreamOffsets: flags (codec, RTX, length mode, last given), offsets, length change,
+        // the last packet's number, the last packet, the packet.
+        let header: [UInt8] = [0x80, 0x60, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0, 0, 0, 7]
+        let vp8Long: [UInt8] = [0x90, 0xC0, 0xFF, 0xFE, 0x7F, 0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A]  // 15-bit ID, TL0
+        let vp8Short: [UInt8] = [0x90, 0xC0, 0x7E, 0xFF, 0x10]  // 7-bit ID, TL0
+        let vp9: [UInt8] = [0xA8, 0xFF, 0xFF, 0x20, 0xFF]  // I, L, 15-bit ID, layer byte, TL0
+        let withExtension: [UInt8] = [0x90, 0x60, 0x00, 0x01, 0, 0, 0, 1, 0, 0, 0, 7, 0xBE, 0xDE, 0, 1, 0x40, 0x31, 0, 0]
+        for (flags, body) in [
+            (0x21 as UInt8, header + vp8Long), (0x21, header + vp8Short), (0x22, header + vp9), (0x25, header + [0xFF, 0xFF] + vp8Long),
+            (0x09, header + vp8Long), (0x11, header + vp8Short), (0x23, withExtension + [0x7C, 0x85]), (0x01, Array(header[0..<11])),
+        ] {
+            add("offsets", [flags, 0xFF, 0xFF, 0x80, 0, 0, 1, 0x7F, 0xF0, 0xFE, 3, 0xFF, 0xFE, UInt8(body.count)] + body + body)
+        }
+
         // Answers in the viewer role: choices × the fixture offers are added by make-corpus.sh.
         // Router and static paths (method byte, path).
         for (m, path) in [

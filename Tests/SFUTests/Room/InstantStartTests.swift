@@ -12,6 +12,8 @@ struct InstantStartTests {
     final class Bench {
         let output = DatagramQueue(pool: BufferPool(slotSize: 2048, slotCount: 1024), capacity: 1024)
         let fanout: TrackFanout
+        /// The core's shared budget for starts (none by default: each start paced alone).
+        var budget = CatchUpBudget()
         var sessions: [PeerSession] = []
         var receivers: [SRTPContext] = []
         /// Sequence numbers each viewer received, in order.
@@ -83,6 +85,12 @@ struct InstantStartTests {
             }
         }
 
+        func start(_ viewer: ViewerTrack, now: Instant) -> Bool {
+            fanout.startCatchUp(viewer, now: now, budget: &budget, output: output)
+        }
+
+        func sendDue(now: Instant) -> Int { fanout.sendDueCatchUps(now: now, budget: &budget, output: output) }
+
         /// Runs the paced starts until none is left (at most `limit` steps of `step`).
         func runCatchUps(from now: Instant, step: Duration = .milliseconds(5), limit: Int = 10_000) -> (Instant, aborted: Int) {
             var t = now
@@ -90,7 +98,7 @@ struct InstantStartTests {
             for _ in 0..<limit {
                 guard let due = fanout.nextCatchUpTime else { break }
                 t = max(t + step, due)
-                aborted += fanout.sendDueCatchUps(now: t, output: output)
+                aborted += fanout.sendDueCatchUps(now: t, budget: &budget, output: output)
                 deliver()
             }
             return (t, aborted)
@@ -115,7 +123,7 @@ struct InstantStartTests {
             bench.frame(keyframe: false, now: now)
         }
         let viewer = try bench.connectViewer(now: now)
-        #expect(bench.fanout.startCatchUp(viewer, now: now, output: bench.output))
+        #expect(bench.start(viewer, now: now))
         bench.deliver()
         // The keyframe's six packets went at once, unpaced.
         #expect(bench.received[0].count >= 6)
@@ -145,7 +153,7 @@ struct InstantStartTests {
             bench.frame(keyframe: false, packets: 5, now: now)
         }
         let viewer = try bench.connectViewer(now: now)
-        #expect(bench.fanout.startCatchUp(viewer, now: now, output: bench.output))
+        #expect(bench.start(viewer, now: now))
         bench.deliver()
         let first = bench.received[0].count
         #expect(first >= 10 && first < 10 + 90 * 5 / 4, "the keyframe at once, the rest not in the same burst: \(first)")
@@ -161,7 +169,7 @@ struct InstantStartTests {
     func unavailable() throws {
         let none = Bench()
         none.frame(keyframe: false, now: Self.at(1000))
-        #expect(!none.fanout.startCatchUp(try none.connectViewer(now: Self.at(1000)), now: Self.at(1000), output: none.output))
+        #expect(!none.start(try none.connectViewer(now: Self.at(1000)), now: Self.at(1000)))
         #expect(none.fanout.instantStartAvailableBytes == nil)
 
         let bounded = Bench(maxBytes: 20_000)
@@ -169,11 +177,11 @@ struct InstantStartTests {
         #expect(bounded.fanout.instantStartAvailableBytes == 3000)
         for i in 0..<10 { bounded.frame(keyframe: false, now: Self.at(1033 + Int64(i) * 33)) }
         #expect(bounded.fanout.instantStartAvailableBytes == nil, "33 KB since the keyframe, past the 20 KB bound")
-        #expect(!bounded.fanout.startCatchUp(try bounded.connectViewer(now: Self.at(2000)), now: Self.at(2000), output: bounded.output))
+        #expect(!bounded.start(try bounded.connectViewer(now: Self.at(2000)), now: Self.at(2000)))
 
         let off = Bench(maxBytes: 0)
         off.frame(keyframe: true, now: Self.at(1000))
-        #expect(!off.fanout.startCatchUp(try off.connectViewer(now: Self.at(1000)), now: Self.at(1000), output: off.output))
+        #expect(!off.start(try off.connectViewer(now: Self.at(1000)), now: Self.at(1000)))
         withExtendedLifetime([none.sessions, bounded.sessions, off.sessions]) {}
     }
 
@@ -185,9 +193,9 @@ struct InstantStartTests {
         bench.frame(keyframe: true, packets: 2, now: now)
         for _ in 0..<3 { bench.frame(keyframe: false, now: now) }
         let viewer = try bench.connectViewer(now: now)
-        #expect(bench.fanout.startCatchUp(viewer, now: now, output: bench.output))
+        #expect(bench.start(viewer, now: now))
         for _ in 0..<10 { bench.frame(keyframe: false, now: now) }  // 30 KB: the arena comes round
-        #expect(bench.fanout.sendDueCatchUps(now: now + .milliseconds(5), output: bench.output) == 1)
+        #expect(bench.sendDue(now: now + .milliseconds(5)) == 1)
         #expect(!viewer.catchingUp)
         #expect(bench.fanout.instantStartsAborted == 1)
         withExtendedLifetime(bench.sessions) {}
@@ -200,7 +208,7 @@ struct InstantStartTests {
         bench.frame(keyframe: true, now: now)
         for i in 0..<30 { bench.frame(keyframe: false, packets: 5, now: now + .milliseconds(UInt64(i) * 33)) }
         let viewer = try bench.connectViewer(now: now + .seconds(1))
-        #expect(bench.fanout.startCatchUp(viewer, now: now + .seconds(1), output: bench.output))
+        #expect(bench.start(viewer, now: now + .seconds(1)))
         bench.fanout.attach(source: Bench.media)
         #expect(!viewer.catchingUp)
         #expect(bench.fanout.nextCatchUpTime == nil)
@@ -222,7 +230,7 @@ struct InstantStartTests {
         #expect(available == 110 * 5 * 1000)
         #expect(bench.fanout.history!.byteCapacity >= available)
         let viewer = try bench.connectViewer(now: Self.at(ms))
-        #expect(bench.fanout.startCatchUp(viewer, now: Self.at(ms), output: bench.output))
+        #expect(bench.start(viewer, now: Self.at(ms)))
         let (_, aborted) = bench.runCatchUps(from: Self.at(ms))
         #expect(aborted == 0)
         #expect(bench.received[0].count == 110 * 5)
@@ -239,7 +247,7 @@ struct InstantStartTests {
         bench.frame(keyframe: true, packets: 4, flagged: 2, now: now)  // SPS, PPS, then the IDR
         bench.frame(keyframe: false, now: now)
         let viewer = try bench.connectViewer(now: now)
-        #expect(bench.fanout.startCatchUp(viewer, now: now, output: bench.output))
+        #expect(bench.start(viewer, now: now))
         bench.deliver()
         #expect(bench.received[0].first == keyframeFirst)
         withExtendedLifetime(bench.sessions) {}

@@ -73,6 +73,16 @@ struct RoomSimulationTests {
         let counters = simulation.manager.mediaCounters
         #expect(counters.instantStartsUnavailable == 0)
         #expect(counters.instantStarts >= UInt64(viewers))
+        // The core's budget for starts held the storm back (INSTANT_START_BYTES_PER_SECOND's
+        // default), and no start fell so far behind that it cost a keyframe request (those
+        // behind at a keyframe moved on to it). Requests upstream come from the publisher's
+        // connection and from viewers' own PLIs once live (their paths lose up to 2 %).
+        let budget = simulation.manager.catchUpBudget
+        print("join storm: budget spent \(budget.spentBytes) of \(budget.grantedBytes) granted, keyframes \(budget.keyframeBytes), held back \(budget.sendsHeldBack) in \(budget.limitedTurns) turns; jumps \(counters.instantStartJumps), aborted \(counters.instantStartsAborted), PLI sent \(counters.pliSent), PLI from viewers \(counters.pliFromViewers)")
+        #expect(budget.limitedTurns > 0, "the storm asked for more than the budget")
+        #expect(budget.spentBytes <= budget.grantedBytes)
+        #expect(counters.instantStartsAborted == 0)
+        #expect(counters.pliSent <= 1 + counters.pliFromViewers, "no request upstream of the server's own but the publisher's first")
     }
 
     @Test("regression seeds pass")
