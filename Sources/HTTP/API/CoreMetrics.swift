@@ -195,19 +195,17 @@ public enum CoreMetrics {
               value: Double(r.tcpWriteQueuePeakBytes))
         return s
     }
-    /// Edge relays (`CLUSTER_MODE=edge`) and, on an origin, the relays it serves.
     /// One room on every core: the shards and what crossed between cores; each ring's depth,
     /// messages and drops, reported by the core that reads it.
     static func shardFigures(into s: inout MetricsSnapshot, counters c: RoomCounters, loop: EventLoop) {
         let core = [("core", "\(loop.index)")]
         s.add("livesfu_shards_opened_total", .counter, help: "Rooms of this core that spread viewers to another core (one per core)",
               labels: core, value: Double(c.shardsOpened))
-        s.add("livesfu_shard_packets_total", .counter,
-              help: "Packets handed between cores for rooms on several cores: out (owner to shards, one per shard core) and in (read by shards)",
-              labels: core + [("direction", "out")], value: Double(c.shardPacketsOut))
-        s.add("livesfu_shard_packets_total", .counter,
-              help: "Packets handed between cores for rooms on several cores: out (owner to shards, one per shard core) and in (read by shards)",
-              labels: core + [("direction", "in")], value: Double(c.shardPacketsIn))
+        for (direction, value) in [("out", c.shardPacketsOut), ("in", c.shardPacketsIn)] {
+            s.add("livesfu_shard_packets_total", .counter,
+                  help: "Packets handed between cores for rooms on several cores: out (owner to shards, one per shard core) and in (read by shards)",
+                  labels: core + [("direction", direction)], value: Double(value))
+        }
         s.add("livesfu_shard_keyframe_requests_total", .counter, help: "Keyframe requests from shards taken by the room's owner",
               labels: core, value: Double(c.shardKeyframeRequestsIn))
         for ring in loop.rings?.inbound(to: loop.index) ?? [] {
@@ -221,6 +219,7 @@ public enum CoreMetrics {
         }
     }
 
+    /// Edge relays (`CLUSTER_MODE=edge`) and, on an origin, the relays it serves.
     static func relayFigures(into s: inout MetricsSnapshot, snapshots: [RoomSnapshot], counters c: RoomCounters, edge: EdgeRelays?) {
         s.add("livesfu_relay_viewers", .gauge, help: "Edge nodes' relay sessions this node serves as an origin",
               value: Double(snapshots.reduce(0) { $0 + $1.relayViewers.count }))

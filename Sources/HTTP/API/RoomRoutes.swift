@@ -178,7 +178,7 @@ public struct RoomRoutes {
             // Checked again on the room's core: the drain's jobs reach each core after the
             // flag was set, so an offer that passed the first check cannot follow them in.
             if drain?.isDraining == true {
-                if let ticket { rooms.handledPlaced(room.value, ticket) }
+                rooms.handledPlaced(room.value, ticket)
                 back.execute { box.value?.deliver(nil) }
                 return
             }
@@ -187,7 +187,7 @@ public struct RoomRoutes {
                 let result = Result { () throws(RoomError) in
                     try rooms.play(room: room, offer: offer, client: client, relayFor: relayFor, now: loop.now)
                 }
-                if let ticket { rooms.handledPlaced(room.value, ticket) }
+                rooms.handledPlaced(room.value, ticket)
                 traced(rooms, result, loop.now)
                 back.execute { box.value?.deliver(result) }
             case .shard(let core, let open):
@@ -199,7 +199,7 @@ public struct RoomRoutes {
                     traced(shard, result, loop.now)
                     back.execute { box.value?.deliver(result) }
                 }
-                if let ticket { rooms.handledPlaced(room.value, ticket) }
+                rooms.handledPlaced(room.value, ticket)
                 if !sent {
                     rooms.shardPlacementFailed(open, core: core)
                     back.execute { box.value?.deliver(nil) }
@@ -343,13 +343,13 @@ public struct RoomRoutes {
         })
         let posted = viaOwner(of: room.value, creating: true) { loop, rooms, ticket in
             guard let context = loop.context as? CoreContext, let edge = context.edge else {
-                if let ticket { rooms.handledPlaced(room.value, ticket) }
+                rooms.handledPlaced(room.value, ticket)
                 back.execute { box.value?.deliver(.failure(.relay("this node is not an edge"))) }
                 return
             }
             edge.play(room: room, origin: origin) { outcome in
                 // The relay (and with it the room) is made now, not when `play` returned.
-                defer { if let ticket { rooms.handledPlaced(room.value, ticket) } }
+                defer { rooms.handledPlaced(room.value, ticket) }
                 let result: Result<SessionCreated, EdgePlayError>
                 switch outcome {
                 case .ready:
@@ -373,7 +373,7 @@ public struct RoomRoutes {
         guard cores.count > coreIndex else { return }
         _ = viaOwner(of: room.value, creating: false) { loop, rooms, ticket in
             (loop.context as? CoreContext)?.edge?.watch(room: room)
-            if let ticket { rooms.handledPlaced(room.value, ticket) }
+            rooms.handledPlaced(room.value, ticket)
         }
     }
 
@@ -568,7 +568,7 @@ public struct RoomRoutes {
         let box = CoreBound(ResultHandler(responder: responder, then: then))
         let posted = viaOwner(of: room, creating: creating) { loop, rooms, ticket in
             let result = work(rooms, loop.now)
-            if let ticket { rooms.handledPlaced(room, ticket) }
+            rooms.handledPlaced(room, ticket)
             back.execute { box.value?.deliver(result) }
         }
         if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }

@@ -45,7 +45,7 @@ public final class CoreRing: Sendable {
         consumer?.wakeIfSleeping()
     }
 
-    /// Consumer: reads the next message into `buffer` (at least `maximumMessage` bytes);
+    /// Consumer: reads the next message into `buffer` (at least `maximumBody` bytes);
     /// returns its header and body length, nil when the ring is empty.
     @inline(__always)
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> (header: UInt64, length: Int)? {

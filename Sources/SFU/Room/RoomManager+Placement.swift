@@ -31,8 +31,10 @@ extension RoomManager {
     }
 
     /// On the owner, after a request the home sent on: the room keeps the request's number, or,
-    /// when the request left no room here, the home is told it may forget the placement.
-    public func handledPlaced(_ name: String, _ ticket: RoomTicket) {
+    /// when the request left no room here, the home is told it may forget the placement. Nil: a
+    /// request for a room placed nowhere, run on its home (nothing to remember).
+    public func handledPlaced(_ name: String, _ ticket: RoomTicket?) {
+        guard let ticket else { return }
         if let room = rooms[name], room.shardSource == nil {
             room.placementSeq = ticket.seq
         } else {

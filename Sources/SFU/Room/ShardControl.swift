@@ -17,9 +17,9 @@ public struct ShardOpen: Sendable {
     let sources: ShardSources
 }
 
-/// The control messages between a room's owner core and its shards, through the mailbox
-/// (rare, and in order with each other: one producer per direction). Media and keyframe
-/// requests go through the `CoreRing`s instead.
+/// The control messages between a room's owner core and its shards, and from an owner to the
+/// room's home core, through the mailbox (rare, and in order with each other: one producer per
+/// direction). Media and keyframe requests go through the `CoreRing`s instead.
 public enum ShardControl: Sendable {
     /// Owner → shard: the publisher (or an edge's relay) came, changed or left.
     case sources(roomID: UInt32, ShardSources)
