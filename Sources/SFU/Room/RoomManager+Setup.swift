@@ -148,7 +148,7 @@ extension RoomManager {
                     if let track = s.videoTrack, track.catchingUp {
                         room.fanout(of: track).rewindCatchUp(track, now: now)
                     } else {
-                        startViewerPicture(s, room: room, now: now)
+                        startViewerPicture(s, room: room, again: true, now: now)
                     }
                 }
             case .closed:
@@ -180,12 +180,17 @@ extension RoomManager {
     }
 
     /// A viewer needs a keyframe to start decoding: the latest one out of the history
-    /// (instant start), else a fresh one from the publisher.
-    func startViewerPicture(_ s: PeerSession, room: Room, now: Instant) {
+    /// (instant start), else a fresh one from the publisher. `again`: it lost what it was
+    /// sent (`TrackFanout.restartCatchUp`).
+    func startViewerPicture(_ s: PeerSession, room: Room, again: Bool = false, now: Instant) {
         let track = s.videoTrack
         let layer = track.map(room.fanout(of:)) ?? room.video
         refillCatchUpBudget(now: now)
-        if let track, layer.startCatchUp(track, now: now, budget: &catchUpBudget, output: output) {
+        if let track,
+            again
+                ? layer.restartCatchUp(track, now: now, budget: &catchUpBudget, output: output)
+                : layer.startCatchUp(track, now: now, budget: &catchUpBudget, output: output)
+        {
             noteDeadline(layer.nextCatchUpTime)
             return
         }

@@ -56,13 +56,44 @@ extension TrackFanout {
     }
 
     /// A viewer being started lost what it was sent so far (it had no keys yet): it goes back
-    /// to its keyframe, keeping its pace; not again within `catchUpRewindInterval`.
+    /// to its keyframe, keeping its pace; not again within `catchUpRewindInterval`. What it is
+    /// sent again is numbered on from what it was sent (`continueNumbering`), not under the
+    /// same numbers: it may have decrypted some of the later packets, and a client takes
+    /// packets older than the first it decrypted as from before its start, so it would never
+    /// ask for those of the keyframe that are lost again.
     func rewindCatchUp(_ viewer: ViewerTrack, now: Instant) {
         guard viewer.catchingUp, now - viewer.catchUp.startedAt >= Self.catchUpRewindInterval else { return }
+        if viewer.catchUp.next != viewer.catchUp.from, let key = history?.storedPacket(sequenceNumber: viewer.catchUp.from) {
+            continueNumbering(viewer, after: viewer.catchUp.next &- 1, at: viewer.catchUp.from, keyframe: key)
+        }
         viewer.catchUp.next = viewer.catchUp.from
         viewer.catchUp.inKeyframe = true
         viewer.catchUp.startedAt = now
         instantStartRewinds &+= 1
+    }
+
+    /// A live viewer lost what it was sent (it had no keys yet): it starts again from the
+    /// latest keyframe, numbered on from the newest packet it was sent (as `rewindCatchUp`).
+    /// False when there is no keyframe to start from (the caller asks for one).
+    func restartCatchUp(_ viewer: ViewerTrack, now: Instant, budget: inout CatchUpBudget, output: DatagramQueue) -> Bool {
+        guard let history, let start = keyframeCache.usableStart(in: history, bytesIn: bytesIn),
+              let key = history.storedPacket(sequenceNumber: start), canRepair(viewer)
+        else { return false }
+        flushPending(output: output)  // what the batch holds goes first: the newest packet is sent
+        if let newest = history.newestSequenceNumber { continueNumbering(viewer, after: newest, at: start, keyframe: key) }
+        return startCatchUp(viewer, now: now, budget: &budget, output: output)
+    }
+
+    /// Offsets that number the viewer's stream on from `last` (the last packet it was sent, in
+    /// this track's numbering) with the keyframe at `start`: its sequence numbers, timestamps
+    /// and picture IDs continue (`StreamOffsets.continuing`).
+    func continueNumbering(_ v: ViewerTrack, after last: UInt16, at start: UInt16, keyframe key: UnsafeRawBufferPointer) {
+        v.offsets = StreamOffsets.continuing(
+            last: history?.storedPacket(sequenceNumber: last), lastSequence: last,
+            previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start,
+            codec: VideoCodec(v.codec), frameTicks: RoomManager.layerSwitchFrameTicks)
+        v.rewrites = true
+        v.firstSequenceOnLayer = start &+ v.offsets.sequence
     }
 
     /// Sends what is due to every viewer being started, in the order they were started (the
@@ -115,13 +146,7 @@ extension TrackFanout {
             guard SequenceNumber(start).isNewer(than: SequenceNumber(v.catchUp.next)) else { continue }
             // Nothing of this start sent yet, and no offsets: the new keyframe needs none.
             if v.catchUp.next != v.catchUp.from || v.rewrites {
-                let last = v.catchUp.next &- 1
-                v.offsets = StreamOffsets.continuing(
-                    last: history.storedPacket(sequenceNumber: last), lastSequence: last,
-                    previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start,
-                    codec: VideoCodec(v.codec), frameTicks: RoomManager.layerSwitchFrameTicks)
-                v.rewrites = true
-                v.firstSequenceOnLayer = start &+ v.offsets.sequence
+                continueNumbering(v, after: v.catchUp.next &- 1, at: start, keyframe: key)
             }
             v.catchUp.from = start
             v.catchUp.next = start

@@ -142,6 +142,46 @@ struct InstantStartTests {
         withExtendedLifetime(bench.sessions) {}
     }
 
+    /// A client that lost the server's DTLS Finished decrypts only what reaches it after it
+    /// has the keys; packets older than the first it decrypted are "before its start" and it
+    /// never asks for them. So a start sent again (the client retransmitted its Finished) is
+    /// numbered on from what was sent: the keyframe comes again as new packets, after all it
+    /// saw, and a loss among them is a gap it asks for (simulation seed 210 on two cores).
+    @Test("a start sent again after a lost Finished is numbered on from what was sent: the keyframe again as new packets, no gap")
+    func startSentAgainIsNumberedOn() throws {
+        let bench = Bench()
+        var now = Self.at(1000)
+        bench.frame(keyframe: true, packets: 6, now: now)
+        for i in 0..<10 {
+            now = Self.at(1000 + Int64(i + 1) * 33)
+            bench.frame(keyframe: false, now: now)
+        }
+        let viewer = try bench.connectViewer(now: now)
+        #expect(bench.start(viewer, now: now))
+        bench.deliver()
+        let firstStart = bench.received[0]
+        #expect(firstStart.count >= 6 && viewer.catchingUp)
+        // Still being started: back to its keyframe (not sooner than the rewind interval).
+        now = now + TrackFanout.catchUpRewindInterval
+        bench.fanout.rewindCatchUp(viewer, now: now)
+        let (end, _) = bench.runCatchUps(from: now)
+        #expect(!viewer.catchingUp)
+        let seqs = bench.received[0]
+        #expect(Self.isContiguous(seqs), "numbered on, no repeat and no gap: \(seqs.prefix(12))")
+        #expect(seqs.count == firstStart.count + 6 + 10 * 3, "what was sent, then the keyframe and every packet since")
+        // Live, then it lost everything again: started again from the keyframe, numbered on.
+        bench.frame(keyframe: false, now: end + .milliseconds(33))
+        let before = bench.received[0].count
+        #expect(bench.fanout.restartCatchUp(viewer, now: end + .milliseconds(40), budget: &bench.budget, output: bench.output))
+        bench.deliver()
+        _ = bench.runCatchUps(from: end + .milliseconds(40))
+        bench.frame(keyframe: false, now: end + .milliseconds(66))
+        let again = bench.received[0]
+        #expect(Self.isContiguous(again), "numbered on after the restart too")
+        #expect(again.count == before + 6 + 11 * 3 + 3, "the keyframe and every packet since, then live")
+        withExtendedLifetime(bench.sessions) {}
+    }
+
     @Test("after the keyframe the start is paced at a multiple of the stream's bitrate, not one burst")
     func paced() throws {
         let bench = Bench()

@@ -10,12 +10,11 @@ import Reactor
 /// OpenSSL's timer and randomness follow the simulation (`CSimulation`). So the same seed
 /// gives the same event log, byte for byte, and a failure replays from its seed.
 ///
-/// The server side is driven as `Main` drives it on a core: datagrams in receive batches
-/// of at most 32 with `batchEnded` after each, the send queue emptied when full and after
-/// every step, and `tick` on a timer that follows `nextTimeout` and `deadlineLowered`
-/// with `RoomTimer`'s bounds (not sooner than 1 ms, not later than 1 s).
-final class RoomSimulation: DatagramQueueOwner {
-    static let serverAddress = SocketAddress(ip: "10.0.0.1", port: 5000)!
+/// The server is one core, or several joined by rings (`SimulatedCore`: each driven as
+/// `Main` drives a core). Requests go as `RoomRoutes` sends them: through the room's home core
+/// to its owner, and a viewer to the core its owner places it on (a shard of the room there
+/// once the room has `shardMinViewers`).
+final class RoomSimulation {
     /// The virtual wall clock starts on 2026-01-01 (certificates, DTLS timers).
     static let epochNanoseconds: Int64 = 1_767_225_600_000_000_000
     static let monotonicBase: UInt64 = 1_000_000_000_000
@@ -35,8 +34,13 @@ final class RoomSimulation: DatagramQueueOwner {
     let log = SimulationLog()
     let network: VirtualNetwork
     let pool = BufferPool(slotSize: 2048, slotCount: 4096)
-    let serverQueue: DatagramQueue
-    private(set) var manager: RoomManager!
+    /// The server's cores (`cores` of them); the room's viewers spread over them from its
+    /// `shardMinViewers`-th on.
+    let coreCount: Int
+    let shardMinViewers: Int
+    private(set) var cores: [SimulatedCore] = []
+    private(set) var board: CoreBoard?
+    private(set) var rings: CoreRings?
     private var clientIdentity: DTLSIdentity!
     private(set) var clients: [SimulatedClient] = []
     private(set) var failures: [String] = []
@@ -47,20 +51,20 @@ final class RoomSimulation: DatagramQueueOwner {
     private var publisherGaps: [(from: UInt64, to: UInt64)] = []
     private var publisherGoneAt: UInt64? = 0
     private var nextClientIndex = 0
-    private var batchOpen = false
-    private var batchCount = 0
-    private var serverTimerAt = UInt64.max
-    private var serverTimerGeneration = 0
-    private var mediaRunning = true
+    private(set) var mediaRunning = true
     private var midKeyframeLeaver: SimulatedClient?
-    private(set) var queueDrops = 0
 
-    init(seed: UInt64, scenario: SimulationScenario? = nil) {
+    init(seed: UInt64, scenario: SimulationScenario? = nil, cores: Int = 1, shardMinViewers: Int = 2) {
         self.seed = seed
         self.scenario = scenario ?? .random(seed: seed)
+        coreCount = cores
+        self.shardMinViewers = shardMinViewers
         network = VirtualNetwork(seed: seed ^ 0x4E37_0000, scheduler: scheduler, log: log)
-        serverQueue = DatagramQueue(pool: pool, capacity: 256)
     }
+
+    /// The first core's room layer (the only one on one core).
+    var manager: RoomManager { cores[0].manager }
+    var queueDrops: Int { cores.reduce(0) { $0 + $1.queueDrops } }
 
     var now: Instant { Instant(nanoseconds: Self.monotonicBase + scheduler.now) }
 
@@ -91,19 +95,33 @@ final class RoomSimulation: DatagramQueueOwner {
     }
 
     private func start() throws {
-        serverQueue.owner = self
         var configuration = RoomManagerConfiguration()
         configuration.candidateIPs = ["10.0.0.1"]
         configuration.maxPendingSessionsPerIP = 0
-        manager = RoomManager(
-            coreIndex: 0, identity: try DTLSIdentity.generate(), configuration: configuration, output: serverQueue,
-            mediaPort: Self.serverAddress.port)
-        manager.deadlineLowered = { [unowned self] t in
-            let at = t.nanoseconds > Self.monotonicBase ? t.nanoseconds - Self.monotonicBase : 0
-            if at < serverTimerAt { scheduleServerTimer(at: at) }
+        configuration.shardMinViewers = shardMinViewers
+        configuration.shardMargin = 0
+        let identity = try DTLSIdentity.generate()
+        cores = (0..<coreCount).map { SimulatedCore(index: $0, simulation: self, configuration: configuration, identity: identity) }
+        if coreCount > 1 {
+            let board = CoreBoard(cores: coreCount)
+            let rings = CoreRings(cores: coreCount, bytes: 1 << 20)
+            for core in cores {
+                core.manager.board = board
+                core.manager.shardRings = rings
+                let from = core.index
+                // The mailbox: in order, on a later step of the core it is for.
+                core.manager.shardControl = { [unowned self] to, message in
+                    scheduler.at(scheduler.now) { [unowned self] in
+                        let target = cores[to]
+                        target.manager.applyShardControl(message, from: from, now: now)
+                        target.carry()
+                    }
+                }
+            }
+            self.board = board
+            self.rings = rings
         }
         clientIdentity = try DTLSIdentity.generate()
-        network.listen(Self.serverAddress) { [unowned self] bytes, source in serverReceived(bytes, from: source) }
         log.add(0, "scenario seed \(seed)")
         for line in scenario.description.split(separator: "\n") { log.add(0, "  \(line)") }
 
@@ -122,7 +140,7 @@ final class RoomSimulation: DatagramQueueOwner {
         recurring(every: 10 * Self.ms) { [unowned self] in driveClients() }
         recurring(every: 33_333_333) { [unowned self] in sendFrame() }
         recurring(every: 20 * Self.ms) { [unowned self] in sendAudio() }
-        scheduleServerTimer(at: 1000 * Self.ms)
+        for core in cores { core.scheduleTimer(at: 1000 * Self.ms) }
     }
 
     private func recurring(every interval: UInt64, _ action: @escaping () -> Void) {
@@ -133,49 +151,35 @@ final class RoomSimulation: DatagramQueueOwner {
         }
     }
 
-    // MARK: - Server side, as a core drives it
+    // MARK: - Server side
 
-    private func serverReceived(_ bytes: UnsafeMutableRawBufferPointer, from source: SocketAddress) {
-        manager.received(bytes, from: source, now: now)
-        batchCount += 1
-        if batchCount >= 32 {
-            endBatch()
-        } else if !batchOpen {
-            batchOpen = true
-            scheduler.at(scheduler.now) { [unowned self] in if batchOpen { endBatch() } }
-        }
-        network.carry(serverQueue, from: Self.serverAddress)
-    }
-
-    private func endBatch() {
-        batchOpen = false
-        batchCount = 0
-        manager.batchEnded(now: now)
-        network.carry(serverQueue, from: Self.serverAddress)
-    }
-
-    private func scheduleServerTimer(at t: UInt64) {
-        let soonest = scheduler.now + Self.ms
-        let latest = scheduler.now + 1000 * Self.ms
-        let at = t < soonest ? soonest : min(t, latest)
-        serverTimerGeneration += 1
-        let generation = serverTimerGeneration
-        serverTimerAt = at
-        scheduler.at(at) { [unowned self] in
-            guard generation == serverTimerGeneration else { return }
-            serverTimerAt = .max
-            manager.tick(now: now)
-            network.carry(serverQueue, from: Self.serverAddress)
-            if let next = manager.nextTimeout {
-                scheduleServerTimer(at: next.nanoseconds - Self.monotonicBase)
-            } else if mediaRunning {
-                scheduleServerTimer(at: scheduler.now + 1000 * Self.ms)
-            }
+    /// `core` wrote to rings: their readers take the messages in a later step.
+    func wakeReaders(of core: SimulatedCore) {
+        guard let rings else { return }
+        for reader in cores where reader.index != core.index {
+            if rings.ring(from: core.index, to: reader.index)?.hasMessages == true { reader.scheduleRingRead() }
         }
     }
 
-    public func queueIsFull(_ queue: DatagramQueue) { network.carry(queue, from: Self.serverAddress) }
-    public func queueDropped(_ queue: DatagramQueue, poolExhausted: Bool) { queueDrops += 1 }
+    /// A request for the room as `RoomRoutes.viaOwner` sends it: to the room's home core, which
+    /// names its owner (placing a new room, `creating`, on the lightest core), then to the
+    /// owner, which hands the request's ticket back when done.
+    private func onOwner<T>(creating: Bool, _ body: (SimulatedCore) throws -> T) rethrows -> T {
+        let home = cores[RoomPlacement.core(forRoom: roomName, cores: cores.count)]
+        let ticket = home.manager.owner(ofRoom: roomName, creating: creating)
+        let owner = ticket.map { cores[$0.core] } ?? home
+        defer {
+            owner.manager.handledPlaced(roomName, ticket)
+            home.carry()
+            owner.carry()
+        }
+        return try body(owner)
+    }
+
+    /// The core a session is on (its ID names it, as `RoomRoutes.onSessionCore` finds it).
+    private func core(of client: SimulatedClient) -> SimulatedCore {
+        cores[RoomManager.core(ofSession: client.sessionID).map { min($0, cores.count - 1) } ?? 0]
+    }
 
     // MARK: - Clients
 
@@ -198,18 +202,26 @@ final class RoomSimulation: DatagramQueueOwner {
                 ])
             : OfferBuilder.viewerOffer(parameters)
         let room = try RoomName(validating: roomName)
-        let created =
-            role == .publisher
-            ? try manager.publish(room: room, offer: offer.session, now: now)
-            : try manager.play(room: room, offer: offer.session, now: now)
-        network.carry(serverQueue, from: Self.serverAddress)
+        let (core, created) = try onOwner(creating: true) { owner throws -> (SimulatedCore, SessionCreated) in
+            if role == .publisher { return (owner, try owner.manager.publish(room: room, offer: offer.session, now: now)) }
+            switch owner.manager.placeViewer(room: room, now: now) {
+            case .here:
+                return (owner, try owner.manager.play(room: room, offer: offer.session, now: now))
+            case .shard(let index, let open):
+                // The owner asks the shard core itself (`RoomRoutes.playPlaced`).
+                let shard = cores[index]
+                defer { shard.carry() }
+                return (shard, try shard.manager.playOnShard(open, offer: offer.session, now: now))
+            }
+        }
         let negotiation = try AnswerReader.read(created.answer, offer: offer)
         let peer = try ClientPeer(
             role: role, offer: offer, negotiation: negotiation, iceUfrag: ufrag, icePassword: password,
             identity: clientIdentity, tieBreaker: seed &+ UInt64(index), output: DatagramQueue(pool: pool, capacity: 64))
         let address = SocketAddress(ip: "10.1.\(index / 200).\(index % 200 + 1)", port: 40000)!
         let client = SimulatedClient(
-            name: name, peer: peer, sessionID: created.sessionID, address: address, joinedAt: scheduler.now)
+            name: name, peer: peer, sessionID: created.sessionID, address: address, server: core.address,
+            joinedAt: scheduler.now)
         if role == .publisher {
             client.media = PublisherMedia(
                 negotiation: negotiation, videoSSRC: videoSSRC, audioSSRC: videoSSRC &+ 8,
@@ -225,7 +237,7 @@ final class RoomSimulation: DatagramQueueOwner {
             network.carry(client.peer.output, from: client.address)
         }
         clients.append(client)
-        log.add(scheduler.now, "\(name) offers: session \(created.sessionID.prefix(8)) from \(address)")
+        log.add(scheduler.now, "\(name) offers: session \(created.sessionID.prefix(8)) from \(address)\(cores.count > 1 ? " to core \(core.index)" : "")")
         return client
     }
 
@@ -233,8 +245,8 @@ final class RoomSimulation: DatagramQueueOwner {
         guard mediaRunning else { return }
         do {
             let p = try makeClient(.publisher, name: "p\(clients.filter(\.isPublisher).count)")
-            network.setConditions(from: p.address, to: Self.serverAddress, scenario.publisherUplink)
-            network.setConditions(from: Self.serverAddress, to: p.address, scenario.publisherDownlink)
+            network.setConditions(from: p.address, to: p.server, scenario.publisherUplink)
+            network.setConditions(from: p.server, to: p.address, scenario.publisherDownlink)
             publisher = p
         } catch RoomError.publisherExists {
             // The previous publisher's close_notify was lost: its session holds the room until
@@ -255,13 +267,13 @@ final class RoomSimulation: DatagramQueueOwner {
             failures.append("v\(i) refused at \(scheduler.now / Self.ms) ms: \(error)")
             return
         }
-        network.setConditions(from: Self.serverAddress, to: client.address, v.downlink)
-        network.setConditions(from: client.address, to: Self.serverAddress, v.uplink)
+        network.setConditions(from: client.server, to: client.address, v.downlink)
+        network.setConditions(from: client.address, to: client.server, v.uplink)
         if v.lostServerFlights > 0 {
-            network.dropNextDTLS(from: Self.serverAddress, to: client.address, count: v.lostServerFlights)
+            network.dropNextDTLS(from: client.server, to: client.address, count: v.lostServerFlights)
         }
         if v.lostClientFlights > 0 {
-            network.dropNextDTLS(from: client.address, to: Self.serverAddress, count: v.lostClientFlights)
+            network.dropNextDTLS(from: client.address, to: client.server, count: v.lostClientFlights)
         }
         if let t = v.leaveAt { scheduler.at(t) { [unowned self, unowned client] in leave(client, how: v.leave) } }
         if let t = v.goesDarkAt { scheduler.at(t) { [unowned self, unowned client] in goDark(client) } }
@@ -274,9 +286,10 @@ final class RoomSimulation: DatagramQueueOwner {
         guard client.isActive else { return }
         switch how {
         case .delete:
-            let ended = manager.endSession(room: roomName, id: client.sessionID, now: now)
+            let core = core(of: client)
+            let ended = core.manager.endSession(room: roomName, id: client.sessionID, now: now)
             log.add(scheduler.now, "\(client.name) DELETE -> \(ended)")
-            network.carry(serverQueue, from: Self.serverAddress)
+            core.carry()
         case .closeNotify:
             log.add(scheduler.now, "\(client.name) closes DTLS")
             client.peer.close(now: now)
@@ -289,14 +302,15 @@ final class RoomSimulation: DatagramQueueOwner {
     /// An ICE restart as a WHEP client does it: PATCH with new credentials and If-Match, the
     /// server's new credentials from the answer fragment, checks again with both.
     private func restartICE(_ client: SimulatedClient) {
+        let core = core(of: client)
         guard client.isActive, client.connectedAt != nil,
-            let etag = manager.etag(room: roomName, id: client.sessionID)
+            let etag = core.manager.etag(room: roomName, id: client.sessionID)
         else { return }
         let ufrag = "rs\(client.name)"
         let password = "simulationrestart\(client.name)0123456789"
         let fragment = TrickleFragment(
             iceUfrag: ufrag, icePassword: password, hostCandidates: [], mids: client.peer.negotiation.media.map(\.mid))
-        let result = manager.patch(room: roomName, id: client.sessionID, fragment: fragment, ifMatch: etag, now: now)
+        let result = core.manager.patch(room: roomName, id: client.sessionID, fragment: fragment, ifMatch: etag, now: now)
         guard case .success(.restarted(let text, _)) = result,
             let credentials = (try? TrickleFragment.parse(text))?.credentials
         else {
@@ -307,7 +321,7 @@ final class RoomSimulation: DatagramQueueOwner {
         client.peer.ice.restart(
             localUfrag: ufrag, localPassword: password, remoteUfrag: credentials.ufrag,
             remotePassword: credentials.password)
-        network.carry(serverQueue, from: Self.serverAddress)
+        core.carry()
     }
 
     private func goDark(_ client: SimulatedClient) {
@@ -317,8 +331,8 @@ final class RoomSimulation: DatagramQueueOwner {
         client.wentDarkAt = scheduler.now
         var down = PathConditions.clean
         down.down = true
-        network.setConditions(from: Self.serverAddress, to: client.address, down)
-        network.setConditions(from: client.address, to: Self.serverAddress, down)
+        network.setConditions(from: client.server, to: client.address, down)
+        network.setConditions(from: client.address, to: client.server, down)
     }
 
     private func publisherLeft() {
@@ -358,7 +372,7 @@ final class RoomSimulation: DatagramQueueOwner {
             // The keyframe's packets reach the server one by one behind the capped uplink:
             // leave while its fan-out is under way.
             midKeyframeLeaver = nil
-            let arrival = network.conditions(from: p.address, to: Self.serverAddress).delay.nanoseconds
+            let arrival = network.conditions(from: p.address, to: p.server).delay.nanoseconds
             scheduler.after(nanoseconds: arrival + 12 * Self.ms) { [unowned self, unowned leaver] in
                 log.add(scheduler.now, "\(leaver.name) leaves mid-keyframe")
                 leave(leaver, how: .delete)
@@ -432,21 +446,38 @@ final class RoomSimulation: DatagramQueueOwner {
         }
         // Nothing left behind.
         for q in clients.map(\.peer.output) { q.drain { _, _ in } }
-        serverQueue.drain { _, _ in }
-        if manager.sessionCount != 0 { fail("\(manager.sessionCount) session(s) left: \(manager.sessionsByState)") }
-        if manager.pendingCount != 0 { fail("\(manager.pendingCount) session(s) left in set-up") }
-        if manager.routedAddressCount != 0 { fail("\(manager.routedAddressCount) route(s) left") }
-        if !manager.rooms.isEmpty { fail("room(s) left: \(manager.rooms.keys.sorted())") }
-        if let t = manager.nextTimeout { fail("a timer is left at \(t)") }
-        if pool.available != pool.slotCount { fail("\(pool.slotCount - pool.available) pool slot(s) not returned") }
-        let ended = manager.counters.sessionsEnded.values.reduce(0, +)
-        if ended != manager.counters.sessionsCreated {
-            fail("\(manager.counters.sessionsCreated) sessions created, \(ended) ended")
+        for core in cores { core.queue.drain { _, _ in } }
+        for core in cores {
+            let m = core.manager
+            let at = cores.count > 1 ? " on core \(core.index)" : ""
+            if m.sessionCount != 0 { fail("\(m.sessionCount) session(s) left\(at): \(m.sessionsByState)") }
+            if m.pendingCount != 0 { fail("\(m.pendingCount) session(s) left in set-up\(at)") }
+            if m.routedAddressCount != 0 { fail("\(m.routedAddressCount) route(s) left\(at)") }
+            if !m.rooms.isEmpty { fail("room(s) left\(at): \(m.rooms.keys.sorted())") }
+            if !m.shardRooms.isEmpty { fail("\(m.shardRooms.count) shard room(s) left\(at)") }
+            if !m.placements.isEmpty { fail("placement(s) left\(at): \(m.placements.keys.sorted())") }
+            if let t = m.nextTimeout { fail("a timer is left\(at) at \(t)") }
+            if let board, board.weight(core.index) != 0 { fail("core \(core.index)'s placement weight is \(board.weight(core.index)), not 0") }
+            if let rings {
+                for to in cores.indices where to != core.index {
+                    if let r = rings.ring(from: core.index, to: to), r.hasMessages || r.drops > 0 {
+                        fail("ring \(core.index)→\(to): \(r.depthBytes) bytes left, \(r.drops) dropped")
+                    }
+                }
+            }
         }
+        if pool.available != pool.slotCount { fail("\(pool.slotCount - pool.available) pool slot(s) not returned") }
+        let counters = cores.map(\.manager.counters)
+        let created = counters.reduce(UInt64(0)) { $0 + $1.sessionsCreated }
+        let ended = counters.reduce(UInt64(0)) { $0 + $1.sessionsEnded.values.reduce(0, +) }
+        if ended != created { fail("\(created) sessions created, \(ended) ended") }
         // A viewer gone dark ends on consent expiry (so may one whose only close_notify was lost).
         let dark = clients.filter(\.isDark).count
-        if manager.counters.consentExpiries < dark {
-            fail("\(dark) viewer(s) went dark, \(manager.counters.consentExpiries) consent expiries")
+        let expiries = counters.reduce(UInt64(0)) { $0 + $1.consentExpiries }
+        if expiries < UInt64(dark) { fail("\(dark) viewer(s) went dark, \(expiries) consent expiries") }
+        if cores.count > 1 {
+            let viewersOn = cores.map { core in clients.filter { !$0.isPublisher && $0.server == core.address }.count }
+            log.add(scheduler.now, "viewers per core \(viewersOn), shard packets \(counters.map(\.shardPacketsIn))")
         }
         log.add(scheduler.now, "end: \(network.carried) carried, \(network.lost) lost, \(scheduler.steps) steps, \(queueDrops) queue drops")
     }

@@ -10,6 +10,8 @@ final class SimulatedClient {
     let peer: ClientPeer
     let sessionID: String
     var address: SocketAddress
+    /// The server core's address it was given (its answer's candidate).
+    let server: SocketAddress
     var media: PublisherMedia?
     var playback: ViewerPlayback?
     var joinedAt: UInt64
@@ -20,8 +22,9 @@ final class SimulatedClient {
     var wentDarkAt: UInt64?
     var reportedFailure = false
 
-    init(name: String, peer: ClientPeer, sessionID: String, address: SocketAddress, joinedAt: UInt64) {
+    init(name: String, peer: ClientPeer, sessionID: String, address: SocketAddress, server: SocketAddress, joinedAt: UInt64) {
         self.name = name
+        self.server = server
         self.peer = peer
         self.sessionID = sessionID
         self.address = address
