@@ -98,6 +98,9 @@ public struct RoomCounters: Sendable {
     public var shardPacketsOut: UInt64 = 0
     public var shardRingDrops: UInt64 = 0
     public var shardRoomsOpened: UInt64 = 0
+    /// Shard rooms ended because this core became the room's owner before the old owner's
+    /// close arrived (`RoomManager.roomToOwn`).
+    public var staleShardRoomsClosed: UInt64 = 0
     public var shardPacketsIn: UInt64 = 0
     public var shardMessagesUnknown: UInt64 = 0
     public var shardKeyframeRequestsIn: UInt64 = 0

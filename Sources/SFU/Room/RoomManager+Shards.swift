@@ -161,6 +161,21 @@ extension RoomManager {
         }
     }
 
+    /// The room `name` for a request its home sent here as to the room's owner (WHIP, or WHEP
+    /// placed here). A shard room of that name here is left from an owner that has closed the
+    /// room since: the home names an owner only where no other core owns the room, and a room
+    /// goes only once it has no shard but those it told to close. That close may still be on
+    /// its way (from another core than the home's request), so the shard room ends now, its
+    /// viewers with it, as the close would end them.
+    func roomToOwn(named name: String, now: Instant) throws(RoomError) -> Room {
+        if let stale = rooms[name], stale.shardSource != nil {
+            for v in Array(stale.viewersByID.values) { end(v, reason: .roomClosed, now: now) }
+            if rooms[name] === stale { forget(stale) }
+            counters.staleShardRoomsClosed &+= 1
+        }
+        return try room(named: name, now: now)
+    }
+
     /// The shard room for `open`: the one here, or a new one with the owner's sources.
     private func shardRoom(_ open: ShardOpen, now: Instant) throws(RoomError) -> Room {
         let key = Self.shardKey(open.owner, open.roomID)

@@ -111,8 +111,7 @@ public final class RoomManager: DatagramEndpoint {
         // A publisher for a room that already exists (viewers waiting for it, a reconnect)
         // serves sessions admitted earlier, so only a new room is subject to the core's load.
         if rooms[name.value] == nil { try admit() }
-        let room = try room(named: name.value, now: now)
-        if room.shardSource != nil { throw .internalError("room \(name.value) is owned by another core") }
+        let room = try roomToOwn(named: name.value, now: now)
         if let existing = room.publisher, existing.state != .closed {
             removeIfEmpty(room)
             throw .publisherExists
@@ -147,7 +146,7 @@ public final class RoomManager: DatagramEndpoint {
         let setupClient = try admitClient(client)
         try admit()
         let room: Room
-        if let placed { room = placed } else { room = try self.room(named: name.value, now: now) }
+        if let placed { room = placed } else { room = try roomToOwn(named: name.value, now: now) }
         // Connected viewers count toward the limit; viewers still setting up only within the
         // set-up allowance, so offers that never connect cannot keep real viewers out. The
         // owner counts those it placed on shards as connected.

@@ -15,6 +15,10 @@ final class ShardTests {
     let rings: CoreRings
     let board = CoreBoard(cores: 2)
     private var ringTimer: TimerHandle?
+    /// While set, `.close` messages between the cores wait in `heldCloses` (a close still on
+    /// its way); `releaseCloses` delivers them.
+    var holdCloses = false
+    private var heldCloses: [() -> Void] = []
 
     /// `minViewers`: the room spreads from its third viewer on (no margin), so with the room's
     /// own weight (10, counted as its home placed it) on the owner, viewers 3… go to core 1
@@ -31,9 +35,10 @@ final class ShardTests {
         for (i, m) in managers.enumerated() {
             m.shardRings = rings
             m.board = board
-            m.shardControl = { [unowned loop] core, message in
+            m.shardControl = { [unowned self, unowned loop] core, message in
                 let target = managers[core]
-                loop.executeSoon { [unowned target] in target.applyShardControl(message, from: i, now: loop.now) }
+                let deliver = { [unowned target] in target.applyShardControl(message, from: i, now: loop.now) }
+                if holdCloses, case .close = message { heldCloses.append(deliver) } else { loop.executeSoon(deliver) }
             }
         }
         // Each core reads its inbound ring every turn (the loop's `onRingMessages`).
@@ -197,6 +202,42 @@ final class ShardTests {
         }
         #expect(board.weight(0) == CoreBoard.roomWeight && board.weight(1) == 0)  // the placement is its home's to end
         #expect(shard.manager.counters.sessionsEnded[.roomClosed] == 3)
+    }
+
+    func releaseCloses() {
+        holdCloses = false
+        for deliver in heldCloses { loop.executeSoon(deliver) }
+        heldCloses = []
+    }
+
+    /// The old owner closed the room and forgot it, so its home may place the room anew on
+    /// the core that still holds a shard of it, before the close reaches that core (the close
+    /// and the new request come from different cores). The new owner ends the stale shard
+    /// there and then; it used to refuse the publisher (500, "owned by another core").
+    @Test("a room made anew on a core that still holds a shard of its closed owner: the stale shard ends, the new room serves")
+    func roomMadeAnewWhereAStaleShardIs() throws {
+        let (_, viewers, cores) = try room("anew", viewers: 5)
+        let onShard = zip(viewers, cores).filter { $0.1 == 1 }.map(\.0)
+        #expect(onShard.count == 3)
+        holdCloses = true
+        #expect(owner.manager.closeRoom("anew", now: loop.now))
+        owner.settle(.milliseconds(20))
+        #expect(owner.room("anew") == nil && shard.room("anew")?.shardSource != nil, "gone on the owner, its close held")
+
+        let publisher = try shard.publisher(room: "anew", videoSSRC: 0x0C0C_0001)
+        #expect(shard.manager.counters.staleShardRoomsClosed == 1)
+        #expect(shard.manager.counters.sessionsEnded[.roomClosed] == 3, "the stale shard's viewers ended")
+        #expect(shard.manager.shardRooms.isEmpty && shard.room("anew")?.shardSource == nil)
+        #expect(shard.connect([publisher]))
+        let viewer = try shard.viewer(room: "anew")
+        #expect(shard.connect([viewer]))
+
+        releaseCloses()  // the old close arrives: no shard of that owner here any more
+        owner.settle(.milliseconds(50))
+        #expect(shard.room("anew")?.publisher != nil)
+        #expect(shard.publish(8, from: publisher))
+        #expect(loop.run(until: { viewer.recorder.media.count >= 8 }, timeout: .seconds(10)))
+        #expect(board.weight(1) == 1, "the new room's viewer; the stale shard's weight returned")
     }
 
     @Test("the shard goes when its last viewer leaves; the owner stops sending to it")
