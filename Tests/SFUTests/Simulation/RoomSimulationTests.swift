@@ -66,7 +66,7 @@ struct RoomSimulationTests {
     }
 
     /// One room on two cores (issue 15): the room is placed through its home core, and from
-    /// its second viewer on each viewer goes to the lighter core, where a shard of the room
+    /// its third viewer on each viewer goes to the lighter core, where a shard of the room
     /// takes the owner's packets through a real ring. The same checks hold for every viewer
     /// on either core (first frame, no long gap through loss, publisher reconnects, ICE
     /// restarts, DTLS loss, consent expiry), and at the end nothing is left on any core: no
