@@ -49,26 +49,29 @@ extension TrackFanout {
         if !viewer.catchingUp { viewersCatchingUp.append(viewer) }
         viewer.catchingUp = true
         viewer.catchUp = CatchUpCursor(
-            from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now, startedAt: now)
+            from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now)
         if keyframe == nil { instantStarts &+= 1 }
         _ = sendCatchUp(viewer, keyframeOnly: true, budget: &budget, now: now, output: output)
         return true
     }
 
     /// A viewer being started lost what it was sent so far (it had no keys yet): it goes back
-    /// to its keyframe, keeping its pace; not again within `catchUpRewindInterval`. What it is
+    /// to its keyframe, keeping its pace; the first time at once (the client's Finished is
+    /// retransmitted when ours was lost, often just after its start began), then not again
+    /// within `catchUpRewindInterval` (each retransmission says the same). What it is
     /// sent again is numbered on from what it was sent (`continueNumbering`), not under the
     /// same numbers: it may have decrypted some of the later packets, and a client takes
     /// packets older than the first it decrypted as from before its start, so it would never
     /// ask for those of the keyframe that are lost again.
     func rewindCatchUp(_ viewer: ViewerTrack, now: Instant) {
-        guard viewer.catchingUp, now - viewer.catchUp.startedAt >= Self.catchUpRewindInterval else { return }
+        guard viewer.catchingUp else { return }
+        if let last = viewer.catchUp.rewoundAt, now - last < Self.catchUpRewindInterval { return }
         if viewer.catchUp.next != viewer.catchUp.from, let key = history?.storedPacket(sequenceNumber: viewer.catchUp.from) {
             continueNumbering(viewer, after: viewer.catchUp.next &- 1, at: viewer.catchUp.from, keyframe: key)
         }
         viewer.catchUp.next = viewer.catchUp.from
         viewer.catchUp.inKeyframe = true
-        viewer.catchUp.startedAt = now
+        viewer.catchUp.rewoundAt = now
         instantStartRewinds &+= 1
     }
 

@@ -17,7 +17,8 @@ struct CatchUpCursor {
     var refilledAt = Instant(nanoseconds: 0)
     /// When the next paced packets are due.
     var due = Instant(nanoseconds: 0)
-    var startedAt = Instant(nanoseconds: 0)
+    /// When it was last sent back to its keyframe (`TrackFanout.rewindCatchUp`); nil: never.
+    var rewoundAt: Instant?
     var packetsSent: UInt64 = 0
     var bytesSent: UInt64 = 0
 }

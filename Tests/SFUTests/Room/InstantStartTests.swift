@@ -161,9 +161,14 @@ struct InstantStartTests {
         bench.deliver()
         let firstStart = bench.received[0]
         #expect(firstStart.count >= 6 && viewer.catchingUp)
-        // Still being started: back to its keyframe (not sooner than the rewind interval).
-        now = now + TrackFanout.catchUpRewindInterval
+        // Still being started, just after its start began (the client's Finished came again):
+        // back to its keyframe at once; the next retransmission within the interval changes
+        // nothing (simulation seed 1202: the first rewind used to wait for the interval too,
+        // and a viewer that never asks for keyframes never saw a picture).
+        now = now + .milliseconds(50)
         bench.fanout.rewindCatchUp(viewer, now: now)
+        bench.fanout.rewindCatchUp(viewer, now: now + .milliseconds(100))
+        #expect(bench.fanout.instantStartRewinds == 1)
         let (end, _) = bench.runCatchUps(from: now)
         #expect(!viewer.catchingUp)
         let seqs = bench.received[0]
