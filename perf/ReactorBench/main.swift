@@ -1,6 +1,8 @@
 // Reactor benchmark: UDP packets/s on loopback for the send strategies the Reactor can use,
 // one sender thread pinned to CPU 0 and one recvmmsg receiver pinned to CPU 1.
-// Usage: livesfu-reactor-bench [--seconds S] [--size N] [--modes a,b,...] [--alloc-check]
+// With --hop: round trips between two cores' mailboxes instead (the hop a WHIP/WHEP takes to
+// its room's home core and on to its owner).
+// Usage: livesfu-reactor-bench [--seconds S] [--size N] [--modes a,b,...] [--alloc-check] [--hop]
 import CShim
 import CURing
 import Glibc
@@ -13,6 +15,7 @@ struct Options {
     var modes = ["sendto", "sendmmsg", "gso", "iouring", "reactor-epoll-nogso", "reactor-epoll", "reactor-iouring-nogso", "reactor-iouring",
                  "fanout-nogroup", "fanout"]
     var allocCheck = false
+    var hop = false
 }
 
 func parseOptions() -> Options {
@@ -24,6 +27,7 @@ func parseOptions() -> Options {
         case "--size": o.size = Int(args.next() ?? "") ?? o.size
         case "--modes": o.modes = (args.next() ?? "").split(separator: ",").map(String.init)
         case "--alloc-check": o.allocCheck = true
+        case "--hop": o.hop = true
         case "-h", "--help":
             print("livesfu-reactor-bench [--seconds S] [--size N] [--modes \(Options().modes.joined(separator: ","))] [--alloc-check]")
             exit(0)
@@ -274,7 +278,76 @@ func allocCheck(backend: BackendKind) {
     loop.close()
 }
 
+/// One message from core 0 to core 1 and one back, `rounds` times in sequence, each timed on
+/// core 0: both cores otherwise idle, so each message also wakes a core asleep in its backend,
+/// as a request to a room on another core does on a server that is not busy.
+final class HopChain: @unchecked Sendable {  // `rtt` is written by one core at a time, in turn
+    let there: EventLoopHandle
+    let back: EventLoopHandle
+    let rounds: Int
+    let rtt: UnsafeMutablePointer<UInt64>
+    let done = Atomic<Bool>(false)
+
+    init(there: EventLoopHandle, back: EventLoopHandle, rounds: Int) {
+        self.there = there
+        self.back = back
+        self.rounds = rounds
+        rtt = .allocate(capacity: rounds)
+    }
+
+    static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    func go(_ i: Int) {
+        guard i < rounds else {
+            done.store(true, ordering: .releasing)
+            return
+        }
+        let start = Self.nanos()
+        _ = there.execute { [self] in
+            _ = back.execute { [self] in
+                rtt[i] = Self.nanos() - start
+                go(i + 1)
+            }
+        }
+    }
+}
+
+func runHop(backend: BackendKind) {
+    let group = try! ReactorGroup(cores: 2, backend: backend)
+    let rounds = 20_000
+    let chain = HopChain(there: group.handles[1], back: group.handles[0], rounds: rounds)
+    _ = group.handles[0].execute { chain.go(0) }
+    while !chain.done.load(ordering: .acquiring) { usleep(1000) }
+    group.stop()
+    group.wait()
+    let sorted = (1000..<rounds).map { chain.rtt[$0] }.sorted()  // the first 1 000 warm up
+    func us(_ q: Double) -> String {
+        let v = Double(sorted[min(Int(q * Double(sorted.count)), sorted.count - 1)]) / 1000
+        return v < 10 ? String(Int(v * 100)).withDecimal : String(Int(v.rounded()))
+    }
+    print("| \(backend) | \(sorted.count) | \(us(0.5)) | \(us(0.9)) | \(us(0.99)) | \(us(0.999)) |")
+}
+
+extension String {
+    /// "123" (hundredths) → "1.23".
+    var withDecimal: String {
+        let padded = count < 3 ? String(repeating: "0", count: 3 - count) + self : self
+        return padded.dropLast(2) + "." + padded.suffix(2)
+    }
+}
+
 let options = parseOptions()
+if options.hop {
+    print("Mailbox round trips, core 0 → core 1 → core 0 (two hops), each core asleep between messages; µs")
+    print("| backend | round trips | p50 | p90 | p99 | p99.9 |")
+    print("|---|---|---|---|---|---|")
+    for backend in BackendKind.available { runHop(backend: backend) }
+    exit(0)
+}
 if options.allocCheck {
     allocCheck(backend: BackendKind.fromEnvironment)
     exit(0)
