@@ -44,7 +44,7 @@ WATCH_JS = """
   if (window.lsfuWatch) return true;
   const w = window.lsfuWatch = { maxGap: 0, lastDecoded: 0, lastAt: performance.now(), sizes: [], samples: 0,
                                   freezeCount: 0, freezeMs: 0, decoded: 0, dropped: 0, width: 0, pli: 0,
-                                  lastReceived: 0, receivedAt: performance.now(), stalls: [], freezes: [] };
+                                  lastReceived: 0, receivedAtDecode: 0, stalls: [], freezes: [], jbs: [] };
   w.reset = () => { w.maxGap = 0; w.lastAt = performance.now(); w.sizes = []; w.stalls = []; w.freezes = []; };
   setInterval(async () => {
     const r = await window.livesfuSession.pc.getStats();
@@ -52,18 +52,26 @@ WATCH_JS = """
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
       const now = performance.now();
       w.samples += 1;
-      if ((s.framesReceived || 0) > w.lastReceived) {
-        w.lastReceived = s.framesReceived;
-        w.receivedAt = now;
-      }
+      w.lastReceived = s.framesReceived || 0;
+      w.jbs.push([s.jitterBufferTargetDelay || 0, s.jitterBufferMinimumDelay || 0, s.jitterBufferEmittedCount || 0]);
+      if (w.jbs.length > 20) w.jbs.shift();
+      // Over the last second: the jitter buffer's target delay per frame, and the part of it
+      // the jitter alone asks for (the rest: audio/video sync, playout hints), in ms.
+      const [t0, m0, e0] = w.jbs[0], e = Math.max((s.jitterBufferEmittedCount || 0) - e0, 1);
+      const jbTarget = Math.round(((s.jitterBufferTargetDelay || 0) - t0) / e * 1000);
+      const jbMinimum = Math.round(((s.jitterBufferMinimumDelay || 0) - m0) / e * 1000);
       if ((s.framesDecoded || 0) > w.lastDecoded) {
         const gap = now - w.lastAt;
         w.maxGap = Math.max(w.maxGap, gap);
         if (gap > %d && w.stalls.length < 200) {
-          w.stalls.push({ at: Date.now(), gap: Math.round(gap) });
+          // rx: frames that arrived complete while none was decoded (held, not missing);
+          // jb: the jitter buffer's target delay then (ms).
+          w.stalls.push({ at: Date.now(), gap: Math.round(gap), rx: w.lastReceived - w.receivedAtDecode,
+                          jb: jbTarget, jbMin: jbMinimum });
         }
         w.lastDecoded = s.framesDecoded;
         w.lastAt = now;
+        w.receivedAtDecode = w.lastReceived;
       }
       const freezeMs = Math.round((s.totalFreezesDuration || 0) * 1000);
       if ((s.freezeCount || 0) > w.freezeCount && w.freezeCount > 0 && w.freezes.length < 200) {
@@ -184,7 +192,8 @@ def line_up(stalls: list[dict], bursts: list[dict], direct: list[dict], encoder:
         start = end - st["gap"] / 1000
         before = [b for b in bursts if b["at"] <= end]
         b = before[-1] if before else None
-        out.append({"gap": st["gap"], "end": round(end, 3),
+        out.append({"gap": st["gap"], "end": round(end, 3), "frames_received_meanwhile": st.get("rx"),
+                    "jitter_target_ms": st.get("jb"), "jitter_minimum_ms": st.get("jbMin"),
                     "burst_ms_before_start": round((start - b["at"]) * 1000) if b else None,
                     "burst_bytes": b["bytes"] if b else None,
                     "direct_stalls": overlapping(st, direct),
