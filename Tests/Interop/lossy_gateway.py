@@ -12,6 +12,7 @@ Test tooling only: no client or server needs a change for it.
 import asyncio
 import random
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -86,6 +87,9 @@ class LossyPath:
         self.server_addr: tuple[str, int] | None = None
         self.client_side: _Side | None = None
         self.server_side: _Side | None = None
+        # While a list: every media packet passed towards the client, as (wall time, size,
+        # payload type), at most `LOG_LIMIT` of them (what a test lines its viewer's stalls up with).
+        self.to_client_log: list[tuple[float, int, int]] | None = None
 
     async def start(self) -> "LossyPath":
         loop = asyncio.get_running_loop()
@@ -103,6 +107,8 @@ class LossyPath:
     def server_port(self) -> int:
         return self.server_side.transport.get_extra_info("sockname")[1]
 
+    LOG_LIMIT = 200_000
+
     def _received(self, side: str, data: bytes, addr) -> None:
         if side == "client":
             self.client_addr = addr  # follow the client (peer-reflexive changes)
@@ -118,6 +124,8 @@ class LossyPath:
             imp.dropped += 1
             return
         imp.passed += 1
+        if side == "server" and self.to_client_log is not None and len(self.to_client_log) < self.LOG_LIMIT:
+            self.to_client_log.append((time.time(), len(data), data[1] & 0x7F))
         delay = (imp.delay_ms + (self.rng.random() * imp.jitter_ms if imp.jitter_ms else 0)) / 1000
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self._send, out, data, dest)

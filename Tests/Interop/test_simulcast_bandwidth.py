@@ -1,12 +1,16 @@
 """Simulcast layer per viewer from its bandwidth estimate (issue 17): headless Chromium
-publishes three VP8 layers at 1280x720 (f 1280x720, h 640x360, q 320x180); two Chromium
-viewers play on automatic, one direct, one through `LossyGateway` whose client-facing UDP
+publishes three layers at 1280x720 (f 1280x720, h 640x360, q 320x180), VP8 and H.264 (each a
+run of its own; H.264 with noise over the camera, see NOISY_CAMERA_JS); two Chromium viewers
+play on automatic, one direct, one through `LossyGateway` whose client-facing UDP
 port is then shaped to 400 kbit/s by `tc` (HTB in the test's own network namespace, as
 test_bandwidth.py does: only that viewer's media crosses the bottleneck). The shaped viewer
 settles on q within 10 s and keeps decoding with no freeze over 500 ms (framesDecoded
 progress sampled in the page every 50 ms; getStats' freezes on average under 500 ms); the direct one stays on f;
 lifting the bottleneck brings the first back to f within 20 s (through probing: its
-estimate alone never grows past what it is sent); its getStats frame size follows.
+estimate alone never grows past what it is sent); its getStats frame size follows, and it
+asks for no keyframe on the way (a decoder that fails does). The figures line up each of the
+shaped viewer's stalls over 200 ms with the probe bursts sent to it, the direct viewer's
+stalls and the publisher's encoder waits at the same time.
 
 Needs root and `tc` inside the test namespace (run.sh under `unshare --net`), and Chromium;
 skipped otherwise. Marked `quality`.
@@ -31,27 +35,52 @@ FREEZE_MS = 500
 
 # In the page: getStats every 50 ms, the longest wait between two increases of framesDecoded
 # since `reset`, and the frame sizes seen, so CDP's own latency does not count as a freeze.
+# `stalls` lists every wait over STALL_MS (its end in wall-clock ms, and how long frames had
+# not arrived complete then, framesReceived), and `freezes` Chromium's own freezes (its
+# totalFreezesDuration grew): what the test lines up with what the path carried.
+STALL_MS = 200
 WATCH_JS = """
 (() => {
   if (window.lsfuWatch) return true;
   const w = window.lsfuWatch = { maxGap: 0, lastDecoded: 0, lastAt: performance.now(), sizes: [], samples: 0,
-                                  freezeCount: 0, freezeMs: 0, decoded: 0, dropped: 0, width: 0, pli: 0 };
-  w.reset = () => { w.maxGap = 0; w.lastAt = performance.now(); w.sizes = []; };
+                                  freezeCount: 0, freezeMs: 0, decoded: 0, dropped: 0, width: 0, pli: 0,
+                                  lastReceived: 0, receivedAtDecode: 0, stalls: [], freezes: [], jbs: [] };
+  w.reset = () => { w.maxGap = 0; w.lastAt = performance.now(); w.sizes = []; w.stalls = []; w.freezes = []; };
   setInterval(async () => {
     const r = await window.livesfuSession.pc.getStats();
     r.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
       const now = performance.now();
       w.samples += 1;
+      w.lastReceived = s.framesReceived || 0;
+      w.jbs.push([s.jitterBufferTargetDelay || 0, s.jitterBufferMinimumDelay || 0, s.jitterBufferEmittedCount || 0]);
+      if (w.jbs.length > 20) w.jbs.shift();
+      // Over the last second: the jitter buffer's target delay per frame, and the part of it
+      // the jitter alone asks for (the rest: audio/video sync, playout hints), in ms.
+      const [t0, m0, e0] = w.jbs[0], e = Math.max((s.jitterBufferEmittedCount || 0) - e0, 1);
+      const jbTarget = Math.round(((s.jitterBufferTargetDelay || 0) - t0) / e * 1000);
+      const jbMinimum = Math.round(((s.jitterBufferMinimumDelay || 0) - m0) / e * 1000);
       if ((s.framesDecoded || 0) > w.lastDecoded) {
-        w.maxGap = Math.max(w.maxGap, now - w.lastAt);
+        const gap = now - w.lastAt;
+        w.maxGap = Math.max(w.maxGap, gap);
+        if (gap > %d && w.stalls.length < 200) {
+          // rx: frames that arrived complete while none was decoded (held, not missing);
+          // jb: the jitter buffer's target delay then (ms).
+          w.stalls.push({ at: Date.now(), gap: Math.round(gap), rx: w.lastReceived - w.receivedAtDecode,
+                          jb: jbTarget, jbMin: jbMinimum });
+        }
         w.lastDecoded = s.framesDecoded;
         w.lastAt = now;
+        w.receivedAtDecode = w.lastReceived;
+      }
+      const freezeMs = Math.round((s.totalFreezesDuration || 0) * 1000);
+      if ((s.freezeCount || 0) > w.freezeCount && w.freezeCount > 0 && w.freezes.length < 200) {
+        w.freezes.push({ at: Date.now(), count: s.freezeCount - w.freezeCount, ms: freezeMs - w.freezeMs });
       }
       w.decoded = s.framesDecoded || 0;
       w.dropped = s.framesDropped || 0;
       w.freezeCount = s.freezeCount || 0;
-      w.freezeMs = Math.round((s.totalFreezesDuration || 0) * 1000);
+      w.freezeMs = freezeMs;
       w.pli = s.pliCount || 0;
       w.width = s.frameWidth || 0;
       const size = `${s.frameWidth || 0}x${s.frameHeight || 0}`;
@@ -60,12 +89,173 @@ WATCH_JS = """
   }, 50);
   return true;
 })()
-"""
+""" % STALL_MS
 
 WATCH_READ_JS = """(() => { const w = window.lsfuWatch; return w && { maxGap: Math.round(w.maxGap),
   sinceLast: Math.round(performance.now() - w.lastAt), sizes: w.sizes.slice(), samples: w.samples,
   decoded: w.decoded, dropped: w.dropped, freezeCount: w.freezeCount, freezeMs: w.freezeMs, pli: w.pli,
-  width: w.width }; })()"""
+  width: w.width, stalls: w.stalls.slice(), freezes: w.freezes.slice() }; })()"""
+
+# In the publisher's page: the same waits between increases of framesEncoded, per RID (a
+# stall the encoder made reaches every viewer of its layer, whatever the path).
+PUB_WATCH_JS = """
+(() => {
+  if (window.lsfuPubWatch) return true;
+  const w = window.lsfuPubWatch = { last: {}, at: {}, stalls: [] };
+  w.reset = () => { w.stalls = []; };
+  setInterval(async () => {
+    const r = await window.livesfuSession.pc.getStats();
+    const now = performance.now();
+    r.forEach((s) => {
+      if (s.type !== 'outbound-rtp' || s.kind !== 'video' || !s.rid) return;
+      const n = s.framesEncoded || 0;
+      if (n > (w.last[s.rid] || 0)) {
+        const gap = now - (w.at[s.rid] || now);
+        if (gap > %d && w.stalls.length < 300) w.stalls.push({ rid: s.rid, at: Date.now(), gap: Math.round(gap) });
+        w.last[s.rid] = n;
+        w.at[s.rid] = now;
+      }
+    });
+  }, 50);
+  return true;
+})()
+""" % STALL_MS
+
+# The shaped viewer's payload types: RTX (probes, repairs) and its video codec's.
+PTS_JS = """(() => {
+  const sdp = window.livesfuSession.pc.remoteDescription.sdp;
+  const rtx = [...sdp.matchAll(/a=rtpmap:(\\d+) rtx\\//g)].map((m) => Number(m[1]));
+  const video = [...sdp.matchAll(/m=video \\d+ \\S+ ([\\d ]+)/g)].flatMap((m) => m[1].trim().split(' ').map(Number));
+  return { rtx, video: video.filter((pt) => !rtx.includes(pt)) };
+})()"""
+
+
+def bursts_of(log: list, rtx_pts: list[int]) -> list[dict]:
+    """Runs of RTX packets (probe bursts, and repairs) towards the shaped viewer: packets
+    within 100 ms of the previous, three at least; start (wall s), bytes and span."""
+    runs, cur = [], []
+    for t, size, pt in log:
+        if pt not in rtx_pts:
+            continue
+        if cur and t - cur[-1][0] > 0.1:
+            runs.append(cur)
+            cur = []
+        cur.append((t, size))
+    if cur:
+        runs.append(cur)
+    return [{"at": r[0][0], "bytes": sum(z for _, z in r), "ms": round((r[-1][0] - r[0][0]) * 1000)}
+            for r in runs if len(r) >= 3]
+
+
+def overlapping(st: dict, others: list[dict]) -> list[int]:
+    """The waits in `others` (same shape: end in wall ms, length) that overlap `st`."""
+    return [o["gap"] for o in others if o["at"] - o["gap"] < st["at"] and st["at"] - st["gap"] < o["at"]]
+
+
+def video_gap_ms(log: list, video_pts: list[int], start: float, end: float) -> int:
+    """The longest time no video packet went towards the shaped viewer within [start, end]
+    (wall s), as the gateway passed them on to the bottleneck."""
+    times = [start] + [t for t, _, pt in log if pt in video_pts and start <= t <= end] + [end]
+    return round(max(b - a for a, b in zip(times, times[1:])) * 1000)
+
+
+def queue_delays(log: list, kbit: int, bucket: int = 1600) -> list[float]:
+    """Each logged packet's wait in the bottleneck, modelled: a token bucket of `kbit` and
+    `bucket` bytes (tc's HTB for 400 kbit/s) in front of a FIFO, fed what the gateway passed."""
+    rate = kbit * 1000 / 8
+    free, tokens, at, out = 0.0, float(bucket), 0.0, []
+    for t, size, _ in log:
+        start = max(t, free)
+        tokens = min(bucket, tokens + (start - at) * rate)
+        at = start
+        if tokens >= size:
+            tokens -= size
+            free = start
+        else:
+            free = start + (size - tokens) / rate
+            tokens, at = 0.0, free
+        out.append(free - t)
+    return out
+
+
+def line_up(stalls: list[dict], bursts: list[dict], direct: list[dict], encoder: list[dict],
+            log: list, video_pts: list[int]) -> list[dict]:
+    delays = queue_delays(log, BOTTLENECK_KBIT)
+    """Each of the shaped viewer's stalls with what it coincides with: the burst that began
+    last before it ended and how long before its start (the stall's end less its length) that
+    was (a burst within the stall, or just before it, held the viewer's frames behind it); the
+    direct viewer's stalls and the publisher's encoder waits on layer q overlapping it (the
+    machine, not the path)."""
+    out = []
+    for st in stalls:
+        end = st["at"] / 1000
+        start = end - st["gap"] / 1000
+        before = [b for b in bursts if b["at"] <= end]
+        b = before[-1] if before else None
+        out.append({"gap": st["gap"], "end": round(end, 3), "frames_received_meanwhile": st.get("rx"),
+                    "jitter_target_ms": st.get("jb"), "jitter_minimum_ms": st.get("jbMin"),
+                    "burst_ms_before_start": round((start - b["at"]) * 1000) if b else None,
+                    "burst_bytes": b["bytes"] if b else None,
+                    "direct_stalls": overlapping(st, direct),
+                    "encoder_q_stalls": overlapping(st, [e for e in encoder if e["rid"] == "q"]),
+                    "server_video_gap_ms": video_gap_ms(log, video_pts, start, end),
+                    # the longest modelled wait in the bottleneck from 0.5 s before the stall
+                    "queue_ms": round(1000 * max([d for (t, _, _), d in zip(log, delays) if start - 0.5 <= t <= end]
+                                                 or [0])),
+                    "bytes_from_1s_before": sum(z for t, z, _ in log if start - 1 <= t <= end)})
+    return out
+
+
+# H.264: OpenH264 codes the fake camera's plain pattern at about half VP8's bitrate (f 490,
+# h 250, q 110 kbit/s measured), so h fits 400 kbit/s and the lowest layer would not be the
+# right one. The publisher then sends the camera under a moving noise overlay (a canvas),
+# which its encoder cannot code for less, so each layer is at its cap (h 500 kbit/s).
+NOISY_CAMERA_JS = """
+(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const src = await real(constraints);
+    const v = document.createElement('video');
+    v.muted = true;
+    v.srcObject = new MediaStream(src.getVideoTracks());
+    await v.play();
+    const W = 1280, H = 720, DX = 128, DY = 72;
+    const canvas = Object.assign(document.createElement('canvas'), { width: W, height: H });
+    const ctx = canvas.getContext('2d');
+    const noise = Object.assign(document.createElement('canvas'), { width: W + DX, height: H + DY });
+    const n = noise.getContext('2d');
+    const img = n.createImageData(noise.width, noise.height);
+    const px = new Uint32Array(img.data.buffer);
+    for (let i = 0; i < px.length; i++) px[i] = (Math.random() * 0xffffffff) | 0xff000000;
+    n.putImageData(img, 0, 0);
+    setInterval(() => {
+      ctx.globalAlpha = 1;
+      ctx.drawImage(v, 0, 0, W, H);
+      ctx.globalAlpha = 0.35;
+      ctx.drawImage(noise, -Math.floor(Math.random() * DX), -Math.floor(Math.random() * DY));
+    }, 33);
+    const out = canvas.captureStream(30);
+    src.getAudioTracks().forEach((t) => out.addTrack(t));
+    return out;
+  };
+  return true;
+})()
+"""
+
+
+async def open_noisy_publisher(browser, sfu, room: str, codec: str):
+    """The publish page (simulcast, 1280x720) whose camera is overlaid with noise."""
+    page = await browser.open(page_url(sfu, "publish.html", room=room, simulcast=1, codec=codec, width=1280,
+                                       height=720), "publish")
+    try:
+        await page.wait_for("document.readyState === 'complete' && window.livesfuState", 10, "page loaded")
+        await page.evaluate(NOISY_CAMERA_JS)
+        await page.evaluate("document.getElementById('start').click()")
+        await page.wait_for("window.livesfuState.state === 'connected'", 30, "publisher connected")
+    except BaseException:
+        await close_all(page)
+        raise
+    return page
 
 
 def details(sfu, room: str) -> list[dict]:
@@ -76,36 +266,43 @@ def layers_of(sfu, room: str) -> list[tuple]:
     return sorted((d.get("layer") or "", d.get("target_layer") or "") for d in details(sfu, room))
 
 
-def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to_top(browser, sfu, request):
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to_top(browser, sfu, request, codec):
     if not can_shape():
         pytest.skip("needs root and tc inside the test's own network namespace (LIVESFU_IN_NETNS=1)")
     room = room_name(request)
-    name = node_slug(request.node.name)
+    name = node_slug(request.node.name)[:60] + "-" + codec
 
     async def body():
         gw = pub = p_direct = p_shaped = None
         figures: dict = {"timeline": []}
         t0 = time.monotonic()
 
-        def note(what: str, **extra):
+        async def note(what: str, **extra):
+            # Off the event loop: the gateway relays the shaped viewer's packets on it.
+            viewers = await asyncio.to_thread(details, sfu, room)
             figures["timeline"].append({"t": round(time.monotonic() - t0, 2), "what": what,
                                         "viewers": [{k: d.get(k) for k in ("layer", "target_layer", "pinned",
                                                      "bandwidth_estimate_bps", "probes", "probe_bytes", "probes_up")}
-                                                    for d in details(sfu, room)], **extra})
+                                                    for d in viewers], **extra})
 
         try:
             gw = await LossyGateway(sfu.base_url, seed=17).start()
-            pub = await open_publish_page(browser, sfu, room, simulcast=1, codec="vp8", width=1280, height=720)
+            if codec == "h264":
+                pub = await open_noisy_publisher(browser, sfu, room, codec)
+            else:
+                pub = await open_publish_page(browser, sfu, room, simulcast=1, codec=codec, width=1280, height=720)
 
             def three_layers():
                 tracks = [t for t in sfu.rooms()[room]["raw"]["tracks"] if t["kind"] == "video"]
+                assert all(t.get("codec", codec).lower() == codec for t in tracks), tracks
                 rates = {t["rid"]: t["bitrate_bps"] for t in tracks}
                 figures["layer_bitrates"] = rates
                 # f well above what 400 kbit/s carries, q well below.
                 return len(tracks) == 3 and all(rates.get(r, 0) > 0 for r in "fhq") and rates["f"] > 800_000
 
             await eventually(three_layers, 60, "three layers flowing, f above 800 kbit/s")
-            note("three layers")
+            await note("three layers")
             p_direct = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player-direct")
             p_shaped = await browser.open(
                 page_url(sfu, "player.html", room=room, server=gw.base_url, autostart=1), "player-shaped")
@@ -113,39 +310,53 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
             assert len(gw.paths) == 1, gw.paths
             for p in (p_direct, p_shaped):
                 await p.evaluate(WATCH_JS)
+            pts = await p_shaped.evaluate(PTS_JS)
+            await pub.evaluate(PUB_WATCH_JS)
 
             # Both on f before the bottleneck (no estimate says otherwise).
             await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")], 20, "both viewers on f")
-            note("both on f")
+            await note("both on f")
 
             with Bottleneck(gw.paths[0].client_port, BOTTLENECK_KBIT) as shaped:
                 shaped_at = time.monotonic()
-                note("bottleneck on")
+                await note("bottleneck on")
                 await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("q", "")],
                                  LOW_WITHIN_S + 20, "one viewer on q, the other on f", interval=0.25)
                 figures["to_lowest_s"] = round(time.monotonic() - shaped_at, 2)
-                note("shaped on q")
+                await note("shaped on q")
                 # Settled: from here it keeps decoding, no freeze over 500 ms, for 20 s.
                 await asyncio.sleep(1.0)
                 await p_shaped.evaluate("window.lsfuWatch.reset()")
+                await p_direct.evaluate("window.lsfuWatch.reset()")
+                await pub.evaluate("window.lsfuPubWatch.reset()")
+                gw.paths[0].to_client_log = []
                 before = await p_shaped.evaluate(WATCH_READ_JS)
                 for _ in range(10):
                     await asyncio.sleep(2.0)
-                    note("settled")
+                    await note("settled")
                 after = await p_shaped.evaluate(WATCH_READ_JS)
+                log, gw.paths[0].to_client_log = gw.paths[0].to_client_log, None
                 figures["shaped_settled"] = {"before": before, "after": after}
+                # What the shaped viewer's stalls coincide with: the RTX runs (probe bursts)
+                # that went towards it.
+                bursts = bursts_of(log, pts["rtx"])
+                figures["settled_bursts"] = [{**b, "at": round(b["at"], 3)} for b in bursts]
                 figures["direct_during"] = await p_direct.evaluate(WATCH_READ_JS)
+                encoder = await pub.evaluate("window.lsfuPubWatch.stalls.slice()")
+                figures["settled_encoder_stalls"] = encoder
+                figures["settled_stalls"] = line_up(after["stalls"], bursts, figures["direct_during"]["stalls"], encoder,
+                                                    log, pts["video"])
                 figures["tc"] = shaped.stats()
             lifted_at = time.monotonic()
-            note("bottleneck off")
+            await note("bottleneck off")
             await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")],
                              TOP_WITHIN_S + 20, "both viewers on f again", interval=0.25)
             figures["to_top_s"] = round(time.monotonic() - lifted_at, 2)
-            note("shaped back on f")
+            await note("shaped back on f")
             await asyncio.sleep(3.0)
             figures["shaped_end"] = await p_shaped.evaluate(WATCH_READ_JS)
             figures["direct_end"] = await p_direct.evaluate(WATCH_READ_JS)
-            figures["viewers"] = details(sfu, room)
+            figures["viewers"] = await asyncio.to_thread(details, sfu, room)
             figures["gateway"] = gw.figures()
             save_json(f"{name}.json", figures)
 
@@ -164,11 +375,13 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
             sizes = figures["shaped_end"]["sizes"]
             assert "320x180" in sizes and sizes[-1] == "1280x720", figures
             assert figures["shaped_end"]["decoded"] > settled["after"]["decoded"], figures
+            # No decode errors through the switches: a decoder that fails asks for a keyframe.
+            assert figures["shaped_end"]["pli"] == settled["before"]["pli"], figures
             assert figures["direct_end"]["width"] == 1280, figures
             probes = [d.get("probes", 0) for d in figures["viewers"]]
             assert max(probes) > 0, figures
         finally:
-            if figures.get("timeline") and "viewers" not in figures:
+            if "viewers" not in figures:
                 save_json(f"{name}.json", figures)
             await close_all(p_shaped, p_direct, pub, gw)
 
