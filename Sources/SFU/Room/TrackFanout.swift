@@ -312,27 +312,27 @@ final class TrackFanout {
             let pt = viewer.payloadType
             let identity = viewer.extensionMap.isIdentity
             let rewrites = viewer.rewrites
-            let offsets = rewrites ? viewer.offsets : StreamOffsets()
-            let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
-            let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
             // A temporal cap: its frames above the cap are held back, the rest renumbered.
             unowned(unsafe) let filter = viewer.temporal
-            let capped = filter != nil
-            let cappedOffsets = !capped || rewrites ? offsets : StreamOffsets(codec: VideoCodec(sourceCodec))
+            let offsets =
+                rewrites ? viewer.offsets : filter == nil ? StreamOffsets() : StreamOffsets(codec: VideoCodec(sourceCodec))
+            let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
+            let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
             var sent: UInt64 = 0
             var sentBytes: UInt64 = 0
             for k in 0..<count {
                 let packet = pending[k]
                 let length = packet.count
-                let delta: TemporalFilter.Delta
-                if capped {
-                    guard let d = filter!.admit(sequenceNumber: WireBytes.u16(packet, 2), info: pendingTemporal[k]) else {
+                var copyOffsets = offsets
+                var adjusts = rewrites
+                if let filter {
+                    guard let d = filter.admit(sequenceNumber: WireBytes.u16(packet, 2), info: pendingTemporal[k]) else {
                         held &+= 1
                         continue
                     }
-                    delta = d
-                } else {
-                    delta = TemporalFilter.Delta(sequence: 0, pictureID: 0)
+                    copyOffsets.sequence &-= d.sequence
+                    copyOffsets.pictureID &-= d.pictureID
+                    adjusts = true
                 }
                 var failed = false
                 let queued = output.send(to: address, capacity: length + 16) { slot in
@@ -352,14 +352,7 @@ final class TrackFanout {
                             headerKeys[k] = key
                         }
                     }
-                    if capped {
-                        var o = cappedOffsets
-                        o.sequence &-= delta.sequence
-                        o.pictureID &-= delta.pictureID
-                        o.apply(to: slot, length: length)
-                    } else if rewrites {
-                        offsets.apply(to: slot, length: length)
-                    }
+                    if adjusts { copyOffsets.apply(to: slot, length: length) }
                     // After the shared header: each viewer's own number.
                     if let numbers {
                         TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length, time: sendTime)
