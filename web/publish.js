@@ -32,7 +32,8 @@ async function start() {
     $('preview').srcObject = stream;
     ui.setState('connecting');
     ui.follow(await LiveSFU.publish(LiveSFU.endpoint('publish', room), stream,
-      { token: $('token').value, codec: $('codec').value, simulcast: $('simulcast').checked }));
+      { token: $('token').value, codec: $('codec').value, simulcast: $('simulcast').checked,
+        scalabilityMode: LiveSFU.params().get('scalability') || undefined }));
     const watch = new URL('player.html', location.href);
     watch.searchParams.set('room', room);
     const a = document.createElement('a');

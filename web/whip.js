@@ -144,6 +144,8 @@
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
       if (track.kind === 'video' && opts.simulcast) init.sendEncodings = SIMULCAST;
+      // One layer with temporal layers (e.g. 'L1T3'): viewers may be capped at a lower frame rate.
+      else if (track.kind === 'video' && opts.scalabilityMode) init.sendEncodings = [{ scalabilityMode: opts.scalabilityMode }];
       const t = pc.addTransceiver(track, init);
       if (track.kind === 'video' && opts.codec) {
         if (!preferCodec(t, 'video', opts.codec)) throw new Error(`codec ${opts.codec} not available`);

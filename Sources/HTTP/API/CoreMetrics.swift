@@ -120,6 +120,12 @@ public enum CoreMetrics {
         s.add("livesfu_layer_requests_refused_total", .counter,
               help: "Simulcast: layer requests refused (the publisher sends no simulcast, or not that RID)",
               value: Double(c.layerRequestsRefused))
+        s.add("livesfu_temporal_requests_refused_total", .counter,
+              help: "Temporal layers: layer requests refused for their temporal cap (not 0-3 or auto) or a malformed body",
+              value: Double(c.temporalRequestsRefused))
+        s.add("livesfu_nack_temporal_unmapped_total", .counter,
+              help: "Temporal layers: viewer NACKs naming a number its temporal cap left unused, or too old to map back",
+              value: Double(c.nackTemporalUnmapped))
         s.add("livesfu_layer_probes_total", .counter,
               help: "Simulcast: probe bursts sent to viewers on automatic to show they carry a higher layer",
               value: Double(c.layerProbes))

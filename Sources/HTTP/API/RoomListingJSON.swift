@@ -153,6 +153,13 @@ enum RoomListingJSON {
             o.field("rtx_packets", t.rtxPackets)
             o.field("rtx_bytes", t.rtxBytes)
             o.field("instant_starts", t.instantStarts)
+            if t.temporalBitrates.count > 1 {
+                o.key("temporal_bitrates_bps")
+                o.beginArray()
+                for b in t.temporalBitrates { o.number(b) }
+                o.endArray()
+                o.field("temporal_held", t.temporalHeld)
+            }
             o.key("instant_start_bytes")
             if let b = t.instantStartBytes { o.number(b) } else { o.null() }
             o.key("viewer_loss")
@@ -225,6 +232,16 @@ enum RoomListingJSON {
                 o.field("probes", v.probes)
                 o.field("probe_bytes", v.probeBytes)
                 o.field("probes_up", v.probesUp)
+            }
+            // Temporal layers: for a viewer that has had a temporal cap (the listing of the
+            // others is as it was).
+            if v.temporalCap != nil || v.temporalTarget != nil || v.temporalPinned || v.temporalHeld > 0 {
+                o.key("temporal_cap")
+                if let c = v.temporalCap { o.number(c) } else { o.null() }
+                o.key("temporal_target")
+                if let c = v.temporalTarget { o.number(c) } else { o.null() }
+                o.field("temporal_pinned", v.temporalPinned)
+                o.field("temporal_held", v.temporalHeld)
             }
             o.endObject()
         }

@@ -292,20 +292,16 @@ public struct RoomRoutes {
         }
     }
 
-    /// Simulcast: the body names a layer by RID, or `auto`; the answer names the layer the
-    /// viewer is moving to (at its next keyframe) or is on.
+    /// Simulcast: the body names a layer by RID, or `auto`, and/or a temporal cap
+    /// (`temporal=0`-`3`, `temporal=auto`; `LayerSelection`); the answer names what the viewer
+    /// is moving to (a layer at its next keyframe) or is on.
     private func selectLayer(_ request: HTTPServerRequest, _ responder: HTTPResponder) {
-        let text = String(decoding: request.body.prefix(64), as: UTF8.self)
-            .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }).first.map(String.init) ?? ""
-        guard !text.isEmpty, request.body.count <= 64 else {
-            responder.respond(.error(.badRequest, "the body names a layer by its RID, or auto"))
-            return
-        }
-        let choice: RoomManager.LayerRequest = text == "auto" ? .automatic : .rid(text)
+        // Parsed (and a bad one counted) on the session's core: `LayerSelection`.
+        let body = request.body.count <= LayerSelection.maximumBytes ? String(decoding: request.body, as: UTF8.self) : ""
         let room = request.pathParameters["room"] ?? ""
         let id = request.pathParameters["id"] ?? ""
         onSessionCore(room: room, id: id, responder) { rooms, now in
-            rooms.selectLayer(room: room, id: id, choice: choice, now: now)
+            rooms.selectLayers(room: room, id: id, body: body, now: now)
         } then: { result, responder in
             switch result {
             case .success(let rid): responder.respond(.text(.ok, rid))

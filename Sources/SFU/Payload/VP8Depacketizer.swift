@@ -17,6 +17,9 @@ public struct VP8Depacketizer: RTPDepacketizer {
         public var tl0PictureIndex: UInt8?
         /// T: the temporal layer index.
         public var temporalLayer: UInt8?
+        /// Y (with T): the frame depends only on base-layer (TL0) frames, so a receiver may
+        /// start taking its temporal layer here.
+        public var layerSync: Bool
         /// K: KEYIDX.
         public var keyIndex: UInt8?
 
@@ -30,6 +33,7 @@ public struct VP8Depacketizer: RTPDepacketizer {
             pictureID = nil
             tl0PictureIndex = nil
             temporalLayer = nil
+            layerSync = false
             keyIndex = nil
             var o = 1
             if b0 & 0x80 != 0 {
@@ -47,7 +51,10 @@ public struct VP8Depacketizer: RTPDepacketizer {
                 }
                 if x & 0x30 != 0 {
                     guard p.count > o else { return nil }
-                    if x & 0x20 != 0 { temporalLayer = p[o] >> 6 }
+                    if x & 0x20 != 0 {
+                        temporalLayer = p[o] >> 6
+                        layerSync = p[o] & 0x20 != 0
+                    }
                     if x & 0x10 != 0 { keyIndex = p[o] & 0x1F }
                     o += 1
                 }

@@ -77,6 +77,7 @@ final class Room {
                 v.layer = 0
                 v.targetLayer = nil
                 v.catchingUp = false
+                v.temporal?.restart()  // another layer's numbering
                 video.add(v)
             }
         }

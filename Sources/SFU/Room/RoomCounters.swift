@@ -31,6 +31,10 @@ public struct RoomCounters: Sendable {
     /// RID the publisher does not send).
     public var layerSwitches: UInt64 = 0
     public var layerRequestsRefused: UInt64 = 0
+    /// Temporal layers: layer requests refused for their temporal cap (not 0-3 or `auto`, or
+    /// a malformed body), and viewer NACKs for numbers its cap left unused or too old to map.
+    public var temporalRequestsRefused: UInt64 = 0
+    public var nackTemporalUnmapped: UInt64 = 0
     /// Probe bursts sent to viewers on automatic for a higher layer (`LayerProbe`), their
     /// bytes, those that showed the layer fits, and those the core's budget held back.
     public var layerProbes: UInt64 = 0
@@ -165,6 +169,8 @@ public struct RoomCounters: Sendable {
         instantStartsUnavailable &+= o.instantStartsUnavailable
         layerSwitches &+= o.layerSwitches
         layerRequestsRefused &+= o.layerRequestsRefused
+        temporalRequestsRefused &+= o.temporalRequestsRefused
+        nackTemporalUnmapped &+= o.nackTemporalUnmapped
         layerProbes &+= o.layerProbes
         layerProbeBytes &+= o.layerProbeBytes
         layerProbesUp &+= o.layerProbesUp

@@ -18,6 +18,10 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A layer asked for in a room whose publisher sends no simulcast; a RID it does not send.
     case notSimulcast
     case unknownLayer(String)
+    /// A layer request's body that does not parse (`LayerSelection`); a temporal cap for a
+    /// viewer whose video is not VP8.
+    case badLayerRequest(String)
+    case noTemporalLayers
     /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
     case precondition(required: Bool)
     case internalError(String)
@@ -31,7 +35,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyPendingSessions: 429
         case .sessionNotFound: 404
         case .notSimulcast: 409
-        case .unknownLayer: 400
+        case .unknownLayer, .badLayerRequest: 400
+        case .noTemporalLayers: 409
         case .precondition(let required): required ? 428 : 412
         case .internalError: 500
         }
@@ -53,6 +58,8 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .sessionNotFound: "no such session"
         case .notSimulcast: "the room's publisher sends no simulcast layers"
         case .unknownLayer(let rid): "the publisher sends no layer \"\(rid)\""
+        case .badLayerRequest(let r): r
+        case .noTemporalLayers: "temporal caps are for VP8 video; this viewer's is not"
         case .precondition(let required):
             required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
         case .internalError(let r): "internal error: \(r)"

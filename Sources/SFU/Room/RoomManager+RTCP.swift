@@ -85,7 +85,15 @@ extension RoomManager {
             // A viewer that moved between layers names packets in its own numbering; those
             // from before the move were another layer's.
             if rewrites, first.isNewer(than: SequenceNumber(seq)) { return }
-            fanout.resend(sequenceNumber: rewrites ? seq &- offset : seq, to: track, now: now, output: output)
+            let own = rewrites ? seq &- offset : seq
+            // Under a temporal cap its numbers leave out what was held back.
+            var mapped: UInt16? = own
+            if let filter = track.temporal { mapped = filter.inputSequence(forOutput: own) }
+            guard let input = mapped else {
+                counters.nackTemporalUnmapped &+= 1
+                return
+            }
+            fanout.resend(sequenceNumber: input, to: track, now: now, output: output)
         }
         noteDeadline(track.nack.nextFollowUpTime)
     }

@@ -75,10 +75,12 @@ extension RoomManager {
         let codec = VideoCodec(v.codec)
         var offsets = StreamOffsets(codec: codec)
         let lastSequence = v.catchingUp ? v.catchUp.next &- 1 : from.history?.newestSequenceNumber
+        temporalLayerMoved(v)
+        let previous = v.offsetsStartingOver()  // what its temporal cap held back included
         if let lastSequence {
             offsets = StreamOffsets.continuing(
                 last: from.history?.storedPacket(sequenceNumber: lastSequence), lastSequence: lastSequence,
-                previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start, codec: codec,
+                previous: previous, keyframe: key, start: start, codec: codec,
                 frameTicks: Self.layerSwitchFrameTicks)
         }
         layerChanged(v, from: from, now: now)
@@ -99,11 +101,13 @@ extension RoomManager {
     /// their estimate, or probed for the next one up (`checkLayer`); one waiting for a layer
     /// that stopped sending is aimed anew.
     func automaticLayers(_ room: Room, now: Instant) {
+        automaticTemporalLayers(room, now: now)
         guard room.videoLayers.count > 1 else { return }
         let bitrates = room.videoLayerBitrates(now: now)
         for f in room.videoLayers {
             for v in f.viewers {
                 if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way
+                if v.temporalHolds { continue }  // its layer fits at a lower temporal cap
                 if v.pinnedLayer == nil, v.targetLayer != nil {
                     aim(v, at: automaticLayer(v, bitrates: bitrates), in: room, now: now)
                     continue

@@ -37,7 +37,7 @@ extension RoomManager {
                 tracks: room.fanouts.compactMap { f in
                     guard let source = f.source else { return nil }
                     let quality = f.viewerQuality()
-                    return RoomSnapshot.Track(
+                    var track = RoomSnapshot.Track(
                         kind: f.kind.description, codec: source.codecName.encodingName, ssrc: f.ssrc,
                         bitrate: f.currentBitrate(now: now), packetsIn: f.packetsIn, bytesIn: f.bytesIn,
                         packetsOut: f.packetsOut, bytesOut: f.bytesOut, keyframes: f.keyframes,
@@ -46,6 +46,9 @@ extension RoomManager {
                         instantStarts: f.instantStarts, instantStartBytes: f.instantStartAvailableBytes,
                         rid: f.rid, viewers: f.viewers.count,
                         viewerLoss: quality?.loss, viewerRTTMillis: quality?.rttMillis)
+                    track.temporalBitrates = f.cumulativeTemporalBitrates(now: now)
+                    track.temporalHeld = f.temporalHeld
+                    return track
                 },
                 viewers: room.viewerCount,
                 connectedViewers: room.viewersByID.values.filter { $0.state == .connected }.count,
@@ -94,6 +97,12 @@ extension RoomManager {
                 f.probes = t.probe.probes
                 f.probeBytes = t.probe.bytesSent
                 f.probesUp = t.probe.succeeded
+            }
+            if t.kind == .video {
+                f.temporalCap = t.temporalCap
+                f.temporalTarget = t.temporal.flatMap { $0.target < TemporalFilter.topLayer ? Int($0.target) : nil }
+                f.temporalPinned = t.pinnedTemporal != nil
+                f.temporalHeld = t.temporal?.packetsHeld ?? 0
             }
             if t.reports.reportsReceived > 0 {
                 f.loss = t.reports.lossFraction  // video (sorted last) wins

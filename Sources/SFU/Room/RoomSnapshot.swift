@@ -39,6 +39,10 @@ public struct RoomSnapshot: Sendable {
         /// Simulcast: the layer's RID (nil without simulcast) and the viewers on it.
         public var rid: String?
         public var viewers = 0
+        /// Temporal layers (VP8): bits/s of the frames of layers 0…t by t (empty or one entry
+        /// without temporal layers), and copies held back by viewers' temporal caps.
+        public var temporalBitrates: [UInt64] = []
+        public var temporalHeld: UInt64 = 0
         /// Mean loss fraction (0…1) and RTT (ms) from the viewers' receiver reports.
         public var viewerLoss: Double?
         public var viewerRTTMillis: Double?
@@ -79,6 +83,13 @@ public struct RoomSnapshot: Sendable {
         public var probeBytes: UInt64 = 0
         /// Bursts that showed the next layer fits.
         public var probesUp: UInt64 = 0
+        /// Temporal layers: the cap in force (nil: every layer), the one it is going to (up at
+        /// the next switching point, down at the next frame), whether it was asked for
+        /// through the API, and the packets it held back.
+        public var temporalCap: Int?
+        public var temporalTarget: Int?
+        public var temporalPinned = false
+        public var temporalHeld: UInt64 = 0
     }
 
     /// On an edge: the relay the room is played through from its origin node.

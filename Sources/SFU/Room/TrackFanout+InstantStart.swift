@@ -93,7 +93,7 @@ extension TrackFanout {
     func continueNumbering(_ v: ViewerTrack, after last: UInt16, at start: UInt16, keyframe key: UnsafeRawBufferPointer) {
         v.offsets = StreamOffsets.continuing(
             last: history?.storedPacket(sequenceNumber: last), lastSequence: last,
-            previous: v.rewrites ? v.offsets : StreamOffsets(), keyframe: key, start: start,
+            previous: v.offsetsStartingOver(), keyframe: key, start: start,
             codec: VideoCodec(v.codec), frameTicks: RoomManager.layerSwitchFrameTicks)
         v.rewrites = true
         v.firstSequenceOnLayer = start &+ v.offsets.sequence
@@ -148,7 +148,7 @@ extension TrackFanout {
             // Already sent up to the new keyframe (or past it): it goes on as it is.
             guard SequenceNumber(start).isNewer(than: SequenceNumber(v.catchUp.next)) else { continue }
             // Nothing of this start sent yet, and no offsets: the new keyframe needs none.
-            if v.catchUp.next != v.catchUp.from || v.rewrites {
+            if v.catchUp.next != v.catchUp.from || v.rewrites || v.temporal != nil {
                 continueNumbering(v, after: v.catchUp.next &- 1, at: start, keyframe: key)
             }
             v.catchUp.from = start
@@ -214,6 +214,13 @@ extension TrackFanout {
             c.inKeyframe = inKeyframe
             guard inKeyframe || (!keyframeOnly && c.budget > 0) else { break }
             guard budget.allows(stored.count) else { break }
+            // Held back by the viewer's temporal cap: not its to send (no budget spent).
+            if let filter = viewer.temporal, source?.codecName == .vp8,
+                filter.admit(sequenceNumber: c.next, info: VP8TemporalInfo(packet: stored)) == nil
+            {
+                c.next &+= 1
+                continue
+            }
             guard sendStored(stored, to: viewer, rtxPayloadType: nil, now: now, output: output) else { break }
             budget.spend(stored.count, keyframe: inKeyframe)
             if !inKeyframe { c.budget -= stored.count }

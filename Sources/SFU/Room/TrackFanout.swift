@@ -103,6 +103,16 @@ final class TrackFanout {
     /// extensions plus the one added to its packets when it sends none, and the batch's time.
     private let sequenceOffsets = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
     private var numbering = TransportSequenceNumbering()
+    /// Temporal layers (VP8 sources): each held packet's layer and frame marks, read once for
+    /// every viewer with a temporal cap (`TemporalFilter`), and the bytes each temporal layer
+    /// sent in the current window and its last full window's bitrate.
+    private let pendingTemporal = UnsafeMutablePointer<VP8TemporalInfo>.allocate(capacity: TrackFanout.pendingCapacity)
+    private var sourceIsVP8 = false
+    private var temporalWindowBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// Bits/s per temporal layer over the last window (all in layer 0 without temporal layers).
+    private(set) var temporalBitrates: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// Copies not sent because the viewer's temporal cap held them back.
+    var temporalHeld: UInt64 = 0
 
     /// The history's first arena, before the track's rate is measured.
     private let historyStartBytes: Int
@@ -140,11 +150,13 @@ final class TrackFanout {
         headerKeys.deallocate()
         headerLengths.deallocate()
         sequenceOffsets.deallocate()
+        pendingTemporal.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
         source = media
+        sourceIsVP8 = media.codecName == .vp8
         // Its stream needs its own keyframe: viewers part-way through the last one go live.
         keyframeCache.reset()
         for v in viewersCatchingUp { v.catchingUp = false }
@@ -224,6 +236,8 @@ final class TrackFanout {
         guard source != nil else { return false }
         recorder?.handle(rtp, now: now)
         let (readOnly, sequenceOffset) = numbering.prepare(UnsafeRawBufferPointer(packet), now: now)
+        let temporal = sourceIsVP8 ? VP8TemporalInfo(packet: readOnly) : .none
+        countTemporal(temporal, bytes: length)
         if let history {
             if pendingCount == Self.pendingCapacity
                 || (pendingCount > 0 && history.written &- pendingStart > UInt64(history.byteCapacity - 2 * Self.maximumPacketBytes)) {
@@ -238,6 +252,7 @@ final class TrackFanout {
                 // reused meanwhile (io_uring re-arms it at once).
                 pending[pendingCount] = history.justStored(sequenceNumber: out.sequenceNumber)
                 sequenceOffsets[pendingCount] = sequenceOffset
+                pendingTemporal[pendingCount] = temporal
                 pendingCount += 1
                 return !listed
             }
@@ -246,6 +261,7 @@ final class TrackFanout {
         flushPending(output: output)
         pending[0] = readOnly
         sequenceOffsets[0] = sequenceOffset
+        pendingTemporal[0] = temporal
         pendingCount = 1
         flushPending(output: output)
         return false
@@ -269,6 +285,7 @@ final class TrackFanout {
         let headerKeys = self.headerKeys
         let headerLengths = self.headerLengths
         let sequenceOffsets = self.sequenceOffsets
+        let pendingTemporal = self.pendingTemporal
         let sendTime = numbering.batchTime
         for k in 0..<count { headerKeys[k] = -1 }
         let list = viewers  // one retain per batch; keeps every viewer alive for the loop
@@ -277,6 +294,7 @@ final class TrackFanout {
         var errors: UInt64 = 0
         var full: UInt64 = 0
         var noCodec: UInt64 = 0
+        var held: UInt64 = 0
         for i in list.indices {
             // Unowned: `list` holds the viewer; a session removes its tracks from every
             // fan-out before it ends (`RoomManager.end`).
@@ -294,7 +312,10 @@ final class TrackFanout {
             let pt = viewer.payloadType
             let identity = viewer.extensionMap.isIdentity
             let rewrites = viewer.rewrites
-            let offsets = rewrites ? viewer.offsets : StreamOffsets()
+            // A temporal cap: its frames above the cap are held back, the rest renumbered.
+            unowned(unsafe) let filter = viewer.temporal
+            let offsets =
+                rewrites ? viewer.offsets : filter == nil ? StreamOffsets() : StreamOffsets(codec: VideoCodec(sourceCodec))
             let key = viewer.mapClass >= 0 ? viewer.mapClass << 8 | Int(pt) : -1
             let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
             var sent: UInt64 = 0
@@ -302,6 +323,17 @@ final class TrackFanout {
             for k in 0..<count {
                 let packet = pending[k]
                 let length = packet.count
+                var copyOffsets = offsets
+                var adjusts = rewrites
+                if let filter {
+                    guard let d = filter.admit(sequenceNumber: WireBytes.u16(packet, 2), info: pendingTemporal[k]) else {
+                        held &+= 1
+                        continue
+                    }
+                    copyOffsets.sequence &-= d.sequence
+                    copyOffsets.pictureID &-= d.pictureID
+                    adjusts = true
+                }
                 var failed = false
                 let queued = output.send(to: address, capacity: length + 16) { slot in
                     slot.copyMemory(from: packet)
@@ -320,7 +352,7 @@ final class TrackFanout {
                             headerKeys[k] = key
                         }
                     }
-                    if rewrites { offsets.apply(to: slot, length: length) }
+                    if adjusts { copyOffsets.apply(to: slot, length: length) }
                     // After the shared header: each viewer's own number.
                     if let numbers {
                         TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length, time: sendTime)
@@ -348,6 +380,7 @@ final class TrackFanout {
         protectErrors &+= errors
         sendQueueFull &+= full
         droppedNoCodecMatch &+= noCodec
+        temporalHeld &+= held
     }
 
     /// Renumbers the header extensions of the packet in `slot[0..<length]` to the viewer's
@@ -474,6 +507,21 @@ final class TrackFanout {
         // The header (extensions included) is copied as stored: the element is where it was.
         let numbers = viewer.stampsTransportSequence ? session.transportSequence : nil
         let sequenceOffset = numbers == nil ? 0 : numbering.offset(in: stored)
+        // A temporal cap: a packet it holds back is not sent (a repair, a start's copy or a
+        // probe's duplicate alike); one it sends gets its numbers as in the fan-out.
+        var offsets = viewer.offsets
+        var adjusts = viewer.rewrites
+        if let filter = viewer.temporal, stored.count >= 12 {
+            let info = source?.codecName == .vp8 ? VP8TemporalInfo(packet: stored) : .none
+            guard let d = filter.admit(sequenceNumber: WireBytes.u16(stored, 2), info: info) else {
+                temporalHeld &+= 1
+                return false
+            }
+            if !adjusts { offsets = StreamOffsets(codec: VideoCodec(viewer.codec)) }
+            offsets.sequence &-= d.sequence
+            offsets.pictureID &-= d.pictureID
+            adjusts = true
+        }
         var failed = false
         let queued = output.send(to: address, capacity: length + 16) { slot in
             var n = stored.count
@@ -489,7 +537,7 @@ final class TrackFanout {
                 slot.copyMemory(from: stored)
                 slot[1] = (slot[1] & 0x80) | pt
             }
-            if viewer.rewrites { viewer.offsets.apply(to: slot, length: n, rtx: rtxPT != nil) }
+            if adjusts { offsets.apply(to: slot, length: n, rtx: rtxPT != nil) }
             if let numbers { TransportSequenceNumbering.stamp(slot, at: sequenceOffset, numbers, bytes: n, time: now) }
             let protected = Self.adaptAndProtect(slot, length: n, viewer: viewer, srtp: srtp)
             failed = protected == 0
@@ -524,12 +572,42 @@ final class TrackFanout {
                 smoothedByteRate = smoothedByteRate == 0 ? byteRate : (smoothedByteRate * 3 + byteRate) / 4
                 resizeHistory(packetsPerSecond: smoothedPacketRate, bytesPerSecond: smoothedByteRate, output: output)
             }
+            let w = temporalWindowBytes
+            let k: UInt64 = windowStart.nanoseconds == 0 ? 0 : 8 * 1_000_000_000
+            temporalBitrates = (w.0 * k / elapsed, w.1 * k / elapsed, w.2 * k / elapsed, w.3 * k / elapsed)
+            temporalWindowBytes = (0, 0, 0, 0)
             windowStart = now
             windowBytes = 0
             windowPackets = 0
         }
         windowBytes &+= UInt64(bytes)
         windowPackets &+= 1
+    }
+
+    /// Adds a packet's bytes to its temporal layer's window.
+    @inline(__always)
+    private func countTemporal(_ info: VP8TemporalInfo, bytes: Int) {
+        switch info.temporalLayer {
+        case 0: temporalWindowBytes.0 &+= UInt64(bytes)
+        case 1: temporalWindowBytes.1 &+= UInt64(bytes)
+        case 2: temporalWindowBytes.2 &+= UInt64(bytes)
+        default: temporalWindowBytes.3 &+= UInt64(bytes)
+        }
+    }
+
+    /// Bits/s of the frames of temporal layers 0…t, by t, over the last window, up to the
+    /// highest layer that sent anything (one entry without temporal layers); decayed to
+    /// nothing once packets stop. What a temporal step down saves (`TemporalLayerChoice`).
+    func cumulativeTemporalBitrates(now: Instant) -> [UInt64] {
+        guard now - windowStart <= .seconds(2) else { return [] }
+        let r = temporalBitrates
+        let layers = [r.0, r.1, r.2, r.3]
+        guard let top = layers.lastIndex(where: { $0 > 0 }) else { return [] }
+        var sum: UInt64 = 0
+        return layers[0...top].map {
+            sum &+= $0
+            return sum
+        }
     }
 
     /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates, or for

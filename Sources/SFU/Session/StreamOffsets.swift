@@ -94,7 +94,7 @@ struct StreamOffsets: Equatable {
 
     /// The RTP header's length (CSRCs and header extension included), nil when `packet` is
     /// shorter than that.
-    private static func headerLength(of packet: UnsafeRawBufferPointer) -> Int? {
+    static func headerLength(of packet: UnsafeRawBufferPointer) -> Int? {
         guard packet.count >= 12 else { return nil }
         var header = 12 + 4 * Int(packet[0] & 0x0F)
         if packet[0] & 0x10 != 0 {

@@ -21,6 +21,9 @@ final class ViewerTrack {
     @exclusivity(unchecked) var catchingUp = false
     /// Simulcast: it moved between layers, so each copy gets `offsets` added.
     @exclusivity(unchecked) var rewrites = false
+    /// Temporal layers (VP8): the filter of its temporal cap, nil until it is first capped;
+    /// a viewer without one costs the fan-out one test per copy.
+    @exclusivity(unchecked) var temporal: TemporalFilter?
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
     @exclusivity(unchecked) var bytesSent: UInt64 = 0
     /// Copies carry this viewer's transport-wide sequence number (its answer has the
@@ -49,6 +52,11 @@ final class ViewerTrack {
     var firstSequenceOnLayer: UInt16 = 0
     /// Automatic layer choice over time and probing for a higher layer (video).
     var probe = LayerProbe()
+    /// Temporal layers: the automatic cap, the cap asked for through the API (nil:
+    /// automatic), and whether the automatic cap keeps it on its spatial layer.
+    var temporalChoice = TemporalLayerChoice()
+    var pinnedTemporal: Int?
+    var temporalHolds = false
 
     init(session: PeerSession, kind: TrackKind, media: NegotiatedMedia) {
         self.session = session

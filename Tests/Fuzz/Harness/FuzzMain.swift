@@ -27,6 +27,7 @@ nonisolated(unsafe) let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "dtls": TransportTargets.dtls,
     "recording": RecordingTarget.run,
     "offsets": OffsetsTarget.run,
+    "temporal": TemporalTarget.run,
     "room": { input in
         if RoomReplay.shared == nil { RoomReplay.shared = RoomReplay() }
         RoomReplay.shared!.run(input)

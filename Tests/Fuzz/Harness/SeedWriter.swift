@@ -106,6 +106,19 @@ enum SeedWriter {
             add("offsets", [flags, 0xFF, 0xFF, 0x80, 0, 0, 1, 0x7F, 0xF0, 0xFE, 3, 0xFF, 0xFE, UInt8(body.count)] + body + body)
         }
 
+        // Temporal caps: a target, a first number, then L1T3 frames (TID 0, 2, 1, 2; Y on the
+        // first two above 0) in order, one late, one repeated, the cap raised and lowered.
+        var temporal: [UInt8] = [0, 0xFF, 0xF0]
+        for (i, tid) in [0, 2, 1, 2, 0, 2, 1, 2].enumerated() {
+            let y: UInt8 = tid > 0 && i % 4 != 3 ? 0x20 : 0
+            let frame = header + [0x90, 0xE0, 0x80, UInt8(i), UInt8(i / 4), UInt8(tid) << 6 | y, i == 0 ? 0x10 : 0x11, 0x9D]
+            let flags: UInt8 = i == 3 ? 0x04 | 2 : i == 6 ? 0x04 : 0
+            temporal += [flags, UInt8(frame.count)] + frame
+        }
+        temporal += [0x10, 3, 12] + header  // three back (late), a bare header
+        temporal += [0x08, 0, 12] + header  // the same number again
+        add("temporal", temporal)
+
         // Answers in the viewer role: choices × the fixture offers are added by make-corpus.sh.
         // Router and static paths (method byte, path).
         for (m, path) in [
