@@ -125,6 +125,10 @@ final class TemporalFilter {
             }
         }
         highest = seq
+        // `first` (before it, numbers were never this stream's) stays within the window behind
+        // the highest: compared as 16-bit distances, it would turn "before" after 32 768
+        // packets, and every late packet and NACK would go unanswered from then on.
+        if Int(highest &- first) >= Self.window { first = highest &- UInt16(Self.window - 1) }
         highestDropped = drop
         highestPicture = info.pictureID
         let delta = Delta(sequence: droppedPackets, pictureID: droppedPictures)

@@ -146,6 +146,25 @@ struct TemporalFilterTests {
         #expect(filter.inputSequence(forOutput: out.first!.sequence &- 2000) == nil, "too old")
     }
 
+    /// Found by the `temporal` fuzz target: the number the stream started at was kept, and
+    /// 32 768 packets later every number compared as "before the stream" (16-bit distances),
+    /// so repeats, repairs and NACKs went unanswered (at 300 packets/s, after two minutes).
+    @Test("after more than 32 768 packets, late packets still get the numbers they had and NACKs still map back")
+    func longStream() throws {
+        var stream = L1T3Stream(sequence: 100)
+        let filter = TemporalFilter(target: 1)
+        var last: [Out] = []
+        var packets: [L1T3Stream.Packet] = []
+        while stream.sequence &- 100 < 40_000 {
+            packets = try Self.frames(&stream, 24)
+            last = Self.run(filter, packets)
+        }
+        let again = Self.run(filter, Array(packets.suffix(20)))
+        #expect(!again.isEmpty)
+        #expect(again.map(\.sequence) == last.suffix(again.count).map(\.sequence))
+        for o in last.suffix(20) { #expect(filter.inputSequence(forOutput: o.sequence) == o.input) }
+    }
+
     @Test("a packet lost upstream inside a held frame is held too; one lost at a sent frame's edge keeps its number for a repair")
     func lossUpstream() throws {
         var stream = L1T3Stream()
