@@ -21,7 +21,7 @@ struct VP8TemporalInfo: Equatable {
 
     /// - Parameter packet: a whole plaintext RTP packet whose payload is VP8.
     init(packet: UnsafeRawBufferPointer) {
-        guard let header = StreamOffsets.headerLength(of: packet), packet.count > header,
+        guard let header = RTPPacket.headerLength(of: packet), packet.count > header,
             let d = VP8Depacketizer.Descriptor(parsing: UnsafeRawBufferPointer(rebasing: packet[header...]))
         else { return }
         if let t = d.temporalLayer {

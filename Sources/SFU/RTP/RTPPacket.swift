@@ -225,3 +225,17 @@ public struct RTPPacket {
         mid(id: id).map { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+extension RTPPacket {
+    /// The RTP header's length (CSRCs and header extension included), nil when `packet` is
+    /// shorter than that.
+    static func headerLength(of packet: UnsafeRawBufferPointer) -> Int? {
+        guard packet.count >= 12 else { return nil }
+        var header = 12 + 4 * Int(packet[0] & 0x0F)
+        if packet[0] & 0x10 != 0 {
+            guard packet.count >= header + 4 else { return nil }
+            header += 4 + 4 * Int(WireBytes.u16(packet, header + 2))
+        }
+        return packet.count >= header ? header : nil
+    }
+}

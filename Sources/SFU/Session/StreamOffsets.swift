@@ -37,7 +37,7 @@ struct StreamOffsets: Equatable {
         // up to it, unchecked in a release build).
         let length = min(max(length, 0), p.count)
         let bytes = UnsafeRawBufferPointer(rebasing: p[0..<length])
-        guard let header = Self.headerLength(of: bytes) else { return }
+        guard let header = RTPPacket.headerLength(of: bytes) else { return }
         WireBytes.put32(p, 4, WireBytes.u32(bytes, 4) &+ timestamp)
         var payload = header
         if rtx {
@@ -92,22 +92,10 @@ struct StreamOffsets: Equatable {
         }
     }
 
-    /// The RTP header's length (CSRCs and header extension included), nil when `packet` is
-    /// shorter than that.
-    static func headerLength(of packet: UnsafeRawBufferPointer) -> Int? {
-        guard packet.count >= 12 else { return nil }
-        var header = 12 + 4 * Int(packet[0] & 0x0F)
-        if packet[0] & 0x10 != 0 {
-            guard packet.count >= header + 4 else { return nil }
-            header += 4 + 4 * Int(WireBytes.u16(packet, header + 2))
-        }
-        return packet.count >= header ? header : nil
-    }
-
     /// What a layer's packet says (for the offsets at a move): picture ID and TL0PICIDX of
     /// a VP8 or VP9 payload descriptor, nil where absent.
     static func pictureFields(of packet: UnsafeRawBufferPointer, codec: VideoCodec?) -> (pictureID: UInt16?, tl0: UInt8?) {
-        guard let codec, let header = headerLength(of: packet), packet.count > header + 1 else { return (nil, nil) }
+        guard let codec, let header = RTPPacket.headerLength(of: packet), packet.count > header + 1 else { return (nil, nil) }
         let d = UnsafeRawBufferPointer(rebasing: packet[header...])
         var at: Int
         var pid: UInt16?
