@@ -17,6 +17,7 @@ extension RoomManager {
             countSRTPError(error, session: s)
             return
         }
+        s.sentSRTCP = true
         guard let room = rooms[s.roomName] else { return }
         guard let compound = try? RTCPCompound(parsing: UnsafeMutableRawBufferPointer(rebasing: datagram[0..<length]))
         else {

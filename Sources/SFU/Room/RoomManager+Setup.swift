@@ -143,7 +143,8 @@ extension RoomManager {
                 // being started goes back to its keyframe (at most once per
                 // `TrackFanout.catchUpRewindInterval`: each of the client's retransmitted
                 // Finished says the same).
-                if s.role == .viewer, s.state == .connected, let room = rooms[s.roomName] {
+                // One that has sent us SRTCP has its keys: the Finished is a stale copy.
+                if s.role == .viewer, s.state == .connected, !s.sentSRTCP, let room = rooms[s.roomName] {
                     counters.viewerKeyframesReRequested &+= 1
                     if let track = s.videoTrack, track.catchingUp {
                         room.fanout(of: track).rewindCatchUp(track, now: now)

@@ -75,6 +75,9 @@ public final class PeerSession {
     public var bytesIn: UInt64 = 0
     public var srtpErrors: UInt64 = 0
     public var pliReceived: UInt64 = 0
+    /// It sent RTCP we could decrypt: it has its SRTP keys, so a retransmitted DTLS Finished
+    /// from it is a stale copy, not a sign that it missed what it was sent.
+    var sentSRTCP = false
     public var nackReceived: UInt64 = 0
     /// Upstream NACK packets sent to this publisher.
     public var nacksSent: UInt64 = 0
