@@ -88,20 +88,15 @@ extension RoomRoutes {
         room: RoomName, origin: NodeEntry, offer: SessionDescription, request: HTTPServerRequest,
         _ responder: HTTPResponder
     ) {
-        let cores = self.cores
-        guard cores.count > coreIndex else {
-            responder.respond(.error(.serviceUnavailable, "server is starting"))
-            return
-        }
         let client = request.remoteAddress
-        let back = cores[coreIndex]
-        let box = CoreBound(ResultHandler<Result<SessionCreated, EdgePlayError>>(responder: responder) { result, responder in
+        let answer = answerPath(responder) { (result: Result<SessionCreated, EdgePlayError>, responder) in
             switch result {
             case .success(let created): self.respond(.success(created), room: room, responder)
             case .failure(.room(let error)): self.respond(.failure(error), room: room, responder)
             case .failure(.relay(let reason)): responder.respond(.error(.serviceUnavailable, "edge relay: \(reason)"))
             }
-        })
+        }
+        guard let (back, box) = answer else { return }
         let posted = viaOwner(of: room.value, creating: true) { loop, rooms, ticket in
             guard let context = loop.context as? CoreContext, let edge = context.edge else {
                 rooms.handledPlaced(room.value, ticket)
@@ -168,13 +163,7 @@ extension RoomRoutes {
         _ directory: ClusterDirectory, _ request: DirectoryRequest, _ responder: HTTPResponder,
         then: @escaping (DirectoryReply, HTTPResponder) -> Void
     ) {
-        let cores = self.cores
-        guard cores.count > coreIndex else {
-            responder.respond(.error(.serviceUnavailable, "server is starting"))
-            return
-        }
-        let back = cores[coreIndex]
-        let box = CoreBound(ResultHandler(responder: responder, then: then))
+        guard let (back, box) = answerPath(responder, then: then) else { return }
         directory.submit(request) { reply in
             back.execute { box.value?.deliver(reply) }
         }

@@ -15,19 +15,26 @@ extension RoomRoutes {
         _ work: @escaping @Sendable (RoomManager, Instant) -> T,
         then: @escaping (T, HTTPResponder) -> Void
     ) {
-        let cores = self.cores
-        guard cores.count > coreIndex else {
-            responder?.respond(.error(.serviceUnavailable, "server is starting"))
-            return
-        }
-        let back = cores[coreIndex]
-        let box = CoreBound(ResultHandler(responder: responder, then: then))
+        guard let (back, box) = answerPath(responder, then: then) else { return }
         let posted = viaOwner(of: room, creating: creating) { loop, rooms, ticket in
             let result = work(rooms, loop.now)
             rooms.handledPlaced(room, ticket)
             back.execute { box.value?.deliver(result) }
         }
         if !posted { responder?.respond(.error(.serviceUnavailable, "server is shutting down")) }
+    }
+
+    /// Where a cross-core request's answer comes back: this core's handle, and `then` boxed
+    /// for it there. Nil before the group has started (the client got a 503).
+    func answerPath<T>(
+        _ responder: HTTPResponder?, then: @escaping (T, HTTPResponder) -> Void
+    ) -> (back: EventLoopHandle, box: CoreBound<ResultHandler<T>>)? {
+        let cores = self.cores
+        guard cores.count > coreIndex else {
+            responder?.respond(.error(.serviceUnavailable, "server is starting"))
+            return nil
+        }
+        return (cores[coreIndex], CoreBound(ResultHandler(responder: responder, then: then)))
     }
 
     /// Runs `body` on the core that owns `room`, reached through the room's home core

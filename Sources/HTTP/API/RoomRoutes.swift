@@ -164,16 +164,12 @@ public struct RoomRoutes {
         traced: @escaping @Sendable (RoomManager, Result<SessionCreated, RoomError>, Instant) -> Void,
         _ responder: HTTPResponder
     ) {
-        let cores = self.cores
-        guard cores.count > coreIndex else {
-            responder.respond(.error(.serviceUnavailable, "server is starting"))
-            return
-        }
-        let drain = self.drain
-        let back = cores[coreIndex]
-        let box = CoreBound(ResultHandler<Result<SessionCreated, RoomError>?>(responder: responder) { result, responder in
+        let answer = answerPath(responder) { (result: Result<SessionCreated, RoomError>?, responder) in
             self.respond(result, room: room, responder)
-        })
+        }
+        guard let (back, box) = answer else { return }
+        let cores = self.cores
+        let drain = self.drain
         let posted = viaOwner(of: room.value, creating: true) { loop, rooms, ticket in
             // Checked again on the room's core: the drain's jobs reach each core after the
             // flag was set, so an offer that passed the first check cannot follow them in.
