@@ -41,6 +41,10 @@ var trapAllocations = false
 var backend = BackendKind.epoll
 var memoryMode = false
 var shardMode = false
+/// `--simulcast top|moved|spread`: see BenchSimulcast.swift.
+var simulcastMode: BenchSimulcast?
+/// `--picture-id`: VP8 descriptors carry a 15-bit picture ID (always with --simulcast).
+var pictureIDs = false
 /// Record the room into this folder (the real writer thread), with a keyframe every 60 frames
 /// so the recording starts and writes.
 var recordDirectory: String?
@@ -56,11 +60,17 @@ while let a = arguments.next() {
     case "--memory": memoryMode = true
     case "--shard": shardMode = true
     case "--record": recordDirectory = arguments.next()
+    case "--picture-id": pictureIDs = true
+    case "--simulcast":
+        guard let mode = BenchSimulcast(rawValue: arguments.next() ?? "") else { fail("--simulcast is top, moved or spread") }
+        simulcastMode = mode
+        pictureIDs = true
     default:
-        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory] [--record DIR] [--shard]")
+        print("usage: livesfu-fanout-bench [--viewers N] [--packets M] [--warmup W] [--burst B] [--trap] [--uring] [--memory] [--record DIR] [--shard] [--picture-id] [--simulcast top|moved|spread]")
         exit(2)
     }
 }
+if simulcastMode != nil, shardMode || memoryMode { fail("--simulcast is not for --shard or --memory") }
 if packetCount <= 0 { packetCount = min(max(400_000 / max(viewerCount, 1), 2_000), 100_000) }
 
 func cpuNanoseconds() -> UInt64 {
@@ -175,6 +185,12 @@ final class MeasuringReceiver: DatagramEndpoint {
             readShardRing(now: now)
             return
         }
+        measuredBatchEnded(now: now)
+    }
+
+    /// A batch end while measuring (callgrind-fanout.sh counts inside this function only, so
+    /// set-up, warm-up and layer moves are left out).
+    @inline(never) func measuredBatchEnded(now: Instant) {
         // The fan-out itself runs here (the manager holds a batch's packets until it ends):
         // counted with the receive work; and with --shard the shard core's read of its ring.
         let f0 = lsfu_alloc_count()
@@ -281,7 +297,7 @@ let videoSSRC: UInt32 = 0x0B0B_0001
     let parameters = OfferParameters(
         iceUfrag: ufrag, icePassword: password, fingerprint: clientIdentity.localFingerprint.value,
         sessionID: UInt64(1000 + index), cname: "bench-\(index)", streamID: "bench-stream")
-    let offer: ClientOffer
+    var offer: ClientOffer
     switch role {
     case .publisher:
         offer = OfferBuilder.publisherOffer(
@@ -290,6 +306,7 @@ let videoSSRC: UInt32 = 0x0B0B_0001
                 ClientTrack(kind: .audio, trackID: "mic", ssrc: 0x0A0A_0001),
                 ClientTrack(kind: .video, trackID: "cam", ssrc: videoSSRC, rtxSSRC: 0x0B0B_0002),
             ])
+        if simulcastMode != nil { offer = BenchSimulcast.offer(offer) }
     case .viewer:
         offer = OfferBuilder.viewerOffer(parameters)
     }
@@ -367,30 +384,44 @@ let profile = publisherSRTP.profile
 
 // MARK: - Publisher: VP8-like packets with header extensions
 
-var sequence: UInt16 = 1000
-var timestamp: UInt32 = 90_000
-var packetInFrame = 0
-var frameNumber = 0
-let packetsPerFrame = 6
+/// One SSRC (or, with --simulcast, three layers sent in turn, one frame each).
+var layers = simulcastMode == nil ? [BenchLayer(ssrc: videoSSRC, rid: nil, packetsPerFrame: 6)] : BenchSimulcast.initialLayers
+var layerSending = 0
 let payloadSize = 1150
 var payload = [UInt8](repeating: 0, count: payloadSize)
 for i in payload.indices { payload[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
 let midExtension = video.extensions.mid
 let absSendTimeExtension = video.extensions.absSendTime
+let ridExtension = video.extensions.rid
 var packetLength = 0
 
 @MainActor func sendVideoPacket() {
-    let marker = packetInFrame == packetsPerFrame - 1
-    let first = packetInFrame == 0
-    // VP8 descriptor: S=1 on the first packet of a frame; P=1 (inter frame) in the VP8 header.
-    payload[0] = first ? 0x10 : 0x00
-    payload[1] = recordDirectory != nil && frameNumber % 60 == 0 ? 0x00 : 0x01
-    let seq = sequence
-    let ts = timestamp
+    var l = layers[layerSending]
+    let marker = l.packetInFrame == l.packetsPerFrame - 1
+    let first = l.packetInFrame == 0
+    let keyframe = l.keyframeNext || (recordDirectory != nil && l.frames % 60 == 0)
+    // VP8 descriptor: S=1 on the first packet of a frame (X and a 15-bit picture ID with
+    // --picture-id); P=0 (keyframe) or 1 in the VP8 header.
+    var header = 0
+    if pictureIDs {
+        payload[0] = 0x80 | (first ? 0x10 : 0x00)
+        payload[1] = 0x80
+        payload[2] = 0x80 | UInt8(truncatingIfNeeded: l.pictureID >> 8)
+        payload[3] = UInt8(truncatingIfNeeded: l.pictureID)
+        header = 4
+    } else {
+        payload[0] = first ? 0x10 : 0x00
+        header = 1
+    }
+    payload[header] = keyframe ? 0x00 : 0x01
+    let seq = l.sequence
+    let ts = l.timestamp
+    let ssrc = l.ssrc
+    let rid = l.rid
     let queued = publisherSocket.send(to: serverAddress, capacity: 1500) { slot in
         var b = RTPPacketBuilder(
             into: slot, payloadType: video.payloadType, marker: marker, sequenceNumber: seq, timestamp: ts,
-            ssrc: videoSSRC, extensionForm: .oneByte)
+            ssrc: ssrc, extensionForm: .oneByte)
         var scratch: (UInt8, UInt8, UInt8) = (UInt8(truncatingIfNeeded: seq >> 8), UInt8(truncatingIfNeeded: seq), 0x42)
         withUnsafeBytes(of: &scratch) { bytes in
             if let id = absSendTimeExtension { b.addExtension(id: id, data: bytes) }
@@ -398,18 +429,28 @@ var packetLength = 0
                 let mid = video.mid.utf8
                 mid.withContiguousStorageIfAvailable { b.addExtension(id: id, data: UnsafeRawBufferPointer($0)) }
             }
+            if let id = ridExtension, let rid {
+                rid.utf8.withContiguousStorageIfAvailable { b.addExtension(id: id, data: UnsafeRawBufferPointer($0)) }
+            }
         }
         guard let n = payload.withUnsafeBytes({ try? b.finish(payload: $0) }) else { return 0 }
-        packetLength = n
+        packetLength = max(packetLength, n)
         return (try? publisherSRTP.protectRTP(slot, length: n)) ?? 0
     }
     guard queued else { fail("publisher could not queue a packet") }
-    sequence &+= 1
-    packetInFrame += 1
-    if packetInFrame == packetsPerFrame {
-        packetInFrame = 0
-        frameNumber += 1
-        timestamp &+= 3000
+    l.sequence &+= 1
+    l.packetInFrame += 1
+    if shim.measuring { l.measured += 1 }
+    if l.packetInFrame == l.packetsPerFrame {
+        l.packetInFrame = 0
+        l.frames += 1
+        l.pictureID = (l.pictureID &+ 1) & 0x7FFF
+        l.timestamp &+= 3000
+        l.keyframeNext = false
+        layers[layerSending] = l
+        layerSending = (layerSending + 1) % layers.count
+    } else {
+        layers[layerSending] = l
     }
 }
 
@@ -438,7 +479,7 @@ var feedbackViewer = 0
     let setupTime = Instant.now() - setupStart
     // Media and every viewer's first SRTCP (libsrtp adds its inbound stream then), then ticks.
     publish(100)
-    for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+    for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: layers[0].sequence &- 3) {
         socket(of: v)?.flush()
         feedbackSent += 1
     }
@@ -506,7 +547,7 @@ var feedbackViewer = 0
         let vi = feedbackViewer % viewers.count
         let v = viewers[vi]
         feedbackViewer += 1
-        if sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: sequence &- 3) {
+        if sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(vi), lostSequence: layers[0].sequence &- 3) {
             socket(of: v)?.flush()
             feedbackSent += 1
         }
@@ -521,10 +562,29 @@ var feedbackViewer = 0
 
 if memoryMode { runMemoryMode() }
 
+// --simulcast: the viewers moved where the mode wants them, through `selectLayer` as the API
+// does, each step at the layers' next keyframes (then the moves' catch-ups), and checked.
+if let mode = simulcastMode {
+    for step in mode.steps(viewers: viewers.count) {
+        for (i, layer) in step.enumerated() {
+            guard let layer else { continue }
+            let rid = BenchSimulcast.rids[layer]
+            guard case .success = manager.selectLayer(room: "bench", id: viewers[i].sessionID, choice: .rid(rid), now: loop.now)
+            else { fail("viewer \(i) could not select \(rid)") }
+        }
+        for l in layers.indices { layers[l].keyframeNext = true }
+        publish(9 * 4)
+        // A move starts the viewer from the keyframe, paced (instant start's catch-up): the
+        // unpaced packets below would outrun it, so it finishes first, as in a live stream.
+        _ = loop.run(until: { false }, timeout: .seconds(1))
+    }
+    let tracks = manager.snapshot(now: loop.now).first { $0.name == "bench" }?.tracks ?? []
+    if let wrong = mode.misplaced(tracks, viewers: viewers.count) { fail(wrong) }
+}
 publish(warmup)
 // Warm-up for RTCP too: libsrtp creates a viewer's inbound stream (three mallocs in
 // srtp_stream_clone) on the first SRTCP packet of its SSRC, once per viewer.
-for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: sequence &- 3) {
+for (i, v) in viewers.enumerated() where sendFeedback(v, senderSSRC: 0x5EED_0000 &+ UInt32(i), lostSequence: layers[0].sequence &- 3) {
     socket(of: v)?.flush()
     feedbackSent += 1
 }
@@ -532,7 +592,7 @@ do {
     let target = feedbackSent
     guard loop.run(until: { shim.rtcpSeen + ShardFront.rtcpSeen >= target }, timeout: .seconds(10)) else { fail("RTCP warm-up incomplete") }
 }
-_ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= warmup } }, timeout: .seconds(3))
+_ = loop.run(until: { viewers.allSatisfy { $0.rtpReceived >= (simulcastMode == nil ? warmup : 1) } }, timeout: .seconds(3))
 let viewersBefore = viewers.map(\.rtpReceived)
 shim.measuring = true
 let wallStart = Instant.now()
@@ -541,12 +601,17 @@ publish(packetCount)
 _ = loop.run(until: { serverQueue.pendingCount == 0 }, timeout: .seconds(5))
 shim.measuring = false
 let wall = Instant.now() - wallStart
-// Drain the viewers to check delivery.
+// Drain the viewers to check delivery: each must get every packet of its layer.
+let expected = viewers.indices.map { layers[simulcastMode?.layer(ofViewer: $0) ?? 0].measured }
 _ = loop.run(
-    until: { viewers.indices.allSatisfy { viewers[$0].rtpReceived - viewersBefore[$0] >= packetCount } },
+    until: { viewers.indices.allSatisfy { viewers[$0].rtpReceived - viewersBefore[$0] >= expected[$0] } },
     timeout: .seconds(3))
 let delivered = viewers.indices.map { viewers[$0].rtpReceived - viewersBefore[$0] }
-let minDelivered = delivered.min() ?? 0
+let copies = Double(viewers.indices.reduce(0) { $0 + min(delivered[$1], expected[$1]) })
+/// The fewest of its layer's packets a viewer missed (0 when every viewer got all).
+let minDelivered = packetCount - (viewers.indices.map { expected[$0] - delivered[$0] }.max() ?? 0)
+let shortViewers = viewers.indices.filter { delivered[$0] < expected[$0] }
+if !shortViewers.isEmpty { print("  short: \(shortViewers.count) viewers, e.g. \(shortViewers.prefix(5).map { "#\($0): \(delivered[$0])/\(expected[$0])" })") }
 
 // MARK: - Baseline: protect alone, same profile, same packet size, same thread
 
@@ -649,8 +714,9 @@ let packets = Double(shim.measuredPackets)
 let receiveNet = Double(shim.receiveNanoseconds) - clockCost * packets
 let flushNet = Double(shim.flushNanoseconds) - clockCost * Double(shim.flushes)
 let perPacket = (receiveNet + flushNet) / packets
-let perViewer = perPacket / n
-let receivePerViewer = receiveNet / packets / n
+/// Per copy (one packet to one viewer): with --simulcast spread not every viewer gets every packet.
+let perViewer = (receiveNet + flushNet) / copies
+let receivePerViewer = receiveNet / copies
 let protectAlone = baseline.copyProtect - baseline.copy
 
 func fmt(_ v: Double, _ decimals: Int = 0) -> String {
@@ -673,7 +739,7 @@ let rtcpCPU = shim.measuredRTCP > 0 ? (Double(shim.rtcpNanoseconds) - clockCost 
 print("  viewer RTCP (SRTCP RR+NACK): \(shim.measuredRTCP) measured, \(fmt(rtcpCPU)) ns each, \(shim.rtcpAllocations) heap allocations")
 print("  clock read cost subtracted: \(fmt(clockCost)) ns per call")
 print(
-    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"nsSendPerDatagram\":\(fmt(sendPerDatagram)),\"nsUserPerViewer\":\(fmt(userPerViewer)),\"userRatio\":\(fmt(userPerViewer / protectAlone, 2)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"rtcpPackets\":\(shim.measuredRTCP),\"nsPerRTCP\":\(fmt(rtcpCPU)),\"rtcpAllocations\":\(shim.rtcpAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
+    "{\"viewers\":\(viewers.count),\"packets\":\(shim.measuredPackets),\"copies\":\(Int(copies)),\"profile\":\"\(profile)\",\"nsPerPacket\":\(fmt(perPacket)),\"nsPerViewer\":\(fmt(perViewer)),\"nsReceivePerViewer\":\(fmt(receivePerViewer)),\"nsFlushPerPacket\":\(fmt(flushNet / packets)),\"nsProtect\":\(fmt(protectAlone)),\"nsSendPerDatagram\":\(fmt(sendPerDatagram)),\"nsUserPerViewer\":\(fmt(userPerViewer)),\"userRatio\":\(fmt(userPerViewer / protectAlone, 2)),\"ratio\":\(fmt(perViewer / protectAlone, 2)),\"allocations\":\(shim.allocations + shim.flushAllocations),\"rtcpPackets\":\(shim.measuredRTCP),\"nsPerRTCP\":\(fmt(rtcpCPU)),\"rtcpAllocations\":\(shim.rtcpAllocations),\"allocationsPerPacket\":\(fmt(Double(shim.allocations + shim.flushAllocations) / packets, 4)),\"minDelivered\":\(minDelivered),\"setupMs\":\(setupTime.nanoseconds / 1_000_000)}"
 )
 if let driver { loop.cancelTimer(driver) }
 manager.shutdown(now: Instant.now())
