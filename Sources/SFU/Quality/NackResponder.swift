@@ -45,7 +45,11 @@ public struct NackResponder {
     private var lastRefill: Instant?
     private static let recentCount = 512
     private var recentSeq: [UInt16]
-    private var recentAt: [UInt64]
+    /// When each was resent, in µs of the clock, wrapping every 71 minutes (0: never): 4
+    /// bytes a slot, not 8, in every viewer track. An entry older than that can alias into
+    /// the repeat window only with its sequence number still in the slot, and then costs one
+    /// suppressed resend.
+    private var recentAt: [UInt32]
     /// Follow-up copies waiting to be sent, oldest first (a FIFO: their delays are equal, so
     /// they fall due in order). 32: they wait one tick (~20 ms), in which a viewer rarely
     /// gets more repairs; per-viewer memory stays small (320 bytes a track).
@@ -95,7 +99,7 @@ public struct NackResponder {
         self.rate = min(minimumRate, Self.maxRate)
         self.tokens = 0
         self.recentSeq = [UInt16](repeating: 0, count: Self.recentCount)
-        self.recentAt = [UInt64](repeating: 0, count: Self.recentCount)
+        self.recentAt = [UInt32](repeating: 0, count: Self.recentCount)
         self.nextRTXSequence = firstRTXSequence
         self.sendsFollowUps = sendsFollowUps
         self.followUpSeq = [UInt16](repeating: 0, count: Self.followUpCapacity)
@@ -155,8 +159,8 @@ public struct NackResponder {
     public mutating func decide(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Decision {
         requested &+= 1
         let slot = Int(seq) & (Self.recentCount - 1)
-        if recentAt[slot] != 0, recentSeq[slot] == seq, now.nanoseconds >= recentAt[slot],
-            now - Instant(nanoseconds: recentAt[slot]) < repeatInterval
+        if recentAt[slot] != 0, recentSeq[slot] == seq,
+            UInt64(Self.micros(now) &- recentAt[slot]) * 1000 < repeatInterval.nanoseconds
         {
             suppressedRepeats &+= 1
             return .repeated
@@ -169,6 +173,8 @@ public struct NackResponder {
         return .resend
     }
 
+    private static func micros(_ t: Instant) -> UInt32 { UInt32(truncatingIfNeeded: t.nanoseconds / 1000) }
+
     /// Takes `bytes` from the resend budget and marks `seq` as just resent; false (nothing
     /// taken) when the budget is short.
     private mutating func charge(sequenceNumber seq: UInt16, bytes: Int, now: Instant) -> Bool {
@@ -178,7 +184,7 @@ public struct NackResponder {
         tokens -= cost
         let slot = Int(seq) & (Self.recentCount - 1)
         recentSeq[slot] = seq
-        recentAt[slot] = max(now.nanoseconds, 1)
+        recentAt[slot] = max(Self.micros(now), 1)
         resentBytes &+= UInt64(max(bytes, 0))
         return true
     }
