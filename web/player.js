@@ -16,26 +16,39 @@ const ui = LiveSFU.page('player', {
 const $ = ui.$;
 
 // Simulcast: the room's layers (RIDs) from /api/rooms fill the quality menu; choosing one asks
-// the server to move this viewer there (at that layer's next keyframe).
+// the server to move this viewer there (at that layer's next keyframe). Temporal layers: the
+// frame-rate menu is shown for video the server can cap at a temporal layer (`temporal_caps`
+// in /api/rooms: VP8, VP9); choosing one caps this viewer there (`temporal=N`, or `auto`).
 async function loadLayers(room) {
   try {
     const resp = await fetch(LiveSFU.serverBase() + '/api/rooms', { headers: $('token').value ? { Authorization: 'Bearer ' + $('token').value } : {} });
     const entry = ((await resp.json()).rooms || []).find((r) => r.name === room);
-    const rids = ((entry && entry.tracks) || []).filter((t) => t.kind === 'video' && t.rid).map((t) => t.rid);
+    const video = ((entry && entry.tracks) || []).filter((t) => t.kind === 'video');
+    const rids = video.filter((t) => t.rid).map((t) => t.rid);
     const menu = $('quality');
     menu.replaceChildren(...['auto', ...rids].map((rid) => { const o = document.createElement('option'); o.value = o.textContent = rid; return o; }));
     menu.disabled = rids.length === 0;
-  } catch (e) { /* no listing: the menu stays off */ }
+    const caps = video.length > 0 && video.every((t) => t.temporal_caps);
+    $('framerate').value = 'auto';
+    $('framerate').disabled = !caps;
+    $('framerate-label').hidden = !caps;
+    ui.state.menus = { layers: rids, temporalCaps: caps };
+  } catch (e) { /* no listing: the menus stay off */ }
 }
 
-$('quality').addEventListener('change', async () => {
-  if (!window.livesfuSession) return;
-  try {
-    ui.state.layer = await LiveSFU.selectLayer(window.livesfuSession, $('quality').value);
-  } catch (e) {
-    ui.setState(ui.state.state, e.message);
-  }
-});
+// Sends one layer request from a menu; what the server answers is kept in the page's state.
+function layerMenu(id, body, key) {
+  $(id).addEventListener('change', async () => {
+    if (!window.livesfuSession) return;
+    try {
+      ui.state[key] = (await LiveSFU.selectLayer(window.livesfuSession, body($(id).value))).trim();
+    } catch (e) {
+      ui.setState(ui.state.state, e.message);
+    }
+  });
+}
+layerMenu('quality', (v) => v, 'layer');
+layerMenu('framerate', (v) => 'temporal=' + v, 'temporal');
 
 async function play() {
   const room = $('room').value.trim();

@@ -143,7 +143,13 @@
     const pc = newPeerConnection();
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
-      if (track.kind === 'video' && opts.simulcast) init.sendEncodings = SIMULCAST;
+      // Each layer its own encoding; a scalability mode per layer (e.g. 'L1T3': temporal layers
+      // in each) where asked for, and always for VP9 and AV1: without one Chromium (156) sends
+      // VP9 on the first RID only (its older SVC mode) and nothing on the others.
+      if (track.kind === 'video' && opts.simulcast) {
+        const mode = opts.scalabilityMode || (/^(vp9|av1)$/i.test(opts.codec || '') ? 'L1T1' : undefined);
+        init.sendEncodings = SIMULCAST.map((e) => (mode ? { ...e, scalabilityMode: mode } : e));
+      }
       // One layer with temporal layers (e.g. 'L1T3'): viewers may be capped at a lower frame rate.
       else if (track.kind === 'video' && opts.scalabilityMode) init.sendEncodings = [{ scalabilityMode: opts.scalabilityMode }];
       const t = pc.addTransceiver(track, init);

@@ -35,4 +35,22 @@ struct TemporalListingJSONTests {
         #expect(text.contains(#""temporal_cap":0,"temporal_target":0,"temporal_pinned":true,"temporal_held":77}"#), "\(text)")
         #expect(text.ranges(of: "temporal_cap").count == 1, "only the capped viewer")
     }
+
+    @Test("a track whose viewers may be capped at a temporal layer says so (temporal_caps), whatever its publisher sends; others do not")
+    func temporalCapsFlag() {
+        func track(_ codec: String, caps: Bool) -> RoomSnapshot.Track {
+            var t = RoomSnapshot.Track(
+                kind: "video", codec: codec, ssrc: 1, bitrate: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0,
+                keyframes: 0, keyframeRequests: 0)
+            t.temporalCaps = caps
+            return t
+        }
+        let room = RoomSnapshot(
+            name: "t", core: 0, publisher: nil, tracks: [track("VP9", caps: true), track("H264", caps: false)],
+            viewers: 0, connectedViewers: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0)
+        let text = RoomListingJSON.text(rooms: [room])
+        #expect(text.contains(#""codec":"VP9","#), "\(text)")
+        #expect(text.ranges(of: #""temporal_caps":true"#).count == 1, "\(text)")
+        #expect(text.ranges(of: "temporal_caps").count == 1, "not on the H.264 track")
+    }
 }

@@ -1,5 +1,5 @@
 """A simulcast layer that changes resolution mid-stream (issue 17, bad input): headless
-Chromium publishes three layers at 1280x720 (f 1280x720, h 640x360, q 320x180), then shrinks
+Chromium publishes three layers (VP8, H.264 or VP9) at 1280x720 (f 1280x720, h 640x360, q 320x180), then shrinks
 its top layer f by 1.6 (`RTCRtpSender.setParameters` with a new `scaleResolutionDownBy`: the
 encoder starts that layer anew at 800x450 with a keyframe). Viewers:
 
@@ -104,7 +104,7 @@ def session_path(location: str) -> str:
     return location[location.index("/api/session/"):]
 
 
-@pytest.mark.parametrize("codec", ["vp8", "h264"])
+@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9"])
 def test_layer_that_changes_resolution_midstream_keeps_viewers_decoding_at_its_new_size(browser, sfu, request,
                                                                                        codec):
     room = room_name(request)

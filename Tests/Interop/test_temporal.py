@@ -1,7 +1,8 @@
-"""Temporal layers (issue 17): headless Chromium publishes VP8 with three temporal layers
-(`scalabilityMode: 'L1T3'`, one spatial layer); a Chromium viewer capped through the API at
-temporal layer 0 decodes about a quarter of the frames, with no frame dropped and no keyframe asked for, and
-back at every layer (`temporal=auto`) the full rate again.
+"""Temporal layers (issue 17): headless Chromium publishes VP8 or VP9 with three temporal
+layers (`scalabilityMode: 'L1T3'`, one spatial layer); a Chromium viewer capped through the API
+at temporal layer 0 decodes about a quarter of the frames, with no frame dropped and no keyframe
+asked for, and back at every layer (`temporal=auto`) the full rate again. The player page's
+frame-rate menu caps its viewer the same way, and is shown only for video that takes a cap.
 """
 
 import asyncio
@@ -38,14 +39,15 @@ async def frame_rate(page, seconds: float) -> tuple[float, dict, dict]:
     return (b["decoded"] - a["decoded"]) / (time.monotonic() - t), a, b
 
 
-def test_chromium_viewer_capped_at_temporal_layer_0_decodes_a_quarter_of_the_frames(browser, sfu, request):
+@pytest.mark.parametrize("codec", ["vp8", "vp9"])
+def test_chromium_viewer_capped_at_temporal_layer_0_decodes_a_quarter_of_the_frames(browser, sfu, request, codec):
     room = room_name(request)
     name = node_slug(request.node.name)
 
     async def body():
         pub = play = None
         try:
-            pub = await open_publish_page(browser, sfu, room, codec="vp8", scalability="L1T3")
+            pub = await open_publish_page(browser, sfu, room, codec=codec, scalability="L1T3")
             play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
             await wait_playing(play)
             location = await play.evaluate("window.livesfuSession.location")
@@ -86,3 +88,58 @@ def test_chromium_viewer_capped_at_temporal_layer_0_decodes_a_quarter_of_the_fra
             await close_all(play, pub)
 
     run(body(), 120)
+
+
+@pytest.mark.parametrize("codec", ["vp8", "vp9", "h264"])
+def test_player_frame_rate_menu_caps_the_viewer_and_is_shown_only_for_video_that_takes_a_cap(browser, sfu, request,
+                                                                                          codec):
+    room = room_name(request)
+    name = node_slug(request.node.name)[:60]
+
+    async def body():
+        pub = play = None
+        figures: dict = {"codec": codec}
+        try:
+            pub = await open_publish_page(browser, sfu, room, codec=codec,
+                                          **({"scalability": "L1T3"} if codec != "h264" else {}))
+            play = await browser.open(page_url(sfu, "player.html", room=room, autostart=1), "player")
+            await wait_playing(play)
+            # The menus are filled from /api/rooms once the session is up.
+            await play.wait_for("window.livesfuState.menus", 10, "menus filled from /api/rooms")
+            shown = await play.evaluate(
+                "(() => { const l = document.getElementById('framerate-label'), m = document.getElementById('framerate');"
+                " return { hidden: l.hidden, disabled: m.disabled, visible: l.offsetParent !== null,"
+                " options: [...m.options].map((o) => o.value) }; })()")
+            figures["menu"] = shown
+            if codec == "h264":
+                assert shown["hidden"] and shown["disabled"] and not shown["visible"], figures
+                return
+            assert not shown["hidden"] and not shown["disabled"] and shown["visible"], figures
+            assert shown["options"] == ["auto", "0", "1", "2"], figures
+
+            async def choose(value: str):
+                await play.evaluate(
+                    f"(() => {{ const m = document.getElementById('framerate'); m.value = '{value}';"
+                    " m.dispatchEvent(new Event('change')); return true; })()")
+                await play.wait_for(f"window.livesfuState.temporal === 'temporal={value}'", 5,
+                                    f"the server's answer to temporal={value}")
+
+            await asyncio.sleep(2.0)  # past the publisher's ramp-up
+            full, _, _ = await frame_rate(play, 4.0)
+            await choose("0")
+            viewer = raw_room(sfu, room)["viewer_details"][0]
+            figures["capped_viewer"] = viewer
+            assert viewer["temporal_target"] == 0 and viewer["temporal_pinned"], figures
+            await asyncio.sleep(1.0)
+            capped, before, after = await frame_rate(play, 4.0)
+            await choose("auto")
+            figures["auto_viewer"] = viewer = raw_room(sfu, room)["viewer_details"][0]
+            assert not viewer["temporal_pinned"], figures
+            figures.update({"full_fps": full, "capped_fps": capped, "stats_before": before, "stats_after": after})
+            assert capped <= 0.4 * full, figures
+            assert after["plis"] == before["plis"], figures
+        finally:
+            save_json(f"{name}-{codec}-figures.json", figures)
+            await close_all(play, pub)
+
+    run(body(), 90)

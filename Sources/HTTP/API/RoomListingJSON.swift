@@ -153,6 +153,7 @@ enum RoomListingJSON {
             o.field("rtx_packets", t.rtxPackets)
             o.field("rtx_bytes", t.rtxBytes)
             o.field("instant_starts", t.instantStarts)
+            if t.temporalCaps { o.field("temporal_caps", true) }
             if t.temporalBitrates.count > 1 {
                 o.key("temporal_bitrates_bps")
                 o.beginArray()

@@ -21,6 +21,11 @@ public struct VP9Depacketizer: RTPDepacketizer {
         public var spatialLayer: UInt8
         /// TID from the layer indices (0 without L).
         public var temporalLayer: UInt8
+        /// L: the layer indices (TID, U, SID, D) are present.
+        public var hasLayerIndices: Bool
+        /// U: a switching-up point. libwebrtc sets it on a frame that references no frame of
+        /// its own temporal layer or above, so a receiver may take up that layer from here.
+        public var switchingUp: Bool
 
         /// Parses the descriptor; nil when any part of it runs past the payload.
         public init?(parsing p: UnsafeRawBufferPointer) {
@@ -33,6 +38,8 @@ public struct VP9Depacketizer: RTPDepacketizer {
             pictureID = nil
             spatialLayer = 0
             temporalLayer = 0
+            hasLayerIndices = b0 & 0x20 != 0
+            switchingUp = false
             var o = 1
             if b0 & 0x80 != 0 {  // I
                 guard let id = PictureID.read(p, at: &o) else { return nil }
@@ -41,6 +48,7 @@ public struct VP9Depacketizer: RTPDepacketizer {
             if b0 & 0x20 != 0 {  // L: TID U SID D, then TL0PICIDX in non-flexible mode
                 guard p.count > o else { return nil }
                 temporalLayer = p[o] >> 5
+                switchingUp = p[o] & 0x10 != 0
                 spatialLayer = (p[o] >> 1) & 0x07
                 o += flexible ? 1 : 2
                 guard p.count >= o else { return nil }

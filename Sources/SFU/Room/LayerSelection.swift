@@ -1,6 +1,6 @@
 /// What a viewer asks for through `POST /api/session/{room}/{id}/layer`: words separated by
 /// white space, at most `maximumBytes` in all: a simulcast layer by its RID or `auto`, and a
-/// temporal cap, `temporal=N` (N: 0-3, the highest VP8 temporal layer it is sent) or
+/// temporal cap, `temporal=N` (N: 0-3, the highest VP8 or VP9 temporal layer it is sent) or
 /// `temporal=auto`; at least one of the two, each at most once, in any order (`h`,
 /// `h temporal=0`, `temporal=1`, `auto temporal=auto`). `=` is in no RID (`SDPSimulcast`),
 /// so the two never mix up.

@@ -19,7 +19,7 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
     case notSimulcast
     case unknownLayer(String)
     /// A layer request's body that does not parse (`LayerSelection`); a temporal cap for a
-    /// viewer whose video is not VP8.
+    /// viewer whose video is neither VP8 nor VP9.
     case badLayerRequest(String)
     case noTemporalLayers
     /// `required`: 428 (If-Match missing); otherwise 412 (If-Match does not match).
@@ -59,7 +59,7 @@ public enum RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notSimulcast: "the room's publisher sends no simulcast layers"
         case .unknownLayer(let rid): "the publisher sends no layer \"\(rid)\""
         case .badLayerRequest(let r): r
-        case .noTemporalLayers: "temporal caps are for VP8 video; this viewer's is not"
+        case .noTemporalLayers: "temporal caps are for VP8 and VP9 video; this viewer's is neither"
         case .precondition(let required):
             required ? "If-Match is required for an ICE restart" : "If-Match does not match the session's ETag"
         case .internalError(let r): "internal error: \(r)"

@@ -48,6 +48,7 @@ extension RoomManager {
                         viewerLoss: quality?.loss, viewerRTTMillis: quality?.rttMillis)
                     track.temporalBitrates = f.cumulativeTemporalBitrates(now: now)
                     track.temporalHeld = f.temporalHeld
+                    track.temporalCaps = f.temporalCodec != nil
                     return track
                 },
                 viewers: room.viewerCount,

@@ -1,6 +1,6 @@
 import Reactor
 
-/// Temporal layers (VP8): a viewer's temporal cap asked for through the API, or chosen once a
+/// Temporal layers (VP8, VP9): a viewer's temporal cap asked for through the API, or chosen once a
 /// second from its estimate (`TemporalLayerChoice`) before the spatial choice, which leaves a
 /// viewer whose layer fits at a lower cap where it is.
 extension RoomManager {
@@ -21,12 +21,12 @@ extension RoomManager {
     }
 
     /// Applies a parsed selection: the spatial part as `selectLayer`, then the temporal cap
-    /// (refused for a viewer whose video is not VP8: no temporal layers to cap).
+    /// (refused for a viewer whose video is neither VP8 nor VP9: no temporal layers to cap).
     public func select(room name: String, id: String, _ selection: LayerSelection, now: Instant) -> Result<String, RoomError> {
         guard let s = sessions.session(id: id), s.roomName == name, s.role == .viewer, rooms[name] != nil,
               let track = s.videoTrack
         else { return .failure(.sessionNotFound) }
-        if selection.temporal != nil, track.codec != .vp8 {
+        if selection.temporal != nil, !VP8TemporalInfo.readsLayers(of: VideoCodec(track.codec)) {
             counters.temporalRequestsRefused &+= 1
             return .failure(.noTemporalLayers)
         }
@@ -58,10 +58,10 @@ extension RoomManager {
     /// gets the one `TemporalLayerChoice` picks from its estimate and its layer's temporal
     /// bitrates. Viewers moving between layers or being started are left alone.
     func automaticTemporalLayers(_ room: Room, now: Instant) {
-        for f in room.videoLayers where f.source?.codecName == .vp8 {
+        for f in room.videoLayers where f.temporalCodec != nil {
             let rates = f.cumulativeTemporalBitrates(now: now)
             for v in f.viewers where v.pinnedTemporal == nil {
-                guard v.targetLayer == nil, !v.catchingUp, v.codec == .vp8 else {
+                guard v.targetLayer == nil, !v.catchingUp, VideoCodec(v.codec) == f.temporalCodec else {
                     v.temporalHolds = false
                     continue
                 }

@@ -39,10 +39,13 @@ public struct RoomSnapshot: Sendable {
         /// Simulcast: the layer's RID (nil without simulcast) and the viewers on it.
         public var rid: String?
         public var viewers = 0
-        /// Temporal layers (VP8): bits/s of the frames of layers 0…t by t (empty or one entry
-        /// without temporal layers), and copies held back by viewers' temporal caps.
+        /// Temporal layers (VP8, VP9): bits/s of the frames of layers 0…t by t (empty or one
+        /// entry without temporal layers), and copies held back by viewers' temporal caps.
         public var temporalBitrates: [UInt64] = []
         public var temporalHeld: UInt64 = 0
+        /// Whether its viewers may be capped at a temporal layer (`temporal=N`): its codec's
+        /// temporal layers are read (VP8, VP9), whether or not the publisher sends any.
+        public var temporalCaps = false
         /// Mean loss fraction (0…1) and RTT (ms) from the viewers' receiver reports.
         public var viewerLoss: Double?
         public var viewerRTTMillis: Double?

@@ -215,8 +215,8 @@ extension TrackFanout {
             guard inKeyframe || (!keyframeOnly && c.budget > 0) else { break }
             guard budget.allows(stored.count) else { break }
             // Held back by the viewer's temporal cap: not its to send (no budget spent).
-            if let filter = viewer.temporal, source?.codecName == .vp8,
-                filter.admit(sequenceNumber: c.next, info: VP8TemporalInfo(packet: stored)) == nil
+            if let filter = viewer.temporal,
+                filter.admit(sequenceNumber: c.next, info: VP8TemporalInfo(packet: stored, codec: temporalCodec)) == nil
             {
                 c.next &+= 1
                 continue

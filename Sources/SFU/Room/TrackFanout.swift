@@ -103,11 +103,11 @@ final class TrackFanout {
     /// extensions plus the one added to its packets when it sends none, and the batch's time.
     private let sequenceOffsets = UnsafeMutablePointer<Int>.allocate(capacity: TrackFanout.pendingCapacity)
     var numbering = TransportSequenceNumbering()
-    /// Temporal layers (VP8 sources): each held packet's layer and frame marks, read once for
+    /// Temporal layers (VP8, VP9 sources): each held packet's layer and frame marks, read once for
     /// every viewer with a temporal cap (`TemporalFilter`), and the bytes each temporal layer
     /// sent in the current window and its last full window's bitrate.
     private let pendingTemporal = UnsafeMutablePointer<VP8TemporalInfo>.allocate(capacity: TrackFanout.pendingCapacity)
-    private var sourceIsVP8 = false
+    private(set) var temporalCodec: VideoCodec?
     private var temporalWindowBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     /// Bits/s per temporal layer over the last window (all in layer 0 without temporal layers).
     private(set) var temporalBitrates: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
@@ -156,7 +156,7 @@ final class TrackFanout {
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
         source = media
-        sourceIsVP8 = media.codecName == .vp8
+        temporalCodec = VideoCodec(media.codecName).flatMap { VP8TemporalInfo.readsLayers(of: $0) ? $0 : nil }
         // Its stream needs its own keyframe: viewers part-way through the last one go live.
         keyframeCache.reset()
         for v in viewersCatchingUp { v.catchingUp = false }
@@ -236,7 +236,7 @@ final class TrackFanout {
         guard source != nil else { return false }
         recorder?.handle(rtp, now: now)
         let (readOnly, sequenceOffset) = numbering.prepare(UnsafeRawBufferPointer(packet), now: now)
-        let temporal = sourceIsVP8 ? VP8TemporalInfo(packet: readOnly) : .none
+        let temporal = VP8TemporalInfo(packet: readOnly, codec: temporalCodec)
         countTemporal(temporal, bytes: length)
         if let history {
             if pendingCount == Self.pendingCapacity

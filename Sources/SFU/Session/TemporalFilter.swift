@@ -1,15 +1,19 @@
-/// One viewer's cap on the temporal layers of the VP8 stream it gets: frames of a temporal
-/// layer above the cap are not sent to it, and what it is sent is renumbered so it sees no
-/// hole: sequence numbers (a hole would be NACKed) and picture IDs (a hole makes a decoder
-/// hold the next frames of layers above 0 back, waiting for the missing picture) run on
-/// without a gap. TL0PICIDX needs nothing: frames of layer 0 are never held back.
+/// One viewer's cap on the temporal layers of the VP8 or VP9 stream it gets: frames of a
+/// temporal layer above the cap are not sent to it, and what it is sent is renumbered so it
+/// sees no hole: sequence numbers (a hole would be NACKed) and VP8 picture IDs (a hole makes a
+/// decoder hold the next frames of layers above 0 back, waiting for the missing picture) run
+/// on without a gap. VP9 picture IDs keep their holes (`VP8TemporalInfo.keepsPictureIDs`).
+/// TL0PICIDX needs nothing: frames of layer 0 are never held back.
 ///
 /// Down to a lower cap at any frame's start (the frames of lower layers never reference those
 /// of higher ones); up only where the decoder has every frame the next ones reference: at a
-/// keyframe, or at the start of a frame with the layer-sync bit (Y) of a layer above the cap
-/// and not above the target, which then becomes the cap (step by step, as the publisher marks
-/// them). A TL0 frame alone is not such a point: with libwebrtc's three-layer pattern, frames
-/// of layer 2 also reference the buffer layer 1 updates.
+/// keyframe; VP8: at the start of a frame with the layer-sync bit (Y) of a layer above the
+/// cap and not above the target, which then becomes the cap (step by step, as the publisher
+/// marks them; a TL0 frame alone is not such a point: with libwebrtc's three-layer pattern,
+/// frames of layer 2 also reference the buffer layer 1 updates); VP9: at the start of a frame
+/// with the switching-up bit (U) of a layer within the cap, which lets every layer up to the
+/// target through from there (the frames above its layer that follow reference nothing
+/// before it above its layer).
 ///
 /// Renumbering: every packet the publisher's stream numbers is given, when first seen, the
 /// counts of packets and pictures held back before it (`Delta`), kept for the last `window`
@@ -26,8 +30,8 @@ final class TemporalFilter {
     /// Packets whose numbers are remembered: NACKs and late packets older than this are not
     /// answered. 512 × 8 bytes per capped viewer (1 s at 500 packets/s).
     static let window = 512
-    /// The highest temporal layer VP8 signals (TID is 2 bits).
-    static let topLayer: UInt8 = 3
+    /// The highest temporal layer VP8 signals (TID is 2 bits); VP9's above it read as it.
+    static let topLayer: UInt8 = VP8TemporalInfo.highestLayer
 
     /// What is subtracted from a sent packet's sequence number and picture ID.
     struct Delta: Equatable {
@@ -175,6 +179,9 @@ final class TemporalFilter {
             } else if target > cap, info.isLayerSync, info.temporalLayer > cap, info.temporalLayer <= target {
                 cap = info.temporalLayer
                 upSwitches &+= 1
+            } else if target > cap, info.isSwitchingUp, info.temporalLayer <= cap {
+                cap = target
+                upSwitches &+= 1
             }
         }
         return info.hasTemporalLayer && info.temporalLayer > cap
@@ -205,6 +212,7 @@ final class TemporalFilter {
     }
 
     private func countDroppedPicture(_ info: VP8TemporalInfo) {
+        if info.keepsPictureIDs { return }
         // Pictures are counted where their picture ID changes (or, without one, at a frame's
         // start), in the picture ID's 15 bits (a 7-bit one wraps within them).
         let newPicture = info.hasPictureID ? (!droppedAny || info.pictureID != lastDroppedPicture) : info.startsFrame

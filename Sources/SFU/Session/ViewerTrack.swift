@@ -21,7 +21,7 @@ final class ViewerTrack {
     @exclusivity(unchecked) var catchingUp = false
     /// Simulcast: it moved between layers, so each copy gets `offsets` added.
     @exclusivity(unchecked) var rewrites = false
-    /// Temporal layers (VP8): the filter of its temporal cap, nil until it is first capped;
+    /// Temporal layers (VP8, VP9): the filter of its temporal cap, nil until it is first capped;
     /// a viewer without one costs the fan-out one test per copy.
     @exclusivity(unchecked) var temporal: TemporalFilter?
     @exclusivity(unchecked) var packetsSent: UInt64 = 0
