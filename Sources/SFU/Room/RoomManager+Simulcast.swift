@@ -78,11 +78,13 @@ extension RoomManager {
         temporalLayerMoved(v)
         let previous = v.offsetsStartingOver()  // what its temporal cap held back included
         if let lastSequence {
-            offsets = StreamOffsets.continuing(
-                last: from.history?.storedPacket(sequenceNumber: lastSequence), lastSequence: lastSequence,
-                previous: previous, keyframe: key, start: start, codec: codec,
-                frameTicks: Self.layerSwitchFrameTicks)
+            let moved = Self.moveOffsets(
+                after: lastSequence, on: from, previous: previous, keyframe: key, start: start, on: target, codec: codec,
+                now: now)
+            offsets = moved.offsets
+            v.lastMoveStep = moved.step
         }
+        v.layerMoves &+= 1
         layerChanged(v, from: from, now: now)
         from.remove(session: v.session)
         v.catchingUp = false
