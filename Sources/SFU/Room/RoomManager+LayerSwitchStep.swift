@@ -5,7 +5,9 @@ import Reactor
 extension RoomManager {
     /// Offsets that continue a viewer's stream from its last packet `lastSequence` on layer
     /// `from` (with the offsets it had there, `previous`) into layer `target` at its keyframe
-    /// `key` (numbered `start`), and the timestamp step they give the keyframe.
+    /// `key` (numbered `start`), and the timestamp step they give the keyframe: the one the
+    /// layers' sender reports put between the two frames' captures, so the viewer's NTP↔RTP
+    /// pairing (its A/V sync) holds across the move (one frame without reports).
     static func moveOffsets(
         after lastSequence: UInt16, on from: TrackFanout, previous: StreamOffsets, keyframe key: UnsafeRawBufferPointer,
         start: UInt16, on target: TrackFanout, codec: VideoCodec?, now: Instant
@@ -14,7 +16,7 @@ extension RoomManager {
         let step = layerSwitchStep(last: last, from: from, keyframe: key, to: target, now: now)
         let offsets = StreamOffsets.continuing(
             last: last, lastSequence: lastSequence, previous: previous, keyframe: key, start: start, codec: codec,
-            frameTicks: layerSwitchFrameTicks)
+            frameTicks: step.ticks)
         return (offsets, step)
     }
 

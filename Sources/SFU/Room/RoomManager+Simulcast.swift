@@ -10,7 +10,8 @@ extension RoomManager {
         case rid(String)
     }
 
-    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe.
+    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe when
+    /// the layers' sender reports do not give the step (`LayerTimestampStep`): one frame at 30/s.
     static let layerSwitchFrameTicks: UInt32 = 3000
 
     /// `POST /api/session/{room}/{id}/layer`: pins a viewer to a layer (or back to automatic)

@@ -54,4 +54,64 @@ struct LayerTimestampStepTests {
             #expect(step == LayerTimestampStep(ticks: 3000, fromReports: false, reportTicks: nil))
         }
     }
+
+    /// One packet of capture `frame` on a layer whose timestamps start at `base`.
+    static func packet(frame: Int, base: UInt32, ssrc: UInt32, keyframe: Bool = false) throws -> [UInt8] {
+        let descriptor: [UInt8] = [0x90, 0xC0, 0x80, UInt8(frame), UInt8(frame / 4), keyframe ? 0x9C : 0x9D, 0x01, 0x2A]
+        return try buildRTP(seq: UInt16(200 + frame), ts: base &+ UInt32(frame * 3000), ssrc: ssrc, payload: descriptor)
+    }
+
+    @Test("a move maps the new layer's keyframe onto the old layer's timeline: its timestamp is the capture step after the last frame, and the viewer's sender report pairs NTP and RTP as before the move")
+    func moveKeepsThePairing() throws {
+        let output = DatagramQueue(pool: BufferPool(slotSize: 2048, slotCount: 64))
+        let media = FanoutTemporalTests.media()
+        let f = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024)
+        let q = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024, layer: 2, base: f)
+        f.attach(source: media)
+        q.attach(source: media)
+        let (fBase, qBase): (UInt32, UInt32) = (0xFFFF_8000, 40_000)
+        var now = Instant(nanoseconds: 5_000_000_000)
+        func forward(_ bytes: [UInt8], to fanout: TrackFanout, keyframe: Bool = false) {
+            var b = bytes
+            b.withUnsafeMutableBytes { raw in
+                guard let rtp = try? RTPPacket(parsing: raw) else { return }
+                _ = fanout.forward(rtp, isKeyframe: keyframe, now: now, output: output)
+            }
+            fanout.flushPending(output: output)
+        }
+        // The viewer was on f up to capture 9; q's keyframe comes at capture 13 (its layer's
+        // keyframe was asked for and took four frames to come).
+        for frame in 0...9 { forward(try Self.packet(frame: frame, base: fBase, ssrc: 1), to: f) }
+        for frame in 0...12 { forward(try Self.packet(frame: frame, base: qBase, ssrc: 2), to: q) }
+        forward(try Self.packet(frame: 13, base: qBase, ssrc: 2, keyframe: true), to: q, keyframe: true)
+        // Each layer's SR (mapped to its outbound timeline, as `forwardSenderReport` does),
+        // sent at different captures and received at different times.
+        f.senderReports.publisherReport(
+            ntpTimestamp: Self.ntp(3), outboundRTPTimestamp: f.outboundTimestamp(fBase &+ 9000), now: now)
+        now = now + .milliseconds(70)
+        q.senderReports.publisherReport(
+            ntpTimestamp: Self.ntp(11), outboundRTPTimestamp: q.outboundTimestamp(qBase &+ 33_000), now: now)
+        now = now + .milliseconds(10)
+        let fHistory = try #require(f.history), qHistory = try #require(q.history)
+        let lastSequence = try #require(fHistory.newestSequenceNumber)
+        let keySequence = try #require(qHistory.newestSequenceNumber)
+        let last = try #require(fHistory.storedPacket(sequenceNumber: lastSequence))
+        let key = try #require(qHistory.storedPacket(sequenceNumber: keySequence))
+        let moved = RoomManager.moveOffsets(
+            after: lastSequence, on: f, previous: StreamOffsets(), keyframe: key, start: keySequence, on: q, codec: .vp8,
+            now: now)
+        #expect(moved.step.fromReports)
+        // Four captures after the last frame.
+        let keyOut = WireBytes.u32(key, 4) &+ moved.offsets.timestamp
+        let stepOut = Int64(Int32(bitPattern: keyOut &- WireBytes.u32(last, 4)))
+        #expect((11_999...12_001).contains(stepOut), "step \(stepOut)")
+        // The viewer's report after the move (q's, with its offsets) and before it (f's) say
+        // the same: one RTP timestamp for one NTP time.
+        let before = try #require(f.senderReports.report(now: now))
+        let after = try #require(q.senderReports.report(now: now))
+        let ntpTicks = (Int64(bitPattern: after.ntpTimestamp &- before.ntpTimestamp) * 90_000) >> 32
+        let expected = before.rtpTimestamp &+ UInt32(truncatingIfNeeded: ntpTicks)
+        let got = after.rtpTimestamp &+ moved.offsets.timestamp
+        #expect(abs(Int64(Int32(bitPattern: got &- expected))) <= 2, "report pairing moved by \(Int32(bitPattern: got &- expected)) ticks")
+    }
 }
