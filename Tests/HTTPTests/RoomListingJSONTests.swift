@@ -75,7 +75,7 @@ struct RoomListingJSONTests {
         #expect(big.tracks.first?.packetsOut == 50 && big.tracks.first?.packetsIn == 10 && big.tracks.first?.keyframes == 1)
     }
 
-    @Test("a simulcast viewer shows its layer, whether it is pinned, and the probe bursts sent to it")
+    @Test("a simulcast viewer shows its layer, whether it is pinned, the probe bursts sent to it and the timestamp step of its last move")
     func simulcastViewer() {
         var room = RoomSnapshot(
             name: "sc", core: 0, publisher: nil, tracks: [], viewers: 1, connectedViewers: 1, packetsIn: 0, bytesIn: 0,
@@ -86,10 +86,14 @@ struct RoomListingJSONTests {
         v.probes = 3
         v.probeBytes = 17_000
         v.probesUp = 1
+        v.layerMoves = 2
+        v.moveStepTicks = 1
+        v.moveReportStepTicks = -3000
         room.viewerDetails = [v]
         let text = RoomListingJSON.text(rooms: [room])
         #expect(text.contains(#""bandwidth_estimate_bps":290000,"bandwidth_signal":"transport-cc""#))
         #expect(text.contains(#""layer":"q","target_layer":null,"pinned":false,"probes":3,"probe_bytes":17000,"probes_up":1"#), "\(text)")
+        #expect(text.contains(#""layer_moves":2,"move_step_ticks":1,"move_report_step_ticks":-3000"#), "\(text)")
     }
 
     @Test("numbers are rounded to 4 decimals; a number JSON cannot hold is written as 0")

@@ -10,7 +10,15 @@ lifting the bottleneck brings the first back to f within 20 s (through probing: 
 estimate alone never grows past what it is sent); its getStats frame size follows, and it
 asks for no keyframe on the way (a decoder that fails does). The figures line up each of the
 shaped viewer's stalls over 200 ms with the probe bursts sent to it, the direct viewer's
-stalls and the publisher's encoder waits at the same time.
+stalls and the publisher's encoder waits at the same time, and both viewers' audio and video
+jitter buffers per second (`shaped_buffering`, `direct_buffering`; per 250 ms around each
+stall). What they showed (VP8, eight runs): the bottleneck's 600 ms queue at its onset takes
+the shaped viewer's audio jitter buffer to a 580-640 ms target (600-1100 ms delay); Chromium's
+A/V sync then raises the video target by up to 80 ms a second to 450-630 ms while the video's
+actual buffering stays near 0, until at one frame the video jumps to its target at once: that
+jump (226-688 ms) is the stall. It grows with how long the queue stayed full (0.8 s to the
+lowest layer: 226 ms; 3.6-7.5 s: 451-688 ms). The moves' timestamp steps were within 34 ms
+of what the layers' sender reports gave.
 
 Needs root and `tc` inside the test namespace (run.sh under `unshare --net`), and Chromium;
 skipped otherwise. Marked `quality`.
@@ -44,10 +52,27 @@ WATCH_JS = """
   if (window.lsfuWatch) return true;
   const w = window.lsfuWatch = { maxGap: 0, lastDecoded: 0, lastAt: performance.now(), sizes: [], samples: 0,
                                   freezeCount: 0, freezeMs: 0, decoded: 0, dropped: 0, width: 0, pli: 0,
-                                  lastReceived: 0, receivedAtDecode: 0, stalls: [], freezes: [], jbs: [] };
+                                  lastReceived: 0, receivedAtDecode: 0, stalls: [], freezes: [], jbs: [], series: [],
+                                  seriesAt: 0 };
   w.reset = () => { w.maxGap = 0; w.lastAt = performance.now(); w.sizes = []; w.stalls = []; w.freezes = []; };
+  // Every 250 ms (up to 100 s): the cumulative jitter-buffer figures of video and audio
+  // (delay, target, minimum, emitted) and their estimated playout times, from which the test
+  // works out each stream's buffering over time: is video held for audio, and why.
+  const jb = (s) => s ? [s.jitterBufferDelay || 0, s.jitterBufferTargetDelay || 0, s.jitterBufferMinimumDelay || 0,
+                         s.jitterBufferEmittedCount || 0, s.estimatedPlayoutTimestamp || 0] : null;
   setInterval(async () => {
     const r = await window.livesfuSession.pc.getStats();
+    let video = null, audio = null;
+    r.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') audio = s;
+      if (s.type === 'inbound-rtp' && s.kind === 'video') video = s;
+    });
+    if (performance.now() - w.seriesAt >= 250 && w.series.length < 400) {
+      w.seriesAt = performance.now();
+      w.series.push({ at: Date.now(), v: jb(video), a: jb(audio), decoded: video ? video.framesDecoded || 0 : 0,
+                      received: video ? video.framesReceived || 0 : 0,
+                      w: video ? video.frameWidth || 0 : 0 });
+    }
     r.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
       const now = performance.now();
@@ -95,6 +120,7 @@ WATCH_READ_JS = """(() => { const w = window.lsfuWatch; return w && { maxGap: Ma
   sinceLast: Math.round(performance.now() - w.lastAt), sizes: w.sizes.slice(), samples: w.samples,
   decoded: w.decoded, dropped: w.dropped, freezeCount: w.freezeCount, freezeMs: w.freezeMs, pli: w.pli,
   width: w.width, stalls: w.stalls.slice(), freezes: w.freezes.slice() }; })()"""
+SERIES_READ_JS = "(() => window.lsfuWatch ? window.lsfuWatch.series.slice() : [])()"
 
 # In the publisher's page: the same waits between increases of framesEncoded, per RID (a
 # stall the encoder made reaches every viewer of its layer, whatever the path).
@@ -258,6 +284,32 @@ async def open_noisy_publisher(browser, sfu, room: str, codec: str):
     return page
 
 
+def buffering(series: list[dict], step: int = 4) -> list[dict]:
+    """The shaped viewer's buffering over time from the page's 250 ms samples, per second
+    (`step` samples): for video and audio, the jitter buffer's mean delay, target and minimum
+    per emitted frame (audio: sample) over that second, in ms; the frames decoded; and how
+    much later video plays out than audio (their estimated playout times, ms). A video
+    target far above its minimum while audio's delay is as high: video held for A/V sync."""
+    def per(a, b, i):
+        if not a or not b or b[3] <= a[3]:
+            return None
+        return round((b[i] - a[i]) / (b[3] - a[3]) * 1000)
+    out = []
+    for a, b in zip(series[::step], series[step::step]):
+        row = {"at": round(b["at"] / 1000, 3), "decoded": b["decoded"] - a["decoded"], "width": b["w"]}
+        for kind in ("v", "a"):
+            row[kind] = [per(a[kind], b[kind], i) for i in range(3)]  # delay, target, minimum
+        if b["v"] and b["a"] and b["v"][4] and b["a"][4]:
+            row["video_minus_audio_playout_ms"] = round(b["v"][4] - b["a"][4])
+        out.append(row)
+    return out
+
+
+def around(rows: list[dict], end: float, gap_s: float) -> list[dict]:
+    """The rows of `buffering` from 2 s before a stall's start to 1 s after its end."""
+    return [r for r in rows if end - gap_s - 2 <= r["at"] <= end + 1]
+
+
 def details(sfu, room: str) -> list[dict]:
     return sfu.rooms().get(room, {}).get("raw", {}).get("viewer_details", []) or []
 
@@ -281,9 +333,11 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
         async def note(what: str, **extra):
             # Off the event loop: the gateway relays the shaped viewer's packets on it.
             viewers = await asyncio.to_thread(details, sfu, room)
-            figures["timeline"].append({"t": round(time.monotonic() - t0, 2), "what": what,
+            figures["timeline"].append({"t": round(time.monotonic() - t0, 2), "wall": round(time.time(), 3),
+                                        "what": what,
                                         "viewers": [{k: d.get(k) for k in ("layer", "target_layer", "pinned",
-                                                     "bandwidth_estimate_bps", "probes", "probe_bytes", "probes_up")}
+                                                     "bandwidth_estimate_bps", "probes", "probe_bytes", "probes_up",
+                                                     "layer_moves", "move_step_ticks", "move_report_step_ticks")}
                                                     for d in viewers], **extra})
 
         try:
@@ -347,6 +401,13 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
                 figures["settled_stalls"] = line_up(after["stalls"], bursts, figures["direct_during"]["stalls"], encoder,
                                                     log, pts["video"])
                 figures["tc"] = shaped.stats()
+                # The shaped viewer's buffering, per second, from before the bottleneck on.
+                series = await p_shaped.evaluate(SERIES_READ_JS)
+                figures["shaped_buffering"] = buffering(series)
+                figures["direct_buffering"] = buffering(await p_direct.evaluate(SERIES_READ_JS))
+                fine = buffering(series, step=1)  # per 250 ms around each stall
+                for st in figures["settled_stalls"]:
+                    st["buffering"] = around(fine, st["end"], st["gap"] / 1000)
             lifted_at = time.monotonic()
             await note("bottleneck off")
             await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")],

@@ -233,6 +233,11 @@ enum RoomListingJSON {
                 o.field("probes", v.probes)
                 o.field("probe_bytes", v.probeBytes)
                 o.field("probes_up", v.probesUp)
+                o.field("layer_moves", v.layerMoves)
+                o.key("move_step_ticks")
+                if let t = v.moveStepTicks { o.number(t) } else { o.null() }
+                o.key("move_report_step_ticks")
+                if let t = v.moveReportStepTicks { o.number(t) } else { o.null() }
             }
             // Temporal layers: for a viewer that has had a temporal cap (the listing of the
             // others is as it was).

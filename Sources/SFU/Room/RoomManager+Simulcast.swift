@@ -10,7 +10,8 @@ extension RoomManager {
         case rid(String)
     }
 
-    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe.
+    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe when
+    /// the layers' sender reports do not give the step (`LayerTimestampStep`): one frame at 30/s.
     static let layerSwitchFrameTicks: UInt32 = 3000
 
     /// `POST /api/session/{room}/{id}/layer`: pins a viewer to a layer (or back to automatic)
@@ -78,11 +79,13 @@ extension RoomManager {
         temporalLayerMoved(v)
         let previous = v.offsetsStartingOver()  // what its temporal cap held back included
         if let lastSequence {
-            offsets = StreamOffsets.continuing(
-                last: from.history?.storedPacket(sequenceNumber: lastSequence), lastSequence: lastSequence,
-                previous: previous, keyframe: key, start: start, codec: codec,
-                frameTicks: Self.layerSwitchFrameTicks)
+            let moved = Self.moveOffsets(
+                after: lastSequence, on: from, previous: previous, keyframe: key, start: start, on: target, codec: codec,
+                now: now)
+            offsets = moved.offsets
+            v.lastMoveStep = moved.step
         }
+        v.layerMoves &+= 1
         layerChanged(v, from: from, now: now)
         from.remove(session: v.session)
         v.catchingUp = false

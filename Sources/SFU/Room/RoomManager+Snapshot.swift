@@ -98,6 +98,9 @@ extension RoomManager {
                 f.probes = t.probe.probes
                 f.probeBytes = t.probe.bytesSent
                 f.probesUp = t.probe.succeeded
+                f.layerMoves = t.layerMoves
+                f.moveStepTicks = t.lastMoveStep?.ticks
+                f.moveReportStepTicks = t.lastMoveStep?.reportTicks
             }
             if t.kind == .video {
                 f.temporalCap = t.temporalCap

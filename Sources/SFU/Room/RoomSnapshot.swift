@@ -86,6 +86,12 @@ public struct RoomSnapshot: Sendable {
         public var probeBytes: UInt64 = 0
         /// Bursts that showed the next layer fits.
         public var probesUp: UInt64 = 0
+        /// Its moves between layers; the timestamp step (RTP ticks) its last move gave the new
+        /// layer's keyframe, and the step both layers' sender reports put between the two
+        /// frames' captures (nil: no fresh report for one of them).
+        public var layerMoves: UInt64 = 0
+        public var moveStepTicks: UInt32?
+        public var moveReportStepTicks: Int64?
         /// Temporal layers: the cap in force (nil: every layer), the one it is going to (up at
         /// the next switching point, down at the next frame), whether it was asked for
         /// through the API, and the packets it held back.

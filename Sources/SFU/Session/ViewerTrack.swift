@@ -50,6 +50,9 @@ final class ViewerTrack {
     /// on the layer it is on (its NACKs for older ones name packets of a layer it left).
     var offsets = StreamOffsets()
     var firstSequenceOnLayer: UInt16 = 0
+    /// Its moves between layers, and the timestamp step of the last one (for the listing).
+    var layerMoves: UInt64 = 0
+    var lastMoveStep: LayerTimestampStep?
     /// Automatic layer choice over time and probing for a higher layer (video).
     var probe = LayerProbe()
     /// Temporal layers: the automatic cap, the cap asked for through the API (nil:
