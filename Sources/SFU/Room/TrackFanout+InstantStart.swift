@@ -18,6 +18,9 @@ extension TrackFanout {
     static let catchUpPacketsPerCall = 512
     /// The least time between two rewinds of one viewer's start (`rewindCatchUp`).
     static let catchUpRewindInterval: Duration = .milliseconds(500)
+    /// The longest distance between two captures a jump takes as it is (60 s at 90 kHz, more
+    /// than any history holds); beyond it the timestamps are taken as not comparable.
+    static let maximumForwardTicks: UInt32 = 60 * 90_000
 
     /// A keyframe's first packet was stored under `seq`: packets of the same timestamp stored
     /// just before it belong to the same picture (H.264 parameter sets), so the keyframe
@@ -89,12 +92,23 @@ extension TrackFanout {
 
     /// Offsets that number the viewer's stream on from `last` (the last packet it was sent, in
     /// this track's numbering) with the keyframe at `start`: its sequence numbers, timestamps
-    /// and picture IDs continue (`StreamOffsets.continuing`).
-    func continueNumbering(_ v: ViewerTrack, after last: UInt16, at start: UInt16, keyframe key: UnsafeRawBufferPointer) {
+    /// and picture IDs continue (`StreamOffsets.continuing`). The keyframe's timestamp comes
+    /// one frame after the last packet's when the stream goes back (a rewind, a restart), and
+    /// with `forward`, a jump to a later keyframe of the same stream, the captures' own
+    /// distance: the viewer's timeline stays the publisher's, as its sender reports say.
+    func continueNumbering(
+        _ v: ViewerTrack, after last: UInt16, at start: UInt16, keyframe key: UnsafeRawBufferPointer, forward: Bool = false
+    ) {
+        let lastPacket = history?.storedPacket(sequenceNumber: last)
+        var ticks = RoomManager.layerSwitchFrameTicks
+        if forward, let lastPacket, lastPacket.count >= 12, key.count >= 12 {
+            let distance = WireBytes.u32(key, 4) &- WireBytes.u32(lastPacket, 4)
+            if distance > 0, distance <= Self.maximumForwardTicks { ticks = distance }
+        }
         v.offsets = StreamOffsets.continuing(
-            last: history?.storedPacket(sequenceNumber: last), lastSequence: last,
+            last: lastPacket, lastSequence: last,
             previous: v.offsetsStartingOver(), keyframe: key, start: start,
-            codec: VideoCodec(v.codec), frameTicks: RoomManager.layerSwitchFrameTicks)
+            codec: VideoCodec(v.codec), frameTicks: ticks)
         v.rewrites = true
         v.firstSequenceOnLayer = start &+ v.offsets.sequence
     }
@@ -149,7 +163,7 @@ extension TrackFanout {
             guard SequenceNumber(start).isNewer(than: SequenceNumber(v.catchUp.next)) else { continue }
             // Nothing of this start sent yet, and no offsets: the new keyframe needs none.
             if v.catchUp.next != v.catchUp.from || v.rewrites || v.temporal != nil {
-                continueNumbering(v, after: v.catchUp.next &- 1, at: start, keyframe: key)
+                continueNumbering(v, after: v.catchUp.next &- 1, at: start, keyframe: key, forward: true)
             }
             v.catchUp.from = start
             v.catchUp.next = start

@@ -85,6 +85,20 @@ struct InstantStartTests {
             }
         }
 
+        /// A viewer joining 10 frames after a 6-packet keyframe (`now` moves to its join), its
+        /// start begun: the keyframe sent, the rest paced.
+        func lateViewer(now: inout Instant) throws -> ViewerTrack {
+            let first = now
+            frame(keyframe: true, packets: 6, now: now)
+            for i in 0..<10 {
+                now = first + .milliseconds(UInt64(i + 1) * 33)
+                frame(keyframe: false, now: now)
+            }
+            let viewer = try connectViewer(now: now)
+            #expect(start(viewer, now: now))
+            deliver()
+            return viewer
+        }
         func start(_ viewer: ViewerTrack, now: Instant) -> Bool {
             fanout.startCatchUp(viewer, now: now, budget: &budget, output: output)
         }
@@ -151,14 +165,7 @@ struct InstantStartTests {
     func startSentAgainIsNumberedOn() throws {
         let bench = Bench()
         var now = Self.at(1000)
-        bench.frame(keyframe: true, packets: 6, now: now)
-        for i in 0..<10 {
-            now = Self.at(1000 + Int64(i + 1) * 33)
-            bench.frame(keyframe: false, now: now)
-        }
-        let viewer = try bench.connectViewer(now: now)
-        #expect(bench.start(viewer, now: now))
-        bench.deliver()
+        let viewer = try bench.lateViewer(now: &now)
         let firstStart = bench.received[0]
         #expect(firstStart.count >= 6 && viewer.catchingUp)
         // Still being started, just after its start began (the client's Finished came again):
@@ -184,6 +191,26 @@ struct InstantStartTests {
         let again = bench.received[0]
         #expect(Self.isContiguous(again), "numbered on after the restart too")
         #expect(again.count == before + 6 + 11 * 3 + 3, "the keyframe and every packet since, then live")
+        withExtendedLifetime(bench.sessions) {}
+    }
+
+    @Test("a start that jumps to a later keyframe keeps the publisher's timeline (its timestamps as they are) and numbers on")
+    func jumpKeepsTimeline() throws {
+        let bench = Bench()
+        var now = Self.at(1000)
+        let viewer = try bench.lateViewer(now: &now)
+        #expect(bench.received[0].count >= 6 && viewer.catchingUp, "its keyframe sent, the rest paced")
+        // The next keyframe, 11 frames (33 000 ticks) after the one it was sent: it goes on
+        // from there. Its timestamp keeps that distance from the last packet the viewer got
+        // (a fixed one-frame step, as for a rewind, would put the new keyframe 30 000 ticks
+        // early and move the viewer's video against its audio).
+        now = now + .milliseconds(33)
+        bench.frame(keyframe: true, packets: 6, now: now)
+        #expect(bench.fanout.jumpCatchUpsToLatestKeyframe() == 1)
+        #expect(viewer.offsets.timestamp == 0, "timestamps as the publisher's: \(viewer.offsets.timestamp)")
+        _ = bench.runCatchUps(from: now)
+        #expect(!viewer.catchingUp)
+        #expect(Self.isContiguous(bench.received[0]), "numbered on, no gap: \(bench.received[0].prefix(12))")
         withExtendedLifetime(bench.sessions) {}
     }
 
