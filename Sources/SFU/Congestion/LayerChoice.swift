@@ -1,10 +1,16 @@
-/// Which simulcast layer a viewer on automatic should be on, from its bandwidth estimate and
-/// the layers' measured bitrates: the highest layer that fits with a quarter of headroom; a
-/// viewer stays on its layer while that still fits (no flapping between two layers at the
-/// edge), and goes down at once when it no longer does. Without an estimate: the best layer.
+/// Which simulcast layer a viewer on automatic should be on, from its bandwidth estimate for
+/// video and the layers' measured bitrates: the highest layer that fits with a quarter of
+/// headroom; a viewer stays on its layer while that still fits with 15 % to spare (no flapping
+/// between two layers at the edge), and goes down at once when it no longer does. Without an
+/// estimate: the best layer.
 enum LayerChoice {
     /// A higher layer is chosen when the estimate is this multiple of its bitrate.
     static let headroom = 1.25
+    /// A viewer stays on its layer while the estimate is this multiple of its bitrate: a layer
+    /// that takes all of what the path carries (the estimate follows the path's rate, headers
+    /// and repairs on top) keeps the bottleneck's queue full, and the viewer's audio, waiting
+    /// in the same queue, then holds its video back for A/V sync.
+    static let margin = 1.15
 
     /// The layer just above `current` among those sending (the next higher bitrate), nil on
     /// the top one: what a probe tries for (`LayerProbe`).
@@ -22,11 +28,11 @@ enum LayerChoice {
         guard let lowest = sending.first, let highest = sending.last else { return current }
         guard let estimate else { return highest }
         let fitsWithHeadroom = sending.last { Double(bitrates[$0]) * headroom <= Double(estimate) }
-        if current < bitrates.count, bitrates[current] > 0, bitrates[current] <= estimate {
+        if current < bitrates.count, bitrates[current] > 0, Double(bitrates[current]) * margin <= Double(estimate) {
             // It still fits: up only with headroom, never down.
             if let up = fitsWithHeadroom, bitrates[up] > bitrates[current] { return up }
             return current
         }
-        return sending.last { bitrates[$0] <= estimate } ?? lowest
+        return sending.last { Double(bitrates[$0]) * margin <= Double(estimate) } ?? lowest
     }
 }

@@ -10,7 +10,7 @@ extension RoomManager {
         let estimator = v.session.bandwidth?.estimator
         let refusedBefore = layerProbeBudget.refused
         let step = v.probe.step(
-            bitrates: bitrates, current: v.layer, pinned: v.pinnedLayer, estimate: Self.layerEstimate(v.session),
+            bitrates: bitrates, current: v.layer, pinned: v.pinnedLayer, estimate: layerEstimate(v.session, in: room, now: now),
             decreases: estimator?.delayDecreases ?? 0,
             canProbe: estimator?.signal == .transportCC && v.session.bandwidth?.log != nil && !v.catchingUp,
             budget: &layerProbeBudget, now: now)
@@ -33,12 +33,16 @@ extension RoomManager {
         }
     }
 
-    /// The estimate the automatic choice follows: transport-cc's or REMB's; nil (the best
-    /// layer) for a viewer that sends only receiver reports, whose estimate is bounded by
-    /// 1.5 × what it is sent and could never come back up once down.
-    static func layerEstimate(_ s: PeerSession) -> UInt64? {
-        guard let e = s.bandwidth?.estimator, e.signal == .transportCC || e.signal == .remb else { return nil }
-        return e.estimate
+    /// The estimate the automatic choice follows: transport-cc's or REMB's, less the room's
+    /// audio when the viewer is sent it (the estimate is for all the path carries, the layers'
+    /// bitrates are video's alone); nil (the best layer) for a viewer that sends only receiver
+    /// reports, whose estimate is bounded by 1.5 × what it is sent and could never come back
+    /// up once down.
+    func layerEstimate(_ s: PeerSession, in room: Room, now: Instant) -> UInt64? {
+        guard let e = s.bandwidth?.estimator, e.signal == .transportCC || e.signal == .remb, let estimate = e.estimate
+        else { return nil }
+        let audio = s.viewerTracks.contains { $0.kind == .audio } ? room.audio.currentBitrate(now: now) : 0
+        return estimate > audio ? estimate - audio : 0
     }
 
     /// From `tick`: the bursts' packets that are due.
@@ -56,7 +60,7 @@ extension RoomManager {
         counters.layerProbesUp &+= 1
         guard v.pinnedLayer == nil, v.targetLayer == nil, room.videoLayers.count > 1 else { return }
         let choice = LayerChoice.layer(
-            bitrates: room.videoLayerBitrates(now: now), current: v.layer, estimate: Self.layerEstimate(s))
+            bitrates: room.videoLayerBitrates(now: now), current: v.layer, estimate: layerEstimate(s, in: room, now: now))
         if choice != v.layer { aim(v, at: choice, in: room, now: now) }
     }
 

@@ -37,7 +37,7 @@ extension RoomManager {
             track.pinnedLayer = layer
         }
         layerChanged(track, from: room.videoLayers.first { $0.layer == track.layer }, now: now)
-        let target = track.pinnedLayer ?? automaticLayer(track, bitrates: room.videoLayerBitrates(now: now))
+        let target = track.pinnedLayer ?? automaticLayer(track, bitrates: room.videoLayerBitrates(now: now), in: room, now: now)
         aim(track, at: target, in: room, now: now)
         return .success(rids[target])
     }
@@ -112,7 +112,7 @@ extension RoomManager {
                 if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way
                 if v.temporalHolds { continue }  // its layer fits at a lower temporal cap
                 if v.pinnedLayer == nil, v.targetLayer != nil {
-                    aim(v, at: automaticLayer(v, bitrates: bitrates), in: room, now: now)
+                    aim(v, at: automaticLayer(v, bitrates: bitrates, in: room, now: now), in: room, now: now)
                     continue
                 }
                 checkLayer(v, in: f, room: room, bitrates: bitrates, now: now)
@@ -120,7 +120,7 @@ extension RoomManager {
         }
     }
 
-    func automaticLayer(_ v: ViewerTrack, bitrates: [UInt64]) -> Int {
-        LayerChoice.layer(bitrates: bitrates, current: v.layer, estimate: Self.layerEstimate(v.session))
+    func automaticLayer(_ v: ViewerTrack, bitrates: [UInt64], in room: Room, now: Instant) -> Int {
+        LayerChoice.layer(bitrates: bitrates, current: v.layer, estimate: layerEstimate(v.session, in: room, now: now))
     }
 }

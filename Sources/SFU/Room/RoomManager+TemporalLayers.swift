@@ -66,7 +66,7 @@ extension RoomManager {
                     continue
                 }
                 let step = v.temporalChoice.step(
-                    rates: rates, estimate: Self.layerEstimate(v.session),
+                    rates: rates, estimate: layerEstimate(v.session, in: room, now: now),
                     decreases: v.session.bandwidth?.estimator.delayDecreases ?? 0, now: now)
                 v.temporalHolds = step.holds
                 if step.cap != nil || v.temporal != nil { v.setTemporalCap(step.cap) }

@@ -179,7 +179,7 @@ public final class RoomManager: DatagramEndpoint {
         for media in session.tracks where media.direction.sends {
             guard let kind = TrackKind(media.kind) else { continue }
             let track = ViewerTrack(session: session, kind: kind, media: media)
-            if kind == .video { track.layer = automaticLayer(track, bitrates: room.videoLayerBitrates(now: now)) }
+            if kind == .video { track.layer = automaticLayer(track, bitrates: room.videoLayerBitrates(now: now), in: room, now: now) }
             session.viewerTracks.append(track)
             room.fanout(of: track).add(track)
         }
