@@ -1,7 +1,7 @@
 import Reactor
 
-/// The offsets of a viewer's move between simulcast layers, with the timestamp step through
-/// the two layers' sender reports (`LayerTimestampStep`).
+/// The offsets of a viewer's move between simulcast layers, and the timestamp step the two
+/// layers' sender reports give (`LayerTimestampStep`), kept as a figure.
 extension RoomManager {
     /// Offsets that continue a viewer's stream from its last packet `lastSequence` on layer
     /// `from` (with the offsets it had there, `previous`) into layer `target` at its keyframe
@@ -10,7 +10,7 @@ extension RoomManager {
     /// captures as a figure (`reportTicks`). Applying the reports' step (it keeps the viewer's
     /// NTP↔RTP pairing across the move) was tried on 2026-12-07 and taken back until measured
     /// better: behind the 400 kbit/s interop bottleneck Chromium stalled over 500 ms in 7 of 9
-    /// runs with it, 1 of 5 with one frame; too few runs, and the stalls are A/V sync's
+    /// runs with it, 1 of 6 with one frame; too few runs, and the stalls are A/V sync's
     /// (`test_simulcast_bandwidth.py`), so one frame, with which the test has passed, stays.
     static func moveOffsets(
         after lastSequence: UInt16, on from: TrackFanout, previous: StreamOffsets, keyframe key: UnsafeRawBufferPointer,

@@ -10,8 +10,8 @@ extension RoomManager {
         case rid(String)
     }
 
-    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe when
-    /// the layers' sender reports do not give the step (`LayerTimestampStep`): one frame at 30/s.
+    /// RTP ticks between the last frame a moving viewer got and the new layer's keyframe: one
+    /// frame at 30/s (the layers' sender reports' step is only a figure: `moveOffsets`).
     static let layerSwitchFrameTicks: UInt32 = 3000
 
     /// `POST /api/session/{room}/{id}/layer`: pins a viewer to a layer (or back to automatic)
