@@ -75,7 +75,7 @@ struct RoomListingJSONTests {
         #expect(big.tracks.first?.packetsOut == 50 && big.tracks.first?.packetsIn == 10 && big.tracks.first?.keyframes == 1)
     }
 
-    @Test("a simulcast viewer shows its layer, whether it is pinned, the probe bursts sent to it and the timestamp step of its last move")
+    @Test("a simulcast viewer shows its layer, whether it is pinned, the probe bursts sent to it, the timestamp step of its last move, and that it is catching up")
     func simulcastViewer() {
         var room = RoomSnapshot(
             name: "sc", core: 0, publisher: nil, tracks: [], viewers: 1, connectedViewers: 1, packetsIn: 0, bytesIn: 0,
@@ -89,9 +89,11 @@ struct RoomListingJSONTests {
         v.layerMoves = 2
         v.moveStepTicks = 1
         v.moveReportStepTicks = -3000
+        v.catchingUp = true
         room.viewerDetails = [v]
         let text = RoomListingJSON.text(rooms: [room])
         #expect(text.contains(#""bandwidth_estimate_bps":290000,"bandwidth_signal":"transport-cc""#))
+        #expect(text.contains(#""bandwidth_feedback_ignored":0,"catching_up":true,"#), "\(text)")
         #expect(text.contains(#""layer":"q","target_layer":null,"pinned":false,"probes":3,"probe_bytes":17000,"probes_up":1"#), "\(text)")
         #expect(text.contains(#""layer_moves":2,"move_step_ticks":1,"move_report_step_ticks":-3000"#), "\(text)")
     }

@@ -90,6 +90,9 @@ class LossyPath:
         # While a list: every media packet passed towards the client, as (wall time, size,
         # payload type), at most `LOG_LIMIT` of them (what a test lines its viewer's stalls up with).
         self.to_client_log: list[tuple[float, int, int]] | None = None
+        # While a list: the RTP headers passed towards the client, as (wall time, size, payload
+        # type, sequence number, timestamp, marker, SSRC), at most `LOG_LIMIT`.
+        self.to_client_headers: list[tuple] | None = None
 
     async def start(self) -> "LossyPath":
         loop = asyncio.get_running_loop()
@@ -126,6 +129,11 @@ class LossyPath:
         imp.passed += 1
         if side == "server" and self.to_client_log is not None and len(self.to_client_log) < self.LOG_LIMIT:
             self.to_client_log.append((time.time(), len(data), data[1] & 0x7F))
+        if (side == "server" and self.to_client_headers is not None and len(self.to_client_headers) < self.LOG_LIMIT
+                and len(data) >= 12 and not 192 <= data[1] <= 223):
+            self.to_client_headers.append((round(time.time(), 4), len(data), data[1] & 0x7F,
+                                           int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"),
+                                           data[1] >> 7, int.from_bytes(data[8:12], "big")))
         delay = (imp.delay_ms + (self.rng.random() * imp.jitter_ms if imp.jitter_ms else 0)) / 1000
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self._send, out, data, dest)

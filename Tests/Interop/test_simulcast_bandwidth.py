@@ -71,7 +71,9 @@ WATCH_JS = """
       w.seriesAt = performance.now();
       w.series.push({ at: Date.now(), v: jb(video), a: jb(audio), decoded: video ? video.framesDecoded || 0 : 0,
                       received: video ? video.framesReceived || 0 : 0,
-                      w: video ? video.frameWidth || 0 : 0 });
+                      w: video ? video.frameWidth || 0 : 0, nack: video ? video.nackCount || 0 : 0,
+                      pli: video ? video.pliCount || 0 : 0, lost: video ? video.packetsLost || 0 : 0,
+                      kf: video ? video.keyFramesDecoded || 0 : 0 });
     }
     r.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
@@ -99,12 +101,13 @@ WATCH_JS = """
         w.receivedAtDecode = w.lastReceived;
       }
       const freezeMs = Math.round((s.totalFreezesDuration || 0) * 1000);
-      if ((s.freezeCount || 0) > w.freezeCount && w.freezeCount > 0 && w.freezes.length < 200) {
+      if (w.freezeSeen && (s.freezeCount || 0) > w.freezeCount && w.freezes.length < 200) {
         w.freezes.push({ at: Date.now(), count: s.freezeCount - w.freezeCount, ms: freezeMs - w.freezeMs });
       }
       w.decoded = s.framesDecoded || 0;
       w.dropped = s.framesDropped || 0;
       w.freezeCount = s.freezeCount || 0;
+      w.freezeSeen = true;  // freezes from before the first sample are not listed
       w.freezeMs = freezeMs;
       w.pli = s.pliCount || 0;
       w.width = s.frameWidth || 0;
@@ -296,7 +299,10 @@ def buffering(series: list[dict], step: int = 4) -> list[dict]:
         return round((b[i] - a[i]) / (b[3] - a[3]) * 1000)
     out = []
     for a, b in zip(series[::step], series[step::step]):
-        row = {"at": round(b["at"] / 1000, 3), "decoded": b["decoded"] - a["decoded"], "width": b["w"]}
+        row = {"at": round(b["at"] / 1000, 3), "decoded": b["decoded"] - a["decoded"], "width": b["w"],
+               "received": b["received"] - a["received"], "nacks": b.get("nack", 0) - a.get("nack", 0),
+               "plis": b.get("pli", 0) - a.get("pli", 0), "lost": b.get("lost", 0) - a.get("lost", 0),
+               "keyframes": b.get("kf", 0) - a.get("kf", 0)}
         for kind in ("v", "a"):
             row[kind] = [per(a[kind], b[kind], i) for i in range(3)]  # delay, target, minimum
         if b["v"] and b["a"] and b["v"][4] and b["a"][4]:
@@ -308,6 +314,23 @@ def buffering(series: list[dict], step: int = 4) -> list[dict]:
 def around(rows: list[dict], end: float, gap_s: float) -> list[dict]:
     """The rows of `buffering` from 2 s before a stall's start to 1 s after its end."""
     return [r for r in rows if end - gap_s - 2 <= r["at"] <= end + 1]
+
+
+async def watch_onset(sfu, room: str, since: float, out: list) -> None:
+    """Every 100 ms from the bottleneck's onset until the shaped viewer is on q: each viewer's
+    layer, target and estimate (where the time to q goes: the estimate falling, or the wait
+    for q's keyframe)."""
+    while len(out) < 300:
+        raw = (await asyncio.to_thread(sfu.rooms)).get(room, {}).get("raw", {})
+        viewers = raw.get("viewer_details", []) or []
+        out.append({"t": round(time.monotonic() - since, 2),
+                    "temporal": {t.get("rid"): t.get("temporal_bitrates_bps") for t in raw.get("tracks", [])
+                                 if t.get("kind") == "video"},
+                    "caps": [d.get("temporal_cap") for d in viewers],
+                    "viewers": [[d.get("layer"), d.get("target_layer"), d.get("bandwidth_estimate_bps"), d.get("nacks"),
+                                 d.get("nacks_answered"), d.get("nack_missing"), d.get("plis"), d.get("catching_up")]
+                                for d in viewers]})
+        await asyncio.sleep(0.1)
 
 
 def details(sfu, room: str) -> list[dict]:
@@ -340,7 +363,8 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
                                         "what": what,
                                         "viewers": [{k: d.get(k) for k in ("layer", "target_layer", "pinned",
                                                      "bandwidth_estimate_bps", "probes", "probe_bytes", "probes_up",
-                                                     "layer_moves", "move_step_ticks", "move_report_step_ticks")}
+                                                     "layer_moves", "move_step_ticks", "move_report_step_ticks", "nacks",
+                                                     "nacks_answered", "nack_missing", "nack_over_budget", "rtx_bytes", "plis")}
                                                     for d in viewers], **extra})
 
         try:
@@ -372,17 +396,30 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
 
             # Both on f before the bottleneck (no estimate says otherwise).
             await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("f", "")], 20, "both viewers on f")
+            # And live: a viewer is started from f's latest keyframe, which may be seconds old,
+            # and sent what followed at 4x until it has the newest packet (instant start). The
+            # bottleneck is for a viewer that is live: a start still catching up behind it is
+            # another test's case (test_instant_start.py).
+            live_from = time.monotonic()
+            await eventually(lambda: not any(d.get("catching_up") for d in details(sfu, room)), 30,
+                             "both viewers caught up with live", interval=0.25)
+            figures["caught_up_after_s"] = round(time.monotonic() - live_from, 2)
             await note("both on f")
 
             with Bottleneck(gw.paths[0].client_port, BOTTLENECK_KBIT) as shaped:
                 shaped_at = time.monotonic()
                 await note("bottleneck on")
+                gw.paths[0].to_client_headers = []
+                onset = asyncio.create_task(watch_onset(sfu, room, shaped_at, figures.setdefault("onset", [])))
                 await eventually(lambda: layers_of(sfu, room) == [("f", ""), ("q", "")],
                                  LOW_WITHIN_S + 20, "one viewer on q, the other on f", interval=0.25)
                 figures["to_lowest_s"] = round(time.monotonic() - shaped_at, 2)
+                onset.cancel()
                 await note("shaped on q")
                 # Settled: from here it keeps decoding, no freeze over 500 ms, for 20 s.
                 await asyncio.sleep(1.0)
+                save_json(f"{name}-onset-packets.json", gw.paths[0].to_client_headers)
+                gw.paths[0].to_client_headers = None
                 await p_shaped.evaluate("window.lsfuWatch.reset()")
                 await p_direct.evaluate("window.lsfuWatch.reset()")
                 await pub.evaluate("window.lsfuPubWatch.reset()")

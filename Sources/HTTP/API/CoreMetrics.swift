@@ -134,6 +134,9 @@ public enum CoreMetrics {
         s.add("livesfu_layer_probes_up_total", .counter,
               help: "Simulcast: probe bursts that showed the higher layer fits the viewer's path",
               value: Double(c.layerProbesUp))
+        s.add("livesfu_layer_downswitches_on_feedback_total", .counter,
+              help: "Simulcast: viewers aimed at a lower layer from their bandwidth feedback, before the per-second check",
+              value: Double(c.layerDownswitchesOnFeedback))
         s.add("livesfu_layer_probes_over_budget_total", .counter,
               help: "Simulcast: probe bursts held back by the core's probe budget",
               value: Double(c.layerProbesOverBudget))

@@ -225,6 +225,8 @@ enum RoomListingJSON {
             o.key("bandwidth_signal")
             if let s = v.bandwidthSignal { o.string(s) } else { o.null() }
             o.field("bandwidth_feedback_ignored", v.bandwidthFeedbackIgnored)
+            // Only while true: the listing of a live viewer is as it was.
+            if v.catchingUp { o.field("catching_up", true) }
             if let layer = v.layer {
                 o.field("layer", layer)
                 o.key("target_layer")

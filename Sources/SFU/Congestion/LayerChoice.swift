@@ -11,6 +11,17 @@ enum LayerChoice {
     /// and repairs on top) keeps the bottleneck's queue full, and the viewer's audio, waiting
     /// in the same queue, then holds its video back for A/V sync.
     static let margin = 1.15
+    /// An estimate under this fraction of what a viewer is sent is a collapse (a bottleneck
+    /// well under its layer): the choice is made at once from the feedback
+    /// (`RoomManager.downswitchOnFeedback`), not at the per-second check.
+    static let collapse = 0.5
+
+    /// Whether a viewer's estimate has fallen too far for the per-second check to wait:
+    /// under `collapse` of what it is `sent`, or under `margin` × the `least` its layer can be
+    /// sent (temporal layer 0).
+    static func collapsed(estimate: UInt64, sent: UInt64, least: UInt64) -> Bool {
+        least > 0 && (Double(estimate) < collapse * Double(sent) || Double(estimate) < margin * Double(least))
+    }
 
     /// The layer just above `current` among those sending (the next higher bitrate), nil on
     /// the top one: what a probe tries for (`LayerProbe`).

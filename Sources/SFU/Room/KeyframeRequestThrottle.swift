@@ -13,6 +13,8 @@ public struct KeyframeRequestThrottle: Sendable {
     private var waiting = false
     /// A request was held back since the last one sent.
     private var heldBack = false
+    /// A request held back for another stream's (`hold(until:)`): not sent before this.
+    private var heldUntil: Instant?
     public private(set) var requestsSent: UInt64 = 0
     public private(set) var requestsSuppressed: UInt64 = 0
 
@@ -24,7 +26,8 @@ public struct KeyframeRequestThrottle: Sendable {
     /// A viewer (or the room) wants a keyframe. True when a request should go upstream now.
     public mutating func request(now: Instant) -> Bool {
         waiting = true
-        if let last = lastRequest, now - last < minInterval {
+        let tooSoon = lastRequest.map { now - $0 < minInterval } ?? false
+        if tooSoon || heldUntil.map({ now < $0 }) ?? false {
             requestsSuppressed += 1
             heldBack = true
             return false
@@ -39,23 +42,35 @@ public struct KeyframeRequestThrottle: Sendable {
     public mutating func keyframeReceived() {
         waiting = false
         heldBack = false
+        heldUntil = nil
+    }
+
+    /// A request that is wanted (now or when due) waits until `time`: the publisher was
+    /// just asked for another of its streams' keyframes, and an encoder that takes one
+    /// request per interval for all its streams would drop this one.
+    public mutating func hold(until time: Instant) {
+        waiting = true
+        heldBack = true
+        heldUntil = max(heldUntil ?? time, time)
+        requestsSuppressed += 1
+    }
+
+    /// When `retryDue` will next say yes; nil when no request is waiting.
+    public var nextRetryTime: Instant? {
+        guard waiting else { return nil }
+        guard let last = lastRequest else { return heldUntil }
+        let due = last + (heldBack ? minInterval : retryAfter)
+        return heldUntil.map { max($0, due) } ?? due
     }
 
     /// Called periodically (every tick): true when a held-back request's interval is over, or
     /// a sent one is still unanswered after `retryAfter`.
-    /// When `retryDue` will next say yes; nil when no request is waiting.
-    public var nextRetryTime: Instant? {
-        guard waiting, let last = lastRequest else { return nil }
-        return last + (heldBack ? minInterval : retryAfter)
-    }
-
     public mutating func retryDue(now: Instant) -> Bool {
-        guard waiting, let last = lastRequest, now - last >= (heldBack ? minInterval : retryAfter) else {
-            return false
-        }
+        guard waiting, let due = nextRetryTime, !(now < due) else { return false }
         lastRequest = now
         requestsSent += 1
         heldBack = false
+        heldUntil = nil
         return true
     }
 

@@ -20,6 +20,9 @@ final class Room {
     /// When the last publisher left (viewers wait for a new one until the grace period ends).
     var publisherLeftAt: Instant?
     var publisherSessions: UInt64 = 0
+    /// The last keyframe request sent upstream for a video layer: when, and for which
+    /// (`RoomManager.keyframeRequestSpacing`).
+    var lastKeyframeRequest: (at: Instant, layer: Int)?
     /// Viewers whose set-up has completed (`MAX_SUBS_PER_ROOM` counts these; the others are
     /// still setting up).
     var connectedViewers = 0

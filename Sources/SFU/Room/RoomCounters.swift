@@ -41,6 +41,9 @@ public struct RoomCounters: Sendable {
     public var layerProbeBytes: UInt64 = 0
     public var layerProbesUp: UInt64 = 0
     public var layerProbesOverBudget: UInt64 = 0
+    /// Viewers on automatic aimed lower from their bandwidth feedback, before the per-second
+    /// check (`RoomManager.downswitchOnFeedback`).
+    public var layerDownswitchesOnFeedback: UInt64 = 0
     /// Viewers started from the latest keyframe in the history, those whose keyframe left the
     /// history before they caught up, and the packets and bytes the starts sent.
     public var instantStarts: UInt64 = 0
@@ -174,6 +177,7 @@ public struct RoomCounters: Sendable {
         layerProbes &+= o.layerProbes
         layerProbeBytes &+= o.layerProbeBytes
         layerProbesUp &+= o.layerProbesUp
+        layerDownswitchesOnFeedback &+= o.layerDownswitchesOnFeedback
         layerProbesOverBudget &+= o.layerProbesOverBudget
         instantStarts &+= o.instantStarts
         instantStartsAborted &+= o.instantStartsAborted

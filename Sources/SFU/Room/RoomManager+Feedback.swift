@@ -8,15 +8,46 @@ extension RoomManager {
     /// once per throttle interval per layer.
     func requestKeyframe(room: Room, layer: Int = 0, now: Instant) {
         let track = room.fanout(.video, layer: layer)
+        if let held = Self.keyframeRequestHeld(after: room.lastKeyframeRequest, layer: layer, now: now) {
+            track.keyframeThrottle.hold(until: held)
+            noteDeadline(held)
+            return
+        }
         guard track.keyframeThrottle.request(now: now) else {
             noteDeadline(track.keyframeThrottle.nextRetryTime)  // held back: sent when due
             return
         }
-        sendPLI(room: room, layer: track.layer)
+        sendPLI(room: room, layer: track.layer, now: now)
         noteDeadline(track.keyframeThrottle.nextRetryTime)
     }
 
-    func sendPLI(room: Room, layer: Int = 0) {
+    /// libwebrtc's sender takes one keyframe request per 300 ms for all of its simulcast
+    /// streams (`EncoderRtcpFeedback`) and drops the rest: a request for another layer sent
+    /// sooner after the last is held back until this long after it (a viewer aimed at h then
+    /// at once at q otherwise waited for q's unanswered-request retry, a second).
+    static let keyframeRequestSpacing: Duration = .milliseconds(350)
+
+    /// When a keyframe request for `layer` may go upstream, if not now, after the last one
+    /// sent (`Room.lastKeyframeRequest`).
+    static func keyframeRequestHeld(after last: (at: Instant, layer: Int)?, layer: Int, now: Instant) -> Instant? {
+        guard let last, last.layer != layer, now - last.at < keyframeRequestSpacing else { return nil }
+        return last.at + keyframeRequestSpacing
+    }
+
+    /// From `tick`: the layers' held-back and unanswered keyframe requests that are due, one
+    /// layer's at a time (`keyframeRequestSpacing`).
+    func retryKeyframeRequests(_ room: Room, now: Instant) {
+        for f in room.videoLayers where f.keyframeThrottle.nextRetryTime.map({ !(now < $0) }) ?? false {
+            if let held = Self.keyframeRequestHeld(after: room.lastKeyframeRequest, layer: f.layer, now: now) {
+                f.keyframeThrottle.hold(until: held)
+            } else if f.keyframeThrottle.retryDue(now: now) {
+                sendPLI(room: room, layer: f.layer, now: now)
+            }
+        }
+    }
+
+    func sendPLI(room: Room, layer: Int = 0, now: Instant) {
+        room.lastKeyframeRequest = (now, layer)
         guard let p = room.publisher else {
             if room.shardSource != nil {
                 sendShardKeyframeRequest(room: room, layer: layer)  // a shard: to the room's owner core

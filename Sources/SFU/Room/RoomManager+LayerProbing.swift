@@ -33,6 +33,36 @@ extension RoomManager {
         }
     }
 
+    /// After a viewer's bandwidth feedback: one on automatic whose estimate has collapsed
+    /// under what it is sent (`LayerChoice.collapse`), or no longer carries its layer even at
+    /// the layer's lowest frame rate, is aimed at the layer its estimate carries now, not at
+    /// the next per-second check (where milder shortfalls get a temporal cap first). Behind
+    /// a bottleneck well under the layer, its queue is full meanwhile and drops the tail of
+    /// every frame, so nothing is decodable until the new layer's keyframe has come through
+    /// that queue (interop, 400 kbit/s behind 800: 0.7 s of the 1.2 s to the lowest layer
+    /// were that wait).
+    func downswitchOnFeedback(_ s: PeerSession, room: Room, now: Instant) {
+        guard room.videoLayers.count > 1, let v = s.videoTrack, v.pinnedLayer == nil,
+            let estimate = layerEstimate(s, in: room, now: now)
+        else { return }
+        let aimed = v.targetLayer ?? v.layer
+        guard aimed < room.videoLayers.count else { return }
+        let layer = room.videoLayers[aimed]
+        let sent: UInt64, least: UInt64
+        if aimed == v.layer {
+            sent = layer.bitrate(temporalCap: v.temporalCap, now: now)
+            least = layer.bitrate(temporalCap: 0, now: now)
+        } else {
+            sent = layer.currentBitrate(now: now)
+            least = sent
+        }
+        guard LayerChoice.collapsed(estimate: estimate, sent: sent, least: least) else { return }
+        let choice = automaticLayer(v, bitrates: room.videoLayerBitrates(now: now), in: room, now: now)
+        guard choice != aimed else { return }
+        counters.layerDownswitchesOnFeedback &+= 1
+        aim(v, at: choice, in: room, now: now)
+    }
+
     /// The estimate the automatic choice follows: transport-cc's or REMB's, less the room's
     /// audio when the viewer is sent it (the estimate is for all the path carries, the layers'
     /// bitrates are video's alone); nil (the best layer) for a viewer that sends only receiver

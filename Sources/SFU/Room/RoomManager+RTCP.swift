@@ -51,9 +51,13 @@ extension RoomManager {
                 if s.role == .viewer {
                     s.bandwidth?.transportFeedback(feedback, rtt: Self.viewerRTT(s), now: now)
                     layerProbeMeasured(s, room: room, now: now)
+                    downswitchOnFeedback(s, room: room, now: now)
                 }
             case .remb(let remb):
-                if s.role == .viewer { s.bandwidth?.estimator.remb(bitrate: remb.bitrate, now: now) }
+                if s.role == .viewer {
+                    s.bandwidth?.estimator.remb(bitrate: remb.bitrate, now: now)
+                    downswitchOnFeedback(s, room: room, now: now)
+                }
             case .bye:
                 sawBye = true
             default:

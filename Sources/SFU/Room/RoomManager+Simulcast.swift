@@ -63,15 +63,18 @@ extension RoomManager {
             for from in room.videoLayers where from !== target {
                 for v in from.viewers where v.targetLayer == target.layer { moving.append((v, from)) }
             }
-            for (v, from) in moving { move(v, from: from, to: target, keyframe: start, now: now) }
+            for (v, from) in moving { move(v, from: from, to: target, keyframe: start, in: room, now: now) }
         }
         keyframedLayers.removeAll(keepingCapacity: true)
     }
 
     /// Moves a viewer between layers at the target's keyframe `start`: offsets that continue
     /// its numbering, timestamps and picture IDs from the last packet it got, then the
-    /// keyframe and what followed at once (`startCatchUp`), then the live layer.
-    private func move(_ v: ViewerTrack, from: TrackFanout, to target: TrackFanout, keyframe start: UInt16, now: Instant) {
+    /// keyframe and what followed at once (`startCatchUp`), then the live layer. A viewer on
+    /// automatic moving down has its keyframe paced at its estimate (`CatchUpCursor.paceBitsPerSecond`).
+    private func move(
+        _ v: ViewerTrack, from: TrackFanout, to target: TrackFanout, keyframe start: UInt16, in room: Room, now: Instant
+    ) {
         guard let key = target.history?.storedPacket(sequenceNumber: start) else { return }
         let codec = VideoCodec(v.codec)
         var offsets = StreamOffsets(codec: codec)
@@ -95,8 +98,14 @@ extension RoomManager {
         v.rewrites = true
         v.firstSequenceOnLayer = start &+ offsets.sequence
         target.add(v)
+        // At least twice the new layer's bitrate, so the catch-up always reaches live.
+        let rate = target.currentBitrate(now: now)
+        let down = v.pinnedLayer == nil && rate < from.currentBitrate(now: now)
+        let pace = down ? layerEstimate(v.session, in: room, now: now).map { max($0, 2 * rate) } : nil
         refillCatchUpBudget(now: now)
-        if target.startCatchUp(v, keyframe: start, now: now, budget: &catchUpBudget, output: output) { noteDeadline(target.nextCatchUpTime) }
+        if target.startCatchUp(v, keyframe: start, pace: pace, now: now, budget: &catchUpBudget, output: output) {
+            noteDeadline(target.nextCatchUpTime)
+        }
         counters.layerSwitches &+= 1
     }
 

@@ -103,6 +103,7 @@ extension RoomManager {
                 f.moveReportStepTicks = t.lastMoveStep?.reportTicks
             }
             if t.kind == .video {
+                f.catchingUp = t.catchingUp
                 f.temporalCap = t.temporalCap
                 f.temporalTarget = t.temporal.flatMap { $0.target < TemporalFilter.topLayer ? Int($0.target) : nil }
                 f.temporalPinned = t.pinnedTemporal != nil

@@ -32,12 +32,12 @@ extension RoomManager {
                 continue
             }
             if room.shardSource != nil {
-                for f in room.videoLayers where f.keyframeThrottle.retryDue(now: now) { sendPLI(room: room, layer: f.layer) }
+                retryKeyframeRequests(room, now: now)
                 continue
             }
             guard let p = room.publisher, p.state == .connected else { continue }
             advanceRecordings(room, now: now)
-            for f in room.videoLayers where f.keyframeThrottle.retryDue(now: now) { sendPLI(room: room, layer: f.layer) }
+            retryKeyframeRequests(room, now: now)
             if p.transportCC?.isDue(now: now) == true { sendTransportFeedback(p, room: room, now: now) }
             for st in p.inbound where !st.isRTX && st.nackGenerator.isDue(now: now) {
                 sendNack(p, stream: st, room: room, now: now)

@@ -90,6 +90,9 @@ public struct RoomSnapshot: Sendable {
         /// layer's keyframe, and the step both layers' sender reports put between the two
         /// frames' captures (nil: no fresh report for one of them).
         public var layerMoves: UInt64 = 0
+        /// Its video is being sent out of the history (an instant start, or a move's catch-up
+        /// from the new layer's keyframe): not yet live.
+        public var catchingUp = false
         public var moveStepTicks: UInt32?
         public var moveReportStepTicks: Int64?
         /// Temporal layers: the cap in force (nil: every layer), the one it is going to (up at

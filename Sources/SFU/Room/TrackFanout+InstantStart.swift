@@ -41,10 +41,12 @@ extension TrackFanout {
     /// from the latest keyframe. False when there is none to start from (instant start off,
     /// no keyframe yet, too much sent since): the caller asks the publisher for one. With
     /// `keyframe`: a viewer moved to this simulcast layer, from the keyframe just received.
-    /// Its keyframe goes at once as far as the core's shared `budget` allows; the rest with
-    /// the other starts (`RoomManager.sendInstantStarts`).
+    /// Its keyframe goes at once as far as the core's shared `budget` allows (paced with
+    /// the rest at `pace`, when given: `CatchUpCursor.paceBitsPerSecond`); the rest with the
+    /// other starts (`RoomManager.sendInstantStarts`).
     func startCatchUp(
-        _ viewer: ViewerTrack, keyframe: UInt16? = nil, now: Instant, budget: inout CatchUpBudget, output: DatagramQueue
+        _ viewer: ViewerTrack, keyframe: UInt16? = nil, pace: UInt64? = nil, now: Instant, budget: inout CatchUpBudget,
+        output: DatagramQueue
     ) -> Bool {
         guard let history, let start = keyframe ?? keyframeCache.usableStart(in: history, bytesIn: bytesIn),
               history.storedPacket(sequenceNumber: start) != nil, canRepair(viewer)
@@ -52,7 +54,8 @@ extension TrackFanout {
         if !viewer.catchingUp { viewersCatchingUp.append(viewer) }
         viewer.catchingUp = true
         viewer.catchUp = CatchUpCursor(
-            from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now)
+            from: start, next: start, keyframeTimestamp: keyframeCache.timestamp, refilledAt: now, due: now,
+            paceBitsPerSecond: pace)
         if keyframe == nil { instantStarts &+= 1 }
         _ = sendCatchUp(viewer, keyframeOnly: true, budget: &budget, now: now, output: output)
         return true
@@ -206,7 +209,9 @@ extension TrackFanout {
             return .sending
         }
         var c = viewer.catchUp
-        let bytesPerSecond = max(currentBitrate(now: now) * Self.catchUpRateMultiple, Self.catchUpMinimumBitsPerSecond) / 8
+        let rate = max(currentBitrate(now: now) * Self.catchUpRateMultiple, Self.catchUpMinimumBitsPerSecond)
+        let bytesPerSecond = min(rate, c.paceBitsPerSecond ?? rate) / 8
+        let pacesKeyframe = c.paceBitsPerSecond != nil
         let elapsed = UInt64(max((now - c.refilledAt).nanoseconds, 0))
         let burst = Int(bytesPerSecond * UInt64(Self.catchUpBurst.nanoseconds) / 1_000_000_000)
         c.budget = min(c.budget + Int(min(bytesPerSecond * elapsed / 1_000_000_000, UInt64(burst))), burst)
@@ -226,7 +231,7 @@ extension TrackFanout {
             }
             let inKeyframe = Self.timestamp(of: stored) == c.keyframeTimestamp
             c.inKeyframe = inKeyframe
-            guard inKeyframe || (!keyframeOnly && c.budget > 0) else { break }
+            guard (inKeyframe && !pacesKeyframe) || (!keyframeOnly && c.budget > 0) else { break }
             guard budget.allows(stored.count) else { break }
             // Held back by the viewer's temporal cap: not its to send (no budget spent).
             if let filter = viewer.temporal,
@@ -237,7 +242,7 @@ extension TrackFanout {
             }
             guard sendStored(stored, to: viewer, rtxPayloadType: nil, now: now, output: output) else { break }
             budget.spend(stored.count, keyframe: inKeyframe)
-            if !inKeyframe { c.budget -= stored.count }
+            if !inKeyframe || pacesKeyframe { c.budget -= stored.count }
             c.next &+= 1
             c.packetsSent &+= 1
             c.bytesSent &+= UInt64(stored.count)

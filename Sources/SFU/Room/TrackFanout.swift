@@ -500,4 +500,17 @@ final class TrackFanout {
 
     /// The bitrate, decayed to zero once packets stop.
     func currentBitrate(now: Instant) -> UInt64 { now - windowStart > .seconds(2) ? 0 : bitrate }
+
+    /// What a viewer of this layer under temporal cap `cap` is sent (bits/s; nil: no cap):
+    /// with cap 0, the least it can be sent.
+    func bitrate(temporalCap cap: Int?, now: Instant) -> UInt64 {
+        let all = currentBitrate(now: now)
+        guard let cap, temporalCodec != nil, all > 0 else { return all }
+        let r = temporalBitrates
+        var capped = r.0
+        if cap >= 1 { capped &+= r.1 }
+        if cap >= 2 { capped &+= r.2 }
+        if cap >= 3 { capped &+= r.3 }
+        return capped > 0 ? min(capped, all) : all
+    }
 }

@@ -17,6 +17,12 @@ struct CatchUpCursor {
     var refilledAt = Instant(nanoseconds: 0)
     /// When the next paced packets are due.
     var due = Instant(nanoseconds: 0)
+    /// A move down a layer for congestion: the keyframe is paced too, at most at this rate
+    /// (bits/s: the viewer's estimate for video, at least twice the layer's bitrate). Its
+    /// path's queue is full then, so a burst into it is dropped at the tail, and the
+    /// keyframe's repair waits behind the same queue (interop: 1.7 s without a picture);
+    /// the queue still holds the old layer's frames to show meanwhile.
+    var paceBitsPerSecond: UInt64?
     /// When it was last sent back to its keyframe (`TrackFanout.rewindCatchUp`); nil: never.
     var rewoundAt: Instant?
     var packetsSent: UInt64 = 0

@@ -99,8 +99,8 @@ struct InstantStartTests {
             deliver()
             return viewer
         }
-        func start(_ viewer: ViewerTrack, now: Instant) -> Bool {
-            fanout.startCatchUp(viewer, now: now, budget: &budget, output: output)
+        func start(_ viewer: ViewerTrack, pace: UInt64? = nil, now: Instant) -> Bool {
+            fanout.startCatchUp(viewer, pace: pace, now: now, budget: &budget, output: output)
         }
 
         func sendDue(now: Instant) -> Int { fanout.sendDueCatchUps(now: now, budget: &budget, output: output) }
@@ -234,6 +234,26 @@ struct InstantStartTests {
         // 450 KB at 4 × ~1.2 Mbit/s (floor 2 Mbit/s) is ~0.75 s; a burst would take one step.
         #expect(took > .milliseconds(300) && took < .seconds(3), "caught up in \(took)")
         #expect(Self.isContiguous(bench.received[0]))
+        withExtendedLifetime(bench.sessions) {}
+    }
+
+    @Test("a start given a pace (a move down a layer for congestion) paces its keyframe too, at that rate")
+    func pacedKeyframe() throws {
+        let bench = Bench()
+        let now = Self.at(1000)
+        bench.frame(keyframe: true, packets: 10, now: now)  // 10 kB
+        let viewer = try bench.connectViewer(now: now)
+        #expect(bench.start(viewer, pace: 400_000, now: now))
+        bench.deliver()
+        #expect(bench.received[0].count <= 1, "not the keyframe at once: \(bench.received[0].count)")
+        let (end, _) = bench.runCatchUps(from: now, step: .milliseconds(5))
+        // 10 kB at 50 kB/s: ~200 ms (less the first packet's).
+        #expect(end - now >= .milliseconds(150) && end - now < .milliseconds(400), "took \(end - now)")
+        #expect(bench.received[0].count == 10 && Self.isContiguous(bench.received[0]))
+        let other = try bench.connectViewer(now: end)
+        #expect(bench.start(other, now: end))
+        bench.deliver()
+        #expect(bench.received[1].count == 10, "without a pace: the keyframe at once")
         withExtendedLifetime(bench.sessions) {}
     }
 

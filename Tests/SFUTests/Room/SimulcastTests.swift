@@ -175,4 +175,14 @@ struct SimulcastTests {
         #expect(LayerChoice.layer(bitrates: [2_000_000, 500_000, 0], current: 0, estimate: 100_000) == 1, "q is not sent")
         #expect(LayerChoice.layer(bitrates: [0, 0, 0], current: 1, estimate: 100_000) == 1, "nothing measured: stay")
     }
+
+    @Test("a collapsed estimate is acted on from the feedback: under half of what the viewer is sent, or under its layer's lowest frame rate; a milder shortfall waits for the per-second check")
+    func collapse() {
+        // The interop test's VP8 layer f: 808 kbit/s, temporal layer 0 276 kbit/s.
+        #expect(LayerChoice.collapsed(estimate: 269_000, sent: 808_000, least: 276_000), "400 kbit/s behind 800")
+        #expect(!LayerChoice.collapsed(estimate: 700_000, sent: 808_000, least: 276_000), "a temporal cap first")
+        #expect(LayerChoice.collapsed(estimate: 300_000, sent: 300_000, least: 276_000), "its layer 0 no longer fits")
+        #expect(!LayerChoice.collapsed(estimate: 300_000, sent: 338_000, least: 118_000), "h at 300 kbit/s: the check decides")
+        #expect(!LayerChoice.collapsed(estimate: 0, sent: 0, least: 0), "a layer not sending")
+    }
 }

@@ -114,4 +114,30 @@ struct KeyframeThrottleTests {
         let answered = k.retryDue(now: t0 + .milliseconds(600))
         #expect(!answered && k.requestsSent == 1)
     }
+
+    @Test("a request held for another layer's goes up when the hold ends, not before, and not once a keyframe came")
+    func heldForAnotherLayer() {
+        let t0 = Instant(nanoseconds: 1_000_000_000)
+        var t = KeyframeRequestThrottle()
+        t.hold(until: t0 + .milliseconds(350))
+        let asked = t.request(now: t0 + .milliseconds(100))  // held still: not sent
+        #expect(!asked && t.nextRetryTime == t0 + .milliseconds(350))
+        let early = t.retryDue(now: t0 + .milliseconds(349))
+        let due = t.retryDue(now: t0 + .milliseconds(350))
+        #expect(!early && due && t.requestsSent == 1)
+        var k = KeyframeRequestThrottle()
+        k.hold(until: t0 + .milliseconds(350))
+        k.keyframeReceived()
+        #expect(k.nextRetryTime == nil && !k.retryDue(now: t0 + .seconds(2)))
+    }
+
+    @Test("a publisher's layers are asked for keyframes 350 ms apart: libwebrtc drops a second request within 300 ms")
+    func spacingAcrossLayers() {
+        let t0 = Instant(nanoseconds: 1_000_000_000)
+        let last = (at: t0, layer: 1)
+        #expect(RoomManager.keyframeRequestHeld(after: last, layer: 2, now: t0 + .milliseconds(100)) == t0 + .milliseconds(350))
+        #expect(RoomManager.keyframeRequestHeld(after: last, layer: 2, now: t0 + .milliseconds(350)) == nil)
+        #expect(RoomManager.keyframeRequestHeld(after: last, layer: 1, now: t0 + .milliseconds(100)) == nil, "the same layer: its own throttle")
+        #expect(RoomManager.keyframeRequestHeld(after: nil, layer: 2, now: t0) == nil)
+    }
 }
