@@ -71,8 +71,6 @@ def pytest_runtest_logreport(report):
         _outcomes.setdefault(report.nodeid, "passed")
     if report.skipped and report.when in ("setup", "call"):
         _skip_reasons[report.nodeid] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
-        if getattr(report, "wasxfail", None):  # a bar missed as measured (pytest.xfail), counted with the skipped
-            _skip_reasons[report.nodeid] = "known miss: " + report.wasxfail
 
 
 _skip_reasons: dict = {}

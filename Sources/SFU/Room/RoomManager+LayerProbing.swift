@@ -33,16 +33,27 @@ extension RoomManager {
         }
     }
 
+    /// The longest a viewer's layer is held back while it waits for a lower layer's keyframe
+    /// (`ViewerTrack.heldForMove`): a keyframe request that goes unanswered is repeated after
+    /// a second, and the viewer should not be left without video meanwhile.
+    static let moveHoldLimit: Duration = .seconds(1)
+    /// After a move up, its keyframe comes as a burst and the estimator is new to the layer's
+    /// rate: a dip then is no collapse, and for this long only the per-second check acts
+    /// (interop, H.264: a viewer probed back up to f went down to h at once and back).
+    static let moveUpSettling: Duration = .seconds(2)
+
     /// After a viewer's bandwidth feedback: one on automatic whose estimate has collapsed
-    /// under what it is sent (`LayerChoice.collapse`), or no longer carries its layer even at
-    /// the layer's lowest frame rate, is aimed at the layer its estimate carries now, not at
-    /// the next per-second check (where milder shortfalls get a temporal cap first). Behind
-    /// a bottleneck well under the layer, its queue is full meanwhile and drops the tail of
-    /// every frame, so nothing is decodable until the new layer's keyframe has come through
-    /// that queue (interop, 400 kbit/s behind 800: 0.7 s of the 1.2 s to the lowest layer
-    /// were that wait).
+    /// under what it is sent (`LayerChoice.collapsed`) is aimed at the layer its estimate
+    /// carries now, not at the next per-second check (where milder shortfalls get a temporal
+    /// cap first), and its layer is held back until it moves (`moveHoldLimit` at most).
+    /// Behind a bottleneck well under the layer, the queue is full and drops the tail of every
+    /// frame, so nothing more of the layer is decodable, and what is sent into it only delays
+    /// the new layer's keyframe and the audio behind the same queue (interop, 400 kbit/s
+    /// behind 800: 0.7 s of the 1.2 s to the lowest layer were the per-second check's wait).
     func downswitchOnFeedback(_ s: PeerSession, room: Room, now: Instant) {
-        guard room.videoLayers.count > 1, let v = s.videoTrack, v.pinnedLayer == nil,
+        guard room.videoLayers.count > 1, let v = s.videoTrack else { return }
+        releaseMoveHold(v, now: now)
+        guard v.pinnedLayer == nil, v.movedUpAt.map({ now - $0 >= Self.moveUpSettling }) ?? true,
             let estimate = layerEstimate(s, in: room, now: now)
         else { return }
         let aimed = v.targetLayer ?? v.layer
@@ -61,6 +72,16 @@ extension RoomManager {
         guard choice != aimed else { return }
         counters.layerDownswitchesOnFeedback &+= 1
         aim(v, at: choice, in: room, now: now)
+        if v.targetLayer != nil {
+            v.heldForMove = true
+            v.heldForMoveUntil = now + Self.moveHoldLimit
+        }
+    }
+
+    /// A viewer held back for a move that has not come within `moveHoldLimit` gets its
+    /// layer again.
+    func releaseMoveHold(_ v: ViewerTrack, now: Instant) {
+        if v.heldForMove, !(now < v.heldForMoveUntil) { v.heldForMove = false }
     }
 
     /// The estimate the automatic choice follows: transport-cc's or REMB's, less the room's

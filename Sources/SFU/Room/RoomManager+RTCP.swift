@@ -82,6 +82,9 @@ extension RoomManager {
             return
         }
         counters.nackPacketsFromViewers &+= 1
+        // Held back for a move down (its path is full): repairs of the layer it leaves would
+        // only wait in the same queue.
+        guard !track.heldForMove else { return }
         let fanout = room.fanout(of: track)
         let rewrites = track.rewrites
         let first = SequenceNumber(track.firstSequenceOnLayer)

@@ -44,6 +44,7 @@ extension RoomManager {
 
     /// Sets where a viewer is to go: nowhere when it is there, else that layer's next keyframe.
     func aim(_ track: ViewerTrack, at layer: Int, in room: Room, now: Instant) {
+        track.heldForMove = false
         guard layer != track.layer else {
             track.targetLayer = nil
             return
@@ -92,6 +93,7 @@ extension RoomManager {
         layerChanged(v, from: from, now: now)
         from.remove(session: v.session)
         v.catchingUp = false
+        v.heldForMove = false
         v.layer = target.layer
         v.targetLayer = nil
         v.offsets = offsets
@@ -101,6 +103,7 @@ extension RoomManager {
         // At least twice the new layer's bitrate, so the catch-up always reaches live.
         let rate = target.currentBitrate(now: now)
         let down = v.pinnedLayer == nil && rate < from.currentBitrate(now: now)
+        v.movedUpAt = rate > from.currentBitrate(now: now) ? now : v.movedUpAt
         let pace = down ? layerEstimate(v.session, in: room, now: now).map { max($0, 2 * rate) } : nil
         refillCatchUpBudget(now: now)
         if target.startCatchUp(v, keyframe: start, pace: pace, now: now, budget: &catchUpBudget, output: output) {
@@ -118,6 +121,7 @@ extension RoomManager {
         let bitrates = room.videoLayerBitrates(now: now)
         for f in room.videoLayers {
             for v in f.viewers {
+                releaseMoveHold(v, now: now)
                 if let t = v.targetLayer, t < bitrates.count, bitrates[t] > 0 { continue }  // on its way
                 if v.temporalHolds { continue }  // its layer fits at a lower temporal cap
                 if v.pinnedLayer == nil, v.targetLayer != nil {

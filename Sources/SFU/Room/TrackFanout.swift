@@ -300,7 +300,7 @@ final class TrackFanout {
             // fan-out before it ends (`RoomManager.end`).
             unowned(unsafe) let viewer = list[i]
             unowned(unsafe) let session = viewer.session
-            guard session.state == .connected, !viewer.catchingUp, let address = session.address,
+            guard session.state == .connected, !viewer.catchingUp, !viewer.heldForMove, let address = session.address,
                   let srtp = session.rtpProtector
             else {
                 continue

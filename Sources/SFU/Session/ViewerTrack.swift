@@ -1,3 +1,5 @@
+import Reactor
+
 /// One viewer's subscription to one room track: the payload types and header-extension ids
 /// that viewer negotiated, so each forwarded copy can be adapted to it.
 final class ViewerTrack {
@@ -19,6 +21,10 @@ final class ViewerTrack {
     /// Instant start: the viewer is being sent the packets since the latest keyframe, paced
     /// (`catchUp`); the batch fan-out skips it until it has caught up with the live stream.
     @exclusivity(unchecked) var catchingUp = false
+    /// Simulcast: its estimate collapsed and it waits for a lower layer's keyframe; the batch
+    /// fan-out skips it meanwhile, until `heldForMoveUntil` at the latest
+    /// (`RoomManager.downswitchOnFeedback`).
+    @exclusivity(unchecked) var heldForMove = false
     /// Simulcast: it moved between layers, so each copy gets `offsets` added.
     @exclusivity(unchecked) var rewrites = false
     /// Temporal layers (VP8, VP9): the filter of its temporal cap, nil until it is first capped;
@@ -53,6 +59,10 @@ final class ViewerTrack {
     /// Its moves between layers, and the timestamp step of the last one (for the listing).
     var layerMoves: UInt64 = 0
     var lastMoveStep: LayerTimestampStep?
+    var heldForMoveUntil = Instant(nanoseconds: 0)
+    /// When it last moved to a higher layer (`RoomManager.downswitchOnFeedback` leaves it to
+    /// the per-second check for a while after).
+    var movedUpAt: Instant?
     /// Automatic layer choice over time and probing for a higher layer (video).
     var probe = LayerProbe()
     /// Temporal layers: the automatic cap, the cap asked for through the API (nil:

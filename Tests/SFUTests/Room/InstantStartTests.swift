@@ -257,6 +257,23 @@ struct InstantStartTests {
         withExtendedLifetime(bench.sessions) {}
     }
 
+    @Test("a viewer held for a move down is skipped by the fan-out until released")
+    func heldForMove() throws {
+        let bench = Bench()
+        var now = Self.at(1000)
+        let viewer = try bench.connectViewer(now: now)
+        bench.frame(keyframe: true, now: now)
+        #expect(bench.received[0].count == 3)
+        viewer.heldForMove = true
+        now = Self.at(1033)
+        bench.frame(keyframe: false, now: now)
+        #expect(bench.received[0].count == 3, "nothing while held")
+        viewer.heldForMove = false
+        bench.frame(keyframe: false, now: Self.at(1066))
+        #expect(bench.received[0].count == 6)
+        withExtendedLifetime(bench.sessions) {}
+    }
+
     @Test("no start without a keyframe, past the byte bound, or when off: the caller asks for a keyframe")
     func unavailable() throws {
         let none = Bench()
