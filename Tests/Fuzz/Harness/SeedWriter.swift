@@ -119,6 +119,87 @@ enum SeedWriter {
         temporal += [0x08, 0, 12] + header  // the same number again
         add("temporal", temporal)
 
+        // VP9 (set-up bit 7): steps as above, each packet a header, a VP9 payload descriptor
+        // and a keyframe's or an inter frame's first bytes.
+        func vp9Chunk(_ descriptor: [UInt8], key: Bool = false) -> [UInt8] {
+            let packet = header + descriptor + [key ? 0x82 : 0x86, 0x49, 0x83]
+            return [UInt8(packet.count)] + packet
+        }
+        // L1T3 in non-flexible mode as libwebrtc sends it: two packets a frame (I, P but on the
+        // keyframe, L, B on the first, E on the last), 15-bit picture IDs across their wrap,
+        // TID with U (not on every fourth frame), TL0PICIDX; the keyframe's first packet with
+        // the scalability structure (one 640x480 layer, the group of four pictures). Capped at
+        // 0, raised to 2 at frame 2 (up at frame 4's U), lowered to 1 at frame 9; then frame
+        // 9's first packet late, again, and frame 12 after two numbers skipped.
+        var vp9Descriptors: [[UInt8]] = []
+        var pictureID: UInt16 = 0x7FFE
+        var tl0: UInt8 = 0xFF
+        for frame in 0..<13 {
+            let tid: UInt8 = [0, 2, 1, 2][frame % 4]
+            if tid == 0 { tl0 &+= 1 }
+            let layer = tid << 5 | (frame % 4 == 3 ? 0 : 0x10)
+            for i in 0..<2 {
+                let b0: UInt8 = 0xA0 | (frame == 0 ? 0 : 0x40) | (i == 0 ? 0x08 : 0x04)
+                var d: [UInt8] = [b0, 0x80 | UInt8(pictureID >> 8), UInt8(pictureID & 0xFF), layer, tl0]
+                if frame == 0 && i == 0 {
+                    d[0] |= 0x02
+                    d += [0x18, 0x02, 0x80, 0x01, 0xE0, 4]
+                    for (t, diff) in [(UInt8(0), UInt8(4)), (2, 1), (1, 2), (2, 1)] { d += [t << 5 | 0x10 | 0x04, diff] }
+                }
+                vp9Descriptors.append(d)
+            }
+            pictureID = (pictureID &+ 1) & 0x7FFF
+        }
+        var l1t3: [UInt8] = [0x80, 0xFF, 0xF0]
+        for (n, d) in vp9Descriptors.prefix(24).enumerated() {
+            let flags: UInt8 = n == 4 ? 0x04 | 2 : n == 18 ? 0x04 | 1 : 0
+            l1t3 += [flags] + vp9Chunk(d, key: n == 0)
+        }
+        l1t3 += [0x10, 5] + vp9Chunk(vp9Descriptors[18])  // five back
+        l1t3 += [0x08, 0] + vp9Chunk(vp9Descriptors[18])
+        l1t3 += [0x08, 8] + vp9Chunk(vp9Descriptors[24])
+        add("temporal", l1t3)
+
+        // Flexible mode (F; P_DIFF bytes, N chaining two), 7-bit picture IDs, two spatial
+        // layers (the second's B starts no picture), TIDs 0, 1 and 5 and 6 (read as 3), U on
+        // some; capped at 1, then every layer, then 0.
+        var flexible: [UInt8] = [0x81, 0x01, 0x00]
+        flexible += [0] + vp9Chunk([0xBE, 0x00, 0x10, 0x30, 0x01, 0x40, 0x00, 0xB4, 0x02, 0x80, 0x01, 0x68], key: true)
+        flexible += [0] + vp9Chunk([0xBC, 0x00, 0x13])
+        for (k, tid) in ([1, 0, 1, 5, 0, 6, 1] as [UInt8]).enumerated() {
+            let flags: UInt8 = k == 2 ? 0x04 | 3 : k == 5 ? 0x04 : 0
+            let diffs: [UInt8] = k % 2 == 0 ? [0x02] : [0x03, 0x04]
+            flexible += [flags] + vp9Chunk([0xFC, UInt8(k + 1), tid << 5 | (k % 3 == 0 ? 0x10 : 0)] + diffs)
+            flexible += [0] + vp9Chunk([0xFC, UInt8(k + 1), tid << 5 | 0x03] + diffs)
+        }
+        add("temporal", flexible)
+
+        // Descriptors cut short or malformed (each reads as no layer) after a keyframe, the
+        // number moving on, forward, back and far off: a bare header, half a header, I without
+        // its ID, a 15-bit ID cut, L without its byte, non-flexible L without TL0PICIDX, V
+        // without the structure, G without its count, a group's references cut, four chained
+        // P_DIFFs (three at most), a P_DIFF chain cut; then a good one behind a CSRC and a
+        // header extension.
+        var malformed: [UInt8] = [0x80, 0x12, 0x34]
+        malformed += [0] + vp9Chunk(vp9Descriptors[0], key: true)
+        malformed += [0x00, 12] + header
+        malformed += [0x00, 5] + header[0..<5]
+        let steps: [[UInt8]] = [[0x04], [0x0C, 2], [0x10, 1], [0x18, 0x92, 0x34], [0x00]]
+        let cut: [[UInt8]] = [
+            [0x80], [0x88, 0x85], [0xA8, 0x05], [0xA8, 0x05, 0x40], [0xAA, 0x05, 0x40, 0x00],
+            [0xAA, 0x05, 0x40, 0x00, 0x08], [0xAA, 0x05, 0x40, 0x00, 0x08, 0x02, 0x0C],
+            [0xF8, 0x05, 0x40, 0x03, 0x03, 0x03, 0x03], [0xF8, 0x05, 0x40, 0x03],
+        ]
+        for (k, d) in cut.enumerated() {
+            let packet = header + d  // the packet ends there
+            malformed += steps[k % steps.count] + [UInt8(packet.count)]
+            malformed += packet
+        }
+        let withCSRC: [UInt8] = [0x91, 0x60, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 9, 0xBE, 0xDE, 0, 1, 0x10, 0xFF, 0, 0]
+        let good = withCSRC + vp9Descriptors[2] + [0x86, 0x49, 0x83]
+        malformed += [0x00, UInt8(good.count)] + good
+        add("temporal", malformed)
+
         // Answers in the viewer role: choices × the fixture offers are added by make-corpus.sh.
         // Router and static paths (method byte, path).
         for (m, path) in [
