@@ -100,11 +100,11 @@ extension RoomManager {
         v.rewrites = true
         v.firstSequenceOnLayer = start &+ offsets.sequence
         target.add(v)
+        let rate = target.currentBitrate(now: now), fromRate = from.currentBitrate(now: now)
+        if rate > fromRate { v.movedUpAt = now }
         // At least twice the new layer's bitrate, so the catch-up always reaches live.
-        let rate = target.currentBitrate(now: now)
-        let down = v.pinnedLayer == nil && rate < from.currentBitrate(now: now)
-        v.movedUpAt = rate > from.currentBitrate(now: now) ? now : v.movedUpAt
-        let pace = down ? layerEstimate(v.session, in: room, now: now).map { max($0, 2 * rate) } : nil
+        let pace = v.pinnedLayer == nil && rate < fromRate
+            ? layerEstimate(v.session, in: room, now: now).map { max($0, 2 * rate) } : nil
         refillCatchUpBudget(now: now)
         if target.startCatchUp(v, keyframe: start, pace: pace, now: now, budget: &catchUpBudget, output: output) {
             noteDeadline(target.nextCatchUpTime)
