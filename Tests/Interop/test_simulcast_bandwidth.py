@@ -476,13 +476,12 @@ def test_chromium_viewer_behind_400kbit_drops_to_lowest_layer_and_probes_back_to
             assert figures["to_top_s"] <= TOP_WITHIN_S, figures
             settled = figures["shaped_settled"]
             assert settled["after"]["decoded"] > settled["before"]["decoded"] + 100, figures
+            assert settled["after"]["maxGap"] <= FREEZE_MS, figures
             # Chromium's freezeCount also counts shorter stalls (a frame late by 3 × the mean
             # interval): kept in the figures; the bar is the issue's, no stall over 500 ms.
             new_freezes = settled["after"]["freezeCount"] - settled["before"]["freezeCount"]
             new_freeze_ms = settled["after"]["freezeMs"] - settled["before"]["freezeMs"]
-            stalls_ok = settled["after"]["maxGap"] <= FREEZE_MS and (
-                new_freezes == 0 or new_freeze_ms / new_freezes <= FREEZE_MS)
-            assert stalls_ok, figures
+            assert new_freezes == 0 or new_freeze_ms / new_freezes <= FREEZE_MS, figures
             assert figures["direct_during"]["width"] == 1280, figures
             # The shaped viewer's picture went 1280 → 320 → 1280, decoding on throughout.
             sizes = figures["shaped_end"]["sizes"]

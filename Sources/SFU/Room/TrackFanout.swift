@@ -442,13 +442,23 @@ final class TrackFanout {
     func cumulativeTemporalBitrates(now: Instant) -> [UInt64] {
         guard now - windowStart <= .seconds(2) else { return [] }
         let r = temporalBitrates
-        let layers = [r.0, r.1, r.2, r.3]
-        guard let top = layers.lastIndex(where: { $0 > 0 }) else { return [] }
-        var sum: UInt64 = 0
-        return layers[0...top].map {
-            sum &+= $0
-            return sum
-        }
+        guard let top = [r.0, r.1, r.2, r.3].lastIndex(where: { $0 > 0 }) else { return [] }
+        return (0...top).map(temporalBitrate(through:))
+    }
+
+    /// What a viewer of this layer under temporal cap `cap` is sent (bits/s; nil: no cap):
+    /// with cap 0, the least it can be sent. Allocates nothing (each viewer's feedback asks).
+    func bitrate(temporalCap cap: Int?, now: Instant) -> UInt64 {
+        let all = currentBitrate(now: now)
+        guard let cap, temporalCodec != nil, all > 0 else { return all }
+        let capped = temporalBitrate(through: cap)
+        return capped > 0 ? min(capped, all) : all
+    }
+
+    /// Bits/s of the frames of temporal layers 0…`t` over the last window.
+    private func temporalBitrate(through t: Int) -> UInt64 {
+        let r = temporalBitrates
+        return r.0 &+ (t >= 1 ? r.1 : 0) &+ (t >= 2 ? r.2 : 0) &+ (t >= 3 ? r.3 : 0)
     }
 
     /// Sizes the history to hold ~2.5 s at the smoothed packet and byte rates, or for
@@ -500,17 +510,4 @@ final class TrackFanout {
 
     /// The bitrate, decayed to zero once packets stop.
     func currentBitrate(now: Instant) -> UInt64 { now - windowStart > .seconds(2) ? 0 : bitrate }
-
-    /// What a viewer of this layer under temporal cap `cap` is sent (bits/s; nil: no cap):
-    /// with cap 0, the least it can be sent.
-    func bitrate(temporalCap cap: Int?, now: Instant) -> UInt64 {
-        let all = currentBitrate(now: now)
-        guard let cap, temporalCodec != nil, all > 0 else { return all }
-        let r = temporalBitrates
-        var capped = r.0
-        if cap >= 1 { capped &+= r.1 }
-        if cap >= 2 { capped &+= r.2 }
-        if cap >= 3 { capped &+= r.3 }
-        return capped > 0 ? min(capped, all) : all
-    }
 }

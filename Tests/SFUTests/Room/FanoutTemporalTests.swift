@@ -133,4 +133,32 @@ struct FanoutTemporalTests {
         #expect(receivers[1].packets.map(Self.parse) == [wanted])
         withExtendedLifetime(sessions) {}
     }
+
+    @Test("a layer's bitrate by temporal cap: layers 0…t summed, the same as the cumulative rates the temporal choice reads; no cap is the whole layer")
+    func bitrateByTemporalCap() throws {
+        let output = DatagramQueue(pool: BufferPool(slotSize: 2048, slotCount: 256))
+        let fanout = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024)
+        fanout.attach(source: Self.media())
+        var stream = L1T3Stream()
+        var now = Instant(nanoseconds: 1_000_000_000)
+        for _ in 0..<100 {  // 3.3 s: three whole windows
+            for p in try stream.nextFrame() {
+                var bytes = p.bytes
+                bytes.withUnsafeMutableBytes { raw in
+                    guard let rtp = try? RTPPacket(parsing: raw) else { return }
+                    fanout.forward(rtp, isKeyframe: false, now: now, output: output)
+                }
+            }
+            fanout.flushPending(output: output)
+            now = now + .milliseconds(33)
+        }
+        let rates = fanout.cumulativeTemporalBitrates(now: now)
+        #expect(rates.count == 3 && rates[0] > 0 && rates[0] < rates[1] && rates[1] < rates[2], "\(rates)")
+        for (t, rate) in rates.enumerated() {
+            #expect(fanout.bitrate(temporalCap: t, now: now) == min(rate, fanout.currentBitrate(now: now)))
+        }
+        #expect(fanout.bitrate(temporalCap: nil, now: now) == fanout.currentBitrate(now: now))
+        #expect(fanout.bitrate(temporalCap: 3, now: now) == min(rates[2], fanout.currentBitrate(now: now)))
+        #expect(fanout.bitrate(temporalCap: 0, now: now + .seconds(3)) == 0, "decayed once packets stop")
+    }
 }
