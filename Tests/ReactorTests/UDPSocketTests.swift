@@ -326,6 +326,8 @@ struct UDPSocketTests {
             #expect(sink.datagrams == (0..<8).map { patterned(v * 100 + $0, length: 1000) })
         }
         #expect(loop.counters.udpGSOSends == 3)
+        #expect(loop.counters.udpSendMessages == 3)  // one message per destination's run
+        #expect(loop.counters.udpSent == 24)
     }
 
     @Test("grouping by destination is stable and keeps every datagram")

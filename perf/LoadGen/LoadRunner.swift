@@ -201,7 +201,11 @@ final class LoadRunner {
         let windowStart = (Instant.now(), windowStartCounters.packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
         let clusterStart = (windowStartCounters, o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
         let selfStart = ProcessSampler.sampleSelf()
+        var metricsClient = signalling.client
+        metricsClient.timeoutSeconds = 2
+        let sendsStart = o.target == "livesfu" ? ServerSendCounters.sample(metricsClient) : nil
         sleepReporting(seconds: o.duration - settleForWindow)
+        let sendsEnd = sendsStart == nil ? nil : ServerSendCounters.sample(metricsClient)
         let windowEndCounters = board.merged()
         let windowEnd = (Instant.now(), windowEndCounters.packetsReceived, o.serverPid.flatMap { ProcessSampler.sample(pid: $0) })
         let clusterEnd = (windowEndCounters, o.nodePids.map { ClusterWindow.cpuSeconds(pid: $0) })
@@ -268,6 +272,10 @@ final class LoadRunner {
             report.steady = LoadReport.Steady(seconds: seconds, serverCPUSeconds: b.cpuSeconds - a.cpuSeconds,
                                               packetsReceived: packets,
                                               bytesReceived: windowEndCounters.bytesReceived &- windowStartCounters.bytesReceived)
+            if let a = sendsStart, let b = sendsEnd {
+                report.steady?.serverSends = ServerSendCounters(
+                    datagrams: b.datagrams &- a.datagrams, messages: b.messages &- a.messages)
+            }
         }
         if !o.viewerServers.isEmpty || !o.nodePids.isEmpty {
             let urls = o.viewerServers.isEmpty ? [o.server] : o.viewerServers

@@ -188,6 +188,9 @@ public enum CoreMetrics {
         }
         s.add("livesfu_udp_sent_packets_total", .counter, help: "UDP datagrams sent", labels: core,
               value: Double(r.udpSent))
+        s.add("livesfu_udp_send_messages_total", .counter,
+              help: "Messages the kernel took for those datagrams: a GSO run to one destination is one message",
+              labels: core, value: Double(r.udpSendMessages))
         s.add("livesfu_udp_received_packets_total", .counter, help: "UDP datagrams received", labels: core,
               value: Double(r.udpReceived))
         s.add("livesfu_udp_send_dropped_total", .counter, help: "UDP datagrams dropped on send (queue full, ENOBUFS)",

@@ -94,7 +94,7 @@ final class EpollBackend: ReactorBackend {
                 }
                 var bytes = 0
                 for i in 0..<sent { bytes += Int(queue.entries[i].length) }
-                socket.noteSent(datagrams: sent, bytes: bytes, gsoMessages: segmented)
+                socket.noteSent(datagrams: sent, bytes: bytes, messages: r, gsoMessages: segmented)
                 queue.release(sent)
                 // A partial batch: the next call starts at the message that failed and
                 // reports its error.

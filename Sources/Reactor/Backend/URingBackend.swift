@@ -245,7 +245,7 @@ final class URingBackend: ReactorBackend {
         let loop = socket.loop
         let n = Int(batch.datagramsPerMessage[m])
         if result >= 0 {
-            socket.noteSent(datagrams: n, bytes: Int(result), gsoMessages: batch.segmented[m] ? 1 : 0)
+            socket.noteSent(datagrams: n, bytes: Int(result), messages: 1, gsoMessages: batch.segmented[m] ? 1 : 0)
         } else {
             let e = -result
             let first = batch.datagrams(inFirst: m)

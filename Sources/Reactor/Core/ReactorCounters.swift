@@ -21,6 +21,9 @@ public struct ReactorCounters: Sendable {
     public var udpSentBytes = 0
     /// sendmmsg/sendmsg calls (one call may carry many datagrams).
     public var udpSendCalls = 0
+    /// Messages the kernel took (a GSO super-datagram is one message carrying several
+    /// datagrams): the kernel's cost follows messages more than datagrams.
+    public var udpSendMessages = 0
     /// Super-datagrams sent with UDP_SEGMENT.
     public var udpGSOSends = 0
     /// The kernel refused GSO on a socket; it fell back to one datagram per message.
@@ -68,6 +71,7 @@ public struct ReactorCounters: Sendable {
         r.udpSent += b.udpSent
         r.udpSentBytes += b.udpSentBytes
         r.udpSendCalls += b.udpSendCalls
+        r.udpSendMessages += b.udpSendMessages
         r.udpGSOSends += b.udpGSOSends
         r.udpGSOFallbacks += b.udpGSOFallbacks
         r.udpSendWouldBlock += b.udpSendWouldBlock

@@ -276,11 +276,13 @@ public final class UDPSocket: Channel, DatagramQueueOwner, TurnEndObserver {
 
     // MARK: send accounting (called by the backend)
 
-    /// The kernel took `datagrams` datagrams (`bytes` bytes) in `gsoMessages` segmented messages.
+    /// The kernel took `datagrams` datagrams (`bytes` bytes) in `messages` messages, of which
+    /// `gsoMessages` segmented.
     @inline(__always)
-    func noteSent(datagrams: Int, bytes: Int, gsoMessages: Int) {
+    func noteSent(datagrams: Int, bytes: Int, messages: Int, gsoMessages: Int) {
         loop.counters.udpSent &+= datagrams
         loop.counters.udpSentBytes &+= bytes
+        loop.counters.udpSendMessages &+= messages
         loop.counters.udpGSOSends &+= gsoMessages
         stalledTurns = 0
     }

@@ -34,6 +34,8 @@ public struct LoadReport: Sendable {
         public var packetsReceived: UInt64
         /// Their bytes (SRTP packets as received), for a per-byte figure when packet sizes differ.
         public var bytesReceived: UInt64 = 0
+        /// The server's datagrams and send messages in the window (livesfu's `/metrics`).
+        var serverSends: ServerSendCounters? = nil
         public var cpuFraction: Double { serverCPUSeconds / max(seconds, 0.001) }
         public var microsecondsPerPacket: Double {
             packetsReceived > 0 ? serverCPUSeconds * 1e6 / Double(packetsReceived) : 0
@@ -116,6 +118,9 @@ public struct LoadReport: Sendable {
             }
             if let w = steady {
                 s += "server steady state (\(Format.fixed(w.seconds, 1)) s): CPU \(Format.fixed(w.cpuFraction * 100, 1))% of a core, \(Format.fixed(Double(w.packetsReceived) / max(w.seconds, 0.001) / 1000, 1))k packets/s delivered, \(Format.fixed(w.microsecondsPerPacket, 2)) µs CPU per delivered packet\n"
+                if let d = w.serverSends, d.messages > 0 {
+                    s += "server sends in the steady state: \(d.datagrams) datagrams in \(d.messages) messages, \(Format.fixed(Double(d.datagrams) / Double(d.messages), 2)) per message (GSO runs)\n"
+                }
             }
         } else {
             s += "server: not sampled (give --server-pid)\n"
@@ -252,6 +257,10 @@ public struct LoadReport: Sendable {
                 o.field("steady_packets_per_second", Double(w.packetsReceived) / max(w.seconds, 0.001), decimals: 6)
                 o.field("steady_us_per_packet", w.microsecondsPerPacket, decimals: 6)
                 o.field("steady_bytes_received", w.bytesReceived)
+                if let d = w.serverSends {
+                    o.field("steady_datagrams_sent", d.datagrams)
+                    o.field("steady_send_messages", d.messages)
+                }
             }
         }
         o.endObject()
