@@ -39,6 +39,10 @@ struct LoadCommand: ParsableCommand {
         discussion: "Paced packets are stamped when they leave the pacer, so latency figures stay the server's."))
     var pacing: Double = 0
     @Option(help: ArgumentHelp(
+        "With --pacing: sending the pacer may do in one burst, in ms at its rate (libwebrtc's pacer: 40; 0 spaces every packet).",
+        discussion: "libwebrtc's PacingController sends up to 40 ms of its rate at once (kDefaultBurstInterval): a headless Chromium publisher's delta frames reach the server whole (a frame's packets 0.13 ms apart at the median, perf/RESULTS.md)."))
+    var pacingBurstMs = 40
+    @Option(help: ArgumentHelp(
         "Publish this many simulcast layers (2-4; 0: one layer), as a browser with sendEncodings: RIDs r0 (best), r1, …",
         discussion: "Each layer is its own unsignalled SSRC carrying the RID extension, with its own keyframes and a quarter of the bitrate of the one above (full, 1/4, 1/16 of --video-bitrate), VP8 picture IDs in every descriptor."))
     var simulcast = 0
@@ -87,6 +91,7 @@ struct LoadCommand: ParsableCommand {
         guard verifySample >= 0, verifySample <= 1 else { throw ValidationError("--verify-sample is a fraction in 0...1") }
         guard backend == "epoll" || backend == "iouring" else { throw ValidationError("--backend is epoll or iouring") }
         guard pacing == 0 || pacing >= 1 else { throw ValidationError("--pacing is 0 (bursts) or a factor ≥ 1") }
+        guard (0...1000).contains(pacingBurstMs) else { throw ValidationError("--pacing-burst-ms is 0…1000") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         guard simulcast == 0 || (2...LoadCounters.maxLayers).contains(simulcast) else {
             throw ValidationError("--simulcast is 0 (one layer) or 2...\(LoadCounters.maxLayers) layers")

@@ -37,7 +37,7 @@ final class LoadRunner {
         video.keyframeRatio = max(1, o.keyframeRatio)
         config = RunConfig(bindAddress: bindAddress, gro: o.gro, whipPath: o.whipPath, whepPath: o.whepPath, video: video,
                            audio: !o.noAudio, nack: !o.noNack, pliOnJoin: !o.noPli, ivfPath: o.ivf,
-                           pacingFactor: o.pacing, retryRefused: max(0, o.retryRefused),
+                           pacingFactor: o.pacing, pacingBurstMillis: UInt64(o.pacingBurstMs), retryRefused: max(0, o.retryRefused),
                            viewerClients: try (o.viewerServers.isEmpty ? [o.server] : o.viewerServers).map { try HTTPClient(base: $0) },
                            simulcastRIDs: (0..<o.simulcast).map { "r\($0)" }, spreadLayers: o.spreadLayers)
         if let path = o.ivf {

@@ -8,8 +8,9 @@
 #   anything after --       passed to livesfu-load (e.g. -- --duration 60)
 #
 # Environment: SERVER_CPU (default 1), LOAD_CPU (default 0), LIVESFU_ARGS (extra server
-# flags), PACING (the publishers' pacing factor, default 2.5 as libwebrtc's pacer; 0 sends
-# each video frame as one burst), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
+# flags), LIVESFU_BIN (another livesfu binary, e.g. a saved base build for a before/after),
+# PACING (the publishers' pacing factor, default 2.5 as libwebrtc's pacer, with libwebrtc's
+# 40 ms burst budget: livesfu-load --pacing-burst-ms; 0 sends each video frame as one burst), LIVESFU_PORT (8080), PION_PORT (8090), PION_UDP_PORT (40000), NICE (e.g. -10: run
 # both server and load generator at that niceness, each in a session and autogroup of its own
 # with that niceness too, for a machine that is busy with other work).
 set -euo pipefail
@@ -74,7 +75,7 @@ start_server() {
         # The load generator's viewers all come from 127.0.0.1 and stand for many clients, so
         # the per-IP cap on sessions in set-up (MAX_PENDING_SESSIONS_PER_IP) is off here.
         # shellcheck disable=SC2086
-        "${nice_cmd[@]}" taskset -c "$server_cpu" "$repo/.build/$config/livesfu" --http-addr "127.0.0.1:${LIVESFU_PORT:-8080}" \
+        "${nice_cmd[@]}" taskset -c "$server_cpu" "${LIVESFU_BIN:-$repo/.build/$config/livesfu}" --http-addr "127.0.0.1:${LIVESFU_PORT:-8080}" \
             --cores 1 --max-pending-sessions-per-ip 0 ${LIVESFU_ARGS:-} >"$log" 2>&1 &
     else
         "${nice_cmd[@]}" taskset -c "$server_cpu" "$repo/.build-reference/pion-sfu" -http "127.0.0.1:${PION_PORT:-8090}" \

@@ -107,6 +107,8 @@ final class TrackFanout {
     /// every viewer with a temporal cap (`TemporalFilter`), and the bytes each temporal layer
     /// sent in the current window and its last full window's bitrate.
     private let pendingTemporal = UnsafeMutablePointer<VP8TemporalInfo>.allocate(capacity: TrackFanout.pendingCapacity)
+    /// Padding planned for each held video packet (`RunPadding`), the same for every viewer.
+    private let pendingPadding = UnsafeMutablePointer<UInt8>.allocate(capacity: TrackFanout.pendingCapacity)
     private(set) var temporalCodec: VideoCodec?
     private var temporalWindowBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     /// Bits/s per temporal layer over the last window (all in layer 0 without temporal layers).
@@ -151,6 +153,7 @@ final class TrackFanout {
         headerLengths.deallocate()
         sequenceOffsets.deallocate()
         pendingTemporal.deallocate()
+        pendingPadding.deallocate()
     }
 
     /// A publisher starts (or restarts) sending this track.
@@ -286,6 +289,8 @@ final class TrackFanout {
         let headerLengths = self.headerLengths
         let sequenceOffsets = self.sequenceOffsets
         let pendingTemporal = self.pendingTemporal
+        let padding = self.pendingPadding
+        let padded = kind == .video && RunPadding.plan(pending, count: count, into: padding)
         let sendTime = numbering.batchTime
         for k in 0..<count { headerKeys[k] = -1 }
         let list = viewers  // one retain per batch; keeps every viewer alive for the loop
@@ -335,7 +340,8 @@ final class TrackFanout {
                     adjusts = true
                 }
                 var failed = false
-                let queued = output.send(to: address, capacity: length + 16) { slot in
+                let pad = padded ? Int(padding[k]) : 0
+                let queued = output.send(to: address, capacity: length + pad + 16) { slot in
                     slot.copyMemory(from: packet)
                     if identity {
                         slot[1] = (slot[1] & 0x80) | pt  // payload type, marker kept
@@ -355,9 +361,10 @@ final class TrackFanout {
                     if adjusts { copyOffsets.apply(to: slot, length: length) }
                     // After the shared header: each viewer's own number.
                     if let numbers {
-                        TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length, time: sendTime)
+                        TransportSequenceNumbering.stamp(slot, at: sequenceOffsets[k], numbers, bytes: length + pad, time: sendTime)
                     }
-                    let n = srtp.protectRTP(slot, length: length)
+                    if pad > 0 { RunPadding.apply(slot, length: length, pad: pad) }
+                    let n = srtp.protectRTP(slot, length: length + pad)
                     failed = n == 0
                     return n
                 }
@@ -365,7 +372,7 @@ final class TrackFanout {
                     errors &+= 1
                 } else if queued {
                     sent &+= 1
-                    sentBytes &+= UInt64(length)
+                    sentBytes &+= UInt64(length + pad)
                 } else {
                     full &+= 1
                 }

@@ -131,7 +131,9 @@ public final class SyntheticVideoSource {
         let bytes = max(64, Int(Double(base) * (1 + jitter)))
         let capacity = config.maxPacketSize - headerLength
         let count = max(1, (bytes + capacity - 1) / capacity)
-        let per = max(stampOffset + MediaStamp.size, (bytes + count - 1) / count)
+        // Split as libwebrtc's RtpPacketizer::SplitAboutEqually does: the last `bytes % count`
+        // packets one byte larger than the others (a headless Chromium's frames arrive so).
+        let per = max(stampOffset + MediaStamp.size, bytes / count)
         let ts = timestampBase &+ UInt32(truncatingIfNeeded: frameIndex &* 90_000 / max(config.fps, 1))
         current = Frame(isKeyframe: key, bytes: bytes, packetCount: count, packetPayload: per, timestamp: ts)
         if frameIndex > 0 { pictureID = (pictureID &+ 1) & 0x7FFF }
@@ -144,8 +146,8 @@ public final class SyntheticVideoSource {
     public func writePacket(_ index: Int, sendNanos: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let f = current
         let last = index == f.packetCount - 1
-        var payload = f.packetPayload
-        if last { payload = max(stampOffset + MediaStamp.size, f.bytes - f.packetPayload * (f.packetCount - 1)) }
+        let larger = max(0, f.bytes - f.packetPayload * f.packetCount)
+        let payload = f.packetPayload + (index >= f.packetCount - larger ? 1 : 0)
         let h = rid.isEmpty
             ? RTPWriter.writeHeader(into: buffer, payloadType: payloadType, marker: last, sequence: sequence,
                                     timestamp: f.timestamp, ssrc: ssrc, midExtensionID: midExtensionID, mid: mid)

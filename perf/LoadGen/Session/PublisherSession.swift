@@ -23,8 +23,12 @@ final class PublisherSession: LoadPeer {
     private var historyLength: [Int]
     /// Paced video (`--pacing`): a frame's packets wait here, in the clear, and leave at
     /// `pacingBytesPerSecond`, as a WebRTC sender's pacer spreads an encoder's frame bursts.
+    /// Up to `pacingBurst` of sending may go at once (`--pacing-burst-ms`: libwebrtc's pacer
+    /// sends up to 40 ms of its rate in one burst, so a delta frame leaves whole and only a
+    /// large keyframe is spread).
     static let pacedSlots = 1024
     private let pacingBytesPerSecond: Double
+    private let pacingBurst: Duration
     private let paced: UnsafeMutableRawBufferPointer
     private var pacedLength = [Int](repeating: 0, count: PublisherSession.pacedSlots)
     private var pacedLayer = [UInt8](repeating: 0, count: PublisherSession.pacedSlots)
@@ -61,6 +65,7 @@ final class PublisherSession: LoadPeer {
             ? host.config.video.bitrate
             : host.config.simulcastRIDs.indices.reduce(0) { $0 + host.config.video.layer($1).bitrate }
         pacingBytesPerSecond = host.config.pacingFactor * Double(totalBitrate) / 8
+        pacingBurst = .milliseconds(host.config.pacingBurstMillis)
         let pacedBytes = pacingBytesPerSecond > 0 ? Self.pacedSlots * Self.historySlot : 0
         let q = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pacedBytes, 1), alignment: 16)
         paced = q
@@ -153,7 +158,9 @@ final class PublisherSession: LoadPeer {
         var next = nextFrame
         if pacedCount > 0 {
             sendPaced(now: now)
-            if pacedCount > 0 { next = min(next, nextPacedSend) }
+            if pacedCount > 0 {
+                next = min(next, Instant(nanoseconds: nextPacedSend.nanoseconds - min(nextPacedSend.nanoseconds, pacingBurst.nanoseconds)))
+            }
         }
         if host.config.audio {
             while nextAudio <= now {
@@ -198,7 +205,7 @@ final class PublisherSession: LoadPeer {
 
     /// Sends the paced packets that are due, each stamped as it leaves.
     private func sendPaced(now: Instant) {
-        while pacedCount > 0, nextPacedSend <= now {
+        while pacedCount > 0, nextPacedSend <= now + pacingBurst {
             let slot = pacedHead
             let n = pacedLength[slot]
             let layer = Int(pacedLayer[slot])

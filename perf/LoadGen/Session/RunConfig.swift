@@ -14,6 +14,8 @@ struct RunConfig: Sendable {
     var ivfPath: String? = nil
     /// Publishers pace video at this multiple of its bitrate (0: each frame leaves as a burst).
     var pacingFactor: Double = 0
+    /// Sending the pacer may do at once, as time at its rate (libwebrtc: 40 ms).
+    var pacingBurstMillis: UInt64 = 0
     /// Times a viewer refused with 503 + `Retry-After` offers again after the wait (0: never).
     var retryRefused = 0
     /// Where viewers offer (`--viewer-server`, else `--server`): viewer i uses the (i mod n)-th.
