@@ -26,7 +26,7 @@ extension RoomManager {
         guard let s = sessions.session(id: id), s.roomName == name, s.role == .viewer, rooms[name] != nil,
               let track = s.videoTrack
         else { return .failure(.sessionNotFound) }
-        if selection.temporal != nil, !VP8TemporalInfo.readsLayers(of: VideoCodec(track.codec)) {
+        if selection.temporal != nil, !TemporalInfo.readsLayers(of: VideoCodec(track.codec)) {
             counters.temporalRequestsRefused &+= 1
             return .failure(.noTemporalLayers)
         }

@@ -235,7 +235,7 @@ extension TrackFanout {
             guard budget.allows(stored.count) else { break }
             // Held back by the viewer's temporal cap: not its to send (no budget spent).
             if let filter = viewer.temporal,
-                filter.admit(sequenceNumber: c.next, info: VP8TemporalInfo(packet: stored, codec: temporalCodec)) == nil
+                filter.admit(sequenceNumber: c.next, info: TemporalInfo(packet: stored, codec: temporalCodec)) == nil
             {
                 c.next &+= 1
                 continue

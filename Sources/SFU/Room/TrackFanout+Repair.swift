@@ -108,7 +108,7 @@ extension TrackFanout {
         var offsets = viewer.offsets
         var adjusts = viewer.rewrites
         if let filter = viewer.temporal, stored.count >= 12 {
-            let info = VP8TemporalInfo(packet: stored, codec: temporalCodec)
+            let info = TemporalInfo(packet: stored, codec: temporalCodec)
             guard let d = filter.admit(sequenceNumber: WireBytes.u16(stored, 2), info: info) else {
                 temporalHeld &+= 1
                 return false

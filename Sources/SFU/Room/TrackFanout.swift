@@ -106,7 +106,7 @@ final class TrackFanout {
     /// Temporal layers (VP8, VP9 sources): each held packet's layer and frame marks, read once for
     /// every viewer with a temporal cap (`TemporalFilter`), and the bytes each temporal layer
     /// sent in the current window and its last full window's bitrate.
-    private let pendingTemporal = UnsafeMutablePointer<VP8TemporalInfo>.allocate(capacity: TrackFanout.pendingCapacity)
+    private let pendingTemporal = UnsafeMutablePointer<TemporalInfo>.allocate(capacity: TrackFanout.pendingCapacity)
     /// Padding planned for each held video packet (`RunPadding`), the same for every viewer.
     private let pendingPadding = UnsafeMutablePointer<UInt8>.allocate(capacity: TrackFanout.pendingCapacity)
     private(set) var temporalCodec: VideoCodec?
@@ -159,7 +159,7 @@ final class TrackFanout {
     /// A publisher starts (or restarts) sending this track.
     func attach(source media: NegotiatedMedia) {
         source = media
-        temporalCodec = VideoCodec(media.codecName).flatMap { VP8TemporalInfo.readsLayers(of: $0) ? $0 : nil }
+        temporalCodec = VideoCodec(media.codecName).flatMap { TemporalInfo.readsLayers(of: $0) ? $0 : nil }
         // Its stream needs its own keyframe: viewers part-way through the last one go live.
         keyframeCache.reset()
         for v in viewersCatchingUp { v.catchingUp = false }
@@ -239,7 +239,7 @@ final class TrackFanout {
         guard source != nil else { return false }
         recorder?.handle(rtp, now: now)
         let (readOnly, sequenceOffset) = numbering.prepare(UnsafeRawBufferPointer(packet), now: now)
-        let temporal = VP8TemporalInfo(packet: readOnly, codec: temporalCodec)
+        let temporal = TemporalInfo(packet: readOnly, codec: temporalCodec)
         countTemporal(temporal, bytes: length)
         if let history {
             if pendingCount == Self.pendingCapacity
@@ -434,7 +434,7 @@ final class TrackFanout {
 
     /// Adds a packet's bytes to its temporal layer's window.
     @inline(__always)
-    private func countTemporal(_ info: VP8TemporalInfo, bytes: Int) {
+    private func countTemporal(_ info: TemporalInfo, bytes: Int) {
         switch info.temporalLayer {
         case 0: temporalWindowBytes.0 &+= UInt64(bytes)
         case 1: temporalWindowBytes.1 &+= UInt64(bytes)

@@ -2,7 +2,7 @@
 /// temporal layer above the cap are not sent to it, and what it is sent is renumbered so it
 /// sees no hole: sequence numbers (a hole would be NACKed) and VP8 picture IDs (a hole makes a
 /// decoder hold the next frames of layers above 0 back, waiting for the missing picture) run
-/// on without a gap. VP9 picture IDs keep their holes (`VP8TemporalInfo.keepsPictureIDs`).
+/// on without a gap. VP9 picture IDs keep their holes (`TemporalInfo.keepsPictureIDs`).
 /// TL0PICIDX needs nothing: frames of layer 0 are never held back.
 ///
 /// Down to a lower cap at any frame's start (the frames of lower layers never reference those
@@ -31,7 +31,7 @@ final class TemporalFilter {
     /// answered. 512 × 8 bytes per capped viewer (1 s at 500 packets/s).
     static let window = 512
     /// The highest temporal layer VP8 signals (TID is 2 bits); VP9's above it read as it.
-    static let topLayer: UInt8 = VP8TemporalInfo.highestLayer
+    static let topLayer: UInt8 = TemporalInfo.highestLayer
 
     /// What is subtracted from a sent packet's sequence number and picture ID.
     struct Delta: Equatable {
@@ -93,7 +93,7 @@ final class TemporalFilter {
     /// Decides one packet of the stream, numbered `seq` in the stream's numbering: nil when it
     /// is held back, else what to subtract from its numbers. The same packet seen again (a
     /// repair, a duplicate) gets the same answer.
-    func admit(sequenceNumber seq: UInt16, info: VP8TemporalInfo) -> Delta? {
+    func admit(sequenceNumber seq: UInt16, info: TemporalInfo) -> Delta? {
         if !started {
             started = true
             first = seq
@@ -166,7 +166,7 @@ final class TemporalFilter {
 
     /// Whether the frame starting with `info` is above the cap, after moving the cap at a
     /// frame's start where that may happen.
-    private func decide(_ info: VP8TemporalInfo) -> Bool {
+    private func decide(_ info: TemporalInfo) -> Bool {
         if info.isKeyframe {
             if cap != target {
                 if cap < target { upSwitches &+= 1 } else { downSwitches &+= 1 }
@@ -190,7 +190,7 @@ final class TemporalFilter {
     /// A packet at or before the highest seen: the answer it was given, or for a number
     /// skipped and seen only now, sent when its layer is within the cap (else its number
     /// stays unused).
-    private func late(_ seq: UInt16, info: VP8TemporalInfo, distance: Int) -> Delta? {
+    private func late(_ seq: UInt16, info: TemporalInfo, distance: Int) -> Delta? {
         guard -distance < Self.window, !(Int16(bitPattern: seq &- first) < 0), let e = entry(seq) else { return nil }
         if e & Self.droppedBit != 0 { return nil }
         if e & Self.seenBit == 0 {
@@ -211,7 +211,7 @@ final class TemporalFilter {
         return entries[Int(seq) & (Self.window - 1)]
     }
 
-    private func countDroppedPicture(_ info: VP8TemporalInfo) {
+    private func countDroppedPicture(_ info: TemporalInfo) {
         if info.keepsPictureIDs { return }
         // Pictures are counted where their picture ID changes (or, without one, at a frame's
         // start), in the picture ID's 15 bits (a 7-bit one wraps within them).

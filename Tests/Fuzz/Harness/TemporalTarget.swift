@@ -1,6 +1,6 @@
 @testable import SFU
 
-/// `VP8TemporalInfo` and `TemporalFilter` on a VP8 or a VP9 stream: arbitrary packets (their
+/// `TemporalInfo` and `TemporalFilter` on a VP8 or a VP9 stream: arbitrary packets (their
 /// temporal fields read in place, never past them), arriving at arbitrary numbers (in order,
 /// late, repeated, far off), with the cap changed in between; each sent one rewritten as the
 /// fan-out does (`StreamOffsets`). Invariants: a packet seen again at once gets the answer
@@ -51,7 +51,7 @@ enum TemporalTarget {
             if chunk.count > 0 { packet.copyMemory(from: chunk) }
             if packet.count >= 4 { WireBytes.put16(packet, 2, seq) }
             let received = UnsafeRawBufferPointer(packet)
-            let info = VP8TemporalInfo(packet: received, codec: codec)
+            let info = TemporalInfo(packet: received, codec: codec)
             checkInfo(info, packet: received, codec: codec)
 
             // Past the highest, or so far behind it that the filter takes a numbering of its
@@ -85,7 +85,7 @@ enum TemporalTarget {
     }
 
     /// What a packet's temporal fields may say for its codec.
-    static func checkInfo(_ info: VP8TemporalInfo, packet: UnsafeRawBufferPointer, codec: VideoCodec) {
+    static func checkInfo(_ info: TemporalInfo, packet: UnsafeRawBufferPointer, codec: VideoCodec) {
         check(info.temporalLayer <= 3, "a TID over 3")
         check(!info.hasPictureID || info.pictureID <= 0x7FFF, "a picture ID over 15 bits")
         check(!info.isKeyframe || info.startsFrame, "a keyframe that starts no frame")
@@ -109,7 +109,7 @@ enum TemporalTarget {
     /// A sent packet rewritten in place as `TrackFanout` does for a capped viewer that never
     /// moved: its number renumbered, its picture ID too for VP8, nothing else.
     static func checkSent(
-        _ packet: UnsafeMutableRawBufferPointer, received: UnsafeRawBufferPointer, info: VP8TemporalInfo,
+        _ packet: UnsafeMutableRawBufferPointer, received: UnsafeRawBufferPointer, info: TemporalInfo,
         delta d: TemporalFilter.Delta, codec: VideoCodec, seq: UInt16
     ) {
         var offsets = StreamOffsets(codec: codec)
@@ -120,7 +120,7 @@ enum TemporalTarget {
         if RTPPacket.headerLength(of: sent) != nil {
             check(WireBytes.u16(sent, 2) == seq &- d.sequence, "a sent packet's number is not the one given")
         }
-        var again = VP8TemporalInfo(packet: sent, codec: codec)
+        var again = TemporalInfo(packet: sent, codec: codec)
         if codec == .vp8 {
             // In its own width: 15 bits, or 7 (which one the info does not say).
             let id = info.pictureID &- d.pictureID

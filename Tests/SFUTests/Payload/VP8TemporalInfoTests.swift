@@ -2,7 +2,7 @@ import Testing
 
 @testable import SFU
 
-/// `VP8TemporalInfo`: TID, Y, frame start and keyframe, picture ID from a VP8 packet, and
+/// `TemporalInfo`: TID, Y, frame start and keyframe, picture ID from a VP8 packet, and
 /// nothing (never a read past the packet) from one that is cut short or malformed.
 @Suite("VP8 temporal layer fields")
 struct VP8TemporalInfoTests {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import SFU
 
-/// `VP8TemporalInfo(vp9Packet:)`: TID, the switching-up bit (U), frame start, keyframe and
+/// `TemporalInfo(vp9Packet:)`: TID, the switching-up bit (U), frame start, keyframe and
 /// picture ID from a VP9 payload descriptor, marked as keeping its picture IDs; nothing (never
 /// a read past the packet) from one cut short or malformed.
 @Suite("VP9 temporal layer fields")
@@ -40,8 +40,8 @@ struct VP9TemporalInfoTests {
         // L with TID 6, flexible mode (no TL0PICIDX), P with one P_DIFF.
         let high = try buildRTP(payload: [0xF8, 0x05, 6 << 5, 0x02, 0xAA])
         #expect(VP9L1T3Stream.info(high).temporalLayer == 3 && VP9L1T3Stream.info(high).hasTemporalLayer)
-        #expect(plain.withUnsafeBytes { VP8TemporalInfo(packet: $0, codec: .h264) } == .none)
-        #expect(plain.withUnsafeBytes { VP8TemporalInfo(packet: $0, codec: nil) } == .none)
+        #expect(plain.withUnsafeBytes { TemporalInfo(packet: $0, codec: .h264) } == .none)
+        #expect(plain.withUnsafeBytes { TemporalInfo(packet: $0, codec: nil) } == .none)
     }
 
     @Test("every cut of a packet and seeded random bytes read as nothing or within the bytes")

@@ -58,7 +58,7 @@ struct L1T3Stream {
     }
 
     /// The temporal info of a packet's bytes.
-    static func info(_ bytes: [UInt8]) -> VP8TemporalInfo {
-        bytes.withUnsafeBytes { VP8TemporalInfo(packet: $0) }
+    static func info(_ bytes: [UInt8]) -> TemporalInfo {
+        bytes.withUnsafeBytes { TemporalInfo(packet: $0) }
     }
 }

@@ -2,7 +2,7 @@ import Testing
 
 @testable import SFU
 
-/// `TemporalFilter` on VP9 (`VP8TemporalInfo(vp9Packet:)`): frames above the cap held back
+/// `TemporalFilter` on VP9 (`TemporalInfo(vp9Packet:)`): frames above the cap held back
 /// with sequence numbers renumbered and picture IDs kept with their holes (a VP9 receiver
 /// finds references by picture ID distance); the cap goes up after a switching-up (U) frame
 /// within it, never at a U frame above it (U is not VP8's Y).

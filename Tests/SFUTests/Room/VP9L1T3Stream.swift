@@ -57,7 +57,7 @@ struct VP9L1T3Stream {
     }
 
     /// The temporal info of a packet's bytes.
-    static func info(_ bytes: [UInt8]) -> VP8TemporalInfo {
-        bytes.withUnsafeBytes { VP8TemporalInfo(packet: $0, codec: .vp9) }
+    static func info(_ bytes: [UInt8]) -> TemporalInfo {
+        bytes.withUnsafeBytes { TemporalInfo(packet: $0, codec: .vp9) }
     }
 }

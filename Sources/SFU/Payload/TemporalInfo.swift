@@ -4,7 +4,7 @@
 /// packet (`TrackFanout.forward`) and shared by every viewer of the batch; a packet of another
 /// codec or without a temporal layer reads as `none` or layer 0, never held back. Bounded: a
 /// cut-short or malformed packet is `none`, never a read past it.
-struct VP8TemporalInfo: Equatable {
+struct TemporalInfo: Equatable {
     /// TID, 0 without a T field.
     var temporalLayer: UInt8 = 0
     var flags: UInt8 = 0
@@ -23,7 +23,7 @@ struct VP8TemporalInfo: Equatable {
     /// The highest temporal layer VP8 signals (TID is 2 bits), and a temporal cap's range.
     static let highestLayer: UInt8 = 3
 
-    static let none = VP8TemporalInfo()
+    static let none = TemporalInfo()
 
     init() {}
 

@@ -1,4 +1,4 @@
-/// A VP9 packet's temporal layer (RFC 9628 §4.2) in `VP8TemporalInfo`'s fields, for the same
+/// A VP9 packet's temporal layer (RFC 9628 §4.2) in `TemporalInfo`'s fields, for the same
 /// temporal caps (`TemporalFilter`), with two differences the filter follows:
 ///
 /// - U, the switching-up bit, is not VP8's Y. Y marks a frame that references only the last
@@ -12,7 +12,7 @@
 ///   as frames of the layers it does not get, which no frame it gets references.
 ///
 /// A TID above `highestLayer` (VP9 has 3 bits) reads as that layer, held back by any cap.
-extension VP8TemporalInfo {
+extension TemporalInfo {
     /// - Parameter packet: a whole plaintext RTP packet whose payload is VP9.
     init(vp9Packet packet: UnsafeRawBufferPointer) {
         self.init()
