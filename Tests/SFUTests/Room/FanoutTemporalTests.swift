@@ -25,7 +25,7 @@ struct FanoutTemporalTests {
             keys: SRTPKeys(profile: .aeadAes128Gcm, role: .client, clientWriteKey: key(i), serverWriteKey: key(i)))
     }
 
-    static func viewerSession(index i: Int) throws -> (PeerSession, FanoutHeaderReuseTests.Receiver) {
+    static func viewerSession(index i: Int, media: NegotiatedMedia = media()) throws -> (PeerSession, FanoutHeaderReuseTests.Receiver) {
         let key = Self.key(i)
         let keys = SRTPKeys(profile: .aeadAes128Gcm, role: .server, clientWriteKey: key, serverWriteKey: key)
         let receiver = try Self.receiver(i)
@@ -35,7 +35,7 @@ struct FanoutTemporalTests {
             dtls: try DTLSTransport(
                 identity: try DTLSIdentity.generate(), role: .server,
                 remoteFingerprint: (algorithm: "sha-256", value: Array(repeating: "00", count: 32).joined(separator: ":"))),
-            tracks: [media()], now: Instant(nanoseconds: 1))
+            tracks: [media], now: Instant(nanoseconds: 1))
         try session.installKeys(keys)
         session.state = .connected
         session.address = SocketAddress(ip: "10.0.1.\(i + 1)", port: 5000)

@@ -17,19 +17,7 @@ struct FanoutVP9TemporalTests {
     }
 
     static func viewerSession(index i: Int) throws -> (PeerSession, FanoutHeaderReuseTests.Receiver) {
-        let key = FanoutTemporalTests.key(i)
-        let keys = SRTPKeys(profile: .aeadAes128Gcm, role: .server, clientWriteKey: key, serverWriteKey: key)
-        let session = PeerSession(
-            id: "v\(i)", role: .viewer, roomName: "r",
-            ice: IceLiteAgent(localUfrag: "u\(i)", localPassword: "p", remoteUfrag: "r\(i)", remotePassword: nil),
-            dtls: try DTLSTransport(
-                identity: try DTLSIdentity.generate(), role: .server,
-                remoteFingerprint: (algorithm: "sha-256", value: Array(repeating: "00", count: 32).joined(separator: ":"))),
-            tracks: [media()], now: Instant(nanoseconds: 1))
-        try session.installKeys(keys)
-        session.state = .connected
-        session.address = SocketAddress(ip: "10.0.2.\(i + 1)", port: 5000)
-        return (session, try FanoutTemporalTests.receiver(i))
+        try FanoutTemporalTests.viewerSession(index: i, media: media())
     }
 
     /// Sequence number, picture ID, TID and frame index (the payload's last byte) of a copy.

@@ -56,22 +56,10 @@ struct RunPaddingTests {
     func fanoutPadsCopies() throws {
         let output = DatagramQueue(pool: BufferPool(slotSize: 2048, slotCount: 64))
         let now = Instant(nanoseconds: 1_000_000_000)
-        let media = FanoutHeaderReuseTests.media(payloadType: 96, extensions: [])
+        let media = FanoutTemporalTests.media()
         let fanout = TrackFanout(kind: .video, streamID: "s", cname: "c", historyStartBytes: 256 * 1024)
         fanout.attach(source: media)
-        let key = (0..<28).map { UInt8(truncatingIfNeeded: $0 * 5) }
-        let keys = SRTPKeys(profile: .aeadAes128Gcm, role: .server, clientWriteKey: key, serverWriteKey: key)
-        let receiver = try FanoutHeaderReuseTests.Receiver(
-            keys: SRTPKeys(profile: .aeadAes128Gcm, role: .client, clientWriteKey: key, serverWriteKey: key))
-        let session = PeerSession(
-            id: "v", role: .viewer, roomName: "r",
-            ice: IceLiteAgent(localUfrag: "u", localPassword: "p", remoteUfrag: "r", remotePassword: nil),
-            dtls: try DTLSTransport(identity: try DTLSIdentity.generate(), role: .server,
-                                    remoteFingerprint: (algorithm: "sha-256", value: Array(repeating: "00", count: 32).joined(separator: ":"))),
-            tracks: [media], now: now)
-        try session.installKeys(keys)
-        session.state = .connected
-        session.address = SocketAddress(ip: "10.0.0.1", port: 5000)
+        let (session, receiver) = try FanoutTemporalTests.viewerSession(index: 0)
         fanout.add(ViewerTrack(session: session, kind: .video, media: media))
 
         let sizes = [963, 963, 963, 964]
